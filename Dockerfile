@@ -1,0 +1,17 @@
+# Multi-stage: build a static binary (siyu is pure Go: no cgo, even for
+# SQLite), then ship it alone on a distroless base as a non-root user.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/siyu .
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/siyu /siyu
+COPY scripts /scripts
+WORKDIR /data
+ENV SIYU_SCRIPTS=/scripts SIYU_SQLITE=/data/siyu.db
+USER nonroot:nonroot
+EXPOSE 8080
+ENTRYPOINT ["/siyu"]

@@ -1,0 +1,219 @@
+package bot
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Target is who an action is addressed to: one customer in a 1:1 chat, or
+// a group.
+type Target struct {
+	Platform     Platform     `json:"platform"`
+	Account      AccountID    `json:"account,omitempty"`
+	Conversation Conversation `json:"conversation,omitzero"`
+	User         UserID       `json:"user,omitempty"`
+}
+
+// Action is something the engine wants done. It says what to send and to
+// whom, never how a platform sends it; senders switch on the concrete type.
+// The set is sealed: only types in this package implement it.
+type Action interface {
+	// Dest is where the action goes.
+	Dest() Target
+	actionType() string
+}
+
+// Reply is a text message to a customer or a group.
+type Reply struct {
+	To   Target `json:"to"`
+	Text string `json:"text"`
+}
+
+// Article is one item of a News message.
+type Article struct {
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	URL         string `json:"url"`
+	PictureURL  string `json:"picture_url,omitempty"`
+}
+
+// News is a card message (图文) with one or more articles.
+type News struct {
+	To       Target    `json:"to"`
+	Articles []Article `json:"articles"`
+}
+
+// Welcome greets a new contact or follower. On WeCom it must go out with
+// its WelcomeCode within 20 seconds of the event.
+type Welcome struct {
+	To          Target `json:"to"`
+	Text        string `json:"text"`
+	Channel     string `json:"channel,omitempty"`
+	WelcomeCode string `json:"welcome_code,omitempty"`
+}
+
+// StaffAlert tells the brand's staff about something that needs a person:
+// a risky conversation, a complaint, a dead-lettered message.
+type StaffAlert struct {
+	To    Target `json:"to"` // the conversation the alert is about
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// Batched delays an action and merges it with others of the same Key:
+// of all actions enqueued with one Key, only the first is kept, and it is
+// sent at SendAt. A group's welcome for everyone who joined within a window
+// is one Batched reply keyed by the group and the window.
+type Batched struct {
+	Action Action    `json:"-"`
+	Key    string    `json:"key"`
+	SendAt time.Time `json:"send_at"`
+}
+
+func (a Batched) Dest() Target { return a.Action.Dest() }
+
+func (Batched) actionType() string { return "batched" }
+
+// MarshalJSON encodes the wrapped action with its type.
+func (a Batched) MarshalJSON() ([]byte, error) {
+	inner, err := MarshalAction(a.Action)
+	if err != nil {
+		return nil, err
+	}
+	type plain Batched
+	return json.Marshal(struct {
+		plain
+		Action json.RawMessage `json:"action"`
+	}{plain(a), inner})
+}
+
+// UnmarshalJSON decodes what MarshalJSON encoded.
+func (a *Batched) UnmarshalJSON(b []byte) error {
+	type plain Batched
+	var v struct {
+		plain
+		Action json.RawMessage `json:"action"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	inner, err := UnmarshalAction(v.Action)
+	if err != nil {
+		return err
+	}
+	*a = Batched(v.plain)
+	a.Action = inner
+	return nil
+}
+
+func (a Reply) Dest() Target      { return a.To }
+func (a News) Dest() Target       { return a.To }
+func (a Welcome) Dest() Target    { return a.To }
+func (a StaffAlert) Dest() Target { return a.To }
+
+func (Reply) actionType() string      { return "reply" }
+func (News) actionType() string       { return "news" }
+func (Welcome) actionType() string    { return "welcome" }
+func (StaffAlert) actionType() string { return "staff_alert" }
+
+// Text returns the text an action would show a customer, for actions that
+// carry one, and reports whether it has one.
+func TextOf(a Action) (string, bool) {
+	switch a := a.(type) {
+	case Reply:
+		return a.Text, true
+	case Welcome:
+		return a.Text, true
+	}
+	return "", false
+}
+
+type actionEnvelope struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// MarshalActions encodes actions for storage (outbox rows, the dedupe
+// cache of answered callbacks).
+func MarshalActions(actions []Action) ([]byte, error) {
+	envs := make([]actionEnvelope, 0, len(actions))
+	for _, a := range actions {
+		data, err := json.Marshal(a)
+		if err != nil {
+			return nil, fmt.Errorf("bot.MarshalActions: %w", err)
+		}
+		envs = append(envs, actionEnvelope{Type: a.actionType(), Data: data})
+	}
+	return json.Marshal(envs)
+}
+
+// UnmarshalActions decodes what MarshalActions encoded.
+func UnmarshalActions(b []byte) ([]Action, error) {
+	var envs []actionEnvelope
+	if err := json.Unmarshal(b, &envs); err != nil {
+		return nil, fmt.Errorf("bot.UnmarshalActions: %w: %w", ErrInvalid, err)
+	}
+	actions := make([]Action, 0, len(envs))
+	for _, env := range envs {
+		a, err := decodeAction(env)
+		if err != nil {
+			return nil, err
+		}
+		actions = append(actions, a)
+	}
+	return actions, nil
+}
+
+// MarshalAction encodes one action.
+func MarshalAction(a Action) ([]byte, error) {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("bot.MarshalAction: %w", err)
+	}
+	return json.Marshal(actionEnvelope{Type: a.actionType(), Data: data})
+}
+
+// UnmarshalAction decodes what MarshalAction encoded.
+func UnmarshalAction(b []byte) (Action, error) {
+	var env actionEnvelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("bot.UnmarshalAction: %w: %w", ErrInvalid, err)
+	}
+	return decodeAction(env)
+}
+
+func decodeAction(env actionEnvelope) (Action, error) {
+	var (
+		a   Action
+		err error
+	)
+	switch env.Type {
+	case "reply":
+		var v Reply
+		err = json.Unmarshal(env.Data, &v)
+		a = v
+	case "news":
+		var v News
+		err = json.Unmarshal(env.Data, &v)
+		a = v
+	case "welcome":
+		var v Welcome
+		err = json.Unmarshal(env.Data, &v)
+		a = v
+	case "staff_alert":
+		var v StaffAlert
+		err = json.Unmarshal(env.Data, &v)
+		a = v
+	case "batched":
+		var v Batched
+		err = json.Unmarshal(env.Data, &v)
+		a = v
+	default:
+		return nil, fmt.Errorf("bot.UnmarshalAction: unknown type %q: %w", env.Type, ErrInvalid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bot.UnmarshalAction %s: %w: %w", env.Type, ErrInvalid, err)
+	}
+	return a, nil
+}

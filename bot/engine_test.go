@@ -1,0 +1,203 @@
+package bot_test
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+var engineScripts = fstest.MapFS{"s.yaml": {Data: []byte(`
+welcome:
+  follow: 欢迎关注
+  contact: 你好，我是店长助理
+  group: 欢迎新朋友入群
+channels:
+  - state: store-01
+    name: 一号店
+    welcome: 欢迎来到一号店
+rules:
+  - name: hours
+    match: {contains: [营业时间]}
+    reply: 每天 9:00-21:00
+  - name: menu
+    match: {menu: [MENU_CONTACT]}
+    reply: 客服电话 400
+fallback: 没听懂
+`)}}
+
+func newTestEngine(t *testing.T) *bot.Engine {
+	t.Helper()
+	lib, err := bot.NewLibrary(engineScripts, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }, GroupWelcomeWindow: time.Minute})
+}
+
+func TestEngine(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 0, 30, 0, time.UTC)
+	user := bot.Target{Platform: bot.WeChat, Account: "acct", User: "u1"}
+	group := bot.Conversation{Group: "g1"}
+	tests := []struct {
+		name string
+		ev   bot.Event
+		want []bot.Action
+	}{
+		{"keyword", bot.Event{Kind: bot.KindMessage, Text: "营业时间？"}, []bot.Action{bot.Reply{To: user, Text: "每天 9:00-21:00"}}},
+		{"fallback 1:1", bot.Event{Kind: bot.KindMessage, Text: "啊？"}, []bot.Action{bot.Reply{To: user, Text: "没听懂"}}},
+		{"no fallback in a group", bot.Event{Kind: bot.KindMessage, Text: "啊？", Conversation: group}, nil},
+		{"keyword in a group", bot.Event{Kind: bot.KindMessage, Text: "营业时间", Conversation: group},
+			[]bot.Action{bot.Reply{To: bot.Target{Platform: bot.WeChat, Account: "acct", User: "u1", Conversation: group}, Text: "每天 9:00-21:00"}}},
+		{"observed message is not answered", bot.Event{Kind: bot.KindMessage, Text: "营业时间", Observe: true}, nil},
+		{"menu click", bot.Event{Kind: bot.KindMenuClick, Key: "MENU_CONTACT"}, []bot.Action{bot.Reply{To: user, Text: "客服电话 400"}}},
+		{"follow", bot.Event{Kind: bot.KindFollow}, []bot.Action{bot.Welcome{To: user, Text: "欢迎关注"}}},
+		{"follow through a channel", bot.Event{Kind: bot.KindFollow, Channel: "store-01"}, []bot.Action{bot.Welcome{To: user, Text: "欢迎来到一号店", Channel: "store-01"}}},
+		{"follow through an unknown scene", bot.Event{Kind: bot.KindFollow, Channel: "123"}, []bot.Action{bot.Welcome{To: user, Text: "欢迎关注", Channel: "123"}}},
+		{"contact through a channel keeps its code", bot.Event{Kind: bot.KindContactAdded, Channel: "store-01", WelcomeCode: "WC"},
+			[]bot.Action{bot.Welcome{To: user, Text: "欢迎来到一号店", Channel: "store-01", WelcomeCode: "WC"}}},
+		{"contact without a channel", bot.Event{Kind: bot.KindContactAdded, WelcomeCode: "WC"}, []bot.Action{bot.Welcome{To: user, Text: "你好，我是店长助理", WelcomeCode: "WC"}}},
+		{"unfollow", bot.Event{Kind: bot.KindUnfollow}, nil},
+		{"members joined: one batched welcome per group and window", bot.Event{Kind: bot.KindMemberJoined, Conversation: group, Members: []bot.UserID{"a", "b"}},
+			[]bot.Action{bot.Batched{
+				Action: bot.Reply{To: bot.Target{Platform: bot.WeChat, Account: "acct", Conversation: group}, Text: "欢迎新朋友入群"},
+				Key:    "welcome:wechat:acct:g1:" + strconv.FormatInt(time.Date(2026, 11, 23, 10, 1, 0, 0, time.UTC).Unix(), 10),
+				SendAt: time.Date(2026, 11, 23, 10, 1, 0, 0, time.UTC),
+			}}},
+	}
+	e := newTestEngine(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.ev
+			ev.Platform, ev.Account, ev.Sender, ev.Time = bot.WeChat, "acct", "u1", at
+			got, err := e.HandleEvent(t.Context(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("actions = %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestActionsRoundTrip(t *testing.T) {
+	to := bot.Target{Platform: bot.WeCom, Account: "corp", User: "wm1", Conversation: bot.Conversation{Group: "g"}}
+	actions := []bot.Action{
+		bot.Reply{To: to, Text: "你好"},
+		bot.News{To: to, Articles: []bot.Article{{Title: "t", URL: "https://example.com"}}},
+		bot.Welcome{To: to, Text: "欢迎", Channel: "c", WelcomeCode: "wc"},
+		bot.StaffAlert{To: to, Title: "风险", Text: "辱骂"},
+		bot.Batched{Action: bot.Reply{To: to, Text: "群欢迎"}, Key: "k", SendAt: time.Unix(1700000000, 0).UTC()},
+	}
+	b, err := bot.MarshalActions(actions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := bot.UnmarshalActions(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, actions) {
+		t.Fatalf("round trip = %#v, want %#v", got, actions)
+	}
+	if _, err := bot.UnmarshalActions([]byte(`[{"type":"teleport","data":{}}]`)); err == nil {
+		t.Fatal("unknown action type decoded without error")
+	}
+}
+
+// memDeduper is an in-process bot.Deduper for middleware tests; the Redis
+// one is tested against Redis in store/redisstore.
+type memDeduper struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (d *memDeduper) Claim(_ context.Context, key string, _ time.Duration) (bool, []byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if v, ok := d.m[key]; ok {
+		return false, v, nil
+	}
+	d.m[key] = nil
+	return true, nil, nil
+}
+
+func (d *memDeduper) Finish(_ context.Context, key string, result []byte, _ time.Duration) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.m[key] = result
+	return nil
+}
+
+func (d *memDeduper) Release(_ context.Context, key string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.m, key)
+	return nil
+}
+
+func TestDedupe(t *testing.T) {
+	d := &memDeduper{m: map[string][]byte{}}
+	var calls atomic.Int32
+	fail := atomic.Bool{}
+	inner := bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+		calls.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		if fail.Load() {
+			return nil, bot.ErrUnavailable
+		}
+		return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "once"}}, nil
+	})
+	h := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, slog.New(slog.DiscardHandler))(inner)
+	ev := bot.Event{Platform: bot.WeChat, Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m1"}
+
+	// Concurrent copies: one runs, all get its answer.
+	var wg sync.WaitGroup
+	results := make([][]bot.Action, 5)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = h.HandleEvent(t.Context(), ev)
+		}()
+	}
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handler ran %d times for 5 copies, want 1", n)
+	}
+	for i, r := range results {
+		if len(r) != 1 || r[0].(bot.Reply).Text != "once" {
+			t.Fatalf("copy %d got %#v", i, r)
+		}
+	}
+
+	// A failed handling is released, so the platform's retry runs again.
+	fail.Store(true)
+	ev.DedupeKey = "m2"
+	if _, err := h.HandleEvent(t.Context(), ev); err == nil {
+		t.Fatal("want the handler's error")
+	}
+	fail.Store(false)
+	if got, err := h.HandleEvent(t.Context(), ev); err != nil || len(got) != 1 {
+		t.Fatalf("retry after failure = %v, %v; want the reply", got, err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("handler ran %d times, want 3", n)
+	}
+
+	// No key: no dedupe.
+	ev.DedupeKey = ""
+	h.HandleEvent(t.Context(), ev)
+	h.HandleEvent(t.Context(), ev)
+	if n := calls.Load(); n != 5 {
+		t.Fatalf("handler ran %d times, want 5", n)
+	}
+}

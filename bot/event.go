@@ -1,0 +1,113 @@
+package bot
+
+import (
+	"fmt"
+	"time"
+)
+
+// Platform names where an event came from and where its actions go.
+type Platform string
+
+// Platforms siyu serves.
+const (
+	WeChat Platform = "wechat" // WeChat Official Account (公众号)
+	WeCom  Platform = "wecom"  // WeCom (企业微信): external contacts, customer groups, 微信客服
+	Douyin Platform = "douyin" // Douyin (抖音) enterprise account
+	// Staff is not a customer platform: the outbox routes StaffAlert
+	// actions to the sender registered for it (WeCom app messages).
+	Staff Platform = "staff"
+)
+
+// EventKind is what happened.
+type EventKind string
+
+// Event kinds. The set is closed: adapters map every platform event they
+// understand to one of these and drop the rest.
+const (
+	KindMessage        EventKind = "message"         // a customer sent text
+	KindFollow         EventKind = "follow"          // a new follower (OA subscribe)
+	KindUnfollow       EventKind = "unfollow"        // a follower left
+	KindScan           EventKind = "scan"            // an existing follower scanned a parametric QR code
+	KindMenuClick      EventKind = "menu_click"      // a custom menu item was clicked
+	KindContactAdded   EventKind = "contact_added"   // WeCom: a customer became an external contact
+	KindContactRemoved EventKind = "contact_removed" // WeCom: an external contact was removed
+	KindMemberJoined   EventKind = "member_joined"   // members joined a group
+	KindMemberLeft     EventKind = "member_left"     // members left a group
+	KindSessionOpened  EventKind = "session_opened"  // a customer opened the 1:1 chat page (Douyin)
+	KindRecall         EventKind = "recall"          // a customer recalled a message
+)
+
+// AccountID is the brand's account on a platform: an OA's original id or
+// appid, a WeCom corp id, a Douyin account's open id.
+type AccountID string
+
+// UserID is a customer's id on one platform and account: an OA openid, a
+// WeCom external_userid, a Douyin open_id. IDs of different platforms are
+// never comparable.
+type UserID string
+
+// GroupID is a group conversation: a WeCom customer group chat id or a
+// Douyin fan group id.
+type GroupID string
+
+// Conversation is where an event happened and where a reply goes: a 1:1
+// chat with the sender (Group empty) or a group.
+type Conversation struct {
+	Group GroupID `json:"group,omitempty"`
+}
+
+// IsGroup reports whether the conversation is a group chat.
+func (c Conversation) IsGroup() bool { return c.Group != "" }
+
+// Event is the only input of the engine: one thing that happened on one
+// platform, stripped of the platform's wire format. It never carries the raw
+// payload, which holds customers' personal data.
+type Event struct {
+	Platform     Platform
+	Account      AccountID
+	Kind         EventKind
+	Conversation Conversation
+	Sender       UserID
+	// Members are the users a MemberJoined or MemberLeft event is about; a
+	// platform that reports joins in batches reports them in one event.
+	Members []UserID
+	Text    string
+	// Key is a menu item's key for MenuClick.
+	Key string
+	// Channel is how the customer was acquired: an OA parametric QR code's
+	// scene, a WeCom channel QR code's State.
+	Channel string
+	// MessageID is the platform's id of the message, when it has one.
+	MessageID string
+	// DedupeKey identifies the callback across the platform's retries and
+	// across replicas. Adapters compute it the way the platform documents
+	// (OA: MsgId, events: FromUserName+CreateTime).
+	DedupeKey string
+	// WelcomeCode is WeCom's one-shot, 20-second code for a new contact's
+	// welcome message.
+	WelcomeCode string
+	// Observe marks an event seen after the fact (chat archive): the engine
+	// may record and alert but no direct reply is possible.
+	Observe bool
+	Time    time.Time
+}
+
+// Validate reports whether the event is complete enough for the engine.
+func (e *Event) Validate() error {
+	switch {
+	case e.Platform == "":
+		return fmt.Errorf("bot.Event: no platform: %w", ErrInvalid)
+	case e.Kind == "":
+		return fmt.Errorf("bot.Event: no kind: %w", ErrInvalid)
+	case e.Sender == "" && !e.Conversation.IsGroup():
+		return fmt.Errorf("bot.Event: no sender: %w", ErrInvalid)
+	case e.Time.IsZero():
+		return fmt.Errorf("bot.Event: no time: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// ReplyTarget is where a reply to this event goes.
+func (e *Event) ReplyTarget() Target {
+	return Target{Platform: e.Platform, Account: e.Account, Conversation: e.Conversation, User: e.Sender}
+}

@@ -1,0 +1,223 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	hoursV1 = "rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 9点开门\n"
+	hoursV2 = "rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 10点开门，周末照常\n"
+	broken  = "rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    replay: 11点开门\n"
+)
+
+// writeScript writes a script file into dir, creating folders as needed.
+func writeScript(tb testing.TB, dir, name, text string) {
+	tb.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// mustNewLibrary returns a library over a temporary folder holding files.
+func mustNewLibrary(tb testing.TB, logger *slog.Logger, files map[string]string) (*Library, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	for name, text := range files {
+		writeScript(tb, dir, name, text)
+	}
+	l, err := NewLibrary(os.DirFS(dir), logger)
+	if err != nil {
+		tb.Fatalf("NewLibrary: %v", err)
+	}
+	return l, dir
+}
+
+// hoursReply is what the library currently answers to a question about
+// opening hours.
+func hoursReply(l *Library) string {
+	r, ok := l.Scripts().Match(WeChat, "营业时间？")
+	if !ok {
+		return ""
+	}
+	return r.Reply(nil)
+}
+
+// syncBuffer is a log destination safe for a Watch goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestNewLibraryFailsOnBadScripts(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   map[string]string
+		invalid bool
+	}{
+		{name: "invalid script", files: map[string]string{"faq.yaml": broken}, invalid: true},
+		{name: "no scripts", files: map[string]string{"README.md": "hi"}, invalid: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, text := range tc.files {
+				writeScript(t, dir, name, text)
+			}
+			l, err := NewLibrary(os.DirFS(dir), nil)
+			if err == nil {
+				t.Fatalf("NewLibrary = %v, nil, want an error", l)
+			}
+			if got := errors.Is(err, ErrInvalid); got != tc.invalid {
+				t.Errorf("errors.Is(err, ErrInvalid) = %v, want %v; err = %v", got, tc.invalid, err)
+			}
+		})
+	}
+	t.Run("missing folder", func(t *testing.T) {
+		_, err := NewLibrary(os.DirFS(filepath.Join(t.TempDir(), "nope")), nil)
+		if err == nil || errors.Is(err, ErrInvalid) {
+			t.Errorf("NewLibrary(missing folder) err = %v, want an I/O error without ErrInvalid", err)
+		}
+	})
+}
+
+func TestLibraryReload(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	l, dir := mustNewLibrary(t, logger, map[string]string{"faq.yaml": hoursV1})
+	v1 := l.Version()
+	if got := hoursReply(l); got != "9点开门" {
+		t.Fatalf("initial reply = %q, want %q", got, "9点开门")
+	}
+
+	steps := []struct {
+		name        string
+		text        string
+		wantErr     bool
+		wantReply   string
+		wantLog     string
+		wantVersion func(string) bool
+	}{
+		{
+			name: "good change is picked up", text: hoursV2, wantReply: "10点开门，周末照常",
+			wantVersion: func(v string) bool { return v != v1 },
+		},
+		{
+			name: "broken change keeps the previous scripts", text: broken, wantErr: true, wantReply: "10点开门，周末照常",
+			wantLog: `level=WARN msg="bot: script error, keeping previous scripts" file=faq.yaml line=4 error="rule: unknown key \"replay\"`,
+		},
+		{name: "fixed change is picked up", text: hoursV1, wantReply: "9点开门"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			before := l.Version()
+			writeScript(t, dir, "faq.yaml", st.text)
+			err := l.Reload()
+			if (err != nil) != st.wantErr {
+				t.Fatalf("Reload() = %v, want error %v", err, st.wantErr)
+			}
+			if st.wantErr {
+				if !errors.Is(err, ErrInvalid) || len(ScriptErrors(err)) == 0 {
+					t.Errorf("Reload() = %v, want ErrInvalid with script errors", err)
+				}
+				if l.Version() != before {
+					t.Errorf("Version() = %v after a failed reload, want %v", l.Version(), before)
+				}
+			}
+			if got := hoursReply(l); got != st.wantReply {
+				t.Errorf("reply = %q, want %q", got, st.wantReply)
+			}
+			if st.wantLog != "" && !strings.Contains(logs.String(), st.wantLog) {
+				t.Errorf("logs = %s\nwant them to contain %s", logs.String(), st.wantLog)
+			}
+			if st.wantVersion != nil && !st.wantVersion(l.Version()) {
+				t.Errorf("Version() = %v, want a new version", l.Version())
+			}
+		})
+	}
+}
+
+func TestLibraryWatch(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	l, dir := mustNewLibrary(t, logger, map[string]string{"faq.yaml": hoursV1})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Watch(ctx, 5*time.Millisecond)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	// waitFor polls until cond holds; a change must show within a few
+	// polling intervals, and 5s only guards against a hung test.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; logs:\n%s", what, logs.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	writeScript(t, dir, "faq.yaml", hoursV2)
+	waitFor("the edited reply", func() bool { return hoursReply(l) == "10点开门，周末照常" })
+
+	writeScript(t, dir, "faq.yaml", broken)
+	waitFor("the broken file to be logged", func() bool { return strings.Contains(logs.String(), "file=faq.yaml line=4") })
+	if got := hoursReply(l); got != "10点开门，周末照常" {
+		t.Errorf("reply after a broken edit = %q, want the previous %q", got, "10点开门，周末照常")
+	}
+
+	writeScript(t, dir, "more/new.yaml", "rules:\n  - name: wifi\n    match: {exact: [wifi]}\n    reply: 无需密码\n")
+	writeScript(t, dir, "faq.yaml", hoursV1)
+	waitFor("the fixed file and the new file", func() bool {
+		_, ok := l.Scripts().Match(WeChat, "WiFi")
+		return ok && hoursReply(l) == "9点开门"
+	})
+}
+
+func TestLibraryWatchStops(t *testing.T) {
+	l, _ := mustNewLibrary(t, nil, map[string]string{"faq.yaml": hoursV1})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Watch(ctx, time.Hour)
+	}()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not return after its context was canceled")
+	}
+}

@@ -1,0 +1,1079 @@
+package bot
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"path"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Reply scripts are YAML files that staff edit: keyword rules with their
+// replies, welcome texts and acquisition channels. The format is a contract
+// shared with staff and documented in scripts/README.md:
+//
+//	welcome:
+//	  follow: "欢迎关注！"          # new OA follower (text or list of texts)
+//	  contact: "你好，我是小助手"     # new WeCom external contact
+//	  group: "欢迎入群"              # new group members
+//	rules:
+//	  - name: opening-hours          # required, unique across all files
+//	    match:                       # at least one kind; any kind matching matches
+//	      contains: ["营业时间", "几点开门"]
+//	      exact: ["时间"]
+//	      regex: '^订单\s*\d{6,}'
+//	      menu: [MENU_HOURS]         # custom menu keys, see MatchMenu
+//	    reply: "我们每天 9:00-21:00 营业"  # text or list of texts
+//	    priority: 10                 # optional, default 0; higher wins
+//	    platforms: [wechat, wecom]   # optional; default all
+//	fallback: "抱歉没听懂"           # text or list of texts
+//	channels:
+//	  - state: store-shanghai-01     # required, unique across all files
+//	    name: 上海门店
+//	    welcome: "欢迎来到上海门店！"
+//	    tags: [门店, 上海]
+//
+// Wherever a list of texts or keywords is expected a single text is
+// accepted too, and scalars such as 1 or true are taken as written.
+
+// ScriptError is one mistake in a script file, located by file and line
+// so that staff can fix it. Line is 0 when the YAML parser could not say.
+type ScriptError struct {
+	File string // path inside the scripts file system
+	Line int    // 1-based
+	Msg  string
+}
+
+// Error returns "file:line: msg".
+func (e ScriptError) Error() string {
+	if e.Line <= 0 {
+		return e.File + ": " + e.Msg
+	}
+	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
+}
+
+// ScriptErrors returns the script errors in an error returned by
+// LoadScripts, NewLibrary or Library.Reload, in file and line order, or
+// nil if err holds none (for example an I/O error).
+func ScriptErrors(err error) []ScriptError {
+	var out []ScriptError
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case nil:
+		case ScriptError:
+			out = append(out, e)
+		case *ScriptError:
+			if e != nil {
+				out = append(out, *e)
+			}
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				walk(err)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// Rule is a keyword rule: when a customer's message matches, the bot
+// answers with one of the rule's replies. Rules returned by Scripts are
+// shared and must not be modified.
+type Rule struct {
+	Name string
+	// Exact keywords match a message equal to one of them, Contains
+	// keywords a message containing one of them, both after normalisation
+	// of the message and the keyword alike: full-width letters, digits and
+	// punctuation become half-width, letters lower-case, surrounding
+	// spaces, punctuation, symbols and emoji are dropped, and inner runs
+	// of spaces become one space. So exact "营业时间" matches "  营业时间？"
+	// and exact "vip" matches "ＶＩＰ".
+	Exact    []string
+	Contains []string
+	// Regex patterns (Go RE2 syntax) are matched against the normalised
+	// message: lower-case, half-width, trimmed. A pattern with an
+	// upper-case or full-width literal could never match and is rejected.
+	Regex []string
+	// Menu keys match custom menu clicks, exactly and case-sensitively.
+	Menu    []string
+	Replies []string
+	// Priority orders rules: the highest matching priority wins, and among
+	// equal priorities the rule first in file order (file path, then
+	// position in the file).
+	Priority int
+	// Platforms limits the rule to some platforms; empty means all.
+	Platforms []Platform
+	File      string
+	Line      int
+
+	exact, contains []string // normalised
+	regexps         []*regexp.Regexp
+	platforms       platformSet
+	order           int // position in file order
+}
+
+// Reply returns one of the rule's replies. pick is called with the number
+// of replies n when there is more than one and returns an index in [0,n),
+// like math/rand/v2.IntN; a nil pick or an index out of range picks the
+// first.
+func (r *Rule) Reply(pick func(n int) int) string { return choose(r.Replies, pick) }
+
+func (r *Rule) clone() Rule {
+	c := *r
+	c.Exact = slices.Clone(r.Exact)
+	c.Contains = slices.Clone(r.Contains)
+	c.Regex = slices.Clone(r.Regex)
+	c.Menu = slices.Clone(r.Menu)
+	c.Replies = slices.Clone(r.Replies)
+	c.Platforms = slices.Clone(r.Platforms)
+	return c
+}
+
+// Channel is an acquisition channel: a WeCom "contact me" QR code's State
+// or an OA parametric QR code's scene, with its own welcome and the tags
+// given to customers who come through it. Channels returned by Scripts are
+// shared and must not be modified.
+type Channel struct {
+	State   string
+	Name    string
+	Welcome []string // empty: the default contact welcome
+	Tags    []string
+	File    string
+	Line    int
+}
+
+func (c *Channel) clone() Channel {
+	d := *c
+	d.Welcome = slices.Clone(c.Welcome)
+	d.Tags = slices.Clone(c.Tags)
+	return d
+}
+
+// platformSet is a set of platforms; the zero value means all platforms.
+type platformSet uint8
+
+// platformClass numbers the platforms a rule can be limited to, and gives
+// every other platform the last class: index tables hold one entry per
+// class.
+func platformClass(p Platform) int {
+	switch p {
+	case WeChat:
+		return 0
+	case WeCom:
+		return 1
+	case Douyin:
+		return 2
+	}
+	return numPlatformClasses - 1
+}
+
+const numPlatformClasses = 4
+
+// platformBit is p's member of a platformSet, 0 for an unknown platform.
+func platformBit(p Platform) platformSet {
+	if c := platformClass(p); c < numPlatformClasses-1 {
+		return 1 << c
+	}
+	return 0
+}
+
+// allowsClass reports whether a rule limited to s applies to platforms of
+// class c.
+func (s platformSet) allowsClass(c int) bool {
+	return s == 0 || c < numPlatformClasses-1 && s&(1<<c) != 0
+}
+
+// Scripts is a validated, merged set of script files. It is immutable and
+// safe for concurrent use.
+type Scripts struct {
+	rules    []Rule // by priority, highest first, then file order
+	follow   []string
+	contact  []string
+	group    []string
+	fallback []string
+	channels []Channel
+	byState  map[string]int // index into channels
+
+	// Match indexes. A rank is an index into rules, so the lowest rank
+	// among matching rules is the answer; noRank means none.
+	exact    map[string]ranks // normalised keyword → best rule per platform class
+	menu     map[string]ranks
+	contains *containsIndex
+	regexps  []int32 // ranks of rules with patterns, ascending
+}
+
+// Match returns the rule answering a customer's text on platform p: the
+// matching rule of highest priority, the first in file order among equals.
+// It reports false when no rule matches, including when the text is empty
+// after normalisation (only spaces, punctuation or emoji).
+func (s *Scripts) Match(p Platform, text string) (*Rule, bool) {
+	text = normalize(text)
+	if text == "" {
+		return nil, false
+	}
+	c := platformClass(p)
+	best := s.exact[text].get(c)
+	best = s.contains.scan(text, c, best)
+	for _, rank := range s.regexps {
+		if rank >= best {
+			break
+		}
+		r := &s.rules[rank]
+		if !r.platforms.allowsClass(c) {
+			continue
+		}
+		if slices.ContainsFunc(r.regexps, func(re *regexp.Regexp) bool { return re.MatchString(text) }) {
+			best = rank
+			break
+		}
+	}
+	if best == noRank {
+		return nil, false
+	}
+	return &s.rules[best], true
+}
+
+// MatchMenu returns the rule answering a click on the custom menu item
+// with the given key on platform p, chosen by priority as in Match. Keys
+// are compared exactly.
+func (s *Scripts) MatchMenu(p Platform, key string) (*Rule, bool) {
+	best := s.menu[key].get(platformClass(p))
+	if best == noRank {
+		return nil, false
+	}
+	return &s.rules[best], true
+}
+
+// FallbackReply returns one of the fallback texts, for a message no rule
+// matches, or "" if there is none. pick is as for Rule.Reply.
+func (s *Scripts) FallbackReply(pick func(n int) int) string { return choose(s.fallback, pick) }
+
+// FollowWelcome returns one of the welcome texts for a new follower, or ""
+// if there is none. pick is as for Rule.Reply.
+func (s *Scripts) FollowWelcome(pick func(n int) int) string { return choose(s.follow, pick) }
+
+// GroupWelcome returns one of the welcome texts for new group members, or
+// "" if there is none. pick is as for Rule.Reply.
+func (s *Scripts) GroupWelcome(pick func(n int) int) string { return choose(s.group, pick) }
+
+// ContactWelcome returns the welcome text for a new WeCom external contact
+// who came through the channel with the given state, and that channel, or
+// nil for an unknown or empty state. The text is the channel's welcome if
+// it has one, else welcome.contact, else welcome.follow, else "". pick is
+// as for Rule.Reply.
+func (s *Scripts) ContactWelcome(state string, pick func(n int) int) (string, *Channel) {
+	ch, ok := s.Channel(state)
+	switch {
+	case ok && len(ch.Welcome) > 0:
+		return choose(ch.Welcome, pick), ch
+	case len(s.contact) > 0:
+		return choose(s.contact, pick), ch
+	}
+	return choose(s.follow, pick), ch
+}
+
+// Channel returns the channel with the given state and reports whether
+// there is one.
+func (s *Scripts) Channel(state string) (*Channel, bool) {
+	i, ok := s.byState[state]
+	if !ok {
+		return nil, false
+	}
+	return &s.channels[i], true
+}
+
+// Channels returns a copy of the channels in file order.
+func (s *Scripts) Channels() []Channel {
+	out := make([]Channel, len(s.channels))
+	for i := range s.channels {
+		out[i] = s.channels[i].clone()
+	}
+	return out
+}
+
+// Rules returns a copy of the rules in the order Match tries them: highest
+// priority first, then file order.
+func (s *Scripts) Rules() []Rule {
+	out := make([]Rule, len(s.rules))
+	for i := range s.rules {
+		out[i] = s.rules[i].clone()
+	}
+	return out
+}
+
+func choose(texts []string, pick func(n int) int) string {
+	switch len(texts) {
+	case 0:
+		return ""
+	case 1:
+		return texts[0]
+	}
+	if pick == nil {
+		return texts[0]
+	}
+	i := pick(len(texts))
+	if i < 0 || i >= len(texts) {
+		return texts[0]
+	}
+	return texts[i]
+}
+
+// LoadScripts reads every .yaml and .yml file in fsys, at any depth, and
+// merges them in path order: rules are concatenated, and each welcome
+// text, the fallback and each channel may be defined in one file only.
+// Files and directories whose names start with "." are skipped (editor
+// and Kubernetes ConfigMap internals).
+//
+// Mistakes in the scripts are all reported at once: the error wraps
+// ErrInvalid and one ScriptError per mistake, which ScriptErrors extracts.
+// A file system that cannot be read gives an error without ErrInvalid.
+func LoadScripts(fsys fs.FS) (*Scripts, error) {
+	paths, err := scriptPaths(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
+	}
+	var errs []ScriptError
+	if len(paths) == 0 {
+		errs = append(errs, ScriptError{File: ".", Msg: "no .yaml or .yml files"})
+	}
+	files := make([]*scriptFile, 0, len(paths))
+	for _, p := range paths {
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("bot.LoadScripts: %w", err)
+		}
+		sp := &scriptParser{f: &scriptFile{path: p}}
+		sp.parse(data)
+		errs = append(errs, sp.errs...)
+		files = append(files, sp.f)
+	}
+	s, merrs := mergeScripts(files)
+	errs = append(errs, merrs...)
+	if len(errs) > 0 {
+		return nil, scriptErrorsErr(errs)
+	}
+	return s, nil
+}
+
+// scriptErrorsErr sorts and deduplicates errs (an aliased node is checked
+// once per use) and joins them into one error wrapping ErrInvalid.
+func scriptErrorsErr(errs []ScriptError) error {
+	slices.SortStableFunc(errs, func(a, b ScriptError) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
+	errs = slices.Compact(errs)
+	joined := make([]error, len(errs))
+	for i, e := range errs {
+		joined[i] = e
+	}
+	noun := "errors"
+	if len(errs) == 1 {
+		noun = "error"
+	}
+	return fmt.Errorf("bot.LoadScripts: %w scripts (%d %s):\n%w", ErrInvalid, len(errs), noun, errors.Join(joined...))
+}
+
+// scriptPaths lists the script files of fsys in path order.
+func scriptPaths(fsys fs.FS) ([]string, error) {
+	var paths []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if ext := path.Ext(p); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// WalkDir's order puts "a/x.yaml" before "a.yaml"; file order is path
+	// order.
+	slices.Sort(paths)
+	return paths, nil
+}
+
+// textDef is a welcome or fallback text list and where it was defined.
+type textDef struct {
+	texts []string
+	line  int
+}
+
+// scriptFile is what one file defines, before merging.
+type scriptFile struct {
+	path     string
+	welcome  map[string]*textDef // follow, contact, group
+	fallback *textDef
+	rules    []Rule
+	channels []Channel
+}
+
+func mergeScripts(files []*scriptFile) (*Scripts, []ScriptError) {
+	var errs []ScriptError
+	s := &Scripts{byState: make(map[string]int)}
+	type origin struct {
+		file string
+		line int
+	}
+	defined := make(map[string]origin) // "welcome.follow", "fallback"
+	set := func(key string, def *textDef, file string, dst *[]string) {
+		if def == nil {
+			return
+		}
+		if o, ok := defined[key]; ok {
+			errs = append(errs, ScriptError{file, def.line, fmt.Sprintf("%s already defined at %s:%d", key, o.file, o.line)})
+			return
+		}
+		defined[key] = origin{file, def.line}
+		*dst = def.texts
+	}
+	ruleAt := make(map[string]origin)
+	for _, f := range files {
+		set("welcome.follow", f.welcome["follow"], f.path, &s.follow)
+		set("welcome.contact", f.welcome["contact"], f.path, &s.contact)
+		set("welcome.group", f.welcome["group"], f.path, &s.group)
+		set("fallback", f.fallback, f.path, &s.fallback)
+		for _, r := range f.rules {
+			if o, ok := ruleAt[r.Name]; ok {
+				errs = append(errs, ScriptError{r.File, r.Line, fmt.Sprintf("rule name %q already used at %s:%d", r.Name, o.file, o.line)})
+				continue
+			}
+			ruleAt[r.Name] = origin{r.File, r.Line}
+			r.order = len(s.rules)
+			s.rules = append(s.rules, r)
+		}
+		for _, c := range f.channels {
+			if i, ok := s.byState[c.State]; ok {
+				o := s.channels[i]
+				errs = append(errs, ScriptError{c.File, c.Line, fmt.Sprintf("channel state %q already used at %s:%d", c.State, o.File, o.Line)})
+				continue
+			}
+			s.byState[c.State] = len(s.channels)
+			s.channels = append(s.channels, c)
+		}
+	}
+	// Ranks in priority order let Match take the lowest matching rank.
+	slices.SortStableFunc(s.rules, func(a, b Rule) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.order, b.order))
+	})
+	s.index()
+	return s, errs
+}
+
+// scriptParser checks one file's YAML tree against the format and
+// collects every mistake it finds.
+type scriptParser struct {
+	f    *scriptFile
+	errs []ScriptError
+}
+
+func (p *scriptParser) errorf(n *yaml.Node, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	p.errs = append(p.errs, ScriptError{File: p.f.path, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *scriptParser) parse(data []byte) {
+	docs, err := decodeYAML(data)
+	if err != nil {
+		p.yamlError(data, err)
+		return
+	}
+	if len(docs) > 1 {
+		p.errorf(docs[1], "a second YAML document (---): put everything in one document per file")
+	}
+	if len(docs) == 0 || len(docs[0].Content) == 0 {
+		return // an empty file is fine
+	}
+	p.top(docs[0].Content[0])
+}
+
+// decodeYAML parses every document in data.
+func decodeYAML(data []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			return docs, nil
+		}
+		if err != nil {
+			return docs, err
+		}
+		docs = append(docs, &doc)
+	}
+}
+
+// maxRefinedLines bounds the quadratic search in yamlError: script files
+// are hand-written and far shorter.
+const maxRefinedLines = 5000
+
+// yamlError turns a yaml.v3 syntax error, "yaml: line 3: did not find
+// expected key", into a ScriptError. yaml.v3 often gives the line where
+// the enclosing block starts, counted from 0, rather than where the
+// mistake is; the first line at which a prefix of the file fails with
+// the same message is where staff should look.
+func (p *scriptParser) yamlError(data []byte, err error) {
+	line, msg := splitYAMLError(err)
+	if lines := bytes.SplitAfter(data, []byte("\n")); len(lines) <= maxRefinedLines {
+		for k := 1; k <= len(lines); k++ {
+			_, perr := decodeYAML(bytes.Join(lines[:k], nil))
+			if perr == nil {
+				continue
+			}
+			if _, pmsg := splitYAMLError(perr); pmsg == msg {
+				line = k
+				break
+			}
+		}
+	}
+	p.errs = append(p.errs, ScriptError{File: p.f.path, Line: line, Msg: "invalid YAML: " + msg})
+}
+
+func splitYAMLError(err error) (line int, msg string) {
+	msg = strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, after, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				return n, after
+			}
+		}
+	}
+	return 0, msg
+}
+
+// keyValue is one entry of a YAML mapping.
+type keyValue struct {
+	key   string
+	keyN  *yaml.Node
+	value *yaml.Node
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "nothing"
+		}
+		return strconv.Quote(n.Value)
+	}
+	return "an unexpected node"
+}
+
+// mapping checks that n is a mapping with only the allowed keys, each
+// once, and returns its good entries and whether there was no mistake.
+// what prefixes error messages. A null node is an empty mapping.
+func (p *scriptParser) mapping(n *yaml.Node, what string, allowed ...string) ([]keyValue, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return nil, true
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s: want a mapping (key: value), got %s", what, describe(n))
+		return nil, false
+	}
+	var kvs []keyValue
+	seen := make(map[string]int)
+	clean := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), n.Content[i+1]
+		switch line, dup := seen[k.Value]; {
+		case k.Kind != yaml.ScalarNode:
+			p.errorf(k, "%s: want a plain key, got %s", what, describe(k))
+		case !slices.Contains(allowed, k.Value):
+			p.errorf(k, "%s: unknown key %q (want %s)", what, k.Value, orList(allowed))
+		case dup:
+			p.errorf(k, "%s: key %q already defined at line %d", what, k.Value, line)
+		default:
+			seen[k.Value] = k.Line
+			kvs = append(kvs, keyValue{k.Value, k, v})
+			continue
+		}
+		clean = false
+	}
+	return kvs, clean
+}
+
+// orList formats ["a", "b", "c"] as "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// scalar returns the text of a scalar node as written; "" for null.
+func (p *scriptParser) scalar(n *yaml.Node, what string) (string, bool) {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode {
+		p.errorf(n, "%s: want text, got %s", what, describe(n))
+		return "", false
+	}
+	if isNull(n) {
+		return "", true
+	}
+	return n.Value, true
+}
+
+// list returns a scalar or a list of scalars as a list of nodes.
+func (p *scriptParser) list(n *yaml.Node, what string) ([]*yaml.Node, bool) {
+	n = resolve(n)
+	switch {
+	case isNull(n):
+		p.errorf(n, "%s: empty", what)
+		return nil, false
+	case n.Kind == yaml.ScalarNode:
+		return []*yaml.Node{n}, true
+	case n.Kind == yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			p.errorf(n, "%s: empty", what)
+			return nil, false
+		}
+		items := make([]*yaml.Node, len(n.Content))
+		for i, c := range n.Content {
+			items[i] = resolve(c)
+			if items[i].Kind != yaml.ScalarNode {
+				p.errorf(items[i], "%s: want text, got %s", what, describe(items[i]))
+				return nil, false
+			}
+		}
+		return items, true
+	}
+	p.errorf(n, "%s: want text or a list of texts, got %s", what, describe(n))
+	return nil, false
+}
+
+// texts returns message texts: one or a list, none empty, surrounding
+// whitespace trimmed.
+func (p *scriptParser) texts(n *yaml.Node, what string) ([]string, bool) {
+	items, ok := p.list(n, what)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(items))
+	for _, item := range items {
+		s, _ := p.scalar(item, what)
+		s = strings.TrimSpace(s)
+		if s == "" {
+			p.errorf(item, "%s: empty", what)
+			ok = false
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, ok
+}
+
+func (p *scriptParser) top(n *yaml.Node) {
+	kvs, _ := p.mapping(n, "top level", "welcome", "rules", "fallback", "channels")
+	for _, kv := range kvs {
+		switch kv.key {
+		case "welcome":
+			p.welcome(kv.value)
+		case "fallback":
+			if texts, ok := p.texts(kv.value, "fallback"); ok {
+				p.f.fallback = &textDef{texts, kv.keyN.Line}
+			}
+		case "rules":
+			for _, item := range p.sequence(kv.value, "rules") {
+				if r, ok := p.rule(item); ok {
+					p.f.rules = append(p.f.rules, r)
+				}
+			}
+		case "channels":
+			for _, item := range p.sequence(kv.value, "channels") {
+				if c, ok := p.channel(item); ok {
+					p.f.channels = append(p.f.channels, c)
+				}
+			}
+		}
+	}
+}
+
+// sequence returns the items of a list; null is an empty list.
+func (p *scriptParser) sequence(n *yaml.Node, what string) []*yaml.Node {
+	n = resolve(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "%s: want a list (items starting with \"- \"), got %s", what, describe(n))
+		return nil
+	}
+	return n.Content
+}
+
+func (p *scriptParser) welcome(n *yaml.Node) {
+	kvs, _ := p.mapping(n, "welcome", "follow", "contact", "group")
+	for _, kv := range kvs {
+		if texts, ok := p.texts(kv.value, "welcome."+kv.key); ok {
+			if p.f.welcome == nil {
+				p.f.welcome = make(map[string]*textDef)
+			}
+			p.f.welcome[kv.key] = &textDef{texts, kv.keyN.Line}
+		}
+	}
+}
+
+func (p *scriptParser) rule(n *yaml.Node) (Rule, bool) {
+	n = resolve(n)
+	r := Rule{File: p.f.path, Line: n.Line}
+	before := len(p.errs)
+	// A misspelt key is reported as unknown, with the right spellings;
+	// reporting the key as missing too would only repeat it.
+	kvs, clean := p.mapping(n, "rule", "name", "match", "reply", "priority", "platforms")
+	what := "rule"
+	for _, kv := range kvs {
+		if kv.key == "name" {
+			r.Name, _ = p.scalar(kv.value, "rule: name")
+			r.Name = strings.TrimSpace(r.Name)
+			if r.Name != "" {
+				what = fmt.Sprintf("rule %q", r.Name)
+			}
+		}
+	}
+	if r.Name == "" && clean {
+		p.errorf(n, "rule: missing name")
+	}
+	var hasMatch, hasReply bool
+	for _, kv := range kvs {
+		switch kv.key {
+		case "match":
+			hasMatch = true
+			p.match(&r, kv.value, what)
+		case "reply":
+			hasReply = true
+			r.Replies, _ = p.texts(kv.value, what+": reply")
+		case "priority":
+			v := resolve(kv.value)
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Decode(&r.Priority) != nil {
+				p.errorf(v, "%s: priority: want a whole number, got %s", what, describe(v))
+			}
+		case "platforms":
+			items, _ := p.list(kv.value, what+": platforms")
+			for _, item := range items {
+				pl := Platform(item.Value)
+				if platformBit(pl) == 0 {
+					p.errorf(item, "%s: platforms: unknown platform %q (want wechat, wecom or douyin)", what, item.Value)
+					continue
+				}
+				r.Platforms = append(r.Platforms, pl)
+				r.platforms |= platformBit(pl)
+			}
+		}
+	}
+	if !hasMatch && clean {
+		p.errorf(n, "%s: no match (want match: with exact, contains, regex or menu)", what)
+	}
+	if !hasReply && clean {
+		p.errorf(n, "%s: no reply", what)
+	}
+	return r, len(p.errs) == before
+}
+
+func (p *scriptParser) match(r *Rule, n *yaml.Node, what string) {
+	kvs, clean := p.mapping(n, what+": match", "exact", "contains", "regex", "menu")
+	if clean && len(kvs) == 0 {
+		p.errorf(resolve(n), "%s: match: empty (want exact, contains, regex or menu)", what)
+	}
+	for _, kv := range kvs {
+		w := what + ": match." + kv.key
+		items, _ := p.list(kv.value, w)
+		for _, item := range items {
+			raw, _ := p.scalar(item, w)
+			switch kv.key {
+			case "exact", "contains":
+				k := normalize(raw)
+				if k == "" {
+					p.errorf(item, "%s: empty keyword %q (surrounding spaces, punctuation and emoji are ignored)", w, raw)
+					continue
+				}
+				if kv.key == "exact" {
+					r.Exact, r.exact = append(r.Exact, raw), append(r.exact, k)
+				} else {
+					r.Contains, r.contains = append(r.Contains, raw), append(r.contains, k)
+				}
+			case "regex":
+				re, err := compileScriptRegex(raw)
+				if err != nil {
+					p.errorf(item, "%s: %v", w, err)
+					continue
+				}
+				r.Regex, r.regexps = append(r.Regex, raw), append(r.regexps, re)
+			case "menu":
+				if strings.TrimSpace(raw) == "" {
+					p.errorf(item, "%s: empty menu key", w)
+					continue
+				}
+				r.Menu = append(r.Menu, raw)
+			}
+		}
+	}
+}
+
+// compileScriptRegex compiles a rule's pattern, rejecting patterns that
+// could never match normalised text.
+func compileScriptRegex(expr string) (*regexp.Regexp, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, errors.New("empty pattern")
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid pattern: %w", err)
+	}
+	tree, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, fmt.Errorf("invalid pattern: %w", err)
+	}
+	if r, ok := unmatchableLiteral(tree); ok {
+		return nil, fmt.Errorf("pattern has %q but messages are matched lower-case and half-width", r)
+	}
+	return re, nil
+}
+
+// unmatchableLiteral finds a case-sensitive literal rune that normalised
+// text never contains: an upper-case or a full-width letter.
+func unmatchableLiteral(re *syntax.Regexp) (rune, bool) {
+	if re.Op == syntax.OpLiteral && re.Flags&syntax.FoldCase == 0 {
+		for _, r := range re.Rune {
+			if foldRune(r) != r && !unicode.IsSpace(r) {
+				return r, true
+			}
+		}
+	}
+	for _, sub := range re.Sub {
+		if r, ok := unmatchableLiteral(sub); ok {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+func (p *scriptParser) channel(n *yaml.Node) (Channel, bool) {
+	n = resolve(n)
+	c := Channel{File: p.f.path, Line: n.Line}
+	before := len(p.errs)
+	kvs, clean := p.mapping(n, "channel", "state", "name", "welcome", "tags")
+	what := "channel"
+	for _, kv := range kvs {
+		if kv.key == "state" {
+			c.State, _ = p.scalar(kv.value, "channel: state")
+			c.State = strings.TrimSpace(c.State)
+			if c.State != "" {
+				what = fmt.Sprintf("channel %q", c.State)
+			}
+		}
+	}
+	if c.State == "" && clean {
+		p.errorf(n, "channel: missing state")
+	}
+	for _, kv := range kvs {
+		switch kv.key {
+		case "name":
+			c.Name, _ = p.scalar(kv.value, what+": name")
+			c.Name = strings.TrimSpace(c.Name)
+		case "welcome":
+			c.Welcome, _ = p.texts(kv.value, what+": welcome")
+		case "tags":
+			c.Tags, _ = p.texts(kv.value, what+": tags")
+		}
+	}
+	return c, len(p.errs) == before
+}
+
+// Match indexes. Match must answer in about a microsecond however many
+// rules staff write, so it cannot try every rule in turn: exact keywords
+// and menu keys are looked up in maps, contains keywords are all found in
+// one pass over the text (Aho–Corasick), and only patterns are tried one
+// by one, and only those of rules ranked above the best match so far.
+
+// noRank is the rank of no rule: higher than any real one.
+const noRank = math.MaxInt32
+
+// ranks holds, per platform class, the best rank of the rules reached by
+// one key; ranks{} stands for none.
+type ranks struct {
+	set bool
+	r   [numPlatformClasses]int32
+}
+
+func (rs ranks) get(c int) int32 {
+	if !rs.set {
+		return noRank
+	}
+	return rs.r[c]
+}
+
+// add records that the rule of rank applies to a key; rules are added in
+// rank order, so the first rule for each class stays.
+func (rs *ranks) add(rank int32, ps platformSet) {
+	if !rs.set {
+		*rs = ranks{set: true}
+		for c := range rs.r {
+			rs.r[c] = noRank
+		}
+	}
+	for c := range rs.r {
+		if ps.allowsClass(c) && rank < rs.r[c] {
+			rs.r[c] = rank
+		}
+	}
+}
+
+func (s *Scripts) index() {
+	s.exact = make(map[string]ranks)
+	s.menu = make(map[string]ranks)
+	s.contains = &containsIndex{nodes: []acNode{{best: noRanks()}}}
+	for i := range s.rules {
+		r := &s.rules[i]
+		rank := int32(i)
+		for _, k := range r.exact {
+			rs := s.exact[k]
+			rs.add(rank, r.platforms)
+			s.exact[k] = rs
+		}
+		for _, k := range r.Menu {
+			rs := s.menu[k]
+			rs.add(rank, r.platforms)
+			s.menu[k] = rs
+		}
+		for _, k := range r.contains {
+			s.contains.add(k, rank, r.platforms)
+		}
+		if len(r.regexps) > 0 {
+			s.regexps = append(s.regexps, rank)
+		}
+	}
+	s.contains.link()
+}
+
+func noRanks() [numPlatformClasses]int32 {
+	var r [numPlatformClasses]int32
+	for c := range r {
+		r[c] = noRank
+	}
+	return r
+}
+
+// containsIndex is an Aho–Corasick automaton over the bytes of the
+// normalised contains keywords. Matching bytes of valid UTF-8 finds the
+// same substrings as matching runes.
+type containsIndex struct {
+	nodes []acNode // nodes[0] is the root
+	root  [256]int32
+}
+
+type acNode struct {
+	labels  []byte  // edge bytes
+	targets []int32 // edge targets, parallel to labels
+	fail    int32   // the node of the longest proper suffix in the trie
+	// best is the lowest rank, per platform class, of the rules with a
+	// keyword ending here, or ending at a suffix of here.
+	best [numPlatformClasses]int32
+}
+
+func (ix *containsIndex) add(keyword string, rank int32, ps platformSet) {
+	n := int32(0)
+	for i := 0; i < len(keyword); i++ {
+		nd := &ix.nodes[n]
+		if j := bytes.IndexByte(nd.labels, keyword[i]); j >= 0 {
+			n = nd.targets[j]
+			continue
+		}
+		next := int32(len(ix.nodes))
+		nd.labels = append(nd.labels, keyword[i])
+		nd.targets = append(nd.targets, next)
+		ix.nodes = append(ix.nodes, acNode{best: noRanks()})
+		n = next
+	}
+	best := &ix.nodes[n].best
+	for c := range best {
+		if ps.allowsClass(c) && rank < best[c] {
+			best[c] = rank
+		}
+	}
+}
+
+// link computes failure links breadth first, so that a node's suffix is
+// complete before the node inherits its best ranks.
+func (ix *containsIndex) link() {
+	root := &ix.nodes[0]
+	for j, b := range root.labels {
+		ix.root[b] = root.targets[j]
+	}
+	queue := slices.Clone(root.targets)
+	for len(queue) > 0 {
+		u := queue[0]
+		queue = queue[1:]
+		for j, b := range ix.nodes[u].labels {
+			v := ix.nodes[u].targets[j]
+			// The root's children, never dequeued here, fail to the root.
+			ix.nodes[v].fail = ix.step(ix.nodes[u].fail, b)
+			f := ix.nodes[ix.nodes[v].fail].best
+			for c := range f {
+				ix.nodes[v].best[c] = min(ix.nodes[v].best[c], f[c])
+			}
+			queue = append(queue, v)
+		}
+	}
+}
+
+func (ix *containsIndex) step(n int32, b byte) int32 {
+	for n != 0 {
+		nd := &ix.nodes[n]
+		if j := bytes.IndexByte(nd.labels, b); j >= 0 {
+			return nd.targets[j]
+		}
+		n = nd.fail
+	}
+	return ix.root[b]
+}
+
+// scan returns the lowest rank below limit of the rules for platform
+// class c with a keyword in text, or limit.
+func (ix *containsIndex) scan(text string, c int, limit int32) int32 {
+	best := limit
+	n := int32(0)
+	for i := 0; i < len(text) && best > 0; i++ {
+		n = ix.step(n, text[i])
+		best = min(best, ix.nodes[n].best[c])
+	}
+	return best
+}

@@ -1,0 +1,69 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// Deduper remembers which callbacks were handled and what they answered, in
+// storage shared by all replicas, so a platform's retries and copies that
+// reach two replicas are handled once.
+type Deduper interface {
+	// Claim atomically marks key as being handled unless it already is.
+	// Exactly one caller across all replicas gets first=true within ttl.
+	// Every other caller gets first=false and the result stored by Finish,
+	// or a nil result while the first caller is still working.
+	// Errors are ErrUnavailable.
+	Claim(ctx context.Context, key string, ttl time.Duration) (first bool, result []byte, err error)
+	// Finish stores the result of the first handling for later callers.
+	Finish(ctx context.Context, key string, result []byte, ttl time.Duration) error
+	// Release forgets a claim whose handling failed, so that the
+	// platform's retry can handle the callback afresh.
+	Release(ctx context.Context, key string) error
+}
+
+// OutboxStatus is the state of an outbox row.
+type OutboxStatus string
+
+// Outbox states. A row moves pending → sent, or pending → dead after too
+// many failures; a dead row can be put back to pending by staff.
+const (
+	OutboxPending OutboxStatus = "pending"
+	OutboxSent    OutboxStatus = "sent"
+	OutboxDead    OutboxStatus = "dead"
+)
+
+// OutboxItem is one action waiting to be sent, stored durably.
+type OutboxItem struct {
+	ID int64
+	// Key makes enqueueing idempotent: a second Enqueue with the same key
+	// is ignored, so a retried callback cannot queue its actions twice.
+	Key      string
+	Platform Platform
+	// Payload is the action, encoded by MarshalAction.
+	Payload   []byte
+	Status    OutboxStatus
+	Attempts  int
+	NextAt    time.Time
+	LastError string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// OutboxStore persists actions until they are delivered.
+type OutboxStore interface {
+	// Enqueue stores items as pending, due at their NextAt (now when
+	// zero). Items whose Key is already stored are skipped silently.
+	Enqueue(ctx context.Context, items []OutboxItem) error
+	// Claim leases up to limit pending items due at or before now to the
+	// caller: their NextAt moves to now+lease and Attempts grows by one,
+	// so no other worker (in any replica) claims them until the lease
+	// runs out. A worker that dies mid-send loses its lease and the item
+	// is retried.
+	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error)
+	// Complete marks a claimed item sent.
+	Complete(ctx context.Context, id int64) error
+	// Fail records a failed attempt: the item is due again at next, or
+	// dead when dead is true.
+	Fail(ctx context.Context, id int64, lastErr string, next time.Time, dead bool) error
+}

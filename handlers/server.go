@@ -1,0 +1,86 @@
+// Package handlers holds what every platform adapter shares: the Echo
+// server, its error handler and middleware. Each platform's adapter lives
+// in its own subpackage.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// NewEcho returns an Echo instance with siyu's error handler and the
+// middleware every route needs.
+func NewEcho(logger *slog.Logger) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = ErrorHandler(logger)
+	// The SDK and encoding/xml may panic on odd input; one request must
+	// not take the replica down.
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+		logger.Error("panic in request", "path", c.Path(), "err", err, "stack", string(stack))
+		return err
+	}}))
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	return e
+}
+
+// statusOf maps bot error kinds to HTTP status codes, in one place.
+func statusOf(err error) int {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return he.Code
+	case errors.Is(err, context.Canceled):
+		return 499 // client went away; nobody reads the answer
+	case errors.Is(err, bot.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, bot.ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, bot.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, bot.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, bot.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorHandler renders errors returned by handlers: the status from the
+// error's kind, a short public message, and one log line for server-side
+// failures (client errors are logged where they are detected, with the
+// reason).
+func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code := statusOf(err)
+		msg := http.StatusText(code)
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			if s, ok := he.Message.(string); ok {
+				msg = s
+			}
+		}
+		if code >= 500 {
+			logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "status", code, "err", err)
+		}
+		if code == 499 {
+			return
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(code)
+			return
+		}
+		_ = c.String(code, msg)
+	}
+}

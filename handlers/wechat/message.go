@@ -1,0 +1,194 @@
+package wechat
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// inbound is the part of an Official Account callback siyu reads. Our own
+// struct with explicit tags, not the SDK's 95-field MixMessage: parsing is
+// the largest cost of a callback.
+type inbound struct {
+	ToUserName   string `xml:"ToUserName" json:"ToUserName"`
+	FromUserName string `xml:"FromUserName" json:"FromUserName"`
+	CreateTime   int64  `xml:"CreateTime" json:"CreateTime"`
+	MsgType      string `xml:"MsgType" json:"MsgType"`
+	Content      string `xml:"Content" json:"Content"`
+	MsgID        int64  `xml:"MsgId" json:"MsgId"`
+	Event        string `xml:"Event" json:"Event"`
+	EventKey     string `xml:"EventKey" json:"EventKey"`
+}
+
+// envelope is a safe-mode body: the ciphertext and, in compatibility
+// mode, plaintext fields beside it that siyu ignores.
+type envelope struct {
+	ToUserName string `xml:"ToUserName" json:"ToUserName"`
+	Encrypt    string `xml:"Encrypt" json:"Encrypt"`
+}
+
+func isJSON(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
+}
+
+func parseEnvelope(body []byte) (envelope, error) {
+	var env envelope
+	var err error
+	if isJSON(body) {
+		err = json.Unmarshal(body, &env)
+	} else {
+		err = xml.Unmarshal(body, &env)
+	}
+	if err != nil {
+		return env, fmt.Errorf("wechat: envelope: %w", err)
+	}
+	if env.Encrypt == "" {
+		return env, fmt.Errorf("wechat: envelope has no Encrypt")
+	}
+	return env, nil
+}
+
+func parseInbound(body []byte) (inbound, error) {
+	var m inbound
+	var err error
+	if isJSON(body) {
+		err = json.Unmarshal(body, &m)
+	} else {
+		err = xml.Unmarshal(body, &m)
+	}
+	if err != nil {
+		return m, fmt.Errorf("wechat: message: %w", err)
+	}
+	if m.FromUserName == "" || m.MsgType == "" {
+		return m, fmt.Errorf("wechat: message lacks FromUserName or MsgType")
+	}
+	return m, nil
+}
+
+// toEvent maps a callback to a bot.Event. It reports false for callbacks
+// siyu does not act on (images, location reports, template-send receipts…),
+// which are acknowledged and dropped.
+func toEvent(account bot.AccountID, m inbound) (bot.Event, bool) {
+	ev := bot.Event{
+		Platform: bot.WeChat,
+		Account:  account,
+		Sender:   bot.UserID(m.FromUserName),
+		Time:     time.Unix(m.CreateTime, 0),
+	}
+	// WeChat's documented dedupe keys: MsgId for messages, FromUserName +
+	// CreateTime for events (plus the event, so a subscribe and a SCAN in
+	// the same second stay apart).
+	eventKey := func() string {
+		return m.FromUserName + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + strings.ToLower(m.Event)
+	}
+	switch m.MsgType {
+	case "text":
+		ev.Kind = bot.KindMessage
+		ev.Text = m.Content
+		if m.MsgID != 0 {
+			ev.MessageID = strconv.FormatInt(m.MsgID, 10)
+			ev.DedupeKey = "msg:" + ev.MessageID
+		} else {
+			ev.DedupeKey = "msg:" + eventKey()
+		}
+		return ev, true
+	case "event":
+	default:
+		return ev, false
+	}
+	ev.DedupeKey = "ev:" + eventKey()
+	switch strings.ToLower(m.Event) {
+	case "subscribe":
+		ev.Kind = bot.KindFollow
+		// A follow through a parametric QR code carries "qrscene_<scene>".
+		ev.Channel = strings.TrimPrefix(m.EventKey, "qrscene_")
+	case "unsubscribe":
+		ev.Kind = bot.KindUnfollow
+	case "scan":
+		ev.Kind = bot.KindScan
+		ev.Channel = m.EventKey
+	case "click":
+		ev.Kind = bot.KindMenuClick
+		ev.Key = m.EventKey
+	default:
+		return ev, false
+	}
+	return ev, true
+}
+
+// appendCDATA writes s as CDATA, splitting any "]]>" it contains.
+func appendCDATA(b []byte, s string) []byte {
+	b = append(b, "<![CDATA["...)
+	for {
+		i := strings.Index(s, "]]>")
+		if i < 0 {
+			break
+		}
+		b = append(b, s[:i+2]...)
+		b = append(b, "]]><![CDATA["...)
+		s = s[i+2:]
+	}
+	b = append(b, s...)
+	return append(b, "]]>"...)
+}
+
+// textReply renders a passive text reply from the account to a follower.
+func textReply(to, from, text string, now time.Time) []byte {
+	b := make([]byte, 0, 160+len(text)+len(to)+len(from))
+	b = append(b, "<xml><ToUserName>"...)
+	b = appendCDATA(b, to)
+	b = append(b, "</ToUserName><FromUserName>"...)
+	b = appendCDATA(b, from)
+	b = append(b, "</FromUserName><CreateTime>"...)
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	b = append(b, "</CreateTime><MsgType><![CDATA[text]]></MsgType><Content>"...)
+	b = appendCDATA(b, text)
+	return append(b, "</Content></xml>"...)
+}
+
+// newsReply renders a passive news (图文) reply.
+func newsReply(to, from string, articles []bot.Article, now time.Time) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, "<xml><ToUserName>"...)
+	b = appendCDATA(b, to)
+	b = append(b, "</ToUserName><FromUserName>"...)
+	b = appendCDATA(b, from)
+	b = append(b, "</FromUserName><CreateTime>"...)
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	b = append(b, "</CreateTime><MsgType><![CDATA[news]]></MsgType><ArticleCount>"...)
+	b = strconv.AppendInt(b, int64(len(articles)), 10)
+	b = append(b, "</ArticleCount><Articles>"...)
+	for _, a := range articles {
+		b = append(b, "<item><Title>"...)
+		b = appendCDATA(b, a.Title)
+		b = append(b, "</Title><Description>"...)
+		b = appendCDATA(b, a.Description)
+		b = append(b, "</Description><PicUrl>"...)
+		b = appendCDATA(b, a.PictureURL)
+		b = append(b, "</PicUrl><Url>"...)
+		b = appendCDATA(b, a.URL)
+		b = append(b, "</Url></item>"...)
+	}
+	return append(b, "</Articles></xml>"...)
+}
+
+// encryptedReply wraps a sealed reply in the safe-mode answer envelope.
+func encryptedReply(encrypted, msgSignature, timestamp, nonce string) []byte {
+	b := make([]byte, 0, 160+len(encrypted))
+	b = append(b, "<xml><Encrypt><![CDATA["...)
+	b = append(b, encrypted...)
+	b = append(b, "]]></Encrypt><MsgSignature><![CDATA["...)
+	b = append(b, msgSignature...)
+	b = append(b, "]]></MsgSignature><TimeStamp>"...)
+	b = append(b, timestamp...)
+	b = append(b, "</TimeStamp><Nonce><![CDATA["...)
+	b = append(b, nonce...)
+	return append(b, "]]></Nonce></xml>"...)
+}

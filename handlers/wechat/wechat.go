@@ -1,0 +1,281 @@
+// Package wechat adapts WeChat Official Accounts (公众号): it verifies and
+// decrypts callbacks, turns them into bot.Events, answers with passive
+// replies, and sends everything else through the customer-service message
+// API.
+package wechat
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
+)
+
+// Config is an Official Account's callback settings.
+type Config struct {
+	AppID          string
+	Token          string
+	EncodingAESKey string // empty: plain mode only
+	// ReplyBudget is how long a callback waits for the engine before it
+	// answers "success" and sends the reply through the outbox instead.
+	// WeChat drops the connection at 5 s and retries.
+	ReplyBudget time.Duration
+	// ReplayWindow refuses callbacks whose signed timestamp is further
+	// than this from now, so a captured callback cannot be replayed later.
+	ReplayWindow time.Duration
+	// ProcessTimeout bounds the engine for a callback that missed its
+	// passive reply and goes on in the background.
+	ProcessTimeout time.Duration
+	Now            func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.ReplyBudget <= 0 {
+		c.ReplyBudget = 4 * time.Second // under WeChat's 5 s, with room for the network
+	}
+	if c.ReplayWindow <= 0 {
+		c.ReplayWindow = time.Hour // generous: clocks drift, retries come within ~15 s
+	}
+	if c.ProcessTimeout <= 0 {
+		c.ProcessTimeout = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Enqueuer stores actions for durable delivery; enqueueing the same key
+// twice is a no-op.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, key string, actions []bot.Action) error
+}
+
+// Handler serves an Official Account's callback URL.
+type Handler struct {
+	cfg    Config
+	crypto *wxcrypt.Crypto // signs only, in plain mode
+	h      bot.Handler
+	outbox Enqueuer
+	logger *slog.Logger
+}
+
+// New returns the callback handler for one Official Account.
+func New(cfg Config, h bot.Handler, outbox Enqueuer, logger *slog.Logger) (*Handler, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Token == "" {
+		return nil, fmt.Errorf("wechat.New: Token is required: %w", bot.ErrInvalid)
+	}
+	c, err := wxcrypt.New(cfg.Token, cfg.EncodingAESKey, cfg.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("wechat.New: %w: %w", bot.ErrInvalid, err)
+	}
+	return &Handler{cfg: cfg, crypto: c, h: h, outbox: outbox, logger: logger}, nil
+}
+
+// Register mounts the callback routes on g.
+func (h *Handler) Register(g *echo.Group) {
+	g.GET("/wechat/callback", h.verifyURL)
+	g.POST("/wechat/callback", h.callback)
+}
+
+// verifyURL answers the server-configuration handshake: a valid signature
+// gets echostr back unchanged.
+func (h *Handler) verifyURL(c echo.Context) error {
+	q := c.QueryParams()
+	if err := h.crypto.VerifyURL(q.Get("signature"), q.Get("timestamp"), q.Get("nonce")); err != nil {
+		h.logger.Warn("wechat: URL verification with a bad signature", "remote", c.RealIP())
+		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
+	}
+	return c.String(http.StatusOK, q.Get("echostr"))
+}
+
+func (h *Handler) callback(c echo.Context) error {
+	q := c.QueryParams()
+	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "cannot read body")
+	}
+	safe := q.Get("encrypt_type") == "aes"
+	if safe && !h.crypto.CanDecrypt() {
+		h.logger.Warn("wechat: safe-mode callback but no EncodingAESKey is configured")
+		return echo.NewHTTPError(http.StatusBadRequest, "safe mode not configured")
+	}
+
+	// Authenticate before anything else is believed.
+	var plain []byte
+	if safe {
+		env, err := parseEnvelope(body)
+		if err != nil {
+			h.logger.Warn("wechat: malformed envelope", "err", err)
+			return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
+		}
+		if err := h.crypto.VerifyMsg(q.Get("msg_signature"), timestamp, nonce, env.Encrypt); err != nil {
+			h.logger.Warn("wechat: callback with a bad msg_signature", "remote", c.RealIP())
+			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
+		}
+		if plain, _, err = h.crypto.Decrypt(env.Encrypt); err != nil {
+			h.logger.Warn("wechat: cannot decrypt callback", "err", err)
+			return echo.NewHTTPError(http.StatusBadRequest, "malformed ciphertext")
+		}
+	} else {
+		if err := h.crypto.VerifyURL(q.Get("signature"), timestamp, nonce); err != nil {
+			h.logger.Warn("wechat: callback with a bad signature", "remote", c.RealIP())
+			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
+		}
+		plain = body
+	}
+	now := h.cfg.Now()
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > h.cfg.ReplayWindow || d < -h.cfg.ReplayWindow {
+		h.logger.Warn("wechat: callback outside the replay window refused", "age", d.Round(time.Second).String())
+		return echo.NewHTTPError(http.StatusUnauthorized, "stale timestamp")
+	}
+
+	m, err := parseInbound(plain)
+	if err != nil {
+		h.logger.Warn("wechat: malformed message", "err", err)
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed message")
+	}
+	account := bot.AccountID(h.cfg.AppID)
+	if account == "" {
+		account = bot.AccountID(m.ToUserName)
+	}
+	ev, ok := toEvent(account, m)
+	if !ok {
+		return c.String(http.StatusOK, "success")
+	}
+
+	actions, late, err := h.handle(c.Request().Context(), ev)
+	if err != nil {
+		if errors.Is(err, bot.ErrInvalid) {
+			h.logger.Warn("wechat: event refused", "kind", ev.Kind, "err", err)
+			return c.String(http.StatusOK, "success")
+		}
+		// WeChat retries; the dedupe claim was released for it.
+		return fmt.Errorf("wechat: handle %s: %w", ev.Kind, err)
+	}
+	if late {
+		return c.String(http.StatusOK, "success")
+	}
+	passive, rest := splitPassive(ev, actions)
+	if err := h.outbox.Enqueue(c.Request().Context(), ev.DedupeKey, rest); err != nil {
+		return fmt.Errorf("wechat: %w: %w", bot.ErrUnavailable, err)
+	}
+	if passive == nil {
+		return c.String(http.StatusOK, "success")
+	}
+	reply := renderReply(m.FromUserName, m.ToUserName, passive, now)
+	if !safe {
+		return c.Blob(http.StatusOK, "application/xml; charset=utf-8", reply)
+	}
+	replyNonce := newNonce()
+	replyTS := strconv.FormatInt(now.Unix(), 10)
+	enc, sig, err := h.crypto.Seal(reply, replyTS, replyNonce)
+	if err != nil {
+		return fmt.Errorf("wechat: seal reply: %w", err)
+	}
+	return c.Blob(http.StatusOK, "application/xml; charset=utf-8", encryptedReply(enc, sig, replyTS, replyNonce))
+}
+
+type result struct {
+	actions []bot.Action
+	err     error
+}
+
+// handle runs the engine under the reply budget. When the budget runs out
+// first it reports late: the engine goes on in the background and its
+// actions, the reply included, go through the outbox.
+func (h *Handler) handle(ctx context.Context, ev bot.Event) (actions []bot.Action, late bool, err error) {
+	// The work must survive the request: WeChat hangs up at 5 s.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.ProcessTimeout)
+	done := make(chan result, 1)
+	go func() {
+		defer cancel()
+		a, err := h.h.HandleEvent(wctx, ev)
+		done <- result{a, err}
+	}()
+	timer := time.NewTimer(h.cfg.ReplyBudget)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.actions, false, r.err
+	case <-timer.C:
+		go h.deliverLate(wctx, ev, done)
+		return nil, true, nil
+	}
+}
+
+func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, done <-chan result) {
+	r := <-done
+	if r.err != nil {
+		h.logger.Error("wechat: late event failed", "kind", ev.Kind, "err", r.err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	// Retried because dropping an accepted event is not an option; the
+	// outbox key makes repeats harmless.
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := h.outbox.Enqueue(ctx, ev.DedupeKey, r.actions)
+		if err == nil {
+			return
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			h.logger.Error("wechat: late actions could not be queued", "kind", ev.Kind, "actions", len(r.actions), "err", err)
+			return
+		}
+		time.Sleep(backoff)
+		backoff *= 2
+	}
+}
+
+// splitPassive picks the one action WeChat lets a callback answer with: the
+// first text or news to the sender. The rest go to the outbox.
+func splitPassive(ev bot.Event, actions []bot.Action) (bot.Action, []bot.Action) {
+	for i, a := range actions {
+		to := a.Dest()
+		if to.Platform != bot.WeChat || to.User != ev.Sender || to.Conversation.IsGroup() {
+			continue
+		}
+		switch a.(type) {
+		case bot.Reply, bot.Welcome, bot.News:
+			rest := make([]bot.Action, 0, len(actions)-1)
+			rest = append(rest, actions[:i]...)
+			return a, append(rest, actions[i+1:]...)
+		}
+	}
+	return nil, actions
+}
+
+func renderReply(to, from string, a bot.Action, now time.Time) []byte {
+	switch a := a.(type) {
+	case bot.News:
+		return newsReply(to, from, a.Articles, now)
+	default:
+		text, _ := bot.TextOf(a)
+		return textReply(to, from, text, now)
+	}
+}
+
+func newNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

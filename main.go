@@ -1,0 +1,257 @@
+// Command siyu is a bot for brands' private-domain customers on WeChat
+// Official Accounts, WeCom and Douyin. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/silenceper/wechat/v2/util"
+	"github.com/sirupsen/logrus"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/admin"
+	"github.com/siyu-bot/siyu/scripts"
+	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/sqlstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, runEnv{args: os.Args[1:], getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}); err != nil {
+		fmt.Fprintln(os.Stderr, "siyu:", err)
+		os.Exit(1)
+	}
+}
+
+// runEnv is everything run takes from the process, so tests can run siyu
+// in-process.
+type runEnv struct {
+	args   []string
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+	// ready, when set, is told the server's address once it listens.
+	ready func(addr string)
+}
+
+const usage = `usage:
+  siyu                         serve (configuration from the environment, see README.md)
+  siyu check-scripts [dir]     validate reply scripts; exits 1 with file:line errors
+  siyu simulate [flags] TEXT   post a signed, encrypted WeChat callback to a running siyu
+                               and print the decrypted reply (siyu simulate -h for flags)
+`
+
+func run(ctx context.Context, env runEnv) error {
+	cmd := ""
+	if len(env.args) > 0 {
+		cmd = env.args[0]
+	}
+	switch cmd {
+	case "", "serve":
+		return serve(ctx, env)
+	case "check-scripts":
+		return checkScripts(env)
+	case "simulate":
+		return simulate(ctx, env)
+	case "help", "-h", "--help":
+		fmt.Fprint(env.stdout, usage)
+		return nil
+	}
+	fmt.Fprint(env.stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+}
+
+// scriptsFS is the folder staff edit when it exists, else the example
+// scripts built into the binary, so `siyu` runs from any directory.
+func scriptsFS(dir string) (fsys fs.FS, source string) {
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return os.DirFS(dir), dir
+	}
+	return scripts.FS, "built-in examples"
+}
+
+func serve(ctx context.Context, env runEnv) error {
+	cfg, err := loadConfig(env.getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(env.stderr, cfg.LogLevel)
+	if cfg.embedded() {
+		logger.Info("siyu starting on embedded backends: SQLite file and in-process Redis (set MYSQL_DSN and REDIS_URL for production)", "sqlite", cfg.SQLitePath, "addr", cfg.Addr)
+	} else {
+		logger.Info("siyu starting on MySQL and Redis", "mysql", cfg.MySQLDSN != "", "redis", cfg.RedisURL != "", "addr", cfg.Addr)
+	}
+	if cfg.MySQLDSN == "" && cfg.RedisURL != "" || cfg.MySQLDSN != "" && cfg.RedisURL == "" {
+		logger.Warn("only one of MYSQL_DSN and REDIS_URL is set; the other backend is embedded and not shared between replicas")
+	}
+	if cfg.WeChatDemo {
+		logger.Warn("WECHAT_TOKEN is not set: using public demo credentials; `siyu simulate` works, a real Official Account will not")
+	}
+
+	// The SDK's process-wide knobs, set once here and nowhere else.
+	// Its package logger defaults to logging customers' messages at Debug;
+	// siyu logs through slog, so the SDK's logrus output is discarded.
+	logrus.SetOutput(io.Discard)
+	logrus.SetLevel(logrus.WarnLevel)
+	// Every SDK API call goes through this client; the default has no
+	// timeout, and a hung platform call would pin an outbox worker.
+	util.DefaultHTTPClient = &http.Client{Timeout: 10 * time.Second}
+	// WECHAT_API_BASE points the SDK at a fake or a staging gateway.
+	util.SetURIModifier(rewriteBases(map[string]string{
+		"https://api.weixin.qq.com":   cfg.WeChatAPIBase,
+		"https://qyapi.weixin.qq.com": env.getenv("WECOM_API_BASE"),
+	}))
+
+	db, err := sqlstore.Open(ctx, sqlstore.Config{MySQLDSN: cfg.MySQLDSN, SQLitePath: cfg.SQLitePath, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	tokens := redisstore.NewTokenCache(rdb)
+
+	fsys, source := scriptsFS(cfg.ScriptsDir)
+	library, err := bot.NewLibrary(fsys, logger)
+	if err != nil {
+		return fmt.Errorf("reply scripts in %s: %w", source, err)
+	}
+	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()))
+	if source == cfg.ScriptsDir {
+		go library.Watch(ctx, 2*time.Second)
+	}
+
+	sqlOutbox := sqlstore.NewOutbox(db)
+	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger})
+	engine := bot.NewEngine(bot.EngineConfig{Scripts: library, Logger: logger})
+	handler := bot.Chain(engine,
+		bot.Recover(logger),
+		bot.Validate(),
+		bot.Dedupe(redisstore.NewDeduper(rdb), bot.DedupeConfig{TTL: cfg.DedupeTTL}, logger),
+	)
+
+	e := handlers.NewEcho(logger)
+	g := e.Group("")
+	// Callbacks are small; a flood must not be read into memory.
+	g.Use(middleware.BodyLimit("1M"))
+	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g}
+	for _, wire := range []func(context.Context, wiring) error{wireWeChat} {
+		if err := wire(ctx, w); err != nil {
+			return err
+		}
+	}
+	if cfg.AdminToken != "" {
+		admin.New(cfg.AdminToken, sqlOutbox, library, logger).Register(g)
+	} else {
+		logger.Info("admin API off: set SIYU_ADMIN_TOKEN to enable it")
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler: e,
+		// Platforms send small bodies and expect an answer within 5 s;
+		// slow clients beyond these bounds are not platforms.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	outboxDone := make(chan struct{})
+	go func() { defer close(outboxDone); outbox.Run(workCtx) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "wechat_callback", "/wechat/callback")
+	if env.ready != nil {
+		env.ready(ln.Addr().String())
+	}
+	select {
+	case err := <-serveErr:
+		stopWork()
+		<-outboxDone
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopWork()
+	<-outboxDone
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// rewriteBases maps URLs on platforms' real bases to configured ones
+// (an empty configured base keeps the real one).
+func rewriteBases(bases map[string]string) func(string) string {
+	return func(uri string) string {
+		for real, configured := range bases {
+			configured = strings.TrimRight(configured, "/")
+			if configured == "" || configured == real {
+				continue
+			}
+			if rest, ok := strings.CutPrefix(uri, real); ok {
+				return configured + rest
+			}
+		}
+		return uri
+	}
+}
+
+func checkScripts(env runEnv) error {
+	dir := "scripts"
+	if len(env.args) > 1 {
+		dir = env.args[1]
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("check-scripts: %s is not a folder", dir)
+	}
+	s, err := bot.LoadScripts(os.DirFS(dir))
+	if err != nil {
+		errs := bot.ScriptErrors(err)
+		for _, se := range errs {
+			se.File = dir + "/" + se.File
+			fmt.Fprintln(env.stderr, se.Error())
+		}
+		if len(errs) == 0 {
+			fmt.Fprintln(env.stderr, err)
+		}
+		return fmt.Errorf("check-scripts: %d error(s) in %s", max(len(errs), 1), dir)
+	}
+	fmt.Fprintf(env.stdout, "%s: ok, %d rules, %d channels\n", dir, len(s.Rules()), len(s.Channels()))
+	return nil
+}

@@ -1,0 +1,336 @@
+package redisstore_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/silenceper/wechat/v2/cache"
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/storetest"
+)
+
+// elapse lets d pass on the server: the embedded miniredis only expires
+// keys when its clock is moved; a real Redis needs real time.
+func elapse(tb testing.TB, c *redisstore.Client, d time.Duration) {
+	tb.Helper()
+	if m := c.Miniredis(); m != nil {
+		m.FastForward(d)
+		return
+	}
+	time.Sleep(d)
+}
+
+func TestDeduper(t *testing.T) {
+	c := storetest.Redis(t)
+	d := redisstore.NewDeduper(c)
+	ctx := t.Context()
+	const ttl = time.Hour
+
+	type step struct {
+		name      string
+		do        func() error // nil: Claim
+		wantFirst bool
+		want      []byte
+	}
+	steps := []step{
+		{name: "first claim", wantFirst: true},
+		{name: "second claim while pending"},
+		{name: "finish", do: func() error { return d.Finish(ctx, "k", []byte("result"), ttl) }},
+		{name: "claim after finish", want: []byte("result")},
+		{name: "release", do: func() error { return d.Release(ctx, "k") }},
+		{name: "claim after release", wantFirst: true},
+		{name: "finish empty", do: func() error { return d.Finish(ctx, "k", nil, ttl) }},
+		{name: "claim after empty finish", want: []byte(redisstore.EmptyResult)},
+		{name: "release unknown key", do: func() error { return d.Release(ctx, "unknown") }},
+	}
+	for _, s := range steps {
+		if s.do != nil {
+			if err := s.do(); err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+			continue
+		}
+		first, result, err := d.Claim(ctx, "k", ttl)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if first != s.wantFirst || string(result) != string(s.want) || (s.want == nil) != (result == nil) {
+			t.Errorf("%s: Claim=(%v, %q), want (%v, %q)", s.name, first, result, s.wantFirst, s.want)
+		}
+	}
+}
+
+func TestDeduperInvalidTTL(t *testing.T) {
+	d := redisstore.NewDeduper(storetest.Redis(t))
+	if _, _, err := d.Claim(t.Context(), "k", 0); !errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("Claim(ttl 0) err=%v, want ErrInvalid", err)
+	}
+	if err := d.Finish(t.Context(), "k", []byte("x"), 0); !errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("Finish(ttl 0) err=%v, want ErrInvalid", err)
+	}
+}
+
+func TestDeduperTTL(t *testing.T) {
+	c := storetest.Redis(t)
+	d := redisstore.NewDeduper(c)
+	ctx := t.Context()
+	// Short enough to wait for on a real Redis, long enough that the
+	// second claim lands inside it.
+	const ttl = 300 * time.Millisecond
+	for _, finish := range []bool{false, true} {
+		key := fmt.Sprint("ttl-", finish)
+		if first, _, err := d.Claim(ctx, key, ttl); err != nil || !first {
+			t.Fatalf("first Claim=(%v, %v), want (true, nil)", first, err)
+		}
+		if finish {
+			if err := d.Finish(ctx, key, []byte("r"), ttl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if first, _, _ := d.Claim(ctx, key, ttl); first {
+			t.Fatalf("finish=%v: claim inside the TTL was first, want not", finish)
+		}
+		elapse(t, c, ttl+100*time.Millisecond)
+		if first, result, err := d.Claim(ctx, key, ttl); err != nil || !first || result != nil {
+			t.Errorf("finish=%v: Claim after TTL=(%v, %q, %v), want (true, nil, nil)", finish, first, result, err)
+		}
+	}
+}
+
+func TestDeduperConcurrentClaims(t *testing.T) {
+	d := redisstore.NewDeduper(storetest.Redis(t))
+	const goroutines = 50
+	var (
+		firsts atomic.Int32
+		wg     sync.WaitGroup
+	)
+	for range goroutines {
+		wg.Go(func() {
+			first, result, err := d.Claim(t.Context(), "one", time.Minute)
+			if err != nil {
+				t.Errorf("Claim: %v", err)
+			}
+			if !first && result != nil {
+				t.Errorf("Claim result=%q, want nil while pending", result)
+			}
+			if first {
+				firsts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := firsts.Load(); n != 1 {
+		t.Errorf("%d claims were first, want 1", n)
+	}
+}
+
+func TestDeduperUnavailable(t *testing.T) {
+	c, err := redisstore.Open(t.Context(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := redisstore.NewDeduper(c)
+	c.Close()
+	if _, _, err := d.Claim(t.Context(), "k", time.Minute); !errors.Is(err, bot.ErrUnavailable) {
+		t.Errorf("Claim on a closed client err=%v, want ErrUnavailable", err)
+	}
+}
+
+func TestKeyPrefix(t *testing.T) {
+	c := storetest.Redis(t)
+	if !strings.HasPrefix(c.Prefix(), "siyu:t:") {
+		t.Fatalf("Prefix()=%q, want siyu:t:…", c.Prefix())
+	}
+	if first, _, err := redisstore.NewDeduper(c).Claim(t.Context(), "k", time.Minute); err != nil || !first {
+		t.Fatalf("Claim=(%v, %v)", first, err)
+	}
+	if err := redisstore.NewTokenCache(c).Set("t", "v", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Redis().Keys(t.Context(), c.Prefix()+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{c.Prefix() + "dedupe:k": true, c.Prefix() + "token:t": true}
+	if len(got) != len(want) || !want[got[0]] || !want[got[1]] {
+		t.Errorf("keys=%v, want %v", got, want)
+	}
+}
+
+func TestTokenCache(t *testing.T) {
+	c := storetest.Redis(t)
+	tc := redisstore.NewTokenCache(c)
+	ctx := t.Context()
+
+	// The SDK type-asserts val.(string) and treats nil as a miss.
+	if v := tc.Get("missing"); v != nil {
+		t.Errorf("Get(miss)=%#v, want untyped nil", v)
+	}
+	if v := cache.GetContext(ctx, tc, "missing"); v != nil {
+		t.Errorf("GetContext(miss)=%#v, want untyped nil", v)
+	}
+	if tc.IsExist("missing") {
+		t.Errorf("IsExist(miss)=true, want false")
+	}
+
+	tests := []struct {
+		name string
+		val  any
+		want string
+	}{
+		{"string", "ACCESS_TOKEN", "ACCESS_TOKEN"},
+		{"bytes", []byte("TICKET"), "TICKET"},
+	}
+	for _, tc2 := range tests {
+		t.Run(tc2.name, func(t *testing.T) {
+			if err := tc.Set(tc2.name, tc2.val, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			v, ok := tc.Get(tc2.name).(string)
+			if !ok || v != tc2.want {
+				t.Errorf("Get=%#v, want string %q", tc.Get(tc2.name), tc2.want)
+			}
+			if !tc.IsExist(tc2.name) {
+				t.Errorf("IsExist=false, want true")
+			}
+			if err := tc.Delete(tc2.name); err != nil {
+				t.Fatal(err)
+			}
+			if v := tc.Get(tc2.name); v != nil {
+				t.Errorf("Get after Delete=%#v, want nil", v)
+			}
+		})
+	}
+
+	// Context variants, through the SDK's helpers as the SDK calls them.
+	if err := cache.SetContext(ctx, tc, "ctx", "v", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if v := cache.GetContext(ctx, tc, "ctx"); v != "v" {
+		t.Errorf("GetContext=%#v, want \"v\"", v)
+	}
+	if !cache.IsExistContext(ctx, tc, "ctx") {
+		t.Errorf("IsExistContext=false, want true")
+	}
+	if err := cache.DeleteContext(ctx, tc, "ctx"); err != nil {
+		t.Fatal(err)
+	}
+	if cache.IsExistContext(ctx, tc, "ctx") {
+		t.Errorf("IsExistContext after delete=true, want false")
+	}
+	if err := tc.Delete("never-set"); err != nil {
+		t.Errorf("Delete(missing)=%v, want nil", err)
+	}
+
+	// The timeout is the TTL.
+	if err := tc.Set("short", "v", 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	elapse(t, c, 400*time.Millisecond)
+	if v := tc.Get("short"); v != nil {
+		t.Errorf("Get after timeout=%#v, want nil", v)
+	}
+
+	for name, err := range map[string]error{
+		"no timeout":    tc.Set("k", "v", 0),
+		"negative":      tc.Set("k", "v", -time.Second),
+		"non-string":    tc.Set("k", 42, time.Hour),
+		"struct value":  tc.Set("k", struct{}{}, time.Hour),
+		"nil value":     tc.Set("k", nil, time.Hour),
+		"ctx no expiry": tc.SetContext(ctx, "k", "v", 0),
+	} {
+		if !errors.Is(err, bot.ErrInvalid) {
+			t.Errorf("Set(%s) err=%v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestTokenCacheErrorsAreMisses(t *testing.T) {
+	c, err := redisstore.Open(t.Context(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := redisstore.NewTokenCache(c)
+	if err := tc.Set("k", "v", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if v := tc.Get("k"); v != nil {
+		t.Errorf("Get on a closed client=%#v, want nil", v)
+	}
+	if tc.IsExist("k") {
+		t.Errorf("IsExist on a closed client=true, want false")
+	}
+	if err := tc.Set("k", "v", time.Hour); !errors.Is(err, bot.ErrUnavailable) {
+		t.Errorf("Set on a closed client err=%v, want ErrUnavailable", err)
+	}
+}
+
+func TestLock(t *testing.T) {
+	c := storetest.Redis(t)
+	ctx := t.Context()
+	const ttl = 300 * time.Millisecond
+
+	release, ok, err := c.Lock(ctx, "cursor", ttl)
+	if err != nil || !ok {
+		t.Fatalf("Lock=(%v, %v), want (true, nil)", ok, err)
+	}
+	if _, ok, err := c.Lock(ctx, "cursor", ttl); err != nil || ok {
+		t.Fatalf("second Lock=(%v, %v), want (false, nil)", ok, err)
+	}
+	if _, ok, _ := c.Lock(ctx, "other", ttl); !ok {
+		t.Errorf("Lock(other)=false, want true")
+	}
+	release()
+	release2, ok, err := c.Lock(ctx, "cursor", ttl)
+	if err != nil || !ok {
+		t.Fatalf("Lock after release=(%v, %v), want (true, nil)", ok, err)
+	}
+	// A stale holder's release must not free its successor's lock.
+	release()
+	if _, ok, _ := c.Lock(ctx, "cursor", ttl); ok {
+		t.Fatalf("Lock after a stale release=true, want false")
+	}
+	release2()
+
+	// The lock expires on its own.
+	if _, ok, _ := c.Lock(ctx, "expiring", ttl); !ok {
+		t.Fatal("Lock(expiring)=false")
+	}
+	elapse(t, c, ttl+100*time.Millisecond)
+	if _, ok, _ := c.Lock(ctx, "expiring", ttl); !ok {
+		t.Errorf("Lock after the TTL=false, want true")
+	}
+	if _, _, err := c.Lock(ctx, "k", 0); !errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("Lock(ttl 0) err=%v, want ErrInvalid", err)
+	}
+}
+
+func TestOpenInvalidURL(t *testing.T) {
+	_, err := redisstore.Open(t.Context(), "http://user:secret@host", nil)
+	if !errors.Is(err, bot.ErrInvalid) {
+		t.Fatalf("Open err=%v, want ErrInvalid", err)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("Open err=%q leaks the password", err)
+	}
+}
+
+func BenchmarkDedupeClaim(b *testing.B) {
+	c := storetest.Redis(b)
+	d := redisstore.NewDeduper(c)
+	ctx := b.Context()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, _, err := d.Claim(ctx, "bench:"+fmt.Sprint(i), time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

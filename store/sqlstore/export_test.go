@@ -1,0 +1,17 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// ClaimConditional returns o's claim by conditional UPDATE, the SQLite
+// path, so tests can run it on MySQL too, where connections really run
+// in parallel.
+func ClaimConditional(o *Outbox) func(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]bot.OutboxItem, error) {
+	return func(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]bot.OutboxItem, error) {
+		return o.claim(ctx, now, limit, lease, false)
+	}
+}

@@ -1,0 +1,331 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/siyu-bot/siyu/bot"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Limits of the outbox table.
+const (
+	// MaxOutboxKeyLen is the longest Key, in characters: 191 utf8mb4
+	// characters (764 bytes) is the most a unique index holds on InnoDB's
+	// oldest row format (767 bytes).
+	MaxOutboxKeyLen = 191
+	// MaxLastErrorLen is how many characters of an error are kept: enough
+	// for a platform's error code and message, bounded so a huge error
+	// body cannot bloat the table.
+	MaxLastErrorLen = 500
+	// MaxListLimit bounds List, so an admin page cannot load the table.
+	MaxListLimit = 1000
+)
+
+// outboxRow is the outbox table. The key column is item_key, not key:
+// KEY is reserved in MySQL, and every hand-written query would need to
+// quote it.
+type outboxRow struct {
+	ID        int64     `gorm:"primaryKey;autoIncrement"`
+	ItemKey   string    `gorm:"type:varchar(191);not null;uniqueIndex:ux_outbox_item_key"`
+	Platform  string    `gorm:"type:varchar(32);not null"`
+	Payload   []byte    `gorm:"not null"`
+	Status    string    `gorm:"type:varchar(16);not null;index:ix_outbox_status_next_at,priority:1"`
+	Attempts  int       `gorm:"not null;default:0"`
+	NextAt    time.Time `gorm:"precision:6;not null;index:ix_outbox_status_next_at,priority:2"`
+	LastError string    `gorm:"type:varchar(512);not null;default:''"`
+	CreatedAt time.Time `gorm:"precision:6;not null"`
+	UpdatedAt time.Time `gorm:"precision:6;not null"`
+}
+
+func (outboxRow) TableName() string { return "outbox" }
+
+func (r outboxRow) item() bot.OutboxItem {
+	return bot.OutboxItem{
+		ID:        r.ID,
+		Key:       r.ItemKey,
+		Platform:  bot.Platform(r.Platform),
+		Payload:   r.Payload,
+		Status:    bot.OutboxStatus(r.Status),
+		Attempts:  r.Attempts,
+		NextAt:    r.NextAt.UTC(),
+		LastError: r.LastError,
+		CreatedAt: r.CreatedAt.UTC(),
+		UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// Outbox is the durable bot.OutboxStore, plus the queries the admin API
+// needs.
+type Outbox struct {
+	db *DB
+}
+
+// Interface guards.
+var _ bot.OutboxStore = (*Outbox)(nil)
+
+// NewOutbox returns the outbox stored in db.
+func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
+
+// Enqueue implements bot.OutboxStore. Items need a Key of at most
+// MaxOutboxKeyLen characters and a Platform (else bot.ErrInvalid);
+// database failures are bot.ErrUnavailable.
+func (o *Outbox) Enqueue(ctx context.Context, items []bot.OutboxItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	now := dbTime(o.db.now())
+	rows := make([]outboxRow, 0, len(items))
+	for _, it := range items {
+		if it.Key == "" || utf8.RuneCountInString(it.Key) > MaxOutboxKeyLen || !utf8.ValidString(it.Key) {
+			return fmt.Errorf("sqlstore.Outbox.Enqueue: key %q: %w", it.Key, bot.ErrInvalid)
+		}
+		if it.Platform == "" {
+			return fmt.Errorf("sqlstore.Outbox.Enqueue %s: no platform: %w", it.Key, bot.ErrInvalid)
+		}
+		next := now
+		if !it.NextAt.IsZero() {
+			next = dbTime(it.NextAt)
+		}
+		payload := it.Payload
+		if payload == nil {
+			payload = []byte{} // the column is NOT NULL
+		}
+		rows = append(rows, outboxRow{
+			ItemKey:  it.Key,
+			Platform: string(it.Platform),
+			Payload:  payload,
+			Status:   string(bot.OutboxPending),
+			NextAt:   next,
+		})
+	}
+	err := o.db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+	if err != nil {
+		return fmt.Errorf("sqlstore.Outbox.Enqueue: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Claim implements bot.OutboxStore. On MySQL/MariaDB it locks due rows
+// with SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers take
+// disjoint batches without waiting. SQLite has no row locks; there each
+// candidate is claimed by an UPDATE conditioned on the values read, and
+// only rows that UPDATE changed are returned, which is correct under any
+// concurrency. limit and lease must be positive (else bot.ErrInvalid).
+func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]bot.OutboxItem, error) {
+	return o.claim(ctx, now, limit, lease, o.db.dialect == DialectMySQL)
+}
+
+func (o *Outbox) claim(ctx context.Context, now time.Time, limit int, lease time.Duration, skipLocked bool) ([]bot.OutboxItem, error) {
+	if limit <= 0 || lease <= 0 {
+		return nil, fmt.Errorf("sqlstore.Outbox.Claim: limit %d, lease %v: %w", limit, lease, bot.ErrInvalid)
+	}
+	now = dbTime(now)
+	until := dbTime(now.Add(lease))
+	var (
+		rows []outboxRow
+		err  error
+	)
+	if skipLocked {
+		rows, err = o.claimLocked(ctx, now, until, limit)
+	} else {
+		rows, err = o.claimConditional(ctx, now, until, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.Outbox.Claim: %w: %w", bot.ErrUnavailable, err)
+	}
+	items := make([]bot.OutboxItem, len(rows))
+	for i, r := range rows {
+		items[i] = r.item()
+	}
+	return items, nil
+}
+
+// due selects up to limit pending rows due at now, oldest first.
+func due(tx *gorm.DB, now time.Time, limit int) *gorm.DB {
+	return tx.Where("status = ? AND next_at <= ?", bot.OutboxPending, now).
+		Order("next_at, id").Limit(limit)
+}
+
+func (o *Outbox) claimLocked(ctx context.Context, now, until time.Time, limit int) ([]outboxRow, error) {
+	var rows []outboxRow
+	err := o.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := due(tx, now, limit).
+			Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
+			Find(&rows).Error
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]int64, len(rows))
+		for i := range rows {
+			ids[i] = rows[i].ID
+		}
+		updated := dbTime(o.db.now())
+		err = tx.Model(&outboxRow{}).Where("id IN ?", ids).Updates(map[string]any{
+			"next_at":    until,
+			"attempts":   gorm.Expr("attempts + 1"),
+			"updated_at": updated,
+		}).Error
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			rows[i].NextAt = until
+			rows[i].Attempts++
+			rows[i].UpdatedAt = updated
+		}
+		return nil
+		// READ COMMITTED: under REPEATABLE READ the locking read also
+		// takes gap locks on the (status, next_at) index, which block
+		// concurrent Enqueues and can deadlock with them.
+	}, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	return rows, err
+}
+
+func (o *Outbox) claimConditional(ctx context.Context, now, until time.Time, limit int) ([]outboxRow, error) {
+	g := o.db.gorm.WithContext(ctx)
+	var candidates []outboxRow
+	if err := due(g, now, limit).Find(&candidates).Error; err != nil {
+		return nil, err
+	}
+	claimed := candidates[:0]
+	for _, r := range candidates {
+		updated := dbTime(o.db.now())
+		// next_at and attempts change on every claim, so they fence out a
+		// worker that read the row before another claimed it.
+		res := g.Model(&outboxRow{}).
+			Where("id = ? AND status = ? AND next_at = ? AND attempts = ?", r.ID, bot.OutboxPending, dbTime(r.NextAt), r.Attempts).
+			Updates(map[string]any{
+				"next_at":    until,
+				"attempts":   r.Attempts + 1,
+				"updated_at": updated,
+			})
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected != 1 {
+			continue
+		}
+		r.NextAt, r.Attempts, r.UpdatedAt = until, r.Attempts+1, updated
+		claimed = append(claimed, r)
+	}
+	return claimed, nil
+}
+
+// Complete implements bot.OutboxStore. A missing row is bot.ErrNotFound.
+func (o *Outbox) Complete(ctx context.Context, id int64) error {
+	return o.update(ctx, "sqlstore.Outbox.Complete", id, map[string]any{"status": string(bot.OutboxSent)})
+}
+
+// Fail implements bot.OutboxStore. lastErr is kept to its first
+// MaxLastErrorLen characters. A missing row is bot.ErrNotFound.
+func (o *Outbox) Fail(ctx context.Context, id int64, lastErr string, next time.Time, dead bool) error {
+	fields := map[string]any{
+		"next_at":    dbTime(next),
+		"last_error": truncate(lastErr, MaxLastErrorLen),
+	}
+	if dead {
+		fields["status"] = string(bot.OutboxDead)
+	}
+	return o.update(ctx, "sqlstore.Outbox.Fail", id, fields)
+}
+
+func (o *Outbox) update(ctx context.Context, op string, id int64, fields map[string]any) error {
+	fields["updated_at"] = dbTime(o.db.now())
+	res := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", id).Updates(fields)
+	if res.Error != nil {
+		return fmt.Errorf("%s %d: %w: %w", op, id, bot.ErrUnavailable, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%s %d: %w", op, id, bot.ErrNotFound)
+	}
+	return nil
+}
+
+// List returns up to limit rows with the given status (any status when
+// empty), newest first. limit must be 1…MaxListLimit and status one of
+// the bot.Outbox… states (else bot.ErrInvalid).
+func (o *Outbox) List(ctx context.Context, status bot.OutboxStatus, limit int) ([]bot.OutboxItem, error) {
+	if limit <= 0 || limit > MaxListLimit {
+		return nil, fmt.Errorf("sqlstore.Outbox.List: limit %d: %w", limit, bot.ErrInvalid)
+	}
+	q := o.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit)
+	switch status {
+	case "":
+	case bot.OutboxPending, bot.OutboxSent, bot.OutboxDead:
+		q = q.Where("status = ?", status)
+	default:
+		return nil, fmt.Errorf("sqlstore.Outbox.List: status %q: %w", status, bot.ErrInvalid)
+	}
+	var rows []outboxRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sqlstore.Outbox.List: %w: %w", bot.ErrUnavailable, err)
+	}
+	items := make([]bot.OutboxItem, len(rows))
+	for i, r := range rows {
+		items[i] = r.item()
+	}
+	return items, nil
+}
+
+// Requeue puts a dead row back to pending, due at now, with its attempts
+// reset; its last error is kept for reference. It is bot.ErrNotFound when
+// no dead row has that id.
+func (o *Outbox) Requeue(ctx context.Context, id int64, now time.Time) error {
+	res := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+		Where("id = ? AND status = ?", id, bot.OutboxDead).
+		Updates(map[string]any{
+			"status":     string(bot.OutboxPending),
+			"attempts":   0,
+			"next_at":    dbTime(now),
+			"updated_at": dbTime(o.db.now()),
+		})
+	if res.Error != nil {
+		return fmt.Errorf("sqlstore.Outbox.Requeue %d: %w: %w", id, bot.ErrUnavailable, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("sqlstore.Outbox.Requeue %d: no dead row: %w", id, bot.ErrNotFound)
+	}
+	return nil
+}
+
+// Counts returns how many rows are in each state. Every bot.Outbox…
+// state is present, zero when empty.
+func (o *Outbox) Counts(ctx context.Context) (map[bot.OutboxStatus]int, error) {
+	var res []struct {
+		Status string
+		N      int
+	}
+	err := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+		Select("status, COUNT(*) AS n").Group("status").Scan(&res).Error
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.Outbox.Counts: %w: %w", bot.ErrUnavailable, err)
+	}
+	counts := map[bot.OutboxStatus]int{bot.OutboxPending: 0, bot.OutboxSent: 0, bot.OutboxDead: 0}
+	for _, r := range res {
+		counts[bot.OutboxStatus(r.Status)] = r.N
+	}
+	return counts, nil
+}
+
+// truncate returns s cut to at most n characters, with invalid UTF-8
+// replaced, since utf8mb4 columns reject it.
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}

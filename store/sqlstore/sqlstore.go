@@ -1,0 +1,217 @@
+// Package sqlstore implements siyu's durable stores on a SQL database
+// through gorm: MySQL/MariaDB in production, a SQLite file when no MySQL
+// DSN is configured (development, tests, a single small replica).
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"github.com/siyu-bot/siyu/bot"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names returned by (*DB).Dialect.
+const (
+	DialectMySQL  = "mysql"
+	DialectSQLite = "sqlite"
+)
+
+// Config says which database to open.
+type Config struct {
+	// MySQLDSN is a go-sql-driver/mysql DSN. When set it wins over
+	// SQLitePath. parseTime=true, loc=UTC and charset=utf8mb4 are added
+	// when missing.
+	MySQLDSN string
+	// SQLitePath is the SQLite database file used when MySQLDSN is empty.
+	SQLitePath string
+	// Logger receives database errors (never SQL values). Nil discards.
+	Logger *slog.Logger
+	// Now is the clock for created_at/updated_at and for Enqueue's
+	// default due time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// DB is an open database with siyu's tables migrated.
+type DB struct {
+	gorm    *gorm.DB
+	dialect string
+	now     func() time.Time
+}
+
+// Open connects to the configured database and migrates its tables.
+// Errors wrap bot.ErrInvalid for a bad configuration and
+// bot.ErrUnavailable when the database cannot be reached.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	var (
+		dialector gorm.Dialector
+		dialect   string
+	)
+	switch {
+	case cfg.MySQLDSN != "":
+		dsn, err := mysqlDSN(cfg.MySQLDSN)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore.Open: mysql dsn: %w: %w", bot.ErrInvalid, err)
+		}
+		dialector, dialect = mysql.Open(dsn), DialectMySQL
+	case cfg.SQLitePath != "":
+		dialector, dialect = sqlite.Open(sqliteDSN(cfg.SQLitePath)), DialectSQLite
+	default:
+		return nil, fmt.Errorf("sqlstore.Open: neither MySQLDSN nor SQLitePath set: %w", bot.ErrInvalid)
+	}
+
+	g, err := gorm.Open(dialector, &gorm.Config{
+		Logger: gormLogger{log: cfg.Logger},
+		// Times are stored in UTC at microsecond precision (DATETIME(6)),
+		// so what is read back compares equal to what was written.
+		NowFunc: func() time.Time { return dbTime(now()) },
+		// Every write here is a single statement or an explicit
+		// transaction; gorm's implicit ones would only add round trips.
+		SkipDefaultTransaction: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.Open: %w: %w", bot.ErrUnavailable, err)
+	}
+	db := &DB{gorm: g, dialect: dialect, now: now}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.Open: %w: %w", bot.ErrUnavailable, err)
+	}
+	switch dialect {
+	case DialectSQLite:
+		// SQLite allows one writer at a time. One connection serialises
+		// all statements in-process, so callers never see SQLITE_BUSY and
+		// an open read never blocks a write on another connection.
+		sqlDB.SetMaxOpenConns(1)
+	case DialectMySQL:
+		// Servers and proxies drop idle connections (wait_timeout); the
+		// driver's README recommends recycling well under five minutes.
+		sqlDB.SetConnMaxLifetime(3 * time.Minute)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore.Open: %s: %w: %w", dialect, bot.ErrUnavailable, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore.Open: migrate: %w: %w", bot.ErrUnavailable, err)
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	g := db.gorm.WithContext(ctx)
+	if db.dialect == DialectMySQL {
+		// utf8mb4 whatever the server's default, so Chinese text and
+		// emoji fit; a binary collation, so keys built from platform IDs
+		// (which are case-sensitive) compare as SQLite compares them;
+		// InnoDB for row locks (SKIP LOCKED).
+		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	}
+	return g.AutoMigrate(&outboxRow{})
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return fmt.Errorf("sqlstore.Close: %w", err)
+	}
+	if err := sqlDB.Close(); err != nil {
+		return fmt.Errorf("sqlstore.Close: %w", err)
+	}
+	return nil
+}
+
+// Gorm returns the underlying gorm handle, for stores added in other
+// files of this package and for tests.
+func (db *DB) Gorm() *gorm.DB { return db.gorm }
+
+// Dialect returns DialectMySQL or DialectSQLite.
+func (db *DB) Dialect() string { return db.dialect }
+
+// mysqlDSN makes sure the options siyu relies on are in effect: times
+// come back as time.Time in UTC, text is utf8mb4, and RowsAffected counts
+// matched rows (so an UPDATE that changes nothing still proves the row
+// exists).
+func mysqlDSN(dsn string) (string, error) {
+	c, err := mysqldrv.ParseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	c.ParseTime = true
+	c.Loc = time.UTC
+	c.ClientFoundRows = true
+	if c.Params == nil {
+		c.Params = map[string]string{}
+	}
+	if _, ok := c.Params["charset"]; !ok {
+		c.Params["charset"] = "utf8mb4"
+	}
+	return c.FormatDSN(), nil
+}
+
+// sqliteDSN adds a busy timeout (5 s: long enough to ride out another
+// process's write, such as a backup, short enough to fail a request in
+// time) and WAL, so readers in other processes do not block the writer.
+func sqliteDSN(path string) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+}
+
+// dbTime is t as stored: UTC, truncated to the microsecond that
+// DATETIME(6) keeps. Truncating (not rounding, as MySQL would) keeps the
+// value identical on both databases. SQLite stores times as text in the
+// driver's "2006-01-02 15:04:05.999999999-07:00" format; only because
+// every time is UTC ("+00:00") does comparing that text (next_at <= ?)
+// order times correctly.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// gormLogger reports failed statements to slog. It never logs
+// statement parameters: they hold customers' personal data.
+type gormLogger struct{ log *slog.Logger }
+
+var (
+	_ logger.Interface  = gormLogger{}
+	_ gorm.ParamsFilter = gormLogger{}
+)
+
+func (l gormLogger) LogMode(logger.LogLevel) logger.Interface { return l }
+func (l gormLogger) Info(context.Context, string, ...any)     {}
+func (l gormLogger) Warn(context.Context, string, ...any)     {}
+
+func (l gormLogger) Error(ctx context.Context, msg string, args ...any) {
+	l.log.ErrorContext(ctx, "sqlstore: "+fmt.Sprintf(msg, args...))
+}
+
+func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if err == nil || errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, context.Canceled) {
+		return
+	}
+	sql, _ := fc()
+	l.log.ErrorContext(ctx, "sqlstore: statement failed", "sql", sql, "elapsed", time.Since(begin), "err", err)
+}
+
+// ParamsFilter drops the parameters, so Trace gets the statement with
+// placeholders instead of values.
+func (l gormLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}
