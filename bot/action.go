@@ -136,16 +136,26 @@ type actionEnvelope struct {
 
 // MarshalActions encodes actions for storage (outbox rows, the dedupe
 // cache of answered callbacks).
+// It writes the envelope itself: encoding/json would re-validate each
+// action's JSON, and this runs for every callback.
 func MarshalActions(actions []Action) ([]byte, error) {
-	envs := make([]actionEnvelope, 0, len(actions))
-	for _, a := range actions {
+	b := make([]byte, 0, 128*len(actions)+2)
+	b = append(b, '[')
+	for i, a := range actions {
 		data, err := json.Marshal(a)
 		if err != nil {
 			return nil, fmt.Errorf("bot.MarshalActions: %w", err)
 		}
-		envs = append(envs, actionEnvelope{Type: a.actionType(), Data: data})
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":"`...)
+		b = append(b, a.actionType()...) // a fixed identifier, no escaping needed
+		b = append(b, `","data":`...)
+		b = append(b, data...)
+		b = append(b, '}')
 	}
-	return json.Marshal(envs)
+	return append(b, ']'), nil
 }
 
 // UnmarshalActions decodes what MarshalActions encoded.

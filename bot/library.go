@@ -85,19 +85,18 @@ func (l *Library) Reload() error {
 	return nil
 }
 
-// Watch polls the script files every interval and reloads them when their
+// Watch polls the script files at the given interval and reloads them when their
 // fingerprint (names, sizes, modification times) changes, until ctx is
 // done. It blocks; run it in its own goroutine. A change that fails to
 // load is logged once and retried at the next change, so the previous
-// scripts keep answering until staff fix the files. An interval <= 0
-// means 2s.
-func (l *Library) Watch(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
+// scripts keep answering until staff fix the files. every <= 0 means 2s.
+func (l *Library) Watch(ctx context.Context, every time.Duration) {
+	if every <= 0 {
 		// Quick enough that staff see their edit in the next message they
 		// try, cheap enough (a few Stat calls) to never matter.
-		interval = 2 * time.Second
+		every = 2 * time.Second
 	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	seen := l.Version()
 	for {

@@ -54,6 +54,9 @@ func foldRune(r rune) rune {
 		}
 		return r
 	}
+	if isCJKIdeograph(r) {
+		return r
+	}
 	if f := width.LookupRune(r).Folded(); f != 0 {
 		r = f
 	}

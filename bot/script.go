@@ -130,7 +130,7 @@ type Rule struct {
 // of replies n when there is more than one and returns an index in [0,n),
 // like math/rand/v2.IntN; a nil pick or an index out of range picks the
 // first.
-func (r *Rule) Reply(pick func(n int) int) string { return choose(r.Replies, pick) }
+func (r *Rule) Reply(pick func(n int) int) string { return chooseText(r.Replies, pick) }
 
 func (r *Rule) clone() Rule {
 	c := *r
@@ -260,15 +260,15 @@ func (s *Scripts) MatchMenu(p Platform, key string) (*Rule, bool) {
 
 // FallbackReply returns one of the fallback texts, for a message no rule
 // matches, or "" if there is none. pick is as for Rule.Reply.
-func (s *Scripts) FallbackReply(pick func(n int) int) string { return choose(s.fallback, pick) }
+func (s *Scripts) FallbackReply(pick func(n int) int) string { return chooseText(s.fallback, pick) }
 
 // FollowWelcome returns one of the welcome texts for a new follower, or ""
 // if there is none. pick is as for Rule.Reply.
-func (s *Scripts) FollowWelcome(pick func(n int) int) string { return choose(s.follow, pick) }
+func (s *Scripts) FollowWelcome(pick func(n int) int) string { return chooseText(s.follow, pick) }
 
 // GroupWelcome returns one of the welcome texts for new group members, or
 // "" if there is none. pick is as for Rule.Reply.
-func (s *Scripts) GroupWelcome(pick func(n int) int) string { return choose(s.group, pick) }
+func (s *Scripts) GroupWelcome(pick func(n int) int) string { return chooseText(s.group, pick) }
 
 // ContactWelcome returns the welcome text for a new WeCom external contact
 // who came through the channel with the given state, and that channel, or
@@ -279,11 +279,11 @@ func (s *Scripts) ContactWelcome(state string, pick func(n int) int) (string, *C
 	ch, ok := s.Channel(state)
 	switch {
 	case ok && len(ch.Welcome) > 0:
-		return choose(ch.Welcome, pick), ch
+		return chooseText(ch.Welcome, pick), ch
 	case len(s.contact) > 0:
-		return choose(s.contact, pick), ch
+		return chooseText(s.contact, pick), ch
 	}
-	return choose(s.follow, pick), ch
+	return chooseText(s.follow, pick), ch
 }
 
 // Channel returns the channel with the given state and reports whether
@@ -305,8 +305,8 @@ func (s *Scripts) Channels() []Channel {
 	return out
 }
 
-// Rules returns a copy of the rules in the order Match tries them: highest
-// priority first, then file order.
+// Rules returns a copy of the rules in the order in which they win:
+// highest priority first, then file order.
 func (s *Scripts) Rules() []Rule {
 	out := make([]Rule, len(s.rules))
 	for i := range s.rules {
@@ -315,7 +315,7 @@ func (s *Scripts) Rules() []Rule {
 	return out
 }
 
-func choose(texts []string, pick func(n int) int) string {
+func chooseText(texts []string, pick func(n int) int) string {
 	switch len(texts) {
 	case 0:
 		return ""
@@ -566,30 +566,30 @@ func splitYAMLError(err error) (line int, msg string) {
 	return 0, msg
 }
 
-// keyValue is one entry of a YAML mapping.
-type keyValue struct {
+// yamlEntry is one entry of a YAML mapping.
+type yamlEntry struct {
 	key   string
 	keyN  *yaml.Node
 	value *yaml.Node
 }
 
-func resolve(n *yaml.Node) *yaml.Node {
+func yamlResolve(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
 	return n
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+func yamlIsNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
-func describe(n *yaml.Node) string {
+func yamlDescribe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		if isNull(n) {
+		if yamlIsNull(n) {
 			return "nothing"
 		}
 		return strconv.Quote(n.Value)
@@ -600,30 +600,30 @@ func describe(n *yaml.Node) string {
 // mapping checks that n is a mapping with only the allowed keys, each
 // once, and returns its good entries and whether there was no mistake.
 // what prefixes error messages. A null node is an empty mapping.
-func (p *scriptParser) mapping(n *yaml.Node, what string, allowed ...string) ([]keyValue, bool) {
-	n = resolve(n)
-	if isNull(n) {
+func (p *scriptParser) mapping(n *yaml.Node, what string, allowed ...string) ([]yamlEntry, bool) {
+	n = yamlResolve(n)
+	if yamlIsNull(n) {
 		return nil, true
 	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "%s: want a mapping (key: value), got %s", what, describe(n))
+		p.errorf(n, "%s: want a mapping (key: value), got %s", what, yamlDescribe(n))
 		return nil, false
 	}
-	var kvs []keyValue
+	var kvs []yamlEntry
 	seen := make(map[string]int)
 	clean := true
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), n.Content[i+1]
+		k, v := yamlResolve(n.Content[i]), n.Content[i+1]
 		switch line, dup := seen[k.Value]; {
 		case k.Kind != yaml.ScalarNode:
-			p.errorf(k, "%s: want a plain key, got %s", what, describe(k))
+			p.errorf(k, "%s: want a plain key, got %s", what, yamlDescribe(k))
 		case !slices.Contains(allowed, k.Value):
-			p.errorf(k, "%s: unknown key %q (want %s)", what, k.Value, orList(allowed))
+			p.errorf(k, "%s: unknown key %q (want %s)", what, k.Value, joinOr(allowed))
 		case dup:
 			p.errorf(k, "%s: key %q already defined at line %d", what, k.Value, line)
 		default:
 			seen[k.Value] = k.Line
-			kvs = append(kvs, keyValue{k.Value, k, v})
+			kvs = append(kvs, yamlEntry{k.Value, k, v})
 			continue
 		}
 		clean = false
@@ -631,8 +631,8 @@ func (p *scriptParser) mapping(n *yaml.Node, what string, allowed ...string) ([]
 	return kvs, clean
 }
 
-// orList formats ["a", "b", "c"] as "a, b or c".
-func orList(words []string) string {
+// joinOr formats ["a", "b", "c"] as "a, b or c".
+func joinOr(words []string) string {
 	if len(words) < 2 {
 		return strings.Join(words, "")
 	}
@@ -641,12 +641,12 @@ func orList(words []string) string {
 
 // scalar returns the text of a scalar node as written; "" for null.
 func (p *scriptParser) scalar(n *yaml.Node, what string) (string, bool) {
-	n = resolve(n)
+	n = yamlResolve(n)
 	if n.Kind != yaml.ScalarNode {
-		p.errorf(n, "%s: want text, got %s", what, describe(n))
+		p.errorf(n, "%s: want text, got %s", what, yamlDescribe(n))
 		return "", false
 	}
-	if isNull(n) {
+	if yamlIsNull(n) {
 		return "", true
 	}
 	return n.Value, true
@@ -654,9 +654,9 @@ func (p *scriptParser) scalar(n *yaml.Node, what string) (string, bool) {
 
 // list returns a scalar or a list of scalars as a list of nodes.
 func (p *scriptParser) list(n *yaml.Node, what string) ([]*yaml.Node, bool) {
-	n = resolve(n)
+	n = yamlResolve(n)
 	switch {
-	case isNull(n):
+	case yamlIsNull(n):
 		p.errorf(n, "%s: empty", what)
 		return nil, false
 	case n.Kind == yaml.ScalarNode:
@@ -668,15 +668,15 @@ func (p *scriptParser) list(n *yaml.Node, what string) ([]*yaml.Node, bool) {
 		}
 		items := make([]*yaml.Node, len(n.Content))
 		for i, c := range n.Content {
-			items[i] = resolve(c)
+			items[i] = yamlResolve(c)
 			if items[i].Kind != yaml.ScalarNode {
-				p.errorf(items[i], "%s: want text, got %s", what, describe(items[i]))
+				p.errorf(items[i], "%s: want text, got %s", what, yamlDescribe(items[i]))
 				return nil, false
 			}
 		}
 		return items, true
 	}
-	p.errorf(n, "%s: want text or a list of texts, got %s", what, describe(n))
+	p.errorf(n, "%s: want text or a list of texts, got %s", what, yamlDescribe(n))
 	return nil, false
 }
 
@@ -729,12 +729,12 @@ func (p *scriptParser) top(n *yaml.Node) {
 
 // sequence returns the items of a list; null is an empty list.
 func (p *scriptParser) sequence(n *yaml.Node, what string) []*yaml.Node {
-	n = resolve(n)
-	if isNull(n) {
+	n = yamlResolve(n)
+	if yamlIsNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "%s: want a list (items starting with \"- \"), got %s", what, describe(n))
+		p.errorf(n, "%s: want a list (items starting with \"- \"), got %s", what, yamlDescribe(n))
 		return nil
 	}
 	return n.Content
@@ -753,7 +753,7 @@ func (p *scriptParser) welcome(n *yaml.Node) {
 }
 
 func (p *scriptParser) rule(n *yaml.Node) (Rule, bool) {
-	n = resolve(n)
+	n = yamlResolve(n)
 	r := Rule{File: p.f.path, Line: n.Line}
 	before := len(p.errs)
 	// A misspelt key is reported as unknown, with the right spellings;
@@ -782,9 +782,9 @@ func (p *scriptParser) rule(n *yaml.Node) (Rule, bool) {
 			hasReply = true
 			r.Replies, _ = p.texts(kv.value, what+": reply")
 		case "priority":
-			v := resolve(kv.value)
+			v := yamlResolve(kv.value)
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Decode(&r.Priority) != nil {
-				p.errorf(v, "%s: priority: want a whole number, got %s", what, describe(v))
+				p.errorf(v, "%s: priority: want a whole number, got %s", what, yamlDescribe(v))
 			}
 		case "platforms":
 			items, _ := p.list(kv.value, what+": platforms")
@@ -811,7 +811,7 @@ func (p *scriptParser) rule(n *yaml.Node) (Rule, bool) {
 func (p *scriptParser) match(r *Rule, n *yaml.Node, what string) {
 	kvs, clean := p.mapping(n, what+": match", "exact", "contains", "regex", "menu")
 	if clean && len(kvs) == 0 {
-		p.errorf(resolve(n), "%s: match: empty (want exact, contains, regex or menu)", what)
+		p.errorf(yamlResolve(n), "%s: match: empty (want exact, contains, regex or menu)", what)
 	}
 	for _, kv := range kvs {
 		w := what + ": match." + kv.key
@@ -887,7 +887,7 @@ func unmatchableLiteral(re *syntax.Regexp) (rune, bool) {
 }
 
 func (p *scriptParser) channel(n *yaml.Node) (Channel, bool) {
-	n = resolve(n)
+	n = yamlResolve(n)
 	c := Channel{File: p.f.path, Line: n.Line}
 	before := len(p.errs)
 	kvs, clean := p.mapping(n, "channel", "state", "name", "welcome", "tags")

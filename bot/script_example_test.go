@@ -32,7 +32,7 @@ fallback: "抱歉没听懂，回复「人工」联系客服"
 		fmt.Println(err)
 		return
 	}
-	for _, text := range []string{"  营业时间？", "营业时间不对，转人工！", "你好"} {
+	for _, text := range []string{"营业时间？", "营业时间不对，转人工！", "你好"} {
 		if r, ok := s.Match(bot.WeChat, text); ok {
 			fmt.Printf("%s → %s: %s\n", text, r.Name, r.Reply(nil))
 		} else {
@@ -42,7 +42,7 @@ fallback: "抱歉没听懂，回复「人工」联系客服"
 	r, _ := s.MatchMenu(bot.WeChat, "MENU_CONTACT")
 	fmt.Println("MENU_CONTACT →", r.Name)
 	// Output:
-	//   营业时间？ → opening-hours: 我们每天 9:00-21:00 营业
+	// 营业时间？ → opening-hours: 我们每天 9:00-21:00 营业
 	// 营业时间不对，转人工！ → human: 好的，客服同事会尽快联系你
 	// 你好 → fallback: 抱歉没听懂，回复「人工」联系客服
 	// MENU_CONTACT → human

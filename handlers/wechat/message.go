@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/flatxml"
 )
 
 // inbound is the part of an Official Account callback siyu reads. Our own
@@ -41,10 +43,21 @@ func isJSON(b []byte) bool {
 func parseEnvelope(body []byte) (envelope, error) {
 	var env envelope
 	var err error
-	if isJSON(body) {
+	switch {
+	case isJSON(body):
 		err = json.Unmarshal(body, &env)
-	} else {
-		err = xml.Unmarshal(body, &env)
+	default:
+		err = flatxml.Scan(body, func(name, value []byte) {
+			switch string(name) {
+			case "Encrypt":
+				env.Encrypt = string(value)
+			case "ToUserName":
+				env.ToUserName = string(value)
+			}
+		})
+		if errors.Is(err, flatxml.ErrNotFlat) {
+			env, err = envelope{}, xml.Unmarshal(body, &env)
+		}
 	}
 	if err != nil {
 		return env, fmt.Errorf("wechat: envelope: %w", err)
@@ -58,10 +71,14 @@ func parseEnvelope(body []byte) (envelope, error) {
 func parseInbound(body []byte) (inbound, error) {
 	var m inbound
 	var err error
-	if isJSON(body) {
+	switch {
+	case isJSON(body):
 		err = json.Unmarshal(body, &m)
-	} else {
-		err = xml.Unmarshal(body, &m)
+	default:
+		err = scanInbound(body, &m)
+		if errors.Is(err, flatxml.ErrNotFlat) {
+			m, err = inbound{}, xml.Unmarshal(body, &m)
+		}
 	}
 	if err != nil {
 		return m, fmt.Errorf("wechat: message: %w", err)
@@ -70,6 +87,44 @@ func parseInbound(body []byte) (inbound, error) {
 		return m, fmt.Errorf("wechat: message lacks FromUserName or MsgType")
 	}
 	return m, nil
+}
+
+// scanInbound reads a flat callback into m; ErrNotFlat sends the caller
+// to encoding/xml, which reads the same fields the same way.
+func scanInbound(body []byte, m *inbound) error {
+	var numErr error
+	err := flatxml.Scan(body, func(name, value []byte) {
+		switch string(name) {
+		case "ToUserName":
+			m.ToUserName = string(value)
+		case "FromUserName":
+			m.FromUserName = string(value)
+		case "CreateTime":
+			m.CreateTime, numErr = parseInt(value, numErr)
+		case "MsgType":
+			m.MsgType = string(value)
+		case "Content":
+			m.Content = string(value)
+		case "MsgId":
+			m.MsgID, numErr = parseInt(value, numErr)
+		case "Event":
+			m.Event = string(value)
+		case "EventKey":
+			m.EventKey = string(value)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return numErr
+}
+
+func parseInt(b []byte, prev error) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("wechat: number %q: %w", b, err)
+	}
+	return n, prev
 }
 
 // toEvent maps a callback to a bot.Event. It reports false for callbacks

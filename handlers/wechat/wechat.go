@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -104,7 +105,7 @@ func (h *Handler) verifyURL(c echo.Context) error {
 func (h *Handler) callback(c echo.Context) error {
 	q := c.QueryParams()
 	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c.Request())
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "cannot read body")
 	}
@@ -161,7 +162,10 @@ func (h *Handler) callback(c echo.Context) error {
 		return c.String(http.StatusOK, "success")
 	}
 
-	actions, late, err := h.handle(c.Request().Context(), ev)
+	actions, late, err := h.handle(c, ev)
+	if late {
+		return nil // answered "success" already
+	}
 	if err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
 			h.logger.Warn("wechat: event refused", "kind", ev.Kind, "err", err)
@@ -169,9 +173,6 @@ func (h *Handler) callback(c echo.Context) error {
 		}
 		// WeChat retries; the dedupe claim was released for it.
 		return fmt.Errorf("wechat: handle %s: %w", ev.Kind, err)
-	}
-	if late {
-		return c.String(http.StatusOK, "success")
 	}
 	passive, rest := splitPassive(ev, actions)
 	if err := h.outbox.Enqueue(c.Request().Context(), ev.DedupeKey, rest); err != nil {
@@ -193,52 +194,57 @@ func (h *Handler) callback(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/xml; charset=utf-8", encryptedReply(enc, sig, replyTS, replyNonce))
 }
 
-type result struct {
-	actions []bot.Action
-	err     error
-}
-
-// handle runs the engine under the reply budget. When the budget runs out
-// first it reports late: the engine goes on in the background and its
-// actions, the reply included, go through the outbox.
-func (h *Handler) handle(ctx context.Context, ev bot.Event) (actions []bot.Action, late bool, err error) {
+// handle runs the engine on the request's goroutine under the reply
+// budget. If the budget runs out first, a timer answers "success" so that
+// WeChat stops waiting, and handle reports late: the caller sends the
+// actions, the reply included, through the outbox. Running on the request
+// goroutine (not a new one per callback) keeps the common, fast case cheap.
+func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, late bool, err error) {
 	// The work must survive the request: WeChat hangs up at 5 s.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.ProcessTimeout)
-	done := make(chan result, 1)
-	go func() {
-		defer cancel()
-		a, err := h.h.HandleEvent(wctx, ev)
-		done <- result{a, err}
-	}()
-	timer := time.NewTimer(h.cfg.ReplyBudget)
-	defer timer.Stop()
-	select {
-	case r := <-done:
-		return r.actions, false, r.err
-	case <-timer.C:
-		go h.deliverLate(wctx, ev, done)
-		return nil, true, nil
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), h.cfg.ProcessTimeout)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		finished bool
+	)
+	timer := time.AfterFunc(h.cfg.ReplyBudget, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if finished {
+			return
+		}
+		late = true
+		if err := c.String(http.StatusOK, "success"); err == nil {
+			c.Response().Flush()
+		}
+	})
+	actions, err = h.h.HandleEvent(ctx, ev)
+	timer.Stop()
+	mu.Lock()
+	finished = true
+	mu.Unlock()
+	if late {
+		h.deliverLate(ctx, ev, actions, err)
 	}
+	return actions, late, err
 }
 
-func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, done <-chan result) {
-	r := <-done
-	if r.err != nil {
-		h.logger.Error("wechat: late event failed", "kind", ev.Kind, "err", r.err)
+// deliverLate queues the actions of an event whose callback was already
+// answered. Dropping an accepted event is not an option, so queueing is
+// retried; the outbox key makes repeats harmless.
+func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.Action, err error) {
+	if err != nil {
+		h.logger.Error("wechat: late event failed", "kind", ev.Kind, "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	// Retried because dropping an accepted event is not an option; the
-	// outbox key makes repeats harmless.
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := h.outbox.Enqueue(ctx, ev.DedupeKey, r.actions)
+		err := h.outbox.Enqueue(ctx, ev.DedupeKey, actions)
 		if err == nil {
 			return
 		}
 		if attempt == 5 || ctx.Err() != nil {
-			h.logger.Error("wechat: late actions could not be queued", "kind", ev.Kind, "actions", len(r.actions), "err", err)
+			h.logger.Error("wechat: late actions could not be queued", "kind", ev.Kind, "actions", len(actions), "err", err)
 			return
 		}
 		time.Sleep(backoff)
@@ -272,6 +278,19 @@ func renderReply(to, from string, a bot.Action, now time.Time) []byte {
 		text, _ := bot.TextOf(a)
 		return textReply(to, from, text, now)
 	}
+}
+
+// readBody reads the whole body, in one allocation when its length is
+// known (WeChat sends Content-Length). The BodyLimit middleware bounds it.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= 1<<20 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 func newNonce() string {

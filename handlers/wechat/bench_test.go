@@ -1,0 +1,175 @@
+package wechat
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/storetest"
+)
+
+// benchScripts are the yardstick bot's rules (shared/bench/peer): 200
+// contains-rules 问题000…问题199 and a welcome.
+func benchScripts() fstest.MapFS {
+	var b strings.Builder
+	b.WriteString("welcome:\n  follow: \"欢迎关注！回复“签到”每日打卡，回复问题编号获取答案。\"\nrules:\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "  - name: q%03d\n    match: {contains: [\"问题%03d\"]}\n    reply: \"【问题%03d】的答案：请查看帮助中心第%d节。\"\n", i, i, i, i%17+1)
+	}
+	return fstest.MapFS{"bench.yaml": {Data: []byte(b.String())}}
+}
+
+// memDeduper is an in-process bot.Deduper, to measure the handler apart
+// from the network hop to Redis.
+type memDeduper struct{ m sync.Map }
+
+func (d *memDeduper) Claim(_ context.Context, key string, _ time.Duration) (bool, []byte, error) {
+	v, loaded := d.m.LoadOrStore(key, []byte(nil))
+	if !loaded {
+		return true, nil, nil
+	}
+	return false, v.([]byte), nil
+}
+func (d *memDeduper) Finish(_ context.Context, key string, r []byte, _ time.Duration) error {
+	d.m.Store(key, r)
+	return nil
+}
+func (d *memDeduper) Release(_ context.Context, key string) error { d.m.Delete(key); return nil }
+
+type nopEnqueuer struct{}
+
+func (nopEnqueuer) Enqueue(context.Context, string, []bot.Action) error { return nil }
+
+// benchRequests pre-builds n safe-mode text callbacks with distinct MsgIds,
+// as WeChat sends them.
+func benchRequests(b *testing.B, n int) (queries []string, bodies [][]byte) {
+	sim := &Simulator{Token: testToken, EncodingAESKey: testAESKey, AppID: testAppID, OriginalID: testOrigID}
+	for i := range n {
+		req, err := sim.Request(context.Background(), sim.TextXML(fmt.Sprintf("o-bench-%d", i%500), fmt.Sprintf("请问问题%03d怎么办", i%200), int64(i+1)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(req.Body)
+		queries = append(queries, req.URL.RawQuery)
+		bodies = append(bodies, body)
+	}
+	return queries, bodies
+}
+
+// BenchmarkWeChatCallback is one safe-mode text callback through the whole
+// HTTP handler (Echo routing, signature, decryption, parsing, dedupe, the
+// engine with 200 rules, the encrypted passive reply).
+func BenchmarkWeChatCallback(b *testing.B) {
+	logger := slog.New(slog.DiscardHandler)
+	lib, err := bot.NewLibrary(benchScripts(), logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Logger: logger})
+	dedupers := []struct {
+		name string
+		d    func(b *testing.B) bot.Deduper
+	}{
+		{"dedupe=memory", func(*testing.B) bot.Deduper { return &memDeduper{} }},
+		{"dedupe=redis", func(b *testing.B) bot.Deduper { return redisstore.NewDeduper(storetest.Redis(b)) }},
+	}
+	for _, dd := range dedupers {
+		b.Run(dd.name, func(b *testing.B) {
+			h := bot.Chain(engine, bot.Recover(logger), bot.Validate(), bot.Dedupe(dd.d(b), bot.DedupeConfig{}, logger))
+			wh, err := New(Config{Token: testToken, EncodingAESKey: testAESKey, AppID: testAppID}, h, nopEnqueuer{}, logger)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := handlers.NewEcho(logger)
+			wh.Register(e.Group(""))
+			// Requests are built before the clock starts: reading them
+			// off the wire is net/http's work, not the handler's.
+			queries, bodies := benchRequests(b, b.N)
+			reqs := make([]*http.Request, b.N)
+			for i := range reqs {
+				reqs[i] = httptest.NewRequest(http.MethodPost, "/wechat/callback?"+queries[i], bytes.NewReader(bodies[i]))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, reqs[i])
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "<Encrypt>") {
+					b.Fatalf("answer %d %q", rec.Code, rec.Body.String())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkWeChatFloor is the bare work the platform forces on every
+// callback: verify msg_signature, decrypt, parse envelope and message,
+// build the reply, encrypt, sign. parser=encoding-xml parses with the
+// standard library (the yardstick's headline floor); parser=siyu with the
+// code the handler uses.
+func BenchmarkWeChatFloor(b *testing.B) {
+	parsers := []struct {
+		name     string
+		envelope func([]byte) (envelope, error)
+		message  func([]byte) (inbound, error)
+	}{
+		{"parser=encoding-xml",
+			func(body []byte) (envelope, error) { var e envelope; return e, xml.Unmarshal(body, &e) },
+			func(body []byte) (inbound, error) { var m inbound; return m, xml.Unmarshal(body, &m) }},
+		{"parser=siyu", parseEnvelope, parseInbound},
+	}
+	for _, p := range parsers {
+		b.Run(p.name, func(b *testing.B) { benchFloor(b, p.envelope, p.message) })
+	}
+}
+
+func benchFloor(b *testing.B, parseEnvelope func([]byte) (envelope, error), parseInbound func([]byte) (inbound, error)) {
+	c, err := newCryptoForBench()
+	if err != nil {
+		b.Fatal(err)
+	}
+	queries, bodies := benchRequests(b, 1)
+	q, _ := parseQuery(queries[0])
+	body := bodies[0]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		env, err := parseEnvelope(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.VerifyMsg(q["msg_signature"], q["timestamp"], q["nonce"], env.Encrypt); err != nil {
+			b.Fatal(err)
+		}
+		plain, _, err := c.Decrypt(env.Encrypt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := parseInbound(plain)
+		if err != nil {
+			b.Fatal(err)
+		}
+		now := time.Now()
+		reply := textReply(m.FromUserName, m.ToUserName, "【问题001】的答案：请查看帮助中心第2节。", now)
+		ts := strconv.FormatInt(now.Unix(), 10)
+		enc, sig, err := c.Seal(reply, ts, "nonce")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = encryptedReply(enc, sig, ts, "nonce")
+	}
+}
