@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,25 @@ func (h *Handler) Register(g *echo.Group) {
 	a.GET("/outbox", h.listOutbox)
 	a.POST("/outbox/:id/requeue", h.requeue)
 	a.POST("/scripts/reload", h.reloadScripts)
+	// Go's profiler, for an operator chasing latency in production; behind
+	// the same bearer token as everything else here.
+	a.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(pprofIndex)))
+}
+
+func pprofIndex(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/admin/debug/pprof/")
+	switch name {
+	case "profile":
+		pprof.Profile(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "":
+		pprof.Index(w, r)
+	default:
+		pprof.Handler(name).ServeHTTP(w, r)
+	}
 }
 
 func (h *Handler) auth(next echo.HandlerFunc) echo.HandlerFunc {

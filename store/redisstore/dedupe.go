@@ -28,6 +28,9 @@ var _ bot.Deduper = (*Deduper)(nil)
 // NewDeduper returns a Deduper storing its keys in c.
 func NewDeduper(c *Client) *Deduper { return &Deduper{c: c} }
 
+// Claim and Finish go through the Client's batcher, which pipelines the
+// commands of concurrent callbacks.
+//
 // Claim implements bot.Deduper in one round trip: SET key "" NX GET with
 // the TTL sets the key only if absent and returns the previous value, if
 // any (Redis ≥ 7.0; miniredis supports it too). ttl must be at least a
@@ -37,7 +40,9 @@ func (d *Deduper) Claim(ctx context.Context, key string, ttl time.Duration) (boo
 	if ttl < time.Millisecond {
 		return false, nil, fmt.Errorf("redisstore.Deduper.Claim %s: ttl %v: %w", key, ttl, bot.ErrInvalid)
 	}
-	prev, err := d.c.rdb.SetArgs(ctx, d.c.key("dedupe", key), "", redis.SetArgs{Mode: "NX", Get: true, TTL: ttl}).Result()
+	cmd := redis.NewStringCmd(ctx, "set", d.c.key("dedupe", key), "", "px", ttl.Milliseconds(), "nx", "get")
+	d.c.batch.do(ctx, cmd)
+	prev, err := cmd.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return true, nil, nil // the key was absent: this caller set it
@@ -59,7 +64,9 @@ func (d *Deduper) Finish(ctx context.Context, key string, result []byte, ttl tim
 	if len(result) == 0 {
 		result = []byte(EmptyResult)
 	}
-	if err := d.c.rdb.Set(ctx, d.c.key("dedupe", key), result, ttl).Err(); err != nil {
+	cmd := redis.NewStatusCmd(ctx, "set", d.c.key("dedupe", key), result, "px", ttl.Milliseconds())
+	d.c.batch.do(ctx, cmd)
+	if err := cmd.Err(); err != nil {
 		return fmt.Errorf("redisstore.Deduper.Finish %s: %w: %w", key, bot.ErrUnavailable, err)
 	}
 	return nil

@@ -30,6 +30,7 @@ type Client struct {
 	prefix string
 	log    *slog.Logger
 	unlock *redis.Script
+	batch  *batcher
 }
 
 // Option changes how Open sets up a Client.
@@ -64,6 +65,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		}
 		c.mini = m
 		c.rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		c.batch = newBatcher(c.rdb)
 		logger.InfoContext(ctx, "redisstore: using embedded miniredis; state is lost on restart and not shared between replicas", "addr", m.Addr())
 		return c, nil
 	}
@@ -77,12 +79,14 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		_ = c.rdb.Close()
 		return nil, fmt.Errorf("redisstore.Open %s: %w: %w", o.Addr, bot.ErrUnavailable, err)
 	}
+	c.batch = newBatcher(c.rdb)
 	logger.InfoContext(ctx, "redisstore: connected", "addr", o.Addr, "db", o.DB)
 	return c, nil
 }
 
 // Close closes the connection and stops the embedded miniredis, if any.
 func (c *Client) Close() error {
+	c.batch.close()
 	err := c.rdb.Close()
 	if c.mini != nil {
 		c.mini.Close()

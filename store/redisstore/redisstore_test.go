@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -331,6 +332,54 @@ func BenchmarkDedupeClaim(b *testing.B) {
 		i++
 		if _, _, err := d.Claim(ctx, "bench:"+fmt.Sprint(i), time.Minute); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDedupeClaimParallel claims fresh keys from 64 goroutines, as a
+// replica does under load: the batcher pipelines them.
+func BenchmarkDedupeClaimParallel(b *testing.B) {
+	c := storetest.Redis(b)
+	d := redisstore.NewDeduper(c)
+	ctx := b.Context()
+	var n atomic.Int64
+	b.SetParallelism(32) // × GOMAXPROCS(2) = 64 callers
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := d.Claim(ctx, "pbench:"+strconv.FormatInt(n.Add(1), 10), time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestDedupeBatchedClaims: many callers at once, through the batcher, get
+// exactly one first per key and every other caller sees the claim.
+func TestDedupeBatchedClaims(t *testing.T) {
+	c := storetest.Redis(t)
+	d := redisstore.NewDeduper(c)
+	const keys, callers = 20, 10
+	var firsts [keys]atomic.Int32
+	var wg sync.WaitGroup
+	for k := range keys {
+		for range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				first, _, err := d.Claim(t.Context(), "batched:"+strconv.Itoa(k), time.Minute)
+				if err != nil {
+					t.Error(err)
+				}
+				if first {
+					firsts[k].Add(1)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for k := range keys {
+		if got := firsts[k].Load(); got != 1 {
+			t.Errorf("key %d had %d first claims, want 1", k, got)
 		}
 	}
 }
