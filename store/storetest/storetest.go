@@ -79,7 +79,8 @@ func Redis(tb testing.TB) *redisstore.Client {
 		if !c.Embedded() {
 			ctx := context.Background()
 			rdb := c.Redis()
-			iter := rdb.Scan(ctx, 0, prefix+"*", 0).Iterator()
+			// A large COUNT: the shared Redis may hold many other keys.
+			iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 			for iter.Next(ctx) {
 				rdb.Del(ctx, iter.Val())
 			}
