@@ -161,7 +161,7 @@ func serve(ctx context.Context, env runEnv) error {
 	// Callbacks are small; a flood must not be read into memory.
 	g.Use(middleware.BodyLimit("1M"))
 	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g}
-	for _, wire := range []func(context.Context, wiring) error{wireWeChat} {
+	for _, wire := range []func(context.Context, wiring) error{wireWeChat, wireDouyin} {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}

@@ -117,7 +117,7 @@ func (News) actionType() string       { return "news" }
 func (Welcome) actionType() string    { return "welcome" }
 func (StaffAlert) actionType() string { return "staff_alert" }
 
-// Text returns the text an action would show a customer, for actions that
+// TextOf returns the text an action would show a customer, for actions that
 // carry one, and reports whether it has one.
 func TextOf(a Action) (string, bool) {
 	switch a := a.(type) {

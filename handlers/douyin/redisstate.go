@@ -1,0 +1,218 @@
+package douyin
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/store/redisstore"
+)
+
+// RedisState is the Recorder and Windows on Redis, shared by replicas.
+// Each 1:1 conversation is one hash that expires a while after its reply
+// window closes; a recalled message id is one key with the same life.
+// Every check-and-count runs as one Lua script, so replicas never
+// oversend.
+//
+// It lives here rather than in store/redisstore only because that
+// package was not this change's to edit; it belongs there.
+type RedisState struct {
+	rdb    redis.UniversalClient
+	prefix string
+	limits Limits
+	ttl    time.Duration
+
+	recordMessage, recordEnter, markRecalled, reserve, release *redis.Script
+}
+
+// Interface guards.
+var (
+	_ Recorder = (*RedisState)(nil)
+	_ Windows  = (*RedisState)(nil)
+)
+
+// stateSlack keeps conversation state an hour past its window, so a
+// retried webhook or a late send still finds it and is refused for the
+// right reason.
+const stateSlack = time.Hour
+
+// NewRedisState returns conversation state stored in c under c's prefix.
+func NewRedisState(c *redisstore.Client, limits Limits) *RedisState {
+	limits = limits.withDefaults()
+	return &RedisState{
+		rdb: c.Redis(), prefix: c.Prefix() + "douyin:", limits: limits,
+		ttl:           max(limits.ReplyWindow, limits.EnterWindow) + stateSlack,
+		recordMessage: redis.NewScript(recordMessageScript),
+		recordEnter:   redis.NewScript(recordEnterScript),
+		markRecalled:  redis.NewScript(markRecalledScript),
+		reserve:       redis.NewScript(reserveScript),
+		release:       redis.NewScript(releaseScript),
+	}
+}
+
+func (s *RedisState) convKey(account bot.AccountID, user bot.UserID) string {
+	return s.prefix + "conv:" + string(account) + ":" + string(user)
+}
+
+func (s *RedisState) recalledKey(account bot.AccountID, messageID string) string {
+	return s.prefix + "recalled:" + string(account) + ":" + messageID
+}
+
+// recordMessageScript: KEYS conv, recalled-key-of-this-message; ARGV
+// conversation, message id, time (ms), ttl (ms). A retry (same id) and a
+// message older than the recorded one change nothing.
+const recordMessageScript = `
+if redis.call('HGET', KEYS[1], 'msg') == ARGV[2] then return 0 end
+local at = tonumber(redis.call('HGET', KEYS[1], 'msg_at') or '0')
+if at > tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'msg', ARGV[2], 'msg_at', ARGV[3], 'sent', 0, 'recalled', redis.call('EXISTS', KEYS[2]))
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'conv', ARGV[1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`
+
+// RecordMessage implements Recorder. A message without an id cannot be
+// replied to and is not recorded.
+func (s *RedisState) RecordMessage(ctx context.Context, account bot.AccountID, user bot.UserID, conversation, messageID string, at time.Time) error {
+	if messageID == "" {
+		return nil
+	}
+	keys := []string{s.convKey(account, user), s.recalledKey(account, messageID)}
+	if err := s.recordMessage.Run(ctx, s.rdb, keys, conversation, messageID, at.UnixMilli(), s.ttl.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("douyin.RecordMessage: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// recordEnterScript: KEYS conv; ARGV conversation, event message id, time
+// (ms), ttl (ms).
+const recordEnterScript = `
+if redis.call('HGET', KEYS[1], 'enter') == ARGV[2] then return 0 end
+local at = tonumber(redis.call('HGET', KEYS[1], 'enter_at') or '0')
+if at > tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'enter', ARGV[2], 'enter_at', ARGV[3], 'enter_sent', 0)
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'conv', ARGV[1]) end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1`
+
+// RecordEnter implements Recorder. An event without a message id cannot
+// be answered (the enter scene needs it) and is not recorded.
+func (s *RedisState) RecordEnter(ctx context.Context, account bot.AccountID, user bot.UserID, conversation, messageID string, at time.Time) error {
+	if messageID == "" {
+		return nil
+	}
+	if err := s.recordEnter.Run(ctx, s.rdb, []string{s.convKey(account, user)}, conversation, messageID, at.UnixMilli(), s.ttl.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("douyin.RecordEnter: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// markRecalledScript: KEYS recalled, conv; ARGV message id, ttl (ms).
+const markRecalledScript = `
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+if redis.call('HGET', KEYS[2], 'msg') == ARGV[1] then redis.call('HSET', KEYS[2], 'recalled', 1) end
+return 1`
+
+// MarkRecalled implements Recorder. The mark outlives the reply window,
+// so a recall that arrives before its message (webhooks are unordered)
+// still stops the answer.
+func (s *RedisState) MarkRecalled(ctx context.Context, account bot.AccountID, user bot.UserID, messageID string) error {
+	keys := []string{s.recalledKey(account, messageID), s.convKey(account, user)}
+	if err := s.markRecalled.Run(ctx, s.rdb, keys, messageID, s.ttl.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("douyin.MarkRecalled: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// IsRecalled implements Recorder.
+func (s *RedisState) IsRecalled(ctx context.Context, account bot.AccountID, messageID string) (bool, error) {
+	if messageID == "" {
+		return false, nil
+	}
+	n, err := s.rdb.Exists(ctx, s.recalledKey(account, messageID)).Result()
+	if err != nil {
+		return false, fmt.Errorf("douyin.IsRecalled: %w: %w", bot.ErrUnavailable, err)
+	}
+	return n > 0, nil
+}
+
+// reserveScript: KEYS conv; ARGV now (ms), reply window (ms), replies per
+// message, enter window (ms), enter replies. Returns {"ok", scene, id,
+// conversation} or {reason}. A reply answers the customer's latest
+// message while its window is open; otherwise a message may follow the
+// customer opening the chat; a recalled latest message stops both.
+const reserveScript = `
+local h = redis.call('HMGET', KEYS[1], 'conv', 'msg', 'msg_at', 'sent', 'recalled', 'enter', 'enter_at', 'enter_sent')
+local conv, msg, enter = h[1], h[2], h[6]
+if not conv or conv == '' or (not msg and not enter) then return {'none'} end
+if msg and h[5] == '1' then return {'recalled'} end
+local now = tonumber(ARGV[1])
+local reason = 'expired'
+if msg and now - tonumber(h[3] or '0') <= tonumber(ARGV[2]) then
+  if tonumber(h[4] or '0') < tonumber(ARGV[3]) then
+    redis.call('HINCRBY', KEYS[1], 'sent', 1)
+    return {'ok', 'im_reply_msg', msg, conv}
+  end
+  reason = 'quota'
+end
+if enter and now - tonumber(h[7] or '0') <= tonumber(ARGV[4]) then
+  if tonumber(h[8] or '0') < tonumber(ARGV[5]) then
+    redis.call('HINCRBY', KEYS[1], 'enter_sent', 1)
+    return {'ok', 'im_enter_direct_msg', enter, conv}
+  end
+  if reason == 'expired' then reason = 'enter_quota' end
+end
+return {reason}`
+
+// Reserve implements Windows.
+func (s *RedisState) Reserve(ctx context.Context, account bot.AccountID, user bot.UserID, now time.Time) (Grant, error) {
+	l := s.limits
+	res, err := s.reserve.Run(ctx, s.rdb, []string{s.convKey(account, user)},
+		now.UnixMilli(), l.ReplyWindow.Milliseconds(), l.RepliesPerMessage, l.EnterWindow.Milliseconds(), l.EnterReplies).StringSlice()
+	if err != nil || len(res) == 0 {
+		return Grant{}, fmt.Errorf("douyin.Reserve: %w: %w", bot.ErrUnavailable, err)
+	}
+	if res[0] == "ok" && len(res) == 4 {
+		return Grant{Scene: res[1], ReplyTo: res[2], ConversationID: res[3]}, nil
+	}
+	return Grant{}, fmt.Errorf("douyin.Reserve: %s: %w", s.refusal(res[0]), bot.ErrInvalid)
+}
+
+// refusal is what staff read in the dead-lettered row.
+func (s *RedisState) refusal(reason string) string {
+	l := s.limits
+	switch reason {
+	case "recalled":
+		return "recalled: the customer recalled the message this reply answers"
+	case "quota":
+		return "reply quota used: " + strconv.Itoa(l.RepliesPerMessage) + " messages already answer the customer's last message; Douyin allows no more until the customer writes again"
+	case "enter_quota":
+		return "outside the reply window: the customer has not written in " + l.ReplyWindow.String() + ", and the " + strconv.Itoa(l.EnterReplies) + " messages allowed after opening the chat are used"
+	case "expired":
+		return "outside the reply window: the customer's last message is older than " + l.ReplyWindow.String() + " and the chat was not opened in the last " + l.EnterWindow.String()
+	case "none":
+		return "no customer message or opened chat to reply to: a proactive message needs the customer's authorization (scene im_authorize_message), which siyu does not send"
+	}
+	return "refused (" + reason + ")"
+}
+
+// releaseScript: KEYS conv; ARGV scene, message id. Only the count of
+// the message the grant was for is given back.
+const releaseScript = `
+local field, id = 'sent', 'msg'
+if ARGV[1] == 'im_enter_direct_msg' then field, id = 'enter_sent', 'enter' end
+if redis.call('HGET', KEYS[1], id) == ARGV[2] and tonumber(redis.call('HGET', KEYS[1], field) or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], field, -1)
+end
+return 1`
+
+// Release implements Windows.
+func (s *RedisState) Release(ctx context.Context, account bot.AccountID, user bot.UserID, g Grant) error {
+	if err := s.release.Run(ctx, s.rdb, []string{s.convKey(account, user)}, g.Scene, g.ReplyTo).Err(); err != nil {
+		return fmt.Errorf("douyin.Release: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
