@@ -94,17 +94,13 @@ func handleFirst(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.
 	if err != nil {
 		return nil, err
 	}
-	// Stored after the answer, not before: a copy that arrives meanwhile
-	// polls until the result is there, and the platform's own retries
-	// come seconds later. It saves the callback a round trip to Redis.
-	go func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		if err := d.Finish(fctx, key, result, cfg.TTL); err != nil {
-			// The event was handled; a copy will find the claim pending
-			// and answer with nothing, which is safe.
-			logger.WarnContext(fctx, "dedupe finish failed", "err", err)
-		}
-	}()
+	// A Deduper may queue this write rather than wait for it (Redis
+	// does): a copy that arrives meanwhile polls until the result is
+	// there, and the platform's own retries come seconds later.
+	if err := d.Finish(ctx, key, result, cfg.TTL); err != nil {
+		// The event was handled; a copy will find the claim pending and
+		// answer with nothing, which is safe.
+		logger.WarnContext(ctx, "dedupe finish failed", "err", err)
+	}
 	return actions, nil
 }

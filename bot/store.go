@@ -16,6 +16,8 @@ type Deduper interface {
 	// Errors are ErrUnavailable.
 	Claim(ctx context.Context, key string, ttl time.Duration) (first bool, result []byte, err error)
 	// Finish stores the result of the first handling for later callers.
+	// It may return before the result is visible to them (a write queued
+	// to be pipelined); callers meanwhile see the claim as pending.
 	Finish(ctx context.Context, key string, result []byte, ttl time.Duration) error
 	// Release forgets a claim whose handling failed, so that the
 	// platform's retry can handle the callback afresh.

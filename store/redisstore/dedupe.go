@@ -64,9 +64,11 @@ func (d *Deduper) Finish(ctx context.Context, key string, result []byte, ttl tim
 	if len(result) == 0 {
 		result = []byte(EmptyResult)
 	}
-	cmd := redis.NewStatusCmd(ctx, "set", d.c.key("dedupe", key), result, "px", ttl.Milliseconds())
-	d.c.batch.do(ctx, cmd)
-	if err := cmd.Err(); err != nil {
+	// Queued, not awaited: bot.Deduper lets Finish return before the
+	// result is visible, and a callback's answer should not wait on it.
+	cmd := redis.NewStatusCmd(context.WithoutCancel(ctx), "set", d.c.key("dedupe", key), result, "px", ttl.Milliseconds())
+	d.c.batch.send(ctx, cmd)
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore.Deduper.Finish %s: %w: %w", key, bot.ErrUnavailable, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 // costs one channel hand-off over a plain round trip.
 type batcher struct {
 	rdb  *redis.Client
+	log  *slog.Logger
 	ops  chan *batchOp
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -23,14 +25,15 @@ type batcher struct {
 
 type batchOp struct {
 	cmd  redis.Cmder
-	done chan struct{}
+	done chan struct{} // nil for a command nobody waits for
 }
 
 const (
 	// batchWorkers pipelines may be in flight at once. One: commands
-	// queue while its pipeline is on the wire and all go in the next one;
-	// more idle workers would each take a command alone (measured: most
-	// batches were of one with four workers).
+	// queue while its pipeline is on the wire and all go in the next one
+	// (with four idle workers most batches were of one command), and one
+	// worker keeps commands in the order they were issued, so a Claim
+	// after a queued Finish sees its result.
 	batchWorkers = 1
 	// maxBatch bounds one pipeline, so a burst does not build a huge
 	// request and reply in memory.
@@ -40,8 +43,8 @@ const (
 	batchTimeout = 3 * time.Second
 )
 
-func newBatcher(rdb *redis.Client) *batcher {
-	b := &batcher{rdb: rdb, ops: make(chan *batchOp, maxBatch*batchWorkers), stop: make(chan struct{})}
+func newBatcher(rdb *redis.Client, log *slog.Logger) *batcher {
+	b := &batcher{rdb: rdb, log: log, ops: make(chan *batchOp, maxBatch*batchWorkers), stop: make(chan struct{})}
 	b.pool.New = func() any { return &batchOp{done: make(chan struct{}, 1)} }
 	for range batchWorkers {
 		b.wg.Add(1)
@@ -71,6 +74,17 @@ func (b *batcher) do(ctx context.Context, cmd redis.Cmder) {
 	<-op.done // always: the op is ours again only once the worker is done with it
 	op.cmd = nil
 	b.pool.Put(op)
+}
+
+// send queues cmd for the next pipeline without waiting for its reply;
+// failures are logged by the worker. Use it for writes whose outcome the
+// caller does not act on.
+func (b *batcher) send(ctx context.Context, cmd redis.Cmder) {
+	select {
+	case b.ops <- &batchOp{cmd: cmd}:
+	case <-ctx.Done():
+	case <-b.stop:
+	}
 }
 
 func (b *batcher) run() {
@@ -110,7 +124,11 @@ func (b *batcher) exec(batch []*batchOp) {
 		_, _ = pipe.Exec(ctx)
 	}
 	for _, op := range batch {
-		op.done <- struct{}{}
+		if op.done != nil {
+			op.done <- struct{}{}
+		} else if err := op.cmd.Err(); err != nil {
+			b.log.Warn("redisstore: unacknowledged write failed", "cmd", op.cmd.Name(), "err", err)
+		}
 	}
 }
 
@@ -124,7 +142,9 @@ func (b *batcher) close() {
 		select {
 		case op := <-b.ops:
 			op.cmd.SetErr(redis.ErrClosed)
-			op.done <- struct{}{}
+			if op.done != nil {
+				op.done <- struct{}{}
+			}
 		default:
 			return
 		}

@@ -65,7 +65,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		}
 		c.mini = m
 		c.rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
-		c.batch = newBatcher(c.rdb)
+		c.batch = newBatcher(c.rdb, logger)
 		logger.InfoContext(ctx, "redisstore: using embedded miniredis; state is lost on restart and not shared between replicas", "addr", m.Addr())
 		return c, nil
 	}
@@ -79,7 +79,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		_ = c.rdb.Close()
 		return nil, fmt.Errorf("redisstore.Open %s: %w: %w", o.Addr, bot.ErrUnavailable, err)
 	}
-	c.batch = newBatcher(c.rdb)
+	c.batch = newBatcher(c.rdb, logger)
 	logger.InfoContext(ctx, "redisstore: connected", "addr", o.Addr, "db", o.DB)
 	return c, nil
 }

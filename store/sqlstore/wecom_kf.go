@@ -88,18 +88,18 @@ func (s *WeCom) TouchKFSession(ctx context.Context, corpID, openKfID, externalUs
 	return nil
 }
 
-// ReserveKFReply takes one of the max replies allowed since the
+// ReserveKFReply takes one of the maxReplies replies allowed since the
 // customer's last message, if that message is within window of now. It
 // fails with bot.ErrInvalid, saying why, when the customer never wrote,
 // the window has closed or the replies are used up: WeCom would refuse
 // the message, and retrying cannot help. Other errors are
 // bot.ErrUnavailable.
-func (s *WeCom) ReserveKFReply(ctx context.Context, corpID, openKfID, externalUserID string, now time.Time, window time.Duration, max int) error {
+func (s *WeCom) ReserveKFReply(ctx context.Context, corpID, openKfID, externalUserID string, now time.Time, window time.Duration, maxReplies int) error {
 	g := s.db.gorm.WithContext(ctx)
 	since := dbTime(now.Add(-window))
 	res := g.Model(&weComKFSessionRow{}).
 		Where("corp_id = ? AND open_kf_id = ? AND external_user_id = ? AND replies < ? AND last_customer_at >= ?",
-			corpID, openKfID, externalUserID, max, since).
+			corpID, openKfID, externalUserID, maxReplies, since).
 		Updates(map[string]any{"replies": gorm.Expr("replies + 1"), "updated_at": dbTime(s.db.now())})
 	if res.Error != nil {
 		return fmt.Errorf("sqlstore.WeCom.ReserveKFReply: %w: %w", bot.ErrUnavailable, res.Error)

@@ -84,6 +84,39 @@ func contactEqual(a, b sqlstore.WeComContact) bool {
 		a.Error == b.Error && a.AddedAt.Equal(b.AddedAt) && a.WelcomeAt.Equal(b.WelcomeAt)
 }
 
+func TestWeComReleaseContact(t *testing.T) {
+	s := mustWeCom(t)
+	c := sqlstore.WeComContact{CorpID: corp, EventKey: "contact:release", ExternalUserID: "wm-3", AddedAt: t0}
+	steps := []struct {
+		name      string
+		do        func() error
+		wantClaim bool
+	}{
+		{"first claim", nil, true},
+		{"held", nil, false},
+		{"released while pending: claimable again", func() error { return s.ReleaseContact(t.Context(), corp, c.EventKey) }, true},
+		{"settled: a release does nothing", func() error {
+			if err := s.FinishWelcome(t.Context(), corp, c.EventKey, sqlstore.WelcomeSent, "", t0); err != nil {
+				return err
+			}
+			return s.ReleaseContact(t.Context(), corp, c.EventKey)
+		}, false},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.do != nil {
+				if err := st.do(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := s.ClaimContact(t.Context(), c)
+			if err != nil || got != st.wantClaim {
+				t.Fatalf("ClaimContact = %v, %v; want %v", got, err, st.wantClaim)
+			}
+		})
+	}
+}
+
 func TestWeComClaimContactLongKey(t *testing.T) {
 	s := mustWeCom(t)
 	c := sqlstore.WeComContact{CorpID: corp, EventKey: strings.Repeat("k", 400), ExternalUserID: "wm-2", AddedAt: t0, Outcome: sqlstore.WelcomeNoCode}
