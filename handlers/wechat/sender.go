@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/silenceper/wechat/v2/cache"
 	"github.com/silenceper/wechat/v2/credential"
@@ -62,7 +63,7 @@ func (s *Sender) post(ctx context.Context, msg *message.CustomerMessage) error {
 	}
 	resp, err := util.PostJSONContext(ctx, customSendURL+"?access_token="+token, msg)
 	if err != nil {
-		return fmt.Errorf("wechat.Send: %w: %w", bot.ErrUnavailable, err)
+		return fmt.Errorf("wechat.Send: %w: %w", bot.ErrUnavailable, redact(err, token))
 	}
 	if err := util.DecodeWithCommonError(resp, "message/custom/send"); err != nil {
 		var ce *util.CommonError
@@ -103,4 +104,21 @@ func customerMessage(a bot.Action) (*message.CustomerMessage, error) {
 		return &message.CustomerMessage{ToUser: to, Msgtype: message.MsgTypeNews, News: news}, nil
 	}
 	return nil, fmt.Errorf("wechat.Send: %T cannot be sent to a follower: %w", a, bot.ErrInvalid)
+}
+
+// redactedError hides the access token that net/http's errors quote
+// (the URL carries it), so it never reaches outbox rows or logs.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func redact(err error, token string) error {
+	if token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), token, "REDACTED"), err: err}
 }

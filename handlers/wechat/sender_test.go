@@ -2,7 +2,9 @@ package wechat
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,5 +231,27 @@ func TestSenderRefreshesRevokedToken(t *testing.T) {
 	}
 	if api.tokenCalls != 2 {
 		t.Fatalf("second replica fetched its own token: %d fetches, want 2", api.tokenCalls)
+	}
+}
+
+// TestSenderErrorsHideTheToken: a transport failure quotes the URL, which
+// carries the access token; the error stored on the outbox row must not.
+func TestSenderErrorsHideTheToken(t *testing.T) {
+	api := newFakeAPI(t)
+	b := newBackends(t)
+	s := newTestSender(t, b)
+	if err := s.Send(t.Context(), reply("o-x", "一")); err != nil { // caches TOKEN-1
+		t.Fatal(err)
+	}
+	api.Close() // the platform becomes unreachable
+	err := s.Send(t.Context(), reply("o-x", "二"))
+	if err == nil {
+		t.Fatal("Send to a closed server succeeded")
+	}
+	if strings.Contains(err.Error(), "TOKEN-1") {
+		t.Fatalf("error leaks the access token: %v", err)
+	}
+	if !errors.Is(err, bot.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable (retried)", err)
 	}
 }

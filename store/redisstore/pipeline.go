@@ -21,6 +21,10 @@ type batcher struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	pool sync.Pool
+	// closing guards enqueueing against close: a command is either queued
+	// while the workers still run, or refused with redis.ErrClosed.
+	closing sync.RWMutex
+	closed  bool
 }
 
 type batchOp struct {
@@ -58,33 +62,36 @@ func newBatcher(rdb *redis.Client, log *slog.Logger) *batcher {
 func (b *batcher) do(ctx context.Context, cmd redis.Cmder) {
 	op := b.pool.Get().(*batchOp)
 	op.cmd = cmd
-	select {
-	case b.ops <- op:
-	case <-ctx.Done():
-		cmd.SetErr(ctx.Err())
-		op.cmd = nil
-		b.pool.Put(op)
-		return
-	case <-b.stop:
-		cmd.SetErr(redis.ErrClosed)
-		op.cmd = nil
-		b.pool.Put(op)
-		return
+	if err := b.enqueue(ctx, op); err != nil {
+		cmd.SetErr(err)
+	} else {
+		<-op.done // the op is ours again only once the worker is done with it
 	}
-	<-op.done // always: the op is ours again only once the worker is done with it
 	op.cmd = nil
 	b.pool.Put(op)
 }
 
+// enqueue hands op to the workers, unless the batcher is closed or ctx
+// ends first.
+func (b *batcher) enqueue(ctx context.Context, op *batchOp) error {
+	b.closing.RLock()
+	defer b.closing.RUnlock()
+	if b.closed {
+		return redis.ErrClosed
+	}
+	select {
+	case b.ops <- op:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // send queues cmd for the next pipeline without waiting for its reply;
 // failures are logged by the worker. Use it for writes whose outcome the
-// caller does not act on.
-func (b *batcher) send(ctx context.Context, cmd redis.Cmder) {
-	select {
-	case b.ops <- &batchOp{cmd: cmd}:
-	case <-ctx.Done():
-	case <-b.stop:
-	}
+// caller does not act on. It reports only a refusal to queue.
+func (b *batcher) send(ctx context.Context, cmd redis.Cmder) error {
+	return b.enqueue(ctx, &batchOp{cmd: cmd})
 }
 
 func (b *batcher) run() {
@@ -132,9 +139,13 @@ func (b *batcher) exec(batch []*batchOp) {
 	}
 }
 
-// close stops the workers after the pipelines in flight; callers still
-// waiting to enqueue get redis.ErrClosed.
+// close stops the workers after the pipelines in flight; later callers
+// get redis.ErrClosed.
 func (b *batcher) close() {
+	// Waits for enqueuers in flight; the workers still drain meanwhile.
+	b.closing.Lock()
+	b.closed = true
+	b.closing.Unlock()
 	close(b.stop)
 	b.wg.Wait()
 	// Ops enqueued but not taken by a worker: fail them.
