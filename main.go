@@ -168,8 +168,8 @@ func serve(ctx context.Context, env runEnv) error {
 	g := e.Group("")
 	// Callbacks are small; a flood must not be read into memory.
 	g.Use(middleware.BodyLimit("1M"))
-	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g}
-	for _, wire := range []func(context.Context, wiring) error{wireWeChat, wireDouyin} {
+	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library}
+	for _, wire := range []func(context.Context, wiring) error{wireWeChat, wireWeCom, wireDouyin} {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func serve(ctx context.Context, env runEnv) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "wechat_callback", "/wechat/callback")
+	logger.Info("listening", "addr", ln.Addr().String())
 	if env.ready != nil {
 		env.ready(ln.Addr().String())
 	}

@@ -25,4 +25,6 @@ type wiring struct {
 	handler bot.Handler
 	outbox  *bot.Outbox
 	group   *echo.Group
+	// library is the reply scripts in force, reloaded when files change.
+	library *bot.Library
 }

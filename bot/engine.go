@@ -96,6 +96,11 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) ([]Action, error) {
 			return []Action{Welcome{To: to, Text: text, Channel: ev.Channel, WelcomeCode: ev.WelcomeCode}}, nil
 		}
 	case KindMemberJoined:
+		// WeCom sends customer-group welcomes itself, from templates kept
+		// in sync with welcome.group; a bot cannot post into those groups.
+		if ev.Platform == WeCom {
+			return nil, nil
+		}
 		if text := s.GroupWelcome(e.pick); text != "" && ev.Conversation.IsGroup() && !ev.Observe {
 			end := ev.Time.Truncate(e.window).Add(e.window)
 			return []Action{Batched{

@@ -201,3 +201,19 @@ func TestDedupe(t *testing.T) {
 		t.Fatalf("handler ran %d times, want 5", n)
 	}
 }
+
+// TestEngineLeavesWeComGroupWelcomesToWeCom: WeCom greets new customer-
+// group members itself, from templates synced with welcome.group.
+func TestEngineLeavesWeComGroupWelcomesToWeCom(t *testing.T) {
+	e := newTestEngine(t)
+	for _, p := range []bot.Platform{bot.WeCom, bot.Douyin} {
+		got, err := e.HandleEvent(t.Context(), bot.Event{Platform: p, Account: "a", Kind: bot.KindMemberJoined,
+			Conversation: bot.Conversation{Group: "g"}, Members: []bot.UserID{"m"}, Time: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := p != bot.WeCom; (len(got) == 1) != want {
+			t.Errorf("%s: actions = %#v, want a welcome: %v", p, got, want)
+		}
+	}
+}

@@ -270,6 +270,10 @@ func (s *Scripts) FollowWelcome(pick func(n int) int) string { return chooseText
 // "" if there is none. pick is as for Rule.Reply.
 func (s *Scripts) GroupWelcome(pick func(n int) int) string { return chooseText(s.group, pick) }
 
+// GroupWelcomes returns all of welcome.group's texts, in file order, for
+// platforms that keep them as templates (WeCom). The slice is a copy.
+func (s *Scripts) GroupWelcomes() []string { return append([]string(nil), s.group...) }
+
 // ContactWelcome returns the welcome text for a new WeCom external contact
 // who came through the channel with the given state, and that channel, or
 // nil for an unknown or empty state. The text is the channel's welcome if

@@ -1,0 +1,313 @@
+package wecom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/silenceper/wechat/v2/cache"
+	"github.com/silenceper/wechat/v2/credential"
+	"github.com/silenceper/wechat/v2/util"
+	"github.com/silenceper/wechat/v2/work"
+	workConfig "github.com/silenceper/wechat/v2/work/config"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// apiBase is WeCom's server API. main's URI modifier (WECOM_API_BASE) and
+// tests' util.SetURIModifier rewrite it.
+const apiBase = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+// WeCom error codes siyu tells apart.
+const (
+	codeWelcomeDelivered = 41051 // the welcome code was used already
+	codeWelcomeBusy      = 41096 // another app is sending with this welcome code
+)
+
+// Client calls WeCom's server API with one secret: the self-built app's
+// or 客户联系's. The access token comes from the SDK's work.Work and lives
+// in the cache shared by all replicas, one key per secret.
+//
+// Requests are posted through the SDK's util.PostJSONContext rather than
+// its API methods: those take no context (a welcome has 20 s, and each
+// call must fit in it), and some flatten WeCom's errcode into a string
+// (kf.SyncMsg, kf.SendMsg), where siyu must tell 41051 from 41096.
+type Client struct {
+	tokens   credential.AccessTokenContextHandle
+	cache    cache.Cache
+	cacheKey string
+	secret   string
+}
+
+// NewClient returns a client for one secret. tokenKey tells the secret's
+// access token apart from other secrets' in the shared cache (the SDK
+// appends it to the key as the "AgentID"): give the app its agent id and
+// 客户联系 a fixed name such as "contact".
+func NewClient(corpID, secret, tokenKey string, c cache.Cache) *Client {
+	wk := work.NewWork(&workConfig.Config{CorpID: corpID, CorpSecret: secret, AgentID: tokenKey, Cache: c})
+	h, ok := wk.GetContext().AccessTokenHandle.(credential.AccessTokenContextHandle)
+	if !ok {
+		h = credential.AccessTokenCompatibleHandle{AccessTokenHandle: wk.GetContext().AccessTokenHandle}
+	}
+	// The key credential.WorkAccessToken uses, so a rejected token can be
+	// dropped.
+	key := credential.CacheKeyWorkPrefix + "_access_token_" + corpID
+	if tokenKey != "" {
+		key += "_" + tokenKey
+	}
+	return &Client{tokens: h, cache: c, cacheKey: key, secret: secret}
+}
+
+// ErrCode returns the WeCom errcode an error carries and reports whether
+// it carries one.
+func ErrCode(err error) (int64, bool) {
+	var ce *util.CommonError
+	if errors.As(err, &ce) {
+		return ce.ErrCode, true
+	}
+	return 0, false
+}
+
+// tokenRejected reports whether WeCom refused the access token itself.
+func tokenRejected(code int64) bool {
+	return code == 40001 || code == 40014 || code == 42001 // invalid secret/token, malformed, expired
+}
+
+// permanent reports whether retrying a call cannot help.
+func permanent(code int64) bool {
+	switch code {
+	case 40003, // invalid userid
+		40058, // invalid parameter
+		40096, // invalid external_userid
+		codeWelcomeDelivered,
+		48002,        // API forbidden: the secret lacks the permission
+		81013,        // every recipient invalid
+		84061,        // not an external contact of the member
+		95000, 95004, // invalid or unknown open_kfid
+		95017: // 微信客服 API not enabled for this app
+		return true
+	}
+	return false
+}
+
+// transient reports whether an errcode means "try again later".
+func transient(code int64) bool {
+	return code == -1 || code == 45009 || code == codeWelcomeBusy // system busy, rate limited, another app sending
+}
+
+// call posts req to the API at path and decodes the answer into resp (if
+// not nil). On a rejected access token it drops the cached token and
+// tries once more. Errors wrap *util.CommonError when WeCom answered with
+// an errcode (ErrCode extracts it), bot.ErrInvalid when retrying cannot
+// help and bot.ErrUnavailable when WeCom could not be reached.
+func (c *Client) call(ctx context.Context, op, path string, req, resp any) error {
+	err := c.post(ctx, op, path, req, resp)
+	if code, ok := ErrCode(err); ok && tokenRejected(code) {
+		// The SDK keeps a revoked token until its TTL runs out.
+		if derr := c.cache.Delete(c.cacheKey); derr != nil {
+			return fmt.Errorf("%s: drop rejected token: %w", op, derr)
+		}
+		err = c.post(ctx, op, path, req, resp)
+	}
+	return err
+}
+
+func (c *Client) post(ctx context.Context, op, path string, req, resp any) error {
+	token, err := c.tokens.GetAccessTokenContext(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: access token: %w: %w", op, bot.ErrUnavailable, c.redact(err, ""))
+	}
+	body, err := util.PostJSONContext(ctx, apiBase+path+"?access_token="+url.QueryEscape(token), req)
+	if err != nil {
+		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, c.redact(err, token))
+	}
+	if err := util.DecodeWithCommonError(body, op); err != nil {
+		var ce *util.CommonError
+		switch {
+		case errors.As(err, &ce) && permanent(ce.ErrCode):
+			return fmt.Errorf("wecom: %w: %w", bot.ErrInvalid, err)
+		case errors.As(err, &ce):
+			return fmt.Errorf("wecom: %w", err)
+		}
+		return fmt.Errorf("%s: malformed answer: %w: %w", op, bot.ErrUnavailable, err)
+	}
+	if resp != nil {
+		if err := json.Unmarshal(body, resp); err != nil {
+			return fmt.Errorf("%s: malformed answer: %w: %w", op, bot.ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// redactedError hides the secret and the access token that the SDK's
+// HTTP errors quote (they print the whole URL), so they can be logged and
+// stored as an outbox row's last error.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func (c *Client) redact(err error, token string) error {
+	msg := err.Error()
+	for _, s := range []string{c.secret, token, url.QueryEscape(c.secret), url.QueryEscape(token)} {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "***")
+		}
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+type textContent struct {
+	Content string `json:"content"`
+}
+
+// SendWelcome sends a new contact's welcome with its one-shot code
+// (externalcontact/send_welcome_msg). 41051 and 41096 come back as
+// errcodes (ErrCode).
+func (c *Client) SendWelcome(ctx context.Context, welcomeCode, text string) error {
+	req := struct {
+		WelcomeCode string      `json:"welcome_code"`
+		Text        textContent `json:"text"`
+	}{welcomeCode, textContent{text}}
+	return c.call(ctx, "wecom.SendWelcome", "externalcontact/send_welcome_msg", req, nil)
+}
+
+// AddGroupWelcomeTemplate creates a group welcome template and returns
+// its id. WeCom replaces %NICKNAME% with each new member's name.
+func (c *Client) AddGroupWelcomeTemplate(ctx context.Context, text string) (string, error) {
+	req := struct {
+		Text textContent `json:"text"`
+	}{textContent{text}}
+	var resp struct {
+		TemplateID string `json:"template_id"`
+	}
+	if err := c.call(ctx, "wecom.AddGroupWelcomeTemplate", "externalcontact/group_welcome_template/add", req, &resp); err != nil {
+		return "", err
+	}
+	if resp.TemplateID == "" {
+		return "", fmt.Errorf("wecom.AddGroupWelcomeTemplate: no template_id in the answer: %w", bot.ErrUnavailable)
+	}
+	return resp.TemplateID, nil
+}
+
+// EditGroupWelcomeTemplate replaces a template's text.
+func (c *Client) EditGroupWelcomeTemplate(ctx context.Context, templateID, text string) error {
+	req := struct {
+		TemplateID string      `json:"template_id"`
+		Text       textContent `json:"text"`
+	}{templateID, textContent{text}}
+	return c.call(ctx, "wecom.EditGroupWelcomeTemplate", "externalcontact/group_welcome_template/edit", req, nil)
+}
+
+// DelGroupWelcomeTemplate deletes a template.
+func (c *Client) DelGroupWelcomeTemplate(ctx context.Context, templateID string) error {
+	req := struct {
+		TemplateID string `json:"template_id"`
+	}{templateID}
+	return c.call(ctx, "wecom.DelGroupWelcomeTemplate", "externalcontact/group_welcome_template/del", req, nil)
+}
+
+// KFSyncRequest asks kf/sync_msg for a 微信客服 account's messages after a
+// cursor.
+type KFSyncRequest struct {
+	Cursor   string `json:"cursor,omitempty"`
+	Token    string `json:"token,omitempty"` // from the callback; without it the API is rate-limited hard
+	Limit    int    `json:"limit,omitempty"`
+	OpenKfID string `json:"open_kfid"`
+}
+
+// KFSyncResponse is one page of kf/sync_msg.
+type KFSyncResponse struct {
+	NextCursor string      `json:"next_cursor"`
+	HasMore    int         `json:"has_more"`
+	MsgList    []KFMessage `json:"msg_list"`
+}
+
+// KF message origins (KFMessage.Origin).
+const (
+	KFOriginCustomer = 3 // sent by the WeChat customer
+	KFOriginEvent    = 4 // a system event
+	KFOriginServicer = 5 // sent by a staff member from the WeCom client
+)
+
+// KFMessage is one message of a 微信客服 conversation; siyu reads text only.
+type KFMessage struct {
+	MsgID          string `json:"msgid"`
+	OpenKfID       string `json:"open_kfid"`
+	ExternalUserID string `json:"external_userid"`
+	SendTime       int64  `json:"send_time"`
+	Origin         int    `json:"origin"`
+	MsgType        string `json:"msgtype"`
+	Text           struct {
+		Content string `json:"content"`
+	} `json:"text"`
+}
+
+// SyncKFMsg pulls one page of 微信客服 messages (kf/sync_msg).
+func (c *Client) SyncKFMsg(ctx context.Context, req KFSyncRequest) (KFSyncResponse, error) {
+	var resp KFSyncResponse
+	err := c.call(ctx, "wecom.SyncKFMsg", "kf/sync_msg", req, &resp)
+	return resp, err
+}
+
+// SendKFText sends text to a customer of a 微信客服 account (kf/send_msg).
+func (c *Client) SendKFText(ctx context.Context, openKfID, externalUserID, text string) error {
+	req := struct {
+		ToUser   string      `json:"touser"`
+		OpenKfID string      `json:"open_kfid"`
+		MsgType  string      `json:"msgtype"`
+		Text     textContent `json:"text"`
+	}{externalUserID, openKfID, "text", textContent{text}}
+	return c.call(ctx, "wecom.SendKFText", "kf/send_msg", req, nil)
+}
+
+// AppArticle is one item of an app news message.
+type AppArticle struct {
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	URL         string `json:"url"`
+	PicURL      string `json:"picurl,omitempty"`
+}
+
+// appSendResponse is message/send's answer: recipients it could not
+// reach are listed, the rest got the message.
+type appSendResponse struct {
+	InvalidUser string `json:"invaliduser"`
+}
+
+// SendAppText sends text as the app to staff members (message/send);
+// toUser is userids joined by "|". It returns the recipients WeCom
+// reported invalid, who did not get it.
+func (c *Client) SendAppText(ctx context.Context, agentID int, toUser, text string) (invalid string, err error) {
+	req := struct {
+		ToUser  string      `json:"touser"`
+		MsgType string      `json:"msgtype"`
+		AgentID int         `json:"agentid"`
+		Text    textContent `json:"text"`
+	}{toUser, "text", agentID, textContent{text}}
+	var resp appSendResponse
+	err = c.call(ctx, "wecom.SendAppText", "message/send", req, &resp)
+	return resp.InvalidUser, err
+}
+
+// SendAppNews sends a news card as the app to staff members.
+func (c *Client) SendAppNews(ctx context.Context, agentID int, toUser string, articles []AppArticle) (invalid string, err error) {
+	req := struct {
+		ToUser  string `json:"touser"`
+		MsgType string `json:"msgtype"`
+		AgentID int    `json:"agentid"`
+		News    struct {
+			Articles []AppArticle `json:"articles"`
+		} `json:"news"`
+	}{ToUser: toUser, MsgType: "news", AgentID: agentID}
+	req.News.Articles = articles
+	var resp appSendResponse
+	err = c.call(ctx, "wecom.SendAppNews", "message/send", req, &resp)
+	return resp.InvalidUser, err
+}

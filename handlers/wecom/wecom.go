@@ -1,0 +1,366 @@
+// Package wecom adapts WeCom (企业微信) to siyu: a self-built app's
+// callback URL (URL verification, 客户联系 contact and customer-group
+// events, 微信客服 notifications, staff messages to the app), new contacts'
+// per-channel welcomes, customer-group records, 微信客服 1:1 chat pulled
+// with sync_msg, group welcome templates kept in sync with the scripts,
+// staff alerts as app messages, and an optional chat-archive poller.
+//
+// WeCom does not let an app post into customer groups or message an
+// external contact 1:1 outside 微信客服; the sender refuses such actions
+// (bot.ErrInvalid) rather than pretend. See docs/wecom.md.
+package wecom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
+)
+
+// Config is a WeCom self-built app's callback settings.
+type Config struct {
+	CorpID         string
+	AgentID        string // the self-built app's agent id
+	Token          string
+	EncodingAESKey string
+	// AckBudget is how long a callback waits for its processing before it
+	// answers anyway and lets the processing finish in the background.
+	// WeCom drops the connection at 5 s and retries.
+	AckBudget time.Duration
+	// ReplayWindow refuses callbacks whose signed timestamp is further
+	// than this from now, so a captured callback cannot be replayed later.
+	ReplayWindow time.Duration
+	// ProcessTimeout bounds a callback's processing in the background.
+	ProcessTimeout time.Duration
+	// WelcomeWindow is how long a welcome code is good for after its
+	// event: 20 s, by WeCom's documentation.
+	WelcomeWindow time.Duration
+	// WelcomeBackoff is the first wait before a welcome is tried again
+	// (41096, WeCom unreachable); it doubles up to 2 s.
+	WelcomeBackoff time.Duration
+	Now            func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.AckBudget <= 0 {
+		c.AckBudget = 4 * time.Second // under WeCom's 5 s, with room for the network
+	}
+	if c.ReplayWindow <= 0 {
+		c.ReplayWindow = time.Hour // generous: clocks drift, retries come within ~15 s
+	}
+	if c.ProcessTimeout <= 0 {
+		c.ProcessTimeout = time.Minute
+	}
+	if c.WelcomeWindow <= 0 {
+		c.WelcomeWindow = 20 * time.Second // welcome_code validity (developer.work.weixin.qq.com/document/path/92599)
+	}
+	if c.WelcomeBackoff <= 0 {
+		c.WelcomeBackoff = 500 * time.Millisecond // several tries fit in the window
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Deps are the handler's collaborators.
+type Deps struct {
+	// Handler is the engine behind its middleware; it must include
+	// bot.Dedupe, which makes each callback's effects happen once.
+	Handler bot.Handler
+	// Outbox delivers every action except welcomes.
+	Outbox   Enqueuer
+	Contacts ContactStore
+	Groups   GroupStore
+	// Scripts names channels and gives their tags for the contact record.
+	Scripts bot.ScriptSource
+	// Welcomes sends welcomes (客户联系 secret). Nil records every
+	// welcome as failed.
+	Welcomes WelcomeAPI
+	// KF pulls 微信客服 messages when notified. Nil ignores 微信客服.
+	KF     *KFPuller
+	Logger *slog.Logger
+}
+
+// Handler serves a WeCom self-built app's callback URL.
+type Handler struct {
+	cfg    Config
+	crypto *wxcrypt.Crypto
+	d      Deps
+	log    *slog.Logger
+	// wg tracks work that outlives its callback: late processing and
+	// welcomes being sent.
+	wg sync.WaitGroup
+}
+
+// New returns the callback handler of one self-built app.
+func New(cfg Config, d Deps) (*Handler, error) {
+	cfg = cfg.withDefaults()
+	if cfg.CorpID == "" || cfg.Token == "" || cfg.EncodingAESKey == "" {
+		return nil, fmt.Errorf("wecom.New: CorpID, Token and EncodingAESKey are required: %w", bot.ErrInvalid)
+	}
+	if d.Handler == nil || d.Outbox == nil || d.Contacts == nil || d.Groups == nil || d.Scripts == nil {
+		return nil, fmt.Errorf("wecom.New: Handler, Outbox, Contacts, Groups and Scripts are required: %w", bot.ErrInvalid)
+	}
+	// WeCom always encrypts, and frames end with the corp id.
+	c, err := wxcrypt.New(cfg.Token, cfg.EncodingAESKey, cfg.CorpID)
+	if err != nil {
+		return nil, fmt.Errorf("wecom.New: %w: %w", bot.ErrInvalid, err)
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: cfg, crypto: c, d: d, log: d.Logger}, nil
+}
+
+// Register mounts the callback routes on g.
+func (h *Handler) Register(g *echo.Group) {
+	g.GET("/wecom/callback", h.verifyURL)
+	g.POST("/wecom/callback", h.callback)
+}
+
+// Wait blocks until work started by callbacks (late processing, welcomes
+// being sent) has finished. Tests use it; a shutdown may too.
+func (h *Handler) Wait() { h.wg.Wait() }
+
+// verifyURL answers the URL-verification GET: msg_signature is checked
+// over the encrypted echostr, and the answer is its plaintext. The replay
+// window does not apply: the handshake has no effect, and WeCom's console
+// may reuse a timestamp.
+func (h *Handler) verifyURL(c echo.Context) error {
+	q := c.QueryParams()
+	echostr := q.Get("echostr")
+	if err := h.crypto.VerifyMsg(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), echostr); err != nil {
+		h.log.Warn("wecom: URL verification with a bad msg_signature", "remote", c.RealIP())
+		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
+	}
+	plain, _, err := h.crypto.Decrypt(echostr)
+	if err != nil {
+		h.log.Warn("wecom: URL verification: cannot decrypt echostr", "err", err)
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed echostr")
+	}
+	return c.Blob(http.StatusOK, echo.MIMETextPlainCharsetUTF8, plain)
+}
+
+func (h *Handler) callback(c echo.Context) error {
+	q := c.QueryParams()
+	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "cannot read body")
+	}
+	env, err := parseEnvelope(body)
+	if err != nil {
+		h.log.Warn("wecom: malformed envelope", "err", err)
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
+	}
+	// Authenticate before anything in the body is believed or decrypted.
+	if err := h.crypto.VerifyMsg(q.Get("msg_signature"), timestamp, nonce, env.Encrypt); err != nil {
+		h.log.Warn("wecom: callback with a bad msg_signature", "remote", c.RealIP())
+		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
+	}
+	plain, _, err := h.crypto.Decrypt(env.Encrypt)
+	if err != nil {
+		h.log.Warn("wecom: cannot decrypt callback", "err", err)
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed ciphertext")
+	}
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
+	}
+	if d := h.cfg.Now().Sub(time.Unix(ts, 0)); d > h.cfg.ReplayWindow || d < -h.cfg.ReplayWindow {
+		h.log.Warn("wecom: callback outside the replay window refused", "age", d.Round(time.Second).String())
+		return echo.NewHTTPError(http.StatusUnauthorized, "stale timestamp")
+	}
+	m, err := parseInbound(plain)
+	if err != nil {
+		h.log.Warn("wecom: malformed message", "err", err)
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed message")
+	}
+
+	if m.MsgType == "event" && m.Event == eventKF {
+		// The callback only says there is something to pull; the pull
+		// runs in the background, under a lock shared by replicas.
+		if h.d.KF != nil && m.OpenKfID != "" {
+			h.d.KF.Notify(m.OpenKfID, m.Token)
+		}
+		return c.NoContent(http.StatusOK)
+	}
+	return h.ack(c, m)
+}
+
+// ack processes a callback under the ack budget. Processing that takes
+// longer goes on in the background; the callback is answered at once.
+func (h *Handler) ack(c echo.Context, m inbound) error {
+	// The work must survive the request: WeCom hangs up at 5 s.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), h.cfg.ProcessTimeout)
+	done := make(chan error, 1)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer cancel()
+		done <- h.process(wctx, m)
+	}()
+	timer := time.NewTimer(h.cfg.AckBudget)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			// WeCom retries; the dedupe claim was released for it.
+			return fmt.Errorf("wecom: callback %s/%s: %w", m.Event, m.ChangeType, err)
+		}
+		return c.NoContent(http.StatusOK)
+	case <-timer.C:
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			if err := <-done; err != nil {
+				h.log.Error("wecom: late callback failed", "event", m.Event, "change", m.ChangeType, "err", err)
+			}
+		}()
+		return c.NoContent(http.StatusOK)
+	}
+}
+
+// process records what the callback changes, runs the engine and hands
+// its actions on: welcomes straight to WeCom, the rest to the outbox.
+func (h *Handler) process(ctx context.Context, m inbound) error {
+	if gc, ok := groupChange(h.cfg.CorpID, m); ok {
+		if err := h.d.Groups.ApplyGroupChange(ctx, gc); err != nil {
+			return err
+		}
+	}
+	ev, ok := toEvent(h.cfg.CorpID, h.cfg.AgentID, m)
+	if !ok {
+		return nil
+	}
+	if ev.Kind == bot.KindContactAdded {
+		return h.contactAdded(ctx, ev, m.UserID)
+	}
+	actions, err := h.d.Handler.HandleEvent(ctx, ev)
+	if err != nil {
+		if errors.Is(err, bot.ErrInvalid) {
+			h.log.Warn("wecom: event refused", "kind", ev.Kind, "err", err)
+			return nil
+		}
+		return err
+	}
+	return h.enqueue(ctx, ev, actions)
+}
+
+func (h *Handler) enqueue(ctx context.Context, ev bot.Event, actions []bot.Action) error {
+	if err := h.d.Outbox.Enqueue(ctx, outboxKey(ev), actions); err != nil {
+		return fmt.Errorf("wecom: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// contactAdded records a new contact, runs the engine and starts the
+// welcome, once across WeCom's retries and replicas. The contact record
+// is the claim, taken before the engine runs: a copy that loses it has
+// nothing to do. (Dedupe alone is not enough here: a copy arriving while
+// the first is still in the engine gets no actions back, which must not
+// be mistaken for "no welcome".)
+func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) (err error) {
+	rec := ContactRecord{
+		CorpID: h.cfg.CorpID, EventKey: ev.DedupeKey, ExternalUserID: string(ev.Sender), UserID: staff,
+		State: ev.Channel, Outcome: OutcomePending, AddedAt: ev.Time,
+	}
+	if ch, ok := h.d.Scripts.Scripts().Channel(ev.Channel); ok && ev.Channel != "" {
+		rec.ChannelName, rec.Tags = ch.Name, ch.Tags
+	}
+	first, err := h.d.Contacts.ClaimContact(ctx, rec)
+	if err != nil || !first {
+		return err // !first: a retry or another replica's copy, handled there
+	}
+	started := false
+	defer func() {
+		if err != nil && !started {
+			// Give the claim back so that WeCom's retry can do it all.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if rerr := h.d.Contacts.ReleaseContact(rctx, rec.CorpID, rec.EventKey); rerr != nil {
+				h.log.Error("wecom: contact claim not released; a retry will not welcome", "state", rec.State, "err", rerr)
+			}
+		}
+	}()
+	actions, err := h.d.Handler.HandleEvent(ctx, ev)
+	if errors.Is(err, bot.ErrInvalid) {
+		h.log.Warn("wecom: event refused", "kind", ev.Kind, "err", err)
+		return h.finish(ctx, rec, OutcomeFailed, err)
+	}
+	if err != nil {
+		return err
+	}
+	var welcome *bot.Welcome
+	rest := make([]bot.Action, 0, len(actions))
+	for _, a := range actions {
+		if w, ok := a.(bot.Welcome); ok && welcome == nil && w.To.User == ev.Sender {
+			welcome = &w
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if err := h.enqueue(ctx, ev, rest); err != nil {
+		return err
+	}
+	switch {
+	case welcome == nil:
+		return h.finish(ctx, rec, OutcomeNoText, nil)
+	case welcome.WelcomeCode == "":
+		// The member has a welcome set in the admin console, which WeCom
+		// sends itself; no second one can be sent.
+		return h.finish(ctx, rec, OutcomeNoCode, nil)
+	}
+	// The code is good for WelcomeWindow from the event, by WeCom's
+	// clock; the receipt time guards against a clock ahead of ours.
+	now := h.cfg.Now()
+	start := ev.Time
+	if now.Before(start) {
+		start = now
+	}
+	deadline := start.Add(h.cfg.WelcomeWindow - welcomeMargin)
+	wctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(h.cfg.AckBudget))
+	started = true
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer cancel()
+		outcome, err := OutcomeFailed, errors.New("wecom: no welcome sender configured")
+		if h.d.Welcomes != nil {
+			outcome, err = deliverWelcome(wctx, h.d.Welcomes, *welcome, deadline, h.cfg.WelcomeBackoff, h.cfg.Now)
+		}
+		if ferr := h.finish(wctx, rec, outcome, err); ferr != nil {
+			h.log.Error("wecom: welcome outcome not recorded", "state", rec.State, "welcome", outcome, "err", ferr)
+		}
+	}()
+	return nil
+}
+
+// finish records a contact's final welcome outcome and logs it (the
+// channel and the outcome; never the customer).
+func (h *Handler) finish(ctx context.Context, rec ContactRecord, outcome string, cause error) error {
+	errText := ""
+	if cause != nil {
+		errText = cause.Error()
+	}
+	switch outcome {
+	case OutcomeSent, OutcomeAlreadySent, OutcomeNoCode:
+		h.log.Info("wecom: new contact", "state", rec.State, "welcome", outcome)
+	default:
+		h.log.Warn("wecom: new contact not welcomed", "state", rec.State, "welcome", outcome, "err", cause)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return h.d.Contacts.FinishWelcome(rctx, rec.CorpID, rec.EventKey, outcome, errText, h.cfg.Now())
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/sqlstore"
+	"github.com/siyu-bot/siyu/store/storetest"
+)
+
+func TestLoadWeComConfig(t *testing.T) {
+	const key = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+	base := map[string]string{"WECOM_CORPID": "ww1", "WECOM_TOKEN": "tok", "WECOM_AES_KEY": key}
+	with := func(kv ...string) map[string]string {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantEnabled bool
+		wantAlertTo []string
+		wantErr     string
+	}{
+		{"nothing set: off", map[string]string{}, false, nil, ""},
+		{"no token: off", map[string]string{"WECOM_CORPID": "ww1"}, false, nil, ""},
+		{"minimal", base, true, nil, ""},
+		{"alert recipients, commas or bars", with("WECOM_AGENTID", "1000002", "WECOM_SECRET", "s", "WECOM_ALERT_TO", "zhangsan, lisi|wangwu"), true, []string{"zhangsan", "lisi", "wangwu"}, ""},
+		{"short AES key", with("WECOM_AES_KEY", "abc"), true, nil, "WECOM_AES_KEY"},
+		{"agent id not a number", with("WECOM_AGENTID", "app"), true, nil, "WECOM_AGENTID"},
+		{"alerts without the app", with("WECOM_ALERT_TO", "zhangsan"), true, nil, "WECOM_ALERT_TO"},
+		{"archive without its key", with("WECOM_ARCHIVE_SECRET", "s"), true, nil, "WECOM_ARCHIVE_KEY_FILE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadWeComConfig(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one about %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.enabled() != tc.wantEnabled || !slices.Equal(c.AlertTo, tc.wantAlertTo) {
+				t.Fatalf("config = %+v, want enabled %v, alerts to %q", c, tc.wantEnabled, tc.wantAlertTo)
+			}
+		})
+	}
+}
+
+// testWiring is what serve hands a wiring function, on test backends.
+func testWiring(t *testing.T, env map[string]string) (wiring, *httptest.Server) {
+	t.Helper()
+	cfg, err := loadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	db := storetest.SQL(t)
+	rdb := storetest.Redis(t)
+	lib, err := bot.NewLibrary(os.DirFS("scripts"), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := bot.Chain(bot.NewEngine(bot.EngineConfig{Scripts: lib}), bot.Validate(),
+		bot.Dedupe(redisstore.NewDeduper(rdb), bot.DedupeConfig{TTL: time.Hour}, logger))
+	outbox := bot.NewOutbox(sqlstore.NewOutbox(db), nil, bot.OutboxConfig{})
+	e := handlers.NewEcho(logger)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return wiring{
+		cfg: cfg, getenv: func(k string) string { return env[k] }, logger: logger, db: db, rdb: rdb,
+		tokens: redisstore.NewTokenCache(rdb), handler: handler, outbox: outbox, group: e.Group(""), library: lib,
+	}, srv
+}
+
+// TestWireWeCom mounts the callback with the published sample corp and
+// answers WeCom's URL check (vectors.json wecom-sample-url-verify).
+func TestWireWeCom(t *testing.T) {
+	env := map[string]string{
+		"WECOM_CORPID": "wx5823bf96d3bd56c7", "WECOM_TOKEN": "QDG6eK",
+		"WECOM_AES_KEY": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "WECOM_AGENTID": "1000002",
+	}
+	w, srv := testWiring(t, env)
+	if err := wireWeCom(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{
+		"msg_signature": {"5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3"}, "timestamp": {"1409659589"}, "nonce": {"263014780"},
+		"echostr": {"P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="},
+	}
+	resp, err := http.Get(srv.URL + "/wecom/callback?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "1616140317555161061" {
+		t.Fatalf("URL check = %d %q, want 200 1616140317555161061", resp.StatusCode, body)
+	}
+}
+
+func TestWireWeComOff(t *testing.T) {
+	w, srv := testWiring(t, nil)
+	if err := wireWeCom(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(srv.URL + "/wecom/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /wecom/callback with WeCom off = %d, want 404", resp.StatusCode)
+	}
+}
