@@ -17,6 +17,7 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 	"github.com/siyu-bot/siyu/store/storetest"
@@ -53,16 +54,7 @@ rules:
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
+func testLogger(t *testing.T) *slog.Logger { return handlertest.Logger(t) }
 
 func testEngine(t *testing.T) *bot.Engine {
 	t.Helper()
