@@ -25,6 +25,7 @@ const apiBase = "https://qyapi.weixin.qq.com/cgi-bin/"
 const (
 	codeWelcomeDelivered = 41051 // the welcome code was used already
 	codeWelcomeBusy      = 41096 // another app is sending with this welcome code
+	codeTagExists        = 40071 // add_corp_tag: a tag of that name exists already
 )
 
 // Client calls WeCom's server API with one secret: the self-built app's
@@ -211,6 +212,63 @@ func (c *Client) DelGroupWelcomeTemplate(ctx context.Context, templateID string)
 		TemplateID string `json:"template_id"`
 	}{templateID}
 	return c.call(ctx, "wecom.DelGroupWelcomeTemplate", "externalcontact/group_welcome_template/del", req, nil)
+}
+
+// CorpTagGroup is a group of the corp's customer tags (企业客户标签).
+type CorpTagGroup struct {
+	GroupID   string    `json:"group_id"`
+	GroupName string    `json:"group_name"`
+	Tag       []CorpTag `json:"tag"`
+}
+
+// CorpTag is one of the corp's customer tags.
+type CorpTag struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Deleted bool   `json:"deleted"` // only reported when tags are asked for by id
+}
+
+// CorpTags lists every group of the corp's customer tags
+// (externalcontact/get_corp_tag_list). It needs the 客户联系 secret.
+func (c *Client) CorpTags(ctx context.Context) ([]CorpTagGroup, error) {
+	var resp struct {
+		TagGroup []CorpTagGroup `json:"tag_group"`
+	}
+	err := c.call(ctx, "wecom.CorpTags", "externalcontact/get_corp_tag_list", struct{}{}, &resp)
+	return resp.TagGroup, err
+}
+
+// AddCorpTags creates tags in the tag group named groupName, which WeCom
+// creates if the corp has none of that name
+// (externalcontact/add_corp_tag), and returns the group with the new
+// tags. A name the corp has already comes back as errcode 40071.
+func (c *Client) AddCorpTags(ctx context.Context, groupName string, names []string) (CorpTagGroup, error) {
+	type tagName struct {
+		Name string `json:"name"`
+	}
+	req := struct {
+		GroupName string    `json:"group_name"`
+		Tag       []tagName `json:"tag"`
+	}{GroupName: groupName}
+	for _, n := range names {
+		req.Tag = append(req.Tag, tagName{n})
+	}
+	var resp struct {
+		TagGroup CorpTagGroup `json:"tag_group"`
+	}
+	err := c.call(ctx, "wecom.AddCorpTags", "externalcontact/add_corp_tag", req, &resp)
+	return resp.TagGroup, err
+}
+
+// MarkTags adds the tags to the external contact as the staff member
+// userID sees them (externalcontact/mark_tag).
+func (c *Client) MarkTags(ctx context.Context, userID, externalUserID string, tagIDs []string) error {
+	req := struct {
+		UserID         string   `json:"userid"`
+		ExternalUserID string   `json:"external_userid"`
+		AddTag         []string `json:"add_tag"`
+	}{userID, externalUserID, tagIDs}
+	return c.call(ctx, "wecom.MarkTags", "externalcontact/mark_tag", req, nil)
 }
 
 // KFSyncRequest asks kf/sync_msg for a 微信客服 account's messages after a

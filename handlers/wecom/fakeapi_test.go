@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +39,24 @@ type fakeAPI struct {
 	kfSent    []kfSend
 
 	appSent []appSend
+
+	contactCalls []string // 客户联系 endpoints called, in order ("send_welcome_msg", "mark_tag", …)
+	tagGroups    []CorpTagGroup
+	nextTag      int
+	tagRace      bool // add_corp_tag: someone else creates the tags first (40071)
+	addedTags    []addTagCall
+	marks        []markCall
+	markFailures []int64 // errcodes for the next mark_tag calls
+}
+
+type addTagCall struct {
+	GroupName string
+	Names     []string
+}
+
+type markCall struct {
+	UserID, ExternalUserID string
+	AddTag                 []string
 }
 
 type welcomeCall struct {
@@ -101,6 +121,14 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}
 		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
 	}))
+	mux.HandleFunc("POST /cgi-bin/externalcontact/get_corp_tag_list", f.contact(func(w http.ResponseWriter, body []byte) {
+		if string(body) != "{}" { // siyu looks names up in every group
+			t.Errorf("get_corp_tag_list body %s, want {}", body)
+		}
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "tag_group": f.tagGroups})
+	}))
+	mux.HandleFunc("POST /cgi-bin/externalcontact/add_corp_tag", f.contact(f.addCorpTag))
+	mux.HandleFunc("POST /cgi-bin/externalcontact/mark_tag", f.contact(f.markTag))
 	for _, op := range []string{"add", "edit", "del"} {
 		mux.HandleFunc("POST /cgi-bin/externalcontact/group_welcome_template/"+op, f.contact(func(w http.ResponseWriter, body []byte) {
 			f.template(op, w, body)
@@ -227,7 +255,13 @@ func writeJSON(w http.ResponseWriter, v any) {
 // token: a wrong token is refused as WeCom does (40014), a revoked one
 // too. The endpoint runs under f.mu.
 func (f *fakeAPI) contact(h func(http.ResponseWriter, []byte)) http.HandlerFunc {
-	return f.withToken(testContactSecret, h)
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := path.Base(r.URL.Path)
+		f.withToken(testContactSecret, func(w http.ResponseWriter, body []byte) {
+			f.contactCalls = append(f.contactCalls, name)
+			h(w, body)
+		})(w, r)
+	}
 }
 
 func (f *fakeAPI) app(h func(http.ResponseWriter, []byte)) http.HandlerFunc {
@@ -311,4 +345,159 @@ func (f *fakeAPI) gotKFSyncs() []KFSyncRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]KFSyncRequest(nil), f.kfSyncs...)
+}
+
+// addCorpTag serves add_corp_tag: siyu creates tags only in its own
+// group, by name, and only names the library lacks (else 40071, as WeCom).
+func (f *fakeAPI) addCorpTag(w http.ResponseWriter, body []byte) {
+	var req struct {
+		GroupID   string `json:"group_id"`
+		GroupName string `json:"group_name"`
+		Tag       []struct {
+			Name string `json:"name"`
+		} `json:"tag"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.GroupID != "" || req.GroupName != "siyu 渠道" || len(req.Tag) == 0 {
+		f.t.Errorf("add_corp_tag body %s: %v; want new tags in the group siyu 渠道", body, err)
+		writeJSON(w, map[string]any{"errcode": 40058, "errmsg": "invalid parameter"})
+		return
+	}
+	call := addTagCall{GroupName: req.GroupName}
+	for _, t := range req.Tag {
+		if t.Name == "" {
+			f.t.Errorf("add_corp_tag: a tag without a name: %s", body)
+		}
+		call.Names = append(call.Names, t.Name)
+	}
+	f.addedTags = append(f.addedTags, call)
+	if f.tagRace { // another replica got there first
+		f.tagRace = false
+		f.addTags("其他", call.Names...)
+	}
+	for _, n := range call.Names {
+		if f.tagID(n) != "" {
+			writeJSON(w, map[string]any{"errcode": 40071, "errmsg": "UserTag Name Already Exist"})
+			return
+		}
+	}
+	g := f.addTags(req.GroupName, call.Names...)
+	g.Tag = g.Tag[len(g.Tag)-len(call.Names):] // WeCom answers with the new tags only
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "tag_group": g})
+}
+
+// markTag serves mark_tag: ids must be in the library.
+func (f *fakeAPI) markTag(w http.ResponseWriter, body []byte) {
+	var req struct {
+		UserID         string   `json:"userid"`
+		ExternalUserID string   `json:"external_userid"`
+		AddTag         []string `json:"add_tag"`
+		RemoveTag      []string `json:"remove_tag"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.UserID == "" || req.ExternalUserID == "" || len(req.AddTag) == 0 || len(req.RemoveTag) != 0 {
+		f.t.Errorf("mark_tag body %s: %v", body, err)
+		writeJSON(w, map[string]any{"errcode": 40058, "errmsg": "invalid parameter"})
+		return
+	}
+	f.marks = append(f.marks, markCall{req.UserID, req.ExternalUserID, req.AddTag})
+	for _, id := range req.AddTag {
+		if !f.hasTagID(id) {
+			f.t.Errorf("mark_tag with tag id %q, not in the corp's library", id)
+			writeJSON(w, map[string]any{"errcode": 40068, "errmsg": "invalid tagid"})
+			return
+		}
+	}
+	if len(f.markFailures) > 0 {
+		code := f.markFailures[0]
+		f.markFailures = f.markFailures[1:]
+		writeJSON(w, map[string]any{"errcode": code, "errmsg": "fake failure"})
+		return
+	}
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
+}
+
+// addTags adds tags to the library's group named group, created if
+// missing, and returns a copy of the group. Callers hold f.mu.
+func (f *fakeAPI) addTags(group string, names ...string) CorpTagGroup {
+	i := slices.IndexFunc(f.tagGroups, func(g CorpTagGroup) bool { return g.GroupName == group })
+	if i < 0 {
+		f.tagGroups = append(f.tagGroups, CorpTagGroup{GroupID: "etg-" + strconv.Itoa(len(f.tagGroups)+1), GroupName: group})
+		i = len(f.tagGroups) - 1
+	}
+	for _, n := range names {
+		f.nextTag++
+		f.tagGroups[i].Tag = append(f.tagGroups[i].Tag, CorpTag{ID: "et-" + strconv.Itoa(f.nextTag), Name: n})
+	}
+	g := f.tagGroups[i]
+	g.Tag = slices.Clone(g.Tag)
+	return g
+}
+
+func (f *fakeAPI) tagID(name string) string {
+	for _, g := range f.tagGroups {
+		for _, t := range g.Tag {
+			if t.Name == name {
+				return t.ID
+			}
+		}
+	}
+	return ""
+}
+
+func (f *fakeAPI) hasTagID(id string) bool {
+	for _, g := range f.tagGroups {
+		for _, t := range g.Tag {
+			if t.ID == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// seedTags puts tags in the corp's library, as staff do in the admin
+// console, and returns their ids.
+func (f *fakeAPI) seedTags(group string, names ...string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.addTags(group, names...)
+	ids := make([]string, 0, len(names))
+	for _, t := range g.Tag[len(g.Tag)-len(names):] {
+		ids = append(ids, t.ID)
+	}
+	return ids
+}
+
+func (f *fakeAPI) failMarks(codes ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.markFailures = append(f.markFailures, codes...)
+}
+
+func (f *fakeAPI) gotContactCalls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.contactCalls)
+}
+
+func (f *fakeAPI) gotAddedTags() []addTagCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.addedTags)
+}
+
+func (f *fakeAPI) gotMarks() []markCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.marks)
+}
+
+// tagIDs returns the library's ids of names ("" for a missing one).
+func (f *fakeAPI) tagIDs(names ...string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := make([]string, len(names))
+	for i, n := range names {
+		ids[i] = f.tagID(n)
+	}
+	return ids
 }

@@ -50,6 +50,9 @@ channels:
     name: 上海门店
     welcome: "欢迎来到上海门店！回复「签到」每天领积分"
     tags: [门店, 上海]
+  - state: store-beijing-01
+    name: 北京门店
+    welcome: "欢迎来到北京门店"
 fallback: "抱歉没听懂，回复「人工」联系客服"
 `)},
 	"faq.yaml": {Data: []byte(`

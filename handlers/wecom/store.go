@@ -22,6 +22,14 @@ const (
 	OutcomeFailed      = "failed"       // refused by WeCom, or WeCom unreachable within the window
 )
 
+// Tag outcomes recorded per new contact whose channel has tags (the
+// values sqlstore stores); "" when the channel has none.
+const (
+	TagsPending = "pending" // being applied, or the replica died before recording
+	TagsApplied = "applied" // mark_tag succeeded with every tag of the channel
+	TagsFailed  = "failed"  // not applied; TagError says why
+)
+
 // ContactRecord is a new external contact: who added which staff member
 // through which channel, and what became of the welcome.
 type ContactRecord struct {
@@ -37,6 +45,8 @@ type ContactRecord struct {
 	Error          string
 	AddedAt        time.Time
 	WelcomeAt      time.Time // when the outcome became final; zero while pending
+	TagsOutcome    string    // one of the Tags… constants; "" when the channel has no tags
+	TagError       string
 }
 
 // ContactStore records new contacts.
@@ -53,6 +63,10 @@ type ContactStore interface {
 	// FinishWelcome records the final outcome of a claimed contact's
 	// welcome. Errors are bot.ErrNotFound or bot.ErrUnavailable.
 	FinishWelcome(ctx context.Context, corpID, eventKey, outcome, errText string, at time.Time) error
+	// FinishTags records whether a claimed contact's channel tags were
+	// applied in WeCom (a Tags… outcome). Errors are bot.ErrNotFound or
+	// bot.ErrUnavailable.
+	FinishTags(ctx context.Context, corpID, eventKey, outcome, errText string) error
 }
 
 // GroupChange is one change_external_chat event, as recorded.

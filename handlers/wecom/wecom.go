@@ -1,7 +1,7 @@
 // Package wecom adapts WeCom (企业微信) to siyu: a self-built app's
 // callback URL (URL verification, 客户联系 contact and customer-group
 // events, 微信客服 notifications, staff messages to the app), new contacts'
-// per-channel welcomes, customer-group records, 微信客服 1:1 chat pulled
+// per-channel welcomes and tags, customer-group records, 微信客服 1:1 chat pulled
 // with sync_msg, group welcome templates kept in sync with the scripts,
 // staff alerts as app messages, and an optional chat-archive poller.
 //
@@ -82,11 +82,15 @@ type Deps struct {
 	Outbox   Enqueuer
 	Contacts ContactStore
 	Groups   GroupStore
-	// Scripts names channels and gives their tags for the contact record.
+	// Scripts names channels and gives their tags.
 	Scripts bot.ScriptSource
 	// Welcomes sends welcomes (客户联系 secret). Nil records every
 	// welcome as failed.
 	Welcomes WelcomeAPI
+	// Tags applies channels' tags to new contacts (客户联系 secret). Nil
+	// means Welcomes, when it implements TagAPI (as *Client does); if
+	// neither, contacts with tags are recorded with their tags failed.
+	Tags TagAPI
 	// KF pulls 微信客服 messages when notified. Nil ignores 微信客服.
 	KF     *KFPuller
 	Logger *slog.Logger
@@ -119,6 +123,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Tags == nil {
+		d.Tags, _ = d.Welcomes.(TagAPI)
 	}
 	return &Handler{cfg: cfg, crypto: c, d: d, log: d.Logger}, nil
 }
@@ -266,7 +273,9 @@ func (h *Handler) enqueue(ctx context.Context, ev bot.Event, actions []bot.Actio
 }
 
 // contactAdded records a new contact, runs the engine and starts the
-// welcome, once across WeCom's retries and replicas. The contact record
+// welcome, once across WeCom's retries and replicas. The channel's tags
+// are applied in the background once the welcome's outcome is recorded,
+// so they never delay it (tagContact). The contact record
 // is the claim, taken before the engine runs: a copy that loses it has
 // nothing to do. (Dedupe alone is not enough here: a copy arriving while
 // the first is still in the engine gets no actions back, which must not
@@ -278,6 +287,9 @@ func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) 
 	}
 	if ch, ok := h.d.Scripts.Scripts().Channel(ev.Channel); ok && ev.Channel != "" {
 		rec.ChannelName, rec.Tags = ch.Name, ch.Tags
+		if len(tagNames(ch.Tags)) > 0 {
+			rec.TagsOutcome = TagsPending
+		}
 	}
 	first, err := h.d.Contacts.ClaimContact(ctx, rec)
 	if err != nil || !first {
@@ -297,7 +309,7 @@ func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) 
 	actions, err := h.d.Handler.HandleEvent(ctx, ev)
 	if errors.Is(err, bot.ErrInvalid) {
 		h.log.Warn("wecom: event refused", "kind", ev.Kind, "err", err)
-		return h.finish(ctx, rec, OutcomeFailed, err)
+		return h.settle(ctx, rec, OutcomeFailed, err)
 	}
 	if err != nil {
 		return err
@@ -316,11 +328,11 @@ func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) 
 	}
 	switch {
 	case welcome == nil:
-		return h.finish(ctx, rec, OutcomeNoText, nil)
+		return h.settle(ctx, rec, OutcomeNoText, nil)
 	case welcome.WelcomeCode == "":
 		// The member has a welcome set in the admin console, which WeCom
 		// sends itself; no second one can be sent.
-		return h.finish(ctx, rec, OutcomeNoCode, nil)
+		return h.settle(ctx, rec, OutcomeNoCode, nil)
 	}
 	// The code is good for WelcomeWindow from the event, by WeCom's
 	// clock; the receipt time guards against a clock ahead of ours.
@@ -343,7 +355,19 @@ func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) 
 		if ferr := h.finish(wctx, rec, outcome, err); ferr != nil {
 			h.log.Error("wecom: welcome outcome not recorded", "state", rec.State, "welcome", outcome, "err", ferr)
 		}
+		h.tagContact(wctx, rec) // after the welcome, never in its way
 	}()
+	return nil
+}
+
+// settle records a welcome outcome reached without sending, then applies
+// the channel's tags in the background. If the outcome is not recorded,
+// the claim is given back and WeCom's retry does it all, tags included.
+func (h *Handler) settle(ctx context.Context, rec ContactRecord, outcome string, cause error) error {
+	if err := h.finish(ctx, rec, outcome, cause); err != nil {
+		return err
+	}
+	h.startTags(ctx, rec)
 	return nil
 }
 

@@ -251,6 +251,9 @@ func TestWelcomeExactlyOnce(t *testing.T) {
 		!slices.Equal(c.Tags, []string{"门店", "上海"}) || c.WelcomeAt.IsZero() || !c.AddedAt.Equal(time.Unix(created, 0)) {
 		t.Fatalf("contact = %+v, want sent, by zhangsan, through 上海门店 with its tags", c)
 	}
+	if marks := api.gotMarks(); len(marks) != 1 || c.TagsOutcome != TagsApplied {
+		t.Fatalf("mark_tag calls = %+v, tags outcome %q; want one, applied", marks, c.TagsOutcome)
+	}
 }
 
 // TestWelcomeOutcomes records what became of each welcome.

@@ -39,6 +39,20 @@ const (
 	WelcomeFailed = "failed"
 )
 
+// WeCom tag outcomes recorded per new external contact (the tags_outcome
+// column): whether the channel's tags were applied to the contact in
+// WeCom. A contact whose channel has no tags has none ("").
+const (
+	// TagsPending: the tags are being applied (or the replica applying
+	// them died before recording the outcome).
+	TagsPending = "pending"
+	// TagsApplied: mark_tag succeeded with every tag of the channel.
+	TagsApplied = "applied"
+	// TagsFailed: the tags could not be looked up, created or applied;
+	// tag_error says why.
+	TagsFailed = "failed"
+)
+
 // Limits of the WeCom tables.
 const (
 	// maxWeComEventKeyLen is the longest event key stored as is; longer
@@ -92,6 +106,8 @@ type weComContactRow struct {
 	Tags           string     `gorm:"type:varchar(512);not null;default:''"`
 	Outcome        string     `gorm:"type:varchar(16);not null"`
 	Error          string     `gorm:"type:varchar(512);not null;default:''"`
+	TagsOutcome    string     `gorm:"type:varchar(16);not null;default:''"`
+	TagError       string     `gorm:"type:varchar(512);not null;default:''"`
 	ClaimToken     string     `gorm:"type:varchar(32);not null"`
 	AddedAt        time.Time  `gorm:"precision:6;not null"`
 	WelcomeAt      *time.Time `gorm:"precision:6"`
@@ -118,12 +134,15 @@ type WeComContact struct {
 	Error       string
 	AddedAt     time.Time
 	WelcomeAt   time.Time // when the outcome became final; zero while pending
+	TagsOutcome string    // one of the Tags… constants, "" when the channel has no tags
+	TagError    string
 }
 
 func (r weComContactRow) contact() WeComContact {
 	c := WeComContact{
 		CorpID: r.CorpID, EventKey: r.EventKey, ExternalUserID: r.ExternalUserID, UserID: r.UserID,
 		State: r.State, ChannelName: r.ChannelName, Outcome: r.Outcome, Error: r.Error, AddedAt: r.AddedAt.UTC(),
+		TagsOutcome: r.TagsOutcome, TagError: r.TagError,
 	}
 	if r.Tags != "" {
 		_ = json.Unmarshal([]byte(r.Tags), &c.Tags) // written by ClaimContact
@@ -170,6 +189,7 @@ func (s *WeCom) ClaimContact(ctx context.Context, c WeComContact) (bool, error) 
 		CorpID: c.CorpID, EventKey: weComEventKey(c.EventKey), ExternalUserID: c.ExternalUserID, UserID: c.UserID,
 		State: truncate(c.State, 64), ChannelName: truncate(c.ChannelName, 128), Tags: tags,
 		Outcome: c.Outcome, Error: truncate(c.Error, MaxLastErrorLen), ClaimToken: claimToken(), AddedAt: dbTime(c.AddedAt),
+		TagsOutcome: c.TagsOutcome, TagError: truncate(c.TagError, MaxLastErrorLen),
 	}
 	if row.Outcome == "" {
 		row.Outcome = WelcomePending
@@ -224,6 +244,27 @@ func (s *WeCom) FinishWelcome(ctx context.Context, corpID, eventKey, outcome, er
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("sqlstore.WeCom.FinishWelcome %s: %w", eventKey, bot.ErrNotFound)
+	}
+	return nil
+}
+
+// FinishTags records whether a claimed contact's channel tags were
+// applied in WeCom: outcome is one of the Tags… constants, errText is kept
+// to its first MaxLastErrorLen characters. The welcome's outcome is left
+// as it is. An unknown event is bot.ErrNotFound.
+func (s *WeCom) FinishTags(ctx context.Context, corpID, eventKey, outcome, errText string) error {
+	res := s.db.gorm.WithContext(ctx).Model(&weComContactRow{}).
+		Where("corp_id = ? AND event_key = ?", corpID, weComEventKey(eventKey)).
+		Updates(map[string]any{
+			"tags_outcome": outcome,
+			"tag_error":    truncate(errText, MaxLastErrorLen),
+			"updated_at":   dbTime(s.db.now()),
+		})
+	if res.Error != nil {
+		return fmt.Errorf("sqlstore.WeCom.FinishTags: %w: %w", bot.ErrUnavailable, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("sqlstore.WeCom.FinishTags %s: %w", eventKey, bot.ErrNotFound)
 	}
 	return nil
 }

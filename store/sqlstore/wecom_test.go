@@ -81,7 +81,54 @@ func TestWeComClaimContactOnce(t *testing.T) {
 func contactEqual(a, b sqlstore.WeComContact) bool {
 	return a.CorpID == b.CorpID && a.EventKey == b.EventKey && a.ExternalUserID == b.ExternalUserID && a.UserID == b.UserID &&
 		a.State == b.State && a.ChannelName == b.ChannelName && slices.Equal(a.Tags, b.Tags) && a.Outcome == b.Outcome &&
-		a.Error == b.Error && a.AddedAt.Equal(b.AddedAt) && a.WelcomeAt.Equal(b.WelcomeAt)
+		a.Error == b.Error && a.AddedAt.Equal(b.AddedAt) && a.WelcomeAt.Equal(b.WelcomeAt) &&
+		a.TagsOutcome == b.TagsOutcome && a.TagError == b.TagError
+}
+
+// TestWeComFinishTags: the tag outcome is recorded beside the welcome's,
+// whichever is recorded first, and neither overwrites the other.
+func TestWeComFinishTags(t *testing.T) {
+	s := mustWeCom(t)
+	c := sqlstore.WeComContact{
+		CorpID: corp, EventKey: "contact:tags", ExternalUserID: "wm-tags", UserID: "lisi", State: "store-01",
+		Tags: []string{"门店", "上海"}, TagsOutcome: sqlstore.TagsPending, AddedAt: t0,
+	}
+	if ok, err := s.ClaimContact(t.Context(), c); err != nil || !ok {
+		t.Fatalf("ClaimContact = %v, %v", ok, err)
+	}
+	long := strings.Repeat("错", 600)
+	steps := []struct {
+		name             string
+		do               func() error
+		wantWelcome      string
+		wantTags, tagErr string
+	}{
+		{"claimed", func() error { return nil }, sqlstore.WelcomePending, sqlstore.TagsPending, ""},
+		{"welcome sent", func() error { return s.FinishWelcome(t.Context(), corp, c.EventKey, sqlstore.WelcomeSent, "", t0) },
+			sqlstore.WelcomeSent, sqlstore.TagsPending, ""},
+		{"tags failed, long error kept short", func() error {
+			return s.FinishTags(t.Context(), corp, c.EventKey, sqlstore.TagsFailed, long)
+		}, sqlstore.WelcomeSent, sqlstore.TagsFailed, string([]rune(long)[:sqlstore.MaxLastErrorLen])},
+		{"tags applied", func() error { return s.FinishTags(t.Context(), corp, c.EventKey, sqlstore.TagsApplied, "") },
+			sqlstore.WelcomeSent, sqlstore.TagsApplied, ""},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := st.do(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Contacts(t.Context(), corp, "wm-tags", "", 10)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("Contacts = %+v, %v", got, err)
+			}
+			if g := got[0]; g.Outcome != st.wantWelcome || g.TagsOutcome != st.wantTags || g.TagError != st.tagErr || !slices.Equal(g.Tags, c.Tags) {
+				t.Fatalf("contact = welcome %q tags %q %q, want %q %q %q", g.Outcome, g.TagsOutcome, g.TagError, st.wantWelcome, st.wantTags, st.tagErr)
+			}
+		})
+	}
+	if err := s.FinishTags(t.Context(), corp, "unknown", sqlstore.TagsApplied, ""); !errors.Is(err, bot.ErrNotFound) {
+		t.Fatalf("FinishTags(unknown) err = %v, want ErrNotFound", err)
+	}
 }
 
 func TestWeComReleaseContact(t *testing.T) {
