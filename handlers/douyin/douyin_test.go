@@ -13,6 +13,7 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/redisstore"
 )
 
@@ -29,8 +30,8 @@ func TestPrivateReplyOnce(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // copies arrive while the first is working
 		return testEngine(t).HandleEvent(ctx, ev)
 	})
-	r1 := newReplica(t, b, counting(&calls, slow), api, clk)
-	r2 := newReplica(t, b, counting(&calls, slow), api, clk)
+	r1 := newReplica(t, b, handlertest.Counting(&calls, slow), api, clk)
+	r2 := newReplica(t, b, handlertest.Counting(&calls, slow), api, clk)
 
 	body := textMessage(t, "u-1", "@srv-1", "请问营业时间？", clk.Now())
 	var wg sync.WaitGroup
@@ -73,7 +74,7 @@ func TestGroupJoinBatchGetsOneWelcome(t *testing.T) {
 	api := newFakeAPI(t)
 	clk := newClock()
 	var calls atomic.Int32
-	r := newReplica(t, newBackends(t), counting(&calls, testEngine(t)), api, clk)
+	r := newReplica(t, newBackends(t), handlertest.Counting(&calls, testEngine(t)), api, clk)
 	at := clk.Now()
 	for i := range 4 {
 		user := fmt.Sprintf("fan-%d", i)
@@ -116,7 +117,7 @@ func TestWebhookRejects(t *testing.T) {
 	api := newFakeAPI(t)
 	clk := newClock()
 	var calls atomic.Int32
-	r := newReplica(t, newBackends(t), counting(&calls, testEngine(t)), api, clk)
+	r := newReplica(t, newBackends(t), handlertest.Counting(&calls, testEngine(t)), api, clk)
 	good := textMessage(t, "u-3", "@srv-3", "营业时间", clk.Now())
 	tests := []struct {
 		name string
@@ -157,7 +158,7 @@ func TestIgnoredEvents(t *testing.T) {
 	api := newFakeAPI(t)
 	clk := newClock()
 	var calls atomic.Int32
-	r := newReplica(t, newBackends(t), counting(&calls, testEngine(t)), api, clk)
+	r := newReplica(t, newBackends(t), handlertest.Counting(&calls, testEngine(t)), api, clk)
 	tests := []struct {
 		name string
 		body []byte
@@ -246,7 +247,7 @@ func TestRecallBeforeAnswer(t *testing.T) {
 		api := newFakeAPI(t)
 		clk := newClock()
 		var calls atomic.Int32
-		r := newReplica(t, newBackends(t), counting(&calls, testEngine(t)), api, clk)
+		r := newReplica(t, newBackends(t), handlertest.Counting(&calls, testEngine(t)), api, clk)
 		r.mustPost(t, recall(t, "u-7", "@srv-7"), "recall-7")
 		r.mustPost(t, textMessage(t, "u-7", "@srv-7", "营业时间", clk.Now()), "msgid-7")
 		if n := calls.Load(); n != 1 { // the recall event itself
@@ -319,7 +320,7 @@ func TestEnterChatThenGreeting(t *testing.T) {
 	clk := newClock()
 	b := newBackends(t)
 	var calls atomic.Int32
-	r := newReplica(t, b, counting(&calls, testEngine(t)), api, clk)
+	r := newReplica(t, b, handlertest.Counting(&calls, testEngine(t)), api, clk)
 	r.mustPost(t, enterChat(t, "u-11", "@enter-11", clk.Now()), "enter-11")
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("engine ran %d times, want 1", n)
@@ -364,7 +365,7 @@ func TestUnstoredActionsAskForRetry(t *testing.T) {
 	clk := newClock()
 	logger := testLogger(t)
 	var calls atomic.Int32
-	chain := bot.Chain(counting(&calls, testEngine(t)), bot.Validate(),
+	chain := bot.Chain(handlertest.Counting(&calls, testEngine(t)), bot.Validate(),
 		bot.Dedupe(redisstore.NewDeduper(b.rdb), bot.DedupeConfig{TTL: time.Hour}, logger))
 	ob := &flakyOutbox{}
 	wh, err := New(Config{ClientKey: testClientKey, ClientSecret: testSecret, Now: clk.Now}, chain, ob, NewRedisState(b.rdb, DefaultLimits()), logger)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
 
@@ -252,7 +253,7 @@ func TestVerifyWebhookSample(t *testing.T) {
 	body := sharedSample(t, "douyin-verify-webhook.json")
 	want := sharedSample(t, "douyin-verify-webhook-response.json")
 	var calls atomic.Int32
-	h, err := New(Config{ClientKey: testClientKey, ClientSecret: testSecret}, counting(&calls, testEngine(t)), &flakyOutbox{},
+	h, err := New(Config{ClientKey: testClientKey, ClientSecret: testSecret}, handlertest.Counting(&calls, testEngine(t)), &flakyOutbox{},
 		NewRedisState(storetest.Redis(t), DefaultLimits()), testLogger(t))
 	if err != nil {
 		t.Fatal(err)

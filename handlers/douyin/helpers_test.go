@@ -1,14 +1,12 @@
 package douyin
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -56,22 +54,7 @@ rules:
 
 func testLogger(t *testing.T) *slog.Logger { return handlertest.Logger(t) }
 
-func testEngine(t *testing.T) *bot.Engine {
-	t.Helper()
-	lib, err := bot.NewLibrary(testScripts(), testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})
-}
-
-// counting wraps h and counts the events that reach it.
-func counting(n *atomic.Int32, h bot.Handler) bot.Handler {
-	return bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
-		n.Add(1)
-		return h.HandleEvent(ctx, ev)
-	})
-}
+func testEngine(t *testing.T) *bot.Engine { return handlertest.Engine(t, testScripts()) }
 
 // clock is a settable time shared by replicas, senders and outboxes.
 type clock struct {

@@ -62,22 +62,7 @@ rules:
 
 func testLogger(t *testing.T) *slog.Logger { return handlertest.Logger(t) }
 
-func testEngine(t *testing.T) *bot.Engine {
-	t.Helper()
-	lib, err := bot.NewLibrary(testScripts, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})
-}
-
-// counting wraps h and counts the events that reach it: the side effects.
-func counting(n *atomic.Int32, h bot.Handler) bot.Handler {
-	return bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
-		n.Add(1)
-		return h.HandleEvent(ctx, ev)
-	})
-}
+func testEngine(t *testing.T) *bot.Engine { return handlertest.Engine(t, testScripts) }
 
 // replica is one siyu process's WeChat path: Echo, handler, dedupe and
 // outbox, on storage that replicas share.
@@ -250,7 +235,7 @@ func TestCallbackReplies(t *testing.T) {
 func TestCallbackRejects(t *testing.T) {
 	b := newBackends(t)
 	var calls atomic.Int32
-	r := newReplica(t, b, counting(&calls, testEngine(t)), Config{}, nil)
+	r := newReplica(t, b, handlertest.Counting(&calls, testEngine(t)), Config{}, nil)
 	s := r.sim(false)
 	post := func(t *testing.T, mutate func(q url.Values, body []byte) []byte) int {
 		req, err := s.Request(t.Context(), s.TextXML("o-user-1", "营业时间", NewMsgID()))
@@ -348,7 +333,7 @@ func TestURLVerification(t *testing.T) {
 func TestRetriesHandledOnce(t *testing.T) {
 	b := newBackends(t)
 	var calls atomic.Int32
-	r := newReplica(t, b, counting(&calls, testEngine(t)), Config{}, nil)
+	r := newReplica(t, b, handlertest.Counting(&calls, testEngine(t)), Config{}, nil)
 	s := r.sim(false)
 	msg := s.TextXML("o-retry", "营业时间", NewMsgID())
 	var first string
@@ -378,8 +363,8 @@ func TestTwoReplicas(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // both copies arrive while the first is working
 		return testEngine(t).HandleEvent(ctx, ev)
 	})
-	r1 := newReplica(t, b, counting(&calls, slow), Config{}, nil)
-	r2 := newReplica(t, b, counting(&calls, slow), Config{}, nil)
+	r1 := newReplica(t, b, handlertest.Counting(&calls, slow), Config{}, nil)
+	r2 := newReplica(t, b, handlertest.Counting(&calls, slow), Config{}, nil)
 	for i := range 5 {
 		msg := r1.sim(false).TextXML("o-two", "营业时间", NewMsgID()+int64(i))
 		var wg sync.WaitGroup

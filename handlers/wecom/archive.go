@@ -166,20 +166,7 @@ func (p *ArchivePoller) handle(ctx context.Context, m ArchivedMessage) error {
 	if !ok {
 		return nil
 	}
-	mctx, cancel := context.WithTimeout(ctx, p.cfg.MessageTimeout)
-	defer cancel()
-	actions, err := p.h.HandleEvent(mctx, ev)
-	if err != nil {
-		if errors.Is(err, bot.ErrInvalid) {
-			p.log.Warn("wecom: archived message refused", "err", err)
-			return nil
-		}
-		return err
-	}
-	if err := p.outbox.Enqueue(ctx, outboxKey(ev), actions); err != nil {
-		return fmt.Errorf("%w: %w", bot.ErrUnavailable, err)
-	}
-	return nil
+	return handleAndQueue(ctx, p.h, p.outbox, p.log, ev, p.cfg.MessageTimeout, "archived message")
 }
 
 // archiveEvent maps an archived message to an observe-mode event: texts

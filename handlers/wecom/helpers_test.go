@@ -23,6 +23,7 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
@@ -63,25 +64,9 @@ rules:
 `)},
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
+func testLogger(t *testing.T) *slog.Logger { return handlertest.Logger(t) }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-func testLibrary(t *testing.T) *bot.Library {
-	t.Helper()
-	lib, err := bot.NewLibrary(testScripts, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lib
-}
+func testLibrary(t *testing.T) *bot.Library { return handlertest.Library(t, testScripts) }
 
 // recorder is the engine as tests see it: it counts the events that reach
 // it (the side effects, past Dedupe) and keeps them.

@@ -262,17 +262,25 @@ func (p *KFPuller) handle(ctx context.Context, openKfID string, m KFMessage) err
 	if !ok {
 		return nil
 	}
-	mctx, cancel := context.WithTimeout(ctx, p.cfg.MessageTimeout)
+	return handleAndQueue(ctx, p.h, p.outbox, p.log, ev, p.cfg.MessageTimeout, "微信客服 message")
+}
+
+// handleAndQueue runs a pulled message (微信客服, chat archive) through the
+// engine within timeout and queues its actions. An event the engine
+// refuses is logged and dropped; other errors are returned so the message
+// is pulled again.
+func handleAndQueue(ctx context.Context, h bot.Handler, outbox Enqueuer, log *slog.Logger, ev bot.Event, timeout time.Duration, what string) error {
+	mctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	actions, err := p.h.HandleEvent(mctx, ev)
+	actions, err := h.HandleEvent(mctx, ev)
 	if err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
-			p.log.Warn("wecom: 微信客服 message refused", "err", err)
+			log.Warn("wecom: "+what+" refused", "err", err)
 			return nil
 		}
 		return err
 	}
-	if err := p.outbox.Enqueue(ctx, outboxKey(ev), actions); err != nil {
+	if err := outbox.Enqueue(ctx, outboxKey(ev), actions); err != nil {
 		return fmt.Errorf("%w: %w", bot.ErrUnavailable, err)
 	}
 	return nil
