@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers/douyin"
+	"github.com/siyu-bot/siyu/store/redisstore"
 )
 
 // wireDouyin mounts the Douyin webhook and registers its sender. It reads
@@ -33,7 +35,7 @@ func wireDouyin(_ context.Context, w wiring) error {
 	if err != nil {
 		return fmt.Errorf("douyin: %w", err)
 	}
-	state := douyin.NewRedisState(w.rdb, douyin.DefaultLimits())
+	state := redisstore.NewDouyinState(w.rdb, window.DefaultLimits())
 	w.outbox.SetSender(bot.Douyin, douyin.NewSender(douyin.SenderConfig{
 		API:     api,
 		Tokens:  douyin.NewClientTokens(api, w.tokens, w.rdb.Lock),

@@ -25,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/window"
 )
 
 // WebhookPath is where Douyin posts webhooks.
@@ -65,14 +66,14 @@ type Handler struct {
 	cfg    Config
 	h      bot.Handler
 	outbox Enqueuer
-	state  Recorder
+	state  window.Recorder
 	logger *slog.Logger
 }
 
 // New returns the webhook handler for one Douyin application. h is the
 // engine behind its middleware (Dedupe included); state records what the
 // Sender's limits are checked against.
-func New(cfg Config, h bot.Handler, outbox Enqueuer, state Recorder, logger *slog.Logger) (*Handler, error) {
+func New(cfg Config, h bot.Handler, outbox Enqueuer, state window.Recorder, logger *slog.Logger) (*Handler, error) {
 	if cfg.ClientKey == "" || cfg.ClientSecret == "" {
 		return nil, fmt.Errorf("douyin.New: client key and secret are required: %w", bot.ErrInvalid)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -368,7 +369,7 @@ func TestUnstoredActionsAskForRetry(t *testing.T) {
 	chain := bot.Chain(handlertest.Counting(&calls, testEngine(t)), bot.Validate(),
 		bot.Dedupe(redisstore.NewDeduper(b.rdb), bot.DedupeConfig{TTL: time.Hour}, logger))
 	ob := &flakyOutbox{}
-	wh, err := New(Config{ClientKey: testClientKey, ClientSecret: testSecret, Now: clk.Now}, chain, ob, NewRedisState(b.rdb, DefaultLimits()), logger)
+	wh, err := New(Config{ClientKey: testClientKey, ClientSecret: testSecret, Now: clk.Now}, chain, ob, redisstore.NewDouyinState(b.rdb, window.DefaultLimits()), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

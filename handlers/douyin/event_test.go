@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
+	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
 
@@ -254,7 +256,7 @@ func TestVerifyWebhookSample(t *testing.T) {
 	want := sharedSample(t, "douyin-verify-webhook-response.json")
 	var calls atomic.Int32
 	h, err := New(Config{ClientKey: testClientKey, ClientSecret: testSecret}, handlertest.Counting(&calls, testEngine(t)), &flakyOutbox{},
-		NewRedisState(storetest.Redis(t), DefaultLimits()), testLogger(t))
+		redisstore.NewDouyinState(storetest.Redis(t), window.DefaultLimits()), testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

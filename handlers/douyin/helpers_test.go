@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -77,13 +78,13 @@ func newBackends(t *testing.T) backends {
 	return backends{db: storetest.SQL(t), rdb: storetest.Redis(t)}
 }
 
-func newTestSender(t *testing.T, rdb *redisstore.Client, api *fakeAPI, clk *clock) (*Sender, *RedisState) {
+func newTestSender(t *testing.T, rdb *redisstore.Client, api *fakeAPI, clk *clock) (*Sender, *redisstore.DouyinState) {
 	t.Helper()
 	client, err := NewClient(ClientConfig{BaseURL: api.URL, ClientKey: testClientKey, ClientSecret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := NewRedisState(rdb, DefaultLimits())
+	state := redisstore.NewDouyinState(rdb, window.DefaultLimits())
 	return NewSender(SenderConfig{
 		API: client, Tokens: NewClientTokens(client, redisstore.NewTokenCache(rdb), rdb.Lock),
 		Windows: state, Now: clk.Now, Logger: testLogger(t),

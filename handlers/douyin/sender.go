@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/window"
 )
 
 // SenderConfig holds a Sender's dependencies.
 type SenderConfig struct {
 	API     *Client
 	Tokens  TokenSource
-	Windows Windows
+	Windows window.Windows
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -22,13 +23,13 @@ type SenderConfig struct {
 // Sender delivers Reply and Welcome actions through Douyin's OpenAPI: to
 // one customer with /im/send/msg/, into a fan group with
 // /im/send/msg/group/. 1:1 messages are checked against the limits
-// (Windows) before any call, so what Douyin forbids is refused with
+// (window.Windows) before any call, so what Douyin forbids is refused with
 // bot.ErrInvalid and the reason, and the outbox dead-letters it instead
 // of retrying.
 type Sender struct {
 	api     *Client
 	tokens  TokenSource
-	windows Windows
+	windows window.Windows
 	now     func() time.Time
 	logger  *slog.Logger
 }

@@ -21,27 +21,27 @@ func reply(user, text string) bot.Action {
 func TestSenderLimits(t *testing.T) {
 	type step struct {
 		name    string
-		do      func(s *RedisState, clk *clock, user bot.UserID) error // nil: send a reply to user
-		wantErr string                                                 // "" : delivered
+		do      func(s *redisstore.DouyinState, clk *clock, user bot.UserID) error // nil: send a reply to user
+		wantErr string                                                             // "" : delivered
 		scene   string
 		replyTo string
 	}
 	ctx := t.Context()
-	msg := func(id string, ago time.Duration) func(*RedisState, *clock, bot.UserID) error {
-		return func(s *RedisState, clk *clock, user bot.UserID) error {
+	msg := func(id string, ago time.Duration) func(*redisstore.DouyinState, *clock, bot.UserID) error {
+		return func(s *redisstore.DouyinState, clk *clock, user bot.UserID) error {
 			return s.RecordMessage(ctx, testAccount, user, conversationOf(string(user)), id, clk.Now().Add(-ago))
 		}
 	}
-	enter := func(id string) func(*RedisState, *clock, bot.UserID) error {
-		return func(s *RedisState, clk *clock, user bot.UserID) error {
+	enter := func(id string) func(*redisstore.DouyinState, *clock, bot.UserID) error {
+		return func(s *redisstore.DouyinState, clk *clock, user bot.UserID) error {
 			return s.RecordEnter(ctx, testAccount, user, conversationOf(string(user)), id, clk.Now())
 		}
 	}
-	wait := func(d time.Duration) func(*RedisState, *clock, bot.UserID) error {
-		return func(_ *RedisState, clk *clock, _ bot.UserID) error { clk.Add(d); return nil }
+	wait := func(d time.Duration) func(*redisstore.DouyinState, *clock, bot.UserID) error {
+		return func(_ *redisstore.DouyinState, clk *clock, _ bot.UserID) error { clk.Add(d); return nil }
 	}
-	recalled := func(id string) func(*RedisState, *clock, bot.UserID) error {
-		return func(s *RedisState, _ *clock, user bot.UserID) error {
+	recalled := func(id string) func(*redisstore.DouyinState, *clock, bot.UserID) error {
+		return func(s *redisstore.DouyinState, _ *clock, user bot.UserID) error {
 			return s.MarkRecalled(ctx, testAccount, user, id)
 		}
 	}

@@ -1,4 +1,9 @@
-package douyin
+// Package window holds the rules of 1:1 reply windows: platforms that let
+// an account message a customer only for a while after the customer
+// wrote (Douyin), and only so many times. Adapters check a message
+// against them before sending; store/redisstore keeps the state shared
+// by replicas.
+package window
 
 import (
 	"context"
@@ -34,7 +39,8 @@ func DefaultLimits() Limits {
 	return Limits{ReplyWindow: 24 * time.Hour, RepliesPerMessage: 6, EnterWindow: 30 * time.Second, EnterReplies: 3}
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults fills unset limits from DefaultLimits.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.ReplyWindow <= 0 {
 		l.ReplyWindow = d.ReplyWindow

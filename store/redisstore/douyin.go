@@ -1,4 +1,4 @@
-package douyin
+package redisstore
 
 import (
 	"context"
@@ -9,21 +9,19 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/bot/window"
 )
 
-// RedisState is the Recorder and Windows on Redis, shared by replicas.
+// DouyinState is Douyin's window.Recorder and window.Windows on Redis,
+// shared by replicas.
 // Each 1:1 conversation is one hash that expires a while after its reply
 // window closes; a recalled message id is one key with the same life.
 // Every check-and-count runs as one Lua script, so replicas never
 // oversend.
-//
-// It lives here rather than in store/redisstore only because that
-// package was not this change's to edit; it belongs there.
-type RedisState struct {
+type DouyinState struct {
 	rdb    redis.UniversalClient
 	prefix string
-	limits Limits
+	limits window.Limits
 	ttl    time.Duration
 
 	recordMessage, recordEnter, markRecalled, reserve, release *redis.Script
@@ -31,8 +29,8 @@ type RedisState struct {
 
 // Interface guards.
 var (
-	_ Recorder = (*RedisState)(nil)
-	_ Windows  = (*RedisState)(nil)
+	_ window.Recorder = (*DouyinState)(nil)
+	_ window.Windows  = (*DouyinState)(nil)
 )
 
 // stateSlack keeps conversation state an hour past its window, so a
@@ -40,10 +38,10 @@ var (
 // right reason.
 const stateSlack = time.Hour
 
-// NewRedisState returns conversation state stored in c under c's prefix.
-func NewRedisState(c *redisstore.Client, limits Limits) *RedisState {
-	limits = limits.withDefaults()
-	return &RedisState{
+// NewDouyinState returns conversation state stored in c under c's prefix.
+func NewDouyinState(c *Client, limits window.Limits) *DouyinState {
+	limits = limits.WithDefaults()
+	return &DouyinState{
 		rdb: c.Redis(), prefix: c.Prefix() + "douyin:", limits: limits,
 		ttl:           max(limits.ReplyWindow, limits.EnterWindow) + stateSlack,
 		recordMessage: redis.NewScript(recordMessageScript),
@@ -54,11 +52,11 @@ func NewRedisState(c *redisstore.Client, limits Limits) *RedisState {
 	}
 }
 
-func (s *RedisState) convKey(account bot.AccountID, user bot.UserID) string {
+func (s *DouyinState) convKey(account bot.AccountID, user bot.UserID) string {
 	return s.prefix + "conv:" + string(account) + ":" + string(user)
 }
 
-func (s *RedisState) recalledKey(account bot.AccountID, messageID string) string {
+func (s *DouyinState) recalledKey(account bot.AccountID, messageID string) string {
 	return s.prefix + "recalled:" + string(account) + ":" + messageID
 }
 
@@ -74,9 +72,9 @@ if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'conv', ARGV[1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`
 
-// RecordMessage implements Recorder. A message without an id cannot be
+// RecordMessage implements window.Recorder. A message without an id cannot be
 // replied to and is not recorded.
-func (s *RedisState) RecordMessage(ctx context.Context, account bot.AccountID, user bot.UserID, conversation, messageID string, at time.Time) error {
+func (s *DouyinState) RecordMessage(ctx context.Context, account bot.AccountID, user bot.UserID, conversation, messageID string, at time.Time) error {
 	if messageID == "" {
 		return nil
 	}
@@ -98,9 +96,9 @@ if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'conv', ARGV[1]) end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return 1`
 
-// RecordEnter implements Recorder. An event without a message id cannot
+// RecordEnter implements window.Recorder. An event without a message id cannot
 // be answered (the enter scene needs it) and is not recorded.
-func (s *RedisState) RecordEnter(ctx context.Context, account bot.AccountID, user bot.UserID, conversation, messageID string, at time.Time) error {
+func (s *DouyinState) RecordEnter(ctx context.Context, account bot.AccountID, user bot.UserID, conversation, messageID string, at time.Time) error {
 	if messageID == "" {
 		return nil
 	}
@@ -116,10 +114,10 @@ redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 if redis.call('HGET', KEYS[2], 'msg') == ARGV[1] then redis.call('HSET', KEYS[2], 'recalled', 1) end
 return 1`
 
-// MarkRecalled implements Recorder. The mark outlives the reply window,
+// MarkRecalled implements window.Recorder. The mark outlives the reply window,
 // so a recall that arrives before its message (webhooks are unordered)
 // still stops the answer.
-func (s *RedisState) MarkRecalled(ctx context.Context, account bot.AccountID, user bot.UserID, messageID string) error {
+func (s *DouyinState) MarkRecalled(ctx context.Context, account bot.AccountID, user bot.UserID, messageID string) error {
 	keys := []string{s.recalledKey(account, messageID), s.convKey(account, user)}
 	if err := s.markRecalled.Run(ctx, s.rdb, keys, messageID, s.ttl.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("douyin.MarkRecalled: %w: %w", bot.ErrUnavailable, err)
@@ -127,8 +125,8 @@ func (s *RedisState) MarkRecalled(ctx context.Context, account bot.AccountID, us
 	return nil
 }
 
-// IsRecalled implements Recorder.
-func (s *RedisState) IsRecalled(ctx context.Context, account bot.AccountID, messageID string) (bool, error) {
+// IsRecalled implements window.Recorder.
+func (s *DouyinState) IsRecalled(ctx context.Context, account bot.AccountID, messageID string) (bool, error) {
 	if messageID == "" {
 		return false, nil
 	}
@@ -167,22 +165,22 @@ if enter and now - tonumber(h[7] or '0') <= tonumber(ARGV[4]) then
 end
 return {reason}`
 
-// Reserve implements Windows.
-func (s *RedisState) Reserve(ctx context.Context, account bot.AccountID, user bot.UserID, now time.Time) (Grant, error) {
+// Reserve implements window.Windows.
+func (s *DouyinState) Reserve(ctx context.Context, account bot.AccountID, user bot.UserID, now time.Time) (window.Grant, error) {
 	l := s.limits
 	res, err := s.reserve.Run(ctx, s.rdb, []string{s.convKey(account, user)},
 		now.UnixMilli(), l.ReplyWindow.Milliseconds(), l.RepliesPerMessage, l.EnterWindow.Milliseconds(), l.EnterReplies).StringSlice()
 	if err != nil || len(res) == 0 {
-		return Grant{}, fmt.Errorf("douyin.Reserve: %w: %w", bot.ErrUnavailable, err)
+		return window.Grant{}, fmt.Errorf("douyin.Reserve: %w: %w", bot.ErrUnavailable, err)
 	}
 	if res[0] == "ok" && len(res) == 4 {
-		return Grant{Scene: res[1], ReplyTo: res[2], ConversationID: res[3]}, nil
+		return window.Grant{Scene: res[1], ReplyTo: res[2], ConversationID: res[3]}, nil
 	}
-	return Grant{}, fmt.Errorf("douyin.Reserve: %s: %w", s.refusal(res[0]), bot.ErrInvalid)
+	return window.Grant{}, fmt.Errorf("douyin.Reserve: %s: %w", s.refusal(res[0]), bot.ErrInvalid)
 }
 
 // refusal is what staff read in the dead-lettered row.
-func (s *RedisState) refusal(reason string) string {
+func (s *DouyinState) refusal(reason string) string {
 	l := s.limits
 	switch reason {
 	case "recalled":
@@ -209,8 +207,8 @@ if redis.call('HGET', KEYS[1], id) == ARGV[2] and tonumber(redis.call('HGET', KE
 end
 return 1`
 
-// Release implements Windows.
-func (s *RedisState) Release(ctx context.Context, account bot.AccountID, user bot.UserID, g Grant) error {
+// Release implements window.Windows.
+func (s *DouyinState) Release(ctx context.Context, account bot.AccountID, user bot.UserID, g window.Grant) error {
 	if err := s.release.Run(ctx, s.rdb, []string{s.convKey(account, user)}, g.Scene, g.ReplyTo).Err(); err != nil {
 		return fmt.Errorf("douyin.Release: %w: %w", bot.ErrUnavailable, err)
 	}
