@@ -13,7 +13,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,13 +105,13 @@ func (h *Handler) verifyURL(c echo.Context) error {
 }
 
 func (h *Handler) callback(c echo.Context) error {
-	q := c.QueryParams()
-	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
+	q := parseCallbackQuery(c.Request().URL.RawQuery)
+	timestamp, nonce := q.timestamp, q.nonce
 	body, err := readBody(c.Request())
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "cannot read body")
 	}
-	safe := q.Get("encrypt_type") == "aes"
+	safe := q.encryptType == "aes"
 	if safe && !h.crypto.CanDecrypt() {
 		h.logger.Warn("wechat: safe-mode callback but no EncodingAESKey is configured")
 		return echo.NewHTTPError(http.StatusBadRequest, "safe mode not configured")
@@ -123,7 +125,7 @@ func (h *Handler) callback(c echo.Context) error {
 			h.logger.Warn("wechat: malformed envelope", "err", err)
 			return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
 		}
-		if err := h.crypto.VerifyMsg(q.Get("msg_signature"), timestamp, nonce, env.Encrypt); err != nil {
+		if err := h.crypto.VerifyMsg(q.msgSignature, timestamp, nonce, env.Encrypt); err != nil {
 			h.logger.Warn("wechat: callback with a bad msg_signature", "remote", c.RealIP())
 			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 		}
@@ -132,7 +134,7 @@ func (h *Handler) callback(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, "malformed ciphertext")
 		}
 	} else {
-		if err := h.crypto.VerifyURL(q.Get("signature"), timestamp, nonce); err != nil {
+		if err := h.crypto.VerifyURL(q.signature, timestamp, nonce); err != nil {
 			h.logger.Warn("wechat: callback with a bad signature", "remote", c.RealIP())
 			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 		}
@@ -278,6 +280,48 @@ func renderReply(to, from string, a bot.Action, now time.Time) []byte {
 		text, _ := bot.TextOf(a)
 		return textReply(to, from, text, now)
 	}
+}
+
+// callbackQuery is the part of a callback's query string siyu reads.
+type callbackQuery struct {
+	timestamp, nonce, signature, msgSignature, encryptType string
+}
+
+// parseCallbackQuery reads the five parameters WeChat signs with, without
+// building url.Values for the whole query (which costs every callback a
+// map and a string per parameter, openid included).
+func parseCallbackQuery(raw string) callbackQuery {
+	var q callbackQuery
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		var dst *string
+		switch k {
+		case "timestamp":
+			dst = &q.timestamp
+		case "nonce":
+			dst = &q.nonce
+		case "signature":
+			dst = &q.signature
+		case "msg_signature":
+			dst = &q.msgSignature
+		case "encrypt_type":
+			dst = &q.encryptType
+		default:
+			continue
+		}
+		if *dst != "" {
+			continue // the first value wins, as with url.Values.Get
+		}
+		if strings.ContainsAny(v, "%+") {
+			if u, err := url.QueryUnescape(v); err == nil {
+				v = u
+			}
+		}
+		*dst = v
+	}
+	return q
 }
 
 // readBody reads the whole body, in one allocation when its length is
