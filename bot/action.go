@@ -28,6 +28,9 @@ type Action interface {
 type Reply struct {
 	To   Target `json:"to"`
 	Text string `json:"text"`
+	// InReplyTo is the platform's id of the message this reply answers,
+	// when it answers one. Senders that must name it (Douyin) use it.
+	InReplyTo string `json:"in_reply_to,omitempty"`
 }
 
 // Article is one item of a News message.

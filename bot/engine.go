@@ -65,18 +65,18 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) ([]Action, error) {
 			return nil, nil
 		}
 		if r, ok := s.Match(ev.Platform, ev.Text); ok {
-			return []Action{Reply{To: to, Text: r.Reply(e.pick)}}, nil
+			return []Action{Reply{To: to, Text: r.Reply(e.pick), InReplyTo: ev.MessageID}}, nil
 		}
 		// No fallback in groups: a bot that answers every unmatched line
 		// of a group chat is spam.
 		if !ev.Conversation.IsGroup() {
 			if text := s.FallbackReply(e.pick); text != "" {
-				return []Action{Reply{To: to, Text: text}}, nil
+				return []Action{Reply{To: to, Text: text, InReplyTo: ev.MessageID}}, nil
 			}
 		}
 	case KindMenuClick:
 		if r, ok := s.MatchMenu(ev.Platform, ev.Key); ok {
-			return []Action{Reply{To: to, Text: r.Reply(e.pick)}}, nil
+			return []Action{Reply{To: to, Text: r.Reply(e.pick), InReplyTo: ev.MessageID}}, nil
 		}
 	case KindFollow:
 		text := ""

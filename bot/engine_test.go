@@ -53,11 +53,17 @@ func TestEngine(t *testing.T) {
 	}{
 		{"keyword", bot.Event{Kind: bot.KindMessage, Text: "营业时间？"}, []bot.Action{bot.Reply{To: user, Text: "每天 9:00-21:00"}}},
 		{"fallback 1:1", bot.Event{Kind: bot.KindMessage, Text: "啊？"}, []bot.Action{bot.Reply{To: user, Text: "没听懂"}}},
+		{"a reply names the message it answers", bot.Event{Kind: bot.KindMessage, Text: "营业时间？", MessageID: "m1"},
+			[]bot.Action{bot.Reply{To: user, Text: "每天 9:00-21:00", InReplyTo: "m1"}}},
+		{"so does the fallback", bot.Event{Kind: bot.KindMessage, Text: "啊？", MessageID: "m2"},
+			[]bot.Action{bot.Reply{To: user, Text: "没听懂", InReplyTo: "m2"}}},
 		{"no fallback in a group", bot.Event{Kind: bot.KindMessage, Text: "啊？", Conversation: group}, nil},
 		{"keyword in a group", bot.Event{Kind: bot.KindMessage, Text: "营业时间", Conversation: group},
 			[]bot.Action{bot.Reply{To: bot.Target{Platform: bot.WeChat, Account: "acct", User: "u1", Conversation: group}, Text: "每天 9:00-21:00"}}},
 		{"observed message is not answered", bot.Event{Kind: bot.KindMessage, Text: "营业时间", Observe: true}, nil},
 		{"menu click", bot.Event{Kind: bot.KindMenuClick, Key: "MENU_CONTACT"}, []bot.Action{bot.Reply{To: user, Text: "客服电话 400"}}},
+		{"menu click with a message id", bot.Event{Kind: bot.KindMenuClick, Key: "MENU_CONTACT", MessageID: "m3"},
+			[]bot.Action{bot.Reply{To: user, Text: "客服电话 400", InReplyTo: "m3"}}},
 		{"follow", bot.Event{Kind: bot.KindFollow}, []bot.Action{bot.Welcome{To: user, Text: "欢迎关注"}}},
 		{"follow through a channel", bot.Event{Kind: bot.KindFollow, Channel: "store-01"}, []bot.Action{bot.Welcome{To: user, Text: "欢迎来到一号店", Channel: "store-01"}}},
 		{"follow through an unknown scene", bot.Event{Kind: bot.KindFollow, Channel: "123"}, []bot.Action{bot.Welcome{To: user, Text: "欢迎关注", Channel: "123"}}},
@@ -92,6 +98,7 @@ func TestActionsRoundTrip(t *testing.T) {
 	to := bot.Target{Platform: bot.WeCom, Account: "corp", User: "wm1", Conversation: bot.Conversation{Group: "g"}}
 	actions := []bot.Action{
 		bot.Reply{To: to, Text: "你好"},
+		bot.Reply{To: to, Text: "收到", InReplyTo: "@srv-1"},
 		bot.News{To: to, Articles: []bot.Article{{Title: "t", URL: "https://example.com"}}},
 		bot.Welcome{To: to, Text: "欢迎", Channel: "c", WelcomeCode: "wc"},
 		bot.StaffAlert{To: to, Title: "风险", Text: "辱骂"},

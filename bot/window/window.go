@@ -80,16 +80,32 @@ type Grant struct {
 	Scene          string
 	ReplyTo        string // server_message_id answered
 	ConversationID string
+	// Counted is the id whose quota the grant took: the customer's
+	// latest message, or the chat opening. It differs from ReplyTo when
+	// the reply answers an earlier message.
+	Counted string
 }
 
 // Windows decides whether a 1:1 message may be sent now.
 type Windows interface {
 	// Reserve takes one message from the open window and returns what
-	// to send it with. A message the limits forbid is refused with an
-	// error wrapping bot.ErrInvalid that says why (recalled, outside the
-	// window, quota used, nothing to reply to); storage failures wrap
+	// to send it with.
+	//
+	// replyTo is the id of the customer message the reply answers, ""
+	// when unknown. When given, a recalled replyTo is refused, and the
+	// grant answers replyTo when it is the latest recorded message or
+	// its own reply window is still open; otherwise (an unrecorded or
+	// expired replyTo) it falls back to what an unknown replyTo gets:
+	// the customer's latest message while its window is open, then the
+	// chat opening. Either way the reply counts against the latest
+	// message's quota, so answering older messages does not raise the
+	// conversation's limit.
+	//
+	// A message the limits forbid is refused with an error wrapping
+	// bot.ErrInvalid that says why (recalled, outside the window, quota
+	// used, nothing to reply to); storage failures wrap
 	// bot.ErrUnavailable.
-	Reserve(ctx context.Context, account bot.AccountID, user bot.UserID, now time.Time) (Grant, error)
+	Reserve(ctx context.Context, account bot.AccountID, user bot.UserID, replyTo string, now time.Time) (Grant, error)
 	// Release gives back a reservation whose message Douyin refused, so
 	// it does not count against the quota.
 	Release(ctx context.Context, account bot.AccountID, user bot.UserID, g Grant) error

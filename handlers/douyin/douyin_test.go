@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,6 +239,67 @@ func TestRecalledReplyNotSent(t *testing.T) {
 	r.deliver(t)
 	if got := api.messages(); len(got) != 1 || got[0].ReplyTo != "@srv-6b" {
 		t.Fatalf("API received %+v, want the reply to the new message", got)
+	}
+}
+
+// TestQueuedRepliesAnswerTheirOwnMessages: two messages from one
+// customer are each answered with their own msg_id, and recalling the
+// first stops only the first's queued reply.
+func TestQueuedRepliesAnswerTheirOwnMessages(t *testing.T) {
+	tests := []struct {
+		name    string
+		recall  bool
+		want    []string // msg_id of each reply sent
+		wantErr string   // LastError of the one dead-lettered reply, if any
+	}{
+		{"both answered, each naming its message", false, []string{"@m1", "@m2"}, ""},
+		{"the first recalled while its reply is queued", true, []string{"@m2"}, "recalled"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeAPI(t)
+			clk := newClock()
+			r := newReplica(t, newBackends(t), testEngine(t), api, clk)
+			user := fmt.Sprintf("u-13-%d", i)
+			r.mustPost(t, textMessage(t, user, "@m1", "营业时间", clk.Now()), user+"-1")
+			clk.Add(time.Second)
+			r.mustPost(t, textMessage(t, user, "@m2", "几点开门", clk.Now()), user+"-2")
+			if tc.recall {
+				r.mustPost(t, recall(t, user, "@m1"), user+"-recall")
+			}
+			if pending := r.rows(t, bot.OutboxPending); len(pending) != 2 {
+				t.Fatalf("pending rows %+v, want both replies queued", pending)
+			}
+			r.deliver(t)
+			var got []string
+			for _, m := range api.messages() {
+				if m.To != user || m.Scene != SceneReply || m.Text != hoursReply {
+					t.Fatalf("API received %+v, want a reply to %s", m, user)
+				}
+				got = append(got, m.ReplyTo)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("replies sent with msg_id %v, want %v", got, tc.want)
+			}
+			dead := r.rows(t, bot.OutboxDead)
+			if tc.wantErr == "" {
+				if len(dead) != 0 {
+					t.Fatalf("dead rows %+v, want none", dead)
+				}
+				return
+			}
+			if len(dead) != 1 || !strings.Contains(dead[0].LastError, tc.wantErr) {
+				t.Fatalf("dead rows %+v, want one with %q", dead, tc.wantErr)
+			}
+			a, err := bot.UnmarshalAction(dead[0].Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, ok := a.(bot.Reply); !ok || r.InReplyTo != "@m1" {
+				t.Fatalf("dead-lettered %+v, want the reply to @m1", a)
+			}
+		})
 	}
 }
 

@@ -76,7 +76,11 @@ func (s *Sender) Send(ctx context.Context, a bot.Action) error {
 	if to.User == "" {
 		return fmt.Errorf("%s: no customer to send to: %w", op, bot.ErrInvalid)
 	}
-	g, err := s.windows.Reserve(ctx, to.Account, to.User, s.now())
+	var replyTo string // a Welcome answers no message
+	if r, ok := a.(bot.Reply); ok {
+		replyTo = r.InReplyTo
+	}
+	g, err := s.windows.Reserve(ctx, to.Account, to.User, replyTo, s.now())
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}

@@ -16,25 +16,41 @@ func reply(user, text string) bot.Action {
 	return bot.Reply{To: bot.Target{Platform: bot.Douyin, Account: testAccount, User: bot.UserID(user)}, Text: text}
 }
 
+// replyTo is a reply naming the customer message it answers.
+func replyTo(user, text, messageID string) bot.Action {
+	r := reply(user, text).(bot.Reply)
+	r.InReplyTo = messageID
+	return r
+}
+
 // TestSenderLimits drives the Sender against conversation state recorded
 // as webhooks record it, step by step on one clock.
 func TestSenderLimits(t *testing.T) {
 	type step struct {
 		name    string
 		do      func(s *redisstore.DouyinState, clk *clock, user bot.UserID) error // nil: send a reply to user
+		answers string                                                             // the reply's InReplyTo
 		wantErr string                                                             // "" : delivered
 		scene   string
 		replyTo string
 	}
 	ctx := t.Context()
+	// Cases share Redis, and Douyin's message ids are unique across
+	// customers (recalls are kept per id): qualify each case's ids.
+	qid := func(user bot.UserID, id string) string {
+		if id == "" {
+			return ""
+		}
+		return id + "-" + string(user)
+	}
 	msg := func(id string, ago time.Duration) func(*redisstore.DouyinState, *clock, bot.UserID) error {
 		return func(s *redisstore.DouyinState, clk *clock, user bot.UserID) error {
-			return s.RecordMessage(ctx, testAccount, user, conversationOf(string(user)), id, clk.Now().Add(-ago))
+			return s.RecordMessage(ctx, testAccount, user, conversationOf(string(user)), qid(user, id), clk.Now().Add(-ago))
 		}
 	}
 	enter := func(id string) func(*redisstore.DouyinState, *clock, bot.UserID) error {
 		return func(s *redisstore.DouyinState, clk *clock, user bot.UserID) error {
-			return s.RecordEnter(ctx, testAccount, user, conversationOf(string(user)), id, clk.Now())
+			return s.RecordEnter(ctx, testAccount, user, conversationOf(string(user)), qid(user, id), clk.Now())
 		}
 	}
 	wait := func(d time.Duration) func(*redisstore.DouyinState, *clock, bot.UserID) error {
@@ -42,13 +58,21 @@ func TestSenderLimits(t *testing.T) {
 	}
 	recalled := func(id string) func(*redisstore.DouyinState, *clock, bot.UserID) error {
 		return func(s *redisstore.DouyinState, _ *clock, user bot.UserID) error {
-			return s.MarkRecalled(ctx, testAccount, user, id)
+			return s.MarkRecalled(ctx, testAccount, user, qid(user, id))
 		}
 	}
 	sendOK := func(n int, replyTo string) []step {
 		var out []step
 		for i := range n {
 			out = append(out, step{name: "reply " + string(rune('1'+i)), scene: SceneReply, replyTo: replyTo})
+		}
+		return out
+	}
+	// answerOK is n replies naming id, each answering it.
+	answerOK := func(n int, id string) []step {
+		out := sendOK(n, id)
+		for i := range out {
+			out[i].answers = id
 		}
 		return out
 	}
@@ -101,6 +125,50 @@ func TestSenderLimits(t *testing.T) {
 			{name: "first recalled", do: recalled("@m1")},
 			{name: "reply answers the second", scene: SceneReply, replyTo: "@m2"},
 		}},
+		{"a reply answers the earlier message it names", []step{
+			{name: "first", do: msg("@m1", time.Minute)},
+			{name: "second", do: msg("@m2", 0)},
+			{name: "reply to the first", answers: "@m1", scene: SceneReply, replyTo: "@m1"},
+			{name: "reply to the second", answers: "@m2", scene: SceneReply, replyTo: "@m2"},
+		}},
+		{"a reply to a recalled earlier message is refused, the newer still answered", []step{
+			{name: "first", do: msg("@m1", time.Minute)},
+			{name: "second", do: msg("@m2", 0)},
+			{name: "first recalled", do: recalled("@m1")},
+			{name: "reply to the first", answers: "@m1", wantErr: "recalled"},
+			{name: "reply to the second", answers: "@m2", scene: SceneReply, replyTo: "@m2"},
+		}},
+		{"a recall arriving before its message still refuses the reply", []step{
+			{name: "recall first", do: recalled("@m1")},
+			{name: "second", do: msg("@m2", 0)},
+			{name: "first delivered late", do: msg("@m1", time.Minute)},
+			{name: "reply to the first", answers: "@m1", wantErr: "recalled"},
+		}},
+		{"a recalled latest message does not stop a reply to an earlier one", []step{
+			{name: "first", do: msg("@m1", time.Minute)},
+			{name: "second", do: msg("@m2", 0)},
+			{name: "second recalled", do: recalled("@m2")},
+			{name: "reply to the first", answers: "@m1", scene: SceneReply, replyTo: "@m1"},
+			{name: "reply to the second", answers: "@m2", wantErr: "recalled"},
+			{name: "reply naming nothing", wantErr: "recalled"},
+		}},
+		{"an earlier message past its window: the reply answers the latest", []step{
+			{name: "first, 23h59m ago", do: msg("@m1", 23*time.Hour+59*time.Minute)},
+			{name: "second", do: msg("@m2", 0)},
+			{name: "two minutes later", do: wait(2 * time.Minute)},
+			{name: "reply to the first", answers: "@m1", scene: SceneReply, replyTo: "@m2"},
+		}},
+		{"an unrecorded message: the reply answers the latest", []step{
+			{name: "message", do: msg("@m2", 0)},
+			{name: "reply to an unknown id", answers: "@unknown", scene: SceneReply, replyTo: "@m2"},
+		}},
+		{"replies to an earlier message count against the latest", append(append(append([]step{
+			{name: "first", do: msg("@m1", time.Minute)},
+			{name: "second", do: msg("@m2", 0)}},
+			answerOK(3, "@m1")...),
+			answerOK(3, "@m2")...),
+			step{name: "seventh, to the first", answers: "@m1", wantErr: "reply quota used: 6"},
+		)},
 	}
 	rdb := storetest.Redis(t) // shared; each case has its own customer
 	for i, tc := range tests {
@@ -117,7 +185,7 @@ func TestSenderLimits(t *testing.T) {
 					continue
 				}
 				_, before := api.counts()
-				err := s.Send(t.Context(), reply(string(user), "您好"))
+				err := s.Send(t.Context(), replyTo(string(user), "您好", qid(user, st.answers)))
 				if st.wantErr != "" {
 					if !errors.Is(err, bot.ErrInvalid) || !strings.Contains(err.Error(), st.wantErr) {
 						t.Fatalf("%s: err = %v, want ErrInvalid containing %q", st.name, err, st.wantErr)
@@ -132,7 +200,7 @@ func TestSenderLimits(t *testing.T) {
 				}
 				got := api.messages()
 				last := got[len(got)-1]
-				if last.Scene != st.scene || last.ReplyTo != st.replyTo || last.ConversationID != conversationOf(string(user)) || last.To != string(user) {
+				if last.Scene != st.scene || last.ReplyTo != qid(user, st.replyTo) || last.ConversationID != conversationOf(string(user)) || last.To != string(user) {
 					t.Fatalf("%s: sent %+v, want scene %s answering %s", st.name, last, st.scene, st.replyTo)
 				}
 			}
@@ -186,6 +254,36 @@ func TestSenderPlatformErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSenderReleasesWhatItCounted: a failed reply to an earlier message
+// gives back the quota of the latest message, which it was counted
+// against.
+func TestSenderReleasesWhatItCounted(t *testing.T) {
+	api := newFakeAPI(t)
+	clk := newClock()
+	s, state := newTestSender(t, storetest.Redis(t), api, clk)
+	const user = "u-release"
+	for _, m := range []struct {
+		id  string
+		ago time.Duration
+	}{{"@m1", time.Minute}, {"@m2", 0}} {
+		if err := state.RecordMessage(t.Context(), testAccount, user, conversationOf(user), m.id, clk.Now().Add(-m.ago)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api.failNext(28001005)
+	if err := s.Send(t.Context(), replyTo(user, "您好", "@m1")); err == nil || errors.Is(err, bot.ErrInvalid) {
+		t.Fatalf("err = %v, want a transient error", err)
+	}
+	for i := range 6 {
+		if err := s.Send(t.Context(), replyTo(user, "您好", "@m1")); err != nil {
+			t.Fatalf("reply %d after the failure: %v", i+1, err)
+		}
+	}
+	if err := s.Send(t.Context(), replyTo(user, "您好", "@m1")); !errors.Is(err, bot.ErrInvalid) {
+		t.Fatalf("seventh reply: err = %v, want the quota refusal", err)
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // DouyinState is Douyin's window.Recorder and window.Windows on Redis,
 // shared by replicas.
 // Each 1:1 conversation is one hash that expires a while after its reply
-// window closes; a recalled message id is one key with the same life.
+// window closes; each customer message's time, and each recalled message
+// id, is one key with the same life.
 // Every check-and-count runs as one Lua script, so replicas never
 // oversend.
 type DouyinState struct {
@@ -60,10 +61,18 @@ func (s *DouyinState) recalledKey(account bot.AccountID, messageID string) strin
 	return s.prefix + "recalled:" + string(account) + ":" + messageID
 }
 
-// recordMessageScript: KEYS conv, recalled-key-of-this-message; ARGV
-// conversation, message id, time (ms), ttl (ms). A retry (same id) and a
-// message older than the recorded one change nothing.
+// msgKey holds when a customer message was sent, so a reply naming it can
+// be checked against its own window.
+func (s *DouyinState) msgKey(account bot.AccountID, messageID string) string {
+	return s.prefix + "msg:" + string(account) + ":" + messageID
+}
+
+// recordMessageScript: KEYS conv, recalled-key-of-this-message,
+// msg-key-of-this-message; ARGV conversation, message id, time (ms), ttl
+// (ms). Every message's time is kept; a retry (same id) and a message
+// older than the recorded one change nothing else.
 const recordMessageScript = `
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
 if redis.call('HGET', KEYS[1], 'msg') == ARGV[2] then return 0 end
 local at = tonumber(redis.call('HGET', KEYS[1], 'msg_at') or '0')
 if at > tonumber(ARGV[3]) then return 0 end
@@ -78,7 +87,7 @@ func (s *DouyinState) RecordMessage(ctx context.Context, account bot.AccountID, 
 	if messageID == "" {
 		return nil
 	}
-	keys := []string{s.convKey(account, user), s.recalledKey(account, messageID)}
+	keys := []string{s.convKey(account, user), s.recalledKey(account, messageID), s.msgKey(account, messageID)}
 	if err := s.recordMessage.Run(ctx, s.rdb, keys, conversation, messageID, at.UnixMilli(), s.ttl.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("douyin.RecordMessage: %w: %w", bot.ErrUnavailable, err)
 	}
@@ -137,44 +146,61 @@ func (s *DouyinState) IsRecalled(ctx context.Context, account bot.AccountID, mes
 	return n > 0, nil
 }
 
-// reserveScript: KEYS conv; ARGV now (ms), reply window (ms), replies per
-// message, enter window (ms), enter replies. Returns {"ok", scene, id,
-// conversation} or {reason}. A reply answers the customer's latest
-// message while its window is open; otherwise a message may follow the
-// customer opening the chat; a recalled latest message stops both.
+// reserveScript: KEYS conv, and with a reply-to id its recalled key and
+// msg key; ARGV now (ms), reply window (ms), replies per message, enter
+// window (ms), enter replies, reply-to id (empty when unknown). Returns
+// {"ok", scene, id answered, conversation, id counted} or {reason}.
+//
+// A reply answers the reply-to message when that is not recalled and is
+// the latest message or within its own window; otherwise the customer's
+// latest message while its window is open; otherwise a message may
+// follow the customer opening the chat. A recalled message stops
+// answering it, and a recalled latest message stops the fallbacks.
+// Replies count against the latest message whichever they answer.
 const reserveScript = `
+local replyTo = ARGV[6]
+if replyTo ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {'recalled'} end
 local h = redis.call('HMGET', KEYS[1], 'conv', 'msg', 'msg_at', 'sent', 'recalled', 'enter', 'enter_at', 'enter_sent')
 local conv, msg, enter = h[1], h[2], h[6]
 if not conv or conv == '' or (not msg and not enter) then return {'none'} end
-if msg and h[5] == '1' then return {'recalled'} end
 local now = tonumber(ARGV[1])
+local id, at, recalled = msg, tonumber(h[3] or '0'), h[5] == '1'
+if replyTo ~= '' and replyTo ~= msg then
+  local rat = tonumber(redis.call('GET', KEYS[3]) or '')
+  if rat and now - rat <= tonumber(ARGV[2]) then id, at, recalled = replyTo, rat, false end
+end
+if id and recalled then return {'recalled'} end
 local reason = 'expired'
-if msg and now - tonumber(h[3] or '0') <= tonumber(ARGV[2]) then
+if id and now - at <= tonumber(ARGV[2]) then
   if tonumber(h[4] or '0') < tonumber(ARGV[3]) then
     redis.call('HINCRBY', KEYS[1], 'sent', 1)
-    return {'ok', 'im_reply_msg', msg, conv}
+    return {'ok', 'im_reply_msg', id, conv, msg or ''}
   end
   reason = 'quota'
 end
 if enter and now - tonumber(h[7] or '0') <= tonumber(ARGV[4]) then
   if tonumber(h[8] or '0') < tonumber(ARGV[5]) then
     redis.call('HINCRBY', KEYS[1], 'enter_sent', 1)
-    return {'ok', 'im_enter_direct_msg', enter, conv}
+    return {'ok', 'im_enter_direct_msg', enter, conv, enter}
   end
   if reason == 'expired' then reason = 'enter_quota' end
 end
 return {reason}`
 
 // Reserve implements window.Windows.
-func (s *DouyinState) Reserve(ctx context.Context, account bot.AccountID, user bot.UserID, now time.Time) (window.Grant, error) {
+func (s *DouyinState) Reserve(ctx context.Context, account bot.AccountID, user bot.UserID, replyTo string, now time.Time) (window.Grant, error) {
 	l := s.limits
-	res, err := s.reserve.Run(ctx, s.rdb, []string{s.convKey(account, user)},
-		now.UnixMilli(), l.ReplyWindow.Milliseconds(), l.RepliesPerMessage, l.EnterWindow.Milliseconds(), l.EnterReplies).StringSlice()
+	keys := []string{s.convKey(account, user)}
+	if replyTo != "" {
+		keys = append(keys, s.recalledKey(account, replyTo), s.msgKey(account, replyTo))
+	}
+	res, err := s.reserve.Run(ctx, s.rdb, keys,
+		now.UnixMilli(), l.ReplyWindow.Milliseconds(), l.RepliesPerMessage, l.EnterWindow.Milliseconds(), l.EnterReplies, replyTo).StringSlice()
 	if err != nil || len(res) == 0 {
 		return window.Grant{}, fmt.Errorf("douyin.Reserve: %w: %w", bot.ErrUnavailable, err)
 	}
-	if res[0] == "ok" && len(res) == 4 {
-		return window.Grant{Scene: res[1], ReplyTo: res[2], ConversationID: res[3]}, nil
+	if res[0] == "ok" && len(res) == 5 {
+		return window.Grant{Scene: res[1], ReplyTo: res[2], ConversationID: res[3], Counted: res[4]}, nil
 	}
 	return window.Grant{}, fmt.Errorf("douyin.Reserve: %s: %w", s.refusal(res[0]), bot.ErrInvalid)
 }
@@ -197,8 +223,8 @@ func (s *DouyinState) refusal(reason string) string {
 	return "refused (" + reason + ")"
 }
 
-// releaseScript: KEYS conv; ARGV scene, message id. Only the count of
-// the message the grant was for is given back.
+// releaseScript: KEYS conv; ARGV scene, id counted. Only the count of
+// the message the grant was counted against is given back.
 const releaseScript = `
 local field, id = 'sent', 'msg'
 if ARGV[1] == 'im_enter_direct_msg' then field, id = 'enter_sent', 'enter' end
@@ -209,7 +235,7 @@ return 1`
 
 // Release implements window.Windows.
 func (s *DouyinState) Release(ctx context.Context, account bot.AccountID, user bot.UserID, g window.Grant) error {
-	if err := s.release.Run(ctx, s.rdb, []string{s.convKey(account, user)}, g.Scene, g.ReplyTo).Err(); err != nil {
+	if err := s.release.Run(ctx, s.rdb, []string{s.convKey(account, user)}, g.Scene, g.Counted).Err(); err != nil {
 		return fmt.Errorf("douyin.Release: %w: %w", bot.ErrUnavailable, err)
 	}
 	return nil
