@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/silenceper/wechat/v2/cache"
 	"github.com/silenceper/wechat/v2/credential"
@@ -13,6 +12,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/wxapi"
 )
 
 // customSendURL is the customer-service message API. The SDK's
@@ -46,7 +46,7 @@ func (s *Sender) Send(ctx context.Context, a bot.Action) error {
 	}
 	err = s.post(ctx, msg)
 	var ce *util.CommonError
-	if errors.As(err, &ce) && tokenRejected(ce.ErrCode) {
+	if errors.As(err, &ce) && wxapi.TokenRejected(ce.ErrCode) {
 		// The SDK keeps a revoked token until its TTL runs out: drop it
 		// and try once more with a fresh one.
 		_ = s.cache.Delete(credential.CacheKeyOfficialAccountPrefix + "_stable_access_token_" + s.appID)
@@ -63,7 +63,7 @@ func (s *Sender) post(ctx context.Context, msg *message.CustomerMessage) error {
 	}
 	resp, err := util.PostJSONContext(ctx, customSendURL+"?access_token="+token, msg)
 	if err != nil {
-		return fmt.Errorf("wechat.Send: %w: %w", bot.ErrUnavailable, redact(err, token))
+		return fmt.Errorf("wechat.Send: %w: %w", bot.ErrUnavailable, wxapi.Redact(err, token))
 	}
 	if err := util.DecodeWithCommonError(resp, "message/custom/send"); err != nil {
 		var ce *util.CommonError
@@ -73,10 +73,6 @@ func (s *Sender) post(ctx context.Context, msg *message.CustomerMessage) error {
 		return fmt.Errorf("wechat.Send: %w", err)
 	}
 	return nil
-}
-
-func tokenRejected(code int64) bool {
-	return code == 40001 || code == 40014 || code == 42001 // invalid, malformed, expired
 }
 
 // permanent reports whether retrying cannot help: the follower left
@@ -104,21 +100,4 @@ func customerMessage(a bot.Action) (*message.CustomerMessage, error) {
 		return &message.CustomerMessage{ToUser: to, Msgtype: message.MsgTypeNews, News: news}, nil
 	}
 	return nil, fmt.Errorf("wechat.Send: %T cannot be sent to a follower: %w", a, bot.ErrInvalid)
-}
-
-// redactedError hides the access token that net/http's errors quote
-// (the URL carries it), so it never reaches outbox rows or logs.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-func redact(err error, token string) error {
-	if token == "" || !strings.Contains(err.Error(), token) {
-		return err
-	}
-	return &redactedError{msg: strings.ReplaceAll(err.Error(), token, "REDACTED"), err: err}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/silenceper/wechat/v2/cache"
 	"github.com/silenceper/wechat/v2/credential"
@@ -15,6 +14,7 @@ import (
 	workConfig "github.com/silenceper/wechat/v2/work/config"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/wxapi"
 )
 
 // apiBase is WeCom's server API. main's URI modifier (WECOM_API_BASE) and
@@ -72,11 +72,6 @@ func ErrCode(err error) (int64, bool) {
 	return 0, false
 }
 
-// tokenRejected reports whether WeCom refused the access token itself.
-func tokenRejected(code int64) bool {
-	return code == 40001 || code == 40014 || code == 42001 // invalid secret/token, malformed, expired
-}
-
 // permanent reports whether retrying a call cannot help.
 func permanent(code int64) bool {
 	switch code {
@@ -106,7 +101,7 @@ func transient(code int64) bool {
 // help and bot.ErrUnavailable when WeCom could not be reached.
 func (c *Client) call(ctx context.Context, op, path string, req, resp any) error {
 	err := c.post(ctx, op, path, req, resp)
-	if code, ok := ErrCode(err); ok && tokenRejected(code) {
+	if code, ok := ErrCode(err); ok && wxapi.TokenRejected(code) {
 		// The SDK keeps a revoked token until its TTL runs out.
 		if derr := c.cache.Delete(c.cacheKey); derr != nil {
 			return fmt.Errorf("%s: drop rejected token: %w", op, derr)
@@ -119,11 +114,11 @@ func (c *Client) call(ctx context.Context, op, path string, req, resp any) error
 func (c *Client) post(ctx context.Context, op, path string, req, resp any) error {
 	token, err := c.tokens.GetAccessTokenContext(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: access token: %w: %w", op, bot.ErrUnavailable, c.redact(err, ""))
+		return fmt.Errorf("%s: access token: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, c.secret))
 	}
 	body, err := util.PostJSONContext(ctx, apiBase+path+"?access_token="+url.QueryEscape(token), req)
 	if err != nil {
-		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, c.redact(err, token))
+		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, c.secret, token))
 	}
 	if err := util.DecodeWithCommonError(body, op); err != nil {
 		var ce *util.CommonError
@@ -141,27 +136,6 @@ func (c *Client) post(ctx context.Context, op, path string, req, resp any) error
 		}
 	}
 	return nil
-}
-
-// redactedError hides the secret and the access token that the SDK's
-// HTTP errors quote (they print the whole URL), so they can be logged and
-// stored as an outbox row's last error.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-func (c *Client) redact(err error, token string) error {
-	msg := err.Error()
-	for _, s := range []string{c.secret, token, url.QueryEscape(c.secret), url.QueryEscape(token)} {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "***")
-		}
-	}
-	return &redactedError{msg: msg, err: err}
 }
 
 type textContent struct {
