@@ -1,7 +1,6 @@
 package wechat
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers/internal/flatxml"
+	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 )
 
 // inbound is the part of an Official Account callback siyu reads. Our own
@@ -35,16 +35,11 @@ type envelope struct {
 	Encrypt    string `xml:"Encrypt" json:"Encrypt"`
 }
 
-func isJSON(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	return len(b) > 0 && b[0] == '{'
-}
-
 func parseEnvelope(body []byte) (envelope, error) {
 	var env envelope
 	var err error
 	switch {
-	case isJSON(body):
+	case wxcrypt.IsJSON(body):
 		err = json.Unmarshal(body, &env)
 	default:
 		err = flatxml.Scan(body, func(name, value []byte) {
@@ -72,7 +67,7 @@ func parseInbound(body []byte) (inbound, error) {
 	var m inbound
 	var err error
 	switch {
-	case isJSON(body):
+	case wxcrypt.IsJSON(body):
 		err = json.Unmarshal(body, &m)
 	default:
 		err = scanInbound(body, &m)

@@ -141,13 +141,11 @@ func (h *Handler) callback(c echo.Context) error {
 		plain = body
 	}
 	now := h.cfg.Now()
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > h.cfg.ReplayWindow || d < -h.cfg.ReplayWindow {
-		h.logger.Warn("wechat: callback outside the replay window refused", "age", d.Round(time.Second).String())
+	if age, err := wxcrypt.CheckTimestamp(timestamp, now, h.cfg.ReplayWindow); errors.Is(err, wxcrypt.ErrStale) {
+		h.logger.Warn("wechat: callback outside the replay window refused", "age", age.Round(time.Second).String())
 		return echo.NewHTTPError(http.StatusUnauthorized, "stale timestamp")
+	} else if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
 	}
 
 	m, err := parseInbound(plain)

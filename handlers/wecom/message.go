@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 )
 
 // flexString is a value WeCom sends as a string in XML and as a string or
@@ -153,13 +154,8 @@ const (
 	eventKF      = "kf_msg_or_event"
 )
 
-func isJSON(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	return len(b) > 0 && b[0] == '{'
-}
-
 func decode(body []byte, v any) error {
-	if isJSON(body) {
+	if wxcrypt.IsJSON(body) {
 		return json.Unmarshal(body, v)
 	}
 	return xml.Unmarshal(body, v)

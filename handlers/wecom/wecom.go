@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -181,13 +180,11 @@ func (h *Handler) callback(c echo.Context) error {
 		h.log.Warn("wecom: cannot decrypt callback", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed ciphertext")
 	}
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
-	}
-	if d := h.cfg.Now().Sub(time.Unix(ts, 0)); d > h.cfg.ReplayWindow || d < -h.cfg.ReplayWindow {
-		h.log.Warn("wecom: callback outside the replay window refused", "age", d.Round(time.Second).String())
+	if age, err := wxcrypt.CheckTimestamp(timestamp, h.cfg.Now(), h.cfg.ReplayWindow); errors.Is(err, wxcrypt.ErrStale) {
+		h.log.Warn("wecom: callback outside the replay window refused", "age", age.Round(time.Second).String())
 		return echo.NewHTTPError(http.StatusUnauthorized, "stale timestamp")
+	} else if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
 	}
 	m, err := parseInbound(plain)
 	if err != nil {

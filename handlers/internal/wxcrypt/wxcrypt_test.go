@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // vector is one entry of the platforms' published crypto samples in
@@ -242,6 +243,41 @@ func TestNewRejectsBadKey(t *testing.T) {
 	for _, key := range []string{"short", strings.Repeat("!", 43)} {
 		if _, err := New("t", key, ""); err == nil {
 			t.Errorf("New(%q) = nil error, want one", key)
+		}
+	}
+}
+
+func TestCheckTimestamp(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	tests := []struct {
+		name      string
+		timestamp string
+		wantErr   error
+	}{
+		{"now", "1800000000", nil},
+		{"an hour ago, at the edge", "1799996400", nil},
+		{"an hour and a second ago", "1799996399", ErrStale},
+		{"an hour and a second ahead", "1800003601", ErrStale},
+		{"after 2038", "4102444800", ErrStale},
+		{"not a number", "12ab", ErrMalformed},
+		{"empty", "", ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := CheckTimestamp(tc.timestamp, now, time.Hour); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("CheckTimestamp(%q) = %v, want %v", tc.timestamp, err, tc.wantErr)
+			}
+		})
+	}
+	if _, err := CheckTimestamp("4102444800", time.Unix(4102444800, 0), time.Hour); err != nil {
+		t.Fatalf("a 2100 timestamp at its own time = %v, want nil", err)
+	}
+}
+
+func TestIsJSON(t *testing.T) {
+	for body, want := range map[string]bool{`{"a":1}`: true, " \n\t{": true, "<xml/>": false, "": false, "  ": false} {
+		if got := IsJSON([]byte(body)); got != want {
+			t.Errorf("IsJSON(%q) = %v, want %v", body, got, want)
 		}
 	}
 }
