@@ -139,26 +139,34 @@ type actionEnvelope struct {
 
 // MarshalActions encodes actions for storage (outbox rows, the dedupe
 // cache of answered callbacks).
-// It writes the envelope itself: encoding/json would re-validate each
-// action's JSON, and this runs for every callback.
 func MarshalActions(actions []Action) ([]byte, error) {
 	b := make([]byte, 0, 128*len(actions)+2)
 	b = append(b, '[')
 	for i, a := range actions {
-		data, err := json.Marshal(a)
-		if err != nil {
-			return nil, fmt.Errorf("bot.MarshalActions: %w", err)
-		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"type":"`...)
-		b = append(b, a.actionType()...) // a fixed identifier, no escaping needed
-		b = append(b, `","data":`...)
-		b = append(b, data...)
-		b = append(b, '}')
+		var err error
+		if b, err = appendAction(b, a); err != nil {
+			return nil, fmt.Errorf("bot.MarshalActions: %w", err)
+		}
 	}
 	return append(b, ']'), nil
+}
+
+// appendAction appends a's envelope, {"type":…,"data":…}. It writes the
+// envelope itself: encoding/json would re-validate the action's JSON, and
+// this runs for every callback.
+func appendAction(b []byte, a Action) ([]byte, error) {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `{"type":"`...)
+	b = append(b, a.actionType()...) // a fixed identifier, no escaping needed
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	return append(b, '}'), nil
 }
 
 // UnmarshalActions decodes what MarshalActions encoded.
@@ -180,11 +188,11 @@ func UnmarshalActions(b []byte) ([]Action, error) {
 
 // MarshalAction encodes one action.
 func MarshalAction(a Action) ([]byte, error) {
-	data, err := json.Marshal(a)
+	b, err := appendAction(make([]byte, 0, 128), a)
 	if err != nil {
 		return nil, fmt.Errorf("bot.MarshalAction: %w", err)
 	}
-	return json.Marshal(actionEnvelope{Type: a.actionType(), Data: data})
+	return b, nil
 }
 
 // UnmarshalAction decodes what MarshalAction encoded.
