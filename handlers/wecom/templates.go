@@ -121,9 +121,6 @@ func (s *TemplateSyncer) Run(ctx context.Context) {
 	}
 }
 
-// groupWelcomeTexts returns all of welcome.group's texts.
-func groupWelcomeTexts(s *bot.Scripts) []string { return s.GroupWelcomes() }
-
 // Sync brings WeCom's templates in line with the current scripts once.
 // It returns errSyncBusy when another replica holds the lock.
 func (s *TemplateSyncer) Sync(ctx context.Context) error {
@@ -138,7 +135,7 @@ func (s *TemplateSyncer) Sync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.LockTTL)
 	defer cancel()
 
-	want := groupWelcomeTexts(s.scripts.Scripts())
+	want := s.scripts.Scripts().GroupWelcomes()
 	have, err := s.store.Templates(ctx, s.cfg.CorpID)
 	if err != nil {
 		return fmt.Errorf("wecom.TemplateSyncer.Sync: %w", err)

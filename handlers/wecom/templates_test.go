@@ -55,8 +55,8 @@ func TestGroupWelcomeTexts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var f fakeScripts
 			f.set(t, tc.group)
-			if got := groupWelcomeTexts(f.Scripts()); !slices.Equal(got, tc.want) {
-				t.Fatalf("groupWelcomeTexts = %q, want %q", got, tc.want)
+			if got := f.Scripts().GroupWelcomes(); !slices.Equal(got, tc.want) {
+				t.Fatalf("GroupWelcomes = %q, want %q", got, tc.want)
 			}
 		})
 	}
