@@ -96,12 +96,12 @@ func (h *Handler) Register(g *echo.Group) {
 // verifyURL answers the server-configuration handshake: a valid signature
 // gets echostr back unchanged.
 func (h *Handler) verifyURL(c echo.Context) error {
-	q := c.QueryParams()
-	if err := h.crypto.VerifyURL(q.Get("signature"), q.Get("timestamp"), q.Get("nonce")); err != nil {
+	q := parseCallbackQuery(c.Request().URL.RawQuery)
+	if err := h.crypto.VerifyURL(q.signature, q.timestamp, q.nonce); err != nil {
 		h.logger.Warn("wechat: URL verification with a bad signature", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	}
-	return c.String(http.StatusOK, q.Get("echostr"))
+	return c.String(http.StatusOK, q.echostr)
 }
 
 func (h *Handler) callback(c echo.Context) error {
@@ -282,10 +282,11 @@ func renderReply(to, from string, a bot.Action, now time.Time) []byte {
 
 // callbackQuery is the part of a callback's query string siyu reads.
 type callbackQuery struct {
-	timestamp, nonce, signature, msgSignature, encryptType string
+	timestamp, nonce, signature, msgSignature, encryptType, echostr string
 }
 
-// parseCallbackQuery reads the five parameters WeChat signs with, without
+// parseCallbackQuery reads the parameters WeChat signs with (and the
+// URL check's echostr), without
 // building url.Values for the whole query (which costs every callback a
 // map and a string per parameter, openid included).
 func parseCallbackQuery(raw string) callbackQuery {
@@ -306,6 +307,8 @@ func parseCallbackQuery(raw string) callbackQuery {
 			dst = &q.msgSignature
 		case "encrypt_type":
 			dst = &q.encryptType
+		case "echostr":
+			dst = &q.echostr
 		default:
 			continue
 		}

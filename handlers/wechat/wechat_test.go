@@ -436,6 +436,7 @@ func newTestSender(t *testing.T, b backends) *Sender {
 func TestParseCallbackQuery(t *testing.T) {
 	for _, raw := range []string{
 		"signature=abc&timestamp=1700000000&nonce=42&openid=o1&encrypt_type=aes&msg_signature=def",
+		"signature=f464b24fc39322e44b38aa78f5edd27bd1441696&echostr=4375120948345356249&timestamp=1714036504&nonce=1514711492",
 		"nonce=a%20b&timestamp=1+2&signature=%2Fx",
 		"timestamp=1&timestamp=2&nonce",
 		"",
@@ -443,7 +444,7 @@ func TestParseCallbackQuery(t *testing.T) {
 	} {
 		got := parseCallbackQuery(raw)
 		v, _ := url.ParseQuery(raw)
-		want := callbackQuery{v.Get("timestamp"), v.Get("nonce"), v.Get("signature"), v.Get("msg_signature"), v.Get("encrypt_type")}
+		want := callbackQuery{v.Get("timestamp"), v.Get("nonce"), v.Get("signature"), v.Get("msg_signature"), v.Get("encrypt_type"), v.Get("echostr")}
 		if raw == "&&=x&nonce=%zz" {
 			want.nonce = "%zz" // url.ParseQuery drops a bad escape; siyu keeps the raw value, which then fails the signature
 		}
