@@ -1,12 +1,14 @@
 package redisstore_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -344,6 +346,7 @@ func BenchmarkDedupeClaimParallel(b *testing.B) {
 	ctx := b.Context()
 	var n atomic.Int64
 	b.SetParallelism(32) // × GOMAXPROCS(2) = 64 callers
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, _, err := d.Claim(ctx, "pbench:"+strconv.FormatInt(n.Add(1), 10), time.Minute); err != nil {
@@ -351,6 +354,47 @@ func BenchmarkDedupeClaimParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkDedupeClaimFinishParallel is a callback's whole dedupe traffic
+// (a claim, then its result) from 64 goroutines, as a replica under load.
+func BenchmarkDedupeClaimFinishParallel(b *testing.B) {
+	c := storetest.Redis(b)
+	d := redisstore.NewDeduper(c)
+	ctx := b.Context()
+	result := bytes.Repeat([]byte("x"), 300)
+	var n atomic.Int64
+	b.SetParallelism(32) // × GOMAXPROCS(2) = 64 callers
+	defer reportCPU(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := "pfbench:" + strconv.FormatInt(n.Add(1), 10)
+			if _, _, err := d.Claim(ctx, key, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+			if err := d.Finish(ctx, key, result, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// reportCPU adds the process's CPU time per op (user and system, all
+// threads) to a benchmark's figures: with Redis on the same cores, wall
+// time per op says little about the client's own cost.
+func reportCPU(b *testing.B) func() {
+	start := processCPU(b)
+	return func() {
+		b.ReportMetric(float64(processCPU(b)-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestDedupeBatchedClaims: many callers at once, through the batcher, get

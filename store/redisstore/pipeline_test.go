@@ -1,0 +1,138 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// batcherBackend is a Redis for the batcher's own tests: the one REDIS_URL
+// names, or a miniredis. breakConn drops the server side of every client
+// connection but the caller's, as a restart or a network fault would.
+type batcherBackend struct {
+	rdb       *redis.Client
+	keyPrefix string
+	breakConn func(t *testing.T)
+}
+
+func newBatcherBackend(t *testing.T) batcherBackend {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "siyu:t:" + hex.EncodeToString(b[:]) + ":"
+	if url := os.Getenv("REDIS_URL"); url != "" {
+		o, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb := redis.NewClient(o)
+		t.Cleanup(func() {
+			ctx := context.Background()
+			iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				rdb.Del(ctx, iter.Val())
+			}
+			_ = rdb.Close()
+		})
+		return batcherBackend{rdb: rdb, keyPrefix: prefix, breakConn: func(t *testing.T) {
+			// SKIPME=yes: the connection sending the kill survives it.
+			if err := rdb.Do(t.Context(), "client", "kill", "type", "normal", "skipme", "yes").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}}
+	}
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return batcherBackend{rdb: rdb, keyPrefix: prefix, breakConn: func(t *testing.T) {
+		m.Close()
+		if err := m.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}}
+}
+
+func waitForValue(t *testing.T, rdb *redis.Client, key, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got, err := rdb.Get(t.Context(), key).Result()
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %q (err %v) after %v, want %q", key, got, err, within, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A write nobody waits for goes out on its own when no awaited command
+// comes to carry it.
+func TestBatcherDeferredWriteGoesOutAlone(t *testing.T) {
+	be := newBatcherBackend(t)
+	b := newBatcher(be.rdb, slog.New(slog.DiscardHandler))
+	t.Cleanup(b.close)
+	key := be.keyPrefix + "alone"
+	if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "set", key, "v")); err != nil {
+		t.Fatal(err)
+	}
+	waitForValue(t, be.rdb, key, "v", time.Second)
+}
+
+// Close sends what was accepted before it, so a result handed to Finish
+// just before shutdown is not lost.
+func TestBatcherCloseFlushesDeferredWrites(t *testing.T) {
+	be := newBatcherBackend(t)
+	b := newBatcher(be.rdb, slog.New(slog.DiscardHandler))
+	key := be.keyPrefix + "flush"
+	for i := range 3 {
+		if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "rpush", key, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.close()
+	got, err := be.rdb.LRange(t.Context(), key, 0, -1).Result()
+	if err != nil || len(got) != 3 {
+		t.Fatalf("after close: %v (err %v), want the 3 writes sent before it", got, err)
+	}
+	if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "rpush", key, "late")); err == nil {
+		t.Error("send after close was accepted")
+	}
+}
+
+// The worker keeps its connection between pipelines; when the connection
+// breaks, the commands on it fail and the next pipeline dials again.
+func TestBatcherRedialsAfterBrokenConnection(t *testing.T) {
+	be := newBatcherBackend(t)
+	b := newBatcher(be.rdb, slog.New(slog.DiscardHandler))
+	t.Cleanup(b.close)
+	key := be.keyPrefix + "redial"
+	set := func(v string) error {
+		cmd := redis.NewStatusCmd(t.Context(), "set", key, v)
+		b.do(t.Context(), cmd)
+		return cmd.Err()
+	}
+	if err := set("before"); err != nil {
+		t.Fatal(err)
+	}
+	be.breakConn(t)
+	// The first command after the break may meet the dead connection.
+	var err error
+	for range 2 {
+		if err = set("after"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("set after the connection broke: %v", err)
+	}
+	waitForValue(t, be.rdb, key, "after", time.Second)
+}
