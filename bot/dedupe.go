@@ -49,7 +49,7 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 				return next.HandleEvent(ctx, ev)
 			}
 			key := string(ev.Platform) + ":" + string(ev.Account) + ":" + ev.DedupeKey
-			deadline := time.Now().Add(cfg.Wait)
+			var deadline time.Time // set when a copy first has to wait
 			for {
 				first, result, err := d.Claim(ctx, key, cfg.TTL)
 				if err != nil {
@@ -65,7 +65,9 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 					}
 					return actions, nil
 				}
-				if time.Now().After(deadline) {
+				if now := time.Now(); deadline.IsZero() {
+					deadline = now.Add(cfg.Wait)
+				} else if now.After(deadline) {
 					return nil, nil
 				}
 				select {

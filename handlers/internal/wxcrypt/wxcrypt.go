@@ -73,10 +73,18 @@ func (c *Crypto) CanDecrypt() bool { return c.block != nil }
 // Sign returns the lowercase hex SHA-1 of parts sorted in byte order and
 // concatenated, the signature every Tencent callback uses.
 func Sign(parts ...string) string {
-	// Insertion sort: at most four short strings, and no allocation.
-	var buf [4]string
-	s := buf[:0]
-	if len(parts) > len(buf) {
+	var sig [2 * sha1.Size]byte
+	sign(&sig, parts...)
+	return string(sig[:])
+}
+
+// sign writes the signature of parts to sig. Verifying this way allocates
+// nothing: it runs on every callback.
+func sign(sig *[2 * sha1.Size]byte, parts ...string) {
+	// Insertion sort: at most four short strings.
+	var sorted [4]string
+	s := sorted[:0]
+	if len(parts) > len(sorted) {
 		s = make([]string, 0, len(parts))
 	}
 	for _, p := range parts {
@@ -88,21 +96,26 @@ func Sign(parts ...string) string {
 		}
 		s[i] = p
 	}
-	h := sha1.New()
+	var buf [1024]byte
+	joined := buf[:0]
 	for _, p := range s {
-		h.Write([]byte(p))
+		joined = append(joined, p...)
 	}
-	var sum [sha1.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	sum := sha1.Sum(joined)
+	hex.Encode(sig[:], sum[:])
 }
 
-func equal(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+// verify reports whether signature is the signature of parts, in constant
+// time.
+func verify(signature string, parts ...string) bool {
+	var sig [2 * sha1.Size]byte
+	sign(&sig, parts...)
+	return subtle.ConstantTimeCompare([]byte(signature), sig[:]) == 1
 }
 
 // VerifyURL checks a plain-mode signature: SHA-1 of token, timestamp and nonce.
 func (c *Crypto) VerifyURL(signature, timestamp, nonce string) error {
-	if !equal(signature, Sign(c.token, timestamp, nonce)) {
+	if !verify(signature, c.token, timestamp, nonce) {
 		return ErrSignature
 	}
 	return nil
@@ -111,7 +124,7 @@ func (c *Crypto) VerifyURL(signature, timestamp, nonce string) error {
 // VerifyMsg checks a msg_signature: SHA-1 of token, timestamp, nonce and the
 // ciphertext (the body's Encrypt, or WeCom's encrypted echostr).
 func (c *Crypto) VerifyMsg(msgSignature, timestamp, nonce, encrypted string) error {
-	if !equal(msgSignature, Sign(c.token, timestamp, nonce, encrypted)) {
+	if !verify(msgSignature, c.token, timestamp, nonce, encrypted) {
 		return ErrSignature
 	}
 	return nil
