@@ -191,7 +191,9 @@ func appendCDATA(b []byte, s string) []byte {
 
 // textReply renders a passive text reply from the account to a follower.
 func textReply(to, from, text string, now time.Time) []byte {
-	b := make([]byte, 0, 160+len(text)+len(to)+len(from))
+	const markup = len("<xml><ToUserName><![CDATA[]]></ToUserName><FromUserName><![CDATA[]]></FromUserName><CreateTime></CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[]]></Content></xml>")
+	// 20: the time's digits; a "]]>" in the text adds a few bytes more.
+	b := make([]byte, 0, markup+20+len(text)+len(to)+len(from))
 	b = append(b, "<xml><ToUserName>"...)
 	b = appendCDATA(b, to)
 	b = append(b, "</ToUserName><FromUserName>"...)
@@ -231,7 +233,8 @@ func newsReply(to, from string, articles []bot.Article, now time.Time) []byte {
 
 // encryptedReply wraps a sealed reply in the safe-mode answer envelope.
 func encryptedReply(encrypted, msgSignature, timestamp, nonce string) []byte {
-	b := make([]byte, 0, 160+len(encrypted))
+	const markup = len("<xml><Encrypt><![CDATA[]]></Encrypt><MsgSignature><![CDATA[]]></MsgSignature><TimeStamp></TimeStamp><Nonce><![CDATA[]]></Nonce></xml>")
+	b := make([]byte, 0, markup+len(encrypted)+len(msgSignature)+len(timestamp)+len(nonce))
 	b = append(b, "<xml><Encrypt><![CDATA["...)
 	b = append(b, encrypted...)
 	b = append(b, "]]></Encrypt><MsgSignature><![CDATA["...)
