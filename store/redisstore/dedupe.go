@@ -67,7 +67,7 @@ func (d *Deduper) Finish(ctx context.Context, key string, result []byte, ttl tim
 	// Queued, not awaited: bot.Deduper lets Finish return before the
 	// result is visible, and a callback's answer should not wait on it.
 	cmd := redis.NewStatusCmd(context.WithoutCancel(ctx), "set", d.c.key("dedupe", key), result, "px", ttl.Milliseconds())
-	if err := d.c.batch.send(ctx, cmd); err != nil {
+	if err := d.c.batch.send(cmd); err != nil {
 		return fmt.Errorf("redisstore.Deduper.Finish %s: %w: %w", key, bot.ErrUnavailable, err)
 	}
 	return nil

@@ -122,7 +122,7 @@ func (b *batcher) enqueue(ctx context.Context, op *batchOp) error {
 // without waiting for its reply; failures are logged by the worker. Use it
 // for writes whose outcome the caller does not act on. It reports only a
 // refusal to queue.
-func (b *batcher) send(_ context.Context, cmd redis.Cmder) error {
+func (b *batcher) send(cmd redis.Cmder) error {
 	b.closing.RLock()
 	defer b.closing.RUnlock()
 	if b.closed {
