@@ -38,7 +38,7 @@ func NewDeduper(c *Client) *Deduper { return &Deduper{c: c} }
 // expire.
 func (d *Deduper) Claim(ctx context.Context, key string, ttl time.Duration) (bool, []byte, error) {
 	if ttl < time.Millisecond {
-		return false, nil, fmt.Errorf("redisstore.Deduper.Claim %s: ttl %v: %w", key, ttl, bot.ErrInvalid)
+		return false, nil, fmt.Errorf("redisstore.Deduper.Claim %s: ttl %v: %w", bot.Fingerprint(key), ttl, bot.ErrInvalid)
 	}
 	cmd := redis.NewStringCmd(ctx, "set", d.c.key("dedupe", key), "", "px", ttl.Milliseconds(), "nx", "get")
 	d.c.batch.do(ctx, cmd)
@@ -47,7 +47,7 @@ func (d *Deduper) Claim(ctx context.Context, key string, ttl time.Duration) (boo
 	case errors.Is(err, redis.Nil):
 		return true, nil, nil // the key was absent: this caller set it
 	case err != nil:
-		return false, nil, fmt.Errorf("redisstore.Deduper.Claim %s: %w: %w", key, bot.ErrUnavailable, err)
+		return false, nil, fmt.Errorf("redisstore.Deduper.Claim %s: %w: %w", bot.Fingerprint(key), bot.ErrUnavailable, err)
 	case prev == "":
 		return false, nil, nil // the first caller is still working
 	default:
@@ -59,7 +59,7 @@ func (d *Deduper) Claim(ctx context.Context, key string, ttl time.Duration) (boo
 // EmptyResult. ttl must be at least a millisecond (else bot.ErrInvalid).
 func (d *Deduper) Finish(ctx context.Context, key string, result []byte, ttl time.Duration) error {
 	if ttl < time.Millisecond {
-		return fmt.Errorf("redisstore.Deduper.Finish %s: ttl %v: %w", key, ttl, bot.ErrInvalid)
+		return fmt.Errorf("redisstore.Deduper.Finish %s: ttl %v: %w", bot.Fingerprint(key), ttl, bot.ErrInvalid)
 	}
 	if len(result) == 0 {
 		result = []byte(EmptyResult)
@@ -68,7 +68,7 @@ func (d *Deduper) Finish(ctx context.Context, key string, result []byte, ttl tim
 	// result is visible, and a callback's answer should not wait on it.
 	cmd := redis.NewStatusCmd(context.WithoutCancel(ctx), "set", d.c.key("dedupe", key), result, "px", ttl.Milliseconds())
 	if err := d.c.batch.send(cmd); err != nil {
-		return fmt.Errorf("redisstore.Deduper.Finish %s: %w: %w", key, bot.ErrUnavailable, err)
+		return fmt.Errorf("redisstore.Deduper.Finish %s: %w: %w", bot.Fingerprint(key), bot.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -77,7 +77,7 @@ func (d *Deduper) Finish(ctx context.Context, key string, result []byte, ttl tim
 // error.
 func (d *Deduper) Release(ctx context.Context, key string) error {
 	if err := d.c.rdb.Del(ctx, d.c.key("dedupe", key)).Err(); err != nil {
-		return fmt.Errorf("redisstore.Deduper.Release %s: %w: %w", key, bot.ErrUnavailable, err)
+		return fmt.Errorf("redisstore.Deduper.Release %s: %w: %w", bot.Fingerprint(key), bot.ErrUnavailable, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,46 @@ func TestDeduperInvalidTTL(t *testing.T) {
 	}
 	if err := d.Finish(t.Context(), "k", []byte("x"), 0); !errors.Is(err, bot.ErrInvalid) {
 		t.Errorf("Finish(ttl 0) err=%v, want ErrInvalid", err)
+	}
+}
+
+// Dedupe keys of events hold the customer's openid, and these errors end
+// up in logs.
+func TestDeduperErrorsHideKey(t *testing.T) {
+	const openid = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
+	const key = "wechat:gh_1:ev:" + openid + ":1348831860:subscribe"
+	c, err := redisstore.Open(t.Context(), os.Getenv("REDIS_URL"), nil, redisstore.WithPrefix("siyu:t:hidekey:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := redisstore.NewDeduper(c)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"claim, bad ttl", func() error { _, _, err := d.Claim(t.Context(), key, 0); return err }, bot.ErrInvalid},
+		{"claim, closed", func() error { _, _, err := d.Claim(t.Context(), key, time.Hour); return err }, bot.ErrUnavailable},
+		{"finish, bad ttl", func() error { return d.Finish(t.Context(), key, []byte("x"), 0) }, bot.ErrInvalid},
+		{"finish, closed", func() error { return d.Finish(t.Context(), key, []byte("x"), time.Hour) }, bot.ErrUnavailable},
+		{"release, closed", func() error { return d.Release(t.Context(), key) }, bot.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if strings.Contains(err.Error(), openid) {
+				t.Errorf("error names the customer: %v", err)
+			}
+			if fp := bot.Fingerprint(key); !strings.Contains(err.Error(), fp) {
+				t.Errorf("error %q lacks the key's fingerprint %s", err, fp)
+			}
+		})
 	}
 }
 

@@ -83,10 +83,10 @@ func (o *Outbox) Enqueue(ctx context.Context, items []bot.OutboxItem) error {
 	rows := make([]outboxRow, 0, len(items))
 	for _, it := range items {
 		if it.Key == "" || utf8.RuneCountInString(it.Key) > MaxOutboxKeyLen || !utf8.ValidString(it.Key) {
-			return fmt.Errorf("sqlstore.Outbox.Enqueue: key %q: %w", it.Key, bot.ErrInvalid)
+			return fmt.Errorf("sqlstore.Outbox.Enqueue: key %s (%d characters): %w", bot.Fingerprint(it.Key), utf8.RuneCountInString(it.Key), bot.ErrInvalid)
 		}
 		if it.Platform == "" {
-			return fmt.Errorf("sqlstore.Outbox.Enqueue %s: no platform: %w", it.Key, bot.ErrInvalid)
+			return fmt.Errorf("sqlstore.Outbox.Enqueue %s: no platform: %w", bot.Fingerprint(it.Key), bot.ErrInvalid)
 		}
 		next := now
 		if !it.NextAt.IsZero() {

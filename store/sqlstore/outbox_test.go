@@ -97,6 +97,7 @@ func TestEnqueueIdempotentByKey(t *testing.T) {
 }
 
 func TestEnqueueInvalid(t *testing.T) {
+	const openid = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
 	o := sqlstore.NewOutbox(storetest.SQL(t))
 	tests := []struct {
 		name string
@@ -104,12 +105,18 @@ func TestEnqueueInvalid(t *testing.T) {
 	}{
 		{"no key", bot.OutboxItem{Platform: bot.WeChat}},
 		{"key too long", bot.OutboxItem{Key: strings.Repeat("k", sqlstore.MaxOutboxKeyLen+1), Platform: bot.WeChat}},
-		{"no platform", bot.OutboxItem{Key: "k"}},
+		{"no platform", bot.OutboxItem{Key: "msg:" + openid}},
+		{"key too long, with an openid", bot.OutboxItem{Key: "ev:" + openid + strings.Repeat("k", sqlstore.MaxOutboxKeyLen), Platform: bot.WeChat}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := o.Enqueue(t.Context(), []bot.OutboxItem{tc.it}); !errors.Is(err, bot.ErrInvalid) {
-				t.Errorf("Enqueue err=%v, want ErrInvalid", err)
+			err := o.Enqueue(t.Context(), []bot.OutboxItem{tc.it})
+			if !errors.Is(err, bot.ErrInvalid) {
+				t.Fatalf("Enqueue err=%v, want ErrInvalid", err)
+			}
+			// Keys are built from customers' ids; errors end up in logs.
+			if strings.Contains(err.Error(), openid) {
+				t.Errorf("error names the customer: %v", err)
 			}
 		})
 	}

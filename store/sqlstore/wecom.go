@@ -243,7 +243,7 @@ func (s *WeCom) FinishWelcome(ctx context.Context, corpID, eventKey, outcome, er
 		return fmt.Errorf("sqlstore.WeCom.FinishWelcome: %w: %w", bot.ErrUnavailable, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("sqlstore.WeCom.FinishWelcome %s: %w", eventKey, bot.ErrNotFound)
+		return fmt.Errorf("sqlstore.WeCom.FinishWelcome %s: %w", bot.Fingerprint(eventKey), bot.ErrNotFound)
 	}
 	return nil
 }
@@ -264,7 +264,7 @@ func (s *WeCom) FinishTags(ctx context.Context, corpID, eventKey, outcome, errTe
 		return fmt.Errorf("sqlstore.WeCom.FinishTags: %w: %w", bot.ErrUnavailable, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("sqlstore.WeCom.FinishTags %s: %w", eventKey, bot.ErrNotFound)
+		return fmt.Errorf("sqlstore.WeCom.FinishTags %s: %w", bot.Fingerprint(eventKey), bot.ErrNotFound)
 	}
 	return nil
 }
