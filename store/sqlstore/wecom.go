@@ -231,21 +231,11 @@ func (s *WeCom) ReleaseContact(ctx context.Context, corpID, eventKey string) err
 // errText is kept to its first MaxLastErrorLen characters. An unknown
 // event is bot.ErrNotFound.
 func (s *WeCom) FinishWelcome(ctx context.Context, corpID, eventKey, outcome, errText string, at time.Time) error {
-	res := s.db.gorm.WithContext(ctx).Model(&weComContactRow{}).
-		Where("corp_id = ? AND event_key = ?", corpID, weComEventKey(eventKey)).
-		Updates(map[string]any{
-			"outcome":    outcome,
-			"error":      truncate(errText, MaxLastErrorLen),
-			"welcome_at": dbTime(at),
-			"updated_at": dbTime(s.db.now()),
-		})
-	if res.Error != nil {
-		return fmt.Errorf("sqlstore.WeCom.FinishWelcome: %w: %w", bot.ErrUnavailable, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("sqlstore.WeCom.FinishWelcome %s: %w", bot.Fingerprint(eventKey), bot.ErrNotFound)
-	}
-	return nil
+	return s.updateContact(ctx, "sqlstore.WeCom.FinishWelcome", corpID, eventKey, map[string]any{
+		"outcome":    outcome,
+		"error":      truncate(errText, MaxLastErrorLen),
+		"welcome_at": dbTime(at),
+	})
 }
 
 // FinishTags records whether a claimed contact's channel tags were
@@ -253,18 +243,24 @@ func (s *WeCom) FinishWelcome(ctx context.Context, corpID, eventKey, outcome, er
 // to its first MaxLastErrorLen characters. The welcome's outcome is left
 // as it is. An unknown event is bot.ErrNotFound.
 func (s *WeCom) FinishTags(ctx context.Context, corpID, eventKey, outcome, errText string) error {
+	return s.updateContact(ctx, "sqlstore.WeCom.FinishTags", corpID, eventKey, map[string]any{
+		"tags_outcome": outcome,
+		"tag_error":    truncate(errText, MaxLastErrorLen),
+	})
+}
+
+// updateContact sets fields (and updated_at) on the contact recorded for
+// an event; an unknown event is bot.ErrNotFound.
+func (s *WeCom) updateContact(ctx context.Context, op, corpID, eventKey string, fields map[string]any) error {
+	fields["updated_at"] = dbTime(s.db.now())
 	res := s.db.gorm.WithContext(ctx).Model(&weComContactRow{}).
 		Where("corp_id = ? AND event_key = ?", corpID, weComEventKey(eventKey)).
-		Updates(map[string]any{
-			"tags_outcome": outcome,
-			"tag_error":    truncate(errText, MaxLastErrorLen),
-			"updated_at":   dbTime(s.db.now()),
-		})
+		Updates(fields)
 	if res.Error != nil {
-		return fmt.Errorf("sqlstore.WeCom.FinishTags: %w: %w", bot.ErrUnavailable, res.Error)
+		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("sqlstore.WeCom.FinishTags %s: %w", bot.Fingerprint(eventKey), bot.ErrNotFound)
+		return fmt.Errorf("%s %s: %w", op, bot.Fingerprint(eventKey), bot.ErrNotFound)
 	}
 	return nil
 }
