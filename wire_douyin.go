@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/window"
@@ -28,9 +26,6 @@ func wireDouyin(_ context.Context, w wiring) error {
 	}
 	api, err := douyin.NewClient(douyin.ClientConfig{
 		BaseURL: w.getenv("DOUYIN_API_BASE"), ClientKey: key, ClientSecret: secret,
-		// The outbox bounds a send at 15 s; a hung platform call must end
-		// first so the attempt is recorded and retried.
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
 	})
 	if err != nil {
 		return fmt.Errorf("douyin: %w", err)

@@ -2,6 +2,7 @@ package douyin
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,11 +33,9 @@ const (
 // im_recall_msg also carries a top-level msg_id.
 type envelope struct {
 	Event      string          `json:"event"`
-	ClientKey  string          `json:"client_key"`
 	FromUserID string          `json:"from_user_id"`
 	ToUserID   string          `json:"to_user_id"`
 	Content    json.RawMessage `json:"content"`
-	LogID      string          `json:"log_id"`
 	MsgID      string          `json:"msg_id"`
 }
 
@@ -202,10 +201,6 @@ type route struct {
 	kind   bot.EventKind // empty: acknowledged and ignored
 	group  bool
 	effect effect
-	// reconstructed marks events Douyin publishes no sample of; their
-	// field names follow the documented common shape and third-party
-	// SDK models, and the mapping tolerates their absence.
-	reconstructed bool
 }
 
 // routeFor looks event up in the event table.
@@ -214,8 +209,11 @@ func routeFor(event string) (route, bool) {
 		{event: eventReceive, kind: bot.KindMessage, effect: effectMessage},
 		{event: eventEnter, kind: bot.KindSessionOpened, effect: effectEnter},
 		{event: eventRecall, kind: bot.KindRecall, effect: effectRecall},
-		{event: eventGroupReceive, kind: bot.KindMessage, group: true, reconstructed: true},
-		{event: eventGroupJoin, kind: bot.KindMemberJoined, group: true, reconstructed: true},
+		// Douyin publishes no sample of these two: their field names follow
+		// the documented common shape and third-party SDK models, and the
+		// mapping tolerates their absence.
+		{event: eventGroupReceive, kind: bot.KindMessage, group: true},
+		{event: eventGroupJoin, kind: bot.KindMemberJoined, group: true},
 		// Echoes of what the account sent (through siyu or from the app):
 		// answering them would loop.
 		{event: eventSend},
@@ -273,12 +271,15 @@ func toEvent(env envelope, c content, o mapOptions) (inbound, bool, error) {
 		Time:      eventTime(c.CreateTime, o.now),
 	}
 	in := inbound{effect: r.effect, answer: true}
+	// Other types (image, emoji, video, cards…) carry no text siyu can
+	// answer.
+	isText := c.MessageType == "" || c.MessageType == messageTypeText
 	missing := func(field string) (inbound, bool, error) {
 		return inbound{}, false, fmt.Errorf("douyin: %s without %s: %w", env.Event, field, bot.ErrInvalid)
 	}
 
 	if !r.group {
-		ev.Account = firstAccount(env.ToUserID, o.account)
+		ev.Account = cmp.Or(bot.AccountID(env.ToUserID), o.account)
 		if ev.Sender == "" {
 			return missing("from_user_id")
 		}
@@ -288,12 +289,11 @@ func toEvent(env envelope, c content, o mapOptions) (inbound, bool, error) {
 			if c.ServerMessageID == "" {
 				return missing("server_message_id")
 			}
-			if c.MessageType == "" || c.MessageType == messageTypeText {
+			if isText {
 				ev.Text = string(c.Text)
 			}
-			// Other types (image, emoji, video, cards…) carry no text
-			// siyu can answer; they still open the reply window.
-			in.answer = c.MessageType == "" || c.MessageType == messageTypeText
+			// Other types still open the reply window.
+			in.answer = isText
 		case effectRecall:
 			if c.ServerMessageID == "" {
 				return missing("server_message_id")
@@ -306,19 +306,19 @@ func toEvent(env envelope, c content, o mapOptions) (inbound, bool, error) {
 
 	// Group events: reconstructed, so every field is looked up among
 	// the names seen for it, in order.
-	group := firstNonEmpty(string(c.GroupID), string(c.IMGroupID), c.ConversationShortID)
+	group := cmp.Or(string(c.GroupID), string(c.IMGroupID), c.ConversationShortID)
 	if group == "" {
 		return missing("a group id (group_id, im_group_id or conversation_short_id)")
 	}
 	ev.Conversation = bot.Conversation{Group: bot.GroupID(group)}
-	ev.Account = firstAccount(firstNonEmpty(env.ToUserID, c.OwnerID, c.OpenID), o.account)
+	ev.Account = cmp.Or(bot.AccountID(env.ToUserID), bot.AccountID(c.OwnerID), bot.AccountID(c.OpenID), o.account)
 	switch r.kind {
 	case bot.KindMessage:
 		if ev.Sender == "" {
 			return missing("from_user_id")
 		}
 		own := (o.clientKey != "" && c.Source == o.clientKey) || (ev.Account != "" && string(ev.Sender) == string(ev.Account))
-		if own || (c.MessageType != "" && c.MessageType != messageTypeText) {
+		if own || !isText {
 			return inbound{}, false, nil
 		}
 		ev.Text = string(c.Text)
@@ -380,20 +380,4 @@ func members(account bot.AccountID, owner, from string, infos []userInfo) []bot.
 		add(u.OpenID)
 	}
 	return out
-}
-
-func firstAccount(id string, fallback bot.AccountID) bot.AccountID {
-	if id != "" {
-		return bot.AccountID(id)
-	}
-	return fallback
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

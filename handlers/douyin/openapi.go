@@ -234,11 +234,11 @@ func answerError(raw []byte) (int64, string) {
 		return -1, "answer is not JSON"
 	}
 	if a.ErrNo != 0 {
-		return int64(a.ErrNo), firstNonEmpty(a.ErrMsg, a.ErrTips)
+		return int64(a.ErrNo), cmp.Or(a.ErrMsg, a.ErrTips)
 	}
 	for _, b := range []*block{a.Extra, a.Data} {
 		if b != nil && b.ErrorCode != 0 {
-			return int64(b.ErrorCode), firstNonEmpty(b.Description, b.SubDescription)
+			return int64(b.ErrorCode), cmp.Or(b.Description, b.SubDescription)
 		}
 	}
 	return 0, ""
