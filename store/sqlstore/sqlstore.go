@@ -115,6 +115,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
+	return db.migrator(ctx).AutoMigrate(&outboxRow{})
+}
+
+// migrator returns the session every table of siyu's is created through.
+func (db *DB) migrator(ctx context.Context) *gorm.DB {
 	g := db.gorm.WithContext(ctx)
 	if db.dialect == DialectMySQL {
 		// utf8mb4 whatever the server's default, so Chinese text and
@@ -123,7 +128,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		// InnoDB for row locks (SKIP LOCKED).
 		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
-	return g.AutoMigrate(&outboxRow{})
+	return g
 }
 
 // Close closes the database.

@@ -75,11 +75,7 @@ type WeCom struct {
 // NewWeCom returns the WeCom store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
 func NewWeCom(ctx context.Context, db *DB) (*WeCom, error) {
-	g := db.gorm.WithContext(ctx)
-	if db.dialect == DialectMySQL {
-		// The same table options as the outbox, for the same reasons.
-		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-	}
+	g := db.migrator(ctx)
 	tables := []any{&weComContactRow{}, &weComGroupRow{}, &weComMemberRow{}, &weComCursorRow{}, &weComKFSessionRow{}, &weComTemplateRow{}}
 	err := g.AutoMigrate(tables...)
 	if err != nil {
@@ -295,10 +291,9 @@ func (s *WeCom) Contacts(ctx context.Context, corpID, externalUserID, state stri
 // fields to the row matching where, so that two writers racing on one
 // key both end with the newer values. It is how the group and session
 // tables are written: idempotent, so WeCom's retries are harmless.
-func upsertThenUpdate(g *gorm.DB, row any, model any, where string, args []any, fields map[string]any) (int64, error) {
+func upsertThenUpdate(g *gorm.DB, row any, model any, where string, args []any, fields map[string]any) error {
 	if err := g.Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error; err != nil {
-		return 0, err
+		return err
 	}
-	res := g.Model(model).Where(where, args...).Updates(fields)
-	return res.RowsAffected, res.Error
+	return g.Model(model).Where(where, args...).Updates(fields).Error
 }

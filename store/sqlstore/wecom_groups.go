@@ -91,7 +91,7 @@ func (s *WeCom) ApplyGroupChange(ctx context.Context, ch WeComGroupChange) error
 			fields["member_version"] = ch.MemberVersion
 		}
 		group := weComGroupRow{CorpID: ch.CorpID, ChatID: ch.ChatID, Status: status, MemberVersion: ch.MemberVersion, EventAt: at}
-		if _, err := upsertThenUpdate(tx, &group, &weComGroupRow{},
+		if err := upsertThenUpdate(tx, &group, &weComGroupRow{},
 			"corp_id = ? AND chat_id = ? AND event_at <= ?", []any{ch.CorpID, ch.ChatID, at}, fields); err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (s *WeCom) ApplyGroupChange(ctx context.Context, ch WeComGroupChange) error
 				return nil
 			}
 			fields["event_at"], fields["updated_at"] = at, now
-			if _, err := upsertThenUpdate(tx, &row, &weComMemberRow{},
+			if err := upsertThenUpdate(tx, &row, &weComMemberRow{},
 				"corp_id = ? AND chat_id = ? AND member_id = ? AND event_at <= ?", []any{ch.CorpID, ch.ChatID, m, at}, fields); err != nil {
 				return err
 			}

@@ -78,7 +78,7 @@ func (weComKFSessionRow) TableName() string { return "wecom_kf_sessions" }
 func (s *WeCom) TouchKFSession(ctx context.Context, corpID, openKfID, externalUserID string, at time.Time) error {
 	at = dbTime(at)
 	row := weComKFSessionRow{CorpID: corpID, OpenKfID: openKfID, ExternalUserID: externalUserID, LastCustomerAt: at}
-	_, err := upsertThenUpdate(s.db.gorm.WithContext(ctx), &row, &weComKFSessionRow{},
+	err := upsertThenUpdate(s.db.gorm.WithContext(ctx), &row, &weComKFSessionRow{},
 		"corp_id = ? AND open_kf_id = ? AND external_user_id = ? AND last_customer_at < ?",
 		[]any{corpID, openKfID, externalUserID, at},
 		map[string]any{"last_customer_at": at, "replies": 0, "updated_at": dbTime(s.db.now())})
