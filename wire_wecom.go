@@ -43,9 +43,7 @@ func loadWeComConfig(getenv func(string) string) (weComConfig, error) {
 		ArchiveSecret: getenv("WECOM_ARCHIVE_SECRET"),
 		ArchiveKey:    getenv("WECOM_ARCHIVE_KEY_FILE"),
 	}
-	for _, u := range strings.FieldsFunc(getenv("WECOM_ALERT_TO"), func(r rune) bool { return r == ',' || r == '|' || r == ' ' }) {
-		c.AlertTo = append(c.AlertTo, u)
-	}
+	c.AlertTo = strings.FieldsFunc(getenv("WECOM_ALERT_TO"), func(r rune) bool { return r == ',' || r == '|' || r == ' ' })
 	if !c.enabled() {
 		return c, nil
 	}
@@ -97,8 +95,6 @@ func wireWeCom(ctx context.Context, w wiring) error {
 		contact = wecom.NewClient(cfg.CorpID, cfg.ContactSecret, "contact", w.tokens)
 	}
 
-	library := w.library
-
 	var sender bot.Sender = bot.SenderFunc(func(context.Context, bot.Action) error {
 		return fmt.Errorf("WECOM_SECRET is not set, so WeCom messages cannot be sent: %w", bot.ErrInvalid)
 	})
@@ -115,10 +111,10 @@ func wireWeCom(ctx context.Context, w wiring) error {
 		log.Info("WeCom staff alerts off: set WECOM_ALERT_TO to the staff userids who should get them")
 	}
 
-	d := wecom.Deps{Handler: w.handler, Outbox: w.outbox, Contacts: st, Groups: st, Scripts: library, KF: kf, Logger: log}
+	d := wecom.Deps{Handler: w.handler, Outbox: w.outbox, Contacts: st, Groups: st, Scripts: w.library, KF: kf, Logger: log}
 	if contact != nil {
 		d.Welcomes = contact
-		sync := wecom.NewTemplateSyncer(wecom.TemplateSyncConfig{CorpID: cfg.CorpID}, library, contact, st, w.rdb, log)
+		sync := wecom.NewTemplateSyncer(wecom.TemplateSyncConfig{CorpID: cfg.CorpID}, w.library, contact, st, w.rdb, log)
 		go sync.Run(ctx)
 	} else {
 		log.Warn("WeCom welcomes off: set WECOM_CONTACT_SECRET (or WECOM_SECRET with 客户联系 permission)")

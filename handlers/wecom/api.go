@@ -10,8 +10,6 @@ import (
 	"github.com/silenceper/wechat/v2/cache"
 	"github.com/silenceper/wechat/v2/credential"
 	"github.com/silenceper/wechat/v2/util"
-	"github.com/silenceper/wechat/v2/work"
-	workConfig "github.com/silenceper/wechat/v2/work/config"
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers/internal/wxapi"
@@ -29,7 +27,7 @@ const (
 )
 
 // Client calls WeCom's server API with one secret: the self-built app's
-// or 客户联系's. The access token comes from the SDK's work.Work and lives
+// or 客户联系's. The access token comes from the SDK's credential.WorkAccessToken and lives
 // in the cache shared by all replicas, one key per secret.
 //
 // Requests are posted through the SDK's util.PostJSONContext rather than
@@ -48,11 +46,8 @@ type Client struct {
 // appends it to the key as the "AgentID"): give the app its agent id and
 // 客户联系 a fixed name such as "contact".
 func NewClient(corpID, secret, tokenKey string, c cache.Cache) *Client {
-	wk := work.NewWork(&workConfig.Config{CorpID: corpID, CorpSecret: secret, AgentID: tokenKey, Cache: c})
-	h, ok := wk.GetContext().AccessTokenHandle.(credential.AccessTokenContextHandle)
-	if !ok {
-		h = credential.AccessTokenCompatibleHandle{AccessTokenHandle: wk.GetContext().AccessTokenHandle}
-	}
+	// The handle work.NewWork would build, without the rest of Work.
+	h := credential.NewWorkAccessToken(corpID, secret, tokenKey, credential.CacheKeyWorkPrefix, c)
 	// The key credential.WorkAccessToken uses, so a rejected token can be
 	// dropped.
 	key := credential.CacheKeyWorkPrefix + "_access_token_" + corpID

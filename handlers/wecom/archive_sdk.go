@@ -13,11 +13,6 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 )
 
-// ArchiveBuilt reports whether this binary can read the chat archive: it
-// was built with -tags msgaudit on Linux with cgo, linking Tencent's
-// libWeWorkFinanceSdk_C.so.
-const ArchiveBuilt = true
-
 // sdkArchiveTimeout bounds one GetChatData call, in seconds (the C
 // library takes no context).
 const sdkArchiveTimeout = 10

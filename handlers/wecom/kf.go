@@ -265,17 +265,18 @@ func (p *KFPuller) handle(ctx context.Context, openKfID string, m KFMessage) err
 	return handleAndQueue(ctx, p.h, p.outbox, p.log, ev, p.cfg.MessageTimeout, "微信客服 message")
 }
 
-// handleAndQueue runs a pulled message (微信客服, chat archive) through the
-// engine within timeout and queues its actions. An event the engine
-// refuses is logged and dropped; other errors are returned so the message
-// is pulled again.
+// handleAndQueue runs an event (a callback's, or a message pulled from
+// 微信客服 or the chat archive) through the engine within timeout and
+// queues its actions. An event the engine refuses is logged and dropped;
+// other errors are returned, so that the callback is retried or the
+// message pulled again.
 func handleAndQueue(ctx context.Context, h bot.Handler, outbox Enqueuer, log *slog.Logger, ev bot.Event, timeout time.Duration, what string) error {
 	mctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	actions, err := h.HandleEvent(mctx, ev)
 	if err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
-			log.Warn("wecom: "+what+" refused", "err", err)
+			log.Warn("wecom: "+what+" refused", "kind", ev.Kind, "err", err)
 			return nil
 		}
 		return err

@@ -251,15 +251,7 @@ func (h *Handler) process(ctx context.Context, m inbound) error {
 	if ev.Kind == bot.KindContactAdded {
 		return h.contactAdded(ctx, ev, m.UserID)
 	}
-	actions, err := h.d.Handler.HandleEvent(ctx, ev)
-	if err != nil {
-		if errors.Is(err, bot.ErrInvalid) {
-			h.log.Warn("wecom: event refused", "kind", ev.Kind, "err", err)
-			return nil
-		}
-		return err
-	}
-	return h.enqueue(ctx, ev, actions)
+	return handleAndQueue(ctx, h.d.Handler, h.d.Outbox, h.log, ev, h.cfg.ProcessTimeout, "event")
 }
 
 func (h *Handler) enqueue(ctx context.Context, ev bot.Event, actions []bot.Action) error {
