@@ -53,12 +53,14 @@ func (h *Handler) Register(g *echo.Group) {
 	a.POST("/scripts/reload", h.reloadScripts)
 	// Go's profiler, for an operator chasing latency in production; behind
 	// the same bearer token as everything else here.
-	a.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(pprofIndex)))
+	a.GET("/debug/pprof/*", pprofIndex)
 }
 
-func pprofIndex(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimPrefix(r.URL.Path, "/admin/debug/pprof/")
-	switch name {
+// pprofIndex serves net/http/pprof's pages by the route's wildcard, so
+// the prefix g was mounted under does not matter.
+func pprofIndex(c echo.Context) error {
+	w, r := c.Response(), c.Request()
+	switch name := c.Param("*"); name {
 	case "profile":
 		pprof.Profile(w, r)
 	case "trace":
@@ -70,6 +72,7 @@ func pprofIndex(w http.ResponseWriter, r *http.Request) {
 	default:
 		pprof.Handler(name).ServeHTTP(w, r)
 	}
+	return nil
 }
 
 func (h *Handler) auth(next echo.HandlerFunc) echo.HandlerFunc {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -142,5 +143,44 @@ func TestReloadReportsFileAndLine(t *testing.T) {
 	}
 	if got := lib.Scripts().FallbackReply(func(int) int { return 0 }); got != "嗯" {
 		t.Fatalf("after a rejected reload the fallback is %q, want the old 嗯", got)
+	}
+}
+
+func TestPprof(t *testing.T) {
+	tests := []struct {
+		name   string
+		prefix string // the group Register mounts on
+		path   string
+		token  bool
+		code   int
+		want   string
+	}{
+		{"index", "", "/admin/debug/pprof/", true, http.StatusOK, "goroutine"},
+		{"a profile", "", "/admin/debug/pprof/goroutine?debug=1", true, http.StatusOK, "goroutine profile"},
+		{"under another prefix", "/ops", "/ops/admin/debug/pprof/goroutine?debug=1", true, http.StatusOK, "goroutine profile"},
+		{"unknown profile", "", "/admin/debug/pprof/nosuch", true, http.StatusNotFound, "Unknown profile"},
+		{"no token", "", "/admin/debug/pprof/goroutine?debug=1", false, http.StatusUnauthorized, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logger := slog.New(slog.DiscardHandler)
+			e := handlers.NewEcho(logger)
+			New("t0ken", &fakeOutbox{}, nil, logger).Register(e.Group(tt.prefix))
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
+			if tt.token {
+				req.Header.Set("Authorization", "Bearer t0ken")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.code || !strings.Contains(string(body), tt.want) {
+				t.Errorf("GET %s = %d %.80q, want %d containing %q", tt.path, resp.StatusCode, body, tt.code, tt.want)
+			}
+		})
 	}
 }
