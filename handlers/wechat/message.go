@@ -31,27 +31,31 @@ type inbound struct {
 // envelope is a safe-mode body: the ciphertext and, in compatibility
 // mode, plaintext fields beside it that siyu ignores.
 type envelope struct {
-	ToUserName string `xml:"ToUserName" json:"ToUserName"`
-	Encrypt    string `xml:"Encrypt" json:"Encrypt"`
+	Encrypt string `xml:"Encrypt" json:"Encrypt"`
 }
 
+// parseEnvelope and parseInbound decode into a local of each fallback
+// branch: passing the result's own address to encoding/json or
+// encoding/xml would move it to the heap on every callback, the flat
+// fast path included.
 func parseEnvelope(body []byte) (envelope, error) {
 	var env envelope
 	var err error
 	switch {
 	case wxcrypt.IsJSON(body):
-		err = json.Unmarshal(body, &env)
+		var j envelope
+		err = json.Unmarshal(body, &j)
+		env = j
 	default:
 		err = flatxml.Scan(body, func(name, value []byte) {
-			switch string(name) {
-			case "Encrypt":
+			if string(name) == "Encrypt" {
 				env.Encrypt = string(value)
-			case "ToUserName":
-				env.ToUserName = string(value)
 			}
 		})
 		if errors.Is(err, flatxml.ErrNotFlat) {
-			env, err = envelope{}, xml.Unmarshal(body, &env)
+			var x envelope
+			err = xml.Unmarshal(body, &x)
+			env = x
 		}
 	}
 	if err != nil {
@@ -68,11 +72,15 @@ func parseInbound(body []byte) (inbound, error) {
 	var err error
 	switch {
 	case wxcrypt.IsJSON(body):
-		err = json.Unmarshal(body, &m)
+		var j inbound
+		err = json.Unmarshal(body, &j)
+		m = j
 	default:
 		err = scanInbound(body, &m)
 		if errors.Is(err, flatxml.ErrNotFlat) {
-			m, err = inbound{}, xml.Unmarshal(body, &m)
+			var x inbound
+			err = xml.Unmarshal(body, &x)
+			m = x
 		}
 	}
 	if err != nil {
@@ -87,7 +95,14 @@ func parseInbound(body []byte) (inbound, error) {
 // scanInbound reads a flat callback into m; ErrNotFlat sends the caller
 // to encoding/xml, which reads the same fields the same way.
 func scanInbound(body []byte, m *inbound) error {
-	var numErr error
+	var numErr error // the first bad number
+	number := func(value []byte) int64 {
+		n, err := parseInt(value)
+		if numErr == nil {
+			numErr = err
+		}
+		return n
+	}
 	err := flatxml.Scan(body, func(name, value []byte) {
 		switch string(name) {
 		case "ToUserName":
@@ -95,13 +110,13 @@ func scanInbound(body []byte, m *inbound) error {
 		case "FromUserName":
 			m.FromUserName = string(value)
 		case "CreateTime":
-			m.CreateTime, numErr = parseInt(value, numErr)
+			m.CreateTime = number(value)
 		case "MsgType":
 			m.MsgType = string(value)
 		case "Content":
 			m.Content = string(value)
 		case "MsgId":
-			m.MsgID, numErr = parseInt(value, numErr)
+			m.MsgID = number(value)
 		case "Event":
 			m.Event = string(value)
 		case "EventKey":
@@ -114,12 +129,12 @@ func scanInbound(body []byte, m *inbound) error {
 	return numErr
 }
 
-func parseInt(b []byte, prev error) (int64, error) {
+func parseInt(b []byte) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("wechat: number %q: %w", b, err)
 	}
-	return n, prev
+	return n, nil
 }
 
 // toEvent maps a callback to a bot.Event. It reports false for callbacks
