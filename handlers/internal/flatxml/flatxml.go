@@ -120,23 +120,10 @@ var (
 // text reads an element's content up to its end tag: character data and
 // CDATA sections, but no child elements.
 func text(b []byte, p int) (value []byte, next int, ok bool) {
-	// Fast path: exactly one CDATA section, the common case.
-	if bytes.HasPrefix(b[p:], cdataOpen) {
-		start := p + len(cdataOpen)
-		end := bytes.Index(b[start:], cdataClose)
-		if end < 0 {
-			return nil, 0, false
-		}
-		q := start + end + len(cdataClose)
-		if q+1 < len(b) && b[q] == '<' && b[q+1] == '/' {
-			if !plainChars(b[start : start+end]) {
-				return nil, 0, false
-			}
-			return b[start : start+end], q, true
-		}
+	if value, next, ok := single(b, p); ok {
+		return value, next, true
 	}
 	var out []byte
-	copied := false
 	for p < len(b) {
 		switch {
 		case bytes.HasPrefix(b[p:], cdataOpen):
@@ -149,13 +136,9 @@ func text(b []byte, p int) (value []byte, next int, ok bool) {
 				return nil, 0, false
 			}
 			out = append(out, b[start:start+end]...)
-			copied = true
 			p = start + end + len(cdataClose)
 		case b[p] == '<':
 			if p+1 < len(b) && b[p+1] == '/' {
-				if !copied {
-					out = out[:0:0]
-				}
 				return out, p, true
 			}
 			return nil, 0, false // a child element, comment or PI
@@ -168,7 +151,6 @@ func text(b []byte, p int) (value []byte, next int, ok bool) {
 				return nil, 0, false
 			}
 			out = append(out, b[p:q]...)
-			copied = true
 			p = q
 			if p < len(b) && b[p] == '&' {
 				r, n, ok := entity(b[p:])
@@ -181,6 +163,35 @@ func text(b []byte, p int) (value []byte, next int, ok bool) {
 		}
 	}
 	return nil, 0, false
+}
+
+// single is text's fast path, the common case, which needs no copy: the
+// content is exactly one CDATA section (Tencent's strings) or one run of
+// plain characters (its numbers) right before the end tag. Anything else,
+// bad input included, is left to text's general loop.
+func single(b []byte, p int) (value []byte, next int, ok bool) {
+	start, end, q := p, p, p
+	if bytes.HasPrefix(b[p:], cdataOpen) {
+		start = p + len(cdataOpen)
+		i := bytes.Index(b[start:], cdataClose)
+		if i < 0 {
+			return nil, 0, false
+		}
+		end = start + i
+		q = end + len(cdataClose)
+	} else {
+		for end < len(b) && b[end] != '<' && b[end] != '&' {
+			end++
+		}
+		if bytes.Contains(b[start:end], cdataClose) {
+			return nil, 0, false
+		}
+		q = end
+	}
+	if q+1 >= len(b) || b[q] != '<' || b[q+1] != '/' || !plainChars(b[start:end]) {
+		return nil, 0, false
+	}
+	return b[start:end], q, true
 }
 
 // entity decodes &lt; &gt; &amp; &quot; &apos; &#N; &#xN; at the start of b.
