@@ -13,9 +13,12 @@ import (
 
 // batcher sends commands that callers issue concurrently as one pipeline,
 // so under load a replica pays one round trip and two syscalls for many
-// callbacks' dedupe commands instead of one each. Written by hand because
-// go-redis v9 has no automatic pipelining. With one caller at a time it
-// costs one channel hand-off over a plain round trip.
+// callbacks' dedupe commands instead of one each. With one caller at a
+// time it costs one channel hand-off over a plain round trip. Written by
+// hand although go-redis v9.23 has an experimental AutoPipeliner: with 64
+// callers claiming and finishing, it spent 23-31 µs of client CPU per
+// callback against this batcher's 5-7 µs (both faces, same benchmark as
+// BenchmarkDedupeClaimFinishParallel, on a 2-vCPU VM).
 //
 // Writes nobody waits for (send) do not start a pipeline of their own:
 // they ride with the next awaited command, or go out after deferFor. A
