@@ -66,7 +66,9 @@ func (d *Deduper) Finish(ctx context.Context, key string, result []byte, ttl tim
 	}
 	// Queued, not awaited: bot.Deduper lets Finish return before the
 	// result is visible, and a callback's answer should not wait on it.
-	cmd := redis.NewStatusCmd(context.WithoutCancel(ctx), "set", d.c.key("dedupe", key), result, "px", ttl.Milliseconds())
+	// The batcher runs it on its own context, so ctx ending later does not
+	// cancel it.
+	cmd := redis.NewStatusCmd(ctx, "set", d.c.key("dedupe", key), result, "px", ttl.Milliseconds())
 	if err := d.c.batch.send(cmd); err != nil {
 		return fmt.Errorf("redisstore.Deduper.Finish %s: %w: %w", bot.Fingerprint(key), bot.ErrUnavailable, err)
 	}

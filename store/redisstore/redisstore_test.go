@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -466,5 +467,33 @@ func TestDedupeBatchedClaims(t *testing.T) {
 		if got := firsts[k].Load(); got != 1 {
 			t.Errorf("key %d had %d first claims, want 1", k, got)
 		}
+	}
+}
+
+// TestDeduperFinishOutlivesCaller: the result is queued, so the callback's
+// context may end before it is written; the write must still land.
+func TestDeduperFinishOutlivesCaller(t *testing.T) {
+	d := redisstore.NewDeduper(storetest.Redis(t))
+	if first, _, err := d.Claim(t.Context(), "outlive", time.Hour); err != nil || !first {
+		t.Fatalf("Claim = %v, %v, want first", first, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	if err := d.Finish(ctx, "outlive", []byte("answer"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, result, err := d.Claim(t.Context(), "outlive", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(result) == "answer" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored result = %q after the caller's context ended, want %q", result, "answer")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
