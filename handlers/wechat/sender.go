@@ -44,16 +44,13 @@ func (s *Sender) Send(ctx context.Context, a bot.Action) error {
 	if err != nil {
 		return err
 	}
-	err = s.post(ctx, msg)
-	var ce *util.CommonError
-	if errors.As(err, &ce) && wxapi.TokenRejected(ce.ErrCode) {
-		// The SDK keeps a revoked token until its TTL runs out: drop it
-		// and try once more with a fresh one.
+	return wxapi.WithFreshToken(func() error { return s.post(ctx, msg) }, func() error {
+		// Both keys: the stable token and the plain one. A failed delete
+		// still leaves the retry worth trying.
 		_ = s.cache.Delete(credential.CacheKeyOfficialAccountPrefix + "_stable_access_token_" + s.appID)
 		_ = s.cache.Delete(credential.CacheKeyOfficialAccountPrefix + "_access_token_" + s.appID)
-		err = s.post(ctx, msg)
-	}
-	return err
+		return nil
+	})
 }
 
 func (s *Sender) post(ctx context.Context, msg *message.CustomerMessage) error {

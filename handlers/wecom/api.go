@@ -95,15 +95,12 @@ func transient(code int64) bool {
 // an errcode (ErrCode extracts it), bot.ErrInvalid when retrying cannot
 // help and bot.ErrUnavailable when WeCom could not be reached.
 func (c *Client) call(ctx context.Context, op, path string, req, resp any) error {
-	err := c.post(ctx, op, path, req, resp)
-	if code, ok := ErrCode(err); ok && wxapi.TokenRejected(code) {
-		// The SDK keeps a revoked token until its TTL runs out.
-		if derr := c.cache.Delete(c.cacheKey); derr != nil {
-			return fmt.Errorf("%s: drop rejected token: %w", op, derr)
+	return wxapi.WithFreshToken(func() error { return c.post(ctx, op, path, req, resp) }, func() error {
+		if err := c.cache.Delete(c.cacheKey); err != nil {
+			return fmt.Errorf("%s: drop rejected token: %w", op, err)
 		}
-		err = c.post(ctx, op, path, req, resp)
-	}
-	return err
+		return nil
+	})
 }
 
 func (c *Client) post(ctx context.Context, op, path string, req, resp any) error {
