@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -57,16 +56,11 @@ func testLogger(t *testing.T) *slog.Logger { return handlertest.Logger(t) }
 
 func testEngine(t *testing.T) *bot.Engine { return handlertest.Engine(t, testScripts()) }
 
-// clock is a settable time shared by replicas, senders and outboxes.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
+// newClock returns a settable time shared by replicas, senders and
+// outboxes.
+func newClock() *handlertest.Clock {
+	return handlertest.NewClock(time.Now().Truncate(time.Millisecond))
 }
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 // backends are the database and Redis that replicas share.
 type backends struct {
@@ -78,7 +72,7 @@ func newBackends(t *testing.T) backends {
 	return backends{db: storetest.SQL(t), rdb: storetest.Redis(t)}
 }
 
-func newTestSender(t *testing.T, rdb *redisstore.Client, api *fakeAPI, clk *clock) (*Sender, *redisstore.DouyinState) {
+func newTestSender(t *testing.T, rdb *redisstore.Client, api *fakeAPI, clk *handlertest.Clock) (*Sender, *redisstore.DouyinState) {
 	t.Helper()
 	client, err := NewClient(ClientConfig{BaseURL: api.URL, ClientKey: testClientKey, ClientSecret: testSecret})
 	if err != nil {
@@ -99,7 +93,7 @@ type replica struct {
 	store  *sqlstore.Outbox
 }
 
-func newReplica(t *testing.T, b backends, h bot.Handler, api *fakeAPI, clk *clock) *replica {
+func newReplica(t *testing.T, b backends, h bot.Handler, api *fakeAPI, clk *handlertest.Clock) *replica {
 	t.Helper()
 	logger := testLogger(t)
 	chain := bot.Chain(h, bot.Recover(logger), bot.Validate(),

@@ -10,18 +10,10 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
-
-// clock is a settable time for outbox backoff.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 func reply(user, text string) bot.Action {
 	return bot.Reply{To: bot.Target{Platform: bot.WeChat, Account: testAppID, User: bot.UserID(user)}, Text: text}
@@ -30,7 +22,7 @@ func reply(user, text string) bot.Action {
 func TestOutboxRetriesUntilDelivered(t *testing.T) {
 	api := newFakeAPI(t)
 	b := newBackends(t)
-	clk := &clock{now: time.Now()}
+	clk := handlertest.NewClock(time.Now())
 	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)},
 		bot.OutboxConfig{Now: clk.Now, Backoff: time.Second, MaxAttempts: 8})
 	api.failNext(-1, -1, 45009) // system busy twice, then rate-limited
@@ -84,7 +76,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			api := newFakeAPI(t)
 			b := newBackends(t)
-			clk := &clock{now: time.Now()}
+			clk := handlertest.NewClock(time.Now())
 			store := sqlstore.NewOutbox(b.db)
 			ob := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)}, bot.OutboxConfig{Now: clk.Now, MaxAttempts: 3})
 			api.failNext(tc.failures...)

@@ -141,15 +141,6 @@ func newBackends(t *testing.T) backends {
 	return backends{db: db, rdb: storetest.Redis(t), store: testStore{s}}
 }
 
-// clock is a settable time.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // replica is one siyu process's WeCom path: Echo, handler, dedupe, the
 // outbox with the WeCom and staff senders, and the 微信客服 puller, on
 // storage that replicas share.
@@ -158,7 +149,7 @@ type replica struct {
 	h      *Handler
 	kf     *KFPuller
 	outbox *bot.Outbox
-	clock  *clock // the outbox's, to reach batched rows
+	clock  *handlertest.Clock // the outbox's, to reach batched rows
 }
 
 type replicaOpts struct {
@@ -174,7 +165,7 @@ func newReplica(t *testing.T, b backends, engine bot.Handler, o replicaOpts) *re
 	tokens := redisstore.NewTokenCache(b.rdb)
 	app := NewClient(testCorp, testSecret, testAgent, tokens)
 	contact := NewClient(testCorp, testContactSecret, "contact", tokens)
-	clk := &clock{now: time.Now()}
+	clk := handlertest.NewClock(time.Now())
 	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), map[bot.Platform]bot.Sender{
 		bot.WeCom: NewSender(app, b.store, SenderConfig{Logger: logger}),
 		bot.Staff: NewStaffSender(app, 1000002, o.alertTo, logger),

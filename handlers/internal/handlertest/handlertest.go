@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/siyu-bot/siyu/bot"
 )
@@ -50,3 +52,19 @@ func Counting(n *atomic.Int32, h bot.Handler) bot.Handler {
 		return h.HandleEvent(ctx, ev)
 	})
 }
+
+// Clock is a settable time that the goroutines of replicas, senders and
+// outboxes may share.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock reading now.
+func NewClock(now time.Time) *Clock { return &Clock{now: now} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
