@@ -13,6 +13,17 @@ type Target struct {
 	Account      AccountID    `json:"account,omitempty"`
 	Conversation Conversation `json:"conversation,omitzero"`
 	User         UserID       `json:"user,omitempty"`
+	// UnionID links the user across WeChat and WeCom when known.
+	UnionID string `json:"union_id,omitempty"`
+}
+
+// Person returns the PersonID of the user the action goes to ("" for a
+// whole group).
+func (t Target) Person() PersonID {
+	if t.User == "" && t.UnionID == "" {
+		return ""
+	}
+	return PersonOf(t.Platform, t.Account, t.User, t.UnionID)
 }
 
 // Action is something the engine wants done. It says what to send and to
@@ -76,6 +87,79 @@ type Batched struct {
 
 func (a Batched) Dest() Target { return a.Action.Dest() }
 
+// Push is an action siyu sends on its own initiative rather than as the
+// answer to the person's own message: a group's check-in digest, a
+// milestone reward, a coupon push, a reminder. Do-not-disturb checks a
+// Push when the engine produces it and again when the outbox sends it;
+// replies are never held back. Topic names what kind of push it is, for
+// caps by rule and for staff ("checkin_digest", "checkin_reward",
+// "coupon", "reminder").
+type Push struct {
+	Action Action `json:"-"`
+	Topic  string `json:"topic"`
+}
+
+func (a Push) Dest() Target { return a.Action.Dest() }
+
+func (Push) actionType() string { return "push" }
+
+// MarshalJSON encodes the wrapped action with its type.
+func (a Push) MarshalJSON() ([]byte, error) {
+	inner, err := MarshalAction(a.Action)
+	if err != nil {
+		return nil, err
+	}
+	type plain Push
+	return json.Marshal(struct {
+		plain
+		Action json.RawMessage `json:"action"`
+	}{plain(a), inner})
+}
+
+// UnmarshalJSON decodes what MarshalJSON encoded.
+func (a *Push) UnmarshalJSON(b []byte) error {
+	type plain Push
+	var v struct {
+		plain
+		Action json.RawMessage `json:"action"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	inner, err := UnmarshalAction(v.Action)
+	if err != nil {
+		return err
+	}
+	*a = Push(v.plain)
+	a.Action = inner
+	return nil
+}
+
+// IsProactive reports whether a is sent on siyu's own initiative (a Push,
+// or a Batched action such as a group's welcome) rather than as a reply.
+func IsProactive(a Action) bool {
+	switch a.(type) {
+	case Push, Batched:
+		return true
+	}
+	return false
+}
+
+// Unwrap returns the action a platform sends for a: the innermost action
+// of Batched and Push wrappers.
+func Unwrap(a Action) Action {
+	for {
+		switch w := a.(type) {
+		case Batched:
+			a = w.Action
+		case Push:
+			a = w.Action
+		default:
+			return a
+		}
+	}
+}
+
 func (Batched) actionType() string { return "batched" }
 
 // MarshalJSON encodes the wrapped action with its type.
@@ -128,6 +212,10 @@ func TextOf(a Action) (string, bool) {
 		return a.Text, true
 	case Welcome:
 		return a.Text, true
+	case Push:
+		return TextOf(a.Action)
+	case Batched:
+		return TextOf(a.Action)
 	}
 	return "", false
 }
@@ -228,6 +316,10 @@ func decodeAction(env actionEnvelope) (Action, error) {
 		a = v
 	case "batched":
 		var v Batched
+		err = json.Unmarshal(env.Data, &v)
+		a = v
+	case "push":
+		var v Push
 		err = json.Unmarshal(env.Data, &v)
 		a = v
 	default:

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -14,10 +15,19 @@ type ScriptSource interface {
 	Scripts() *Scripts
 }
 
-// EngineConfig holds the engine's dependencies.
+// EngineConfig holds the engine's dependencies. The stage lists fill the
+// layers of the stack documented in stage.go, each in the order given.
 type EngineConfig struct {
 	Scripts ScriptSource
 	Logger  *slog.Logger
+	// Understand classifies a message once (layer 1).
+	Understand []Analyzer
+	// Observe sees every event and never takes it (layer 2).
+	Observe []Stage
+	// Commands may take a message before the keyword rules (layer 3).
+	Commands []Stage
+	// Meaning answers after intent rules, before the fallback (layer 5).
+	Meaning []Stage
 	// Pick chooses one of n replies; random by default.
 	Pick func(n int) int
 	Now  func() time.Time
@@ -26,20 +36,20 @@ type EngineConfig struct {
 	GroupWelcomeWindow time.Duration
 }
 
-// Engine is the dialog engine: reply scripts turned into answers. It
-// implements Handler; cross-cutting stages (dedupe, recover) wrap it as
-// middleware.
+// Engine is the dialog engine: the stack of stages in stage.go over the
+// reply scripts. It implements Handler; cross-cutting stages (dedupe,
+// recover, do-not-disturb) wrap it as middleware.
 type Engine struct {
-	scripts ScriptSource
-	logger  *slog.Logger
-	pick    func(n int) int
-	now     func() time.Time
-	window  time.Duration
+	cfg    EngineConfig
+	logger *slog.Logger
+	pick   func(n int) int
+	now    func() time.Time
+	window time.Duration
 }
 
 // NewEngine returns an engine.
 func NewEngine(cfg EngineConfig) *Engine {
-	e := &Engine{scripts: cfg.Scripts, logger: cfg.Logger, pick: cfg.Pick, now: cfg.Now, window: cfg.GroupWelcomeWindow}
+	e := &Engine{cfg: cfg, logger: cfg.Logger, pick: cfg.Pick, now: cfg.Now, window: cfg.GroupWelcomeWindow}
 	if e.window <= 0 {
 		e.window = time.Minute // long enough to gather a burst of joins, short enough to feel personal
 	}
@@ -57,58 +67,129 @@ func NewEngine(cfg EngineConfig) *Engine {
 
 // HandleEvent answers one event.
 func (e *Engine) HandleEvent(ctx context.Context, ev Event) ([]Action, error) {
-	s := e.scripts.Scripts()
+	t, err := e.Run(ctx, ev, false)
+	if err != nil {
+		return nil, err
+	}
+	return t.Actions, nil
+}
+
+// Run takes one event through the stack and returns the whole turn: its
+// actions and which stage answered. With dryRun, stages say what they
+// would do without writing anything (the staff console's dry-run).
+func (e *Engine) Run(ctx context.Context, ev Event, dryRun bool) (*Turn, error) {
+	t := &Turn{Event: ev, Scripts: e.cfg.Scripts.Scripts(), DryRun: dryRun}
+	if ev.Kind == KindMessage {
+		t.Text = Normalize(ev.Text)
+		for _, a := range e.cfg.Understand {
+			if err := a.Analyze(ctx, t); err != nil {
+				return nil, fmt.Errorf("bot.Engine understand: %w", err)
+			}
+		}
+	}
+	for _, s := range e.cfg.Observe {
+		if _, err := s.HandleTurn(ctx, t); err != nil {
+			return nil, fmt.Errorf("bot.Engine observe: %w", err)
+		}
+	}
+	if ev.Observe {
+		return t, nil
+	}
+	for _, s := range e.cfg.Commands {
+		taken, err := s.HandleTurn(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("bot.Engine command: %w", err)
+		}
+		if taken {
+			return t, nil
+		}
+	}
+	if e.rules(t) {
+		return t, nil
+	}
+	if ev.Kind != KindMessage {
+		return t, nil
+	}
+	if r, ok := t.Scripts.MatchIntent(ev.Platform, t.Intent, t.Confidence); ok && t.Intent != "" {
+		t.ReplyText(r.Reply(e.pick))
+		t.Answer = Answer{Stage: "intent", Rule: r.Name, Intent: t.Intent, Confidence: t.Confidence}
+		return t, nil
+	}
+	for _, s := range e.cfg.Meaning {
+		taken, err := s.HandleTurn(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("bot.Engine meaning: %w", err)
+		}
+		if taken {
+			return t, nil
+		}
+	}
+	// No fallback in groups: a bot that answers every unmatched line of a
+	// group chat is spam.
+	if !ev.Conversation.IsGroup() {
+		if text := t.Scripts.FallbackReply(e.pick); text != "" {
+			t.ReplyText(text)
+			t.Answer = Answer{Stage: "fallback", Intent: t.Intent, Confidence: t.Confidence}
+		}
+	}
+	return t, nil
+}
+
+// rules is layer 4: keyword rules and welcomes. It reports whether it
+// took the event.
+func (e *Engine) rules(t *Turn) bool {
+	ev, s := t.Event, t.Scripts
 	to := ev.ReplyTarget()
 	switch ev.Kind {
 	case KindMessage:
-		if ev.Observe {
-			return nil, nil
-		}
 		if r, ok := s.Match(ev.Platform, ev.Text); ok {
-			return []Action{Reply{To: to, Text: r.Reply(e.pick), InReplyTo: ev.MessageID}}, nil
-		}
-		// No fallback in groups: a bot that answers every unmatched line
-		// of a group chat is spam.
-		if !ev.Conversation.IsGroup() {
-			if text := s.FallbackReply(e.pick); text != "" {
-				return []Action{Reply{To: to, Text: text, InReplyTo: ev.MessageID}}, nil
-			}
+			t.ReplyText(r.Reply(e.pick))
+			t.Answer = Answer{Stage: "rule", Rule: r.Name, Intent: t.Intent, Confidence: t.Confidence}
+			return true
 		}
 	case KindMenuClick:
 		if r, ok := s.MatchMenu(ev.Platform, ev.Key); ok {
-			return []Action{Reply{To: to, Text: r.Reply(e.pick), InReplyTo: ev.MessageID}}, nil
+			t.ReplyText(r.Reply(e.pick))
+			t.Answer = Answer{Stage: "menu", Rule: r.Name}
+			return true
 		}
 	case KindFollow:
 		text := ""
 		if ev.Channel != "" {
-			if t, ch := s.ContactWelcome(ev.Channel, e.pick); ch != nil {
-				text = t
+			if txt, ch := s.ContactWelcome(ev.Channel, e.pick); ch != nil {
+				text = txt
 			}
 		}
 		if text == "" {
 			text = s.FollowWelcome(e.pick)
 		}
 		if text != "" {
-			return []Action{Welcome{To: to, Text: text, Channel: ev.Channel}}, nil
+			t.Add(Welcome{To: to, Text: text, Channel: ev.Channel})
+			t.Answer = Answer{Stage: "welcome", Rule: ev.Channel}
+			return true
 		}
 	case KindContactAdded:
 		if text, _ := s.ContactWelcome(ev.Channel, e.pick); text != "" {
-			return []Action{Welcome{To: to, Text: text, Channel: ev.Channel, WelcomeCode: ev.WelcomeCode}}, nil
+			t.Add(Welcome{To: to, Text: text, Channel: ev.Channel, WelcomeCode: ev.WelcomeCode})
+			t.Answer = Answer{Stage: "welcome", Rule: ev.Channel}
+			return true
 		}
 	case KindMemberJoined:
 		// WeCom sends customer-group welcomes itself, from templates kept
 		// in sync with welcome.group; a bot cannot post into those groups.
 		if ev.Platform == WeCom {
-			return nil, nil
+			return false
 		}
-		if text := s.GroupWelcome(e.pick); text != "" && ev.Conversation.IsGroup() && !ev.Observe {
+		if text := s.GroupWelcome(e.pick); text != "" && ev.Conversation.IsGroup() {
 			end := ev.Time.Truncate(e.window).Add(e.window)
-			return []Action{Batched{
+			t.Add(Batched{
 				Action: Reply{To: Target{Platform: ev.Platform, Account: ev.Account, Conversation: ev.Conversation}, Text: text},
 				Key:    "welcome:" + string(ev.Platform) + ":" + string(ev.Account) + ":" + string(ev.Conversation.Group) + ":" + strconv.FormatInt(end.Unix(), 10),
 				SendAt: end,
-			}}, nil
+			})
+			t.Answer = Answer{Stage: "welcome"}
+			return true
 		}
 	}
-	return nil, nil
+	return false
 }

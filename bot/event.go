@@ -86,6 +86,11 @@ type Event struct {
 	// WelcomeCode is WeCom's one-shot, 20-second code for a new contact's
 	// welcome message.
 	WelcomeCode string
+	// UnionID is the WeChat unionid of the sender when the adapter knows
+	// it: it links an Official Account follower and a WeCom external
+	// contact of the same brand (same Open Platform account). Empty when
+	// unknown; Douyin has none.
+	UnionID string
 	// Observe marks an event seen after the fact (chat archive): the engine
 	// may record and alert but no direct reply is possible.
 	Observe bool
@@ -109,5 +114,23 @@ func (e *Event) Validate() error {
 
 // ReplyTarget is where a reply to this event goes.
 func (e *Event) ReplyTarget() Target {
-	return Target{Platform: e.Platform, Account: e.Account, Conversation: e.Conversation, User: e.Sender}
+	return Target{Platform: e.Platform, Account: e.Account, Conversation: e.Conversation, User: e.Sender, UnionID: e.UnionID}
 }
+
+// PersonID names one person across platforms as far as siyu can link
+// them: "union:<unionid>" when the WeChat unionid is known (an Official
+// Account follower and a WeCom contact are then one person), else
+// "<platform>:<account>:<user>". Per-person limits (coupons, caps,
+// opt-outs) key on it. It holds a customer id: never log it.
+type PersonID string
+
+// PersonOf returns the PersonID of a user.
+func PersonOf(p Platform, account AccountID, user UserID, unionID string) PersonID {
+	if unionID != "" {
+		return PersonID("union:" + unionID)
+	}
+	return PersonID(string(p) + ":" + string(account) + ":" + string(user))
+}
+
+// Person returns the PersonID of the event's sender.
+func (e *Event) Person() PersonID { return PersonOf(e.Platform, e.Account, e.Sender, e.UnionID) }

@@ -19,8 +19,9 @@ import (
 // The library reads only the fs.FS it is given: main passes os.DirFS for
 // editable scripts or scripts.FS for the embedded ones.
 type Library struct {
-	fsys   fs.FS
-	logger *slog.Logger
+	fsys     fs.FS
+	logger   *slog.Logger
+	sections []Section
 	// mu serialises reloads so that a slow load cannot replace the result
 	// of a newer one.
 	mu  sync.Mutex
@@ -36,11 +37,13 @@ type loadedScripts struct {
 // NewLibrary loads the scripts in fsys and returns a library holding them.
 // It fails as LoadScripts does if they do not load: a service must not
 // start without its scripts. A nil logger discards logs.
-func NewLibrary(fsys fs.FS, logger *slog.Logger) (*Library, error) {
+//
+// sections are the capabilities' script sections (see Section).
+func NewLibrary(fsys fs.FS, logger *slog.Logger, sections ...Section) (*Library, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Library{fsys: fsys, logger: logger}
+	l := &Library{fsys: fsys, logger: logger, sections: sections}
 	cur, err := l.load()
 	if err != nil {
 		return nil, fmt.Errorf("bot.NewLibrary: %w", err)
@@ -53,6 +56,13 @@ func NewLibrary(fsys fs.FS, logger *slog.Logger) (*Library, error) {
 // event and use the result for the whole event, so that a reload in
 // between cannot mix two versions.
 func (l *Library) Scripts() *Scripts { return l.cur.Load().scripts }
+
+// Sections returns the sections the library loads, for validating a
+// draft the same way (the admin API's validate).
+func (l *Library) Sections() []Section { return l.sections }
+
+// FS returns the file system the library reads.
+func (l *Library) FS() fs.FS { return l.fsys }
 
 // Version identifies the current scripts: a fingerprint of the script
 // files' names, sizes and modification times, the same on every replica
@@ -125,7 +135,7 @@ func (l *Library) load() (*loadedScripts, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := LoadScripts(l.fsys)
+	s, err := LoadScripts(l.fsys, l.sections...)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,10 @@ import (
 	"golang.org/x/text/width"
 )
 
+// Normalize returns text in the form rules, keywords and the intent
+// classifier compare; see normalize.
+func Normalize(s string) string { return normalize(s) }
+
 // normalize returns text in the form in which customers' messages and
 // script keywords are compared, so that what a customer types on a phone
 // keyboard matches what staff typed in a script:

@@ -44,8 +44,10 @@ type OutboxConfig struct {
 	Concurrency int
 	// SendTimeout bounds one send.
 	SendTimeout time.Duration
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Gate, when set, admits each Push at send time (do-not-disturb).
+	Gate   SendGate
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 func (c OutboxConfig) withDefaults() OutboxConfig {
@@ -128,7 +130,7 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) erro
 			return fmt.Errorf("bot.Outbox.Enqueue: %w", err)
 		}
 		route := a.Dest().Platform
-		if _, ok := a.(StaffAlert); ok {
+		if _, ok := Unwrap(a).(StaffAlert); ok {
 			route = Staff // alerts reach staff wherever the conversation was
 		}
 		items = append(items, OutboxItem{Key: itemKey, Platform: route, Payload: payload, NextAt: due})
@@ -191,10 +193,23 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 
 func (o *Outbox) deliver(ctx context.Context, it OutboxItem) {
 	log := o.cfg.Logger.With("outbox_id", it.ID, "platform", it.Platform, "attempt", it.Attempts)
-	err := o.send(ctx, it)
 	// Record the outcome even when ctx is ending: the send happened.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if until, reason, held := o.admit(ctx, it); held {
+		if until.IsZero() {
+			if ferr := o.store.Fail(rctx, it.ID, reason, o.cfg.Now(), true); ferr != nil {
+				log.ErrorContext(ctx, "outbox fail record failed", "err", ferr)
+			}
+			log.InfoContext(ctx, "outbox push held back for good", "reason", reason)
+			return
+		}
+		if derr := o.store.Defer(rctx, it.ID, reason, until); derr != nil {
+			log.ErrorContext(ctx, "outbox defer failed", "err", derr)
+		}
+		return
+	}
+	err := o.send(ctx, it)
 	if err == nil {
 		if cerr := o.store.Complete(rctx, it.ID); cerr != nil {
 			log.ErrorContext(ctx, "outbox complete failed; the row may be sent again after its lease", "err", cerr)
@@ -213,11 +228,42 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem) {
 	}
 }
 
+// admit asks the Gate about a Push. held is true when the push must not
+// go now: until is when to try again, or zero to drop it for good;
+// reason says why.
+func (o *Outbox) admit(ctx context.Context, it OutboxItem) (until time.Time, reason string, held bool) {
+	if o.cfg.Gate == nil {
+		return time.Time{}, "", false
+	}
+	a, err := UnmarshalAction(it.Payload)
+	if err != nil {
+		return time.Time{}, "", false // send reports the bad payload
+	}
+	p, ok := a.(Push)
+	if !ok {
+		return time.Time{}, "", false
+	}
+	now := o.cfg.Now()
+	until, err = o.cfg.Gate.Admit(ctx, p, now)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return time.Time{}, "held back: " + err.Error(), true
+	case err != nil:
+		// The gate could not decide (its store is down): wait rather
+		// than risk sending to someone who opted out.
+		return now.Add(o.cfg.Backoff), "gate unavailable: " + err.Error(), true
+	case until.After(now):
+		return until, "deferred by do-not-disturb", true
+	}
+	return time.Time{}, "", false
+}
+
 func (o *Outbox) send(ctx context.Context, it OutboxItem) error {
 	a, err := UnmarshalAction(it.Payload)
 	if err != nil {
 		return err
 	}
+	a = Unwrap(a)
 	s, ok := o.senders[it.Platform]
 	if !ok {
 		return fmt.Errorf("bot.Outbox: no sender for platform %q: %w", it.Platform, ErrInvalid)

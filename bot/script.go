@@ -109,8 +109,14 @@ type Rule struct {
 	// upper-case or full-width literal could never match and is rejected.
 	Regex []string
 	// Menu keys match custom menu clicks, exactly and case-sensitively.
-	Menu    []string
-	Replies []string
+	Menu []string
+	// Intents match a message the intent classifier gave one of these
+	// intents with at least MinConfidence. Keyword matches (exact,
+	// contains, regex) of any rule win over intent matches; see
+	// MatchIntent.
+	Intents       []string
+	MinConfidence float64
+	Replies       []string
 	// Priority orders rules: the highest matching priority wins, and among
 	// equal priorities the rule first in file order (file path, then
 	// position in the file).
@@ -138,6 +144,7 @@ func (r *Rule) clone() Rule {
 	c.Contains = slices.Clone(r.Contains)
 	c.Regex = slices.Clone(r.Regex)
 	c.Menu = slices.Clone(r.Menu)
+	c.Intents = slices.Clone(r.Intents)
 	c.Replies = slices.Clone(r.Replies)
 	c.Platforms = slices.Clone(r.Platforms)
 	return c
@@ -213,7 +220,10 @@ type Scripts struct {
 	exact    map[string]ranks // normalised keyword → best rule per platform class
 	menu     map[string]ranks
 	contains *containsIndex
-	regexps  []int32 // ranks of rules with patterns, ascending
+	regexps  []int32            // ranks of rules with patterns, ascending
+	intents  map[string][]int32 // intent → ranks of rules answering it, ascending
+
+	sections map[string]any // compiled sections by key
 }
 
 // Match returns the rule answering a customer's text on platform p: the
@@ -245,6 +255,32 @@ func (s *Scripts) Match(p Platform, text string) (*Rule, bool) {
 		return nil, false
 	}
 	return &s.rules[best], true
+}
+
+// MatchIntent returns the rule answering a message the classifier took
+// for intent with the given confidence on platform p: the rule of
+// highest priority (first in file order among equals) that names the
+// intent and whose MinConfidence the confidence reaches. Callers try
+// Match first: keyword rules win over intent rules.
+func (s *Scripts) MatchIntent(p Platform, intent string, confidence float64) (*Rule, bool) {
+	c := platformClass(p)
+	for _, rank := range s.intents[intent] {
+		r := &s.rules[rank]
+		if r.platforms.allowsClass(c) && confidence >= r.MinConfidence {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// Intents returns the intents that rules answer, sorted.
+func (s *Scripts) Intents() []string {
+	out := make([]string, 0, len(s.intents))
+	for in := range s.intents {
+		out = append(out, in)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // MatchMenu returns the rule answering a click on the custom menu item
@@ -345,7 +381,11 @@ func chooseText(texts []string, pick func(n int) int) string {
 // Mistakes in the scripts are all reported at once: the error wraps
 // ErrInvalid and one ScriptError per mistake, which ScriptErrors extracts.
 // A file system that cannot be read gives an error without ErrInvalid.
-func LoadScripts(fsys fs.FS) (*Scripts, error) {
+func LoadScripts(fsys fs.FS, sections ...Section) (*Scripts, error) {
+	keys, err := sectionKeys(sections)
+	if err != nil {
+		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
+	}
 	paths, err := scriptPaths(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
@@ -360,12 +400,12 @@ func LoadScripts(fsys fs.FS) (*Scripts, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bot.LoadScripts: %w", err)
 		}
-		sp := &scriptParser{f: &scriptFile{path: p}}
+		sp := &scriptParser{f: &scriptFile{path: p}, sections: sections, sectionKeys: keys}
 		sp.parse(data)
 		errs = append(errs, sp.errs...)
 		files = append(files, sp.f)
 	}
-	s, merrs := mergeScripts(files)
+	s, merrs := mergeScripts(files, sections)
 	errs = append(errs, merrs...)
 	if len(errs) > 0 {
 		return nil, scriptErrorsErr(errs)
@@ -431,11 +471,12 @@ type scriptFile struct {
 	fallback *textDef
 	rules    []Rule
 	channels []Channel
+	sections map[string]SectionPart // by section key
 }
 
-func mergeScripts(files []*scriptFile) (*Scripts, []ScriptError) {
+func mergeScripts(files []*scriptFile, sections []Section) (*Scripts, []ScriptError) {
 	var errs []ScriptError
-	s := &Scripts{byState: make(map[string]int)}
+	s := &Scripts{byState: make(map[string]int), sections: make(map[string]any, len(sections))}
 	type origin struct {
 		file string
 		line int
@@ -482,14 +523,29 @@ func mergeScripts(files []*scriptFile) (*Scripts, []ScriptError) {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.order, b.order))
 	})
 	s.index()
+	// Sections merge after the core, in the order the caller gave them,
+	// so each sees the channels and the sections before it.
+	for _, sec := range sections {
+		var parts []SectionPart
+		for _, f := range files {
+			if part, ok := f.sections[sec.Key()]; ok {
+				parts = append(parts, part)
+			}
+		}
+		m := &SectionMerger{}
+		s.sections[sec.Key()] = sec.Merge(m, s, parts)
+		errs = append(errs, m.errs...)
+	}
 	return s, errs
 }
 
 // scriptParser checks one file's YAML tree against the format and
 // collects every mistake it finds.
 type scriptParser struct {
-	f    *scriptFile
-	errs []ScriptError
+	f           *scriptFile
+	errs        []ScriptError
+	sections    []Section
+	sectionKeys []string
 }
 
 func (p *scriptParser) errorf(n *yaml.Node, format string, args ...any) {
@@ -706,8 +762,16 @@ func (p *scriptParser) texts(n *yaml.Node, what string) ([]string, bool) {
 }
 
 func (p *scriptParser) top(n *yaml.Node) {
-	kvs, _ := p.mapping(n, "top level", "welcome", "rules", "fallback", "channels")
+	kvs, _ := p.mapping(n, "top level", append([]string{"welcome", "rules", "fallback", "channels"}, p.sectionKeys...)...)
 	for _, kv := range kvs {
+		if i := slices.Index(p.sectionKeys, kv.key); i >= 0 {
+			if p.f.sections == nil {
+				p.f.sections = make(map[string]SectionPart)
+			}
+			v := p.sections[i].Parse(&SectionParser{p}, kv.value)
+			p.f.sections[kv.key] = SectionPart{File: p.f.path, Line: kv.keyN.Line, Value: v}
+			continue
+		}
 		switch kv.key {
 		case "welcome":
 			p.welcome(kv.value)
@@ -804,7 +868,7 @@ func (p *scriptParser) rule(n *yaml.Node) (Rule, bool) {
 		}
 	}
 	if !hasMatch && clean {
-		p.errorf(n, "%s: no match (want match: with exact, contains, regex or menu)", what)
+		p.errorf(n, "%s: no match (want match: with exact, contains, regex, menu or intent)", what)
 	}
 	if !hasReply && clean {
 		p.errorf(n, "%s: no reply", what)
@@ -813,12 +877,22 @@ func (p *scriptParser) rule(n *yaml.Node) (Rule, bool) {
 }
 
 func (p *scriptParser) match(r *Rule, n *yaml.Node, what string) {
-	kvs, clean := p.mapping(n, what+": match", "exact", "contains", "regex", "menu")
+	kvs, clean := p.mapping(n, what+": match", "exact", "contains", "regex", "menu", "intent", "min_confidence")
 	if clean && len(kvs) == 0 {
-		p.errorf(yamlResolve(n), "%s: match: empty (want exact, contains, regex or menu)", what)
+		p.errorf(yamlResolve(n), "%s: match: empty (want exact, contains, regex, menu or intent)", what)
 	}
+	var confNode *yaml.Node
 	for _, kv := range kvs {
 		w := what + ": match." + kv.key
+		if kv.key == "min_confidence" {
+			confNode = kv.keyN
+			v := yamlResolve(kv.value)
+			if v.Kind != yaml.ScalarNode || (v.Tag != "!!float" && v.Tag != "!!int") || v.Decode(&r.MinConfidence) != nil ||
+				r.MinConfidence < 0 || r.MinConfidence > 1 {
+				p.errorf(v, "%s: want a number from 0 to 1, got %s", w, yamlDescribe(v))
+			}
+			continue
+		}
 		items, _ := p.list(kv.value, w)
 		for _, item := range items {
 			raw, _ := p.scalar(item, w)
@@ -847,9 +921,41 @@ func (p *scriptParser) match(r *Rule, n *yaml.Node, what string) {
 					continue
 				}
 				r.Menu = append(r.Menu, raw)
+			case "intent":
+				name := strings.TrimSpace(raw)
+				if !validIntentName(name) {
+					p.errorf(item, "%s: intent names are lower-case letters, digits and _, got %q", w, raw)
+					continue
+				}
+				r.Intents = append(r.Intents, name)
 			}
 		}
 	}
+	switch {
+	case confNode != nil && len(r.Intents) == 0:
+		p.errorf(confNode, "%s: match.min_confidence without match.intent", what)
+	case len(r.Intents) > 0 && confNode == nil:
+		r.MinConfidence = DefaultMinConfidence
+	}
+}
+
+// DefaultMinConfidence is the confidence an intent rule wants when it
+// names none: below it a guess is more often wrong than right on the
+// held-out examples, and the fallback (or a person) answers better.
+const DefaultMinConfidence = 0.7
+
+// validIntentName reports whether s can name an intent: lower-case ASCII
+// letters, digits and underscores, as the knowledge files use.
+func validIntentName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // compileScriptRegex compiles a rule's pattern, rejecting patterns that
@@ -983,6 +1089,12 @@ func (s *Scripts) index() {
 		}
 		if len(r.regexps) > 0 {
 			s.regexps = append(s.regexps, rank)
+		}
+		for _, in := range r.Intents {
+			if s.intents == nil {
+				s.intents = make(map[string][]int32)
+			}
+			s.intents[in] = append(s.intents[in], rank)
 		}
 	}
 	s.contains.link()

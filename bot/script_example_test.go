@@ -67,7 +67,7 @@ rules:
 	}
 	// Output:
 	// true
-	// faq.yaml:4: rule "opening-hours": match: unknown key "contians" (want exact, contains, regex or menu)
+	// faq.yaml:4: rule "opening-hours": match: unknown key "contians" (want exact, contains, regex, menu, intent or min_confidence)
 	// faq.yaml:7: rule "order": match.regex: invalid pattern: error parsing regexp: missing closing ): `^订单(\d+`
 	// faq.yaml:8: rule "order": reply: empty
 }

@@ -447,7 +447,7 @@ func TestLoadScriptsErrors(t *testing.T) {
 		{
 			name:  "unknown key in match",
 			files: map[string]string{"a.yaml": "rules:\n  - name: x\n    match:\n      contain: [x]\n    reply: x\n"},
-			want:  []string{`a.yaml:4: rule "x": match: unknown key "contain" (want exact, contains, regex or menu)`},
+			want:  []string{`a.yaml:4: rule "x": match: unknown key "contain" (want exact, contains, regex, menu, intent or min_confidence)`},
 		},
 		{
 			name:  "unknown key in welcome and channel",
@@ -490,7 +490,7 @@ func TestLoadScriptsErrors(t *testing.T) {
 		{
 			name:  "empty match",
 			files: map[string]string{"a.yaml": "rules:\n  - name: x\n    match: {}\n    reply: x\n"},
-			want:  []string{`a.yaml:3: rule "x": match: empty (want exact, contains, regex or menu)`},
+			want:  []string{`a.yaml:3: rule "x": match: empty (want exact, contains, regex, menu or intent)`},
 		},
 		{
 			name:  "rule is not a mapping",
@@ -500,7 +500,7 @@ func TestLoadScriptsErrors(t *testing.T) {
 		{
 			name:  "missing match",
 			files: map[string]string{"a.yaml": "rules:\n  - name: x\n    reply: x\n"},
-			want:  []string{`a.yaml:2: rule "x": no match (want match: with exact, contains, regex or menu)`},
+			want:  []string{`a.yaml:2: rule "x": no match (want match: with exact, contains, regex, menu or intent)`},
 		},
 		{
 			name:  "missing name",
@@ -595,7 +595,7 @@ func TestLoadScriptsErrors(t *testing.T) {
 			want: []string{
 				`a.yaml:1: fallback: empty`,
 				`a.yaml:2: top level: unknown key "rule" (want welcome, rules, fallback or channels)`,
-				`b.yaml:2: rule "x": no match (want match: with exact, contains, regex or menu)`,
+				`b.yaml:2: rule "x": no match (want match: with exact, contains, regex, menu or intent)`,
 			},
 		},
 	}

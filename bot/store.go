@@ -68,4 +68,19 @@ type OutboxStore interface {
 	// Fail records a failed attempt: the item is due again at next, or
 	// dead when dead is true.
 	Fail(ctx context.Context, id int64, lastErr string, next time.Time, dead bool) error
+	// Defer puts a claimed item back, due at next, without counting the
+	// claim as an attempt: a SendGate held it back (quiet hours, a cap),
+	// it did not fail. note says why, for staff.
+	Defer(ctx context.Context, id int64, note string, next time.Time) error
+}
+
+// SendGate decides, when the outbox is about to send a proactive action
+// (a Push), whether it may go out now. Do-not-disturb implements it, so
+// an opt-out that arrives while a message waits still stops it.
+type SendGate interface {
+	// Admit returns the zero time to send now, or a later time to defer
+	// the push to (quiet hours, a cap that resets). An error wrapping
+	// ErrInvalid drops the push for good and says why (the person opted
+	// out); any other error defers it briefly.
+	Admit(ctx context.Context, p Push, now time.Time) (deferUntil time.Time, err error)
 }

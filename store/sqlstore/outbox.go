@@ -235,6 +235,23 @@ func (o *Outbox) Fail(ctx context.Context, id int64, lastErr string, next time.T
 	return o.update(ctx, "sqlstore.Outbox.Fail", id, fields)
 }
 
+// Defer implements bot.OutboxStore: the claimed row is due again at next
+// and its claim is not counted as an attempt.
+func (o *Outbox) Defer(ctx context.Context, id int64, note string, next time.Time) error {
+	err := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+		Where("id = ? AND status = ?", id, string(bot.OutboxPending)).
+		Updates(map[string]any{
+			"attempts":   gorm.Expr("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"),
+			"next_at":    dbTime(next),
+			"last_error": truncate(note, MaxLastErrorLen),
+			"updated_at": dbTime(o.db.now()),
+		}).Error
+	if err != nil {
+		return fmt.Errorf("sqlstore.Outbox.Defer %d: %w: %w", id, bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
 func (o *Outbox) update(ctx context.Context, op string, id int64, fields map[string]any) error {
 	fields["updated_at"] = dbTime(o.db.now())
 	res := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", id).Updates(fields)
