@@ -31,6 +31,19 @@ type ScriptsAdmin interface {
 	Version() string
 }
 
+// Module is one capability's part of the admin API (check-in boards,
+// campaigns, risk events, opt-outs), mounted under /admin/api/<Name> behind
+// the same bearer token. A capability that is not wired has no module,
+// and GET /admin/api/capabilities says it is absent.
+type Module interface {
+	// Name is the path segment and the capability's name: "checkin".
+	Name() string
+	// Register mounts the module's routes on g (already under its prefix
+	// and behind the token). Handlers return errors of bot's kinds or
+	// echo.HTTPErrors; the admin API renders them.
+	Register(g *echo.Group)
+}
+
 // Handler serves the admin API.
 type Handler struct {
 	token   string
@@ -38,16 +51,27 @@ type Handler struct {
 	scripts ScriptsAdmin
 	logger  *slog.Logger
 	now     func() time.Time
+	modules []Module
 }
 
-// New returns the admin API guarded by token, which must not be empty.
-func New(token string, outbox OutboxAdmin, scripts ScriptsAdmin, logger *slog.Logger) *Handler {
-	return &Handler{token: token, outbox: outbox, scripts: scripts, logger: logger, now: time.Now}
+// New returns the admin API guarded by token, which must not be empty,
+// with the modules of the capabilities that are wired.
+func New(token string, outbox OutboxAdmin, scripts ScriptsAdmin, logger *slog.Logger, modules ...Module) *Handler {
+	return &Handler{token: token, outbox: outbox, scripts: scripts, logger: logger, now: time.Now, modules: modules}
 }
 
 // Register mounts the routes under /admin on g.
 func (h *Handler) Register(g *echo.Group) {
 	a := g.Group("/admin", h.auth)
+	api := a.Group("/api")
+	names := make([]string, 0, len(h.modules))
+	for _, m := range h.modules {
+		m.Register(api.Group("/" + m.Name()))
+		names = append(names, m.Name())
+	}
+	api.GET("/capabilities", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]any{"modules": names})
+	})
 	a.GET("/outbox", h.listOutbox)
 	a.POST("/outbox/:id/requeue", h.requeue)
 	a.POST("/scripts/reload", h.reloadScripts)
