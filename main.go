@@ -55,6 +55,9 @@ const usage = `usage:
   siyu check-scripts [dir]     validate reply scripts; exits 1 with file:line errors
   siyu simulate [flags] TEXT   post a signed, encrypted WeChat callback to a running siyu
                                and print the decrypted reply (siyu simulate -h for flags)
+  siyu train                   train the intent model from knowledge/ and write it there
+  siyu classify                read lines on stdin, write one JSON reading per line
+  siyu coupons import|stats    load a campaign's codes from a CSV file; show a campaign's figures
 `
 
 func run(ctx context.Context, env runEnv) error {
@@ -69,6 +72,12 @@ func run(ctx context.Context, env runEnv) error {
 		return checkScripts(env)
 	case "simulate":
 		return simulate(ctx, env)
+	case "train":
+		return cmdTrain(ctx, env)
+	case "classify":
+		return cmdClassify(ctx, env)
+	case "coupons":
+		return cmdCoupons(ctx, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.stdout, usage)
 		return nil
@@ -145,8 +154,16 @@ func serve(ctx context.Context, env runEnv) error {
 	defer rdb.Close()
 	tokens := redisstore.NewTokenCache(rdb)
 
+	parts, err := buildParts(ctx, capWiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb})
+	if err != nil {
+		return err
+	}
+	sections, err := scriptSections()
+	if err != nil {
+		return err
+	}
 	fsys, source := scriptsFS(cfg.ScriptsDir)
-	library, err := bot.NewLibrary(fsys, logger)
+	library, err := bot.NewLibrary(fsys, logger, sections...)
 	if err != nil {
 		return fmt.Errorf("reply scripts in %s: %w", source, err)
 	}
@@ -156,13 +173,16 @@ func serve(ctx context.Context, env runEnv) error {
 	}
 
 	sqlOutbox := sqlstore.NewOutbox(db)
-	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger})
-	engine := bot.NewEngine(bot.EngineConfig{Scripts: library, Logger: logger})
-	handler := bot.Chain(engine,
+	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: parts.gate, Renderers: parts.renderers})
+	engine := bot.NewEngine(bot.EngineConfig{
+		Scripts: library, Logger: logger,
+		Understand: parts.understand, Observe: parts.observe, Commands: parts.commandStages(), Meaning: parts.meaning,
+	})
+	handler := bot.Chain(engine, append([]bot.Middleware{
 		bot.Recover(logger),
 		bot.Validate(),
 		bot.Dedupe(redisstore.NewDeduper(rdb), bot.DedupeConfig{TTL: cfg.DedupeTTL}, logger),
-	)
+	}, parts.middleware...)...)
 
 	e := handlers.NewEcho(logger)
 	g := e.Group("")
@@ -175,7 +195,7 @@ func serve(ctx context.Context, env runEnv) error {
 		}
 	}
 	if cfg.AdminToken != "" {
-		admin.New(cfg.AdminToken, sqlOutbox, library, logger).Register(g)
+		admin.New(cfg.AdminToken, sqlOutbox, library, logger, parts.admin...).Register(g)
 	} else {
 		logger.Info("admin API off: set SIYU_ADMIN_TOKEN to enable it")
 	}
@@ -197,6 +217,9 @@ func serve(ctx context.Context, env runEnv) error {
 	defer stopWork()
 	outboxDone := make(chan struct{})
 	go func() { defer close(outboxDone); outbox.Run(workCtx) }()
+	for _, work := range parts.workers {
+		go work(workCtx)
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -248,7 +271,11 @@ func checkScripts(env runEnv) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("check-scripts: %s is not a folder", dir)
 	}
-	s, err := bot.LoadScripts(os.DirFS(dir))
+	sections, err := scriptSections()
+	if err != nil {
+		return err
+	}
+	s, err := bot.LoadScripts(os.DirFS(dir), sections...)
 	if err != nil {
 		errs := bot.ScriptErrors(err)
 		for _, se := range errs {

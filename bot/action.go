@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -133,6 +134,28 @@ func (a *Push) UnmarshalJSON(b []byte) error {
 	*a = Push(v.plain)
 	a.Action = inner
 	return nil
+}
+
+// Render is an action whose content is built when it is sent, not when
+// it is queued: a group's check-in digest at the end of its window lists
+// everyone who checked in by then, read from the database at that moment.
+// The outbox asks the Renderer registered under Renderer for the action
+// to send; a renderer may answer nothing (no one to list).
+type Render struct {
+	To       Target `json:"to"`
+	Renderer string `json:"renderer"` // "checkin_digest"
+	Key      string `json:"key"`      // what to render: the renderer's own reference
+}
+
+func (a Render) Dest() Target { return a.To }
+
+func (Render) actionType() string { return "render" }
+
+// Renderer builds a Render action's content when the outbox sends it.
+type Renderer interface {
+	// Render returns the action to send for r, or nil to send nothing.
+	// Errors are retried like a failed send.
+	Render(ctx context.Context, r Render) (Action, error)
 }
 
 // IsProactive reports whether a is sent on siyu's own initiative (a Push,
@@ -316,6 +339,10 @@ func decodeAction(env actionEnvelope) (Action, error) {
 		a = v
 	case "batched":
 		var v Batched
+		err = json.Unmarshal(env.Data, &v)
+		a = v
+	case "render":
+		var v Render
 		err = json.Unmarshal(env.Data, &v)
 		a = v
 	case "push":

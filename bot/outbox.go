@@ -45,9 +45,11 @@ type OutboxConfig struct {
 	// SendTimeout bounds one send.
 	SendTimeout time.Duration
 	// Gate, when set, admits each Push at send time (do-not-disturb).
-	Gate   SendGate
-	Now    func() time.Time
-	Logger *slog.Logger
+	Gate SendGate
+	// Renderers build Render actions at send time, by Render.Renderer.
+	Renderers map[string]Renderer
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 func (c OutboxConfig) withDefaults() OutboxConfig {
@@ -264,6 +266,18 @@ func (o *Outbox) send(ctx context.Context, it OutboxItem) error {
 		return err
 	}
 	a = Unwrap(a)
+	if r, ok := a.(Render); ok {
+		rd, ok := o.cfg.Renderers[r.Renderer]
+		if !ok {
+			return fmt.Errorf("bot.Outbox: no renderer %q: %w", r.Renderer, ErrInvalid)
+		}
+		if a, err = rd.Render(ctx, r); err != nil {
+			return fmt.Errorf("bot.Outbox: render %s: %w", r.Renderer, err)
+		}
+		if a == nil {
+			return nil // nothing to say
+		}
+	}
 	s, ok := o.senders[it.Platform]
 	if !ok {
 		return fmt.Errorf("bot.Outbox: no sender for platform %q: %w", it.Platform, ErrInvalid)

@@ -1,0 +1,4 @@
+package main
+
+// checkinCapability wires bot/checkin: not built yet.
+func checkinCapability() capability { return capability{name: "checkin"} }

@@ -1,0 +1,4 @@
+package main
+
+// riskCapability wires bot/risk: not built yet.
+func riskCapability() capability { return capability{name: "risk"} }
