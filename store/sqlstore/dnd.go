@@ -1,0 +1,189 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/dnd"
+)
+
+// maxPersonLen bounds stored person ids: a PersonID is at most
+// "douyin:" plus two platform ids of a few dozen characters; 191
+// characters of utf8mb4 keep the primary key within 767 bytes.
+const maxPersonLen = 191
+
+// DND is do-not-disturb's durable state: who opted out (the truth every
+// replica reads before a proactive message goes out) and what was held
+// back, for staff.
+type DND struct {
+	db *DB
+}
+
+// Interface guard.
+var _ dnd.Store = (*DND)(nil)
+
+// NewDND returns the do-not-disturb store in db, creating its tables when
+// missing. Errors are bot.ErrUnavailable.
+func NewDND(ctx context.Context, db *DB) (*DND, error) {
+	g := db.migrator(ctx)
+	tables := []any{&dndOptOutRow{}, &dndHeldRow{}}
+	err := g.AutoMigrate(tables...)
+	if err != nil {
+		// Two replicas starting at once may race to create a table; the
+		// loser's second look finds it.
+		err = g.AutoMigrate(tables...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.NewDND: migrate: %w: %w", bot.ErrUnavailable, err)
+	}
+	return &DND{db: db}, nil
+}
+
+// dndOptOutRow is one person's choice. A row with opted_out false is a
+// person who opted back in (since is then when).
+type dndOptOutRow struct {
+	Person    string    `gorm:"type:varchar(191);primaryKey"`
+	OptedOut  bool      `gorm:"not null"`
+	Since     time.Time `gorm:"precision:6;not null"`
+	UpdatedAt time.Time `gorm:"precision:6;not null"`
+}
+
+func (dndOptOutRow) TableName() string { return "dnd_opt_outs" }
+
+// dndHeldRow is one proactive action held back.
+type dndHeldRow struct {
+	ID        int64      `gorm:"primaryKey;autoIncrement"`
+	Person    string     `gorm:"type:varchar(191);not null;index:ix_dnd_held_person"`
+	Platform  string     `gorm:"type:varchar(16);not null"`
+	Topic     string     `gorm:"type:varchar(64);not null;default:''"`
+	Reason    string     `gorm:"type:varchar(64);not null"`
+	Action    string     `gorm:"type:varchar(32);not null"`
+	Until     *time.Time `gorm:"precision:6"`
+	CreatedAt time.Time  `gorm:"precision:6;not null"`
+}
+
+func (dndHeldRow) TableName() string { return "dnd_held" }
+
+func personKey(op string, p bot.PersonID) (string, error) {
+	if p == "" || len(p) > maxPersonLen {
+		return "", fmt.Errorf("%s: person id empty or longer than %d: %w", op, maxPersonLen, bot.ErrInvalid)
+	}
+	return string(p), nil
+}
+
+// SetOptOut implements dnd.Store.
+func (s *DND) SetOptOut(ctx context.Context, person bot.PersonID, optedOut bool, at time.Time) (bool, error) {
+	const op = "sqlstore.DND.SetOptOut"
+	key, err := personKey(op, person)
+	if err != nil {
+		return false, err
+	}
+	g := s.db.gorm.WithContext(ctx)
+	now := dbTime(s.db.now())
+	// Change the row only when it says otherwise: RowsAffected (matched
+	// rows, see mysqlDSN) then tells whether this call changed it.
+	res := g.Model(&dndOptOutRow{}).Where("person = ? AND opted_out <> ?", key, optedOut).
+		Updates(map[string]any{"opted_out": optedOut, "since": dbTime(at), "updated_at": now})
+	if res.Error != nil {
+		return false, fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, res.Error)
+	}
+	if res.RowsAffected > 0 {
+		return true, nil
+	}
+	var row dndOptOutRow
+	err = g.Where("person = ?", key).Take(&row).Error
+	switch {
+	case err == nil:
+		return false, nil // already so
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return false, fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, err)
+	}
+	if !optedOut {
+		return false, nil // never opted out: nothing to record
+	}
+	row = dndOptOutRow{Person: key, OptedOut: true, Since: dbTime(at), UpdatedAt: now}
+	if err := g.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return false, fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, err)
+	}
+	// Two replicas racing on the first opt-out may both say changed; the
+	// person is then confirmed twice, once per replica, and never again.
+	return true, nil
+}
+
+// AnyOptedOut implements dnd.Store.
+func (s *DND) AnyOptedOut(ctx context.Context, persons ...bot.PersonID) (bool, error) {
+	if len(persons) == 0 {
+		return false, nil
+	}
+	keys := make([]string, len(persons))
+	for i, p := range persons {
+		keys[i] = string(p)
+	}
+	var n int64
+	err := s.db.gorm.WithContext(ctx).Model(&dndOptOutRow{}).
+		Where("person IN ? AND opted_out = ?", keys, true).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("sqlstore.DND.AnyOptedOut: %w: %w", bot.ErrUnavailable, err)
+	}
+	return n > 0, nil
+}
+
+// OptOut implements dnd.Store: since is when the person opted out (or
+// back in); zero when siyu has never recorded a choice.
+func (s *DND) OptOut(ctx context.Context, person bot.PersonID) (bool, time.Time, error) {
+	var row dndOptOutRow
+	err := s.db.gorm.WithContext(ctx).Where("person = ?", string(person)).Take(&row).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return false, time.Time{}, nil
+	case err != nil:
+		return false, time.Time{}, fmt.Errorf("sqlstore.DND.OptOut: %w: %w", bot.ErrUnavailable, err)
+	}
+	return row.OptedOut, row.Since.UTC(), nil
+}
+
+// RecordHeld implements dnd.Store.
+func (s *DND) RecordHeld(ctx context.Context, h dnd.HeldBack) error {
+	row := dndHeldRow{
+		Person: truncate(h.Person, maxPersonLen), Platform: truncate(string(h.Platform), 16),
+		Topic: truncate(h.Topic, 64), Reason: truncate(h.Reason, 64), Action: truncate(h.Action, 32),
+		CreatedAt: dbTime(h.At),
+	}
+	if row.CreatedAt.IsZero() {
+		row.CreatedAt = dbTime(s.db.now())
+	}
+	if !h.Until.IsZero() {
+		u := dbTime(h.Until)
+		row.Until = &u
+	}
+	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("sqlstore.DND.RecordHeld: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Held implements dnd.Store. limit must be 1…MaxListLimit (else
+// bot.ErrInvalid).
+func (s *DND) Held(ctx context.Context, limit int) ([]dnd.HeldBack, error) {
+	if limit <= 0 || limit > MaxListLimit {
+		return nil, fmt.Errorf("sqlstore.DND.Held: limit %d: %w", limit, bot.ErrInvalid)
+	}
+	var rows []dndHeldRow
+	if err := s.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sqlstore.DND.Held: %w: %w", bot.ErrUnavailable, err)
+	}
+	out := make([]dnd.HeldBack, len(rows))
+	for i, r := range rows {
+		out[i] = dnd.HeldBack{Person: r.Person, Platform: bot.Platform(r.Platform), Topic: r.Topic, Reason: r.Reason, Action: r.Action, At: r.CreatedAt.UTC()}
+		if r.Until != nil {
+			out[i].Until = r.Until.UTC()
+		}
+	}
+	return out, nil
+}
