@@ -1,4 +1,93 @@
 package main
 
-// dndCapability wires bot/dnd: not built yet.
-func dndCapability() capability { return capability{name: "dnd"} }
+import (
+	"context"
+	"fmt"
+	"time"
+	// The brand's time zone (dnd.quiet_hours.timezone) must load on
+	// hosts and images without zoneinfo; the embedded copy is the
+	// fallback.
+	_ "time/tzdata"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/handlers/admin"
+	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/sqlstore"
+)
+
+// dndCapability wires bot/dnd: the 退订/订阅 command (rank 10), the
+// middleware that checks proactive actions when the engine produces them,
+// the outbox's send gate, and the admin module.
+func dndCapability() capability {
+	return capability{
+		name:     "dnd",
+		sections: func() ([]bot.Section, error) { return []bot.Section{dnd.Section{}}, nil },
+		wire:     wireDND,
+	}
+}
+
+func wireDND(ctx context.Context, w capWiring, p *parts) error {
+	svc, lib, err := newDNDService(ctx, w)
+	if err != nil {
+		return err
+	}
+	p.commands = append(p.commands, rankedStage{rank: rankDND, stage: svc.Stage()})
+	p.middleware = append(p.middleware, svc.Middleware())
+	p.gate = svc
+	p.admin = append(p.admin, admin.NewDND(dndAdmin{svc}))
+	if _, source := scriptsFS(w.cfg.ScriptsDir); source == w.cfg.ScriptsDir {
+		// Follow edits of the scripts like serve's own library does.
+		p.workers = append(p.workers, func(ctx context.Context) { lib.Watch(ctx, 2*time.Second) })
+	}
+	return nil
+}
+
+// newDNDService builds the Service on the shared stores. The middleware
+// and the gate run outside any turn, so the Service reads the dnd:
+// section from a Library of its own over the same scripts: capWiring
+// carries no library, because serve loads it after the capabilities are
+// wired. (If capWiring gains serve's library, pass that instead.)
+func newDNDService(ctx context.Context, w capWiring) (*dnd.Service, *bot.Library, error) {
+	store, err := sqlstore.NewDND(ctx, w.db)
+	if err != nil {
+		return nil, nil, err
+	}
+	sections, err := scriptSections()
+	if err != nil {
+		return nil, nil, err
+	}
+	fsys, source := scriptsFS(w.cfg.ScriptsDir)
+	lib, err := bot.NewLibrary(fsys, w.logger, sections...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reply scripts in %s: %w", source, err)
+	}
+	svc := dnd.New(dnd.Config{
+		Store: store, Counters: redisstore.NewDNDCounters(w.rdb), Scripts: lib,
+		Logger: w.logger,
+	})
+	return svc, lib, nil
+}
+
+// dndAdmin adapts the Service to the admin module's interface.
+type dndAdmin struct{ svc *dnd.Service }
+
+func (a dndAdmin) OptOut(ctx context.Context, person bot.PersonID) (bool, time.Time, error) {
+	return a.svc.OptOut(ctx, person)
+}
+
+func (a dndAdmin) SetOptOut(ctx context.Context, person bot.PersonID, optedOut bool) error {
+	return a.svc.SetOptOut(ctx, person, optedOut)
+}
+
+func (a dndAdmin) HeldBack(ctx context.Context, limit int) ([]admin.DNDHeld, error) {
+	held, err := a.svc.Held(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.DNDHeld, len(held))
+	for i, h := range held {
+		out[i] = admin.DNDHeld{Person: h.Person, Topic: h.Topic, Reason: h.Reason, Action: h.Action, Until: h.Until, CreatedAt: h.At}
+	}
+	return out, nil
+}

@@ -226,16 +226,14 @@ func (s *Service) handleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 		}
 		changed = changed || ch
 	}
-	confirm := true
-	if !changed {
-		// Already so: confirm again at most once per ConfirmEvery.
-		first, err := s.counters.Once(ctx, "confirm:"+rule+":"+string(ev.Person()), s.every)
-		if err != nil {
-			return false, fmt.Errorf("dnd.Stage: %w", err)
-		}
-		confirm = first
+	// A change is always confirmed; a repeat that changes nothing is
+	// confirmed again at most once per ConfirmEvery after the last
+	// confirmation. Either way the confirmation is marked.
+	first, err := s.counters.Once(ctx, "confirm:"+rule+":"+string(ev.Person()), s.every)
+	if err != nil {
+		return false, fmt.Errorf("dnd.Stage: %w", err)
 	}
-	if confirm {
+	if changed || first {
 		t.ReplyText(reply)
 	}
 	return true, nil

@@ -286,20 +286,37 @@ func parseOver(p *bot.SectionParser, n *yaml.Node, c *Rules) {
 		}
 		return
 	}
-	entries, _ := p.Mapping(n, "dnd.caps.over")
-	for _, e := range entries {
-		s, ok := rule(e.Value, fmt.Sprintf("dnd.caps.over.%s", e.Key))
+	if n.Kind != yaml.MappingNode {
+		p.Errorf(n, "dnd.caps.over: want defer, drop, or a mapping of topics to them")
+		return
+	}
+	// Topics are open-ended (each capability names its own), so the
+	// mapping's keys are read here rather than through p.Mapping.
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], n.Content[i+1]
+		topic := strings.TrimSpace(kn.Value)
+		if kn.Kind != yaml.ScalarNode || topic == "" {
+			p.Errorf(kn, "dnd.caps.over: want a topic name")
+			continue
+		}
+		if seen[topic] {
+			p.Errorf(kn, "dnd.caps.over: %s given twice", topic)
+			continue
+		}
+		seen[topic] = true
+		s, ok := rule(vn, fmt.Sprintf("dnd.caps.over.%s", topic))
 		if !ok {
 			continue
 		}
-		if e.Key == "default" {
+		if topic == "default" {
 			c.OverDefault = s
 			continue
 		}
 		if c.Over == nil {
 			c.Over = map[string]string{}
 		}
-		c.Over[e.Key] = s
+		c.Over[topic] = s
 	}
 }
 

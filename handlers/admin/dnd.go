@@ -1,0 +1,146 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// DNDHeld is one proactive message do-not-disturb held back.
+type DNDHeld struct {
+	Person    string
+	Topic     string
+	Reason    string
+	Action    string
+	Until     time.Time // zero when dropped
+	CreatedAt time.Time
+}
+
+// DNDAdmin is what the dnd module needs from do-not-disturb.
+type DNDAdmin interface {
+	// OptOut returns whether person opted out and since when (zero when
+	// siyu never recorded a choice).
+	OptOut(ctx context.Context, person bot.PersonID) (optedOut bool, since time.Time, err error)
+	// SetOptOut records staff's change of a person's opt-out.
+	SetOptOut(ctx context.Context, person bot.PersonID, optedOut bool) error
+	// HeldBack returns up to limit held-back records, newest first.
+	HeldBack(ctx context.Context, limit int) ([]DNDHeld, error)
+}
+
+// DND is the do-not-disturb module: staff see and change a person's
+// opt-out and see what was held back and why.
+//
+//	GET /admin/api/dnd/persons/:person → {"person","opted_out","since"}
+//	PUT /admin/api/dnd/persons/:person  {"opted_out": bool}
+//	GET /admin/api/dnd/held?limit=     → {"held":[{"person","topic","reason","action","until","created_at"}]}
+//
+// :person is a bot.PersonID ("union:<unionid>", "wechat:<account>:<openid>"…),
+// path-escaped.
+type DND struct {
+	svc DNDAdmin
+}
+
+// NewDND returns the dnd module over svc.
+func NewDND(svc DNDAdmin) *DND { return &DND{svc: svc} }
+
+// Interface guard.
+var _ Module = (*DND)(nil)
+
+// Name implements Module.
+func (*DND) Name() string { return "dnd" }
+
+// Register implements Module.
+func (m *DND) Register(g *echo.Group) {
+	g.GET("/persons/:person", m.person)
+	g.PUT("/persons/:person", m.setPerson)
+	g.GET("/held", m.held)
+}
+
+type dndPerson struct {
+	Person   string     `json:"person"`
+	OptedOut bool       `json:"opted_out"`
+	Since    *time.Time `json:"since"`
+}
+
+func personParam(c echo.Context) (bot.PersonID, error) {
+	p := c.Param("person")
+	if p == "" || len(p) > 191 {
+		return "", echo.NewHTTPError(http.StatusBadRequest, "person: want a person id")
+	}
+	return bot.PersonID(p), nil
+}
+
+func (m *DND) person(c echo.Context) error {
+	p, err := personParam(c)
+	if err != nil {
+		return err
+	}
+	return m.answerPerson(c, p)
+}
+
+func (m *DND) answerPerson(c echo.Context, p bot.PersonID) error {
+	out, since, err := m.svc.OptOut(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	resp := dndPerson{Person: string(p), OptedOut: out}
+	if !since.IsZero() {
+		resp.Since = &since
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (m *DND) setPerson(c echo.Context) error {
+	p, err := personParam(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		OptedOut *bool `json:"opted_out"`
+	}
+	if err := c.Bind(&body); err != nil || body.OptedOut == nil {
+		return echo.NewHTTPError(http.StatusBadRequest, `body: want {"opted_out": true|false}`)
+	}
+	if err := m.svc.SetOptOut(c.Request().Context(), p, *body.OptedOut); err != nil {
+		return err
+	}
+	return m.answerPerson(c, p)
+}
+
+type dndHeldJSON struct {
+	Person    string     `json:"person"`
+	Topic     string     `json:"topic"`
+	Reason    string     `json:"reason"`
+	Action    string     `json:"action"`
+	Until     *time.Time `json:"until"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+func (m *DND) held(c echo.Context) error {
+	limit := 100
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > 1000 {
+			return echo.NewHTTPError(http.StatusBadRequest, "limit: want 1…1000")
+		}
+		limit = n
+	}
+	rows, err := m.svc.HeldBack(c.Request().Context(), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]dndHeldJSON, len(rows))
+	for i, r := range rows {
+		out[i] = dndHeldJSON{Person: r.Person, Topic: r.Topic, Reason: r.Reason, Action: r.Action, CreatedAt: r.CreatedAt}
+		if !r.Until.IsZero() {
+			u := r.Until
+			out[i].Until = &u
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"held": out})
+}
