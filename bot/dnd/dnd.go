@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
@@ -88,6 +89,13 @@ const (
 	// ReasonWeComMonth: WeCom lets a customer or group receive at most
 	// as many 企业群发 messages a month as the month has days.
 	ReasonWeComMonth = "wecom_group_send_month"
+)
+
+// Topics of the Pushes the middleware wraps around Batched actions that
+// were not Pushes, so the gate sees them.
+const (
+	TopicGroupWelcome = "group_welcome" // the engine's batched group welcome
+	TopicBatched      = "batched"       // any other Batched action
 )
 
 // DouyinPerDay is Douyin's cap on proactive messages to one customer
@@ -321,6 +329,7 @@ func (s *Service) filter(ctx context.Context, key string, actions []bot.Action) 
 			if err := s.store.RecordHeld(ctx, d.record); err != nil {
 				return nil, err
 			}
+			s.logHeld(ctx, "produced", d.record)
 		}
 		switch {
 		case d.held && d.record.Dropped():
@@ -352,21 +361,26 @@ func asPush(a bot.Action) bot.Push {
 		case bot.Batched:
 			a = w.Action
 		default:
-			return bot.Push{Action: a, Topic: "batched"}
+			return bot.Push{Action: a, Topic: TopicBatched}
 		}
 	}
 }
 
 // gated returns a with a Batched's action wrapped in a Push, keeping its
-// key and due time.
+// key and due time, so the outbox's gate checks it at send time.
 func gated(a bot.Action) bot.Action {
-	if b, ok := a.(bot.Batched); ok {
-		if _, isPush := b.Action.(bot.Push); !isPush {
-			b.Action = asPush(b.Action)
-		}
-		return b
+	b, ok := a.(bot.Batched)
+	if !ok {
+		return a
 	}
-	return a
+	if _, isPush := b.Action.(bot.Push); !isPush {
+		p := asPush(b.Action)
+		if strings.HasPrefix(b.Key, "welcome:") {
+			p.Topic = TopicGroupWelcome
+		}
+		b.Action = p
+	}
+	return b
 }
 
 // batchKey names a deferred action's outbox row: the Batched's own key
@@ -402,10 +416,17 @@ func (s *Service) Admit(ctx context.Context, p bot.Push, now time.Time) (time.Ti
 		// defers and asks again.
 		return time.Time{}, fmt.Errorf("dnd.Admit: %w", err)
 	}
+	s.logHeld(ctx, "sending", d.record)
 	if d.record.Dropped() {
 		return time.Time{}, fmt.Errorf("dnd: %s: %w", d.record.Reason, bot.ErrInvalid)
 	}
 	return d.record.Until, nil
+}
+
+// logHeld logs a held-back action without saying whose it was.
+func (s *Service) logHeld(ctx context.Context, when string, h HeldBack) {
+	s.log.InfoContext(ctx, "dnd: proactive action held back", "when", when, "reason", h.Reason,
+		"topic", h.Topic, "platform", h.Platform, "dropped", h.Dropped(), "until", h.Until)
 }
 
 // decision is what the rules say of one proactive action.
@@ -513,8 +534,8 @@ func (c *Rules) counters(to bot.Target, at time.Time) ([]Counter, []string, []ti
 		}
 	case bot.WeCom:
 		if local != "" {
-			days := nextMonth.Sub(month).Hours() / 24
-			add("wm:"+local+":"+month.Format("200601"), int(days+0.5), ReasonWeComMonth, nextMonth)
+			days := nextMonth.AddDate(0, 0, -1).Day()
+			add("wm:"+local+":"+month.Format("200601"), days, ReasonWeComMonth, nextMonth)
 		}
 	}
 	return cs, reasons, resets

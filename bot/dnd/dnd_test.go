@@ -297,3 +297,49 @@ func TestExplainRecordsNothing(t *testing.T) {
 		t.Errorf("Explain recorded %d and counted %d, want nothing", len(f.store.held), len(f.counters.n))
 	}
 }
+
+// TestPlatformCaps: with no caps of the brand's own, the platforms'
+// limits still apply: Douyin's 3 proactive messages a day per customer,
+// WeCom's one 企业群发 message a day of the month per recipient.
+func TestPlatformCaps(t *testing.T) {
+	ctx := context.Background()
+	douyin := bot.Target{Platform: bot.Douyin, Account: "dy", User: "fan"}
+	wecom := bot.Target{Platform: bot.WeCom, Account: "corp", Conversation: bot.Conversation{Group: "wrOg"}}
+	tests := []struct {
+		name       string
+		to         bot.Target
+		n          int // pushes admitted at noon, a minute apart
+		wantAdmits int
+		wantReason string
+		wantUntil  time.Time
+	}{
+		{"douyin 3 a day", douyin, 5, 3, dnd.ReasonDouyinDay, at(1, 0, 0)},
+		{"wecom 30 in November", wecom, 31, 30, dnd.ReasonWeComMonth, time.Date(2026, 12, 1, 0, 0, 0, 0, shanghai)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, "rules: []\n") // defaults: no quiet hours, no caps
+			admits := 0
+			for i := range tc.n {
+				now := at(0, 12, 0).Add(time.Duration(i) * time.Minute)
+				until, err := f.svc.Admit(ctx, push(tc.to, "coupon", "券"), now)
+				if err != nil {
+					t.Fatalf("Admit #%d: %v", i+1, err)
+				}
+				if until.IsZero() {
+					admits++
+					continue
+				}
+				if !until.Equal(tc.wantUntil) {
+					t.Errorf("deferred to %v, want %v", until, tc.wantUntil)
+				}
+			}
+			if admits != tc.wantAdmits {
+				t.Errorf("admitted %d, want %d", admits, tc.wantAdmits)
+			}
+			if r := f.store.heldReasons(); len(r) != tc.n-tc.wantAdmits || r[0] != tc.wantReason {
+				t.Errorf("held = %v, want %d × %s", r, tc.n-tc.wantAdmits, tc.wantReason)
+			}
+		})
+	}
+}
