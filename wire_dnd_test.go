@@ -391,3 +391,27 @@ func TestDNDEndToEnd(t *testing.T) {
 		t.Error("a customer id reached the log")
 	}
 }
+
+// BenchmarkDNDAdmitStores is the gate's cost per push on the stores
+// (MariaDB and Redis when MYSQL_DSN and REDIS_URL are set): one opt-out
+// read and one counting script. Caps are raised so every push is
+// admitted.
+func BenchmarkDNDAdmitStores(b *testing.B) {
+	lib, err := bot.NewLibrary(fstest.MapFS{"s.yaml": {Data: []byte("dnd:\n  caps: {per_person_day: 1000000000, per_person_week: 1000000000}\n")}}, nil, dnd.Section{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := sqlstore.NewDND(b.Context(), storetest.SQL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := dnd.New(dnd.Config{Store: store, Counters: redisstore.NewDNDCounters(storetest.Redis(b)), Scripts: lib})
+	p := bot.Push{Action: bot.Reply{To: dndOA, Text: "券"}, Topic: "coupon"}
+	now := dndAt(0, 12, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if until, err := svc.Admit(b.Context(), p, now); err != nil || !until.IsZero() {
+			b.Fatal(until, err)
+		}
+	}
+}

@@ -159,7 +159,7 @@ type fixture struct {
 	scripts  *bot.Scripts
 }
 
-func newFixture(t *testing.T, scripts string) *fixture {
+func newFixture(t testing.TB, scripts string) *fixture {
 	t.Helper()
 	s, err := bot.LoadScripts(fstest.MapFS{"s.yaml": {Data: []byte(scripts)}}, dnd.Section{})
 	if err != nil {
