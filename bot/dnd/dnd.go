@@ -352,16 +352,22 @@ func dueAt(a bot.Action, now time.Time) time.Time {
 }
 
 // asPush returns the Push inside a, or a's action wrapped in one, so the
-// outbox's gate sees it.
+// outbox's gate sees it: an engine's group welcome (a Batched keyed
+// "welcome:…") under TopicGroupWelcome, anything else under
+// TopicBatched.
 func asPush(a bot.Action) bot.Push {
+	topic := TopicBatched
 	for {
 		switch w := a.(type) {
 		case bot.Push:
 			return w
 		case bot.Batched:
+			if strings.HasPrefix(w.Key, "welcome:") {
+				topic = TopicGroupWelcome
+			}
 			a = w.Action
 		default:
-			return bot.Push{Action: a, Topic: TopicBatched}
+			return bot.Push{Action: a, Topic: topic}
 		}
 	}
 }
@@ -373,13 +379,7 @@ func gated(a bot.Action) bot.Action {
 	if !ok {
 		return a
 	}
-	if _, isPush := b.Action.(bot.Push); !isPush {
-		p := asPush(b.Action)
-		if strings.HasPrefix(b.Key, "welcome:") {
-			p.Topic = TopicGroupWelcome
-		}
-		b.Action = p
-	}
+	b.Action = asPush(b)
 	return b
 }
 
@@ -441,7 +441,7 @@ type decision struct {
 // growing it.
 func (s *Service) check(ctx context.Context, c *Rules, a bot.Action, at time.Time, tally map[string]int, take bool) (decision, error) {
 	to := a.Dest()
-	rec := HeldBack{Person: recipient(to), Platform: to.Platform, Topic: topicOf(a), Action: actionType(bot.Unwrap(a)), At: s.now()}
+	rec := HeldBack{Person: recipient(to), Platform: to.Platform, Topic: asPush(a).Topic, Action: actionType(bot.Unwrap(a)), At: s.now()}
 	if ids := personIDs(to); len(ids) > 0 {
 		out, err := s.store.AnyOptedOut(ctx, ids...)
 		if err != nil {
@@ -563,19 +563,6 @@ func localRecipient(to bot.Target) string {
 		return ""
 	}
 	return string(bot.PersonOf(to.Platform, to.Account, to.User, ""))
-}
-
-func topicOf(a bot.Action) string {
-	for {
-		switch w := a.(type) {
-		case bot.Push:
-			return w.Topic
-		case bot.Batched:
-			a = w.Action
-		default:
-			return ""
-		}
-	}
 }
 
 // actionType names an action's type as staff read it.

@@ -138,8 +138,9 @@ func TestMiddleware(t *testing.T) {
 		optOut  bot.PersonID
 		actions []bot.Action
 		// want describes each action out: "reply", "push", "batched@<rfc3339 in Shanghai>"
-		want       []string
-		wantReason []string
+		want          []string
+		wantReason    []string
+		wantHeldTopic string // of the first held record, when set
 	}{
 		{
 			name:    "reply and push in the day",
@@ -190,8 +191,9 @@ func TestMiddleware(t *testing.T) {
 				push(group, "digest", "1"), push(group, "digest", "2"), push(group, "digest", "3"),
 				bot.Batched{Action: bot.Reply{To: group, Text: "欢迎"}, Key: "welcome:x", SendAt: at(0, 12, 0)},
 			},
-			want:       []string{"push", "push", "push", "batched@" + at(0, 12, 1).Format(time.RFC3339)},
-			wantReason: []string{dnd.ReasonGroupMinute},
+			want:          []string{"push", "push", "push", "batched@" + at(0, 12, 1).Format(time.RFC3339)},
+			wantReason:    []string{dnd.ReasonGroupMinute},
+			wantHeldTopic: dnd.TopicGroupWelcome,
 		},
 	}
 	for _, tc := range tests {
@@ -227,6 +229,9 @@ func TestMiddleware(t *testing.T) {
 			}
 			if got, want := strings.Join(f.store.heldReasons(), " "), strings.Join(tc.wantReason, " "); got != want {
 				t.Errorf("held reasons = %q, want %q", got, want)
+			}
+			if tc.wantHeldTopic != "" && f.store.held[0].Topic != tc.wantHeldTopic {
+				t.Errorf("held topic = %q, want %q", f.store.held[0].Topic, tc.wantHeldTopic)
 			}
 		})
 	}
