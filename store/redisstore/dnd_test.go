@@ -91,3 +91,19 @@ func TestDNDCountersOnce(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDNDCountersTake: one gate decision's counting (a person's day
+// and week caps) in one script round trip.
+func BenchmarkDNDCountersTake(b *testing.B) {
+	c := redisstore.NewDNDCounters(storetest.Redis(b))
+	counters := []dnd.Counter{
+		{Key: "pd:p:20261126", Limit: 1 << 30, TTL: time.Hour},
+		{Key: "pw:p:20261123", Limit: 1 << 30, TTL: time.Hour},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if full, err := c.Take(b.Context(), counters, nil, false); err != nil || full >= 0 {
+			b.Fatal(full, err)
+		}
+	}
+}
