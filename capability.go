@@ -21,6 +21,9 @@ type capWiring struct {
 	logger *slog.Logger
 	db     *sqlstore.DB
 	rdb    *redisstore.Client
+	// scripts is the library in force, for stages and gates that read
+	// their section outside a turn (the outbox's send gate).
+	scripts bot.ScriptSource
 }
 
 // Command ranks order the engine's command layer (bot/stage.go): opting

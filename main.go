@@ -154,10 +154,6 @@ func serve(ctx context.Context, env runEnv) error {
 	defer rdb.Close()
 	tokens := redisstore.NewTokenCache(rdb)
 
-	parts, err := buildParts(ctx, capWiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb})
-	if err != nil {
-		return err
-	}
 	sections, err := scriptSections()
 	if err != nil {
 		return err
@@ -170,6 +166,10 @@ func serve(ctx context.Context, env runEnv) error {
 	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()))
 	if source == cfg.ScriptsDir {
 		go library.Watch(ctx, 2*time.Second)
+	}
+	parts, err := buildParts(ctx, capWiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, scripts: library})
+	if err != nil {
+		return err
 	}
 
 	sqlOutbox := sqlstore.NewOutbox(db)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 	// The brand's time zone (dnd.quiet_hours.timezone) must load on
 	// hosts and images without zoneinfo; the embedded copy is the
@@ -28,7 +27,7 @@ func dndCapability() capability {
 }
 
 func wireDND(ctx context.Context, w capWiring, p *parts) error {
-	svc, lib, err := newDNDService(ctx, w)
+	svc, err := newDNDService(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -36,37 +35,22 @@ func wireDND(ctx context.Context, w capWiring, p *parts) error {
 	p.middleware = append(p.middleware, svc.Middleware())
 	p.gate = svc
 	p.admin = append(p.admin, admin.NewDND(dndAdmin{svc}))
-	if _, source := scriptsFS(w.cfg.ScriptsDir); source == w.cfg.ScriptsDir {
-		// Follow edits of the scripts like serve's own library does.
-		p.workers = append(p.workers, func(ctx context.Context) { lib.Watch(ctx, 2*time.Second) })
-	}
 	return nil
 }
 
 // newDNDService builds the Service on the shared stores. The middleware
 // and the gate run outside any turn, so the Service reads the dnd:
-// section from a Library of its own over the same scripts: capWiring
-// carries no library, because serve loads it after the capabilities are
-// wired. (If capWiring gains serve's library, pass that instead.)
-func newDNDService(ctx context.Context, w capWiring) (*dnd.Service, *bot.Library, error) {
+// section from the library in force.
+func newDNDService(ctx context.Context, w capWiring) (*dnd.Service, error) {
 	store, err := sqlstore.NewDND(ctx, w.db)
 	if err != nil {
-		return nil, nil, err
-	}
-	sections, err := scriptSections()
-	if err != nil {
-		return nil, nil, err
-	}
-	fsys, source := scriptsFS(w.cfg.ScriptsDir)
-	lib, err := bot.NewLibrary(fsys, w.logger, sections...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reply scripts in %s: %w", source, err)
+		return nil, err
 	}
 	svc := dnd.New(dnd.Config{
-		Store: store, Counters: redisstore.NewDNDCounters(w.rdb), Scripts: lib,
+		Store: store, Counters: redisstore.NewDNDCounters(w.rdb), Scripts: w.scripts,
 		Logger: w.logger,
 	})
-	return svc, lib, nil
+	return svc, nil
 }
 
 // dndAdmin adapts the Service to the admin module's interface.

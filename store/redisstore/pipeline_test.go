@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,12 @@ func newBatcherBackend(t *testing.T) batcherBackend {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The test's connections carry a name of their own, so breaking
+		// them leaves alone every other client of the shared server (other
+		// packages' tests run at the same time).
+		name := "siyu-test-" + hex.EncodeToString(b[:])
+		admin := redis.NewClient(o)
+		o.ClientName = name
 		rdb := redis.NewClient(o)
 		t.Cleanup(func() {
 			ctx := context.Background()
@@ -40,11 +47,31 @@ func newBatcherBackend(t *testing.T) batcherBackend {
 				rdb.Del(ctx, iter.Val())
 			}
 			_ = rdb.Close()
+			_ = admin.Close()
 		})
 		return batcherBackend{rdb: rdb, keyPrefix: prefix, breakConn: func(t *testing.T) {
-			// SKIPME=yes: the connection sending the kill survives it.
-			if err := rdb.Do(t.Context(), "client", "kill", "type", "normal", "skipme", "yes").Err(); err != nil {
+			list, err := admin.ClientList(t.Context()).Result()
+			if err != nil {
 				t.Fatal(err)
+			}
+			killed := 0
+			defer func() {
+				if killed == 0 {
+					t.Fatalf("no connection named %s to break", name)
+				}
+			}()
+			for _, line := range strings.Split(list, "\n") {
+				if !strings.Contains(line, " name="+name+" ") {
+					continue
+				}
+				for _, field := range strings.Fields(line) {
+					if id, ok := strings.CutPrefix(field, "id="); ok {
+						if err := admin.Do(t.Context(), "client", "kill", "id", id).Err(); err != nil {
+							t.Fatal(err)
+						}
+						killed++
+					}
+				}
 			}
 		}}
 	}
