@@ -190,7 +190,9 @@ func outcomeOf(c echo.Context, err error) string {
 func (m *Metrics) DedupeHit() { m.dedupe.Inc() }
 
 // Sent counts an outbox send's result.
-func (m *Metrics) Sent(p bot.Platform, result string) { m.sends.WithLabelValues(string(p), result).Inc() }
+func (m *Metrics) Sent(p bot.Platform, result string) {
+	m.sends.WithLabelValues(string(p), result).Inc()
+}
 
 // Ambiguous counts a send that timed out after the platform may have
 // delivered it.
