@@ -25,6 +25,7 @@ type config struct {
 	ScriptsDir string
 	AdminToken string
 	LogLevel   string
+	LogFormat  string
 
 	WeChatAppID     string
 	WeChatAppSecret string
@@ -57,6 +58,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ScriptsDir:      or("SIYU_SCRIPTS", "scripts"),
 		AdminToken:      getenv("SIYU_ADMIN_TOKEN"),
 		LogLevel:        or("SIYU_LOG_LEVEL", "info"),
+		LogFormat:       or("SIYU_LOG_FORMAT", "text"),
 		WeChatAppID:     getenv("WECHAT_APPID"),
 		WeChatAppSecret: getenv("WECHAT_APPSECRET"),
 		WeChatToken:     getenv("WECHAT_TOKEN"),
@@ -95,6 +97,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.DedupeTTL < c.ReplayWindow {
 		return c, fmt.Errorf("config: SIYU_DEDUPE_TTL (%s) must not be shorter than SIYU_REPLAY_WINDOW (%s)", c.DedupeTTL, c.ReplayWindow)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("config: SIYU_LOG_FORMAT=%q: want text or json", c.LogFormat)
 	}
 	if c.WeChatAESKey != "" && len(c.WeChatAESKey) != 43 {
 		return c, fmt.Errorf("config: WECHAT_AES_KEY must be the 43-character EncodingAESKey, got %s characters", strconv.Itoa(len(c.WeChatAESKey)))

@@ -86,12 +86,20 @@ func run(ctx context.Context, env runEnv) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger returns the process's logger: text for people, JSON
+// (SIYU_LOG_FORMAT=json) for log pipelines, and every line logged with a
+// request's context carries its request_id.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		lv = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(handlers.LogRequestID(h))
 }
 
 // scriptsFS is the folder staff edit when it exists, else the example
@@ -108,7 +116,7 @@ func serve(ctx context.Context, env runEnv) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(env.stderr, cfg.LogLevel)
+	logger := newLogger(env.stderr, cfg.LogLevel, cfg.LogFormat)
 	if cfg.embedded() {
 		logger.Info("siyu starting on embedded backends: SQLite file and in-process Redis (set MYSQL_DSN and REDIS_URL for production)", "sqlite", cfg.SQLitePath, "addr", cfg.Addr)
 	} else {

@@ -28,6 +28,9 @@ type EngineConfig struct {
 	Commands []Stage
 	// Meaning answers after intent rules, before the fallback (layer 5).
 	Meaning []Stage
+	// OnTurn, when set, is told every finished turn (metrics count the
+	// answering stage and the risks hit). It must not keep t.
+	OnTurn func(t *Turn)
 	// Pick chooses one of n replies; random by default.
 	Pick func(n int) int
 	Now  func() time.Time
@@ -70,6 +73,9 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) ([]Action, error) {
 	t, err := e.Run(ctx, ev, false)
 	if err != nil {
 		return nil, err
+	}
+	if e.cfg.OnTurn != nil {
+		e.cfg.OnTurn(t)
 	}
 	return t.Actions, nil
 }

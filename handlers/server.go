@@ -25,9 +25,12 @@ func NewEcho(logger *slog.Logger) *echo.Echo {
 	// The SDK and encoding/xml may panic on odd input; one request must
 	// not take the replica down.
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-		logger.Error("panic in request", "path", c.Path(), "err", err, "stack", string(stack))
+		logger.ErrorContext(c.Request().Context(), "panic in request", "path", c.Path(), "err", err, "stack", string(stack))
 		return err
 	}}))
+	// Every request gets an id first, so every log line about it can
+	// carry it.
+	e.Use(RequestID())
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	return e
 }
@@ -72,7 +75,7 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			}
 		}
 		if code >= 500 {
-			logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "status", code, "err", err)
+			logger.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "status", code, "err", err)
 		}
 		if code == 499 {
 			return

@@ -1,0 +1,678 @@
+// Command chaos is siyu's load and chaos test. It runs two siyu replicas
+// on one MariaDB database and one Redis of its own behind a round-robin
+// proxy, drives WeChat and Douyin callbacks through it the way the
+// platforms deliver them (5 s timeout, retries, duplicate deliveries),
+// and meanwhile restarts Redis, drops the database's connections, kills a
+// replica with SIGKILL and restarts it, and makes the fake platform APIs
+// fail and time out. Then it checks every callback: exactly one side
+// effect (a passive reply or one send), none lost, none wrong, nothing
+// stuck in the outbox, and prints throughput, latency and recovery times.
+//
+// Everything stays on loopback and every loop is bounded:
+//
+//	go run ./cmd/chaos -duration 60s
+//
+// It needs redis-server on PATH and a MariaDB/MySQL server (-mysql, the
+// CI one by default); it creates and drops a database of its own and
+// never touches the shared Redis. Not part of `go test ./...`.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mysqldrv "github.com/go-sql-driver/mysql"
+)
+
+// Credentials of the simulated accounts; they exist only in this run.
+const (
+	wxToken    = "chaos-token"
+	wxAESKey   = "Y2hhb3NjaGFvc2NoYW9zY2hhb3NjaGFvc2NoYW9zY2g"
+	wxAppID    = "wxchaos000000000"
+	wxOrigID   = "gh_chaos0000"
+	dyKey      = "chaos-client-key"
+	dySecret   = "chaos-client-secret"
+	dyAccount  = "chaos-account-open-id"
+	numAnswers = 50 // distinct keyword → answer rules, so a wrong answer shows
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	duration time.Duration
+	rate     int
+	siyu     string
+	mysql    string
+	dupShare float64
+	keep     bool
+	budget   string
+}
+
+func run(ctx context.Context, args []string) error {
+	var o options
+	fl := flag.NewFlagSet("chaos", flag.ContinueOnError)
+	fl.DurationVar(&o.duration, "duration", 60*time.Second, "how long to send load (faults are spread over it)")
+	fl.IntVar(&o.rate, "rate", 60, "callbacks per second, all platforms together")
+	fl.StringVar(&o.siyu, "siyu", "", "a built siyu binary (default: go build . into a temporary folder)")
+	fl.StringVar(&o.mysql, "mysql", "root@tcp(127.0.0.1:3306)/", "MariaDB/MySQL server DSN (a database of the run's own is created there)")
+	fl.Float64Var(&o.dupShare, "dup", 0.05, "share of callbacks the platform also delivers a second time at once")
+	fl.BoolVar(&o.keep, "keep", false, "keep the temporary folder and the database for inspection")
+	fl.StringVar(&o.budget, "budget", "", "SIYU_REPLY_BUDGET of the replicas (e.g. 10ms sends every reply through the outbox)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if o.duration <= 0 || o.duration > 30*time.Minute || o.rate <= 0 || o.rate > 2000 {
+		return errors.New("-duration must be in (0, 30m] and -rate in (0, 2000]")
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	dir, err := os.MkdirTemp("", "siyu-chaos-")
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(dir)
+	}
+	if o.siyu == "" {
+		o.siyu = filepath.Join(dir, "siyu")
+		logger.Info("building siyu")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", o.siyu, ".").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	if err := writeScripts(filepath.Join(dir, "scripts")); err != nil {
+		return err
+	}
+
+	db, dsn, dropDB, err := createDatabase(ctx, o.mysql)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if !o.keep {
+		defer dropDB()
+	}
+
+	redis, err := startRedis(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer redis.stop()
+
+	api := newFakeAPI()
+	apiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go apiSrv.Serve(apiLn)
+	defer apiSrv.Close()
+	apiURL := "http://" + apiLn.Addr().String()
+
+	env := []string{
+		"MYSQL_DSN=" + dsn,
+		"REDIS_URL=redis://" + redis.addr + "/0",
+		"SIYU_SCRIPTS=" + filepath.Join(dir, "scripts"),
+		"SIYU_LOG_LEVEL=warn",
+		"WECHAT_APPID=" + wxAppID, "WECHAT_APPSECRET=chaos-secret", "WECHAT_TOKEN=" + wxToken, "WECHAT_AES_KEY=" + wxAESKey,
+		"WECHAT_API_BASE=" + apiURL,
+		"DOUYIN_CLIENT_KEY=" + dyKey, "DOUYIN_CLIENT_SECRET=" + dySecret, "DOUYIN_API_BASE=" + apiURL,
+		"DOUYIN_ACCOUNT_OPEN_ID=" + dyAccount,
+	}
+	if o.budget != "" {
+		env = append(env, "SIYU_REPLY_BUDGET="+o.budget)
+	}
+	replicas := make([]*replica, 2)
+	for i := range replicas {
+		r, err := startReplica(ctx, o.siyu, env, dir, i)
+		if err != nil {
+			return err
+		}
+		defer r.stop()
+		replicas[i] = r
+	}
+	proxy, proxyURL, err := startProxy(replicas)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	logger.Info("replicas up", "proxy", proxyURL)
+
+	load := newLoad(proxyURL, o)
+	faults := schedule(o.duration, redis, db, replicas, api, logger)
+	start := time.Now()
+	loadDone := make(chan struct{})
+	go func() { defer close(loadDone); load.run(ctx, start) }()
+	var faultLog []faultRecord
+	for _, f := range faults {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(start.Add(f.at))):
+			rec := faultRecord{name: f.name, at: time.Since(start)}
+			if err := f.do(ctx); err != nil {
+				rec.err = err
+				logger.Warn("fault injection failed", "fault", f.name, "err", err)
+			}
+			rec.done = time.Since(start)
+			faultLog = append(faultLog, rec)
+		}
+	}
+	<-loadDone
+	logger.Info("load done; waiting for the outboxes to drain")
+	drained := drain(ctx, db, api, 3*time.Minute)
+	return report(os.Stdout, load, api, db, faultLog, time.Since(start), drained, o)
+}
+
+// writeScripts writes numAnswers keyword rules: "kwNN" is answered with
+// "ansNN", so every reply can be checked against its message.
+func writeScripts(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("rules:\n")
+	for i := range numAnswers {
+		fmt.Fprintf(&b, "  - name: r%02d\n    match: {contains: [kw%02d]}\n    reply: ans%02d\n", i, i, i)
+	}
+	b.WriteString("fallback: 没听懂\n")
+	return os.WriteFile(filepath.Join(dir, "chaos.yaml"), []byte(b.String()), 0o644)
+}
+
+// createDatabase makes a database of the run's own on the server.
+func createDatabase(ctx context.Context, serverDSN string) (*sql.DB, string, func(), error) {
+	cfg, err := mysqldrv.ParseDSN(serverDSN)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("-mysql: %w", err)
+	}
+	cfg.DBName = ""
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return nil, "", nil, err
+	}
+	name := "siyu_chaos_" + randHex(6)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4"); err != nil {
+		admin.Close()
+		return nil, "", nil, fmt.Errorf("create database: %w", err)
+	}
+	cfg.DBName = name
+	cfg.ParseTime = true
+	dsn := cfg.FormatDSN()
+	drop := func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS `" + name + "`")
+		admin.Close()
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	return db, dsn, drop, nil
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// redisProc is a redis-server of the run's own, so restarting it harms
+// nobody else.
+type redisProc struct {
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	addr string
+	dir  string
+}
+
+func startRedis(ctx context.Context, dir string) (*redisProc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	r := &redisProc{addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir}
+	return r, r.start()
+}
+
+func (r *redisProc) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	host, port, _ := net.SplitHostPort(r.addr)
+	cmd := exec.Command("redis-server", "--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--dir", r.dir)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redis-server: %w", err)
+	}
+	r.cmd = cmd
+	return waitTCP(r.addr, 10*time.Second)
+}
+
+func (r *redisProc) signal(sig syscall.Signal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil || r.cmd.Process == nil {
+		return errors.New("redis-server is not running")
+	}
+	return r.cmd.Process.Signal(sig)
+}
+
+func (r *redisProc) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// replica is one siyu process.
+type replica struct {
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	bin  string
+	env  []string
+	addr string
+	log  string
+	up   atomic.Bool
+}
+
+func startReplica(ctx context.Context, bin string, env []string, dir string, i int) (*replica, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	r := &replica{bin: bin, addr: "127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(dir, fmt.Sprintf("replica-%d.log", i))}
+	r.env = append(append(os.Environ(), env...), "SIYU_ADDR="+r.addr)
+	return r, r.start()
+}
+
+func (r *replica) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	logf, err := os.OpenFile(r.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(r.bin)
+	cmd.Env = r.env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start siyu: %w", err)
+	}
+	r.cmd = cmd
+	go func() { _ = cmd.Wait(); logf.Close() }()
+	if err := waitHTTP("http://"+r.addr+"/healthz", 60*time.Second); err != nil {
+		return fmt.Errorf("replica %s: %w (log: %s)", r.addr, err, r.log)
+	}
+	r.up.Store(true)
+	return nil
+}
+
+func (r *replica) kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.up.Store(false)
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	}
+}
+
+func (r *replica) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _, _ = r.cmd.Process.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = r.cmd.Process.Kill()
+		}
+	}
+}
+
+// startProxy is the load balancer: round robin, skipping a replica that
+// refuses connections, as a health-checked balancer would.
+func startProxy(replicas []*replica) (*http.Server, string, error) {
+	var next atomic.Uint64
+	transport := &http.Transport{MaxIdleConnsPerHost: 64, ResponseHeaderTimeout: 30 * time.Second}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "read", http.StatusBadRequest)
+			return
+		}
+		for range len(replicas) {
+			rep := replicas[next.Add(1)%uint64(len(replicas))]
+			if !rep.up.Load() {
+				continue
+			}
+			u, _ := url.Parse("http://" + rep.addr)
+			out := r.Clone(r.Context())
+			out.URL.Scheme, out.URL.Host, out.Host = u.Scheme, u.Host, u.Host
+			out.RequestURI = ""
+			out.Body = io.NopCloser(strings.NewReader(string(body)))
+			out.ContentLength = int64(len(body))
+			resp, err := transport.RoundTrip(out)
+			if err != nil {
+				var op *net.OpError
+				if errors.As(err, &op) && op.Op == "dial" {
+					continue // not up: try the other one
+				}
+				http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer resp.Body.Close()
+			for k, v := range resp.Header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(resp.StatusCode)
+			_, _ = io.Copy(w, resp.Body)
+			return
+		}
+		http.Error(w, "no replica up", http.StatusBadGateway)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String(), nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitTCP(addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not come up in %s", addr, d)
+}
+
+func waitHTTP(u string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get(u); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not healthy within %s", u, d)
+}
+
+// fakeAPI plays the platforms' send APIs and records every message they
+// accept, by recipient. Its mode makes it fail or time out for a while.
+type fakeAPI struct {
+	mu    sync.Mutex
+	sends map[string][]string // recipient → texts accepted
+	mode  atomic.Int32        // apiOK, apiFail, apiHang, apiDeliverHang
+	calls atomic.Int64
+	// ambiguous counts sends delivered while the platform hung up on
+	// the sender: no platform offers an idempotency key for them, so a
+	// retry may deliver twice (issue 18 item 8: counted, not avoidable).
+	ambiguous atomic.Int64
+}
+
+const (
+	apiOK int32 = iota
+	apiFail
+	apiHang
+	apiDeliverHang // delivers, then does not answer: the sender cannot know
+)
+
+func newFakeAPI() *fakeAPI { return &fakeAPI{sends: map[string][]string{}} }
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls.Add(1)
+	body, _ := io.ReadAll(r.Body)
+	switch r.URL.Path {
+	case "/cgi-bin/stable_token", "/cgi-bin/token":
+		writeJSON(w, map[string]any{"access_token": "chaos-wx-token", "expires_in": 7200})
+		return
+	case "/oauth/client_token/":
+		writeJSON(w, map[string]any{"data": map[string]any{"access_token": "chaos-dy-token", "expires_in": 7200, "error_code": 0}, "message": "success"})
+		return
+	}
+	switch f.mode.Load() {
+	case apiFail:
+		http.Error(w, "chaos: platform failure", http.StatusInternalServerError)
+		return
+	case apiHang:
+		// A platform that neither answers nor delivers: the sender's
+		// timeout must give up and the outbox must try again later.
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+		http.Error(w, "chaos: platform timeout", http.StatusGatewayTimeout)
+		return
+	}
+	var to, text string
+	switch r.URL.Path {
+	case "/cgi-bin/message/custom/send":
+		var m struct {
+			ToUser string `json:"touser"`
+			Text   struct {
+				Content string `json:"content"`
+			} `json:"text"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		to, text = "wx:"+m.ToUser, m.Text.Content
+		defer answer(w, f, map[string]any{"errcode": 0, "errmsg": "ok"})
+	case "/im/send/msg/":
+		var m struct {
+			ToUserID string `json:"to_user_id"`
+			Content  struct {
+				Text struct {
+					Text string `json:"text"`
+				} `json:"text"`
+			} `json:"content"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		to, text = "dy:"+m.ToUserID, m.Content.Text.Text
+		defer answer(w, f, map[string]any{"data": map[string]any{"error_code": 0, "msg_id": "srv-" + randHex(4)}, "extra": map[string]any{"error_code": 0}})
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	f.mu.Lock()
+	f.sends[to] = append(f.sends[to], text)
+	f.mu.Unlock()
+	if f.mode.Load() == apiDeliverHang {
+		f.ambiguous.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+	}
+}
+
+func (f *fakeAPI) sent(to string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.sends[to])
+}
+
+func (f *fakeAPI) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, s := range f.sends {
+		n += len(s)
+	}
+	return n
+}
+
+// answer writes a send's success, unless the platform is hanging up on
+// the sender after delivering.
+func answer(w http.ResponseWriter, f *fakeAPI, v any) {
+	if f.mode.Load() == apiDeliverHang {
+		http.Error(w, "chaos: platform timeout after delivery", http.StatusGatewayTimeout)
+		return
+	}
+	writeJSON(w, v)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fault is one injection at a time into the run.
+type fault struct {
+	name string
+	at   time.Duration
+	do   func(ctx context.Context) error
+}
+
+type faultRecord struct {
+	name     string
+	at, done time.Duration
+	err      error
+}
+
+func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica, api *fakeAPI, logger *slog.Logger) []fault {
+	pause := func(ctx context.Context, d time.Duration) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+	return []fault{
+		{"restart Redis (down 3 s)", d * 15 / 100, func(ctx context.Context) error {
+			redis.stop()
+			pause(ctx, 3*time.Second)
+			return redis.start()
+		}},
+		{"pause Redis 8 s (SIGSTOP)", d * 22 / 100, func(ctx context.Context) error {
+			if err := redis.signal(syscall.SIGSTOP); err != nil {
+				return err
+			}
+			pause(ctx, 8*time.Second)
+			return redis.signal(syscall.SIGCONT)
+		}},
+		{"drop MariaDB connections", d * 30 / 100, func(ctx context.Context) error {
+			return killConnections(ctx, db)
+		}},
+		{"SIGKILL replica 0, restart after 2 s", d * 45 / 100, func(ctx context.Context) error {
+			replicas[0].kill()
+			pause(ctx, 2*time.Second)
+			return replicas[0].start()
+		}},
+		{"platform APIs fail (HTTP 500) for 5 s", d * 60 / 100, func(ctx context.Context) error {
+			api.mode.Store(apiFail)
+			pause(ctx, 5*time.Second)
+			api.mode.Store(apiOK)
+			return nil
+		}},
+		{"platform APIs time out for 5 s", d * 75 / 100, func(ctx context.Context) error {
+			api.mode.Store(apiHang)
+			pause(ctx, 5*time.Second)
+			api.mode.Store(apiOK)
+			return nil
+		}},
+		{"platform APIs deliver, then hang, for 3 s", d * 88 / 100, func(ctx context.Context) error {
+			api.mode.Store(apiDeliverHang)
+			pause(ctx, 3*time.Second)
+			api.mode.Store(apiOK)
+			return nil
+		}},
+	}
+}
+
+// killConnections kills every server connection to the run's database
+// except this one, as a failover or a network blip would.
+func killConnections(ctx context.Context, db *sql.DB) error {
+	var name string
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&name); err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", name)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	for _, id := range ids {
+		_, _ = db.ExecContext(ctx, "KILL "+strconv.FormatInt(id, 10))
+	}
+	return nil
+}
+
+// drain waits until nothing is pending in the outbox and the fake API has
+// been quiet for a while, or until limit.
+func drain(ctx context.Context, db *sql.DB, api *fakeAPI, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	last, quietSince := api.total(), time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(time.Second)
+		var pending int
+		_ = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'").Scan(&pending)
+		if n := api.total(); n != last {
+			last, quietSince = n, time.Now()
+		}
+		if pending == 0 && time.Since(quietSince) > 5*time.Second {
+			return true
+		}
+	}
+	return false
+}

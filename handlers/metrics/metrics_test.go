@@ -1,0 +1,132 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
+)
+
+type fakeStats struct {
+	depth  map[bot.OutboxStatus]int
+	oldest time.Time
+	err    error
+}
+
+func (f fakeStats) Depth(context.Context) (map[bot.OutboxStatus]int, time.Time, error) {
+	return f.depth, f.oldest, f.err
+}
+
+func TestCallbacks(t *testing.T) {
+	m := New(nil)
+	e := handlers.NewEcho(slog.New(slog.DiscardHandler))
+	e.Use(m.Callbacks())
+	e.POST("/wechat/callback", func(c echo.Context) error {
+		switch c.QueryParam("case") {
+		case "stale":
+			SetOutcome(c, OutcomeStale)
+			return echo.NewHTTPError(http.StatusUnauthorized, "stale")
+		case "sig":
+			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
+		case "bad":
+			return echo.NewHTTPError(http.StatusBadRequest, "malformed")
+		case "big":
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "too large")
+		case "dup":
+			SetOutcome(c, OutcomeDeduplicated)
+		case "fail":
+			return errors.New("boom")
+		}
+		return c.String(http.StatusOK, "success")
+	})
+	e.POST("/douyin/webhook", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/healthz2", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	for _, q := range []string{"ok", "ok", "stale", "sig", "bad", "big", "dup", "fail"} {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/wechat/callback?case="+q, nil))
+	}
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/douyin/webhook", nil))
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz2", nil))
+	tests := []struct {
+		platform, outcome string
+		want              float64
+	}{
+		{"wechat", OutcomeAnswered, 2},
+		{"wechat", OutcomeStale, 1},
+		{"wechat", OutcomeSignature, 1},
+		{"wechat", OutcomeMalformed, 1},
+		{"wechat", OutcomeTooLarge, 1},
+		{"wechat", OutcomeDeduplicated, 1},
+		{"wechat", OutcomeError, 1},
+		{"douyin", OutcomeAnswered, 1},
+		{"wecom", OutcomeAnswered, 0},
+	}
+	for _, tc := range tests {
+		if got := testutil.ToFloat64(m.callbacks.WithLabelValues(tc.platform, tc.outcome)); got != tc.want {
+			t.Errorf("callbacks{%s,%s} = %v, want %v", tc.platform, tc.outcome, got, tc.want)
+		}
+	}
+	counts := map[string]uint64{}
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "siyu_callback_duration_seconds" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			counts[s.GetLabel()[0].GetValue()] = s.GetHistogram().GetSampleCount()
+		}
+	}
+	if counts["wechat"] != 8 || counts["douyin"] != 1 || counts["wecom"] != 0 {
+		t.Errorf("latency samples = %v, want wechat 8, douyin 1, wecom 0", counts)
+	}
+}
+
+func TestOutboxGauges(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	m := New(fakeStats{depth: map[bot.OutboxStatus]int{bot.OutboxPending: 3, bot.OutboxDead: 1, bot.OutboxSent: 9}, oldest: now.Add(-90 * time.Second)})
+	m.now = func() time.Time { return now }
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`siyu_outbox_rows{status="pending"} 3`, `siyu_outbox_rows{status="dead"} 1`, `siyu_outbox_rows{status="sent"} 9`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if !strings.Contains(string(body), "siyu_outbox_oldest_pending_seconds ") {
+		t.Error("/metrics lacks the oldest pending age")
+	}
+}
+
+func TestObserveTurn(t *testing.T) {
+	m := New(nil)
+	m.ObserveTurn(&bot.Turn{Event: bot.Event{Platform: bot.WeChat}, Answer: bot.Answer{Stage: "command:checkin"}, Risks: []string{"pii", "ad_spam"}})
+	m.ObserveTurn(&bot.Turn{Event: bot.Event{Platform: bot.WeChat}, Answer: bot.Answer{Stage: "rule"}, DryRun: true})
+	if got := testutil.ToFloat64(m.turns.WithLabelValues("wechat", "command:checkin")); got != 1 {
+		t.Errorf("answers{command:checkin} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.turns.WithLabelValues("wechat", "rule")); got != 0 {
+		t.Errorf("a dry run was counted: answers{rule} = %v", got)
+	}
+	if got := testutil.ToFloat64(m.risks.WithLabelValues("pii")); got != 1 {
+		t.Errorf("risk{pii} = %v, want 1", got)
+	}
+}

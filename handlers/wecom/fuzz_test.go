@@ -1,0 +1,51 @@
+package wecom
+
+import (
+	"testing"
+)
+
+// FuzzEnvelope and FuzzInbound feed arbitrary bodies to the WeCom
+// parsers (XML and JSON): errors, never panics; an accepted envelope has
+// ciphertext and an accepted message a type; an event always has a dedupe
+// key. `go test -fuzz FuzzInbound -fuzztime 60s ./handlers/wecom/`
+// explores (README: Fuzzing).
+func FuzzEnvelope(f *testing.F) {
+	for _, s := range []string{
+		"<xml><ToUserName><![CDATA[ww1]]></ToUserName><Encrypt><![CDATA[abc]]></Encrypt><AgentID><![CDATA[1]]></AgentID></xml>",
+		`{"tousername":"ww1","encrypt":"abc","agentid":1}`,
+		`{"ToUserName":"ww1","Encrypt":"abc","AgentID":"1"}`,
+		"<xml><Encrypt></Encrypt></xml>",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		env, err := parseEnvelope(body)
+		if err == nil && env.Encrypt == "" {
+			t.Fatalf("parseEnvelope(%q) accepted no ciphertext", body)
+		}
+	})
+}
+
+func FuzzInbound(f *testing.F) {
+	for _, s := range []string{
+		"<xml><ToUserName><![CDATA[ww1]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1403610513</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]></ChangeType><UserID><![CDATA[zhangsan]]></UserID><ExternalUserID><![CDATA[woAJ2GCAAAXtWyujaWJHDDGi0mACAAAA]]></ExternalUserID><State><![CDATA[teststate]]></State><WelcomeCode><![CDATA[WELCOMECODE]]></WelcomeCode></xml>",
+		"<xml><ToUserName><![CDATA[ww1]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1403610513</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[CHAT_ID]]></ChatId><ChangeType><![CDATA[update]]></ChangeType><UpdateDetail><![CDATA[add_member]]></UpdateDetail><JoinScene>1</JoinScene><MemChangeCnt>2</MemChangeCnt><MemChangeList><Item>Jack</Item><Item>Rose</Item></MemChangeList></xml>",
+		`{"ToUserName":"ww1","FromUserName":"u","CreateTime":1,"MsgType":"text","Content":"hi","MsgId":"1","AgentID":1}`,
+		`{"MsgType":"event","Event":"change_external_chat","MemChangeList":{"Item":["a"]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		m, err := parseInbound(body)
+		if err != nil {
+			return
+		}
+		if m.MsgType == "" {
+			t.Fatalf("parseInbound(%q) accepted no MsgType", body)
+		}
+		ev, ok := toEvent("corp", "1", m)
+		if ok && ev.DedupeKey == "" {
+			t.Fatalf("toEvent(%+v) = %+v without a dedupe key", m, ev)
+		}
+	})
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLogsHoldNoSecretsOrCustomerData runs siyu with JSON logs at debug
+// level through good and bad callbacks, failing sends and admin calls,
+// and scans the whole log: every line is JSON, and no customer's text or
+// id and no secret appears anywhere.
+func TestLogsHoldNoSecretsOrCustomerData(t *testing.T) {
+	// A platform API that refuses everything, so the outbox logs its
+	// failures (with whatever error text the platform returns).
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid"}`, http.StatusOK)
+	}))
+	defer api.Close()
+	const (
+		secret     = "app-secret-Do-Not-Log-1"
+		token      = "token-Do-Not-Log-2"
+		aesKey     = "RG9Ob3RMb2dEb05vdExvZ0RvTm90TG9nRG9Ob3RMb2c"
+		adminToken = "admin-Do-Not-Log-3"
+		openid     = "o-customer-Do-Not-Log-4"
+		dySecret   = "douyin-secret-Do-Not-Log-5"
+		dyUser     = "dy-customer-Do-Not-Log-6"
+		text       = "我的手机号是13812345678请回电"
+	)
+	env := map[string]string{
+		"SIYU_LOG_FORMAT": "json", "SIYU_LOG_LEVEL": "debug", "SIYU_ADMIN_TOKEN": adminToken,
+		"WECHAT_APPID": "wxlogtest000000", "WECHAT_APPSECRET": secret, "WECHAT_TOKEN": token, "WECHAT_AES_KEY": aesKey,
+		"WECHAT_API_BASE": api.URL,
+		// Douyin replies always go through the outbox, whose sends fail
+		// here and are logged.
+		"DOUYIN_CLIENT_KEY": "dy-key", "DOUYIN_CLIENT_SECRET": dySecret, "DOUYIN_API_BASE": api.URL,
+	}
+	base, logs := startSiyu(t, env)
+	simulateCmd(t, base, env, "--from", openid, text)
+	simulateCmd(t, base, env, "--from", openid, "--event", "subscribe", "--key", "qrscene_store-shanghai-01")
+
+	body, _ := json.Marshal(map[string]any{
+		"event": "im_receive_msg", "client_key": "dy-key", "from_user_id": dyUser, "to_user_id": "dy-account",
+		"content": map[string]any{"conversation_short_id": "@conv-1", "server_message_id": "srv-1", "conversation_type": 1,
+			"message_type": "text", "text": text, "create_time": time.Now().UnixMilli()},
+	})
+	sum := sha1.Sum(append([]byte(dySecret), body...))
+	dreq, _ := http.NewRequest(http.MethodPost, base+"/douyin/webhook", bytes.NewReader(body))
+	dreq.Header.Set("Content-Type", "application/json")
+	dreq.Header.Set("X-Douyin-Signature", hex.EncodeToString(sum[:]))
+	dreq.Header.Set("Msg-Id", "msg-1")
+	if resp, err := http.DefaultClient.Do(dreq); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("douyin webhook = %d", resp.StatusCode)
+	}
+
+	// A forged callback and a malformed one.
+	for _, q := range []string{"?signature=bad&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=bad&openid=" + openid, ""} {
+		resp, err := http.Post(base+"/wechat/callback"+q, "text/xml", strings.NewReader("<xml><FromUserName>"+openid+"</FromUserName><Content>"+text+"</Content>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/admin/outbox", nil)
+	req.Header.Set("Authorization", "Bearer not-"+adminToken)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	// Let the outbox try and fail at least once.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), `"msg":"outbox`) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"msg":"outbox`) {
+		t.Fatalf("the outbox logged no failed send; the test would prove nothing:\n%s", out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+		}
+	}
+	for name, s := range map[string]string{
+		"app secret": secret, "token": token, "AES key": aesKey, "admin token": adminToken,
+		"openid": openid, "message text": text, "phone number": "13812345678",
+		"Douyin secret": dySecret, "Douyin user": dyUser,
+	} {
+		if strings.Contains(out, s) {
+			t.Errorf("the %s reached the log", name)
+		}
+	}
+}
