@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/silenceper/wechat/v2/util"
 	"github.com/sirupsen/logrus"
@@ -25,6 +26,7 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/admin"
+	"github.com/siyu-bot/siyu/handlers/metrics"
 	"github.com/siyu-bot/siyu/scripts"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
@@ -182,9 +184,11 @@ func serve(ctx context.Context, env runEnv) error {
 
 	sqlOutbox := sqlstore.NewOutbox(db)
 	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: parts.gate, Renderers: parts.renderers})
+	obs := metrics.New(sqlOutbox)
 	engine := bot.NewEngine(bot.EngineConfig{
 		Scripts: library, Logger: logger,
 		Understand: parts.understand, Observe: parts.observe, Commands: parts.commandStages(), Meaning: parts.meaning,
+		OnTurn: obs.ObserveTurn,
 	})
 	handler := bot.Chain(engine, append([]bot.Middleware{
 		bot.Recover(logger),
@@ -193,7 +197,9 @@ func serve(ctx context.Context, env runEnv) error {
 	}, parts.middleware...)...)
 
 	e := handlers.NewEcho(logger)
-	g := e.Group("")
+	// Prometheus scrapes every replica; the figures hold no customer data.
+	e.GET("/metrics", echo.WrapHandler(obs.Handler()))
+	g := e.Group("", obs.Callbacks())
 	// Callbacks are small; a flood must not be read into memory.
 	g.Use(middleware.BodyLimit("1M"))
 	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library}

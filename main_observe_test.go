@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -96,6 +97,36 @@ func TestLogsHoldNoSecretsOrCustomerData(t *testing.T) {
 	} {
 		if strings.Contains(out, s) {
 			t.Errorf("the %s reached the log", name)
+		}
+	}
+}
+
+// TestMetrics scrapes /metrics after a callback: the callback is counted
+// by platform and outcome, the answer by its stage, and the outbox depth
+// is read from the database.
+func TestMetrics(t *testing.T) {
+	base, _ := startSiyu(t, nil)
+	simulateCmd(t, base, nil, "营业时间")
+	resp, err := http.Post(base+"/wechat/callback?signature=x&timestamp=1&nonce=1", "text/xml", strings.NewReader("<xml/>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`siyu_callbacks_total{outcome="answered",platform="wechat"} 1`,
+		`siyu_callbacks_total{outcome="refused_signature",platform="wechat"} 1`,
+		`siyu_answers_total{platform="wechat",stage="rule"} 1`,
+		`siyu_outbox_rows{status="pending"} 0`,
+		`siyu_callback_duration_seconds_count{platform="wechat"} 2`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }
