@@ -1,0 +1,213 @@
+package admin
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// DryRunner runs one event through the engine's stack without doing
+// anything: (*bot.Engine).Run with dryRun true.
+type DryRunner interface {
+	Run(ctx context.Context, ev bot.Event, dryRun bool) (*bot.Turn, error)
+}
+
+// HoldExplainer says whether do-not-disturb would hold a proactive action
+// back, and why, without recording anything (no cap is counted).
+type HoldExplainer interface {
+	// Explain returns held true and a reason staff can read ("退订",
+	// "免打扰时段，推迟到 08:00") when p would not go out now.
+	Explain(ctx context.Context, p bot.Push, now time.Time) (reason string, held bool, err error)
+}
+
+// GateExplainer adapts a bot.SendGate whose Admit records nothing into a
+// HoldExplainer: a later time means deferred, an ErrInvalid means dropped.
+type GateExplainer struct {
+	Gate bot.SendGate
+}
+
+// Explain implements HoldExplainer.
+func (g GateExplainer) Explain(ctx context.Context, p bot.Push, now time.Time) (string, bool, error) {
+	until, err := g.Gate.Admit(ctx, p, now)
+	switch {
+	case errors.Is(err, bot.ErrInvalid):
+		return "不会发送：" + err.Error(), true, nil
+	case err != nil:
+		return "", false, err
+	case !until.IsZero():
+		return "暂缓到 " + until.Format(time.RFC3339), true, nil
+	}
+	return "", false, nil
+}
+
+// Dry-run identities: the dry-run's customer and group are made up, so no
+// real person's state (check-ins, claims, opt-outs) is read or touched.
+const (
+	dryRunAccount = "dry-run"
+	dryRunSender  = "dry-run-staff"
+	dryRunGroup   = "dry-run-group"
+	maxDryRunText = 2000
+)
+
+// flexGroup accepts "group": true/false or a group id string (any
+// non-empty string is a group).
+type flexGroup bool
+
+func (g *flexGroup) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case bool:
+		*g = flexGroup(x)
+	case string:
+		*g = x != ""
+	case nil:
+		*g = false
+	default:
+		return fmt.Errorf("group: want true, false or a group id")
+	}
+	return nil
+}
+
+// actionView is one action as the console shows it.
+type actionView struct {
+	Type      string          `json:"type"`
+	Text      string          `json:"text,omitempty"`
+	Proactive bool            `json:"proactive"`
+	Topic     string          `json:"topic,omitempty"`
+	Group     bool            `json:"group"`
+	Detail    json.RawMessage `json:"detail"`
+	Reason    string          `json:"reason,omitempty"` // held_back only
+}
+
+func viewAction(a bot.Action) (actionView, error) {
+	v := actionView{Proactive: bot.IsProactive(a), Group: a.Dest().Conversation.IsGroup()}
+	if p, ok := a.(bot.Push); ok {
+		v.Topic = p.Topic
+	}
+	inner := bot.Unwrap(a)
+	raw, err := bot.MarshalAction(inner)
+	if err != nil {
+		return v, err
+	}
+	var env struct {
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return v, err
+	}
+	v.Type, v.Detail = env.Type, env.Data
+	switch x := inner.(type) {
+	case bot.Reply:
+		v.Text = x.Text
+	case bot.Welcome:
+		v.Text = x.Text
+	case bot.StaffAlert:
+		v.Text = x.Title + "：" + x.Text
+	case bot.News:
+		titles := make([]string, len(x.Articles))
+		for i, ar := range x.Articles {
+			titles[i] = ar.Title
+		}
+		v.Text = strings.Join(titles, " / ")
+	case bot.Render:
+		v.Text = "（发送时生成：" + x.Renderer + "）"
+	}
+	return v, nil
+}
+
+// dryRun answers POST /admin/api/dry-run: which stage, rule or intent
+// would answer a message on a platform and conversation kind, with what,
+// and what do-not-disturb would hold back. Nothing is sent or recorded.
+func (h *Handler) dryRun(c echo.Context) error {
+	if h.runner == nil {
+		return echo.NewHTTPError(http.StatusNotFound, "试运行未启用")
+	}
+	var req struct {
+		Text     string    `json:"text"`
+		Platform string    `json:"platform"`
+		Group    flexGroup `json:"group"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
+	if err := dec.Decode(&req); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "请求体应为 JSON：{\"text\",\"platform\",\"group\"}")
+	}
+	req.Text = strings.TrimSpace(req.Text)
+	switch {
+	case req.Text == "":
+		return echo.NewHTTPError(http.StatusBadRequest, "text 不能为空")
+	case utf8.RuneCountInString(req.Text) > maxDryRunText:
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("text 不能超过 %d 字", maxDryRunText))
+	}
+	platform := bot.Platform(req.Platform)
+	switch platform {
+	case "":
+		platform = bot.WeChat
+	case bot.WeChat, bot.WeCom, bot.Douyin:
+	default:
+		return echo.NewHTTPError(http.StatusBadRequest, "platform 只能是 wechat、wecom 或 douyin")
+	}
+	now := h.now()
+	ev := bot.Event{
+		Platform: platform, Account: dryRunAccount, Kind: bot.KindMessage,
+		Sender: dryRunSender, Text: req.Text, MessageID: "dry-run", DedupeKey: "dry-run", Time: now,
+	}
+	if req.Group {
+		ev.Conversation = bot.Conversation{Group: dryRunGroup}
+	}
+	t, err := h.runner.Run(c.Request().Context(), ev, true)
+	if err != nil {
+		return fmt.Errorf("admin.dryRun: %w", err)
+	}
+	actions := make([]actionView, 0, len(t.Actions))
+	held := make([]actionView, 0)
+	for _, a := range t.Actions {
+		v, err := viewAction(a)
+		if err != nil {
+			return fmt.Errorf("admin.dryRun: %w", err)
+		}
+		if p, ok := a.(bot.Push); ok && h.explainer != nil {
+			reason, isHeld, err := h.explainer.Explain(c.Request().Context(), p, now)
+			if err != nil {
+				return fmt.Errorf("admin.dryRun: do-not-disturb: %w", err)
+			}
+			if isHeld {
+				v.Reason = reason
+				held = append(held, v)
+				continue
+			}
+		}
+		actions = append(actions, v)
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"stage":      t.Answer.Stage,
+		"rule":       t.Answer.Rule,
+		"intent":     cmp.Or(t.Answer.Intent, t.Intent),
+		"confidence": max(t.Answer.Confidence, t.Confidence),
+		"risks":      nonNil(t.Risks),
+		"platform":   platform,
+		"group":      bool(req.Group),
+		"actions":    actions,
+		"held_back":  held,
+	})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

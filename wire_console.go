@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/admin"
+	"github.com/siyu-bot/siyu/store/sqlstore"
+)
+
+// consoleWiring is what the admin API and the staff console need from
+// serve.
+type consoleWiring struct {
+	w       wiring
+	outbox  admin.OutboxAdmin
+	engine  *bot.Engine
+	parts   *parts
+	editDir string // the scripts folder, "" for the embedded examples
+}
+
+// wireConsole mounts the admin API and the console at /admin/ (only with
+// SIYU_ADMIN_TOKEN set): the capabilities' modules, the dry-run over the
+// engine, saving into the scripts folder, and the WeCom contacts report
+// when WeCom is configured.
+func wireConsole(ctx context.Context, cw consoleWiring) error {
+	w := cw.w
+	if w.cfg.AdminToken == "" {
+		w.logger.Info("admin API and console off: set SIYU_ADMIN_TOKEN to enable them")
+		return nil
+	}
+	h := admin.New(w.cfg.AdminToken, cw.outbox, w.library, w.logger, cw.parts.admin...)
+	var explainer admin.HoldExplainer
+	if e, ok := cw.parts.gate.(admin.HoldExplainer); ok {
+		// Do-not-disturb explains itself when it can say what it would
+		// hold back without counting anything.
+		explainer = e
+	}
+	h.WithDryRun(cw.engine, explainer)
+	if cw.editDir != "" {
+		h.WithScriptsDir(cw.editDir)
+	}
+	if wc, err := loadWeComConfig(w.getenv); err == nil && wc.enabled() {
+		store, err := sqlstore.NewWeCom(ctx, w.db)
+		if err != nil {
+			return err
+		}
+		h.WithContacts(contactsReport{store})
+	}
+	h.Register(w.group)
+	w.logger.Info("admin API and console on", "path", "/admin/", "scripts_save", cw.editDir != "")
+	return nil
+}
+
+// contactsReport adapts sqlstore.WeCom to admin.ContactsAdmin; the record
+// types are mirrored field for field.
+type contactsReport struct{ s *sqlstore.WeCom }
+
+// NewContactsByDay implements admin.ContactsAdmin.
+func (r contactsReport) NewContactsByDay(ctx context.Context, since time.Time, loc *time.Location) ([]admin.ContactDay, error) {
+	ds, err := r.s.NewContactsByDay(ctx, since, loc)
+	out := make([]admin.ContactDay, len(ds))
+	for i, d := range ds {
+		out[i] = admin.ContactDay(d)
+	}
+	return out, err
+}
