@@ -204,7 +204,7 @@ func setDraft(text string) chromedp.Action[chromedp.Void] {
 // fillIn sets an input's value (SetValue cannot empty a field).
 func fillIn(id, text string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(() => { document.getElementById('` + id + `').value = ` + jsString(text) + `; return true; })()`)(ctx, t)
+		_, err := chromedp.Evaluate[bool](`(() => { document.getElementById('`+id+`').value = `+jsString(text)+`; return true; })()`)(ctx, t)
 		return err
 	})
 }
