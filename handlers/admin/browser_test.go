@@ -374,6 +374,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="contacts"]`)),
 			chromedp.WaitVisible(chromedp.ID("contacts-chart")),
 		)
+		if wide := get(t, ctx, "measure the chart", chromedp.Evaluate[bool](`document.getElementById('contacts-chart').getBoundingClientRect().right > window.innerWidth`)); wide {
+			t.Error("the chart is wider than a phone's screen")
+		}
 		screenshot(t, ctx, "11-phone-contacts")
 	})
 

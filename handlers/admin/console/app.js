@@ -389,6 +389,9 @@
   // ---------- alerts ----------
 
   const statusNames = { open: '待处理', acknowledged: '已确认', dismissed: '误报' };
+  const severityNames = { high: '高', medium: '中', low: '低' };
+  const categoryNames = { ad: '广告引流', spam: '垃圾信息', fraud: '诈骗', abuse: '辱骂', complaint: '投诉', privacy: '隐私泄露', competitor: '竞品', politics: '敏感话题' };
+  const platformNames = { wechat: '微信公众号', wecom: '企业微信', douyin: '抖音' };
   async function loadAlerts() {
     const body = $('alerts-body');
     if (!has('risk')) { fill(body, absent('风险识别')); return; }
@@ -399,13 +402,13 @@
     if (!data.events.length) { fill(body, empty('没有需要处理的提醒。')); return; }
     fill(body, el('ul', { class: 'alerts' }, data.events.map((e) => el('li', { class: 'alert', 'data-id': e.id, 'data-status': e.status },
       el('header', {},
-        el('span', { class: 'badge ' + (e.severity || ''), text: e.severity || '—' }),
-        el('b', { text: e.category }),
+        el('span', { class: 'badge ' + (e.severity || ''), text: '风险' + (severityNames[e.severity] || e.severity || '—') }),
+        el('b', { text: categoryNames[e.category] ? `${categoryNames[e.category]}（${e.category}）` : e.category }),
         el('span', { class: 'badge', text: statusNames[e.status] || e.status }),
         e.count > 1 ? el('span', { class: 'badge', text: `×${e.count}` }) : null),
       e.text_masked ? el('div', { class: 'evidence', text: e.text_masked }) : null,
       e.evidence ? el('div', { class: 'meta', text: '依据：' + (Array.isArray(e.evidence) ? e.evidence.join('、') : e.evidence) }) : null,
-      el('div', { class: 'meta', text: `${e.platform || ''} · 会话 ${e.conversation || '—'} · 发送者 ${e.sender || '—'} · ${fmtTime(e.created_at)}` }),
+      el('div', { class: 'meta', text: `${platformNames[e.platform] || e.platform || ''} · 会话 ${e.conversation || '—'} · 发送者 ${e.sender || '—'} · ${fmtTime(e.created_at)}` }),
       e.status === 'open' ? el('div', { class: 'actions' },
         el('button', { type: 'button', class: 'danger ghost', 'data-act': 'dismiss', onclick: () => decide(e.id, 'dismiss') }, '标记误报'),
         el('button', { type: 'button', class: 'primary', 'data-act': 'ack', onclick: () => decide(e.id, 'ack') }, '确认处理')) : null))));
@@ -500,27 +503,34 @@
     fill(body,
       shown.length ? chart(data.days, shown) : empty('这段时间没有新增客户。'),
       shown.length ? el('ul', { class: 'legend' }, shown.map((c, i) => { const sw = el('i'); sw.style.background = palette[i]; return el('li', {}, sw, c.name || c.state); })) : null,
-      table(['渠道', 'state', '新增', '欢迎语结果'], data.channels.map((c) => [
+      table(['渠道', '渠道标识', '新增', '欢迎语结果'], data.channels.map((c) => [
         c.name || '—', c.state || '—', String(c.total),
         el('span', { class: 'chips' }, Object.entries(c.outcomes).map(([k, v]) => el('span', { class: 'badge' + (k === 'sent' ? ' good' : k === 'failed' ? ' high' : ''), text: `${outcomeNames[k] || k} ${v}` }))),
       ]), [2]));
   }
+  // chart draws one line per channel. The drawing is as wide as its box
+  // (not scaled), so its labels stay legible on a phone and a laptop.
   function chart(days, channels) {
-    const W = 720, H = 260, L = 36, R = 10, T = 10, B = 28;
+    const W = Math.max(300, $('contacts-body').clientWidth || 720), H = W < 500 ? 200 : 260, L = 32, R = 12, T = 10, B = 26;
     const max = Math.max(1, ...channels.flatMap((c) => c.per_day));
     const top = max <= 4 ? max : Math.ceil(max / 4) * 4;
     const x = (i) => L + (days.length === 1 ? (W - L - R) / 2 : i * (W - L - R) / (days.length - 1));
     const y = (v) => T + (H - T - B) * (1 - v / top);
-    const g = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': '各渠道每日新增客户折线图', id: 'contacts-chart' });
-    for (let k = 0; k <= 4; k++) {
-      const v = Math.round(top * k / 4);
+    const g = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': '各渠道每日新增客户折线图', id: 'contacts-chart' });
+    const ticks = Math.min(4, top);
+    for (let k = 0; k <= ticks; k++) {
+      const v = Math.round(top * k / ticks);
       g.append(svg('line', { class: k ? 'grid' : 'axis', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
         svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', text: String(v) }));
     }
-    const every = Math.max(1, Math.ceil(days.length / 8));
+    // About one date label per 70 px; the last day is always labelled,
+    // so a regular label too close to it is left out.
+    const every = Math.max(1, Math.ceil(days.length / Math.max(2, Math.floor((W - L - R) / 70))));
+    const last = days.length - 1;
     days.forEach((d, i) => {
-      if (i % every && i !== days.length - 1) return;
-      g.append(svg('text', { x: x(i), y: H - 8, 'text-anchor': 'middle', text: d.slice(5) }));
+      if (i !== last && (i % every || last - i < every * 0.7)) return;
+      const anchor = days.length > 1 && i === 0 ? 'start' : i === last && days.length > 1 ? 'end' : 'middle';
+      g.append(svg('text', { x: x(i), y: H - 8, 'text-anchor': anchor, text: d.slice(5) }));
     });
     channels.forEach((c, ci) => {
       const pts = c.per_day.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
@@ -544,7 +554,7 @@
     fill($('outbox-body'),
       el('div', { class: 'chips' }, ['pending', 'dead', 'sent'].map((k) => el('span', { class: 'badge', text: `${{ pending: '待发送', dead: '发送失败', sent: '已发送' }[k]} ${counts[k] || 0}` }))),
       data.items.length ? table(['编号', '平台', '尝试', '下次', '错误', '创建', ''], data.items.map((it) => [
-        String(it.id), it.platform, String(it.attempts), fmtTime(it.next_at), it.last_error || '—', fmtTime(it.created_at),
+        String(it.id), platformNames[it.platform] || it.platform, String(it.attempts), fmtTime(it.next_at), it.last_error || '—', fmtTime(it.created_at),
         it.status === 'dead' ? el('button', { type: 'button', class: 'ghost', onclick: () => requeue(it.id) }, '重新发送') : '',
       ]), [0, 2]) : empty('没有消息。'));
   }
