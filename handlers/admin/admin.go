@@ -251,7 +251,7 @@ func (e *detailedError) Error() string { return e.err.Error() }
 func (e *detailedError) Unwrap() error { return e.err }
 
 // errorCode names a status for programs: stable words, not numbers.
-func errorCode(status int) string {
+func apiErrorCode(status int) string {
 	switch status {
 	case http.StatusBadRequest:
 		return "invalid"
@@ -289,7 +289,7 @@ func (h *Handler) jsonErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		if status == 499 {
 			return nil // the client went away
 		}
-		e := apiError{Code: errorCode(status), Message: http.StatusText(status)}
+		e := apiError{Code: apiErrorCode(status), Message: http.StatusText(status)}
 		var he *echo.HTTPError
 		var de *detailedError
 		switch {
@@ -333,7 +333,7 @@ func (h *Handler) listOutbox(c echo.Context) error {
 	default:
 		return echo.NewHTTPError(http.StatusBadRequest, "status 只能是 pending、dead 或 sent")
 	}
-	limit, err := limitParam(c, 100, 500)
+	limit, err := adminLimit(c, 100, 500)
 	if err != nil {
 		return err
 	}
@@ -352,8 +352,8 @@ func (h *Handler) listOutbox(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"counts": counts, "items": rows})
 }
 
-// limitParam reads ?limit=, def when absent; anything but 1…max is a 400.
-func limitParam(c echo.Context, def, max int) (int, error) {
+// adminLimit reads ?limit=, def when absent; anything but 1…max is a 400.
+func adminLimit(c echo.Context, def, max int) (int, error) {
 	s := c.QueryParam("limit")
 	if s == "" {
 		return def, nil

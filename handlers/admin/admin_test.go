@@ -77,15 +77,15 @@ func serve(t *testing.T, lib *bot.Library, ob *fakeOutbox, modules ...Module) *h
 // do sends a request with the right token and decodes a JSON answer.
 func do(t *testing.T, method, url string) (int, map[string]any) {
 	t.Helper()
-	return send(t, method, url, "t0ken", "", nil)
+	return sendAdmin(t, method, url, "t0ken", "", nil)
 }
 
 // noRedirects is a client that shows redirects instead of following them.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-// send sends body (JSON-encoded unless it is a string) with bearer token
+// sendAdmin sends body (JSON-encoded unless it is a string) with bearer token
 // (none when empty) and decodes a JSON answer.
-func send(t *testing.T, method, url, token, contentType string, body any, headers ...string) (int, map[string]any) {
+func sendAdmin(t *testing.T, method, url, token, contentType string, body any, headers ...string) (int, map[string]any) {
 	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -122,8 +122,8 @@ func send(t *testing.T, method, url, token, contentType string, body any, header
 	return resp.StatusCode, out
 }
 
-// errorOf checks the API's one error shape and returns its code.
-func errorOf(t *testing.T, body map[string]any) (code, message string) {
+// wantErrorShape checks the API's one error shape and returns its code.
+func wantErrorShape(t *testing.T, body map[string]any) (code, message string) {
 	t.Helper()
 	e, ok := body["error"].(map[string]any)
 	if !ok {
@@ -137,21 +137,21 @@ func errorOf(t *testing.T, body map[string]any) (code, message string) {
 	return code, message
 }
 
-// fakeRisk is a risk module with the contracted paths, over a few events.
-type fakeRisk struct {
+// stubRiskModule is a risk module with the contracted paths, over a few events.
+type stubRiskModule struct {
 	events []map[string]any
 }
 
-func (*fakeRisk) Name() string { return "risk" }
+func (*stubRiskModule) Name() string { return "risk" }
 
-func (f *fakeRisk) Register(g *echo.Group) {
+func (f *stubRiskModule) Register(g *echo.Group) {
 	g.GET("/events", func(c echo.Context) error {
 		status := c.QueryParam("status")
 		if status == "" {
 			status = "open"
 		}
 		if status != "open" && status != "acknowledged" && status != "dismissed" {
-			return fmt.Errorf("fakeRisk: status %q: %w", status, bot.ErrInvalid)
+			return fmt.Errorf("stubRiskModule: status %q: %w", status, bot.ErrInvalid)
 		}
 		out := []map[string]any{}
 		for _, e := range f.events {
@@ -169,7 +169,7 @@ func (f *fakeRisk) Register(g *echo.Group) {
 					return c.JSON(http.StatusOK, e)
 				}
 			}
-			return fmt.Errorf("fakeRisk: event %s: %w", c.Param("id"), bot.ErrNotFound)
+			return fmt.Errorf("stubRiskModule: event %s: %w", c.Param("id"), bot.ErrNotFound)
 		}
 	}
 	g.POST("/events/:id/ack", decide("acknowledged"))
@@ -179,15 +179,15 @@ func (f *fakeRisk) Register(g *echo.Group) {
 	})
 }
 
-func newFakeRisk() *fakeRisk {
-	return &fakeRisk{events: []map[string]any{
+func newStubRisk() *stubRiskModule {
+	return &stubRiskModule{events: []map[string]any{
 		{"id": "r1", "category": "ad", "severity": "high", "evidence": []string{"加微信", "返现"}, "platform": "wecom",
 			"conversation": "wr…9f", "sender": "wm…2a", "text_masked": "加我微信 1**********8 返现", "count": 3, "status": "open", "created_at": "2026-11-26T08:00:00Z"},
 	}}
 }
 
-// library loads scripts from a fresh folder with the given files.
-func library(t *testing.T, files map[string]string, sections ...bot.Section) (*bot.Library, string) {
+// scriptsLibrary loads scripts from a fresh folder with the given files.
+func scriptsLibrary(t *testing.T, files map[string]string, sections ...bot.Section) (*bot.Library, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
@@ -202,18 +202,18 @@ func library(t *testing.T, files map[string]string, sections ...bot.Section) (*b
 	return lib, dir
 }
 
-const faqYAML = "rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 每天 9:00-21:00\n"
-const welcomeYAML = "fallback: 没听懂\n"
+const testFAQ = "rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 每天 9:00-21:00\n"
+const testWelcome = "fallback: 没听懂\n"
 
-// everyRoute is each API route with a body that passes its checks.
-var everyRoute = []struct{ method, path, body string }{
+// adminRoutes is each API route with a body that passes its checks.
+var adminRoutes = []struct{ method, path, body string }{
 	{http.MethodGet, "/admin/api/capabilities", ""},
 	{http.MethodGet, "/admin/api/outbox", ""},
 	{http.MethodPost, "/admin/api/outbox/1/requeue", ""},
 	{http.MethodGet, "/admin/api/scripts", ""},
 	{http.MethodGet, "/admin/api/scripts/faq.yaml", ""},
 	{http.MethodPost, "/admin/api/scripts/validate", `{"files":{"faq.yaml":"fallback: x\n"}}`},
-	{http.MethodPut, "/admin/api/scripts/faq.yaml", faqYAML},
+	{http.MethodPut, "/admin/api/scripts/faq.yaml", testFAQ},
 	{http.MethodPost, "/admin/api/scripts/reload", ""},
 	{http.MethodPost, "/admin/api/dry-run", `{"text":"营业时间"}`},
 	{http.MethodGet, "/admin/api/contacts", ""},
@@ -223,18 +223,18 @@ var everyRoute = []struct{ method, path, body string }{
 	{http.MethodGet, "/admin/debug/pprof/", ""},
 }
 
-// full is an admin API with every optional part wired.
-func full(t *testing.T) (srv *httptest.Server, lib *bot.Library, dir string, ob *fakeOutbox) {
+// fullAdmin is an admin API with every optional part wired.
+func fullAdmin(t *testing.T) (srv *httptest.Server, lib *bot.Library, dir string, ob *fakeOutbox) {
 	t.Helper()
-	lib, dir = library(t, map[string]string{"faq.yaml": faqYAML, "welcome.yaml": welcomeYAML})
+	lib, dir = scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome})
 	ob = &fakeOutbox{items: []bot.OutboxItem{{ID: 1, Platform: bot.WeChat, Status: bot.OutboxDead}}}
 	logger := slog.New(slog.DiscardHandler)
 	e := handlers.NewEcho(logger)
 	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})
-	New("t0ken", ob, lib, logger, newFakeRisk()).
+	New("t0ken", ob, lib, logger, newStubRisk()).
 		WithDryRun(engine, nil).
 		WithScriptsDir(dir).
-		WithContacts(&fakeContacts{}).
+		WithContacts(&stubContacts{}).
 		Register(e.Group(""))
 	srv = httptest.NewServer(e)
 	t.Cleanup(srv.Close)
@@ -242,21 +242,21 @@ func full(t *testing.T) (srv *httptest.Server, lib *bot.Library, dir string, ob 
 }
 
 func TestEveryRouteNeedsTheToken(t *testing.T) {
-	srv, _, dir, _ := full(t)
+	srv, _, dir, _ := fullAdmin(t)
 	before, _ := os.ReadFile(filepath.Join(dir, "faq.yaml"))
-	for _, r := range everyRoute {
+	for _, r := range adminRoutes {
 		for _, tok := range []struct{ name, token string }{{"no token", ""}, {"wrong token", "t0ken-guess"}, {"prefix of the token", "t0k"}} {
 			t.Run(r.method+" "+r.path+" "+tok.name, func(t *testing.T) {
 				var body any
 				if r.body != "" {
 					body = r.body
 				}
-				status, out := send(t, r.method, srv.URL+r.path, tok.token, "application/json", body)
+				status, out := sendAdmin(t, r.method, srv.URL+r.path, tok.token, "application/json", body)
 				if status != http.StatusUnauthorized {
 					t.Fatalf("status = %d, want 401", status)
 				}
 				if strings.HasPrefix(r.path, "/admin/api/") {
-					if code, _ := errorOf(t, out); code != "unauthorized" {
+					if code, _ := wantErrorShape(t, out); code != "unauthorized" {
 						t.Fatalf("code = %q, want unauthorized", code)
 					}
 				}
@@ -269,7 +269,7 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 }
 
 func TestErrorsHaveOneShape(t *testing.T) {
-	srv, _, _, _ := full(t)
+	srv, _, _, _ := fullAdmin(t)
 	tests := []struct {
 		name, method, path string
 		wantStatus         int
@@ -288,7 +288,7 @@ func TestErrorsHaveOneShape(t *testing.T) {
 			if status != tc.wantStatus {
 				t.Fatalf("status = %d, want %d (%v)", status, tc.wantStatus, body)
 			}
-			code, msg := errorOf(t, body)
+			code, msg := wantErrorShape(t, body)
 			if code != tc.wantCode {
 				t.Errorf("code = %q, want %q", code, tc.wantCode)
 			}
@@ -317,7 +317,7 @@ func TestCapabilities(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var srv *httptest.Server
 			if tc.full {
-				srv, _, _, _ = full(t)
+				srv, _, _, _ = fullAdmin(t)
 			} else {
 				srv = serve(t, nil, &fakeOutbox{})
 			}
@@ -389,7 +389,7 @@ func TestOutboxEndpoints(t *testing.T) {
 				t.Fatalf("status = %d, want %d (%v)", status, tc.wantStatus, body)
 			}
 			if status >= 400 {
-				errorOf(t, body)
+				wantErrorShape(t, body)
 			}
 			if tc.check != nil {
 				tc.check(t, body)
@@ -442,7 +442,7 @@ func TestReloadReportsFileAndLine(t *testing.T) {
 	if status != http.StatusUnprocessableEntity {
 		t.Fatalf("status = %d, want 422", status)
 	}
-	if code, _ := errorOf(t, body); code != "invalid_scripts" {
+	if code, _ := wantErrorShape(t, body); code != "invalid_scripts" {
 		t.Errorf("code = %q, want invalid_scripts", code)
 	}
 	details := body["error"].(map[string]any)["details"].([]any)
@@ -455,7 +455,7 @@ func TestReloadReportsFileAndLine(t *testing.T) {
 }
 
 func TestScriptsListAndRead(t *testing.T) {
-	srv, _, dir, _ := full(t)
+	srv, _, dir, _ := fullAdmin(t)
 	// A saved version in .history and an editor's dot-file are not scripts.
 	if err := os.MkdirAll(filepath.Join(dir, ".history"), 0o755); err != nil {
 		t.Fatal(err)
@@ -480,7 +480,7 @@ func TestScriptsListAndRead(t *testing.T) {
 		wantStatus int
 		wantText   string
 	}{
-		{"one file", "faq.yaml", http.StatusOK, faqYAML},
+		{"one file", "faq.yaml", http.StatusOK, testFAQ},
 		{"a missing file", "nosuch.yaml", http.StatusNotFound, ""},
 		{"not a script", "notes.txt", http.StatusBadRequest, ""},
 		{"a hidden file", ".history/faq.yaml.1", http.StatusBadRequest, ""},
@@ -513,7 +513,7 @@ func (greetSection) Merge(_ *bot.SectionMerger, _ *bot.Scripts, parts []bot.Sect
 }
 
 func TestValidate(t *testing.T) {
-	lib, _ := library(t, map[string]string{"faq.yaml": faqYAML, "welcome.yaml": welcomeYAML}, greetSection{})
+	lib, _ := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome}, greetSection{})
 	srv := serve(t, lib, &fakeOutbox{})
 	tests := []struct {
 		name       string
@@ -522,7 +522,7 @@ func TestValidate(t *testing.T) {
 		wantOK     bool
 		wantErrs   []string // file:line of each error
 	}{
-		{"a good draft", map[string]any{"files": map[string]string{"faq.yaml": faqYAML + "  - name: more\n    match: {exact: [hi]}\n    reply: hello\n"}}, http.StatusOK, true, nil},
+		{"a good draft", map[string]any{"files": map[string]string{"faq.yaml": testFAQ + "  - name: more\n    match: {exact: [hi]}\n    reply: hello\n"}}, http.StatusOK, true, nil},
 		{"a new file", map[string]any{"files": map[string]string{"new.yaml": "rules:\n  - name: x\n    match: {exact: [x]}\n    reply: y\n"}}, http.StatusOK, true, nil},
 		{"a capability's section", map[string]any{"files": map[string]string{"greet.yaml": "greet: 你好\n"}}, http.StatusOK, true, nil},
 		{"an unknown key", map[string]any{"files": map[string]string{"faq.yaml": "rules: []\ncolour: red\n"}}, http.StatusOK, false, []string{"faq.yaml:2"}},
@@ -536,12 +536,12 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := send(t, http.MethodPost, srv.URL+"/admin/api/scripts/validate", "t0ken", "application/json", tc.body)
+			status, body := sendAdmin(t, http.MethodPost, srv.URL+"/admin/api/scripts/validate", "t0ken", "application/json", tc.body)
 			if status != tc.wantStatus {
 				t.Fatalf("status = %d, want %d (%v)", status, tc.wantStatus, body)
 			}
 			if status != http.StatusOK {
-				errorOf(t, body)
+				wantErrorShape(t, body)
 				return
 			}
 			if body["ok"] != tc.wantOK {
@@ -563,7 +563,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestSave(t *testing.T) {
-	newRule := faqYAML + "  - name: wifi\n    match: {contains: [wifi]}\n    reply: 密码是 coffee123\n"
+	newRule := testFAQ + "  - name: wifi\n    match: {contains: [wifi]}\n    reply: 密码是 coffee123\n"
 	tests := []struct {
 		name       string
 		path       string
@@ -574,15 +574,15 @@ func TestSave(t *testing.T) {
 		wantReply  string // what 我要wifi gets afterwards
 	}{
 		{"a good edit is written and in force", "faq.yaml", newRule, nil, http.StatusOK, newRule, "密码是 coffee123"},
-		{"a bad draft is never written", "faq.yaml", faqYAML + "    colour: red\n", nil, http.StatusUnprocessableEntity, faqYAML, ""},
-		{"a stale edit is refused", "faq.yaml", newRule, []string{"If-Match", `"0000"`}, http.StatusConflict, faqYAML, ""},
-		{"a bad name", "faq.txt", newRule, nil, http.StatusBadRequest, faqYAML, ""},
-		{"too large", "faq.yaml", "fallback: " + strings.Repeat("长", maxScriptBytes) + "\n", nil, http.StatusRequestEntityTooLarge, faqYAML, ""},
+		{"a bad draft is never written", "faq.yaml", testFAQ + "    colour: red\n", nil, http.StatusUnprocessableEntity, testFAQ, ""},
+		{"a stale edit is refused", "faq.yaml", newRule, []string{"If-Match", `"0000"`}, http.StatusConflict, testFAQ, ""},
+		{"a bad name", "faq.txt", newRule, nil, http.StatusBadRequest, testFAQ, ""},
+		{"too large", "faq.yaml", "fallback: " + strings.Repeat("长", maxScriptBytes) + "\n", nil, http.StatusRequestEntityTooLarge, testFAQ, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, lib, dir, _ := full(t)
-			status, body := send(t, http.MethodPut, srv.URL+"/admin/api/scripts/"+tc.path, "t0ken", "text/plain", tc.body, tc.headers...)
+			srv, lib, dir, _ := fullAdmin(t)
+			status, body := sendAdmin(t, http.MethodPut, srv.URL+"/admin/api/scripts/"+tc.path, "t0ken", "text/plain", tc.body, tc.headers...)
 			if status != tc.wantStatus {
 				t.Fatalf("status = %d, want %d (%v)", status, tc.wantStatus, body)
 			}
@@ -598,13 +598,13 @@ func TestSave(t *testing.T) {
 				t.Fatalf("我要wifi is answered %q, want %q", gotReply, tc.wantReply)
 			}
 			if status != http.StatusOK {
-				errorOf(t, body)
+				wantErrorShape(t, body)
 				return
 			}
 			// The previous version is kept, hidden from the loader, and
 			// no temporary file is left behind.
 			prev, err := os.ReadFile(filepath.Join(dir, body["previous"].(string)))
-			if err != nil || string(prev) != faqYAML {
+			if err != nil || string(prev) != testFAQ {
 				t.Fatalf("previous version %v = %q (%v), want the old file", body["previous"], prev, err)
 			}
 			entries, _ := os.ReadDir(dir)
@@ -617,8 +617,8 @@ func TestSave(t *testing.T) {
 	}
 
 	t.Run("the bad draft's errors are in the answer", func(t *testing.T) {
-		srv, _, _, _ := full(t)
-		_, body := send(t, http.MethodPut, srv.URL+"/admin/api/scripts/faq.yaml", "t0ken", "text/plain", faqYAML+"    colour: red\n")
+		srv, _, _, _ := fullAdmin(t)
+		_, body := sendAdmin(t, http.MethodPut, srv.URL+"/admin/api/scripts/faq.yaml", "t0ken", "text/plain", testFAQ+"    colour: red\n")
 		d := body["error"].(map[string]any)["details"].([]any)[0].(map[string]any)
 		if d["file"] != "faq.yaml" || d["line"] != 5.0 {
 			t.Fatalf("details[0] = %v, want faq.yaml:5", d)
@@ -626,8 +626,8 @@ func TestSave(t *testing.T) {
 	})
 
 	t.Run("a new file", func(t *testing.T) {
-		srv, lib, dir, _ := full(t)
-		status, body := send(t, http.MethodPut, srv.URL+"/admin/api/scripts/new.yaml", "t0ken", "text/plain", "rules:\n  - name: n\n    match: {exact: [新]}\n    reply: 新的\n")
+		srv, lib, dir, _ := fullAdmin(t)
+		status, body := sendAdmin(t, http.MethodPut, srv.URL+"/admin/api/scripts/new.yaml", "t0ken", "text/plain", "rules:\n  - name: n\n    match: {exact: [新]}\n    reply: 新的\n")
 		if status != http.StatusOK || body["previous"] != "" {
 			t.Fatalf("status = %d previous = %v, want 200 and none", status, body["previous"])
 		}
@@ -640,11 +640,11 @@ func TestSave(t *testing.T) {
 	})
 
 	t.Run("history keeps the last versions", func(t *testing.T) {
-		srv, _, dir, _ := full(t)
+		srv, _, dir, _ := fullAdmin(t)
 		const n = keepHistory + 3
 		for i := range n {
 			text := fmt.Sprintf("rules:\n  - name: v\n    match: {exact: [v]}\n    reply: v%d\n", i)
-			if status, body := send(t, http.MethodPut, srv.URL+"/admin/api/scripts/v.yaml", "t0ken", "text/plain", text); status != http.StatusOK {
+			if status, body := sendAdmin(t, http.MethodPut, srv.URL+"/admin/api/scripts/v.yaml", "t0ken", "text/plain", text); status != http.StatusOK {
 				t.Fatalf("save %d = %d %v", i, status, body)
 			}
 		}
@@ -666,38 +666,38 @@ func TestSave(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv := serve(t, lib, &fakeOutbox{})
-		status, body := send(t, http.MethodPut, srv.URL+"/admin/api/scripts/a.yaml", "t0ken", "text/plain", "fallback: 哦\n")
+		status, body := sendAdmin(t, http.MethodPut, srv.URL+"/admin/api/scripts/a.yaml", "t0ken", "text/plain", "fallback: 哦\n")
 		if status != http.StatusConflict {
 			t.Fatalf("status = %d, want 409", status)
 		}
-		if _, msg := errorOf(t, body); !strings.Contains(msg, "SIYU_SCRIPTS") {
+		if _, msg := wantErrorShape(t, body); !strings.Contains(msg, "SIYU_SCRIPTS") {
 			t.Fatalf("message %q does not say how to make scripts editable", msg)
 		}
 	})
 }
 
-// pushStage adds a proactive push to every message, for held_back.
-type pushStage struct{}
+// couponPushStage adds a proactive push to every message, for held_back.
+type couponPushStage struct{}
 
-func (pushStage) HandleTurn(_ context.Context, t *bot.Turn) (bool, error) {
+func (couponPushStage) HandleTurn(_ context.Context, t *bot.Turn) (bool, error) {
 	t.Add(bot.Push{Topic: "coupon", Action: bot.Reply{To: t.Event.ReplyTarget(), Text: "送你一张券"}})
 	return false, nil
 }
 
-// holdCoupons holds every coupon push, as do-not-disturb in quiet hours.
-type holdCoupons struct{ asked int }
+// quietHoursExplainer holds every coupon push, as do-not-disturb in quiet hours.
+type quietHoursExplainer struct{ asked int }
 
-func (h *holdCoupons) Explain(_ context.Context, p bot.Push, _ time.Time) (string, bool, error) {
+func (h *quietHoursExplainer) Explain(_ context.Context, p bot.Push, _ time.Time) (string, bool, error) {
 	h.asked++
 	return "免打扰时段", p.Topic == "coupon", nil
 }
 
 func TestDryRun(t *testing.T) {
-	lib, _ := library(t, map[string]string{"faq.yaml": faqYAML, "welcome.yaml": welcomeYAML})
+	lib, _ := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome})
 	logger := slog.New(slog.DiscardHandler)
 	e := handlers.NewEcho(logger)
-	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Observe: []bot.Stage{pushStage{}}, Pick: func(int) int { return 0 }})
-	held := &holdCoupons{}
+	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Observe: []bot.Stage{couponPushStage{}}, Pick: func(int) int { return 0 }})
+	held := &quietHoursExplainer{}
 	New("t0ken", &fakeOutbox{}, lib, logger).WithDryRun(engine, held).Register(e.Group(""))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
@@ -721,12 +721,12 @@ func TestDryRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := send(t, http.MethodPost, srv.URL+"/admin/api/dry-run", "t0ken", "application/json", tc.body)
+			status, body := sendAdmin(t, http.MethodPost, srv.URL+"/admin/api/dry-run", "t0ken", "application/json", tc.body)
 			if status != tc.wantStatus {
 				t.Fatalf("status = %d, want %d (%v)", status, tc.wantStatus, body)
 			}
 			if status != http.StatusOK {
-				errorOf(t, body)
+				wantErrorShape(t, body)
 				return
 			}
 			if body["stage"] != tc.wantStage || body["rule"] != tc.wantRule {
@@ -748,30 +748,30 @@ func TestDryRun(t *testing.T) {
 
 	t.Run("without a runner", func(t *testing.T) {
 		srv := serve(t, lib, &fakeOutbox{})
-		status, body := send(t, http.MethodPost, srv.URL+"/admin/api/dry-run", "t0ken", "", map[string]any{"text": "hi"})
+		status, body := sendAdmin(t, http.MethodPost, srv.URL+"/admin/api/dry-run", "t0ken", "", map[string]any{"text": "hi"})
 		if status != http.StatusNotFound {
 			t.Fatalf("status = %d, want 404", status)
 		}
-		errorOf(t, body)
+		wantErrorShape(t, body)
 	})
 }
 
-// fakeContacts answers NewContactsByDay from rows.
-type fakeContacts struct {
+// stubContacts answers NewContactsByDay from rows.
+type stubContacts struct {
 	rows      []ContactDay
 	gotSince  time.Time
 	gotOffset int
 }
 
-func (f *fakeContacts) NewContactsByDay(_ context.Context, since time.Time, loc *time.Location) ([]ContactDay, error) {
+func (f *stubContacts) NewContactsByDay(_ context.Context, since time.Time, loc *time.Location) ([]ContactDay, error) {
 	f.gotSince = since
 	_, f.gotOffset = since.In(loc).Zone()
 	return f.rows, nil
 }
 
 func TestContacts(t *testing.T) {
-	lib, _ := library(t, map[string]string{"welcome.yaml": "fallback: x\nchannels:\n  - state: shop-1\n    name: 一号店\n  - state: quiet\n    name: 没人来的渠道\n"})
-	fc := &fakeContacts{rows: []ContactDay{
+	lib, _ := scriptsLibrary(t, map[string]string{"welcome.yaml": "fallback: x\nchannels:\n  - state: shop-1\n    name: 一号店\n  - state: quiet\n    name: 没人来的渠道\n"})
+	fc := &stubContacts{rows: []ContactDay{
 		{Day: "2026-11-24", State: "shop-1", ChannelName: "一号店", Outcome: "sent", Count: 3},
 		{Day: "2026-11-26", State: "shop-1", ChannelName: "一号店", Outcome: "failed", Count: 1},
 		{Day: "2026-11-26", State: "fair", ChannelName: "展会", Outcome: "sent", Count: 2},
@@ -815,7 +815,7 @@ func TestContacts(t *testing.T) {
 			if status != http.StatusBadRequest {
 				t.Fatalf("status = %d, want 400", status)
 			}
-			errorOf(t, body)
+			wantErrorShape(t, body)
 		})
 	}
 	t.Run("without WeCom", func(t *testing.T) {
@@ -824,7 +824,7 @@ func TestContacts(t *testing.T) {
 		if status != http.StatusNotFound {
 			t.Fatalf("status = %d, want 404", status)
 		}
-		errorOf(t, body)
+		wantErrorShape(t, body)
 	})
 }
 

@@ -46,9 +46,9 @@ func findChromium() string {
 	return ""
 }
 
-// browser starts a headless Chromium with a fresh profile and returns a
+// startChromium starts a headless Chromium with a fresh profile and returns a
 // tab's context, cancelled when the test ends.
-func browser(t *testing.T) context.Context {
+func startChromium(t *testing.T) context.Context {
 	t.Helper()
 	exe := findChromium()
 	if exe == "" {
@@ -83,8 +83,8 @@ func browser(t *testing.T) context.Context {
 	return tab
 }
 
-// screenshot saves the page as testdata/screenshots/<name>.png.
-func screenshot(t *testing.T, ctx context.Context, name string) {
+// saveScreenshot saves the page as testdata/screenshots/<name>.png.
+func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
@@ -105,46 +105,46 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: %s", abs)
 }
 
-// steps runs browser steps, failing the test with what was being done.
-func steps(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+// browserSteps runs browser steps, failing the test with what was being done.
+func browserSteps(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
-		screenshot(t, ctx, "failed-"+strings.ReplaceAll(t.Name(), "/", "-"))
+		saveScreenshot(t, ctx, "failed-"+strings.ReplaceAll(t.Name(), "/", "-"))
 		t.Fatalf("%s: %v", what, err)
 	}
 }
 
-// get runs one browser action that returns a value.
-func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+// browserValue runs one browser action that returns a value.
+func browserValue[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	v, err := chromedp.Run(sctx, a)
 	if err != nil {
-		screenshot(t, ctx, "failed-"+strings.ReplaceAll(t.Name(), "/", "-"))
+		saveScreenshot(t, ctx, "failed-"+strings.ReplaceAll(t.Name(), "/", "-"))
 		t.Fatalf("%s: %v", what, err)
 	}
 	return v
 }
 
-// until waits for a JavaScript condition to hold.
-func until(cond string) chromedp.Action[chromedp.Void] {
+// waitJS waits for a JavaScript condition to hold.
+func waitJS(cond string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second))(ctx, t)
 		return err
 	})
 }
 
-// recordingOutbox takes what the WeChat handler sends later (none here:
+// callbackOutbox takes what the WeChat handler sends later (none here:
 // the engine answers within the reply budget).
-type recordingOutbox struct {
+type callbackOutbox struct {
 	mu  sync.Mutex
 	got []bot.Action
 }
 
-func (r *recordingOutbox) Enqueue(_ context.Context, _ string, actions []bot.Action) error {
+func (r *callbackOutbox) Enqueue(_ context.Context, _ string, actions []bot.Action) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, actions...)
@@ -156,28 +156,28 @@ func (r *recordingOutbox) Enqueue(_ context.Context, _ string, actions []bot.Act
 type consoleSite struct {
 	url  string
 	dir  string
-	risk *fakeRisk
+	risk *stubRiskModule
 	sim  *wechat.Simulator
 }
 
 func newConsoleSite(t *testing.T) *consoleSite {
 	t.Helper()
-	lib, dir := library(t, map[string]string{"faq.yaml": faqYAML, "welcome.yaml": welcomeYAML +
+	lib, dir := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome +
 		"channels:\n  - state: shop-1\n    name: 一号店\n  - state: fair\n    name: 秋季展会\n"})
 	logger := slog.New(slog.DiscardHandler)
 	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})
 	e := handlers.NewEcho(logger)
 	g := e.Group("")
 	const token, aesKey, appID = "wx-token", "c2l5dWRlbW9rZXlzaXl1ZGVtb2tleXNpeXVkZW1va2U", "wxconsoletest0001"
-	wh, err := wechat.New(wechat.Config{AppID: appID, Token: token, EncodingAESKey: aesKey}, engine, &recordingOutbox{}, logger)
+	wh, err := wechat.New(wechat.Config{AppID: appID, Token: token, EncodingAESKey: aesKey}, engine, &callbackOutbox{}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wh.Register(g)
-	risk := newFakeRisk()
+	risk := newStubRisk()
 	today := time.Now().Format(time.DateOnly)
 	yesterday := time.Now().AddDate(0, 0, -1).Format(time.DateOnly)
-	contacts := &fakeContacts{rows: []ContactDay{
+	contacts := &stubContacts{rows: []ContactDay{
 		{Day: yesterday, State: "shop-1", ChannelName: "一号店", Outcome: "sent", Count: 4},
 		{Day: today, State: "shop-1", ChannelName: "一号店", Outcome: "sent", Count: 6},
 		{Day: today, State: "shop-1", ChannelName: "一号店", Outcome: "failed", Count: 1},
@@ -196,41 +196,41 @@ func newConsoleSite(t *testing.T) *consoleSite {
 // which starts the debounced validation.
 func setDraft(text string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(() => { const ta = document.getElementById('script-text'); ta.value = `+jsString(text)+`; ta.dispatchEvent(new Event('input')); return true; })()`)(ctx, t)
+		_, err := chromedp.Evaluate[bool](`(() => { const ta = document.getElementById('script-text'); ta.value = `+jsLiteral(text)+`; ta.dispatchEvent(new Event('input')); return true; })()`)(ctx, t)
 		return err
 	})
 }
 
-// fillIn sets an input's value (SetValue cannot empty a field).
-func fillIn(id, text string) chromedp.Action[chromedp.Void] {
+// fillInput sets an input's value (SetValue cannot empty a field).
+func fillInput(id, text string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(() => { document.getElementById('`+id+`').value = `+jsString(text)+`; return true; })()`)(ctx, t)
+		_, err := chromedp.Evaluate[bool](`(() => { document.getElementById('`+id+`').value = `+jsLiteral(text)+`; return true; })()`)(ctx, t)
 		return err
 	})
 }
 
-func jsString(s string) string {
+func jsLiteral(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, "`", "\\`", "$", `\$`)
 	return "`" + r.Replace(s) + "`"
 }
 
-func signIn(t *testing.T, ctx context.Context, url, token string) {
+func consoleSignIn(t *testing.T, ctx context.Context, url, token string) {
 	t.Helper()
-	steps(t, ctx, "open the console and sign in",
+	browserSteps(t, ctx, "open the console and sign in",
 		chromedp.Navigate(url+"/admin/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
-		fillIn("token", ""),
+		fillInput("token", ""),
 		chromedp.SendKeys(chromedp.ID("token"), token),
 		chromedp.Click(chromedp.ID("login-submit")),
 	)
 }
 
 // scriptsLoaded waits until the editor shows faq.yaml.
-var scriptsLoaded = until(`document.getElementById('script-text').value.includes('name: hours')`)
+var scriptsLoaded = waitJS(`document.getElementById('script-text').value.includes('name: hours')`)
 
 func TestConsoleInBrowser(t *testing.T) {
 	site := newConsoleSite(t)
-	ctx := browser(t)
+	ctx := startChromium(t)
 	// The steps share one page: once one fails, the rest are skipped.
 	ok := true
 	step := func(name string, f func(t *testing.T)) {
@@ -240,66 +240,66 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	step("a wrong token is refused", func(t *testing.T) {
-		signIn(t, ctx, site.url, "guess")
-		steps(t, ctx, "see the refusal", until(`document.getElementById('login-error').textContent.includes('令牌不正确')`))
-		screenshot(t, ctx, "01-sign-in-refused")
+		consoleSignIn(t, ctx, site.url, "guess")
+		browserSteps(t, ctx, "see the refusal", waitJS(`document.getElementById('login-error').textContent.includes('令牌不正确')`))
+		saveScreenshot(t, ctx, "01-sign-in-refused")
 	})
 
 	step("sign in", func(t *testing.T) {
-		signIn(t, ctx, site.url, "t0ken")
-		steps(t, ctx, "see the script editor", chromedp.WaitVisible(chromedp.ID("tab-scripts")), scriptsLoaded)
-		if href := get(t, ctx, "read the URL", chromedp.Location()); strings.Contains(href, "t0ken") {
+		consoleSignIn(t, ctx, site.url, "t0ken")
+		browserSteps(t, ctx, "see the script editor", chromedp.WaitVisible(chromedp.ID("tab-scripts")), scriptsLoaded)
+		if href := browserValue(t, ctx, "read the URL", chromedp.Location()); strings.Contains(href, "t0ken") {
 			t.Errorf("the token is in the URL %s", href)
 		}
-		if stored := get(t, ctx, "read the session", chromedp.Evaluate[string](`sessionStorage.getItem('siyu.admin.token')`)); stored != "t0ken" {
+		if stored := browserValue(t, ctx, "read the session", chromedp.Evaluate[string](`sessionStorage.getItem('siyu.admin.token')`)); stored != "t0ken" {
 			t.Errorf("sessionStorage holds %q, want the token", stored)
 		}
-		screenshot(t, ctx, "02-scripts")
+		saveScreenshot(t, ctx, "02-scripts")
 	})
 
 	step("dry-run shows the rule that fires", func(t *testing.T) {
-		steps(t, ctx, "dry-run a message",
+		browserSteps(t, ctx, "dry-run a message",
 			chromedp.SendKeys(chromedp.ID("dryrun-text"), "请问营业时间是几点"),
 			chromedp.Click(chromedp.ID("dryrun-submit")),
 			chromedp.WaitVisible(chromedp.CSS(`#dryrun-answer[data-rule="hours"]`)),
 		)
-		stage := get(t, ctx, "read the stage", chromedp.Text(chromedp.ID("dryrun-stage")))
-		rule := get(t, ctx, "read the rule", chromedp.Text(chromedp.ID("dryrun-rule")))
-		reply := get(t, ctx, "read the reply", chromedp.Text(chromedp.ID("dryrun-actions")))
+		stage := browserValue(t, ctx, "read the stage", chromedp.Text(chromedp.ID("dryrun-stage")))
+		rule := browserValue(t, ctx, "read the rule", chromedp.Text(chromedp.ID("dryrun-rule")))
+		reply := browserValue(t, ctx, "read the reply", chromedp.Text(chromedp.ID("dryrun-actions")))
 		if stage != "关键词规则" || rule != "hours" || !strings.Contains(reply, "每天 9:00-21:00") {
 			t.Errorf("dry-run shows stage %q rule %q reply %q, want 关键词规则, hours, 每天 9:00-21:00", stage, rule, reply)
 		}
-		screenshot(t, ctx, "03-dry-run")
+		saveScreenshot(t, ctx, "03-dry-run")
 	})
 
 	step("a broken draft shows its error and cannot be saved", func(t *testing.T) {
-		steps(t, ctx, "type a broken draft",
-			setDraft(faqYAML+"    colour: red\n"),
+		browserSteps(t, ctx, "type a broken draft",
+			setDraft(testFAQ+"    colour: red\n"),
 			chromedp.WaitVisible(chromedp.CSS(`#script-errors li[data-file="faq.yaml"][data-line="5"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#script-gutter .bad`)),
 		)
-		if disabled := get(t, ctx, "read the save button", chromedp.Evaluate[bool](`document.getElementById('script-save').disabled`)); !disabled {
+		if disabled := browserValue(t, ctx, "read the save button", chromedp.Evaluate[bool](`document.getElementById('script-save').disabled`)); !disabled {
 			t.Error("the save button is enabled for a broken draft")
 		}
-		if b, _ := os.ReadFile(filepath.Join(site.dir, "faq.yaml")); string(b) != faqYAML {
+		if b, _ := os.ReadFile(filepath.Join(site.dir, "faq.yaml")); string(b) != testFAQ {
 			t.Errorf("faq.yaml changed to %q while the draft was broken", b)
 		}
-		screenshot(t, ctx, "04-validation-error")
+		saveScreenshot(t, ctx, "04-validation-error")
 	})
 
 	step("save a new rule and the bot answers it", func(t *testing.T) {
-		draft := faqYAML + "  - name: wifi\n    match: {contains: [wifi]}\n    reply: 店内 Wi-Fi 密码是 coffee123\n"
-		steps(t, ctx, "fix the draft and save it",
+		draft := testFAQ + "  - name: wifi\n    match: {contains: [wifi]}\n    reply: 店内 Wi-Fi 密码是 coffee123\n"
+		browserSteps(t, ctx, "fix the draft and save it",
 			setDraft(draft),
 			chromedp.WaitVisible(chromedp.CSS(`#script-status[data-state="ok"]`)),
 			chromedp.WaitEnabled(chromedp.ID("script-save")),
 			chromedp.Click(chromedp.ID("script-save")),
-			until(`document.getElementById('script-status').textContent.includes('已保存')`),
+			waitJS(`document.getElementById('script-status').textContent.includes('已保存')`),
 		)
 		if b, _ := os.ReadFile(filepath.Join(site.dir, "faq.yaml")); string(b) != draft {
 			t.Fatalf("faq.yaml = %q, want the saved draft", b)
 		}
-		screenshot(t, ctx, "05-saved")
+		saveScreenshot(t, ctx, "05-saved")
 
 		// WeChat's side: a signed, encrypted callback gets the new answer.
 		got, err := site.sim.Post(t.Context(), site.sim.TextXML("o-customer-1", "wifi 密码多少", wechat.NewMsgID()))
@@ -310,82 +310,82 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("the bot answered %q (status %d), want the saved rule's reply", got.Content, got.Status)
 		}
 
-		steps(t, ctx, "dry-run the new rule",
-			fillIn("dryrun-text", "wifi"),
+		browserSteps(t, ctx, "dry-run the new rule",
+			fillInput("dryrun-text", "wifi"),
 			chromedp.Click(chromedp.ID("dryrun-submit")),
 			chromedp.WaitVisible(chromedp.CSS(`#dryrun-answer[data-rule="wifi"]`)),
 		)
 	})
 
 	step("acknowledge an alert", func(t *testing.T) {
-		steps(t, ctx, "open the alerts",
+		browserSteps(t, ctx, "open the alerts",
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="alerts"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`.alert[data-id="r1"]`)),
 		)
-		if evidence := get(t, ctx, "read the evidence", chromedp.Text(chromedp.CSS(`.alert[data-id="r1"] .evidence`))); evidence != "加我微信 1**********8 返现" {
+		if evidence := browserValue(t, ctx, "read the evidence", chromedp.Text(chromedp.CSS(`.alert[data-id="r1"] .evidence`))); evidence != "加我微信 1**********8 返现" {
 			t.Errorf("evidence = %q, want the masked text", evidence)
 		}
-		screenshot(t, ctx, "06-alerts")
-		steps(t, ctx, "acknowledge it",
+		saveScreenshot(t, ctx, "06-alerts")
+		browserSteps(t, ctx, "acknowledge it",
 			chromedp.Click(chromedp.CSS(`.alert[data-id="r1"] button[data-act="ack"]`)),
 			chromedp.WaitNotPresent(chromedp.CSS(`.alert[data-id="r1"]`)),
 		)
 		if s := site.risk.events[0]["status"]; s != "acknowledged" {
 			t.Errorf("event status = %v, want acknowledged", s)
 		}
-		screenshot(t, ctx, "07-alert-acknowledged")
+		saveScreenshot(t, ctx, "07-alert-acknowledged")
 	})
 
 	step("contacts per channel are charted", func(t *testing.T) {
-		steps(t, ctx, "open the contacts chart",
+		browserSteps(t, ctx, "open the contacts chart",
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="contacts"]`)),
 			chromedp.WaitVisible(chromedp.ID("contacts-chart")),
 		)
-		if lines := get(t, ctx, "count the lines", chromedp.Evaluate[int](`document.querySelectorAll('#contacts-chart polyline').length`)); lines != 2 {
+		if lines := browserValue(t, ctx, "count the lines", chromedp.Evaluate[int](`document.querySelectorAll('#contacts-chart polyline').length`)); lines != 2 {
 			t.Errorf("the chart draws %d lines, want one per channel with contacts (2)", lines)
 		}
-		screenshot(t, ctx, "08-contacts")
+		saveScreenshot(t, ctx, "08-contacts")
 	})
 
 	step("absent capabilities say so", func(t *testing.T) {
-		steps(t, ctx, "open the campaigns",
+		browserSteps(t, ctx, "open the campaigns",
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="campaigns"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#campaigns-body [data-absent]`)),
 		)
-		if text := get(t, ctx, "read the section", chromedp.Text(chromedp.ID("campaigns-body"))); !strings.Contains(text, "未启用") {
+		if text := browserValue(t, ctx, "read the section", chromedp.Text(chromedp.ID("campaigns-body"))); !strings.Contains(text, "未启用") {
 			t.Errorf("campaigns show %q, want 未启用", text)
 		}
-		screenshot(t, ctx, "09-campaigns-absent")
+		saveScreenshot(t, ctx, "09-campaigns-absent")
 	})
 
 	step("on a phone", func(t *testing.T) {
-		steps(t, ctx, "view the scripts on a phone-sized screen",
+		browserSteps(t, ctx, "view the scripts on a phone-sized screen",
 			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="scripts"]`)),
 			chromedp.WaitVisible(chromedp.ID("tab-scripts")),
 		)
 		// Nothing but the tab bar (which scrolls by design) is wider than
 		// the screen.
-		if wide := get(t, ctx, "measure the page", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); wide {
+		if wide := browserValue(t, ctx, "measure the page", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); wide {
 			t.Error("the page is wider than a phone's screen")
 		}
-		screenshot(t, ctx, "10-phone-scripts")
-		steps(t, ctx, "the chart on a phone",
+		saveScreenshot(t, ctx, "10-phone-scripts")
+		browserSteps(t, ctx, "the chart on a phone",
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="contacts"]`)),
 			chromedp.WaitVisible(chromedp.ID("contacts-chart")),
 		)
-		if wide := get(t, ctx, "measure the chart", chromedp.Evaluate[bool](`document.getElementById('contacts-chart').getBoundingClientRect().right > window.innerWidth`)); wide {
+		if wide := browserValue(t, ctx, "measure the chart", chromedp.Evaluate[bool](`document.getElementById('contacts-chart').getBoundingClientRect().right > window.innerWidth`)); wide {
 			t.Error("the chart is wider than a phone's screen")
 		}
-		screenshot(t, ctx, "11-phone-contacts")
+		saveScreenshot(t, ctx, "11-phone-contacts")
 	})
 
 	step("signing out forgets the token", func(t *testing.T) {
-		steps(t, ctx, "sign out",
+		browserSteps(t, ctx, "sign out",
 			chromedp.Click(chromedp.ID("logout")),
 			chromedp.WaitVisible(chromedp.ID("login")),
 		)
-		if stored := get(t, ctx, "read the session", chromedp.Evaluate[string](`sessionStorage.getItem('siyu.admin.token') || ''`)); stored != "" {
+		if stored := browserValue(t, ctx, "read the session", chromedp.Evaluate[string](`sessionStorage.getItem('siyu.admin.token') || ''`)); stored != "" {
 			t.Errorf("sessionStorage still holds %q", stored)
 		}
 	})
@@ -393,7 +393,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 func TestConsoleNewFileInBrowser(t *testing.T) {
 	site := newConsoleSite(t)
-	ctx := browser(t)
+	ctx := startChromium(t)
 	// The new-file button asks for a name with prompt(); answer it.
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	go func() {
@@ -404,17 +404,17 @@ func TestConsoleNewFileInBrowser(t *testing.T) {
 			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true, PromptText: "promo.yaml"})
 		}
 	}()
-	signIn(t, ctx, site.url, "t0ken")
-	steps(t, ctx, "create promo.yaml with a rule and save it",
+	consoleSignIn(t, ctx, site.url, "t0ken")
+	browserSteps(t, ctx, "create promo.yaml with a rule and save it",
 		chromedp.WaitVisible(chromedp.ID("tab-scripts")),
 		scriptsLoaded,
 		chromedp.Click(chromedp.ID("script-new")),
-		until(`document.getElementById('script-file').value === 'promo.yaml'`),
+		waitJS(`document.getElementById('script-file').value === 'promo.yaml'`),
 		setDraft("rules:\n  - name: promo\n    match: {contains: [周三]}\n    reply: 周三会员日第二杯半价\n"),
 		chromedp.WaitVisible(chromedp.CSS(`#script-status[data-state="ok"]`)),
 		chromedp.WaitEnabled(chromedp.ID("script-save")),
 		chromedp.Click(chromedp.ID("script-save")),
-		until(`document.getElementById('script-status').textContent.includes('已保存')`),
+		waitJS(`document.getElementById('script-status').textContent.includes('已保存')`),
 	)
 	if b, err := os.ReadFile(filepath.Join(site.dir, "promo.yaml")); err != nil || !strings.Contains(string(b), "周三会员日第二杯半价") {
 		t.Fatalf("promo.yaml = %q (%v), want the new rule", b, err)
@@ -426,5 +426,5 @@ func TestConsoleNewFileInBrowser(t *testing.T) {
 	if got.Content != "周三会员日第二杯半价" {
 		t.Fatalf("the bot answered %q, want the new file's rule", got.Content)
 	}
-	screenshot(t, ctx, "12-new-file-saved")
+	saveScreenshot(t, ctx, "12-new-file-saved")
 }

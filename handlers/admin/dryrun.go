@@ -197,7 +197,7 @@ func (h *Handler) dryRun(c echo.Context) error {
 		"rule":       t.Answer.Rule,
 		"intent":     cmp.Or(t.Answer.Intent, t.Intent),
 		"confidence": max(t.Answer.Confidence, t.Confidence),
-		"risks":      nonNil(t.Risks),
+		"risks":      nonNilStrings(t.Risks),
 		"platform":   platform,
 		"group":      bool(req.Group),
 		"actions":    actions,
@@ -205,7 +205,7 @@ func (h *Handler) dryRun(c echo.Context) error {
 	})
 }
 
-func nonNil(s []string) []string {
+func nonNilStrings(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
