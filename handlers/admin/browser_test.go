@@ -152,20 +152,33 @@ func (r *callbackOutbox) Enqueue(_ context.Context, _ string, actions []bot.Acti
 }
 
 // consoleSite is siyu's admin API, console and WeChat callback over one
-// scripts folder, as main wires them, with a fake risk module.
+// scripts folder, as main wires them, with stub capability modules.
 type consoleSite struct {
-	url  string
-	dir  string
-	risk *stubRiskModule
-	sim  *wechat.Simulator
+	url    string
+	dir    string
+	risk   *stubRiskModule
+	outbox *fakeOutbox
+	sim    *wechat.Simulator
 }
 
-func newConsoleSite(t *testing.T) *consoleSite {
+// newConsoleSite builds the site; withModules adds every capability's
+// stub module, a 领券 command and a do-not-disturb explainer, else only
+// the core API is there.
+func newConsoleSite(t *testing.T, withModules bool) *consoleSite {
 	t.Helper()
 	lib, dir := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome +
 		"channels:\n  - state: shop-1\n    name: 一号店\n  - state: fair\n    name: 秋季展会\n"})
 	logger := slog.New(slog.DiscardHandler)
-	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})
+	cfg := bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }}
+	var modules []Module
+	var explainer HoldExplainer
+	risk := newStubRisk()
+	if withModules {
+		cfg.Commands = []bot.Stage{couponCommand{}}
+		modules = []Module{risk, stubCouponModule{}, stubCheckinModule{}, &stubDNDModule{optedOut: map[string]bool{}}}
+		explainer = &quietHoursExplainer{}
+	}
+	engine := bot.NewEngine(cfg)
 	e := handlers.NewEcho(logger)
 	g := e.Group("")
 	const token, aesKey, appID = "wx-token", "c2l5dWRlbW9rZXlzaXl1ZGVtb2tleXNpeXVkZW1va2U", "wxconsoletest0001"
@@ -174,7 +187,6 @@ func newConsoleSite(t *testing.T) *consoleSite {
 		t.Fatal(err)
 	}
 	wh.Register(g)
-	risk := newStubRisk()
 	today := time.Now().Format(time.DateOnly)
 	yesterday := time.Now().AddDate(0, 0, -1).Format(time.DateOnly)
 	contacts := &stubContacts{rows: []ContactDay{
@@ -183,11 +195,14 @@ func newConsoleSite(t *testing.T) *consoleSite {
 		{Day: today, State: "shop-1", ChannelName: "一号店", Outcome: "failed", Count: 1},
 		{Day: yesterday, State: "fair", ChannelName: "秋季展会", Outcome: "sent", Count: 2},
 	}}
-	New("t0ken", &fakeOutbox{}, lib, logger, risk).WithDryRun(engine, nil).WithScriptsDir(dir).WithContacts(contacts).Register(g)
+	ob := &fakeOutbox{items: []bot.OutboxItem{
+		{ID: 1, Platform: bot.WeChat, Status: bot.OutboxDead, Attempts: 8, LastError: "errcode=45015 回复时间超过限制", CreatedAt: time.Now().Add(-time.Hour), NextAt: time.Now()},
+	}}
+	New("t0ken", ob, lib, logger, modules...).WithDryRun(engine, explainer).WithScriptsDir(dir).WithContacts(contacts).Register(g)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &consoleSite{
-		url: srv.URL, dir: dir, risk: risk,
+		url: srv.URL, dir: dir, risk: risk, outbox: ob,
 		sim: &wechat.Simulator{URL: srv.URL + "/wechat/callback", Token: token, EncodingAESKey: aesKey, AppID: appID, OriginalID: "gh_consoletest"},
 	}
 }
@@ -229,7 +244,7 @@ func consoleSignIn(t *testing.T, ctx context.Context, url, token string) {
 var scriptsLoaded = waitJS(`document.getElementById('script-text').value.includes('name: hours')`)
 
 func TestConsoleInBrowser(t *testing.T) {
-	site := newConsoleSite(t)
+	site := newConsoleSite(t, true)
 	ctx := startChromium(t)
 	// The steps share one page: once one fails, the rest are skipped.
 	ok := true
@@ -347,15 +362,85 @@ func TestConsoleInBrowser(t *testing.T) {
 		saveScreenshot(t, ctx, "08-contacts")
 	})
 
-	step("absent capabilities say so", func(t *testing.T) {
+	step("dry-run shows what do-not-disturb holds back", func(t *testing.T) {
+		browserSteps(t, ctx, "dry-run 领券",
+			chromedp.Click(chromedp.CSS(`#nav a[data-tab="scripts"]`)),
+			fillInput("dryrun-text", "我要领券"),
+			chromedp.Click(chromedp.ID("dryrun-submit")),
+			chromedp.WaitVisible(chromedp.CSS(`#dryrun-answer[data-stage="command:coupon"]`)),
+		)
+		sent := browserValue(t, ctx, "read what is sent", chromedp.Text(chromedp.ID("dryrun-actions")))
+		held := browserValue(t, ctx, "read what is held", chromedp.Text(chromedp.ID("dryrun-held")))
+		if !strings.Contains(sent, "好的，券马上发给你") || strings.Contains(sent, "CF-8K2M") {
+			t.Errorf("would send %q, want the reply and not the held push", sent)
+		}
+		if !strings.Contains(held, "CF-8K2M") || !strings.Contains(held, "免打扰时段") {
+			t.Errorf("held back %q, want the coupon push with its reason", held)
+		}
+		saveScreenshot(t, ctx, "09-dry-run-held-back")
+	})
+
+	step("campaigns with stock bars and claims", func(t *testing.T) {
 		browserSteps(t, ctx, "open the campaigns",
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="campaigns"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`#campaigns-body [data-absent]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.campaign[data-id="c1"] .stock > span`)),
 		)
-		if text := browserValue(t, ctx, "read the section", chromedp.Text(chromedp.ID("campaigns-body"))); !strings.Contains(text, "未启用") {
-			t.Errorf("campaigns show %q, want 未启用", text)
+		if w := browserValue(t, ctx, "read the stock bar", chromedp.Evaluate[string](`document.querySelector('.campaign[data-id="c1"] .stock > span').style.width`)); w != "75%" {
+			t.Errorf("c1's bar is %q wide, want 75%% (150 of 200 issued)", w)
 		}
-		saveScreenshot(t, ctx, "09-campaigns-absent")
+		if low := browserValue(t, ctx, "read c2's bar", chromedp.Evaluate[bool](`document.querySelector('.campaign[data-id="c2"] .stock').classList.contains('low')`)); !low {
+			t.Error("c2 with 4 of 100 left is not marked low")
+		}
+		browserSteps(t, ctx, "open c1's claims",
+			chromedp.Click(chromedp.CSS(`.campaign[data-id="c1"] button`)),
+			chromedp.WaitVisible(chromedp.CSS(`#claims-body table`)),
+		)
+		if claims := browserValue(t, ctx, "read the claims", chromedp.Text(chromedp.ID("claims-body"))); !strings.Contains(claims, "CF-****-7K") {
+			t.Errorf("claims show %q, want the masked code", claims)
+		}
+		saveScreenshot(t, ctx, "10-campaigns")
+	})
+
+	step("check-in boards", func(t *testing.T) {
+		browserSteps(t, ctx, "open the boards",
+			chromedp.Click(chromedp.CSS(`#nav a[data-tab="boards"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#boards-body table`)),
+			fillInput("history-person", "wx:o6…2M"),
+			chromedp.Click(chromedp.CSS(`#history-form button`)),
+			chromedp.WaitVisible(chromedp.CSS(`#history-body table`)),
+		)
+		if board := browserValue(t, ctx, "read the board", chromedp.Text(chromedp.ID("boards-body"))); !strings.Contains(board, "小山") || !strings.Contains(board, "120") {
+			t.Errorf("board shows %q, want 小山 with 120 points", board)
+		}
+		saveScreenshot(t, ctx, "11-boards")
+	})
+
+	step("requeue a dead message", func(t *testing.T) {
+		browserSteps(t, ctx, "open the outbox and requeue",
+			chromedp.Click(chromedp.CSS(`#nav a[data-tab="outbox"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#outbox-body table button`)),
+		)
+		saveScreenshot(t, ctx, "12-outbox")
+		browserSteps(t, ctx, "requeue",
+			chromedp.Click(chromedp.CSS(`#outbox-body table button`)),
+			waitJS(`document.getElementById('flash').textContent.includes('已重新排队')`),
+		)
+		if len(site.outbox.requeued) != 1 || site.outbox.requeued[0] != 1 {
+			t.Errorf("requeued %v, want [1]", site.outbox.requeued)
+		}
+	})
+
+	step("do-not-disturb", func(t *testing.T) {
+		browserSteps(t, ctx, "open do-not-disturb, look a person up and opt them out",
+			chromedp.Click(chromedp.CSS(`#nav a[data-tab="dnd"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#dnd-held-body table`)),
+			fillInput("dnd-person", "wx:o6…2M"),
+			chromedp.Click(chromedp.CSS(`#dnd-form button`)),
+			waitJS(`document.getElementById('dnd-person-body').textContent.includes('接收主动消息')`),
+			chromedp.Click(chromedp.CSS(`#dnd-person-body button`)),
+			waitJS(`document.getElementById('dnd-person-body').textContent.includes('已退订')`),
+		)
+		saveScreenshot(t, ctx, "13-dnd")
 	})
 
 	step("on a phone", func(t *testing.T) {
@@ -369,7 +454,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if wide := browserValue(t, ctx, "measure the page", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); wide {
 			t.Error("the page is wider than a phone's screen")
 		}
-		saveScreenshot(t, ctx, "10-phone-scripts")
+		saveScreenshot(t, ctx, "14-phone-scripts")
 		browserSteps(t, ctx, "the chart on a phone",
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="contacts"]`)),
 			chromedp.WaitVisible(chromedp.ID("contacts-chart")),
@@ -377,7 +462,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if wide := browserValue(t, ctx, "measure the chart", chromedp.Evaluate[bool](`document.getElementById('contacts-chart').getBoundingClientRect().right > window.innerWidth`)); wide {
 			t.Error("the chart is wider than a phone's screen")
 		}
-		saveScreenshot(t, ctx, "11-phone-contacts")
+		saveScreenshot(t, ctx, "15-phone-contacts")
 	})
 
 	step("signing out forgets the token", func(t *testing.T) {
@@ -392,7 +477,7 @@ func TestConsoleInBrowser(t *testing.T) {
 }
 
 func TestConsoleNewFileInBrowser(t *testing.T) {
-	site := newConsoleSite(t)
+	site := newConsoleSite(t, false)
 	ctx := startChromium(t)
 	// The new-file button asks for a name with prompt(); answer it.
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
@@ -426,5 +511,17 @@ func TestConsoleNewFileInBrowser(t *testing.T) {
 	if got.Content != "周三会员日第二杯半价" {
 		t.Fatalf("the bot answered %q, want the new file's rule", got.Content)
 	}
-	saveScreenshot(t, ctx, "12-new-file-saved")
+	saveScreenshot(t, ctx, "17-new-file-saved")
+
+	// This site has no capability modules: their sections say so.
+	for _, tab := range []string{"alerts", "campaigns", "boards", "dnd"} {
+		browserSteps(t, ctx, "open "+tab,
+			chromedp.Click(chromedp.CSS(`#nav a[data-tab="`+tab+`"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#tab-`+tab+` [data-absent]`)),
+		)
+		if text := browserValue(t, ctx, "read "+tab, chromedp.Text(chromedp.CSS(`#tab-`+tab+` [data-absent]`))); !strings.Contains(text, "未启用") {
+			t.Errorf("%s shows %q, want 未启用", tab, text)
+		}
+	}
+	saveScreenshot(t, ctx, "18-absent-module")
 }
