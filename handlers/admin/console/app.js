@@ -162,6 +162,7 @@
     for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.tab === tab);
     for (const s of document.querySelectorAll('.tab')) s.hidden = s.id !== 'tab-' + tab;
     document.body.dataset.tab = tab;
+    $('flash').hidden = true; // a message about the last tab does not belong to this one
     loaders[tab]().catch((e) => flash(`加载失败：${e.message}`, true));
   }
   window.addEventListener('hashchange', route);
