@@ -512,6 +512,15 @@ func (greetSection) Merge(_ *bot.SectionMerger, _ *bot.Scripts, parts []bot.Sect
 	return len(parts)
 }
 
+// manyDrafts returns n valid drafts.
+func manyDrafts(n int) map[string]string {
+	m := map[string]string{}
+	for i := range n {
+		m[fmt.Sprintf("d%d.yaml", i)] = "rules: []\n"
+	}
+	return m
+}
+
 func TestValidate(t *testing.T) {
 	lib, _ := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome}, greetSection{})
 	srv := serve(t, lib, &fakeOutbox{})
@@ -533,6 +542,8 @@ func TestValidate(t *testing.T) {
 		{"no files", map[string]any{"files": map[string]string{}}, http.StatusBadRequest, false, nil},
 		{"a bad name", map[string]any{"files": map[string]string{"../x.yaml": "fallback: x\n"}}, http.StatusBadRequest, false, nil},
 		{"a dot-file", map[string]any{"files": map[string]string{".x.yaml": "fallback: x\n"}}, http.StatusBadRequest, false, nil},
+		{"too many files", map[string]any{"files": manyDrafts(maxDraftFiles + 1)}, http.StatusBadRequest, false, nil},
+		{"too large", map[string]any{"files": map[string]string{"big.yaml": strings.Repeat("#", maxValidateBytes)}}, http.StatusRequestEntityTooLarge, false, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -577,6 +588,7 @@ func TestSave(t *testing.T) {
 		{"a bad draft is never written", "faq.yaml", testFAQ + "    colour: red\n", nil, http.StatusUnprocessableEntity, testFAQ, ""},
 		{"a stale edit is refused", "faq.yaml", newRule, []string{"If-Match", `"0000"`}, http.StatusConflict, testFAQ, ""},
 		{"a bad name", "faq.txt", newRule, nil, http.StatusBadRequest, testFAQ, ""},
+		{"a new file with a Chinese name", "%E6%AC%A2%E8%BF%8E%E8%AF%AD.yaml", "rules:\n  - name: wifi\n    match: {contains: [wifi]}\n    reply: 问店员\n", nil, http.StatusOK, testFAQ, "问店员"},
 		{"too large", "faq.yaml", "fallback: " + strings.Repeat("长", maxScriptBytes) + "\n", nil, http.StatusRequestEntityTooLarge, testFAQ, ""},
 	}
 	for _, tc := range tests {
@@ -603,9 +615,13 @@ func TestSave(t *testing.T) {
 			}
 			// The previous version is kept, hidden from the loader, and
 			// no temporary file is left behind.
-			prev, err := os.ReadFile(filepath.Join(dir, body["previous"].(string)))
-			if err != nil || string(prev) != testFAQ {
-				t.Fatalf("previous version %v = %q (%v), want the old file", body["previous"], prev, err)
+			if tc.path == "faq.yaml" {
+				prev, err := os.ReadFile(filepath.Join(dir, body["previous"].(string)))
+				if err != nil || string(prev) != testFAQ {
+					t.Fatalf("previous version %v = %q (%v), want the old file", body["previous"], prev, err)
+				}
+			} else if body["previous"] != "" {
+				t.Fatalf("a new file has a previous version %v", body["previous"])
 			}
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {

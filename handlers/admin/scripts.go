@@ -3,6 +3,7 @@ package admin
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,8 @@ const (
 	maxScriptBytes = 256 << 10
 	// maxDraftFiles bounds the files of one validate request.
 	maxDraftFiles = 32
+	// maxValidateBytes bounds a validate request's body.
+	maxValidateBytes = 4 << 20
 	// historyDir holds previous versions of saved files inside the scripts
 	// folder; the loader skips dot-directories, so they are never loaded.
 	historyDir = ".history"
@@ -217,7 +220,12 @@ func (h *Handler) validateScripts(c echo.Context) error {
 	var req struct {
 		Files map[string]string `json:"files"`
 	}
-	if err := c.Bind(&req); err != nil {
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxValidateBytes)
+	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("请求体不能超过 %d MB", maxValidateBytes>>20))
+		}
 		return echo.NewHTTPError(http.StatusBadRequest, "请求体应为 JSON：{\"files\":{\"名称.yaml\":\"内容\"}}")
 	}
 	if len(req.Files) == 0 {

@@ -277,6 +277,17 @@
 
   $('script-text').addEventListener('input', () => { renderGutter([]); scheduleValidate(); });
   $('script-text').addEventListener('scroll', () => { $('script-gutter').scrollTop = $('script-text').scrollTop; });
+  // Ctrl+S / ⌘S saves a valid draft instead of saving the page.
+  document.addEventListener('keydown', (ev) => {
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === 's' && document.body.dataset.tab === 'scripts') {
+      ev.preventDefault();
+      if (!$('script-save').disabled) $('script-save').click();
+    }
+  });
+  // Leaving with an unsaved draft asks first.
+  window.addEventListener('beforeunload', (ev) => {
+    if (state.caps && $('script-text').value !== state.original) ev.preventDefault();
+  });
   $('script-text').addEventListener('keydown', (ev) => {
     // Tab indents with two spaces: YAML forbids tab characters.
     if (ev.key === 'Tab' && !ev.shiftKey && !ev.ctrlKey && !ev.metaKey) {
