@@ -164,7 +164,7 @@ func (f *stubRiskModule) Register(g *echo.Group) {
 	decide := func(to string) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			for _, e := range f.events {
-				if e["id"] == c.Param("id") {
+				if fmt.Sprint(e["id"]) == c.Param("id") {
 					e["status"] = to
 					return c.JSON(http.StatusOK, e)
 				}
@@ -181,7 +181,7 @@ func (f *stubRiskModule) Register(g *echo.Group) {
 
 func newStubRisk() *stubRiskModule {
 	return &stubRiskModule{events: []map[string]any{
-		{"id": "r1", "category": "ad", "severity": "high", "evidence": []string{"加微信", "返现"}, "platform": "wecom",
+		{"id": int64(17), "category": "poaching", "severity": "high", "evidence": "加微信、返现", "platform": "wecom",
 			"conversation": "wr…9f", "sender": "wm…2a", "text_masked": "加我微信 1**********8 返现", "count": 3, "status": "open", "created_at": "2026-11-26T08:00:00Z"},
 	}}
 }
@@ -218,7 +218,7 @@ var adminRoutes = []struct{ method, path, body string }{
 	{http.MethodPost, "/admin/api/dry-run", `{"text":"营业时间"}`},
 	{http.MethodGet, "/admin/api/contacts", ""},
 	{http.MethodGet, "/admin/api/risk/events", ""},
-	{http.MethodPost, "/admin/api/risk/events/r1/ack", ""},
+	{http.MethodPost, "/admin/api/risk/events/17/ack", ""},
 	{http.MethodGet, "/admin/api/nosuch", ""},
 	{http.MethodGet, "/admin/debug/pprof/", ""},
 }
@@ -700,12 +700,18 @@ func (couponPushStage) HandleTurn(_ context.Context, t *bot.Turn) (bool, error) 
 	return false, nil
 }
 
-// quietHoursExplainer holds every coupon push, as do-not-disturb in quiet hours.
-type quietHoursExplainer struct{ asked int }
+// quietHoursExplainer holds every coupon push until 08:00, as
+// do-not-disturb in quiet hours.
+type quietHoursExplainer struct{}
 
-func (h *quietHoursExplainer) Explain(_ context.Context, p bot.Push, _ time.Time) (string, bool, error) {
-	h.asked++
-	return "免打扰时段", p.Topic == "coupon", nil
+func (quietHoursExplainer) ExplainHolds(_ context.Context, actions []bot.Action, now time.Time) ([]Hold, error) {
+	var out []Hold
+	for i, a := range actions {
+		if p, ok := a.(bot.Push); ok && p.Topic == "coupon" {
+			out = append(out, Hold{Index: i, Reason: "免打扰时段", Until: now.Add(8 * time.Hour)})
+		}
+	}
+	return out, nil
 }
 
 func TestDryRun(t *testing.T) {
@@ -713,7 +719,7 @@ func TestDryRun(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	e := handlers.NewEcho(logger)
 	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Observe: []bot.Stage{couponPushStage{}}, Pick: func(int) int { return 0 }})
-	held := &quietHoursExplainer{}
+	held := quietHoursExplainer{}
 	New("t0ken", &fakeOutbox{}, lib, logger).WithDryRun(engine, held).Register(e.Group(""))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
@@ -756,7 +762,7 @@ func TestDryRun(t *testing.T) {
 				t.Errorf("actions = %q, want %q", texts, tc.wantActions)
 			}
 			hb := body["held_back"].([]any)
-			if len(hb) != 1 || hb[0].(map[string]any)["reason"] != "免打扰时段" || hb[0].(map[string]any)["text"] != "送你一张券" {
+			if len(hb) != 1 || hb[0].(map[string]any)["reason"] != "免打扰时段" || hb[0].(map[string]any)["text"] != "送你一张券" || hb[0].(map[string]any)["until"] == nil {
 				t.Errorf("held_back = %v, want the coupon push held in quiet hours", hb)
 			}
 		})

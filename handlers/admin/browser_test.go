@@ -176,7 +176,7 @@ func newConsoleSite(t *testing.T, withModules bool) *consoleSite {
 	if withModules {
 		cfg.Commands = []bot.Stage{couponCommand{}}
 		modules = []Module{risk, stubCouponModule{}, stubCheckinModule{}, &stubDNDModule{optedOut: map[string]bool{}}}
-		explainer = &quietHoursExplainer{}
+		explainer = quietHoursExplainer{}
 	}
 	engine := bot.NewEngine(cfg)
 	e := handlers.NewEcho(logger)
@@ -335,15 +335,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	step("acknowledge an alert", func(t *testing.T) {
 		browserSteps(t, ctx, "open the alerts",
 			chromedp.Click(chromedp.CSS(`#nav a[data-tab="alerts"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`.alert[data-id="r1"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.alert[data-id="17"]`)),
 		)
-		if evidence := browserValue(t, ctx, "read the evidence", chromedp.Text(chromedp.CSS(`.alert[data-id="r1"] .evidence`))); evidence != "加我微信 1**********8 返现" {
+		if evidence := browserValue(t, ctx, "read the evidence", chromedp.Text(chromedp.CSS(`.alert[data-id="17"] .evidence`))); evidence != "加我微信 1**********8 返现" {
 			t.Errorf("evidence = %q, want the masked text", evidence)
 		}
 		saveScreenshot(t, ctx, "06-alerts")
 		browserSteps(t, ctx, "acknowledge it",
-			chromedp.Click(chromedp.CSS(`.alert[data-id="r1"] button[data-act="ack"]`)),
-			chromedp.WaitNotPresent(chromedp.CSS(`.alert[data-id="r1"]`)),
+			chromedp.Click(chromedp.CSS(`.alert[data-id="17"] button[data-act="ack"]`)),
+			chromedp.WaitNotPresent(chromedp.CSS(`.alert[data-id="17"]`)),
 		)
 		if s := site.risk.events[0]["status"]; s != "acknowledged" {
 			t.Errorf("event status = %v, want acknowledged", s)

@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,32 +22,19 @@ type DryRunner interface {
 	Run(ctx context.Context, ev bot.Event, dryRun bool) (*bot.Turn, error)
 }
 
-// HoldExplainer says whether do-not-disturb would hold a proactive action
-// back, and why, without recording anything (no cap is counted).
+// HoldExplainer says which of a dry-run's proactive actions
+// do-not-disturb would hold back, and why, recording and counting
+// nothing. bot/dnd's Service.Explain answers the same question; main
+// adapts it.
 type HoldExplainer interface {
-	// Explain returns held true and a reason staff can read ("退订",
-	// "免打扰时段，推迟到 08:00") when p would not go out now.
-	Explain(ctx context.Context, p bot.Push, now time.Time) (reason string, held bool, err error)
+	ExplainHolds(ctx context.Context, actions []bot.Action, now time.Time) ([]Hold, error)
 }
 
-// GateExplainer adapts a bot.SendGate whose Admit records nothing into a
-// HoldExplainer: a later time means deferred, an ErrInvalid means dropped.
-type GateExplainer struct {
-	Gate bot.SendGate
-}
-
-// Explain implements HoldExplainer.
-func (g GateExplainer) Explain(ctx context.Context, p bot.Push, now time.Time) (string, bool, error) {
-	until, err := g.Gate.Admit(ctx, p, now)
-	switch {
-	case errors.Is(err, bot.ErrInvalid):
-		return "不会发送：" + err.Error(), true, nil
-	case err != nil:
-		return "", false, err
-	case !until.IsZero():
-		return "暂缓到 " + until.Format(time.RFC3339), true, nil
-	}
-	return "", false, nil
+// Hold is one action do-not-disturb would hold back.
+type Hold struct {
+	Index  int       // into the actions given
+	Reason string    // for staff: "quiet_hours", "opted_out", "cap", …
+	Until  time.Time // when it would be tried again; zero: dropped for good
 }
 
 // Dry-run identities: the dry-run's customer and group are made up, so no
@@ -90,6 +77,7 @@ type actionView struct {
 	Group     bool            `json:"group"`
 	Detail    json.RawMessage `json:"detail"`
 	Reason    string          `json:"reason,omitempty"` // held_back only
+	Until     time.Time       `json:"until,omitzero"`   // held_back only: when it would be tried again
 }
 
 func viewAction(a bot.Action) (actionView, error) {
@@ -172,23 +160,30 @@ func (h *Handler) dryRun(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("admin.dryRun: %w", err)
 	}
+	held := map[int]Hold{}
+	if h.explainer != nil && slices.ContainsFunc(t.Actions, bot.IsProactive) {
+		holds, err := h.explainer.ExplainHolds(c.Request().Context(), t.Actions, now)
+		if err != nil {
+			return fmt.Errorf("admin.dryRun: do-not-disturb: %w", err)
+		}
+		for _, hd := range holds {
+			held[hd.Index] = hd
+		}
+	}
 	actions := make([]actionView, 0, len(t.Actions))
-	held := make([]actionView, 0)
-	for _, a := range t.Actions {
+	heldBack := make([]actionView, 0)
+	for i, a := range t.Actions {
 		v, err := viewAction(a)
 		if err != nil {
 			return fmt.Errorf("admin.dryRun: %w", err)
 		}
-		if p, ok := a.(bot.Push); ok && h.explainer != nil {
-			reason, isHeld, err := h.explainer.Explain(c.Request().Context(), p, now)
-			if err != nil {
-				return fmt.Errorf("admin.dryRun: do-not-disturb: %w", err)
+		if hd, ok := held[i]; ok {
+			v.Reason = hd.Reason
+			if !hd.Until.IsZero() {
+				v.Until = hd.Until
 			}
-			if isHeld {
-				v.Reason = reason
-				held = append(held, v)
-				continue
-			}
+			heldBack = append(heldBack, v)
+			continue
 		}
 		actions = append(actions, v)
 	}
@@ -201,7 +196,7 @@ func (h *Handler) dryRun(c echo.Context) error {
 		"platform":   platform,
 		"group":      bool(req.Group),
 		"actions":    actions,
-		"held_back":  held,
+		"held_back":  heldBack,
 	})
 }
 

@@ -393,26 +393,34 @@
     bar.style.width = Math.round(Math.max(0, Math.min(1, v)) * 100) + '%';
     return el('span', { class: 'meter' }, bar);
   }
+  // Do-not-disturb's reasons (bot/dnd), in staff's words.
+  const holdReasons = {
+    opted_out: '已退订', quiet_hours: '免打扰时段', cap_person_day: '超过每人每日上限', cap_person_week: '超过每人每周上限',
+    cap_group_minute: '超过群每分钟上限', douyin_proactive_day: '抖音每日主动消息上限', wecom_group_send_month: '企业微信群发每月上限',
+  };
+  function reasonText(r) { return holdReasons[r] || r || '免打扰'; }
   function bubble(a, held) {
     const kind = (actionNames[a.type] || a.type) + (a.proactive ? ' · 主动' : '') + (a.topic ? ` · ${a.topic}` : '') + (a.group ? ' · 群内' : '');
-    return el('li', { class: held ? 'bubble held' : 'bubble' }, el('small', { text: kind + (a.reason ? ` · ${a.reason}` : '') }), a.text || JSON.stringify(a.detail));
+    const why = held ? ` · ${reasonText(a.reason)}` + (a.until ? ` · 暂缓到 ${fmtTime(a.until)}` : ' · 不再发送') : '';
+    return el('li', { class: held ? 'bubble held' : 'bubble' }, el('small', { text: kind + why }), a.text || JSON.stringify(a.detail));
   }
 
   // ---------- alerts ----------
 
   const statusNames = { open: '待处理', acknowledged: '已确认', dismissed: '误报' };
   const severityNames = { high: '高', medium: '中', low: '低' };
-  const categoryNames = { ad: '广告引流', spam: '垃圾信息', fraud: '诈骗', abuse: '辱骂', complaint: '投诉', privacy: '隐私泄露', competitor: '竞品', politics: '敏感话题' };
+  const categoryNames = { fraud: '诈骗', complaint: '投诉升级', abuse: '辱骂威胁', ad_spam: '广告刷屏', poaching: '挖客引流', pii: '个人信息' };
   const platformNames = { wechat: '微信公众号', wecom: '企业微信', douyin: '抖音' };
   async function loadAlerts() {
     const body = $('alerts-body');
     if (!has('risk')) { fill(body, absent('风险识别')); return; }
     const q = new URLSearchParams({ status: $('alerts-status').value, limit: '100' });
-    const cat = $('alerts-category').value.trim();
+    const cat = $('alerts-category').value;
     if (cat) q.set('category', cat);
     const data = await call('GET', '/risk/events?' + q);
-    if (!data.events.length) { fill(body, empty('没有需要处理的提醒。')); return; }
-    fill(body, el('ul', { class: 'alerts' }, data.events.map((e) => el('li', { class: 'alert', 'data-id': e.id, 'data-status': e.status },
+    const events = data.events || [];
+    if (!events.length) { fill(body, empty('没有需要处理的提醒。')); return; }
+    fill(body, el('ul', { class: 'alerts' }, events.map((e) => el('li', { class: 'alert', 'data-id': e.id, 'data-status': e.status },
       el('header', {},
         el('span', { class: 'badge ' + (e.severity || ''), text: '风险' + (severityNames[e.severity] || e.severity || '—') }),
         el('b', { text: categoryNames[e.category] ? `${categoryNames[e.category]}（${e.category}）` : e.category }),
@@ -432,7 +440,7 @@
       await loadAlerts();
     } catch (e) { flash(e.message, true); }
   }
-  $('alerts-status').addEventListener('change', () => loadAlerts().catch((e) => flash(e.message, true)));
+  for (const id of ['alerts-status', 'alerts-category']) $(id).addEventListener('change', () => loadAlerts().catch((e) => flash(e.message, true)));
   $('alerts-refresh').addEventListener('click', () => loadAlerts().catch((e) => flash(e.message, true)));
 
   // ---------- campaigns ----------
@@ -441,8 +449,9 @@
     const body = $('campaigns-body');
     if (!has('coupon')) { fill(body, absent('优惠券')); $('claims-card').hidden = true; return; }
     const data = await call('GET', '/coupon/campaigns');
-    if (!data.campaigns.length) { fill(body, empty('还没有活动。')); return; }
-    fill(body, el('div', { class: 'campaigns' }, data.campaigns.map((c) => {
+    const campaigns = data.campaigns || [];
+    if (!campaigns.length) { fill(body, empty('还没有活动。')); return; }
+    fill(body, el('div', { class: 'campaigns' }, campaigns.map((c) => {
       const stock = c.stock || 0;
       const used = stock ? Math.min(1, (c.issued || 0) / stock) : 0;
       const bar = el('span');
@@ -463,8 +472,9 @@
     $('claims-title').textContent = `领取记录 · ${c.name || c.id}`;
     try {
       const data = await call('GET', `/coupon/campaigns/${encodeURIComponent(c.id)}/claims?limit=100`);
-      fill($('claims-body'), data.claims.length
-        ? table(['用户', '券码', '渠道', '来源', '时间'], data.claims.map((x) => [x.person, x.code, x.channel || '—', x.trigger || '—', fmtTime(x.created_at)]))
+      const claims = data.claims || [];
+      fill($('claims-body'), claims.length
+        ? table(['用户', '券码', '渠道', '来源', '时间'], claims.map((x) => [x.person, x.code, x.channel || '—', x.trigger || '—', fmtTime(x.created_at)]))
         : empty('还没有人领取。'));
     } catch (e) { fill($('claims-body'), errorBox(e)); }
   }
@@ -478,9 +488,10 @@
     const sel = $('boards-scope');
     if (!sel.options.length) {
       const s = await call('GET', '/checkin/scopes');
-      fill(sel, s.scopes.map((x) => el('option', { value: x.scope, text: `${x.scope}（今日 ${x.checkins_today}）` })));
+      fill(sel, (s.scopes || []).map((x) => el('option', { value: x.scope, text: `${x.scope}（今日 ${x.checkins_today}）` })));
     }
-    const q = new URLSearchParams({ scope: sel.value || '', period: $('boards-period').value });
+    if (!sel.options.length) { fill(body, empty('还没有人签到。')); return; }
+    const q = new URLSearchParams({ scope: sel.value, period: $('boards-period').value });
     const b = await call('GET', '/checkin/boards?' + q);
     const rows = (list, streak) => (list || []).map((r) => [String(r.rank), r.name || r.person, String(streak ? r.streak : r.points), String(streak ? r.points : r.streak)]);
     fill(body, el('div', { class: 'boards' },
@@ -497,7 +508,7 @@
     try {
       const h = await call('GET', '/checkin/history?' + new URLSearchParams({ person, scope: $('boards-scope').value || '' }));
       fill($('history-body'), el('p', { text: `累计 ${h.total} 分，当前连续 ${h.streak} 天` }),
-        h.days.length ? table(['日期', '积分', '连续天数'], h.days.map((d) => [d.day, String(d.points), String(d.streak)]), [1, 2]) : empty('没有签到记录。'));
+        (h.days || []).length ? table(['日期', '积分', '连续天数'], h.days.map((d) => [d.day, String(d.points), String(d.streak)]), [1, 2]) : empty('没有签到记录。'));
     } catch (e) { fill($('history-body'), errorBox(e)); }
   });
 
@@ -587,7 +598,8 @@
     const body = $('dnd-held-body');
     if (!has('dnd')) { fill(body, absent('免打扰')); fill($('dnd-person-body')); return; }
     const data = await call('GET', '/dnd/held?limit=100');
-    fill(body, data.held.length ? table(['用户', '类型', '原因', '暂缓到', '时间'], data.held.map((h) => [h.person, h.topic, h.reason, fmtTime(h.until), fmtTime(h.created_at)])) : empty('没有被暂缓的消息。'));
+    const held = data.held || [];
+    fill(body, held.length ? table(['用户', '类型', '原因', '暂缓到', '时间'], held.map((h) => [h.person, h.topic, reasonText(h.reason), fmtTime(h.until), fmtTime(h.created_at)])) : empty('没有被暂缓的消息。'));
   }
   $('dnd-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
