@@ -66,10 +66,6 @@ type Module interface {
 	Register(g *echo.Group)
 }
 
-// knownModules are the capabilities the console has a section for; each
-// is reported present or absent.
-var knownModules = [...]string{"risk", "coupon", "checkin", "dnd"}
-
 // Handler serves the admin API and the console.
 type Handler struct {
 	token   string
@@ -183,10 +179,9 @@ func movedToAPI(c echo.Context) error {
 // console knows, whether it is present, with the API's own optional parts.
 func (h *Handler) capabilities(names []string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		present := map[string]bool{}
-		for _, n := range knownModules {
-			present[n] = false
-		}
+		// The capabilities the console has a section for are each
+		// reported present or absent.
+		present := map[string]bool{"risk": false, "coupon": false, "checkin": false, "dnd": false}
 		for _, n := range names {
 			present[n] = true
 		}
