@@ -29,6 +29,10 @@ func wireConsole(ctx context.Context, cw consoleWiring) error {
 		w.logger.Info("admin API and console off: set SIYU_ADMIN_TOKEN to enable them")
 		return nil
 	}
+	if len(w.cfg.AdminToken) < 16 {
+		// The token is the console's only lock; a short one can be guessed.
+		w.logger.Warn("SIYU_ADMIN_TOKEN is shorter than 16 characters; use a long random value (openssl rand -hex 24)")
+	}
 	h := admin.New(w.cfg.AdminToken, cw.outbox, w.library, w.logger, cw.parts.admin...)
 	var explainer admin.HoldExplainer
 	if e, ok := cw.parts.gate.(admin.HoldExplainer); ok {
