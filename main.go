@@ -25,7 +25,6 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
-	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/metrics"
 	"github.com/siyu-bot/siyu/scripts"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -208,10 +207,12 @@ func serve(ctx context.Context, env runEnv) error {
 			return err
 		}
 	}
-	if cfg.AdminToken != "" {
-		admin.New(cfg.AdminToken, sqlOutbox, library, logger, parts.admin...).Register(g)
-	} else {
-		logger.Info("admin API off: set SIYU_ADMIN_TOKEN to enable it")
+	editDir := ""
+	if source == cfg.ScriptsDir {
+		editDir = cfg.ScriptsDir
+	}
+	if err := wireConsole(ctx, consoleWiring{w: w, outbox: sqlOutbox, engine: engine, parts: parts, editDir: editDir}); err != nil {
+		return err
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -223,7 +223,7 @@ func TestAdminAPI(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			base, logs := startSiyu(t, map[string]string{"SIYU_ADMIN_TOKEN": tc.token})
-			req, _ := http.NewRequest(http.MethodGet, base+"/admin/outbox?status=dead", nil)
+			req, _ := http.NewRequest(http.MethodGet, base+"/admin/api/outbox?status=dead", nil)
 			if tc.bearer != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.bearer)
 			}

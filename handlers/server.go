@@ -35,6 +35,12 @@ func NewEcho(logger *slog.Logger) *echo.Echo {
 	return e
 }
 
+// StatusOf returns the HTTP status for err: an echo.HTTPError's code, or
+// the status of the bot error kind it wraps (500 for none). Handlers that
+// render errors their own way (the admin API's JSON) use it so the
+// mapping stays in one place.
+func StatusOf(err error) int { return statusOf(err) }
+
 // statusOf maps bot error kinds to HTTP status codes, in one place.
 func statusOf(err error) int {
 	var he *echo.HTTPError

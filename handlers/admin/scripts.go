@@ -1,0 +1,410 @@
+package admin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing/fstest"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+const (
+	// maxScriptBytes bounds one script file sent to validate or save; the
+	// shipped examples are a few kilobytes.
+	maxScriptBytes = 256 << 10
+	// maxDraftFiles bounds the files of one validate request.
+	maxDraftFiles = 32
+	// maxValidateBytes bounds a validate request's body.
+	maxValidateBytes = 4 << 20
+	// historyDir holds previous versions of saved files inside the scripts
+	// folder; the loader skips dot-directories, so they are never loaded.
+	historyDir = ".history"
+	// keepHistory is how many previous versions of each file are kept.
+	keepHistory = 20
+)
+
+// scriptFile is one script file as listed.
+type scriptFile struct {
+	Name     string    `json:"name"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+	// SHA256 identifies the content, for a save that must not overwrite
+	// someone else's newer edit (If-Match).
+	SHA256 string `json:"sha256"`
+}
+
+// scriptProblem is one mistake of a draft, for the editor to point at.
+type scriptProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+func (h *Handler) needScripts() error {
+	if h.scripts == nil {
+		return echo.NewHTTPError(http.StatusNotFound, "脚本库未接入")
+	}
+	return nil
+}
+
+// scriptPaths lists the files the loader reads: .yaml and .yml at any
+// depth, dot-files and dot-directories skipped (bot.LoadScripts' rule).
+func scriptPaths(fsys fs.FS) ([]string, error) {
+	var out []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if ext := path.Ext(p); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out, err
+}
+
+func contentHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// listScripts answers GET /admin/api/scripts: the files in force and
+// whether they can be saved from here.
+func (h *Handler) listScripts(c echo.Context) error {
+	if err := h.needScripts(); err != nil {
+		return err
+	}
+	fsys := h.scripts.FS()
+	paths, err := scriptPaths(fsys)
+	if err != nil {
+		return fmt.Errorf("admin.listScripts: %w: %w", bot.ErrUnavailable, err)
+	}
+	files := make([]scriptFile, 0, len(paths))
+	for _, p := range paths {
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return fmt.Errorf("admin.listScripts: %w: %w", bot.ErrUnavailable, err)
+		}
+		f := scriptFile{Name: p, Size: int64(len(data)), SHA256: contentHash(data)}
+		if fi, err := fs.Stat(fsys, p); err == nil {
+			f.Modified = fi.ModTime().UTC()
+		}
+		files = append(files, f)
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"files":    files,
+		"version":  h.scripts.Version(),
+		"editable": h.scriptsDir != "",
+		"rules":    len(h.scripts.Scripts().Rules()),
+	})
+}
+
+// scriptName checks a file name from a URL or a draft: a relative
+// .yaml/.yml path the loader would read, without dot-segments.
+func scriptName(name string) (string, error) {
+	bad := func(why string) (string, error) {
+		return "", echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("文件名 %q 无效：%s", name, why))
+	}
+	switch {
+	case name == "":
+		return bad("不能为空")
+	case !fs.ValidPath(name) || strings.Contains(name, `\`):
+		return bad("只能是脚本目录内的相对路径")
+	case path.Ext(name) != ".yaml" && path.Ext(name) != ".yml":
+		return bad("须以 .yaml 或 .yml 结尾")
+	case len(name) > 128:
+		return bad("太长")
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if strings.HasPrefix(seg, ".") {
+			return bad("不能以点开头（这样的文件不会被加载）")
+		}
+	}
+	return name, nil
+}
+
+// readScript answers GET /admin/api/scripts/{name} with the file's text.
+func (h *Handler) readScript(c echo.Context) error {
+	if err := h.needScripts(); err != nil {
+		return err
+	}
+	name, err := scriptName(c.Param("*"))
+	if err != nil {
+		return err
+	}
+	data, err := fs.ReadFile(h.scripts.FS(), name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return echo.NewHTTPError(http.StatusNotFound, "没有这个脚本文件："+name)
+	}
+	if err != nil {
+		return fmt.Errorf("admin.readScript: %w: %w", bot.ErrUnavailable, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"name": name, "text": string(data), "sha256": contentHash(data)})
+}
+
+// overlay returns the script files in force with drafts laid over them,
+// the way the folder would look once the drafts are saved.
+//
+// fstest.MapFS is the standard library's in-memory fs.FS; it imports no
+// testing machinery, and writing another would only duplicate it.
+func (h *Handler) overlay(drafts map[string][]byte) (fs.FS, error) {
+	fsys := h.scripts.FS()
+	paths, err := scriptPaths(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("admin.overlay: %w: %w", bot.ErrUnavailable, err)
+	}
+	m := fstest.MapFS{}
+	for _, p := range paths {
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("admin.overlay: %w: %w", bot.ErrUnavailable, err)
+		}
+		m[p] = &fstest.MapFile{Data: data, Mode: 0o644}
+	}
+	for name, data := range drafts {
+		m[name] = &fstest.MapFile{Data: data, Mode: 0o644}
+	}
+	return m, nil
+}
+
+// check loads the scripts as they would be with drafts saved, and returns
+// their mistakes (none: they load).
+func (h *Handler) check(drafts map[string][]byte) ([]scriptProblem, error) {
+	fsys, err := h.overlay(drafts)
+	if err != nil {
+		return nil, err
+	}
+	_, err = bot.LoadScripts(fsys, h.scripts.Sections()...)
+	if err == nil {
+		return []scriptProblem{}, nil
+	}
+	serrs := bot.ScriptErrors(err)
+	if len(serrs) == 0 {
+		return nil, fmt.Errorf("admin.check: %w", err)
+	}
+	out := make([]scriptProblem, len(serrs))
+	for i, se := range serrs {
+		out[i] = scriptProblem{File: se.File, Line: se.Line, Message: se.Msg}
+	}
+	return out, nil
+}
+
+// validateScripts answers POST /admin/api/scripts/validate: drafts are
+// checked together with the other files in force, as a reload would.
+func (h *Handler) validateScripts(c echo.Context) error {
+	if err := h.needScripts(); err != nil {
+		return err
+	}
+	var req struct {
+		Files map[string]string `json:"files"`
+	}
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxValidateBytes)
+	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("请求体不能超过 %d MB", maxValidateBytes>>20))
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "请求体应为 JSON：{\"files\":{\"名称.yaml\":\"内容\"}}")
+	}
+	if len(req.Files) == 0 {
+		return echo.NewHTTPError(http.StatusBadRequest, "files 不能为空")
+	}
+	if len(req.Files) > maxDraftFiles {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("一次最多校验 %d 个文件", maxDraftFiles))
+	}
+	drafts := make(map[string][]byte, len(req.Files))
+	for name, text := range req.Files {
+		if _, err := scriptName(name); err != nil {
+			return err
+		}
+		if len(text) > maxScriptBytes {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("%s 超过 %d KB", name, maxScriptBytes>>10))
+		}
+		drafts[name] = []byte(text)
+	}
+	problems, err := h.check(drafts)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": len(problems) == 0, "errors": problems})
+}
+
+// saveScript answers PUT /admin/api/scripts/{name} (body: the file's
+// text): it validates the draft with the other files, writes it
+// atomically, keeps the previous version under .history/ and reloads.
+// Every other replica picks the file up through its own watch.
+func (h *Handler) saveScript(c echo.Context) error {
+	if err := h.needScripts(); err != nil {
+		return err
+	}
+	if h.scriptsDir == "" {
+		return echo.NewHTTPError(http.StatusConflict, "当前使用的是内置示例脚本，不能在线保存：请设置 SIYU_SCRIPTS 指向脚本目录后重启")
+	}
+	name, err := scriptName(c.Param("*"))
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(io.LimitReader(c.Request().Body, maxScriptBytes+1))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "读取请求体失败")
+	}
+	if len(data) > maxScriptBytes {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("脚本文件不能超过 %d KB", maxScriptBytes>>10))
+	}
+	if !utf8.Valid(data) {
+		return echo.NewHTTPError(http.StatusBadRequest, "脚本须为 UTF-8 文本")
+	}
+
+	h.saveMu.Lock()
+	defer h.saveMu.Unlock()
+	dst := filepath.Join(h.scriptsDir, filepath.FromSlash(name))
+	prev, err := os.ReadFile(dst)
+	existed := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("admin.saveScript: %w: %w", bot.ErrUnavailable, err)
+	}
+	if want := c.Request().Header.Get("If-Match"); want != "" {
+		got := ""
+		if existed {
+			got = contentHash(prev)
+		}
+		if strings.Trim(want, `"`) != got {
+			return echo.NewHTTPError(http.StatusConflict, "文件已被他人修改，请重新打开后再保存")
+		}
+	}
+	problems, err := h.check(map[string][]byte{name: data})
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return &detailedError{
+			err:     echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("脚本有 %d 处错误，未保存", len(problems))),
+			details: problems,
+		}
+	}
+	kept := ""
+	if existed {
+		if kept, err = h.keepPrevious(name, prev); err != nil {
+			return err
+		}
+	}
+	if err := writeAtomic(dst, data); err != nil {
+		return err
+	}
+	h.logger.Info("admin: script saved", "file", name, "bytes", len(data), "previous", kept)
+	if err := h.scripts.Reload(); err != nil {
+		// The folder changed under us (another file edited meanwhile);
+		// the saved file stays and Watch will retry.
+		return fmt.Errorf("admin.saveScript: saved, but reload failed: %w: %w", bot.ErrConflict, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"name": name, "sha256": contentHash(data), "version": h.scripts.Version(), "previous": kept,
+	})
+}
+
+// keepPrevious copies the file's previous content to
+// .history/<name>.<time> and prunes the oldest beyond keepHistory.
+func (h *Handler) keepPrevious(name string, prev []byte) (string, error) {
+	base := strings.ReplaceAll(name, "/", "__")
+	dir := filepath.Join(h.scriptsDir, historyDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("admin.keepPrevious: %w: %w", bot.ErrUnavailable, err)
+	}
+	// The timestamp sorts lexically, so pruning is a sort.
+	kept := base + "." + h.now().UTC().Format("20060102T150405.000000000Z")
+	if err := writeAtomic(filepath.Join(dir, kept), prev); err != nil {
+		return "", err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("admin.keepPrevious: %w: %w", bot.ErrUnavailable, err)
+	}
+	var mine []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), base+".") && !strings.HasPrefix(e.Name(), ".") {
+			mine = append(mine, e.Name())
+		}
+	}
+	slices.Sort(mine)
+	for len(mine) > keepHistory {
+		_ = os.Remove(filepath.Join(dir, mine[0])) // best effort: an extra old copy harms nothing
+		mine = mine[1:]
+	}
+	return historyDir + "/" + kept, nil
+}
+
+// writeAtomic writes data to dst through a temporary dot-file in the same
+// folder (hidden from the loader) and a rename, so a reader sees the old
+// file or the new one, never half of one.
+func writeAtomic(dst string, data []byte) error {
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("admin.writeAtomic: %w: %w", bot.ErrUnavailable, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".siyu-save-*")
+	if err != nil {
+		return fmt.Errorf("admin.writeAtomic: %w: %w", bot.ErrUnavailable, err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		return fmt.Errorf("admin.writeAtomic: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// reloadScripts answers POST /admin/api/scripts/reload.
+func (h *Handler) reloadScripts(c echo.Context) error {
+	if err := h.needScripts(); err != nil {
+		return err
+	}
+	if err := h.scripts.Reload(); err != nil {
+		serrs := bot.ScriptErrors(err)
+		if len(serrs) == 0 {
+			return fmt.Errorf("admin.reloadScripts: %w: %w", bot.ErrUnavailable, err)
+		}
+		details := make([]scriptProblem, len(serrs))
+		for i, se := range serrs {
+			details[i] = scriptProblem{File: se.File, Line: se.Line, Message: se.Msg}
+		}
+		return &detailedError{
+			err:     echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("脚本有 %d 处错误，仍使用上一版（%s）", len(serrs), h.scripts.Version())),
+			details: details,
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"version": h.scripts.Version()})
+}
