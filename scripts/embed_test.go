@@ -10,7 +10,7 @@ import (
 // TestShippedScripts checks that the scripts shipped in the binary load
 // and answer the questions they are written for.
 func TestShippedScripts(t *testing.T) {
-	s, err := bot.LoadScripts(scripts.FS)
+	s, err := bot.LoadScripts(scripts.FS, shippedSections(t)...)
 	if err != nil {
 		t.Fatalf("LoadScripts(scripts.FS): %v", err)
 	}

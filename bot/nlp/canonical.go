@@ -18,7 +18,8 @@ import (
 //   - spaces and separators (. - _ * · / | ~ 、 …) between two Chinese
 //     characters are dropped (签 到, 优-惠-券, 签.到 → 签到, 优惠券);
 //   - a run of one repeated character becomes one (在吗吗吗 → 在吗,
-//     ？？？ → ？, 哈哈哈 → 哈), except digits, which carry numbers.
+//     ？？？ → ？, 哈哈哈 → 哈), except digits, which carry numbers, and
+//     Latin letters, which keep two (coffee, hiiii → hii).
 //
 // Why two levels: keyword rules compare with bot.Normalize, whose form
 // staff can predict from what they typed (哈哈哈 stays 哈哈哈, and an exact
@@ -33,7 +34,8 @@ func Canonical(text string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	var prev rune = -1      // last rune written
+	var prev rune = -1     // last rune written
+	run := 0               // how many times prev was written in a row
 	pendingSep := rune(-1) // separator held until the next rune shows whether it sits inside a word
 	for _, r := range s {
 		if isInvisible(r) {
@@ -50,13 +52,18 @@ func Canonical(text string) string {
 			if !(isHan(prev) && isHan(r)) && prev >= 0 {
 				if pendingSep != prev {
 					b.WriteRune(pendingSep)
+					prev, run = pendingSep, 0
 				}
-				prev = pendingSep
 			}
 			pendingSep = -1
 		}
-		if r == prev && !('0' <= r && r <= '9') {
-			continue
+		if r == prev {
+			run++
+			if !keepRepeat(r, run) {
+				continue
+			}
+		} else {
+			run = 1
 		}
 		b.WriteRune(r)
 		prev = r
@@ -69,14 +76,30 @@ func Canonical(text string) string {
 // isCanonical reports whether Canonical would return s (already
 // normalised) unchanged.
 func isCanonical(s string) bool {
-	prev := rune(-1)
+	prev, run := rune(-1), 0
 	for _, r := range s {
-		if r == prev && !('0' <= r && r <= '9') || isInvisible(r) || isSeparator(r) || toSimplified(r) != r {
+		if r == prev {
+			run++
+		} else {
+			run = 1
+		}
+		if run > 1 && !keepRepeat(r, run) || isInvisible(r) || isSeparator(r) || toSimplified(r) != r {
 			return false
 		}
 		prev = r
 	}
 	return true
+}
+
+// keepRepeat reports whether the n-th (n ≥ 2) consecutive r is kept.
+func keepRepeat(r rune, n int) bool {
+	switch {
+	case '0' <= r && r <= '9':
+		return true
+	case 'a' <= r && r <= 'z':
+		return n <= 2
+	}
+	return false
 }
 
 // isSeparator reports whether r is a character people put inside a word

@@ -429,4 +429,3 @@ func fromHalf(h uint16) float32 {
 	}
 	return math.Float32frombits(sign | (exp-15+127)<<23 | mant<<13)
 }
-
