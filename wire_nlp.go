@@ -92,7 +92,7 @@ func cmdTrain(ctx context.Context, env runEnv) error {
 	dir := fl.String("knowledge", "knowledge", "the knowledge folder")
 	only := fl.String("dataset", "", "train only this dataset (default: every dataset with a train/ folder)")
 	var cfg nlp.TrainConfig
-	fl.IntVar(&cfg.Dim, "dim", 32, "embedding size")
+	fl.IntVar(&cfg.Dim, "dim", 64, "embedding size")
 	fl.IntVar(&cfg.Hidden, "hidden", 0, "hidden layer size (0: linear)")
 	fl.IntVar(&cfg.Epochs, "epochs", 10, "epochs")
 	fl.Float64Var(&cfg.LearningRate, "lr", 0.01, "Adam step size")

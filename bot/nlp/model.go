@@ -178,9 +178,10 @@ func (m *Model) CheckLabels(labels []string) error {
 }
 
 // The model file: magic, then uvarints and little-endian numbers. The
-// embeddings, nearly all of the file, are float16: the model's answers do
-// not change and the file is half the size.
-const modelMagic = "SIYUNLP\x01"
+// embeddings, nearly all of the file, are int8 with one float32 scale per
+// row: a quarter of float32's size, and the answers do not change (the
+// mean of many rows averages the rounding out; TestSaveLoad checks).
+const modelMagic = "SIYUNLP\x02"
 
 // Save writes the model in its compact binary form.
 func (m *Model) Save(w io.Writer) error {
@@ -208,12 +209,26 @@ func (m *Model) Save(w io.Writer) error {
 		putUvarint(bw, uint64(feats[r]-prev))
 		prev = feats[r]
 	}
-	var b2 [2]byte
+	// Each row: its scale (float32), then dim int8 values: row ≈ scale × q.
+	var b4 [4]byte
+	q := make([]byte, m.dim)
 	for _, r := range order {
-		for _, v := range m.emb[r*m.dim : (r+1)*m.dim] {
-			binary.LittleEndian.PutUint16(b2[:], toHalf(v))
-			bw.Write(b2[:])
+		row := m.emb[r*m.dim : (r+1)*m.dim]
+		var amax float32
+		for _, v := range row {
+			amax = max(amax, float32(math.Abs(float64(v))))
 		}
+		scale := amax / 127
+		for i, v := range row {
+			if scale > 0 {
+				q[i] = byte(int8(math.Round(float64(v / scale))))
+			} else {
+				q[i] = 0
+			}
+		}
+		binary.LittleEndian.PutUint32(b4[:], math.Float32bits(scale))
+		bw.Write(b4[:])
+		bw.Write(q)
 	}
 	for _, part := range [][]float32{m.w1, m.b1, m.w2, m.b2} {
 		putFloats(bw, part)
@@ -314,13 +329,18 @@ func loadModel(br *bufio.Reader) (*Model, error) {
 		}
 		feats[i] = uint32(prev)
 	}
-	raw := make([]byte, int(rows)*m.dim*2)
+	rowBytes := 4 + m.dim
+	raw := make([]byte, int(rows)*rowBytes)
 	if _, err := io.ReadFull(br, raw); err != nil {
 		return nil, corrupt(err)
 	}
 	m.emb = make([]float32, int(rows)*m.dim)
-	for i := range m.emb {
-		m.emb[i] = fromHalf(binary.LittleEndian.Uint16(raw[2*i:]))
+	for r := range int(rows) {
+		b := raw[r*rowBytes : (r+1)*rowBytes]
+		scale := math.Float32frombits(binary.LittleEndian.Uint32(b))
+		for i, v := range b[4:] {
+			m.emb[r*m.dim+i] = scale * float32(int8(v))
+		}
 	}
 	in := m.dim
 	if m.hidden > 0 {
@@ -397,35 +417,4 @@ func getFloats(br *bufio.Reader, want int) ([]float32, error) {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 	}
 	return out, nil
-}
-
-// toHalf converts to IEEE 754 half precision, rounding to nearest;
-// embedding values are small, so overflow saturates and tiny values
-// flush to zero. The standard library has no float16.
-func toHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23&0xFF) - 127 + 15
-	mant := b & 0x7FFFFF
-	switch {
-	case exp >= 31:
-		return sign | 0x7BFF // largest finite
-	case exp <= 0:
-		return sign // flush subnormals
-	}
-	h := uint32(exp)<<10 | mant>>13
-	if mant&0x1FFF > 0x1000 || mant&0x1FFF == 0x1000 && h&1 == 1 {
-		h++ // may carry into the exponent, which is still right
-	}
-	return sign | uint16(h)
-}
-
-func fromHalf(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h >> 10 & 0x1F)
-	mant := uint32(h & 0x3FF)
-	if exp == 0 {
-		return math.Float32frombits(sign) // zero (subnormals are never written)
-	}
-	return math.Float32frombits(sign | (exp-15+127)<<23 | mant<<13)
 }

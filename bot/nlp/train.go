@@ -20,7 +20,7 @@ import (
 
 // TrainConfig sets how Train trains. Zero fields take the defaults.
 type TrainConfig struct {
-	Dim          int     // embedding size; default 32
+	Dim          int     // embedding size; default 64
 	Hidden       int     // hidden ReLU layer size; 0: none (linear)
 	Epochs       int     // default 12
 	Batch        int     // examples per update; default 16
@@ -46,7 +46,7 @@ type EpochStats struct {
 
 func (c *TrainConfig) defaults() {
 	if c.Dim <= 0 {
-		c.Dim = 32
+		c.Dim = 64
 	}
 	if c.Epochs <= 0 {
 		c.Epochs = 12
