@@ -96,6 +96,7 @@ func cmdTrain(ctx context.Context, env runEnv) error {
 	fl.IntVar(&cfg.Hidden, "hidden", 0, "hidden layer size (0: linear)")
 	fl.IntVar(&cfg.Epochs, "epochs", 10, "epochs")
 	fl.Float64Var(&cfg.LearningRate, "lr", 0.01, "Adam step size")
+	fl.Float64Var(&cfg.LabelSmoothing, "smoothing", 0, "label smoothing (spreads confidences, costs accuracy)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	split := fl.Float64("split", 0.1, "fraction of each label kept apart for measuring")
 	if err := fl.Parse(env.args[1:]); err != nil {

@@ -157,3 +157,26 @@ func TestCheckLabels(t *testing.T) {
 		t.Errorf("err = %q, want it to say %q", err, want)
 	}
 }
+
+func TestSmoothedCrossEntropy(t *testing.T) {
+	logits := []float32{2, 0.5, -1}
+	x := mat.NewDense[float32](mat.WithBacking(logits))
+	var z float64
+	for _, v := range logits {
+		z += math.Exp(float64(v))
+	}
+	logp := func(i int) float64 { return float64(logits[i]) - math.Log(z) }
+	tests := []struct {
+		eps  float64
+		want float64
+	}{
+		{0, -logp(0)},
+		{0.3, -(0.7*logp(0) + 0.1*(logp(0)+logp(1)+logp(2)))},
+	}
+	for _, tc := range tests {
+		got := smoothedCrossEntropy(x, 0, 3, tc.eps).Value().Item().F64()
+		if math.Abs(got-tc.want) > 1e-5 {
+			t.Errorf("eps %v: loss %.6f, want %.6f", tc.eps, got, tc.want)
+		}
+	}
+}
