@@ -2,6 +2,7 @@ package nlp
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -178,5 +179,22 @@ func BenchmarkLoadModel(b *testing.B) {
 		if _, err := LoadModel(bytes.NewReader(data)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkGraphForward is the same computation through spago's graph,
+// for comparison with BenchmarkClassify (the reason inference does not use
+// the graph).
+func BenchmarkGraphForward(b *testing.B) {
+	text := Canonical("我的外卖怎么还没到，等了40分钟了")
+	feats := appendFeatures(nil, text)
+	rows := make([]int, len(feats))
+	for i := range rows {
+		rows[i] = i
+	}
+	net := newNetwork(rand.New(rand.NewPCG(1, 1)), len(feats), 64, 0, 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		net.forward(rows).Value()
 	}
 }
