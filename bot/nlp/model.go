@@ -306,7 +306,7 @@ func loadModel(br *bufio.Reader) (*Model, error) {
 	var dim, hidden, rows uint64
 	if dim, err = getUvarint(br, maxStack); err == nil {
 		if hidden, err = getUvarint(br, maxStack); err == nil {
-			rows, err = getUvarint(br, 1<<24)
+			rows, err = getUvarint(br, 1<<22)
 		}
 	}
 	if err != nil {
@@ -352,8 +352,11 @@ func loadModel(br *bufio.Reader) (*Model, error) {
 			return nil, err
 		}
 	} else {
-		getFloats(br, 0)
-		getFloats(br, 0)
+		for range 2 { // the empty hidden layer
+			if _, err := getFloats(br, 0); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if m.w2, err = getFloats(br, len(labels)*in); err != nil {
 		return nil, err
