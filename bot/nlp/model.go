@@ -24,11 +24,10 @@ type Model struct {
 	labels []string
 	dim    int
 	hidden int // 0: no hidden layer
-	// keys and rows: an open-addressing table from feature hash to
-	// embedding row; keys[i] == 0 marks an empty slot (hash 0 is never
-	// stored), slot i holds row rowOf[i].
-	keys  []uint32
-	rowOf []int32
+	// slots is an open-addressing table from feature hash to embedding
+	// row; key 0 marks an empty slot (hash 0 is never stored). Key and
+	// row side by side: one cache line per lookup.
+	slots []slot
 	emb   []float32 // rows × dim
 	w1    []float32 // hidden × dim
 	b1    []float32 // hidden
@@ -42,6 +41,11 @@ func (m *Model) Labels() []string { return slices.Clone(m.labels) }
 // Features returns the number of features (embedding rows) the model
 // knows.
 func (m *Model) Features() int { return len(m.emb) / m.dim }
+
+type slot struct {
+	key uint32
+	row int32
+}
 
 // maxStack bounds the dimensions whose work vectors live on the stack.
 const maxStack = 128
@@ -124,11 +128,11 @@ func (m *Model) row(f uint32) int32 {
 	if f == 0 {
 		return -1
 	}
-	mask := uint32(len(m.keys) - 1)
+	mask := uint32(len(m.slots) - 1)
 	for i := mix(f) & mask; ; i = (i + 1) & mask {
-		switch m.keys[i] {
+		switch s := m.slots[i]; s.key {
 		case f:
-			return m.rowOf[i]
+			return s.row
 		case 0:
 			return -1
 		}
@@ -141,16 +145,14 @@ func (m *Model) index(feats []uint32) {
 	for size < 2*len(feats) {
 		size <<= 1
 	}
-	m.keys = make([]uint32, size)
-	m.rowOf = make([]int32, size)
+	m.slots = make([]slot, size)
 	mask := uint32(size - 1)
 	for r, f := range feats {
 		i := mix(f) & mask
-		for m.keys[i] != 0 {
+		for m.slots[i].key != 0 {
 			i = (i + 1) & mask
 		}
-		m.keys[i] = f
-		m.rowOf[i] = int32(r)
+		m.slots[i] = slot{key: f, row: int32(r)}
 	}
 }
 
@@ -242,9 +244,9 @@ func (m *Model) Save(w io.Writer) error {
 // rowFeatures returns the feature hash of each row.
 func (m *Model) rowFeatures() []uint32 {
 	out := make([]uint32, m.Features())
-	for i, k := range m.keys {
-		if k != 0 {
-			out[m.rowOf[i]] = k
+	for _, s := range m.slots {
+		if s.key != 0 {
+			out[s.row] = s.key
 		}
 	}
 	return out
