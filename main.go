@@ -34,7 +34,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, runEnv{args: os.Args[1:], getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}); err != nil {
+	if err := run(ctx, runEnv{args: os.Args[1:], getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}); err != nil {
 		fmt.Fprintln(os.Stderr, "siyu:", err)
 		os.Exit(1)
 	}
@@ -45,6 +45,7 @@ func main() {
 type runEnv struct {
 	args   []string
 	getenv func(string) string
+	stdin  io.Reader // siyu classify reads it
 	stdout io.Writer
 	stderr io.Writer
 	// ready, when set, is told the server's address once it listens.

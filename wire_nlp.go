@@ -1,15 +1,296 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/nlp"
+	"github.com/siyu-bot/siyu/knowledge"
 )
 
-// nlpCapability wires bot/nlp: not built yet.
-func nlpCapability() capability { return capability{name: "nlp"} }
+// intentsDataset is the knowledge/ dataset the engine's intent model is
+// trained from; its model is knowledge/intents.model.
+const intentsDataset = "intents"
 
-// cmdTrain is `siyu train`: not built yet.
-func cmdTrain(context.Context, runEnv) error { return errors.New("train: not built yet") }
+// nlpCapability wires bot/nlp: the intents: and faq: script sections,
+// the intent classifier (layer 1, the embedded model loaded once), and
+// the hand-over and FAQ stages (layer 5).
+func nlpCapability() capability {
+	return capability{
+		name: "nlp",
+		sections: func() ([]bot.Section, error) {
+			// Only the labels: enough to check the scripts' intent rules.
+			f, err := knowledge.FS.Open(intentsDataset + ".model")
+			if err != nil {
+				return nil, fmt.Errorf("intent model: %w (run `siyu train`)", err)
+			}
+			defer f.Close()
+			labels, err := nlp.ReadLabels(f)
+			if err != nil {
+				return nil, err
+			}
+			return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}}, nil
+		},
+		wire: func(_ context.Context, w capWiring, p *parts) error {
+			start := time.Now()
+			m, err := loadDatasetModel(knowledge.FS, intentsDataset)
+			if err != nil {
+				return err
+			}
+			w.logger.Info("intent model loaded", "labels", len(m.Labels()), "features", m.Features(), "took", time.Since(start))
+			p.understand = append(p.understand, nlp.Analyzer{Model: m})
+			// The hand-over before the FAQ: who asks for a person gets one.
+			p.meaning = append(p.meaning, nlp.Handover{}, nlp.FAQStage{})
+			return nil
+		},
+	}
+}
 
-// cmdClassify is `siyu classify`: not built yet.
-func cmdClassify(context.Context, runEnv) error { return errors.New("classify: not built yet") }
+// loadDatasetModel loads <dataset>.model from fsys and refuses it unless
+// its labels are those of <dataset>/train.
+func loadDatasetModel(fsys fs.FS, dataset string) (*nlp.Model, error) {
+	f, err := fsys.Open(dataset + ".model")
+	if err != nil {
+		return nil, fmt.Errorf("%s model: %w (run `siyu train`)", dataset, err)
+	}
+	defer f.Close()
+	m, err := nlp.LoadModel(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s model: %w", dataset, err)
+	}
+	labels, err := nlp.DatasetLabels(fsys, dataset+"/train")
+	if err != nil {
+		return nil, fmt.Errorf("%s model: %w", dataset, err)
+	}
+	if err := m.CheckLabels(labels); err != nil {
+		return nil, fmt.Errorf("%s.model: %w", dataset, err)
+	}
+	return m, nil
+}
+
+// cmdTrain is `siyu train`: it trains a model for every dataset under the
+// knowledge folder that has a train/ folder, reporting each epoch and
+// then accuracy, macro-F1 and a confusion table on a split kept apart
+// and on heldout/, and writes <dataset>.model beside the dataset.
+func cmdTrain(ctx context.Context, env runEnv) error {
+	fl := flag.NewFlagSet("train", flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	dir := fl.String("knowledge", "knowledge", "the knowledge folder")
+	only := fl.String("dataset", "", "train only this dataset (default: every dataset with a train/ folder)")
+	var cfg nlp.TrainConfig
+	fl.IntVar(&cfg.Dim, "dim", 64, "embedding size")
+	fl.IntVar(&cfg.Hidden, "hidden", 0, "hidden layer size (0: linear)")
+	fl.IntVar(&cfg.Epochs, "epochs", 10, "epochs")
+	fl.Float64Var(&cfg.LearningRate, "lr", 0.01, "Adam step size")
+	fl.Float64Var(&cfg.LabelSmoothing, "smoothing", 0, "label smoothing (spreads confidences, costs accuracy)")
+	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	split := fl.Float64("split", 0.1, "fraction of each label kept apart for measuring")
+	if err := fl.Parse(env.args[1:]); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(*dir)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	fsys := os.DirFS(*dir)
+	trained := 0
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || *only != "" && name != *only {
+			continue
+		}
+		if st, err := fs.Stat(fsys, name+"/train"); err != nil || !st.IsDir() {
+			continue
+		}
+		if err := trainDataset(ctx, env.stdout, fsys, *dir, name, cfg, *split); err != nil {
+			return fmt.Errorf("train %s: %w", name, err)
+		}
+		trained++
+	}
+	if trained == 0 {
+		return fmt.Errorf("train: no dataset with a train/ folder under %s", *dir)
+	}
+	return nil
+}
+
+func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name string, cfg nlp.TrainConfig, split float64) error {
+	all, err := nlp.ReadDataset(fsys, name+"/train")
+	if err != nil {
+		return err
+	}
+	train, valid := nlp.Split(all, split, cfg.Seed)
+	fmt.Fprintf(out, "== %s: %d examples, %d labels; training on %d, %d kept apart\n", name, len(all), len(labelsOf(all)), len(train), len(valid))
+	start := time.Now()
+	cfg.Valid = valid
+	cfg.Progress = func(s nlp.EpochStats) {
+		fmt.Fprintf(out, "epoch %2d/%d  loss %.4f  split accuracy %.3f  (%s)\n", s.Epoch, s.Epochs, s.Loss, s.ValidAccuracy, time.Since(start).Round(time.Millisecond))
+	}
+	m, err := nlp.Train(ctx, train, cfg)
+	if err != nil {
+		return err
+	}
+	classify := func(t string) string { l, _ := m.Classify(nlp.Canonical(t)); return l }
+	fmt.Fprintf(out, "-- %s: split kept apart\n", name)
+	if err := nlp.Evaluate(m.Labels(), valid, classify).Write(out); err != nil {
+		return err
+	}
+	if held, err := nlp.ReadDataset(fsys, name+"/heldout"); err == nil {
+		if err := m.CheckLabels(labelsOf(held)); err != nil {
+			return fmt.Errorf("heldout/: %w", err)
+		}
+		fmt.Fprintf(out, "-- %s: heldout/ (written apart from train/)\n", name)
+		if err := nlp.Evaluate(m.Labels(), held, classify).Write(out); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, name+".model")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s (%d bytes, %d features)\n", path, buf.Len(), m.Features())
+	return nil
+}
+
+func labelsOf(es []nlp.Example) []string {
+	var out []string
+	for _, e := range es {
+		if !slices.Contains(out, e.Label) {
+			out = append(out, e.Label)
+		}
+	}
+	return out
+}
+
+// classifyReading is one line of `siyu classify`'s output.
+type classifyReading struct {
+	Text           string   `json:"text"`
+	Intent         string   `json:"intent"`
+	Confidence     float64  `json:"confidence"`
+	Risk           string   `json:"risk"`
+	RiskCategories []string `json:"risk_categories"`
+}
+
+// classifyRiskFunc returns the risk reading of `siyu classify`: the
+// overall level ("none" when clean) and the categories hit. MERGE HOOK:
+// bot/risk fills this in at merge; until then every text reads "none".
+func classifyRiskFunc() (func(text string) (string, []string), error) {
+	return func(string) (string, []string) { return "none", []string{} }, nil
+}
+
+// cmdClassify is `siyu classify`: each stdin line, plain text or a JSON
+// object with a "text" field, becomes one JSON reading on stdout, in
+// order, flushed per line. It opens no database, writes no file and
+// starts no server. A bad line gets {"line": n, "error": …} and the rest
+// go on.
+func cmdClassify(_ context.Context, env runEnv) error {
+	fl := flag.NewFlagSet("classify", flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	modelPath := fl.String("model", "", "an intents model file (default: the embedded knowledge/intents.model)")
+	if err := fl.Parse(env.args[1:]); err != nil {
+		return err
+	}
+	var m *nlp.Model
+	var err error
+	if *modelPath == "" {
+		m, err = loadDatasetModel(knowledge.FS, intentsDataset)
+	} else {
+		m, err = loadModelFile(*modelPath)
+	}
+	if err != nil {
+		return fmt.Errorf("classify: %w", err)
+	}
+	classifyRisk, err := classifyRiskFunc()
+	if err != nil {
+		return fmt.Errorf("classify: %w", err)
+	}
+	in := env.stdin
+	if in == nil {
+		in = strings.NewReader("")
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	out := bufio.NewWriter(env.stdout)
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for n := 1; sc.Scan(); n++ {
+		var v any
+		if text, err := classifyLineText(sc.Bytes()); err != nil {
+			v = map[string]any{"line": n, "error": err.Error()}
+		} else {
+			r := classifyReading{Text: text}
+			var conf float64
+			r.Intent, conf = m.Classify(nlp.Canonical(text))
+			r.Confidence = math.Round(conf*1e4) / 1e4
+			r.Risk, r.RiskCategories = classifyRisk(text)
+			if r.RiskCategories == nil {
+				r.RiskCategories = []string{}
+			}
+			v = r
+		}
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("classify: %w", err)
+		}
+		if err := out.Flush(); err != nil {
+			return fmt.Errorf("classify: %w", err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("classify: reading stdin: %w", err)
+	}
+	return nil
+}
+
+// classifyLineText returns the text of one input line: the "text" of a
+// JSON object, else the line itself.
+func classifyLineText(line []byte) (string, error) {
+	s := strings.TrimSpace(string(line))
+	if strings.HasPrefix(s, "{") {
+		var obj struct {
+			Text *string `json:"text"`
+		}
+		if err := json.Unmarshal([]byte(s), &obj); err != nil {
+			return "", fmt.Errorf("bad JSON: %v", err)
+		}
+		if obj.Text == nil {
+			return "", errors.New(`JSON line without a "text" field`)
+		}
+		s = *obj.Text
+	}
+	if strings.TrimSpace(s) == "" {
+		return "", errors.New("empty text")
+	}
+	return s, nil
+}
+
+func loadModelFile(path string) (*nlp.Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return nlp.LoadModel(f)
+}

@@ -6,7 +6,8 @@ package knowledge
 
 import "embed"
 
-// FS is the knowledge folder. An embed.FS is read-only.
+// FS is the knowledge folder: datasets (<dataset>/train, <dataset>/heldout)
+// and trained models (<dataset>.model). An embed.FS is read-only.
 //
-//go:embed README.md
+//go:embed *
 var FS embed.FS

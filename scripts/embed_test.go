@@ -4,14 +4,13 @@ import (
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/bot/dnd"
 	"github.com/siyu-bot/siyu/scripts"
 )
 
 // TestShippedScripts checks that the scripts shipped in the binary load
 // and answer the questions they are written for.
 func TestShippedScripts(t *testing.T) {
-	s, err := bot.LoadScripts(scripts.FS, dnd.Section{})
+	s, err := bot.LoadScripts(scripts.FS, shippedSections(t)...)
 	if err != nil {
 		t.Fatalf("LoadScripts(scripts.FS): %v", err)
 	}

@@ -1,0 +1,182 @@
+package nlp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/nlpodyssey/spago/mat"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+var tinyExamples = []Example{
+	{"签到", "checkin"}, {"我要签到", "checkin"}, {"今日打卡", "checkin"}, {"打卡签到", "checkin"},
+	{"有优惠券吗", "coupon"}, {"求一张代金券", "coupon"}, {"能便宜点不", "coupon"}, {"有折扣吗", "coupon"},
+	{"今天天气真好", "other"}, {"哈哈哈", "other"}, {"谢谢", "other"}, {"[图片]", "other"},
+}
+
+func TestTrainTiny(t *testing.T) {
+	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 30, Seed: 7, FeatureDropout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.Labels(), []string{"checkin", "coupon", "other"}; !slices.Equal(got, want) {
+		t.Fatalf("Labels() = %v, want %v", got, want)
+	}
+	for _, e := range tinyExamples {
+		if got, _ := m.Classify(Canonical(e.Text)); got != e.Label {
+			t.Errorf("Classify(%q) = %s, want %s (a training line)", e.Text, got, e.Label)
+		}
+	}
+}
+
+func TestTrainRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		ex   []Example
+		cfg  TrainConfig
+	}{
+		{"one label", []Example{{"a", "x"}, {"b", "x"}}, TrainConfig{}},
+		{"dimension too large", tinyExamples, TrainConfig{Dim: maxStack + 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Train(t.Context(), tc.ex, tc.cfg); !errors.Is(err, bot.ErrInvalid) {
+				t.Errorf("Train err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := Train(ctx, tinyExamples, TrainConfig{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Train on a cancelled context err = %v, want context.Canceled", err)
+	}
+}
+
+// TestInferenceMatchesGraph checks that the hand-written float32 path
+// computes what spago's graph computes, with and without a hidden layer.
+func TestInferenceMatchesGraph(t *testing.T) {
+	for _, hidden := range []int{0, 8} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		texts := []string{"有优惠券吗", "签到", "hello world 1234567", "谢谢😊"}
+		rowOf := map[uint32]int{}
+		var feats []uint32
+		var rows [][]int
+		for _, s := range texts {
+			var r []int
+			for _, f := range appendFeatures(nil, Canonical(s)) {
+				if _, ok := rowOf[f]; !ok {
+					rowOf[f] = len(feats)
+					feats = append(feats, f)
+				}
+				r = append(r, rowOf[f])
+			}
+			rows = append(rows, r)
+		}
+		net := newNetwork(rng, len(feats), 16, hidden, 3)
+		labels := []string{"a", "b", "c"}
+		m := net.model(labels, feats, TrainConfig{Dim: 16, Hidden: hidden})
+		for i, s := range texts {
+			logits := net.forward(rows[i]).Value().(mat.Matrix).Data().F32()
+			probs := ag.Softmax(mat.NewDense[float32](mat.WithBacking(logits))).Value().(mat.Matrix).Data().F32()
+			best := 0
+			for j := range probs {
+				if probs[j] > probs[best] {
+					best = j
+				}
+			}
+			label, conf := m.Classify(Canonical(s))
+			if label != labels[best] || math.Abs(conf-float64(probs[best])) > 1e-4 {
+				t.Errorf("hidden %d: Classify(%q) = %s %.5f, graph says %s %.5f", hidden, s, label, conf, labels[best], probs[best])
+			}
+		}
+	}
+}
+
+func TestSaveLoad(t *testing.T) {
+	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 1, Hidden: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	got, err := LoadModel(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Features() != m.Features() || !slices.Equal(got.Labels(), m.Labels()) {
+		t.Fatalf("loaded %d features %v, want %d %v", got.Features(), got.Labels(), m.Features(), m.Labels())
+	}
+	for _, e := range append(tinyExamples, Example{Text: "没见过的话"}) {
+		l1, c1 := m.Classify(Canonical(e.Text))
+		l2, c2 := got.Classify(Canonical(e.Text))
+		if l1 != l2 || math.Abs(c1-c2) > 0.01 {
+			t.Errorf("%q: saved model says %s %.4f, loaded %s %.4f (int8 rounding only)", e.Text, l1, c1, l2, c2)
+		}
+	}
+	labels, err := ReadLabels(bytes.NewReader(data))
+	if err != nil || !slices.Equal(labels, m.Labels()) {
+		t.Errorf("ReadLabels = %v, %v, want %v", labels, err, m.Labels())
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"not a model", []byte("hello world, not a model")},
+		{"truncated", data[:len(data)/2]},
+		{"trailing bytes", append(bytes.Clone(data), 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := LoadModel(bytes.NewReader(tc.data)); !errors.Is(err, bot.ErrInvalid) {
+				t.Errorf("LoadModel err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestCheckLabels(t *testing.T) {
+	m := &Model{labels: []string{"checkin", "coupon", "other"}}
+	if err := m.CheckLabels([]string{"other", "coupon", "checkin"}); err != nil {
+		t.Errorf("same labels in another order: %v, want nil", err)
+	}
+	err := m.CheckLabels([]string{"checkin", "coupon", "other", "price"})
+	if !errors.Is(err, bot.ErrInvalid) {
+		t.Fatalf("a dataset with a new label: err = %v, want ErrInvalid", err)
+	}
+	if want := "model lacks [price]"; !bytes.Contains([]byte(err.Error()), []byte(want)) {
+		t.Errorf("err = %q, want it to say %q", err, want)
+	}
+}
+
+func TestSmoothedCrossEntropy(t *testing.T) {
+	logits := []float32{2, 0.5, -1}
+	x := mat.NewDense[float32](mat.WithBacking(logits))
+	var z float64
+	for _, v := range logits {
+		z += math.Exp(float64(v))
+	}
+	logp := func(i int) float64 { return float64(logits[i]) - math.Log(z) }
+	tests := []struct {
+		eps  float64
+		want float64
+	}{
+		{0, -logp(0)},
+		{0.3, -(0.7*logp(0) + 0.1*(logp(0)+logp(1)+logp(2)))},
+	}
+	for _, tc := range tests {
+		got := smoothedCrossEntropy(x, 0, 3, tc.eps).Value().Item().F64()
+		if math.Abs(got-tc.want) > 1e-5 {
+			t.Errorf("eps %v: loss %.6f, want %.6f", tc.eps, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package scripts_test
+
+import (
+	"testing"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/bot/nlp"
+	"github.com/siyu-bot/siyu/knowledge"
+	"github.com/siyu-bot/siyu/scripts"
+)
+
+// shippedSections returns the capabilities' script sections the shipped
+// scripts use, as main's scriptSections does.
+func shippedSections(t *testing.T) []bot.Section {
+	t.Helper()
+	f, err := knowledge.FS.Open("intents.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	labels, err := nlp.ReadLabels(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}}
+}
+
+// TestShippedIntentScripts checks nlp.yaml: its intent rules, hand-over
+// settings and FAQ.
+func TestShippedIntentScripts(t *testing.T) {
+	s, err := bot.LoadScripts(scripts.FS, shippedSections(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for intent, want := range map[string]string{"coupon": "intent-coupon", "price": "intent-price", "order_status": "intent-order-status", "after_sales": "intent-after-sales"} {
+		if r, ok := s.MatchIntent(bot.WeChat, intent, 0.9); !ok || r.Name != want {
+			t.Errorf("MatchIntent(%s) = %v, %v, want %s", intent, r, ok, want)
+		}
+	}
+	if r, ok := s.MatchIntent(bot.WeChat, "coupon", 0.5); ok {
+		t.Errorf("MatchIntent(coupon, 0.5) = %s, want none below min_confidence", r.Name)
+	}
+	if st := s.Section("intents").(*nlp.Settings); st.HandoverIntent != "human_agent" || len(st.HandoverReply) == 0 {
+		t.Errorf("intents: = %+v, want a hand-over for human_agent with a reply", st)
+	}
+	faq := s.Section("faq").(*nlp.FAQ)
+	if e, _, ok := faq.Match(nlp.Canonical("拿铁可以换燕麦奶吗？")); !ok || e.Name != "oat-milk" {
+		t.Errorf("FAQ match for 燕麦奶 = %q, %v, want oat-milk", e.Name, ok)
+	}
+}
