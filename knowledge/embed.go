@@ -8,5 +8,5 @@ import "embed"
 
 // FS is the knowledge folder. An embed.FS is read-only.
 //
-//go:embed README.md
+//go:embed *
 var FS embed.FS

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/coregx/ahocorasick"
@@ -110,9 +111,14 @@ type Lexicon struct {
 type lexTerm struct {
 	cat Category
 	sev Severity
-	// ascii: the term is only ASCII letters (vx, wx, qq): it must not be
-	// glued to other letters, or "wx" would be found in English words.
-	ascii bool
+	// edges: the term begins or ends with an ASCII letter or digit (vx,
+	// 12315, 加wx): there it must not be glued to another letter or
+	// digit, or "vx" would be found in English words and 12315 in order
+	// numbers.
+	edges bool
+	// digits: the term is a number (12315): it must not span clause
+	// punctuation, or the time 3:15 would read as 315.
+	digits bool
 }
 
 // NewLexicon builds a lexicon of terms, each folded by Fold. A term
@@ -132,7 +138,7 @@ func NewLexicon(terms []Term) (*Lexicon, error) {
 		}
 		index[k] = len(pats)
 		pats = append(pats, k)
-		lx.terms = append(lx.terms, lexTerm{cat: t.Category, sev: t.Severity, ascii: isASCIIWord(k)})
+		lx.terms = append(lx.terms, lexTerm{cat: t.Category, sev: t.Severity, edges: isAlnum(k[0]) || isAlnum(k[len(k)-1]), digits: allDigits(k)})
 	}
 	if len(pats) == 0 {
 		return lx, nil
@@ -172,7 +178,11 @@ func (lx *Lexicon) match(f *folded, orig string, source string, hits []Hit) []Hi
 		// from the next byte (patterns start on a rune's first byte).
 		pos = m.Start + 1
 		t := lx.terms[m.PatternID]
-		if t.ascii && (m.Start > 0 && isASCIILetter(text[m.Start-1]) || m.End < len(text) && isASCIILetter(text[m.End])) {
+		if t.edges && (m.Start > 0 && !f.cut[m.Start] && sameClass(text[m.Start-1], text[m.Start]) ||
+			m.End < len(text) && !f.cut[m.End] && sameClass(text[m.End-1], text[m.End])) {
+			continue
+		}
+		if t.digits && slices.Contains(f.cut[m.Start+1:m.End], true) {
 			continue
 		}
 		start, end := int(f.start[m.Start]), int(f.end[m.End-1])
@@ -214,11 +224,8 @@ func evidence(s string) string {
 
 func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' }
 
-func isASCIIWord(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isASCIILetter(s[i]) {
-			return false
-		}
-	}
-	return s != ""
+// sameClass reports whether a and b are both ASCII letters or both ASCII
+// digits: a word of a term continues across them.
+func sameClass(a, b byte) bool {
+	return isASCIILetter(a) && isASCIILetter(b) || isDigit(a) && isDigit(b)
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"time"
-
-	"github.com/siyu-bot/siyu/bot"
 )
 
 // Personal-data detectors. Numbers are read from the folded text, where
@@ -50,7 +48,7 @@ func findPII(f *folded, orig string, now time.Time, hits []Hit) []Hit {
 		}
 		i = j
 	}
-	if strings.IndexByte(orig, '@') >= 0 {
+	if strings.IndexByte(orig, '@') >= 0 || strings.Contains(orig, "＠") {
 		hits = findEmails(orig, hits)
 	}
 	return findPassports(orig, hits)
@@ -174,30 +172,38 @@ func afterOrderWord(before []byte) bool {
 	return false
 }
 
-// findEmails appends the email addresses in s (lower-case text).
+// findEmails appends the email addresses in s, whose @ may be
+// full-width.
 func findEmails(s string, hits []Hit) []Hit {
 	for at := 0; at < len(s) && len(hits) < maxHits; at++ {
-		if s[at] != '@' {
+		size := 0
+		switch {
+		case s[at] == '@':
+			size = 1
+		case strings.HasPrefix(s[at:], "＠"):
+			size = len("＠")
+		default:
 			continue
 		}
 		i := at
 		for i > 0 && isLocalChar(s[i-1]) {
 			i--
 		}
-		j := at + 1
+		j := at + size
 		for j < len(s) && isDomainChar(s[j]) {
 			j++
 		}
-		for j > at+1 && (s[j-1] == '.' || s[j-1] == '-') {
+		for j > at+size && (s[j-1] == '.' || s[j-1] == '-') {
 			j--
 		}
-		domain := s[at+1 : j]
+		domain := s[at+size : j]
 		dot := strings.LastIndexByte(domain, '.')
 		if i == at || dot <= 0 || len(domain)-dot-1 < 2 || !isAlphaString(domain[dot+1:]) {
 			continue
 		}
-		hits = append(hits, Hit{Category: PII, Severity: severityOf(KindEmail), Source: SourcePII, Kind: KindEmail, Evidence: s[i:i+1] + "***" + s[at:j], Start: i, End: j})
-		at = j
+		masked := strings.ToLower(s[i:i+1] + "***@" + domain)
+		hits = append(hits, Hit{Category: PII, Severity: severityOf(KindEmail), Source: SourcePII, Kind: KindEmail, Evidence: masked, Start: i, End: j})
+		at = j - 1
 	}
 	return hits
 }
@@ -232,11 +238,10 @@ func mask(d []byte, keep, tail int) string {
 	return string(d[:keep]) + strings.Repeat("*", len(d)-keep-tail) + string(d[len(d)-tail:])
 }
 
-// MaskText returns text in bot.Normalize's form (as Scan read it) with
-// the evidence of every pii hit of text replaced by its masked form: what
-// is stored for staff to read.
+// MaskText returns text with the evidence of every pii hit that Scan
+// found in it replaced by its masked form: what is stored for staff to
+// read.
 func MaskText(text string, hits []Hit) string {
-	text = bot.Normalize(text)
 	var b strings.Builder
 	last := 0
 	for _, h := range sortedPII(hits) {

@@ -86,7 +86,7 @@ func TestMaskText(t *testing.T) {
 	s := NewScanner(nil, ScannerConfig{Now: testNow})
 	text := "电话 138 0013 8000，身份证11010519491231002x"
 	got := MaskText(text, s.Scan(text))
-	want := "电话 138****8000,身份证110*************2x"
+	want := "电话 138****8000，身份证110*************2x"
 	if got != want {
 		t.Errorf("MaskText = %q, want %q", got, want)
 	}

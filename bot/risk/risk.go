@@ -155,7 +155,7 @@ type Hit struct {
 	// Evidence is what was found as the customer wrote it, masked for
 	// personal data ("138****8000"); for a model hit, the confidence.
 	Evidence string
-	// Start and End are the evidence's byte span in bot.Normalize(text)
+	// Start and End are the evidence's byte span in the scanned text
 	// (both 0 for a model hit).
 	Start, End int
 }

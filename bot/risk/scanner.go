@@ -47,14 +47,14 @@ func NewScanner(lex *Lexicon, cfg ScannerConfig) *Scanner {
 func (s *Scanner) Lexicon() *Lexicon { return s.lex }
 
 // Scan returns the risks in one message, the most severe first (see
-// Main). Spans and evidence refer to bot.Normalize(text); personal data
-// in evidence is masked.
+// Main). Spans refer to text as given, not a normalised form: a leading
+// "+" or "➕" (+V, ➕wx) is evidence that normalising would trim. Personal
+// data in evidence is masked.
 func (s *Scanner) Scan(text string) []Hit { return s.ScanWith(text, nil, 0) }
 
 // ScanWith is Scan with extra terms (the brand words of the scripts'
 // risk: section) and a minimum model confidence (0: the scanner's).
 func (s *Scanner) ScanWith(text string, extra *Lexicon, minConfidence float64) []Hit {
-	text = bot.Normalize(text)
 	if text == "" {
 		return nil
 	}
@@ -69,7 +69,7 @@ func (s *Scanner) ScanWith(text string, extra *Lexicon, minConfidence float64) [
 		if minConfidence <= 0 {
 			minConfidence = s.cfg.MinConfidence
 		}
-		label, conf := s.cfg.Classifier.Classify(text)
+		label, conf := s.cfg.Classifier.Classify(bot.Normalize(text))
 		if c, err := ParseCategory(label); err == nil && conf >= minConfidence && indexOf(hits, c) < 0 {
 			// The model cannot point at words: its evidence is its
 			// confidence. Medium: a guess alerts staff only where the
