@@ -27,8 +27,8 @@ func TestScannerClassifier(t *testing.T) {
 		text  string
 		want  string // categories, main first
 	}{
-		{name: "polite fraud", label: "fraud", conf: 0.93, text: "您好，这边有份居家工作，收入可观", want: "fraud"},
-		{name: "below confidence", label: "fraud", conf: 0.6, text: "您好，这边有份居家工作，收入可观", want: ""},
+		{name: "polite fraud", label: "fraud", conf: 0.93, text: "您好，这边有份居家的工作，想了解一下吗", want: "fraud"},
+		{name: "below confidence", label: "fraud", conf: 0.6, text: "您好，这边有份居家的工作，想了解一下吗", want: ""},
 		{name: "none", label: "none", conf: 0.99, text: "拿铁多少钱", want: ""},
 		{name: "unknown label", label: "spam", conf: 0.99, text: "拿铁多少钱", want: ""},
 		{name: "words already found it", label: "poaching", conf: 0.99, text: "加我微信", want: "poaching"},
