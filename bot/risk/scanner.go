@@ -70,7 +70,7 @@ func (s *Scanner) ScanWith(text string, extra *Lexicon, minConfidence float64) [
 			minConfidence = s.cfg.MinConfidence
 		}
 		label, conf := s.cfg.Classifier.Classify(bot.Normalize(text))
-		if c, err := ParseCategory(label); err == nil && conf >= minConfidence && indexOf(hits, c) < 0 {
+		if c := Category(label); c != PII && c.rank() >= 0 && conf >= minConfidence && indexOf(hits, c) < 0 {
 			// The model cannot point at words: its evidence is its
 			// confidence. Medium: a guess alerts staff only where the
 			// scripts ask for it.

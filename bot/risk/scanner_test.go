@@ -85,12 +85,17 @@ func benchLexicon(tb testing.TB, n int) *Lexicon {
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	terms := base
-	for len(terms) < n {
+	distinct := map[string]bool{}
+	for _, t := range base {
+		distinct[Fold(t.Text)] = true
+	}
+	for len(distinct) < n {
 		var b strings.Builder
 		for range 2 + r.IntN(4) {
 			b.WriteRune(rune(0x4E00 + r.IntN(0x9FA5-0x4E00)))
 		}
 		terms = append(terms, Term{Category: Categories()[r.IntN(5)], Severity: Medium, Text: b.String()})
+		distinct[Fold(b.String())] = true
 	}
 	lex, err := NewLexicon(terms)
 	if err != nil {
