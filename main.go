@@ -174,6 +174,9 @@ func serve(ctx context.Context, env runEnv) error {
 
 	sqlOutbox := sqlstore.NewOutbox(db)
 	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: parts.gate, Renderers: parts.renderers})
+	for p, s := range parts.senders {
+		outbox.SetSender(p, s) // before the adapters', which win
+	}
 	engine := bot.NewEngine(bot.EngineConfig{
 		Scripts: library, Logger: logger,
 		Understand: parts.understand, Observe: parts.observe, Commands: parts.commandStages(), Meaning: parts.meaning,
