@@ -39,7 +39,8 @@ func (f *folded) reset() {
 //   - "+" and "➕" to 加 (+v, ➕vx);
 //   - spaces, punctuation, symbols, emoji, zero-width and combining
 //     characters dropped, so separators inside a word go ("加 我 v 信",
-//     "加🌟微🌟信", "微\u200b信" → 加我v信, 加微信, 微信).
+//     "加🌟微🌟信", "微\u200b信" → 加我v信, 加微信, 微信);
+//   - a Chinese character repeated in a row kept once (加加微微信信 → 加微信).
 //
 // Lexicon terms go through the same folding, so a term and a message
 // that differ only by these evasions compare equal.
@@ -116,6 +117,17 @@ func foldInto(f *folded, s string) {
 
 func (f *folded) add(r rune, from, to int, cut bool) {
 	n := len(f.text)
+	// A repeated Chinese character is one ("加加微微信信" → 加微信): the
+	// stutter that splits a word without a separator. Digits and letters
+	// repeat in numbers and ids, so they stay.
+	if isCJK(r) && n >= 3 && !cut {
+		if last, size := utf8.DecodeLastRune(f.text); last == r {
+			for i := n - size; i < n; i++ {
+				f.end[i] = int32(to)
+			}
+			return
+		}
+	}
 	f.text = utf8.AppendRune(f.text, r)
 	for range len(f.text) - n {
 		f.start = append(f.start, int32(from))

@@ -63,3 +63,40 @@ func TestFoldSpans(t *testing.T) {
 		t.Errorf("span = %q, want %q", got, want)
 	}
 }
+
+// TestScanEvasions checks that each evasion family, applied to a lexicon
+// term inside a message, is still found with the term's category.
+func TestScanEvasions(t *testing.T) {
+	s := mustScanner(t, ScannerConfig{})
+	tests := []struct {
+		name, text string
+		want       Category
+	}{
+		{name: "separators", text: "有需要的 加 我 微 信", want: Poaching},
+		{name: "zero width", text: "加\u200b我\u200b微\u200b信", want: Poaching},
+		{name: "emoji inside", text: "加🌹我🌹薇🌹信", want: Poaching},
+		{name: "homophone 威信", text: "加我威信", want: Poaching},
+		{name: "look-alike 徾信", text: "加我徾信", want: Poaching},
+		{name: "V信", text: "加我V信", want: Poaching},
+		{name: "vx full width", text: "加ＶＸ", want: Poaching},
+		{name: "wx circled", text: "加ⓦⓧ", want: Poaching},
+		{name: "plus sign", text: "+vx 了解", want: Poaching},
+		{name: "traditional", text: "兼職刷單，日結", want: Fraud},
+		{name: "repeated characters", text: "刷刷单单返利", want: Fraud},
+		{name: "upper case", text: "加我WX", want: Poaching},
+		{name: "punctuation inside", text: "傻.逼", want: Abuse},
+		{name: "spaced number term", text: "打 1 2 3 1 5", want: Complaint},
+		{name: "chinese digits", text: "我要打一二三一五", want: Complaint},
+		{name: "circled digits", text: "打①②③①⑤投诉", want: Complaint},
+		{name: "traditional complaint", text: "我要去消費者協會", want: Complaint},
+		{name: "chinese-numeral phone", text: "幺三八零零幺三八零零零", want: PII},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hits := s.Scan(tc.text)
+			if indexOf(hits, tc.want) < 0 {
+				t.Errorf("Scan(%q) = %+v, want %s", tc.text, hits, tc.want)
+			}
+		})
+	}
+}

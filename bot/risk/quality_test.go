@@ -49,12 +49,13 @@ func readLines(tb testing.TB, fsys fs.FS, name string) []string {
 // pattern for phone numbers.
 func naiveFlag(text string) bool {
 	words := []string{
-		"傻逼", "滚", "垃圾", "去死", "他妈", // abuse
-		"代理", "广告", "加盟", "代购", // ad_spam
-		"刷单", "兼职", "中奖", "贷款", // fraud
-		"加微信", "微信号", "私聊", // poaching
-		"投诉", "12315", "曝光", "律师", // complaint
+		"傻", "脑残", "滚", "垃圾", "去死", "他妈", // abuse
+		"代理", "广告", "加盟", "代购", "招商", "红包", // ad_spam
+		"刷单", "兼职", "中奖", "贷款", "返利", "投资", "验证码", // fraud
+		"微信", "加我", "私聊", "vx", "进群", // poaching
+		"投诉", "12315", "曝光", "律师", "差评", "举报", // complaint
 	}
+	text = strings.ToLower(text)
 	for _, w := range words {
 		if strings.Contains(text, w) {
 			return true
