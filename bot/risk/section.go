@@ -198,8 +198,8 @@ func parseWords(p *bot.SectionParser, n *yaml.Node) []Term {
 				}
 				t.Text, t.Severity = strings.TrimSpace(text), v
 			}
-			if Fold(t.Text) == "" {
-				p.Errorf(node, "%s: %q has no letters or digits", what, s)
+			if splitTerm(t.Text) == nil {
+				p.Errorf(node, "%s: %q has a part without letters or digits", what, s)
 				continue
 			}
 			terms = append(terms, t)

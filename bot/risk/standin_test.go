@@ -90,27 +90,40 @@ func TestHeldOutWithStandInModel(t *testing.T) {
 	fsys := knowledgeFS()
 	has := func(hits []Hit, c Category) bool { return indexOf(hits, c) >= 0 }
 	var right, wordsRight int
+	var fresh, freshWords, freshN int
 	for _, c := range Categories()[:5] {
-		lines := readLines(t, fsys, "risk/heldout/"+string(c)+".txt")
+		first, second := readBatches(t, fsys, "risk/heldout/"+string(c)+".txt")
 		var withModel, wordsOnly, alone int
-		for _, l := range lines {
-			if has(s.Scan(l), c) {
+		for i, l := range append(first, second...) {
+			m, w := has(s.Scan(l), c), has(words.Scan(l), c)
+			if m {
 				withModel++
 			}
-			if has(words.Scan(l), c) {
+			if w {
 				wordsOnly++
+			}
+			if i >= len(first) {
+				freshN++
+				if m {
+					fresh++
+				}
+				if w {
+					freshWords++
+				}
 			}
 			if label, conf := model.Classify(bot.Normalize(l)); label == string(c) && conf >= 0.999 {
 				alone++
 			}
 		}
+		n := len(first) + len(second)
 		right += withModel
 		wordsRight += wordsOnly
-		t.Logf("%-9s n=%3d words=%5.1f%% words+model=%5.1f%% model alone=%5.1f%%", c, len(lines), pct(wordsOnly, len(lines)), pct(withModel, len(lines)), pct(alone, len(lines)))
+		t.Logf("%-9s n=%3d words=%5.1f%% words+model=%5.1f%% model alone=%5.1f%%", c, n, pct(wordsOnly, n), pct(withModel, n), pct(alone, n))
 		if withModel < wordsOnly {
 			t.Errorf("%s: words+model %d < words %d", c, withModel, wordsOnly)
 		}
 	}
+	t.Logf("batch 2 (written after the lexicons) n=%d words=%5.1f%% words+model=%5.1f%%", freshN, pct(freshWords, freshN), pct(fresh, freshN))
 	if right <= wordsRight {
 		t.Errorf("words+model found %d risky messages, words alone %d: the model adds nothing", right, wordsRight)
 	}
