@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coregx/ahocorasick"
 
@@ -62,6 +63,10 @@ func ParseLexicon(c Category, name string, r io.Reader) ([]Term, error) {
 		}
 		if splitTerm(t.Text) == nil {
 			errs = append(errs, fmt.Errorf("%s:%d: term %q has a part that is only punctuation or spaces: %w", name, line, t.Text, bot.ErrInvalid))
+			continue
+		}
+		if a, ok := collapsed(t.Text); ok {
+			errs = append(errs, fmt.Errorf("%s:%d: %q folds to one character (repeats fold to one) and would match almost anything: %w", name, line, a, bot.ErrInvalid))
 			continue
 		}
 		terms = append(terms, t)
@@ -223,6 +228,21 @@ func splitTerm(text string) [][]string {
 		groups = append(groups, alts)
 	}
 	return groups
+}
+
+// collapsed returns an alternative of text that is written with several
+// characters but folds to one (天天 → 天), and reports whether there is
+// one.
+func collapsed(text string) (string, bool) {
+	for _, g := range strings.Split(text, "&") {
+		for _, a := range strings.Split(g, "/") {
+			a = strings.TrimSpace(a)
+			if utf8.RuneCountInString(a) > 1 && utf8.RuneCountInString(Fold(a)) == 1 {
+				return a, true
+			}
+		}
+	}
+	return "", false
 }
 
 // Len returns the number of distinct folded terms and combinations.

@@ -91,6 +91,7 @@ func TestHeldOutWithStandInModel(t *testing.T) {
 	has := func(hits []Hit, c Category) bool { return indexOf(hits, c) >= 0 }
 	var right, wordsRight int
 	var fresh, freshWords, freshN int
+	var aloneAll, nAll int
 	for _, c := range Categories()[:5] {
 		first, second := readBatches(t, fsys, "risk/heldout/"+string(c)+".txt")
 		var withModel, wordsOnly, alone int
@@ -116,6 +117,8 @@ func TestHeldOutWithStandInModel(t *testing.T) {
 			}
 		}
 		n := len(first) + len(second)
+		aloneAll += alone
+		nAll += n
 		right += withModel
 		wordsRight += wordsOnly
 		t.Logf("%-9s n=%3d words=%5.1f%% words+model=%5.1f%% model alone=%5.1f%%", c, n, pct(wordsOnly, n), pct(withModel, n), pct(alone, n))
@@ -124,8 +127,8 @@ func TestHeldOutWithStandInModel(t *testing.T) {
 		}
 	}
 	t.Logf("batch 2 (written after the lexicons) n=%d words=%5.1f%% words+model=%5.1f%%", freshN, pct(freshWords, freshN), pct(fresh, freshN))
-	if right <= wordsRight {
-		t.Errorf("words+model found %d risky messages, words alone %d: the model adds nothing", right, wordsRight)
+	if got := pct(aloneAll, nAll); got < 50 {
+		t.Errorf("the model alone finds %.1f%% of risky held-out messages at confidence ≥ 0.999, want ≥ 50%%: the training data carries too little", got)
 	}
 	none := readLines(t, fsys, "risk/heldout/none.txt")
 	for _, th := range []float64{0.9, 0.99, 0.999, 0.9999} {
