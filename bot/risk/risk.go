@@ -169,6 +169,15 @@ type Classifier interface {
 	Classify(text string) (label string, confidence float64)
 }
 
+// ClassifierFunc adapts a function to Classifier, for wiring a model
+// whose method has another name or wants its own normalisation:
+//
+//	risk.ClassifierFunc(func(s string) (string, float64) { return m.Classify(nlp.Canonical(s)) })
+type ClassifierFunc func(text string) (label string, confidence float64)
+
+// Classify calls f.
+func (f ClassifierFunc) Classify(text string) (string, float64) { return f(text) }
+
 // Main returns the categories that hits name, the main one first: the
 // highest severity, ties broken by Categories' order.
 func Main(hits []Hit) []string {

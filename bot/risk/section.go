@@ -22,6 +22,11 @@ type Config struct {
 	// EscalateWithin raise the severity of the last one step.
 	EscalateAfter  int
 	EscalateWithin time.Duration
+	// WaveAfter hits of one category in one scope within the current
+	// alert window, from anyone, raise the severity of the next ones a
+	// step: a spam wave from many accounts alerts like one persistent
+	// sender. 0 turns it off.
+	WaveAfter int
 	// MinConfidence is the Classifier's least confidence for a hit.
 	MinConfidence float64
 	// Reminder is told once to a customer who posts their own phone, ID,
@@ -35,7 +40,8 @@ type Config struct {
 // DefaultConfig is the configuration without a risk: section: fraud and
 // complaints alert from medium, the rest from high, personal data never
 // (its poster gets the reminder); alerts grouped over two minutes, the
-// third hit of a sender within a day escalates.
+// third hit of a sender within a day escalates, and so does the tenth
+// hit of a category in one scope within an alert window.
 func DefaultConfig() *Config {
 	return &Config{
 		AlertFrom: map[Category]Severity{
@@ -46,6 +52,8 @@ func DefaultConfig() *Config {
 		AlertWindow:    2 * time.Minute,
 		EscalateAfter:  3,
 		EscalateWithin: 24 * time.Hour,
+		// Ten lines of one kind in two minutes is no conversation.
+		WaveAfter: 10,
 		MinConfidence:  0.8,
 		Reminder:       "温馨提示：群聊里大家都能看到消息，为保护你的隐私，请不要在群里发送手机号、身份证号、银行卡号等个人信息，需要时可以私聊客服哦～",
 	}
@@ -65,7 +73,7 @@ func (c *Config) Alerts(cat Category, s Severity) bool {
 //	    categories:           # alert from this severity, or off
 //	      fraud: medium
 //	      pii: off
-//	  escalate: {after: 3, within: 24h}
+//	  escalate: {after: 3, within: 24h, wave: 10}
 //	  model: {min_confidence: 0.8}
 //	  reminder: 温馨提示：……
 //	  words:                  # the brand's extra terms ("term" or "term | high")
@@ -89,7 +97,7 @@ func (Section) Parse(p *bot.SectionParser, n *yaml.Node) any {
 		case "alert":
 			parseAlert(p, e.Value, cfg)
 		case "escalate":
-			es, _ := p.Mapping(e.Value, "risk.escalate", "after", "within")
+			es, _ := p.Mapping(e.Value, "risk.escalate", "after", "within", "wave")
 			for _, x := range es {
 				switch x.Key {
 				case "after":
@@ -102,6 +110,13 @@ func (Section) Parse(p *bot.SectionParser, n *yaml.Node) any {
 				case "within":
 					if d, ok := p.Duration(x.Value, "risk.escalate.within"); ok {
 						cfg.EscalateWithin = d
+					}
+				case "wave":
+					if v, ok := p.Int(x.Value, "risk.escalate.wave"); ok {
+						if v < 0 {
+							p.Errorf(x.Value, "risk.escalate.wave: want 0 (off) or more, got %d", v)
+						}
+						cfg.WaveAfter = v
 					}
 				}
 			}

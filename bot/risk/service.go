@@ -207,6 +207,16 @@ func (s *Service) observe(ctx context.Context, t *bot.Turn, hits []Hit) error {
 		if cfg.EscalateAfter > 0 && repeats+1 >= cfg.EscalateAfter {
 			sev = sev.Raise()
 		}
+		if cfg.WaveAfter > 0 && sev < High {
+			from := now.Truncate(cfg.AlertWindow)
+			wave, err := s.cfg.Store.Summary(ctx, scope, c, from, now.Add(time.Microsecond))
+			if err != nil {
+				return err
+			}
+			if wave.Count+1 >= cfg.WaveAfter {
+				sev = sev.Raise()
+			}
+		}
 		e := Event{
 			Category: c, Severity: sev, Source: first.Source, Evidence: first.Evidence, TextMasked: masked,
 			Platform: ev.Platform, Account: ev.Account, Conversation: ev.Conversation.Group, Sender: ev.Sender,

@@ -228,6 +228,36 @@ func TestSpamWaveOneAlert(t *testing.T) {
 	}
 }
 
+// TestObserverWaveEscalates checks that, with the default configuration
+// (ad_spam alerts from high), a wave of medium-severity spam from many
+// senders is raised to high from its tenth line on and alerts.
+func TestObserverWaveEscalates(t *testing.T) {
+	h := newHarness(t, "risk:\n  reminder: 提醒\n", nil)
+	h.now = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	var alerts int
+	for i := range 12 {
+		h.now = h.now.Add(time.Second)
+		turn := h.run(t, groupMsg(fmt.Sprint("v", i), fmt.Sprint("spammer", i), "诚招代理，零门槛"), false)
+		for _, a := range turn.Actions {
+			if _, ok := a.(bot.Batched); ok {
+				alerts++
+			}
+		}
+	}
+	for i, e := range h.store.events {
+		want := Medium
+		if i >= 9 {
+			want = High
+		}
+		if e.Severity != want {
+			t.Errorf("event %d severity = %v, want %v", i, e.Severity, want)
+		}
+	}
+	if alerts != 3 {
+		t.Errorf("alerts queued = %d, want 3 (lines 10-12, one batch key)", alerts)
+	}
+}
+
 // TestReminderOnce checks that a customer who posts their own number in a
 // group is reminded once, and not in a 1:1 chat.
 func TestReminderOnce(t *testing.T) {
@@ -294,6 +324,7 @@ func TestSectionErrors(t *testing.T) {
 		{name: "pii words", yaml: "risk:\n  words:\n    pii: [手机]\n", want: "risk.yaml:3"},
 		{name: "bad word severity", yaml: "risk:\n  words:\n    poaching:\n      - 瑞幸\n      - 库迪 | urgent\n", want: "risk.yaml:5"},
 		{name: "bad confidence", yaml: "risk:\n  model: {min_confidence: 2}\n", want: "risk.yaml:2"},
+		{name: "bad wave", yaml: "risk:\n  escalate:\n    wave: -1\n", want: "risk.yaml:3"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
