@@ -58,6 +58,11 @@ type parts struct {
 	admin      []admin.Module
 	// workers run in the background until the server stops.
 	workers []func(ctx context.Context)
+
+	// senders deliver actions for platforms no adapter serves, such as
+	// risk's alert webhook for bot.Staff. An adapter's own sender for
+	// the same platform wins (WeCom's WECOM_ALERT_TO app messages).
+	senders map[bot.Platform]bot.Sender
 }
 
 // capability is one bot/* package as main wires it.
@@ -93,7 +98,7 @@ func scriptSections() ([]bot.Section, error) {
 }
 
 func buildParts(ctx context.Context, w capWiring) (*parts, error) {
-	p := &parts{renderers: map[string]bot.Renderer{}}
+	p := &parts{renderers: map[string]bot.Renderer{}, senders: map[bot.Platform]bot.Sender{}}
 	for _, c := range capabilities() {
 		if c.wire == nil {
 			continue

@@ -184,6 +184,9 @@ func serve(ctx context.Context, env runEnv) error {
 
 	sqlOutbox := sqlstore.NewOutbox(db)
 	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: parts.gate, Renderers: parts.renderers})
+	for p, s := range parts.senders {
+		outbox.SetSender(p, s) // before the adapters', which win
+	}
 	obs := metrics.New(sqlOutbox)
 	engine := bot.NewEngine(bot.EngineConfig{
 		Scripts: library, Logger: logger,

@@ -6,6 +6,7 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/dnd"
 	"github.com/siyu-bot/siyu/bot/nlp"
+	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/knowledge"
 	"github.com/siyu-bot/siyu/scripts"
 )
@@ -23,7 +24,7 @@ func shippedSections(t *testing.T) []bot.Section {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}}
+	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}, risk.Section{}}
 }
 
 // TestShippedIntentScripts checks nlp.yaml: its intent rules, hand-over

@@ -1,0 +1,149 @@
+package risk
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// fakeClassifier answers one label for every text.
+type fakeClassifier struct {
+	label string
+	conf  float64
+	calls int
+}
+
+func (f *fakeClassifier) Classify(string) (string, float64) { f.calls++; return f.label, f.conf }
+
+// TestScannerClassifier checks that the model adds a category the words
+// missed, at medium severity, only above the least confidence, and never
+// for "none".
+func TestScannerClassifier(t *testing.T) {
+	tests := []struct {
+		name  string
+		label string
+		conf  float64
+		text  string
+		want  string // categories, main first
+	}{
+		{name: "polite fraud", label: "fraud", conf: 0.93, text: "您好，这边有份居家的工作，想了解一下吗", want: "fraud"},
+		{name: "below confidence", label: "fraud", conf: 0.6, text: "您好，这边有份居家的工作，想了解一下吗", want: ""},
+		{name: "none", label: "none", conf: 0.99, text: "拿铁多少钱", want: ""},
+		{name: "unknown label", label: "spam", conf: 0.99, text: "拿铁多少钱", want: ""},
+		{name: "words already found it", label: "poaching", conf: 0.99, text: "加我微信", want: "poaching"},
+		{name: "adds to words", label: "complaint", conf: 0.9, text: "加我微信", want: "complaint,poaching"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustScanner(t, ScannerConfig{Classifier: &fakeClassifier{label: tc.label, conf: tc.conf}})
+			hits := s.Scan(tc.text)
+			if got := strings.Join(Main(hits), ","); got != tc.want {
+				t.Errorf("Scan(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+			for _, h := range hits {
+				if h.Source == SourceModel && h.Severity != Medium {
+					t.Errorf("model hit severity = %v, want medium", h.Severity)
+				}
+			}
+		})
+	}
+}
+
+// TestLexiconBoundaries checks the edges of terms with letters and digits.
+func TestLexiconBoundaries(t *testing.T) {
+	s := mustScanner(t, ScannerConfig{})
+	tests := []struct {
+		name, text string
+		want       bool
+	}{
+		{name: "vx alone", text: "有vx吗", want: true},
+		{name: "vx inside a word", text: "devx tools", want: false},
+		{name: "vx before an id after a colon", text: "vx：coffee888", want: true},
+		{name: "12315", text: "我打12315了", want: true},
+		{name: "12315 inside an order number", text: "订单1231567", want: false},
+		{name: "315 as a time", text: "3:15到店", want: false},
+		{name: "加微糖 is an order", text: "少冰加微糖", want: false},
+		{name: "妈妈 is not abuse", text: "我妈妈的生日", want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := len(s.Scan(tc.text)) > 0; got != tc.want {
+				t.Errorf("Scan(%q) flagged = %v, want %v (%+v)", tc.text, got, tc.want, s.Scan(tc.text))
+			}
+		})
+	}
+}
+
+// benchLexicon returns the shipped lexicon grown to n terms with random
+// Chinese terms, the size the benchmark asks for.
+func benchLexicon(tb testing.TB, n int) *Lexicon {
+	tb.Helper()
+	base, err := loadTerms()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	terms := base
+	distinct := map[string]bool{}
+	for _, t := range base {
+		distinct[Fold(t.Text)] = true
+	}
+	for len(distinct) < n {
+		var b strings.Builder
+		for range 2 + r.IntN(4) {
+			b.WriteRune(rune(0x4E00 + r.IntN(0x9FA5-0x4E00)))
+		}
+		terms = append(terms, Term{Category: Categories()[r.IntN(5)], Severity: Medium, Text: b.String()})
+		distinct[Fold(b.String())] = true
+	}
+	lex, err := NewLexicon(terms)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return lex
+}
+
+func loadTerms() ([]Term, error) {
+	var all []Term
+	for _, c := range Categories()[:5] {
+		f, err := knowledgeFS().Open("risk/lexicon/" + string(c) + ".txt")
+		if err != nil {
+			return nil, err
+		}
+		terms, err := ParseLexicon(c, string(c), f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, terms...)
+	}
+	return all, nil
+}
+
+// BenchmarkScan scans one message (normalise + fold + match + PII, and
+// the model when given) with a 10,000-term lexicon. Messages rotate over
+// ordinary chat, evasive poaching and personal data.
+func BenchmarkScan(b *testing.B) {
+	lex := benchLexicon(b, 10000)
+	msgs := []string{
+		"早上好，大杯生椰拿铁今天第二杯半价吗？订单号 2024112612345678901",
+		"想要更便宜的 加 我 v 信，给你内部价🌟🌟",
+		"我电话 一三八 0013 8000，到了打给我",
+		"这家店的美式真的好喝，下次还来",
+	}
+	for _, tc := range []struct {
+		name string
+		cls  Classifier
+	}{{"lexicon+pii", nil}, {"with-model", &fakeClassifier{label: "none", conf: 0.9}}} {
+		b.Run(fmt.Sprintf("%s/terms=%d", tc.name, lex.Len()), func(b *testing.B) {
+			s := NewScanner(lex, ScannerConfig{Classifier: tc.cls, Now: testNow})
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				s.Scan(msgs[i%len(msgs)])
+				i++
+			}
+		})
+	}
+}

@@ -1,0 +1,83 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// RiskEvent is one risk event as staff see it: customer ids and personal
+// data already masked.
+type RiskEvent struct {
+	ID           int64     `json:"id"`
+	Category     string    `json:"category"`
+	Severity     string    `json:"severity"`
+	Evidence     string    `json:"evidence"`
+	Platform     string    `json:"platform"`
+	Conversation string    `json:"conversation"`
+	Sender       string    `json:"sender"`
+	TextMasked   string    `json:"text_masked"`
+	Count        int       `json:"count"`
+	Status       string    `json:"status"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// RiskEvents is what the risk module needs from risk storage.
+type RiskEvents interface {
+	// ListEvents returns events, newest first, filtered by category and
+	// status when not empty. An unknown category or status is
+	// bot.ErrInvalid.
+	ListEvents(ctx context.Context, category, status string, limit int) ([]RiskEvent, error)
+	// SetStatus moves an event to acknowledged or dismissed (kept as a
+	// labelled false positive). Errors: bot.ErrNotFound, bot.ErrInvalid.
+	SetStatus(ctx context.Context, id int64, status string) error
+}
+
+// Risk is the risk capability's admin module: staff list risk events and
+// acknowledge or dismiss them.
+type Risk struct{ events RiskEvents }
+
+// NewRisk returns the risk module over events.
+func NewRisk(events RiskEvents) *Risk { return &Risk{events: events} }
+
+// Name returns "risk".
+func (*Risk) Name() string { return "risk" }
+
+// Register mounts GET /events, POST /events/:id/ack and
+// POST /events/:id/dismiss.
+func (m *Risk) Register(g *echo.Group) {
+	g.GET("/events", m.list)
+	g.POST("/events/:id/ack", m.setStatus("acknowledged"))
+	g.POST("/events/:id/dismiss", m.setStatus("dismissed"))
+}
+
+func (m *Risk) list(c echo.Context) error {
+	limit, _ := strconv.Atoi(c.QueryParam("limit"))
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	events, err := m.events.ListEvents(c.Request().Context(), c.QueryParam("category"), c.QueryParam("status"), limit)
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []RiskEvent{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"events": events})
+}
+
+func (m *Risk) setStatus(status string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "bad id")
+		}
+		if err := m.events.SetStatus(c.Request().Context(), id, status); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"id": id, "status": status})
+	}
+}

@@ -1,0 +1,85 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
+)
+
+type fakeRisk struct{ events []RiskEvent }
+
+func (f *fakeRisk) ListEvents(_ context.Context, category, status string, limit int) ([]RiskEvent, error) {
+	if status != "" && status != "open" && status != "acknowledged" && status != "dismissed" {
+		return nil, fmt.Errorf("fake: status %q: %w", status, bot.ErrInvalid)
+	}
+	var out []RiskEvent
+	for _, e := range f.events {
+		if (category == "" || e.Category == category) && (status == "" || e.Status == status) && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeRisk) SetStatus(_ context.Context, id int64, status string) error {
+	for i := range f.events {
+		if f.events[i].ID == id {
+			f.events[i].Status = status
+			return nil
+		}
+	}
+	return fmt.Errorf("fake: event %d: %w", id, bot.ErrNotFound)
+}
+
+// TestRiskModule checks the risk endpoints: list with filters, ack,
+// dismiss, an unknown id and a bad filter.
+func TestRiskModule(t *testing.T) {
+	fr := &fakeRisk{events: []RiskEvent{
+		{ID: 1, Category: "fraud", Severity: "high", Evidence: "兼职刷单", Status: "open", Sender: "wm***abcd"},
+		{ID: 2, Category: "pii", Severity: "medium", Evidence: "138****8000", Status: "open"},
+	}}
+	logger := slog.New(slog.DiscardHandler)
+	e := handlers.NewEcho(logger)
+	New("t0ken", &fakeOutbox{}, nil, logger, NewRisk(fr)).Register(e.Group(""))
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name, method, path string
+		wantCode           int
+		wantEvents         int // -1: not a list
+	}{
+		{name: "list all", method: http.MethodGet, path: "/admin/api/risk/events", wantCode: 200, wantEvents: 2},
+		{name: "by category", method: http.MethodGet, path: "/admin/api/risk/events?category=pii", wantCode: 200, wantEvents: 1},
+		{name: "ack", method: http.MethodPost, path: "/admin/api/risk/events/1/ack", wantCode: 200, wantEvents: -1},
+		{name: "dismiss", method: http.MethodPost, path: "/admin/api/risk/events/2/dismiss", wantCode: 200, wantEvents: -1},
+		{name: "dismissed kept", method: http.MethodGet, path: "/admin/api/risk/events?status=dismissed", wantCode: 200, wantEvents: 1},
+		{name: "open none left", method: http.MethodGet, path: "/admin/api/risk/events?status=open", wantCode: 200, wantEvents: 0},
+		{name: "unknown id", method: http.MethodPost, path: "/admin/api/risk/events/9/ack", wantCode: 404, wantEvents: -1},
+		{name: "bad id", method: http.MethodPost, path: "/admin/api/risk/events/x/ack", wantCode: 400, wantEvents: -1},
+		{name: "bad status", method: http.MethodGet, path: "/admin/api/risk/events?status=closed", wantCode: 400, wantEvents: -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := do(t, tc.method, srv.URL+tc.path)
+			if code != tc.wantCode {
+				t.Fatalf("%s %s = %d %v, want %d", tc.method, tc.path, code, body, tc.wantCode)
+			}
+			if tc.wantEvents >= 0 {
+				events, ok := body["events"].([]any)
+				if !ok || len(events) != tc.wantEvents {
+					t.Errorf("events = %v, want %d", body["events"], tc.wantEvents)
+				}
+			}
+		})
+	}
+	if fr.events[0].Status != "acknowledged" || fr.events[1].Status != "dismissed" {
+		t.Errorf("statuses = %s, %s, want acknowledged, dismissed", fr.events[0].Status, fr.events[1].Status)
+	}
+}
