@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/knowledge"
@@ -32,10 +33,10 @@ func riskCapability() capability {
 }
 
 func wireRisk(ctx context.Context, w capWiring, p *parts) error {
-	// The lead wires bot/nlp's risk model here once merged: a
-	// risk.Classifier loaded from knowledge/risk.model. nil scans with
-	// the lexicons and detectors only.
-	var classifier risk.Classifier
+	classifier, err := loadRiskModel()
+	if err != nil {
+		return err
+	}
 	scanner, err := newRiskScanner(classifier)
 	if err != nil {
 		return err
@@ -63,6 +64,22 @@ func wireRisk(ctx context.Context, w capWiring, p *parts) error {
 
 // newRiskScanner builds the scanner over the lexicons built into the
 // binary (knowledge/risk/lexicon) and c (nil: no model).
+// loadRiskModel loads the risk model trained by `siyu train` from
+// knowledge/risk/ (built into the binary): it catches what the lexicons
+// miss (fraud phrased politely, complaints without keywords).
+func loadRiskModel() (risk.Classifier, error) {
+	f, err := knowledge.FS.Open("risk.model")
+	if err != nil {
+		return nil, fmt.Errorf("risk model: %w", err)
+	}
+	defer f.Close()
+	m, err := nlp.LoadModel(f)
+	if err != nil {
+		return nil, fmt.Errorf("risk model: %w", err)
+	}
+	return risk.ClassifierFunc(func(text string) (string, float64) { return m.Classify(nlp.Canonical(text)) }), nil
+}
+
 func newRiskScanner(c risk.Classifier) (*risk.Scanner, error) {
 	lex, err := risk.LoadLexicon(knowledge.FS, "risk/lexicon")
 	if err != nil {

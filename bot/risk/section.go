@@ -53,9 +53,9 @@ func DefaultConfig() *Config {
 		EscalateAfter:  3,
 		EscalateWithin: 24 * time.Hour,
 		// Ten lines of one kind in two minutes is no conversation.
-		WaveAfter: 10,
-		MinConfidence:  0.8,
-		Reminder:       "温馨提示：群聊里大家都能看到消息，为保护你的隐私，请不要在群里发送手机号、身份证号、银行卡号等个人信息，需要时可以私聊客服哦～",
+		WaveAfter:     10,
+		MinConfidence: DefaultMinConfidence,
+		Reminder:      "温馨提示：群聊里大家都能看到消息，为保护你的隐私，请不要在群里发送手机号、身份证号、银行卡号等个人信息，需要时可以私聊客服哦～",
 	}
 }
 

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/siyu-bot/siyu/bot/risk"
+	"github.com/siyu-bot/siyu/knowledge"
+)
+
+// TestRiskQualityWithModel measures the shipped scanner (lexicons,
+// detectors and the risk model, as siyu runs it) on knowledge/risk/heldout,
+// text written apart from the lexicons and the training lines: the share
+// of risky lines flagged with their category, overall and per category,
+// and the share of ordinary chat flagged at all. The thresholds guard
+// against regressions; the figures are in the test's log (-v).
+func TestRiskQualityWithModel(t *testing.T) {
+	model, err := loadRiskModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newRiskScanner(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words, err := newRiskScanner(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []string {
+		f, err := knowledge.FS.Open("risk/heldout/" + name + ".txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var lines []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	has := func(hits []risk.Hit, c risk.Category) bool {
+		return slices.ContainsFunc(hits, func(h risk.Hit) bool { return h.Category == c })
+	}
+	var flagged, total, wordsFlagged int
+	var report strings.Builder
+	for _, c := range risk.Categories() {
+		lines := read(string(c))
+		n, w := 0, 0
+		for _, l := range lines {
+			if has(s.Scan(l), c) {
+				n++
+			}
+			if has(words.Scan(l), c) {
+				w++
+			}
+		}
+		flagged, total, wordsFlagged = flagged+n, total+len(lines), wordsFlagged+w
+		rate := float64(n) / float64(len(lines))
+		fmt.Fprintf(&report, "%-10s %3d lines  flagged %.1f%%  (lexicons and detectors alone %.1f%%)\n", c, len(lines), 100*rate, 100*float64(w)/float64(len(lines)))
+		if rate < 0.80 {
+			t.Errorf("%s: %.1f%% of held-out lines flagged, want at least 80%%", c, 100*rate)
+		}
+	}
+	ordinary := read("none")
+	alarms := 0
+	for _, l := range ordinary {
+		if len(s.Scan(l)) > 0 {
+			alarms++
+		}
+	}
+	overall, falseRate := float64(flagged)/float64(total), float64(alarms)/float64(len(ordinary))
+	fmt.Fprintf(&report, "overall    %3d lines  flagged %.1f%% (alone %.1f%%); ordinary chat flagged %.1f%% of %d", total, 100*overall, 100*float64(wordsFlagged)/float64(total), 100*falseRate, len(ordinary))
+	t.Log("\n" + report.String())
+	if overall < 0.95 || falseRate > 0.035 {
+		t.Errorf("overall %.1f%% flagged (want ≥ 95%%), ordinary %.1f%% flagged (want ≤ 3.5%%)", 100*overall, 100*falseRate)
+	}
+}
