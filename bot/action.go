@@ -158,9 +158,18 @@ type Renderer interface {
 	Render(ctx context.Context, r Render) (Action, error)
 }
 
-// IsProactive reports whether a is sent on siyu's own initiative (a Push,
-// or a Batched action such as a group's welcome) rather than as a reply.
+// IsProactive reports whether a is sent to customers on siyu's own
+// initiative (a Push, or a Batched action such as a group's welcome)
+// rather than as a reply. What goes to staff (alerts, however batched) is
+// never proactive: do-not-disturb protects customers, and quiet hours
+// must not delay a risk alert.
 func IsProactive(a Action) bool {
+	if a.Dest().Platform == Staff {
+		return false
+	}
+	if _, ok := Unwrap(a).(StaffAlert); ok {
+		return false
+	}
 	switch a.(type) {
 	case Push, Batched:
 		return true

@@ -172,3 +172,27 @@ func TestSections(t *testing.T) {
 		})
 	}
 }
+
+func TestIsProactive(t *testing.T) {
+	user := bot.Target{Platform: bot.WeChat, Account: "a", User: "u"}
+	staff := bot.Target{Platform: bot.Staff}
+	tests := []struct {
+		name string
+		a    bot.Action
+		want bool
+	}{
+		{"a reply", bot.Reply{To: user, Text: "x"}, false},
+		{"a push", bot.Push{Action: bot.Reply{To: user, Text: "x"}, Topic: "coupon"}, true},
+		{"a batched group welcome", bot.Batched{Action: bot.Reply{To: user, Text: "x"}, Key: "k"}, true},
+		{"a staff alert", bot.StaffAlert{To: user, Title: "t"}, false},
+		{"a batched staff alert", bot.Batched{Action: bot.StaffAlert{To: user, Title: "t"}, Key: "k"}, false},
+		{"a batched render for staff", bot.Batched{Action: bot.Render{To: staff, Renderer: "risk_alert"}, Key: "k"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := bot.IsProactive(tc.a); got != tc.want {
+				t.Errorf("IsProactive = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
