@@ -4,13 +4,14 @@ import (
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/scripts"
 )
 
 // TestShippedScripts checks that the scripts shipped in the binary load
 // and answer the questions they are written for.
 func TestShippedScripts(t *testing.T) {
-	s, err := bot.LoadScripts(scripts.FS)
+	s, err := bot.LoadScripts(scripts.FS, coupon.Section{})
 	if err != nil {
 		t.Fatalf("LoadScripts(scripts.FS): %v", err)
 	}
