@@ -104,14 +104,18 @@ func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, proactiv
 	return nil
 }
 
-// dryRun says what a claim would answer without claiming: the window,
-// then a claim the trigger made before; stock and limit are not read.
+// dryRun says what a claim would answer without claiming, from reads
+// only: the window, a claim the trigger made before, the stock left. The
+// person's limit is not read (it needs the counter).
 func (s *Service) dryRun(ctx context.Context, c *Campaign, ev *bot.Event) Result {
 	if o := c.InWindow(s.cfg.Now()); o != "" {
 		return Result{Outcome: o}
 	}
 	if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, ev.Person(), EventTrigger(ev)); err == nil && ok {
 		return Result{Outcome: Issued, Claim: prev, Replayed: true}
+	}
+	if n, err := s.cfg.Store.Issued(ctx, c.ID); err == nil && n >= c.Stock {
+		return Result{Outcome: OutOfStock}
 	}
 	return Result{Outcome: Issued}
 }
