@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/wechat"
+	"github.com/siyu-bot/siyu/store/sqlstore"
+	"github.com/siyu-bot/siyu/store/storetest"
+)
+
+// sharedBackends returns the environment of replicas sharing one
+// database and one Redis: the real servers when MYSQL_DSN and REDIS_URL
+// are set (an isolated database), else one SQLite file and one
+// miniredis.
+func sharedBackends(t *testing.T) (map[string]string, sqlstore.Config) {
+	t.Helper()
+	env := map[string]string{"SIYU_SQLITE": filepath.Join(t.TempDir(), "shared.db")}
+	sqlCfg := sqlstore.Config{SQLitePath: env["SIYU_SQLITE"]}
+	if os.Getenv("MYSQL_DSN") != "" {
+		sqlCfg = storetest.SQLConfig(t)
+		env["MYSQL_DSN"] = sqlCfg.MySQLDSN
+	}
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		env["REDIS_URL"] = u
+	} else {
+		env["REDIS_URL"] = "redis://" + miniredis.RunT(t).Addr()
+	}
+	return env, sqlCfg
+}
+
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// TestCouponsTwoReplicasEndToEnd: two siyu processes on one database and
+// one Redis; people send 领券 to both at once, and WeChat retries each
+// callback: exactly the stock is issued, each coupon to a different
+// person, and staff see it in the admin API with ids masked.
+func TestCouponsTwoReplicasEndToEnd(t *testing.T) {
+	const stock, people = 15, 45
+	campaign := "e2e-" + randomID() // its Redis keys are this test's alone
+	dir := t.TempDir()
+	scripts := fmt.Sprintf(`fallback: 嗯
+campaigns:
+  - id: %s
+    name: 端到端券
+    stock: %d
+    trigger: {keywords: [领券]}
+    codes: {generate: {prefix: EE, length: 10}}
+    replies: {out_of_stock: 来晚了，券已领完}
+`, campaign, stock)
+	if err := os.WriteFile(filepath.Join(dir, "campaigns.yaml"), []byte(scripts), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env, sqlCfg := sharedBackends(t)
+	env["SIYU_SCRIPTS"] = dir
+	env["SIYU_ADMIN_TOKEN"] = "coupon-admin"
+	bases := []string{}
+	for range 2 {
+		base, _ := startSiyu(t, env)
+		bases = append(bases, base)
+	}
+
+	type post struct {
+		base  string
+		plain []byte
+	}
+	var posts []post
+	for i := range people {
+		sim := wechat.Simulator{OriginalID: demoOrigID}
+		plain := sim.TextXML(fmt.Sprintf("o-e2e-%s-%02d", campaign, i), "领券", wechat.NewMsgID())
+		// The callback reaches both replicas, and WeChat retries it.
+		posts = append(posts, post{bases[0], plain}, post{bases[1], plain}, post{bases[i%2], plain})
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		soldOut int
+	)
+	jobs := make(chan post)
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range jobs {
+				sim := &wechat.Simulator{URL: p.base + "/wechat/callback", Token: demoToken, EncodingAESKey: demoAESKey, AppID: demoAppID,
+					OriginalID: demoOrigID, Client: &http.Client{Timeout: 20 * time.Second}}
+				r, err := sim.Post(context.Background(), p.plain)
+				if err != nil {
+					t.Errorf("callback: %v", err)
+					continue
+				}
+				if strings.Contains(r.Content, "券已领完") {
+					mu.Lock()
+					soldOut++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, p := range posts {
+		jobs <- p
+	}
+	close(jobs)
+	wg.Wait()
+
+	db, err := sqlstore.Open(context.Background(), sqlCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, err := sqlstore.NewCoupons(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := store.Claims(context.Background(), campaign, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	persons, codes := map[bot.PersonID]bool{}, map[string]bool{}
+	for _, c := range claims {
+		persons[c.Person], codes[c.Code] = true, true
+	}
+	if len(claims) != stock || len(persons) != stock || len(codes) != stock {
+		t.Errorf("claims %d to %d people with %d codes, want %d of each", len(claims), len(persons), len(codes), stock)
+	}
+	if soldOut < people-stock {
+		t.Errorf("sold-out replies = %d, want at least one for each of the %d people left without", soldOut, people-stock)
+	}
+
+	// Staff's view, from either replica.
+	var got struct {
+		Campaigns []struct {
+			ID                       string
+			Stock, Issued, Remaining int
+			PerChannel               map[string]int `json:"per_channel"`
+		}
+	}
+	body := adminGet(t, bases[1], "/admin/api/coupon/campaigns", &got)
+	if len(got.Campaigns) != 1 || got.Campaigns[0].ID != campaign || got.Campaigns[0].Issued != stock || got.Campaigns[0].Remaining != 0 || got.Campaigns[0].PerChannel[""] != stock {
+		t.Errorf("campaigns = %s, want %s with %d issued, none remaining", body, campaign, stock)
+	}
+	var list struct {
+		Claims []struct{ Person, Code string }
+	}
+	body = adminGet(t, bases[0], "/admin/api/coupon/campaigns/"+campaign+"/claims?limit=100", &list)
+	if len(list.Claims) != stock {
+		t.Errorf("claims listed = %d, want %d", len(list.Claims), stock)
+	}
+	if strings.Contains(body, "o-e2e-") || strings.Contains(body, claims[0].Code) {
+		t.Errorf("claims list shows a customer id or a whole code: %s", body)
+	}
+	adminGetStatus(t, bases[0], "/admin/api/coupon/campaigns/nope/claims", nil, http.StatusNotFound)
+}
+
+func adminGet(t *testing.T, base, path string, v any) string {
+	t.Helper()
+	return adminGetStatus(t, base, path, v, http.StatusOK)
+}
+
+func adminGetStatus(t *testing.T, base, path string, v any, want int) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.Header.Set("Authorization", "Bearer coupon-admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s = %d %s, want %d", path, resp.StatusCode, buf.String(), want)
+	}
+	if v == nil {
+		return buf.String()
+	}
+	if err := json.Unmarshal(buf.Bytes(), v); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, buf.String())
+	}
+	return buf.String()
+}
