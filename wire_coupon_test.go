@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,8 @@ campaigns:
 	env, sqlCfg := sharedBackends(t)
 	env["SIYU_SCRIPTS"] = dir
 	env["SIYU_ADMIN_TOKEN"] = "coupon-admin"
+	wx := newFakeWeChat(t, 3)
+	env["WECHAT_API_BASE"], env["WECHAT_APPSECRET"] = wx.srv.URL, "coupon-secret"
 	bases := []string{}
 	for range 2 {
 		base, _ := startSiyu(t, env)
@@ -145,6 +148,30 @@ campaigns:
 		t.Errorf("sold-out replies = %d, want at least one for each of the %d people left without", soldOut, people-stock)
 	}
 
+	// Every coupon reaches its person once through the outbox, the
+	// first sends refused by WeChat retried.
+	sent := map[string]string{} // code → openid
+	for range stock {
+		select {
+		case m := <-wx.sent:
+			if prev, dup := sent[m.text]; dup {
+				t.Errorf("message %q sent twice (to %s and %s)", m.text, prev, m.to)
+			}
+			sent[m.text] = m.to
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%d coupon messages sent, want %d", len(sent), stock)
+		}
+	}
+	for _, c := range claims {
+		text := "领取成功！您的券码 " + c.Code + "，有效期至 "
+		if to, ok := sent[text]; !ok || bot.PersonID("wechat:"+demoAppID+":"+to) != c.Person {
+			t.Errorf("claim %s: sent to %q, want its person", c.Code, to)
+		}
+	}
+	if wx.refused() != 3 {
+		t.Errorf("refused sends = %d, want 3 (then retried)", wx.refused())
+	}
+
 	// Staff's view, from either replica.
 	var got struct {
 		Campaigns []struct {
@@ -196,4 +223,52 @@ func adminGetStatus(t *testing.T, base, path string, v any, want int) string {
 		t.Fatalf("GET %s: %v: %s", path, err, buf.String())
 	}
 	return buf.String()
+}
+
+type wxSent struct{ to, text string }
+
+// fakeWeChat is the Official Account API's token and customer-service
+// message endpoints; it refuses the first fail sends with a system error.
+type fakeWeChat struct {
+	srv  *httptest.Server
+	sent chan wxSent
+	mu   sync.Mutex
+	fail int
+	n    int
+}
+
+func newFakeWeChat(t *testing.T, fail int) *fakeWeChat {
+	f := &fakeWeChat{sent: make(chan wxSent, 1000), fail: fail}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /cgi-bin/stable_token", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "TOKEN", "expires_in": 7200})
+	})
+	mux.HandleFunc("POST /cgi-bin/message/custom/send", func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			ToUser string `json:"touser"`
+			Text   struct {
+				Content string `json:"content"`
+			} `json:"text"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		f.mu.Lock()
+		refuse := f.n < f.fail
+		f.n++
+		f.mu.Unlock()
+		if refuse {
+			_ = json.NewEncoder(w).Encode(map[string]any{"errcode": -1, "errmsg": "system error"})
+			return
+		}
+		f.sent <- wxSent{to: m.ToUser, text: m.Text.Content}
+		_ = json.NewEncoder(w).Encode(map[string]any{"errcode": 0, "errmsg": "ok"})
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeWeChat) refused() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return min(f.n, f.fail)
 }
