@@ -272,3 +272,74 @@ func (f *fakeWeChat) refused() int {
 	defer f.mu.Unlock()
 	return min(f.n, f.fail)
 }
+
+// TestCouponsImport: 100,000 codes with duplicates and bad lines are
+// imported with a progress bar and line-numbered errors; a second run
+// changes nothing; stats show the codes.
+func TestCouponsImport(t *testing.T) {
+	campaign := "imp-" + randomID()
+	dir := t.TempDir()
+	scripts := fmt.Sprintf("campaigns:\n  - id: %s\n    stock: 200000\n    trigger: {keywords: [导入券]}\n    codes: {import: true}\n", campaign)
+	if err := os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(scripts), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env, _ := sharedBackends(t)
+	env["SIYU_SCRIPTS"] = dir
+
+	const codes = 100000
+	var csv strings.Builder
+	csv.WriteString("code,note\n")
+	line := 1
+	var wantErrs []string
+	for i := range codes {
+		fmt.Fprintf(&csv, "IMP%07d,batch-1\n", i)
+		line++
+		switch {
+		case i%5000 == 4999: // a duplicate of the code two lines up
+			fmt.Fprintf(&csv, "IMP%07d\n", i-1)
+			line++
+			wantErrs = append(wantErrs, fmt.Sprintf("codes.csv:%d: duplicate of line %d", line, line-2))
+		case i%10000 == 7:
+			csv.WriteString("bad code!\n")
+			line++
+			wantErrs = append(wantErrs, fmt.Sprintf(`codes.csv:%d: code "bad code!": want letters, digits, '-' or '_'`, line))
+		}
+	}
+	file := filepath.Join(t.TempDir(), "codes.csv")
+	if err := os.WriteFile(file, []byte(csv.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run1 := func(args ...string) (string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), runEnv{args: append([]string{"coupons"}, args...), getenv: func(k string) string { return env[k] }, stdout: &out, stderr: &errOut})
+		if err != nil {
+			t.Fatalf("coupons %v: %v\n%s", args, err, errOut.String())
+		}
+		return out.String(), strings.ReplaceAll(errOut.String(), filepath.Dir(file)+"/", "")
+	}
+	start := time.Now()
+	out, errOut := run1("import", campaign, file)
+	t.Logf("imported %d codes in %v", codes, time.Since(start).Round(time.Millisecond))
+	if want := fmt.Sprintf("%s: %d codes added, 0 already there, %d lines refused\n", campaign, codes, len(wantErrs)); out != want {
+		t.Errorf("first import said %q, want %q", out, want)
+	}
+	for _, e := range wantErrs {
+		if !strings.Contains(errOut, e+"\n") {
+			t.Errorf("stderr lacks %q", e)
+		}
+	}
+	if !strings.Contains(errOut, "导入 "+campaign) || !strings.Contains(errOut, "100%") {
+		t.Errorf("stderr shows no finished progress bar: %.300q", errOut)
+	}
+	out, _ = run1("import", campaign, file)
+	if want := fmt.Sprintf("%s: 0 codes added, %d already there, %d lines refused\n", campaign, codes, len(wantErrs)); out != want {
+		t.Errorf("second import said %q, want %q", out, want)
+	}
+	out, _ = run1("stats", campaign)
+	for _, want := range []string{"stock      100000\n", "codes      100000 imported\n", "issued     0\n", "remaining  100000\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stats = %q, want it to contain %q", out, want)
+		}
+	}
+}
