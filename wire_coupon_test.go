@@ -343,3 +343,48 @@ func TestCouponsImport(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckScriptsCampaigns: `siyu check-scripts` reports campaign
+// mistakes with file and line.
+func TestCheckScriptsCampaigns(t *testing.T) {
+	dir := t.TempDir()
+	bad := `channels:
+  - state: store-01
+campaigns:
+  - id: a
+    stock: -1
+    trigger: {keywords: [领券]}
+    codes: {import: true}
+  - id: b
+    stock: 5
+    start: "2026-12-01T00:00:00+08:00"
+    end: "2026-11-01T00:00:00+08:00"
+    trigger:
+      follow: true
+      channels: [store-02]
+  - id: a
+    stock: 1
+    trigger: {keywords: [领券]}
+    codes: {generate: {prefix: X, length: 8}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), runEnv{args: []string{"check-scripts", dir}, getenv: func(string) string { return "" }, stdout: &out, stderr: &errOut})
+	if err == nil {
+		t.Fatal("check-scripts accepted bad campaigns")
+	}
+	got := strings.ReplaceAll(errOut.String(), dir+"/", "")
+	for _, want := range []string{
+		`c.yaml:5: campaign "a": stock -1 is below zero`,
+		`c.yaml:8: campaign "b": no codes source (want codes: {generate: {prefix, length}} or codes: {import: true})`,
+		`c.yaml:11: campaign "b": end 2026-11-01T00:00:00+08:00 is not after start 2026-12-01T00:00:00+08:00`,
+		`c.yaml:14: campaign "b": trigger: unknown channel "store-02" (not in channels:)`,
+		`c.yaml:15: campaign "a" already defined at c.yaml:4`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("check-scripts output lacks %q:\n%s", want, got)
+		}
+	}
+}

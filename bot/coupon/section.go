@@ -110,6 +110,18 @@ func (c *Campaign) AllowsChannel(channel string) bool {
 	return false
 }
 
+// ForStreak returns the campaigns whose trigger.checkin_streak is
+// streak, in file order: the coupons a check-in milestone earns.
+func (cs *Campaigns) ForStreak(streak int) []*Campaign {
+	var out []*Campaign
+	for i := range cs.List() {
+		if c := &cs.list[i]; streak > 0 && c.Trigger.CheckinStreak == streak {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Campaigns is the compiled campaigns: section, in file order.
 type Campaigns struct {
 	list []Campaign
@@ -166,7 +178,9 @@ var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9-]*$`)
 func (Section) Parse(p *bot.SectionParser, n *yaml.Node) any {
 	var out []Campaign
 	for _, item := range p.Sequence(n, "campaigns") {
-		if c, ok := parseCampaign(p, item); ok {
+		// A campaign with mistakes still takes part in Merge's checks
+		// (duplicate ids, unknown channels); the load fails anyway.
+		if c, ok := parseCampaign(p, item); ok || c.ID != "" {
 			out = append(out, c)
 		}
 	}
