@@ -318,3 +318,34 @@ func TestNativeCoupon(t *testing.T) {
 		t.Errorf("retry = %+v, %v; want claim %s", again, err, res.Claim.ID)
 	}
 }
+
+// TestLimitAcrossPlatforms: an Official Account follower and a WeCom
+// contact with one unionid are one person for per_person.
+func TestLimitAcrossPlatforms(t *testing.T) {
+	ctx := context.Background()
+	r := newReplicas(t, 1, outcomeCampaigns, func() time.Time { return testNow }, nil)
+	svc := r.svcs[0]
+	engine := bot.NewEngine(bot.EngineConfig{Scripts: staticScripts{r.scripts}, Commands: []bot.Stage{svc}})
+	oa := bot.Event{Platform: bot.WeChat, Account: "gh_test", Kind: bot.KindMessage, Sender: "o-1", UnionID: "u-1", Text: "试券", DedupeKey: "a", Time: testNow}
+	wecom := bot.Event{Platform: bot.WeCom, Account: "corp", Kind: bot.KindMessage, Sender: "wm-1", UnionID: "u-1", Text: "试券", DedupeKey: "b", Time: testNow}
+	stranger := wecom
+	stranger.Sender, stranger.UnionID, stranger.DedupeKey = "wm-2", "", "c"
+	tests := []struct {
+		name string
+		ev   bot.Event
+		want string
+	}{
+		{"on the Official Account", oa, "试券 DR"},
+		{"the same person on WeCom", wecom, coupon.DefaultLimitReached},
+		{"someone else on WeCom", stranger, "试券 DR"},
+	}
+	for _, tc := range tests {
+		turn, err := engine.Run(ctx, tc.ev, false)
+		if err != nil || len(turn.Actions) != 1 {
+			t.Fatalf("%s: Run = %+v, %v", tc.name, turn, err)
+		}
+		if got := render(t, svc, turn.Actions[0]); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: reply %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
