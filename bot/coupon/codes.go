@@ -15,6 +15,7 @@ type LineError struct {
 	Msg  string
 }
 
+// Error says which line and why.
 func (e LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
 var importedCodePattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

@@ -175,12 +175,9 @@ func (s *Coupons) Insert(ctx context.Context, c coupon.Claim, perPerson int, msg
 			return coupon.Claim{}, fmt.Errorf("sqlstore.Coupons.Insert: %w: %w", bot.ErrUnavailable, err)
 		}
 		// Which constraint? Asking is portable where error texts are not.
-		conflict, slot, err := s.conflict(ctx, row, perPerson)
+		slot, err := s.conflict(ctx, row, perPerson)
 		if err != nil {
-			return coupon.Claim{}, fmt.Errorf("sqlstore.Coupons.Insert: %w: %w", bot.ErrUnavailable, err)
-		}
-		if conflict != nil {
-			return coupon.Claim{}, fmt.Errorf("sqlstore.Coupons.Insert: %w", conflict)
+			return coupon.Claim{}, fmt.Errorf("sqlstore.Coupons.Insert: %w", err)
 		}
 		if attempt >= perPerson+5 {
 			return coupon.Claim{}, fmt.Errorf("sqlstore.Coupons.Insert: slot: %w", coupon.ErrLimit)
@@ -274,37 +271,44 @@ func (b *claimBatcher) do(ins claimInsert) error {
 	return <-done
 }
 
-// conflict names the unique constraint an insert of row ran into; when
-// it is the person's slot, it returns a free slot to try instead, or
-// coupon.ErrLimit when none is left.
-func (s *Coupons) conflict(ctx context.Context, row couponClaimRow, perPerson int) (error, int, error) {
-	g := s.db.gorm.WithContext(ctx).Model(&couponClaimRow{})
-	var n int64
-	if err := g.Where("trigger_hash = ?", row.TriggerHash).Count(&n).Error; err != nil || n > 0 {
-		return coupon.ErrTriggerTaken, 0, err
+// conflict names the unique constraint an insert of row ran into, as
+// one of coupon's sentinel errors; when it is the person's slot, it
+// returns a free slot to try instead, or coupon.ErrLimit when none is
+// left. Database failures are bot.ErrUnavailable.
+func (s *Coupons) conflict(ctx context.Context, row couponClaimRow, perPerson int) (int, error) {
+	type check struct {
+		taken error
+		where string
+		args  []any
 	}
-	g = s.db.gorm.WithContext(ctx).Model(&couponClaimRow{})
-	if err := g.Where("campaign = ? AND seq = ?", row.Campaign, row.Seq).Count(&n).Error; err != nil || n > 0 {
-		return coupon.ErrSeqTaken, 0, err
+	checks := []check{
+		{coupon.ErrTriggerTaken, "trigger_hash = ?", []any{row.TriggerHash}},
+		{coupon.ErrSeqTaken, "campaign = ? AND seq = ?", []any{row.Campaign, row.Seq}},
 	}
 	if row.Code != nil {
-		g = s.db.gorm.WithContext(ctx).Model(&couponClaimRow{})
-		if err := g.Where("campaign = ? AND code = ?", row.Campaign, *row.Code).Count(&n).Error; err != nil || n > 0 {
-			return coupon.ErrCodeTaken, 0, err
+		checks = append(checks, check{coupon.ErrCodeTaken, "campaign = ? AND code = ?", []any{row.Campaign, *row.Code}})
+	}
+	for _, c := range checks {
+		var n int64
+		if err := s.db.gorm.WithContext(ctx).Model(&couponClaimRow{}).Where(c.where, c.args...).Count(&n).Error; err != nil {
+			return 0, fmt.Errorf("%w: %w", bot.ErrUnavailable, err)
+		}
+		if n > 0 {
+			return 0, c.taken
 		}
 	}
 	var used []int
 	err := s.db.gorm.WithContext(ctx).Model(&couponClaimRow{}).
 		Where("campaign = ? AND person_hash = ?", row.Campaign, row.PersonHash).Pluck("slot", &used).Error
 	if err != nil {
-		return nil, 0, err
+		return 0, fmt.Errorf("%w: %w", bot.ErrUnavailable, err)
 	}
 	for slot := 1; slot <= perPerson; slot++ {
 		if !containsInt(used, slot) {
-			return nil, slot, nil
+			return slot, nil
 		}
 	}
-	return coupon.ErrLimit, 0, nil
+	return 0, coupon.ErrLimit
 }
 
 func containsInt(xs []int, x int) bool {
