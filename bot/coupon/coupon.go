@@ -111,6 +111,8 @@ type Store interface {
 	Snapshot(ctx context.Context, campaign string) (Snapshot, error)
 	// Issued counts a campaign's claims.
 	Issued(ctx context.Context, campaign string) (int, error)
+	// Held counts a person's claims of a campaign.
+	Held(ctx context.Context, campaign string, person bot.PersonID) (int, error)
 }
 
 // Snapshot is a campaign's state in the database.
@@ -194,7 +196,7 @@ type Service struct {
 	scripts atomic.Pointer[bot.Scripts]
 
 	mu      sync.Mutex
-	checked map[string]time.Time // campaign → last sold-out recheck
+	checked map[string]time.Time // check → when it last ran (see due)
 }
 
 // New returns a Service. initial, when not nil, are the scripts in force
@@ -269,6 +271,9 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 			}
 			continue
 		case FullForPerson:
+			if s.recheckPerson(ctx, c, req.Person, now) {
+				continue
+			}
 			return s.negative(ctx, c, req, LimitReached)
 		case SoldOut:
 			if s.recheck(ctx, c, now) {
@@ -357,14 +362,7 @@ func (s *Service) negative(ctx context.Context, c *Campaign, req Request, o Outc
 // count with the stock and resets the counter when some is missing (a
 // replica died holding a reservation).
 func (s *Service) recheck(ctx context.Context, c *Campaign, now time.Time) bool {
-	s.mu.Lock()
-	last, seen := s.checked[c.ID]
-	due := !seen || now.Sub(last) >= s.cfg.RecheckAfter
-	if due {
-		s.checked[c.ID] = now
-	}
-	s.mu.Unlock()
-	if !due {
+	if !s.due("stock:"+c.ID, now) {
 		return false
 	}
 	n, err := s.cfg.Store.Issued(ctx, c.ID)
@@ -381,6 +379,38 @@ func (s *Service) recheck(ctx context.Context, c *Campaign, now time.Time) bool 
 		return false
 	}
 	s.cfg.Logger.InfoContext(ctx, "coupon: counter below the database's stock; rebuilding", "campaign", c.ID, "issued", n, "stock", c.Stock)
+	return true
+}
+
+// recheckPerson is recheck for a person the counter says is at the
+// limit: when the database holds fewer claims of theirs (it was restored
+// while Redis kept its state), the counter is rebuilt. A claim of theirs
+// still being inserted can trigger it too; that only costs a rebuild.
+func (s *Service) recheckPerson(ctx context.Context, c *Campaign, person bot.PersonID, now time.Time) bool {
+	if !s.due("person:"+c.ID, now) {
+		return false
+	}
+	n, err := s.cfg.Store.Held(ctx, c.ID, person)
+	if err != nil || n >= c.PerPerson {
+		return false
+	}
+	if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+		return false
+	}
+	s.cfg.Logger.InfoContext(ctx, "coupon: counter above the database's count for a person; rebuilding", "campaign", c.ID)
+	return true
+}
+
+// due reports whether the check named key may run now, at most once
+// per RecheckAfter on this replica, and marks it run.
+func (s *Service) due(key string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, seen := s.checked[key]
+	if seen && now.Sub(last) < s.cfg.RecheckAfter {
+		return false
+	}
+	s.checked[key] = now
 	return true
 }
 

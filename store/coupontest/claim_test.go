@@ -247,3 +247,37 @@ func TestLostReservationIsRecovered(t *testing.T) {
 		t.Errorf("third claim on a stock of 2 = %s, want out_of_stock", res.Outcome)
 	}
 }
+
+// TestDatabaseRestoredUnderOldCounters: when the database loses claims
+// (restored from a backup) while Redis keeps its counters, nobody is
+// refused on the counters' word alone.
+func TestDatabaseRestoredUnderOldCounters(t *testing.T) {
+	ctx := context.Background()
+	r := newReplicas(t, 1, `campaigns:
+  - id: one
+    stock: 1
+    trigger: {keywords: [领券]}
+    codes: {generate: {prefix: ON, length: 8}}
+`, time.Now, nil)
+	c := r.campaign(t, "one")
+	claim := func(user, trig string) coupon.Outcome {
+		t.Helper()
+		res, err := r.svcs[0].Claim(ctx, c, coupon.Request{Person: person(user), Trigger: trig, To: target(user)})
+		if err != nil {
+			t.Fatalf("Claim: %v", err)
+		}
+		return res.Outcome
+	}
+	if got := claim("a", "1"); got != coupon.Issued {
+		t.Fatalf("first claim = %s, want issued", got)
+	}
+	if err := r.dbs[0].Gorm().Exec("DELETE FROM coupon_claims").Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("a", "2"); got != coupon.Issued {
+		t.Errorf("claim after the restore = %s, want issued (the database holds none of a's)", got)
+	}
+	if got := claim("b", "3"); got != coupon.OutOfStock {
+		t.Errorf("next claim = %s, want out_of_stock", got)
+	}
+}

@@ -420,6 +420,17 @@ func (s *Coupons) Issued(ctx context.Context, campaign string) (int, error) {
 	return int(n), nil
 }
 
+// Held implements coupon.Store.
+func (s *Coupons) Held(ctx context.Context, campaign string, person bot.PersonID) (int, error) {
+	var n int64
+	err := s.db.gorm.WithContext(ctx).Model(&couponClaimRow{}).
+		Where("campaign = ? AND person_hash = ?", campaign, personHash(campaign, person)).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore.Coupons.Held: %w: %w", bot.ErrUnavailable, err)
+	}
+	return int(n), nil
+}
+
 // CouponStats are a campaign's figures for staff.
 type CouponStats struct {
 	Issued     int
