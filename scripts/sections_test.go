@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/dnd"
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
@@ -24,7 +25,7 @@ func shippedSections(t *testing.T) []bot.Section {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}, risk.Section{}}
+	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}, risk.Section{}, coupon.Section{}}
 }
 
 // TestShippedIntentScripts checks nlp.yaml: its intent rules, hand-over

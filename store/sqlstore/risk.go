@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -86,15 +84,6 @@ type riskReminderRow struct {
 }
 
 func (riskReminderRow) TableName() string { return "risk_reminders" }
-
-func hashKey(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0}) // no two part lists hash alike
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // Repeats counts person's events in scope and category since since.
 func (s *Risk) Repeats(ctx context.Context, scope string, person bot.PersonID, c risk.Category, since time.Time) (int, error) {

@@ -1,0 +1,522 @@
+// Package coupon hands out coupons of the campaigns written in the
+// scripts' campaigns: section: to a person who asks (领券, or the coupon
+// intent), to a new follower or contact, and for a check-in milestone
+// (ClaimReward). A claim never takes a campaign below zero stock, never
+// gives a person more than per_person coupons (across platforms where
+// siyu links them, see bot.PersonID), and is idempotent on (campaign,
+// person, trigger): a retried callback, the same message on two replicas
+// or a replayed milestone gets the first claim back, never a second
+// coupon.
+//
+// The database is the truth: every claim is a row whose unique
+// constraints (campaign+seq with seq ≤ stock, campaign+person+slot with
+// slot ≤ per_person, campaign+person+trigger, campaign+code) make an
+// oversell or a second coupon impossible whatever the replicas do. A
+// Counter (one Redis Lua script) hands out seq and slot numbers so that
+// concurrent claims rarely collide there; when its state is lost it is
+// rebuilt from the database, and any collision a stale counter causes is
+// caught by the constraints and retried.
+//
+// The coupon's message is written to the outbox in the claim's own
+// transaction, keyed by the claim id, so it is sent even if the replica
+// dies right after the claim, retried until delivered, and never queued
+// twice.
+package coupon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// Outcome is what became of a claim.
+type Outcome string
+
+// Outcomes, each with its own reply.
+const (
+	Issued       Outcome = "issued"
+	OutOfStock   Outcome = "out_of_stock"
+	LimitReached Outcome = "limit_reached"
+	Ended        Outcome = "ended"
+	NotStarted   Outcome = "not_started"
+	NotEligible  Outcome = "not_eligible"
+)
+
+// RendererName is the outbox renderer that builds a claim's message when
+// it is sent (bot.Render.Renderer).
+const RendererName = "coupon"
+
+// Topic is the bot.Push topic of proactive coupon messages.
+const Topic = "coupon"
+
+// Claim is one issued coupon.
+type Claim struct {
+	ID       string
+	Campaign string
+	Person   bot.PersonID
+	// Trigger is the claiming event's identity: platform:account:dedupe
+	// key for a message or a follow, the milestone id for a reward.
+	Trigger string
+	// Seq numbers the campaign's claims from 1 to its stock; Slot numbers
+	// a person's claims from 1 to per_person.
+	Seq, Slot int
+	// Code is empty for a platform-native coupon not issued yet.
+	Code    string
+	Channel string
+	// To is where the coupon's message goes.
+	To bot.Target
+	// Message is the issued reply as promised at claim time, {{code}}
+	// still to be filled in.
+	Message   string
+	Proactive bool
+	CreatedAt time.Time
+}
+
+// Sentinel conflicts Store.Insert reports; each wraps bot.ErrConflict.
+var (
+	// ErrTriggerTaken: the (campaign, person, trigger) is claimed already.
+	ErrTriggerTaken = fmt.Errorf("coupon: trigger already claimed: %w", bot.ErrConflict)
+	// ErrSeqTaken: another claim holds the seq (a stale counter).
+	ErrSeqTaken = fmt.Errorf("coupon: seq taken: %w", bot.ErrConflict)
+	// ErrCodeTaken: the code is another claim's.
+	ErrCodeTaken = fmt.Errorf("coupon: code taken: %w", bot.ErrConflict)
+	// ErrLimit: the person has per_person claims already.
+	ErrLimit = fmt.Errorf("coupon: per-person limit reached: %w", bot.ErrConflict)
+)
+
+// Store is the database truth of claims and imported codes.
+type Store interface {
+	// Insert stores c and, in the same transaction, msg in the outbox. A
+	// slot taken by another of the person's claims is replaced by a free
+	// one up to perPerson. Conflicts are the Err… sentinels above.
+	Insert(ctx context.Context, c Claim, perPerson int, msg bot.OutboxItem) (Claim, error)
+	// ByTrigger returns the claim of (campaign, person, trigger).
+	ByTrigger(ctx context.Context, campaign string, person bot.PersonID, trigger string) (Claim, bool, error)
+	// Get returns a claim by id (bot.ErrNotFound when unknown).
+	Get(ctx context.Context, id string) (Claim, error)
+	// SetCode records a native coupon's code on a claim that has none.
+	SetCode(ctx context.Context, id, code string) error
+	// CodeAt returns the imported code numbered seq (bot.ErrNotFound).
+	CodeAt(ctx context.Context, campaign string, seq int) (string, error)
+	// Snapshot reads what a Counter is rebuilt from.
+	Snapshot(ctx context.Context, campaign string) (Snapshot, error)
+	// Issued counts a campaign's claims.
+	Issued(ctx context.Context, campaign string) (int, error)
+	// Held counts a person's claims of a campaign.
+	Held(ctx context.Context, campaign string, person bot.PersonID) (int, error)
+}
+
+// Snapshot is a campaign's state in the database.
+type Snapshot struct {
+	Seqs    []int                // claimed seqs, ascending
+	Persons map[bot.PersonID]int // claims per person
+	Codes   int                  // imported codes
+}
+
+// ReserveStatus is the Counter's answer.
+type ReserveStatus int
+
+// Counter answers.
+const (
+	// Reserved: Seq and Slot are the caller's to insert.
+	Reserved ReserveStatus = iota + 1
+	// NeedRebuild: the counter has no state (Redis was emptied).
+	NeedRebuild
+	// FullForPerson: the person has per_person claims.
+	FullForPerson
+	// SoldOut: every seq up to the stock is taken.
+	SoldOut
+)
+
+// Reservation is a seq and slot handed out by a Counter.
+type Reservation struct {
+	Status    ReserveStatus
+	Seq, Slot int
+	// Epoch names the counter state it came from; releasing into a
+	// rebuilt state is ignored.
+	Epoch string
+}
+
+// Counter is the fast path: atomic counters shared by all replicas
+// (Redis). It may be wrong after a loss; the Store's constraints are not.
+type Counter interface {
+	// Reserve takes the next free seq (≤ stock, or ≤ the imported codes
+	// when importOnly) and the person's next slot (≤ perPerson).
+	Reserve(ctx context.Context, campaign string, person bot.PersonID, stock, perPerson int, importOnly bool) (Reservation, error)
+	// Release gives back a reservation's seq (when seq) and slot (when
+	// slot) that were not used.
+	Release(ctx context.Context, campaign string, person bot.PersonID, r Reservation, seq, slot bool) error
+	// Rebuild replaces the campaign's state with one read by snap, unless
+	// another replica is doing it; callers then Reserve again.
+	Rebuild(ctx context.Context, campaign string, snap func(context.Context) (Snapshot, error)) error
+	// Reset forgets the campaign's state, so the next Reserve rebuilds it
+	// (after an import, or when stock seems lost).
+	Reset(ctx context.Context, campaign string) error
+}
+
+// NativeIssuer issues a platform's own coupon (WeChat Pay's send-coupon)
+// for a claim. It must be idempotent on claimID (WeChat Pay's
+// out_request_no): the outbox retries a failed send and calls it again.
+type NativeIssuer interface {
+	Issue(ctx context.Context, campaign *Campaign, claimID string, to bot.Target) (code string, err error)
+}
+
+// Config holds the Service's dependencies.
+type Config struct {
+	Store   Store
+	Counter Counter
+	// Native issuers by campaign id: their coupons come from the platform
+	// instead of generated or imported codes.
+	Native map[string]NativeIssuer
+	// MinConfidence is the least confidence at which the coupon intent
+	// claims; 0.6 by default.
+	MinConfidence float64
+	// RecheckAfter bounds how often a sold-out answer is checked against
+	// the database (a lost reservation would otherwise strand stock).
+	RecheckAfter time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+// Service claims coupons; it is the command stage (rank 30), the outbox
+// renderer of coupon messages, and check-in's CouponClaimer.
+type Service struct {
+	cfg Config
+	// scripts is the newest scripts a turn carried, for ClaimReward and
+	// staff, which get no turn.
+	scripts atomic.Pointer[bot.Scripts]
+
+	mu      sync.Mutex
+	checked map[string]time.Time // check → when it last ran (see due)
+}
+
+// New returns a Service. initial, when not nil, are the scripts in force
+// until a turn brings newer ones.
+func New(cfg Config, initial *bot.Scripts) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MinConfidence <= 0 {
+		cfg.MinConfidence = 0.6
+	}
+	if cfg.RecheckAfter <= 0 {
+		cfg.RecheckAfter = 10 * time.Second
+	}
+	s := &Service{cfg: cfg, checked: map[string]time.Time{}}
+	if initial != nil {
+		s.scripts.Store(initial)
+	}
+	return s
+}
+
+// Campaigns returns the campaigns of the newest scripts seen.
+func (s *Service) Campaigns() *Campaigns { return From(s.scripts.Load()) }
+
+// Request is one claim.
+type Request struct {
+	Person    bot.PersonID
+	Trigger   string
+	To        bot.Target
+	Channel   string
+	Proactive bool
+}
+
+// Result is a claim's outcome, with the claim when issued.
+type Result struct {
+	Outcome Outcome
+	Claim   Claim
+	// Replayed: the trigger had claimed before; Claim is that claim.
+	Replayed bool
+}
+
+// maxAttempts bounds the retries of one claim after conflicts caused by
+// a stale counter.
+const maxAttempts = 64
+
+// Claim claims c's coupon for req. Errors are bot.ErrUnavailable (a
+// store failed) or bot.ErrInvalid (an incomplete request).
+func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, error) {
+	if req.Person == "" || req.Trigger == "" || req.To.Platform == "" {
+		return Result{}, fmt.Errorf("coupon.Claim: person, trigger and target are required: %w", bot.ErrInvalid)
+	}
+	now := s.cfg.Now()
+	if o := c.InWindow(now); o != "" {
+		return s.negative(ctx, c, req, o)
+	}
+	native := s.cfg.Native[c.ID]
+	importOnly := c.Codes.Import && native == nil
+	for range maxAttempts {
+		r, err := s.cfg.Counter.Reserve(ctx, c.ID, req.Person, c.Stock, c.PerPerson, importOnly)
+		if err != nil {
+			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+		}
+		switch r.Status {
+		case NeedRebuild:
+			if err := s.cfg.Counter.Rebuild(ctx, c.ID, func(ctx context.Context) (Snapshot, error) {
+				return s.cfg.Store.Snapshot(ctx, c.ID)
+			}); err != nil {
+				return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+			}
+			continue
+		case FullForPerson:
+			if s.recheckPerson(ctx, c, req.Person, now) {
+				continue
+			}
+			return s.negative(ctx, c, req, LimitReached)
+		case SoldOut:
+			if s.recheck(ctx, c, now) {
+				continue
+			}
+			return s.negative(ctx, c, req, OutOfStock)
+		}
+		if r.Seq < 1 || r.Seq > c.Stock || r.Slot < 1 || r.Slot > c.PerPerson {
+			// A counter from before the scripts changed stock or limit:
+			// give both back and rebuild against the current numbers.
+			s.release(ctx, c, req.Person, r, true, true)
+			if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+				return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+			}
+			continue
+		}
+		cl := Claim{
+			ID: newID(), Campaign: c.ID, Person: req.Person, Trigger: req.Trigger, Seq: r.Seq, Slot: r.Slot,
+			Channel: req.Channel, To: req.To, Message: c.message(c.Replies.Issued), Proactive: req.Proactive,
+			CreatedAt: now,
+		}
+		switch {
+		case native != nil:
+		case importOnly:
+			code, err := s.cfg.Store.CodeAt(ctx, c.ID, r.Seq)
+			if errors.Is(err, bot.ErrNotFound) {
+				s.release(ctx, c, req.Person, r, false, true)
+				if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+					return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+				}
+				continue
+			}
+			if err != nil {
+				s.release(ctx, c, req.Person, r, true, true)
+				return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+			}
+			cl.Code = code
+		default:
+			cl.Code = GenerateCode(c.Codes)
+		}
+		msg, err := cl.outboxItem()
+		if err != nil {
+			s.release(ctx, c, req.Person, r, true, true)
+			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+		}
+		stored, err := s.cfg.Store.Insert(ctx, cl, c.PerPerson, msg)
+		switch {
+		case err == nil:
+			return Result{Outcome: Issued, Claim: stored}, nil
+		case errors.Is(err, ErrTriggerTaken):
+			s.release(ctx, c, req.Person, r, true, true)
+			return s.negative(ctx, c, req, LimitReached)
+		case errors.Is(err, ErrSeqTaken):
+			// The seq is really taken: keep it counted, take another.
+			s.release(ctx, c, req.Person, r, false, true)
+		case errors.Is(err, ErrCodeTaken):
+			s.release(ctx, c, req.Person, r, true, true)
+		case errors.Is(err, ErrLimit):
+			// The counter undercounted the person; leaving its slot
+			// taken brings it closer to the truth.
+			s.release(ctx, c, req.Person, r, true, false)
+			return s.negative(ctx, c, req, LimitReached)
+		default:
+			s.release(ctx, c, req.Person, r, true, true)
+			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+		}
+	}
+	return Result{}, fmt.Errorf("coupon.Claim %s: still conflicting after %d attempts: %w", c.ID, maxAttempts, bot.ErrUnavailable)
+}
+
+// negative answers a claim that found no coupon, unless the trigger
+// claimed one before: then that claim is the answer (a retry).
+func (s *Service) negative(ctx context.Context, c *Campaign, req Request, o Outcome) (Result, error) {
+	prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, req.Person, req.Trigger)
+	if err != nil {
+		return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+	}
+	if ok {
+		return Result{Outcome: Issued, Claim: prev, Replayed: true}, nil
+	}
+	return Result{Outcome: o}, nil
+}
+
+// recheck reports whether a sold-out campaign has stock after all: at
+// most once per RecheckAfter per replica, it compares the database's
+// count with the stock and resets the counter when some is missing (a
+// replica died holding a reservation).
+func (s *Service) recheck(ctx context.Context, c *Campaign, now time.Time) bool {
+	if !s.due("stock:"+c.ID, now) {
+		return false
+	}
+	n, err := s.cfg.Store.Issued(ctx, c.ID)
+	if err != nil || n >= c.Stock {
+		return false
+	}
+	if c.Codes.Import {
+		snap, err := s.cfg.Store.Snapshot(ctx, c.ID)
+		if err != nil || n >= snap.Codes {
+			return false
+		}
+	}
+	if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+		return false
+	}
+	s.cfg.Logger.InfoContext(ctx, "coupon: counter below the database's stock; rebuilding", "campaign", c.ID, "issued", n, "stock", c.Stock)
+	return true
+}
+
+// recheckPerson is recheck for a person the counter says is at the
+// limit: when the database holds fewer claims of theirs (it was restored
+// while Redis kept its state), the counter is rebuilt. A claim of theirs
+// still being inserted can trigger it too; that only costs a rebuild.
+func (s *Service) recheckPerson(ctx context.Context, c *Campaign, person bot.PersonID, now time.Time) bool {
+	if !s.due("person:"+c.ID, now) {
+		return false
+	}
+	n, err := s.cfg.Store.Held(ctx, c.ID, person)
+	if err != nil || n >= c.PerPerson {
+		return false
+	}
+	if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+		return false
+	}
+	s.cfg.Logger.InfoContext(ctx, "coupon: counter above the database's count for a person; rebuilding", "campaign", c.ID)
+	return true
+}
+
+// due reports whether the check named key may run now, at most once
+// per RecheckAfter on this replica, and marks it run.
+func (s *Service) due(key string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, seen := s.checked[key]
+	if seen && now.Sub(last) < s.cfg.RecheckAfter {
+		return false
+	}
+	s.checked[key] = now
+	return true
+}
+
+func (s *Service) release(ctx context.Context, c *Campaign, person bot.PersonID, r Reservation, seq, slot bool) {
+	// The claim's context may be ending; the release must still happen.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Counter.Release(rctx, c.ID, person, r, seq, slot); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "coupon: release failed; the counter is rebuilt when stock runs short", "campaign", c.ID, "err", err)
+	}
+}
+
+// message fills a reply's {{name}} and {{end}}; {{code}} stays for the
+// claim's code.
+func (c *Campaign) message(text string) string {
+	end := ""
+	if !c.End.IsZero() {
+		end = c.End.Format("2006-01-02")
+	}
+	return strings.NewReplacer("{{name}}", c.Name, "{{end}}", end).Replace(text)
+}
+
+// Text is the claim's message with its code.
+func (cl Claim) Text() string { return strings.ReplaceAll(cl.Message, "{{code}}", cl.Code) }
+
+// OutboxKey is the outbox key of the claim's message. It is the key
+// bot.Outbox.Enqueue gives the action Action returns, so enqueueing that
+// action again (a replayed callback) is a no-op.
+func (cl Claim) OutboxKey() string { return "batch:" + cl.batchKey() }
+
+func (cl Claim) batchKey() string { return "coupon:" + cl.ID }
+
+// message returns the action that sends the claim's message: rendered at
+// send time (a native coupon is issued then), a Push when proactive.
+func (cl Claim) message() bot.Action {
+	var a bot.Action = bot.Render{To: cl.To, Renderer: RendererName, Key: cl.ID}
+	if cl.Proactive {
+		a = bot.Push{Action: a, Topic: Topic}
+	}
+	return a
+}
+
+// Action is what a turn answers a claim with: the claim's message under
+// its outbox key, which the claim's transaction queued already.
+func (cl Claim) Action() bot.Action {
+	return bot.Batched{Action: cl.message(), Key: cl.batchKey(), SendAt: cl.CreatedAt}
+}
+
+func (cl Claim) outboxItem() (bot.OutboxItem, error) {
+	payload, err := bot.MarshalAction(cl.message())
+	if err != nil {
+		return bot.OutboxItem{}, err
+	}
+	return bot.OutboxItem{Key: cl.OutboxKey(), Platform: cl.To.Platform, Payload: payload, NextAt: cl.CreatedAt}, nil
+}
+
+// newID returns a claim id: 128 random bits in hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand docs)
+	return hex.EncodeToString(b[:])
+}
+
+// GenerateCode returns a new code: the prefix and Length characters of
+// codeAlphabet drawn with crypto/rand, so codes cannot be guessed from
+// one another.
+func GenerateCode(c Codes) string {
+	b := make([]byte, len(c.Prefix)+c.Length)
+	copy(b, c.Prefix)
+	rnd := b[len(c.Prefix):]
+	_, _ = rand.Read(rnd) // never fails (crypto/rand docs)
+	// Rejection sampling would be exact; 256 mod 31 = 8 gives the first
+	// 8 letters a 9/8 weight, which still leaves about 4.9 bits each.
+	for i, v := range rnd {
+		rnd[i] = codeAlphabet[int(v)%len(codeAlphabet)]
+	}
+	return string(b)
+}
+
+// Render implements bot.Renderer for RendererName: the claim's message
+// with its code, issuing a native coupon first when the claim has none.
+func (s *Service) Render(ctx context.Context, r bot.Render) (bot.Action, error) {
+	cl, err := s.cfg.Store.Get(ctx, r.Key)
+	if errors.Is(err, bot.ErrNotFound) {
+		return nil, fmt.Errorf("coupon.Render: claim %s: %w", r.Key, bot.ErrInvalid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("coupon.Render: %w", err)
+	}
+	if cl.Code == "" {
+		n, ok := s.cfg.Native[cl.Campaign]
+		if !ok {
+			return nil, fmt.Errorf("coupon.Render: claim %s has no code and campaign %s no native issuer: %w", r.Key, cl.Campaign, bot.ErrInvalid)
+		}
+		c, _ := s.Campaigns().Get(cl.Campaign)
+		if c == nil {
+			c = &Campaign{ID: cl.Campaign}
+		}
+		code, err := n.Issue(ctx, c, cl.ID, cl.To)
+		if err != nil {
+			return nil, fmt.Errorf("coupon.Render: native issue: %w", err)
+		}
+		if err := s.cfg.Store.SetCode(ctx, cl.ID, code); err != nil {
+			return nil, fmt.Errorf("coupon.Render: %w", err)
+		}
+		cl.Code = code
+	}
+	return bot.Reply{To: r.To, Text: cl.Text()}, nil
+}

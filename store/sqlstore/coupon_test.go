@@ -1,0 +1,68 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/coupon"
+	"github.com/siyu-bot/siyu/store/sqlstore"
+	"github.com/siyu-bot/siyu/store/storetest"
+)
+
+// TestCouponConstraints: the database refuses what would oversell, pass
+// the limit, claim a trigger twice or repeat a code, and says which.
+func TestCouponConstraints(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlstore.NewCoupons(ctx, storetest.SQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	n := 0
+	claim := func(person, trigger string, seq, slot int, code string) coupon.Claim {
+		n++
+		return coupon.Claim{ID: "id" + string(rune('a'+n)), Campaign: "c", Person: bot.PersonID(person), Trigger: trigger, Seq: seq, Slot: slot,
+			Code: code, To: bot.Target{Platform: bot.WeChat, User: "u"}, Message: "{{code}}", CreatedAt: now}
+	}
+	msg := func(c coupon.Claim) bot.OutboxItem {
+		return bot.OutboxItem{Key: "batch:coupon:" + c.ID, Platform: bot.WeChat, Payload: []byte("{}"), NextAt: now}
+	}
+	tests := []struct {
+		name     string
+		claim    coupon.Claim
+		wantErr  error
+		wantSlot int
+	}{
+		{"first", claim("p1", "t1", 1, 1, "A"), nil, 1},
+		{"same trigger", claim("p1", "t1", 2, 2, "B"), coupon.ErrTriggerTaken, 0},
+		{"seq taken", claim("p2", "t2", 1, 1, "C"), coupon.ErrSeqTaken, 0},
+		{"code taken", claim("p2", "t2", 2, 1, "A"), coupon.ErrCodeTaken, 0},
+		{"slot taken moves to a free one", claim("p1", "t3", 3, 1, "D"), nil, 2},
+		{"no slot left", claim("p1", "t4", 4, 1, "E"), coupon.ErrLimit, 0},
+		{"another person", claim("p2", "t5", 4, 1, "E"), nil, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := store.Insert(ctx, tc.claim, 2, msg(tc.claim))
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("Insert err = %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && got.Slot != tc.wantSlot {
+				t.Errorf("slot = %d, want %d", got.Slot, tc.wantSlot)
+			}
+		})
+	}
+	if n, _ := store.Issued(ctx, "c"); n != 3 {
+		t.Errorf("issued = %d, want 3", n)
+	}
+	snap, err := store.Snapshot(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Seqs) != 3 || snap.Seqs[0] != 1 || snap.Seqs[2] != 4 || snap.Persons["p1"] != 2 || snap.Persons["p2"] != 1 {
+		t.Errorf("snapshot = %+v, want seqs 1,3,4 and p1:2, p2:1", snap)
+	}
+}
