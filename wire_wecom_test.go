@@ -77,7 +77,11 @@ func testWiring(t *testing.T, env map[string]string) (wiring, *httptest.Server) 
 	logger := slog.New(slog.DiscardHandler)
 	db := storetest.SQL(t)
 	rdb := storetest.Redis(t)
-	lib, err := bot.NewLibrary(os.DirFS("scripts"), logger)
+	sections, err := scriptSections()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := bot.NewLibrary(os.DirFS("scripts"), logger, sections...)
 	if err != nil {
 		t.Fatal(err)
 	}
