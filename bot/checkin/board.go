@@ -42,6 +42,9 @@ type Score struct {
 	Person string
 	Points int
 	Streak int
+	// ID is the person's first check-in's ID in the period: today's
+	// order of check-in.
+	ID int64
 }
 
 // Standings are every person's scores in a scope, by period.
@@ -70,18 +73,21 @@ type Board struct {
 // Boards keeps leaderboards as sorted sets (Redis). The Store is the
 // truth: Boards may be emptied at any time and are rebuilt from it.
 type Boards interface {
-	// Add puts a new check-in's scores on the boards of its scope. Scores
-	// are absolute and only rise, so adding twice or out of order is
-	// harmless.
-	Add(ctx context.Context, c Checkin) error
+	// Add puts a new check-in's scores on the boards of its scope and
+	// returns its rank of the day (by ID). Scores are absolute and only
+	// rise, so adding twice or out of order is harmless. rank is 0 when
+	// the scope's boards are not built (never, or Redis was emptied): the
+	// caller rebuilds them with Load.
+	Add(ctx context.Context, c Checkin) (rank int, err error)
 	// Top returns the top n of scope's boards of period on day, ranked by
 	// score then by person (descending both), with person's entries.
-	// built is false when the day's boards were never loaded (Redis was
-	// emptied, or a new day began): the caller rebuilds them with Load.
+	// built is false when the scope's boards are not built.
 	Top(ctx context.Context, scope string, period Period, day Day, n int, person string) (b Board, built bool, err error)
-	// Load writes standings as the boards of scope on day and marks them
-	// built.
-	Load(ctx context.Context, scope string, day Day, s Standings) error
+	// Load merges the standings that load returns (as of day) into
+	// scope's boards and marks them built. It returns an error wrapping
+	// bot.ErrConflict, without calling load, when another caller (in any
+	// replica) is loading them.
+	Load(ctx context.Context, scope string, day Day, load func(context.Context) (Standings, error)) error
 }
 
 // Rank orders scores as the boards do: by value descending, ties by
@@ -154,14 +160,18 @@ func (s *Service) top(ctx context.Context, scope string, period Period, day Day,
 			return b, nil
 		}
 		if err == nil {
-			st, err := s.store.Standings(ctx, scope, day)
-			if err != nil {
-				return Board{}, err
+			var st Standings
+			err := s.boards.Load(ctx, scope, day, func(ctx context.Context) (Standings, error) {
+				st, err = s.store.Standings(ctx, scope, day)
+				return st, err
+			})
+			if err == nil {
+				return boardOf(scope, period, st, person), nil
 			}
-			if err := s.boards.Load(ctx, scope, day, st); err != nil {
+			if !errors.Is(err, bot.ErrConflict) {
 				s.log.WarnContext(ctx, "checkin: rebuilding boards failed", "err", err)
 			}
-			return boardOf(scope, period, st, person), nil
+			// Being rebuilt elsewhere: read the database meanwhile.
 		}
 		if !errors.Is(err, bot.ErrUnavailable) {
 			return Board{}, err

@@ -21,6 +21,9 @@ import (
 
 // Checkin is one person's check-in in one scope on one day.
 type Checkin struct {
+	// ID is the store's id, increasing in the order check-ins were
+	// recorded: a day's ranks follow it.
+	ID     int64
 	Scope  string
 	Person string // PersonKey of the person
 	Name   string // display name when known, else ""
@@ -62,13 +65,18 @@ func (m Milestone) Trigger() string {
 // Store keeps check-ins: the truth that leaderboards are rebuilt from.
 type Store interface {
 	// Latest returns the person's latest check-in in scope on or before
-	// day, or an error wrapping bot.ErrNotFound when there is none.
+	// day (without its Rank), or an error wrapping bot.ErrNotFound when
+	// there is none.
 	Latest(ctx context.Context, scope, person string, day Day) (Checkin, error)
 	// Insert records c and its milestones (not yet given) atomically and
-	// returns c with its Rank. It returns an error wrapping
+	// returns c with its ID. It returns an error wrapping
 	// bot.ErrConflict, and records nothing, when the person already
 	// checked in that day in that scope, however many callers race.
 	Insert(ctx context.Context, c Checkin, ms []Milestone) (Checkin, error)
+	// Rank counts the check-ins of c's scope and day up to c: its place
+	// that day. It costs a scan of the day; Boards answer it in O(log n)
+	// and this is the fallback while they are rebuilt.
+	Rank(ctx context.Context, c Checkin) (int, error)
 	// PendingRewards returns the person's milestones reached on day and
 	// not yet given.
 	PendingRewards(ctx context.Context, scope, person string, day Day) ([]Milestone, error)
@@ -278,7 +286,7 @@ func (s *Service) CheckIn(ctx context.Context, cfg *Config, ev bot.Event) (Outco
 	prev, err := s.store.Latest(ctx, scope, person, day)
 	switch {
 	case err == nil && prev.Day == day:
-		return Outcome{Checkin: prev, Already: true}, nil
+		return s.already(ctx, cfg, prev)
 	case err != nil && !errors.Is(err, bot.ErrNotFound):
 		return Outcome{}, fmt.Errorf("checkin.CheckIn: %w", err)
 	case err != nil:
@@ -302,19 +310,60 @@ func (s *Service) CheckIn(ctx context.Context, cfg *Config, ev bot.Event) (Outco
 		if err != nil {
 			return Outcome{}, fmt.Errorf("checkin.CheckIn: %w", err)
 		}
-		return Outcome{Checkin: prev, Already: true}, nil
+		return s.already(ctx, cfg, prev)
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("checkin.CheckIn: %w", err)
 	}
+	if c.Rank, err = s.addToBoards(ctx, c); err != nil {
+		return Outcome{}, fmt.Errorf("checkin.CheckIn: %w", err)
+	}
+	return Outcome{Checkin: c, Reached: reached}, nil
+}
+
+// addToBoards puts a new check-in on the boards and returns its rank of
+// the day: from the boards when they are built, else counted in the
+// store while the boards are rebuilt (the first check-in in a scope, or
+// after Redis was emptied).
+func (s *Service) addToBoards(ctx context.Context, c Checkin) (int, error) {
 	if s.boards != nil {
-		if err := s.boards.Add(ctx, c); err != nil {
+		rank, err := s.boards.Add(ctx, c)
+		if err != nil {
 			// The database holds the check-in; the boards catch up when
 			// they are next rebuilt.
 			s.log.WarnContext(ctx, "checkin: board update failed", "err", err)
 		}
+		if rank > 0 {
+			return rank, nil
+		}
+		if err == nil {
+			s.rebuild(ctx, c.Scope, c.Day)
+		}
 	}
-	return Outcome{Checkin: c, Reached: reached}, nil
+	return s.store.Rank(ctx, c)
+}
+
+// rebuild loads scope's boards from the store, unless another caller
+// (in any replica) is doing so.
+func (s *Service) rebuild(ctx context.Context, scope string, day Day) {
+	err := s.boards.Load(ctx, scope, day, func(ctx context.Context) (Standings, error) {
+		return s.store.Standings(ctx, scope, day)
+	})
+	if err != nil && !errors.Is(err, bot.ErrConflict) {
+		s.log.WarnContext(ctx, "checkin: rebuilding boards failed", "err", err)
+	}
+}
+
+// already is the outcome of a repeated check-in: today's, with its rank
+// when the already text shows it.
+func (s *Service) already(ctx context.Context, cfg *Config, c Checkin) (Outcome, error) {
+	if cfg.Already.Uses("rank") {
+		var err error
+		if c.Rank, err = s.store.Rank(ctx, c); err != nil {
+			return Outcome{}, fmt.Errorf("checkin.CheckIn: %w", err)
+		}
+	}
+	return Outcome{Checkin: c, Already: true}, nil
 }
 
 // Next computes the check-in that follows prev (zero for a first one) on
@@ -405,6 +454,11 @@ func (s *Service) dryRun(ctx context.Context, cfg *Config, t *bot.Turn) error {
 		return fmt.Errorf("checkin.dryRun: %w", err)
 	}
 	if err == nil && prev.Day == day {
+		out, err := s.already(ctx, cfg, prev)
+		if err != nil {
+			return err
+		}
+		prev = out.Checkin
 		t.Answer.Rule = "already"
 		t.ReplyText(cfg.Already.Render(Values{Streak: prev.Streak, Points: prev.Points, Total: prev.Total, Rank: prev.Rank, Name: "你"}))
 		return nil

@@ -29,7 +29,7 @@ func newMemStore() *memStore { return &memStore{rewards: map[checkin.Milestone]b
 func (m *memStore) Latest(_ context.Context, scope, person string, day checkin.Day) (checkin.Checkin, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	best, rank := -1, 0
+	best := -1
 	for i, r := range m.rows {
 		if r.Scope == scope && r.Person == person && r.Day <= day && (best < 0 || r.Day > m.rows[best].Day) {
 			best = i
@@ -38,16 +38,7 @@ func (m *memStore) Latest(_ context.Context, scope, person string, day checkin.D
 	if best < 0 {
 		return checkin.Checkin{}, fmt.Errorf("mem.Latest: %w", bot.ErrNotFound)
 	}
-	c := m.rows[best]
-	for _, r := range m.rows[:best+1] {
-		if r.Scope == scope && r.Day == c.Day {
-			rank++
-		}
-	}
-	if c.Day == day {
-		c.Rank = rank
-	}
-	return c, nil
+	return m.rows[best], nil
 }
 
 func (m *memStore) Insert(_ context.Context, c checkin.Checkin, ms []checkin.Milestone) (checkin.Checkin, error) {
@@ -57,25 +48,32 @@ func (m *memStore) Insert(_ context.Context, c checkin.Checkin, ms []checkin.Mil
 		m.failNext = nil
 		return checkin.Checkin{}, err
 	}
-	rank := 1
 	for _, r := range m.rows {
-		if r.Scope == c.Scope && r.Day == c.Day {
-			if r.Person == c.Person {
-				return checkin.Checkin{}, fmt.Errorf("mem.Insert: %w", bot.ErrConflict)
-			}
-			rank++
+		if r.Scope == c.Scope && r.Day == c.Day && r.Person == c.Person {
+			return checkin.Checkin{}, fmt.Errorf("mem.Insert: %w", bot.ErrConflict)
 		}
 	}
 	m.inserts++
-	c.Rewards = len(ms)
+	c.ID, c.Rewards = int64(len(m.rows)+1), len(ms)
 	m.rows = append(m.rows, c)
 	for _, ms := range ms {
 		if _, ok := m.rewards[ms]; !ok {
 			m.rewards[ms] = false
 		}
 	}
-	c.Rank = rank
 	return c, nil
+}
+
+func (m *memStore) Rank(_ context.Context, c checkin.Checkin) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, r := range m.rows {
+		if r.Scope == c.Scope && r.Day == c.Day && r.ID <= c.ID {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (m *memStore) PendingRewards(_ context.Context, scope, person string, day checkin.Day) ([]checkin.Milestone, error) {
@@ -141,7 +139,7 @@ func (m *memStore) Standings(_ context.Context, scope string, day checkin.Day) (
 			}
 			s, ok := by[r.Person]
 			if !ok {
-				s = &checkin.Score{Person: r.Person}
+				s = &checkin.Score{Person: r.Person, ID: r.ID}
 				by[r.Person] = s
 				order = append(order, r.Person)
 			}

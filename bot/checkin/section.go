@@ -256,6 +256,16 @@ func ParseTemplate(s string) (Template, error) {
 	}
 }
 
+// Uses reports whether the template shows the placeholder name.
+func (t Template) Uses(name string) bool {
+	for i := 1; i < len(t.parts); i += 2 {
+		if t.parts[i] == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Values fill a Template.
 type Values struct {
 	Streak, Points, Total, Rank int

@@ -13,12 +13,15 @@ import (
 )
 
 // CheckinBoards keeps check-in leaderboards as sorted sets: per scope,
-// points and streaks for a day, an ISO week and all time, plus a marker
-// per day saying the boards were loaded from the database. Without the
-// marker (Redis emptied, a new day) readers rebuild from the database.
+// points and streaks for a day, an ISO week and all time, each day's
+// order of check-in (by the database's id), and a marker saying the
+// scope's boards hold everything in the database. Without the marker
+// (a new scope, Redis emptied, or a day since the last full load) callers
+// rebuild from the database; every check-in since is added as it happens.
 type CheckinBoards struct {
 	c   *Client
 	top *redis.Script
+	add *redis.Script
 }
 
 // Interface guards.
@@ -29,7 +32,39 @@ var _ checkin.Boards = (*CheckinBoards)(nil)
 const (
 	checkinDayTTL  = 3 * 24 * time.Hour
 	checkinWeekTTL = 9 * 24 * time.Hour
+	// checkinBuiltTTL makes every scope's boards reload from the database
+	// once a day at most, so a lost update (Redis briefly down) does not
+	// stay on a board for good.
+	checkinBuiltTTL = 24 * time.Hour
+	// checkinLoadLock bounds one rebuild; only one caller rebuilds a
+	// scope at a time, the others count ranks in the database meanwhile.
+	checkinLoadLock = 30 * time.Second
 )
+
+// checkinAddScript adds a check-in in one round trip: its scores on the
+// six boards (ZADD GT: a score only rises), its place in the day's order
+// (ZADD NX by id), the TTLs, and returns its rank of the day, or 0 when
+// the marker is missing (the order may lack earlier check-ins).
+//
+// KEYS: day points, day streak, week points, week streak, all points, all
+// streak, day order, marker. ARGV: person, day points, week points,
+// total, streak, id, day TTL, week TTL (seconds).
+const checkinAddScript = `
+local p = ARGV[1]
+redis.call("ZADD", KEYS[1], "GT", ARGV[2], p)
+redis.call("ZADD", KEYS[2], "GT", ARGV[5], p)
+redis.call("ZADD", KEYS[3], "GT", ARGV[3], p)
+redis.call("ZADD", KEYS[4], "GT", ARGV[5], p)
+redis.call("ZADD", KEYS[5], "GT", ARGV[4], p)
+redis.call("ZADD", KEYS[6], "GT", ARGV[5], p)
+redis.call("ZADD", KEYS[7], "NX", ARGV[6], p)
+redis.call("EXPIRE", KEYS[1], ARGV[7])
+redis.call("EXPIRE", KEYS[2], ARGV[7])
+redis.call("EXPIRE", KEYS[7], ARGV[7])
+redis.call("EXPIRE", KEYS[3], ARGV[8])
+redis.call("EXPIRE", KEYS[4], ARGV[8])
+if redis.call("EXISTS", KEYS[8]) == 0 then return 0 end
+return redis.call("ZRANK", KEYS[7], p) + 1`
 
 // checkinTopScript reads one period's boards in one round trip: nil when
 // the day's marker is missing; otherwise the top n by points and by
@@ -58,7 +93,7 @@ return {
 
 // NewCheckinBoards returns the boards kept in c.
 func NewCheckinBoards(c *Client) *CheckinBoards {
-	return &CheckinBoards{c: c, top: redis.NewScript(checkinTopScript)}
+	return &CheckinBoards{c: c, top: redis.NewScript(checkinTopScript), add: redis.NewScript(checkinAddScript)}
 }
 
 // keys returns the points and streak keys of scope's board for period on
@@ -76,42 +111,44 @@ func (b *CheckinBoards) keys(scope string, p checkin.Period, day checkin.Day) (p
 	return b.c.key("checkin", scope+":pts"+suffix), b.c.key("checkin", scope+":st"+suffix), ttl
 }
 
-func (b *CheckinBoards) marker(scope string, day checkin.Day) string {
-	return b.c.key("checkin", scope+":built:"+strconv.Itoa(int(day)))
+func (b *CheckinBoards) marker(scope string) string { return b.c.key("checkin", scope+":built") }
+
+func (b *CheckinBoards) order(scope string, day checkin.Day) string {
+	return b.c.key("checkin", scope+":order:"+strconv.Itoa(int(day)))
 }
 
-// Add implements checkin.Boards: ZADD GT of absolute scores, so a
-// repeated or late Add never lowers a score. One round trip.
-func (b *CheckinBoards) Add(ctx context.Context, c checkin.Checkin) error {
-	_, err := b.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, period := range checkin.Periods() {
-			pts, st, ttl := b.keys(c.Scope, period, c.Day)
-			points := c.Points
-			switch period {
-			case checkin.Week:
-				points = c.WeekPoints
-			case checkin.All:
-				points = c.Total
-			}
-			p.ZAddGT(ctx, pts, redis.Z{Score: float64(points), Member: c.Person})
-			p.ZAddGT(ctx, st, redis.Z{Score: float64(c.Streak), Member: c.Person})
-			if ttl > 0 {
-				p.Expire(ctx, pts, ttl)
-				p.Expire(ctx, st, ttl)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("redisstore.CheckinBoards.Add: %w: %w", bot.ErrUnavailable, err)
+// Add implements checkin.Boards in one round trip.
+func (b *CheckinBoards) Add(ctx context.Context, c checkin.Checkin) (int, error) {
+	keys := make([]string, 0, 8)
+	for _, p := range checkin.Periods() {
+		pts, st, _ := b.keys(c.Scope, p, c.Day)
+		keys = append(keys, pts, st)
 	}
-	return nil
+	keys = append(keys, b.order(c.Scope, c.Day), b.marker(c.Scope))
+	rank, err := b.add.Run(ctx, b.c.rdb, keys, c.Person, c.Points, c.WeekPoints, c.Total, c.Streak, c.ID,
+		int64(checkinDayTTL/time.Second), int64(checkinWeekTTL/time.Second)).Int()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore.CheckinBoards.Add: %w: %w", bot.ErrUnavailable, err)
+	}
+	return rank, nil
 }
 
 // Load implements checkin.Boards. It merges (ZADD GT) rather than
 // replaces, so check-ins added while it runs are kept.
-func (b *CheckinBoards) Load(ctx context.Context, scope string, day checkin.Day, s checkin.Standings) error {
-	_, err := b.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+func (b *CheckinBoards) Load(ctx context.Context, scope string, day checkin.Day, load func(context.Context) (checkin.Standings, error)) error {
+	release, ok, err := b.c.Lock(ctx, "checkin-load:"+scope, checkinLoadLock)
+	if err != nil {
+		return fmt.Errorf("redisstore.CheckinBoards.Load: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("redisstore.CheckinBoards.Load: another caller is loading: %w", bot.ErrConflict)
+	}
+	defer release()
+	s, err := load(ctx)
+	if err != nil {
+		return fmt.Errorf("redisstore.CheckinBoards.Load: %w", err)
+	}
+	_, err = b.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, period := range checkin.Periods() {
 			pts, st, ttl := b.keys(scope, period, day)
 			scores := s[period]
@@ -131,7 +168,15 @@ func (b *CheckinBoards) Load(ctx context.Context, scope string, day checkin.Day,
 				p.Expire(ctx, st, ttl)
 			}
 		}
-		p.Set(ctx, b.marker(scope, day), "1", checkinDayTTL)
+		if today := s[checkin.Today]; len(today) > 0 {
+			order := make([]redis.Z, len(today))
+			for i, sc := range today {
+				order[i] = redis.Z{Score: float64(sc.ID), Member: sc.Person}
+			}
+			p.ZAddNX(ctx, b.order(scope, day), order...)
+			p.Expire(ctx, b.order(scope, day), checkinDayTTL)
+		}
+		p.Set(ctx, b.marker(scope), "1", checkinBuiltTTL)
 		return nil
 	})
 	if err != nil {
@@ -143,7 +188,7 @@ func (b *CheckinBoards) Load(ctx context.Context, scope string, day checkin.Day,
 // Top implements checkin.Boards.
 func (b *CheckinBoards) Top(ctx context.Context, scope string, period checkin.Period, day checkin.Day, n int, person string) (checkin.Board, bool, error) {
 	pts, st, _ := b.keys(scope, period, day)
-	res, err := b.top.Run(ctx, b.c.rdb, []string{pts, st, b.marker(scope, day)}, n, person).Slice()
+	res, err := b.top.Run(ctx, b.c.rdb, []string{pts, st, b.marker(scope)}, n, person).Slice()
 	if err == redis.Nil {
 		return checkin.Board{}, false, nil
 	}

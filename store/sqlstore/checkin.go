@@ -18,6 +18,10 @@ import (
 // check-in count once across retries and replicas.
 type Checkins struct {
 	db *DB
+	// g prepares each statement once per connection: without it the
+	// MySQL driver prepares, executes and closes every query, three round
+	// trips where one does, and a check-in makes several queries.
+	g *gorm.DB
 }
 
 // Interface guards.
@@ -37,7 +41,7 @@ func NewCheckins(ctx context.Context, db *DB) (*Checkins, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore.NewCheckins: migrate: %w: %w", bot.ErrUnavailable, err)
 	}
-	return &Checkins{db: db}, nil
+	return &Checkins{db: db, g: db.gorm.Session(&gorm.Session{PrepareStmt: true})}, nil
 }
 
 // checkinRow is one check-in. Person and scope are bounded by
@@ -64,7 +68,7 @@ func (checkinRow) TableName() string { return "checkins" }
 
 func (r checkinRow) checkin() checkin.Checkin {
 	return checkin.Checkin{
-		Scope: r.Scope, Person: r.Person, Name: r.Name, Day: checkin.Day(r.Day), Week: r.Week, Streak: r.Streak,
+		ID: r.ID, Scope: r.Scope, Person: r.Person, Name: r.Name, Day: checkin.Day(r.Day), Week: r.Week, Streak: r.Streak,
 		Points: r.Points, Bonus: r.Bonus, Total: r.Total, WeekPoints: r.WeekPoints, Rewards: r.Rewards, At: r.CheckedAt.UTC(),
 	}
 }
@@ -103,10 +107,9 @@ func (s *Checkins) unavailable(op string, err error) error {
 	return fmt.Errorf("sqlstore.Checkins.%s: %w: %w", op, bot.ErrUnavailable, err)
 }
 
-// Latest implements checkin.Store. A check-in on day itself comes with
-// its Rank.
+// Latest implements checkin.Store.
 func (s *Checkins) Latest(ctx context.Context, scope, person string, day checkin.Day) (checkin.Checkin, error) {
-	g := s.db.gorm.WithContext(ctx)
+	g := s.g.WithContext(ctx)
 	var rows []checkinRow
 	err := g.Where("scope = ? AND person = ? AND day <= ?", scope, person, int(day)).Order("day DESC").Limit(1).Find(&rows).Error
 	if err != nil {
@@ -115,20 +118,17 @@ func (s *Checkins) Latest(ctx context.Context, scope, person string, day checkin
 	if len(rows) == 0 {
 		return checkin.Checkin{}, fmt.Errorf("sqlstore.Checkins.Latest: %w", bot.ErrNotFound)
 	}
-	c := rows[0].checkin()
-	if c.Day == day {
-		if c.Rank, err = s.rank(g, rows[0]); err != nil {
-			return checkin.Checkin{}, s.unavailable("Latest", err)
-		}
-	}
-	return c, nil
+	return rows[0].checkin(), nil
 }
 
-// rank counts the check-ins of r's scope and day up to r's.
-func (s *Checkins) rank(g *gorm.DB, r checkinRow) (int, error) {
+// Rank implements checkin.Store.
+func (s *Checkins) Rank(ctx context.Context, c checkin.Checkin) (int, error) {
 	var n int64
-	err := g.Model(&checkinRow{}).Where("scope = ? AND day = ? AND id <= ?", r.Scope, r.Day, r.ID).Count(&n).Error
-	return int(n), err
+	err := s.g.WithContext(ctx).Model(&checkinRow{}).Where("scope = ? AND day = ? AND id <= ?", c.Scope, int(c.Day), c.ID).Count(&n).Error
+	if err != nil {
+		return 0, s.unavailable("Rank", err)
+	}
+	return int(n), nil
 }
 
 // Insert implements checkin.Store.
@@ -137,7 +137,7 @@ func (s *Checkins) Insert(ctx context.Context, c checkin.Checkin, ms []checkin.M
 		Scope: c.Scope, Person: c.Person, Day: int(c.Day), Name: truncate(c.Name, 64), Week: c.Week, Streak: c.Streak,
 		Points: c.Points, Bonus: c.Bonus, Total: c.Total, WeekPoints: c.WeekPoints, Rewards: len(ms), CheckedAt: dbTime(c.At),
 	}
-	g := s.db.gorm.WithContext(ctx)
+	g := s.g.WithContext(ctx)
 	var err error
 	if len(ms) == 0 {
 		err = g.Create(&row).Error
@@ -161,10 +161,7 @@ func (s *Checkins) Insert(ctx context.Context, c checkin.Checkin, ms []checkin.M
 		}
 		return checkin.Checkin{}, s.unavailable("Insert", err)
 	}
-	c.Rewards = len(ms)
-	if c.Rank, err = s.rank(g, row); err != nil {
-		return checkin.Checkin{}, s.unavailable("Insert", err)
-	}
+	c.ID, c.Rewards = row.ID, len(ms)
 	return c, nil
 }
 
@@ -180,7 +177,7 @@ func (s *Checkins) duplicate(err error) bool {
 // PendingRewards implements checkin.Store.
 func (s *Checkins) PendingRewards(ctx context.Context, scope, person string, day checkin.Day) ([]checkin.Milestone, error) {
 	var rows []checkinRewardRow
-	err := s.db.gorm.WithContext(ctx).Where("scope = ? AND person = ? AND day = ? AND given = ?", scope, person, int(day), false).
+	err := s.g.WithContext(ctx).Where("scope = ? AND person = ? AND day = ? AND given = ?", scope, person, int(day), false).
 		Order("streak").Find(&rows).Error
 	if err != nil {
 		return nil, s.unavailable("PendingRewards", err)
@@ -196,7 +193,7 @@ func (s *Checkins) PendingRewards(ctx context.Context, scope, person string, day
 // given = false, so exactly one caller changes the row.
 func (s *Checkins) FinishReward(ctx context.Context, m checkin.Milestone) (bool, error) {
 	// UpdateColumns would skip updated_at; Updates sets it.
-	res := s.db.gorm.WithContext(ctx).Model(&checkinRewardRow{}).
+	res := s.g.WithContext(ctx).Model(&checkinRewardRow{}).
 		Where("scope = ? AND person = ? AND streak = ? AND start_day = ? AND given = ?", m.Scope, m.Person, m.Streak, int(m.StartDay), false).
 		Updates(map[string]any{"given": true})
 	if res.Error != nil {
@@ -209,7 +206,7 @@ func (s *Checkins) FinishReward(ctx context.Context, m checkin.Milestone) (bool,
 
 // Window implements checkin.Store.
 func (s *Checkins) Window(ctx context.Context, scope string, day checkin.Day, from, to time.Time, limit int) ([]checkin.Checkin, int, error) {
-	g := s.db.gorm.WithContext(ctx)
+	g := s.g.WithContext(ctx)
 	q := func() *gorm.DB {
 		return g.Model(&checkinRow{}).Where("scope = ? AND day = ? AND checked_at >= ? AND checked_at < ?", scope, int(day), dbTime(from), dbTime(to))
 	}
@@ -231,7 +228,7 @@ func (s *Checkins) Window(ctx context.Context, scope string, day checkin.Day, fr
 // CountDay implements checkin.Store.
 func (s *Checkins) CountDay(ctx context.Context, scope string, day checkin.Day) (int, error) {
 	var n int64
-	if err := s.db.gorm.WithContext(ctx).Model(&checkinRow{}).Where("scope = ? AND day = ?", scope, int(day)).Count(&n).Error; err != nil {
+	if err := s.g.WithContext(ctx).Model(&checkinRow{}).Where("scope = ? AND day = ?", scope, int(day)).Count(&n).Error; err != nil {
 		return 0, s.unavailable("CountDay", err)
 	}
 	return int(n), nil
@@ -239,7 +236,7 @@ func (s *Checkins) CountDay(ctx context.Context, scope string, day checkin.Day) 
 
 // Standings implements checkin.Store.
 func (s *Checkins) Standings(ctx context.Context, scope string, day checkin.Day) (checkin.Standings, error) {
-	g := s.db.gorm.WithContext(ctx)
+	g := s.g.WithContext(ctx)
 	// The ISO week of day runs from its Monday to day itself (no later
 	// check-ins exist yet).
 	monday := day
@@ -250,10 +247,11 @@ func (s *Checkins) Standings(ctx context.Context, scope string, day checkin.Day)
 		Person string
 		Points int
 		Streak int
+		ID     int64
 	}
 	query := func(where string, args ...any) ([]checkin.Score, error) {
 		var rows []agg
-		err := g.Model(&checkinRow{}).Select("person, SUM(points) AS points, MAX(streak) AS streak").
+		err := g.Model(&checkinRow{}).Select("person, SUM(points) AS points, MAX(streak) AS streak, MIN(id) AS id").
 			Where(where, args...).Group("person").Scan(&rows).Error
 		out := make([]checkin.Score, len(rows))
 		for i, r := range rows {
@@ -283,7 +281,7 @@ func (s *Checkins) Names(ctx context.Context, scope string, persons []string) (m
 		return out, nil
 	}
 	var rows []checkinRow
-	err := s.db.gorm.WithContext(ctx).Select("person, name").
+	err := s.g.WithContext(ctx).Select("person, name").
 		Where("scope = ? AND person IN ? AND name <> ''", scope, persons).Order("day").Find(&rows).Error
 	if err != nil {
 		return nil, s.unavailable("Names", err)
@@ -297,7 +295,7 @@ func (s *Checkins) Names(ctx context.Context, scope string, persons []string) (m
 // RecordUnsent implements checkin.Store.
 func (s *Checkins) RecordUnsent(ctx context.Context, u checkin.Unsent) error {
 	row := checkinUnsentRow{Scope: u.Scope, WindowEnd: dbTime(u.WindowEnd), Day: int(u.Day), Reason: truncate(u.Reason, 255)}
-	if err := s.db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+	if err := s.g.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return s.unavailable("RecordUnsent", err)
 	}
 	return nil
@@ -315,7 +313,7 @@ type UnsentDigest struct {
 // first, up to limit.
 func (s *Checkins) Unsent(ctx context.Context, limit int) ([]UnsentDigest, error) {
 	var rows []checkinUnsentRow
-	if err := s.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+	if err := s.g.WithContext(ctx).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, s.unavailable("Unsent", err)
 	}
 	out := make([]UnsentDigest, len(rows))
@@ -329,7 +327,7 @@ func (s *Checkins) Unsent(ctx context.Context, limit int) ([]UnsentDigest, error
 // limit.
 func (s *Checkins) History(ctx context.Context, scope, person string, limit int) ([]checkin.Checkin, error) {
 	var rows []checkinRow
-	err := s.db.gorm.WithContext(ctx).Where("scope = ? AND person = ?", scope, person).Order("day DESC").Limit(limit).Find(&rows).Error
+	err := s.g.WithContext(ctx).Where("scope = ? AND person = ?", scope, person).Order("day DESC").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, s.unavailable("History", err)
 	}
@@ -353,7 +351,7 @@ func (s *Checkins) Scopes(ctx context.Context, day checkin.Day) ([]ScopeCount, e
 		Scope string
 		N     int
 	}
-	err := s.db.gorm.WithContext(ctx).Model(&checkinRow{}).
+	err := s.g.WithContext(ctx).Model(&checkinRow{}).
 		Select("scope, SUM(CASE WHEN day = ? THEN 1 ELSE 0 END) AS n", int(day)).
 		Group("scope").Order("n DESC, scope").Scan(&rows).Error
 	if err != nil {
