@@ -349,14 +349,20 @@ func TestCheckinThroughWeChat(t *testing.T) {
 		t.Errorf("打卡 the same day = %q, want the already reply with total 10", already)
 	}
 
-	q := url.Values{"scope": {"wechat:" + cfg.WeChatAppID}, "person": {"wechat:" + cfg.WeChatAppID + ":" + openid}}
-	req, _ := http.NewRequest(http.MethodGet, base+"/admin/api/checkin/history?"+q.Encode(), nil)
-	req.Header.Set("Authorization", "Bearer adm1n")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	scope, person := "wechat:"+cfg.WeChatAppID, "wechat:"+cfg.WeChatAppID+":"+openid
+	get := func(path string, v any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/admin/api/checkin/"+path, nil)
+		req.Header.Set("Authorization", "Bearer adm1n")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d, %v", path, resp.StatusCode, err)
+		}
 	}
-	defer resp.Body.Close()
 	var h struct {
 		Total  int `json:"total"`
 		Streak int `json:"streak"`
@@ -364,11 +370,30 @@ func TestCheckinThroughWeChat(t *testing.T) {
 			Points int `json:"points"`
 		} `json:"days"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("history = %d, %v", resp.StatusCode, err)
-	}
+	get("history?"+url.Values{"scope": {scope}, "person": {person}}.Encode(), &h)
 	if h.Total != 10 || h.Streak != 1 || len(h.Days) != 1 {
 		t.Errorf("history = %+v, want total 10, streak 1, one day", h)
+	}
+	var b struct {
+		ByPoints []struct {
+			Rank   int    `json:"rank"`
+			Person string `json:"person"`
+			Points int    `json:"points"`
+		} `json:"by_points"`
+	}
+	get("boards?"+url.Values{"scope": {scope}, "period": {"all"}}.Encode(), &b)
+	if len(b.ByPoints) != 1 || b.ByPoints[0].Person != person || b.ByPoints[0].Points != 10 || b.ByPoints[0].Rank != 1 {
+		t.Errorf("boards = %+v, want the one person with 10 points", b)
+	}
+	var sc struct {
+		Scopes []struct {
+			Scope         string `json:"scope"`
+			CheckinsToday int    `json:"checkins_today"`
+		} `json:"scopes"`
+	}
+	get("scopes", &sc)
+	if len(sc.Scopes) != 1 || sc.Scopes[0].Scope != scope || sc.Scopes[0].CheckinsToday != 1 {
+		t.Errorf("scopes = %+v, want %s with 1 today", sc, scope)
 	}
 }
 
