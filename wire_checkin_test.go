@@ -201,7 +201,9 @@ func TestCheckinConcurrentReplicas(t *testing.T) {
 				}
 				for _, a := range actions {
 					if b, ok := a.(bot.Batched); ok {
-						digestKeys.Store(b.Key, true)
+						if p, ok := b.Action.(bot.Push); ok && p.Topic == "checkin_digest" {
+							digestKeys.Store(b.Key, true)
+						}
 					}
 				}
 			})

@@ -213,6 +213,13 @@ func (s *Service) boardTurn(ctx context.Context, cfg *Config, t *bot.Turn) error
 		}
 		writeBoard(&sb, b)
 	}
+	if t.Event.Conversation.IsGroup() && !CanPostToGroup(t.Event.Platform) {
+		// No bot can answer in the group: answer the asker 1:1.
+		to := t.Event.ReplyTarget()
+		to.Conversation = bot.Conversation{}
+		t.Add(bot.Reply{To: to, Text: sb.String()})
+		return nil
+	}
 	t.ReplyText(sb.String())
 	return nil
 }

@@ -238,7 +238,7 @@ func (s *Service) checkinTurn(ctx context.Context, cfg *Config, t *bot.Turn) err
 	v := Values{Streak: c.Streak, Points: c.Points, Total: c.Total, Rank: c.Rank, Name: name}
 	if out.Already {
 		t.Answer.Rule = "already"
-		t.ReplyText(cfg.Already.Render(v))
+		s.sayAlready(t, c, cfg.Already.Render(v))
 	} else {
 		t.Answer.Rule = "checkin"
 		s.confirm(ctx, cfg, t, c, v)
@@ -271,6 +271,24 @@ func (s *Service) confirm(ctx context.Context, cfg *Config, t *bot.Turn, c Check
 		SendAt: end,
 		Action: bot.Push{Topic: "checkin_digest", Action: bot.Render{Renderer: DigestRenderer, Key: ref.String(), To: to}},
 	})
+}
+
+// sayAlready answers a repeated check-in. In a group it says so once per
+// person and day (a Batched reply keyed by both, due at once), so people
+// who post 签到 again and again cannot make the bot flood the group; in a
+// group no bot may post into it says nothing.
+func (s *Service) sayAlready(t *bot.Turn, c Checkin, text string) {
+	ev := t.Event
+	switch {
+	case !ev.Conversation.IsGroup():
+		t.ReplyText(text)
+	case CanPostToGroup(ev.Platform):
+		t.Add(bot.Batched{
+			Key:    "checkin-already:" + c.Scope + ":" + c.Person + ":" + strconv.Itoa(int(c.Day)),
+			SendAt: s.now(),
+			Action: bot.Reply{To: ev.ReplyTarget(), Text: text, InReplyTo: ev.MessageID},
+		})
+	}
 }
 
 // CanPostToGroup reports whether a bot can post into a group on p: WeCom

@@ -399,3 +399,37 @@ func TestBoardReply(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupAlreadyOncePerDay(t *testing.T) {
+	tests := []struct {
+		name      string
+		platform  bot.Platform
+		wantReply bool
+	}{
+		{"a group the bot can post in", bot.Douyin, true},
+		{"a WeCom customer group", bot.WeCom, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, testYAML)
+			r.clock.t = shanghai("2026-11-26 09:00")
+			r.run(t, group(tc.platform, "u1"))
+			keys := map[string]bool{}
+			for range 3 {
+				for _, a := range r.run(t, group(tc.platform, "u1")).Actions {
+					b, ok := a.(bot.Batched)
+					if !ok {
+						t.Fatalf("already in a group = %T, want a Batched reply", a)
+					}
+					if text, _ := bot.TextOf(b); !strings.Contains(text, "已签到") {
+						t.Errorf("already = %q", text)
+					}
+					keys[b.Key] = true
+				}
+			}
+			if got := len(keys) == 1; got != tc.wantReply {
+				t.Errorf("already replies under one key = %v (%d keys), want %v", got, len(keys), tc.wantReply)
+			}
+		})
+	}
+}
