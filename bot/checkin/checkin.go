@@ -267,7 +267,9 @@ func (s *Service) confirm(ctx context.Context, cfg *Config, t *bot.Turn, c Check
 	ref := DigestRef{Scope: c.Scope, Day: c.Day, From: start, To: end}
 	to := bot.Target{Platform: ev.Platform, Account: ev.Account, Conversation: ev.Conversation}
 	t.Add(bot.Batched{
-		Key:    "checkin:" + c.Scope + ":" + strconv.FormatInt(end.Unix(), 10),
+		// The day is part of the key: a window across midnight has one
+		// digest per day, each listing its own day's check-ins.
+		Key:    "checkin:" + c.Scope + ":" + strconv.Itoa(int(c.Day)) + ":" + strconv.FormatInt(end.Unix(), 10),
 		SendAt: end,
 		Action: bot.Push{Topic: "checkin_digest", Action: bot.Render{Renderer: DigestRenderer, Key: ref.String(), To: to}},
 	})

@@ -433,3 +433,32 @@ func TestGroupAlreadyOncePerDay(t *testing.T) {
 		})
 	}
 }
+
+func TestDigestAcrossMidnight(t *testing.T) {
+	r := newRig(t, strings.Replace(testYAML, "digest_window: 30s", "digest_window: 7m", 1))
+	// A 7-minute window does not start at midnight: find a midnight
+	// inside one, so one window spans two days.
+	midnight := shanghai("2026-11-27 00:00")
+	for midnight.Add(-time.Second).Truncate(7*time.Minute) != midnight.Add(time.Second).Truncate(7*time.Minute) {
+		midnight = midnight.AddDate(0, 0, 1)
+	}
+	refs := map[string]bot.Render{}
+	for i, at := range []time.Time{midnight.Add(-time.Second), midnight.Add(time.Second)} {
+		r.clock.t = at
+		turn := r.run(t, group(bot.Douyin, fmt.Sprintf("u%d", i)))
+		b := turn.Actions[0].(bot.Batched)
+		refs[b.Key] = b.Action.(bot.Push).Action.(bot.Render)
+	}
+	if len(refs) != 2 {
+		t.Fatalf("digests = %d, want one per day", len(refs))
+	}
+	for _, rd := range refs {
+		a, err := r.svc.Render(context.Background(), rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text, _ := bot.TextOf(a); !strings.Contains(text, "共 1 人") {
+			t.Errorf("digest = %q, want its day's one check-in", text)
+		}
+	}
+}
