@@ -100,6 +100,18 @@ func (a checkinAdmin) History(ctx context.Context, scope, person string) (admin.
 	return h, nil
 }
 
+func (a checkinAdmin) Unsent(ctx context.Context, limit int) ([]admin.CheckinUnsent, error) {
+	us, err := a.store.Unsent(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.CheckinUnsent, len(us))
+	for i, u := range us {
+		out[i] = admin.CheckinUnsent{Scope: u.Scope, Day: u.Day.String(), WindowEnd: u.WindowEnd, Reason: u.Reason}
+	}
+	return out, nil
+}
+
 func (a checkinAdmin) Scopes(ctx context.Context) ([]admin.CheckinScope, error) {
 	sc, err := a.store.Scopes(ctx, a.svc.Today())
 	if err != nil {

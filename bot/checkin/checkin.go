@@ -164,8 +164,9 @@ func New(o Options) *Service {
 	return s
 }
 
-// SetConfig sets the configuration used outside turns until the next
-// turn brings the scripts' own (main sets it from the scripts at start).
+// SetConfig sets the configuration used outside turns (the admin API's
+// "today") until the next turn brings the scripts' own. Until either
+// happens the defaults apply (Asia/Shanghai).
 func (s *Service) SetConfig(c *Config) {
 	if c != nil {
 		s.cfg.Store(c)

@@ -3,6 +3,8 @@ package admin
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -14,6 +16,15 @@ type CheckinAdmin interface {
 	Board(ctx context.Context, scope, period string) (CheckinBoard, error)
 	History(ctx context.Context, scope, person string) (CheckinHistory, error)
 	Scopes(ctx context.Context) ([]CheckinScope, error)
+	Unsent(ctx context.Context, limit int) ([]CheckinUnsent, error)
+}
+
+// CheckinUnsent is a group digest a platform would not let siyu post.
+type CheckinUnsent struct {
+	Scope     string    `json:"scope"`
+	Day       string    `json:"day"`
+	WindowEnd time.Time `json:"window_end"`
+	Reason    string    `json:"reason"`
 }
 
 // CheckinEntry is one line of a board.
@@ -58,7 +69,8 @@ type CheckinScope struct {
 type checkinModule struct{ a CheckinAdmin }
 
 // NewCheckin returns the checkin module: GET boards?scope=&period=,
-// history?person=&scope= and scopes.
+// history?person=&scope=, scopes and unsent?limit= (digests that could not
+// be posted, newest first).
 func NewCheckin(a CheckinAdmin) Module { return checkinModule{a} }
 
 func (checkinModule) Name() string { return "checkin" }
@@ -84,5 +96,16 @@ func (m checkinModule) Register(g *echo.Group) {
 			return err
 		}
 		return c.JSON(http.StatusOK, map[string]any{"scopes": s})
+	})
+	g.GET("/unsent", func(c echo.Context) error {
+		limit, _ := strconv.Atoi(c.QueryParam("limit"))
+		if limit <= 0 || limit > 500 {
+			limit = 100
+		}
+		u, err := m.a.Unsent(c.Request().Context(), limit)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"unsent": u})
 	})
 }

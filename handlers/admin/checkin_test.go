@@ -35,6 +35,10 @@ func (fakeCheckin) Scopes(context.Context) ([]CheckinScope, error) {
 	return []CheckinScope{{Scope: "douyin:a:g1", CheckinsToday: 2}}, nil
 }
 
+func (fakeCheckin) Unsent(_ context.Context, limit int) ([]CheckinUnsent, error) {
+	return []CheckinUnsent{{Scope: "wecom:c:g", Day: "2026-11-26", Reason: "wecom customer groups accept no bot messages"}}, nil
+}
+
 func TestCheckinModule(t *testing.T) {
 	lib, err := bot.NewLibrary(fstest.MapFS{"a.yaml": {Data: []byte("fallback: 嗯\n")}}, nil)
 	if err != nil {
@@ -69,6 +73,12 @@ func TestCheckinModule(t *testing.T) {
 		{"history", "/admin/api/checkin/history?person=p1&scope=s", http.StatusOK, func(t *testing.T, body map[string]any) {
 			day := body["days"].([]any)[0].(map[string]any)
 			if body["person"] != "p1" || body["total"] != 35.0 || body["streak"] != 3.0 || day["day"] != "2026-11-26" || day["points"] != 15.0 {
+				t.Fatalf("body = %v", body)
+			}
+		}},
+		{"unsent digests", "/admin/api/checkin/unsent", http.StatusOK, func(t *testing.T, body map[string]any) {
+			u := body["unsent"].([]any)[0].(map[string]any)
+			if u["scope"] != "wecom:c:g" || u["reason"] == "" {
 				t.Fatalf("body = %v", body)
 			}
 		}},
