@@ -51,7 +51,7 @@ type checkinRow struct {
 	ID         int64     `gorm:"primaryKey;autoIncrement"`
 	Scope      string    `gorm:"type:varchar(88);not null;uniqueIndex:ux_checkins_person_day,priority:1;index:ix_checkins_scope_day,priority:1"`
 	Person     string    `gorm:"type:varchar(100);not null;uniqueIndex:ux_checkins_person_day,priority:2"`
-	Day        int       `gorm:"not null;uniqueIndex:ux_checkins_person_day,priority:3;index:ix_checkins_scope_day,priority:2;index:ix_checkins_day"`
+	Day        int       `gorm:"not null;uniqueIndex:ux_checkins_person_day,priority:3;index:ix_checkins_scope_day,priority:2"`
 	Name       string    `gorm:"type:varchar(64);not null;default:''"`
 	Week       int       `gorm:"not null"`
 	Streak     int       `gorm:"not null"`
