@@ -26,6 +26,7 @@ func checkinCapability() capability {
 			if err != nil {
 				return err
 			}
+			p.observe = append(p.observe, svc.Observer())
 			p.commands = append(p.commands, rankedStage{rank: rankCheckin, stage: svc})
 			p.renderers[checkin.DigestRenderer] = svc
 			p.admin = append(p.admin, admin.NewCheckin(checkinAdmin{svc: svc, store: store}))

@@ -188,9 +188,30 @@ func (s *Service) Location() *time.Location { return s.config().Location }
 // Today returns the current day in the configured time zone.
 func (s *Service) Today() Day { return DayOf(s.now(), s.config().Location) }
 
+// Observer returns the layer-2 stage that counts check-ins seen after
+// the fact (bot.Event.Observe): WeCom customer groups reach siyu only
+// through the chat archive, and their check-ins count too. It never
+// answers in the conversation; milestone rewards go to the person 1:1.
+func (s *Service) Observer() bot.Stage {
+	return bot.StageFunc(func(ctx context.Context, t *bot.Turn) (bool, error) {
+		if !t.Event.Observe || t.Event.Kind != bot.KindMessage || t.Event.Sender == "" {
+			return false, nil
+		}
+		cfg := FromScripts(t.Scripts)
+		if cfg == nil || !s.isCheckin(cfg, t) {
+			return false, nil
+		}
+		return false, s.checkinTurn(ctx, cfg, t)
+	})
+}
+
+func (s *Service) isCheckin(cfg *Config, t *bot.Turn) bool {
+	return slices.Contains(cfg.Keywords, t.Text) || t.Intent == "checkin" && t.Confidence >= s.minConf && !slices.Contains(cfg.BoardKeywords, t.Text)
+}
+
 // HandleTurn takes check-in and leaderboard messages (layer 3).
 func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
-	if t.Event.Kind != bot.KindMessage || t.Event.Sender == "" {
+	if t.Event.Kind != bot.KindMessage || t.Event.Sender == "" || t.Event.Observe {
 		return false, nil
 	}
 	cfg := FromScripts(t.Scripts)
@@ -203,9 +224,7 @@ func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 	switch {
 	case slices.Contains(cfg.BoardKeywords, t.Text):
 		return true, s.boardTurn(ctx, cfg, t)
-	case slices.Contains(cfg.Keywords, t.Text):
-		return true, s.checkinTurn(ctx, cfg, t)
-	case t.Intent == "checkin" && t.Confidence >= s.minConf:
+	case s.isCheckin(cfg, t):
 		return true, s.checkinTurn(ctx, cfg, t)
 	}
 	return false, nil
@@ -252,7 +271,9 @@ func (s *Service) checkinTurn(ctx context.Context, cfg *Config, t *bot.Turn) err
 func (s *Service) confirm(ctx context.Context, cfg *Config, t *bot.Turn, c Checkin, v Values) {
 	ev := t.Event
 	if !ev.Conversation.IsGroup() {
-		t.ReplyText(cfg.Reply.Render(v))
+		if !ev.Observe { // no reply is possible to a message seen after the fact
+			t.ReplyText(cfg.Reply.Render(v))
+		}
 		return
 	}
 	start := c.At.Truncate(cfg.DigestWindow)
@@ -283,6 +304,7 @@ func (s *Service) confirm(ctx context.Context, cfg *Config, t *bot.Turn, c Check
 func (s *Service) sayAlready(t *bot.Turn, c Checkin, text string) {
 	ev := t.Event
 	switch {
+	case ev.Observe:
 	case !ev.Conversation.IsGroup():
 		t.ReplyText(text)
 	case CanPostToGroup(ev.Platform):
@@ -425,6 +447,13 @@ func (s *Service) giveRewards(ctx context.Context, cfg *Config, t *bot.Turn, c C
 		return nil
 	}
 	ev := t.Event
+	// Where nothing can be said in the conversation, the person is told
+	// 1:1, the coupon's own message included.
+	oneToOne := ev.Observe || ev.Conversation.IsGroup() && !CanPostToGroup(ev.Platform)
+	claimEv := ev
+	if oneToOne {
+		claimEv.Conversation = bot.Conversation{}
+	}
 	for _, m := range pending {
 		i := slices.IndexFunc(cfg.Rewards, func(r Reward) bool { return r.Streak == m.Streak })
 		if i < 0 {
@@ -435,7 +464,7 @@ func (s *Service) giveRewards(ctx context.Context, cfg *Config, t *bot.Turn, c C
 		if r.Coupon != "" && s.coupons != nil {
 			// Claim before marking given: the claim is idempotent on the
 			// trigger, so a crash in between only repeats it.
-			if coupon, err = s.coupons.ClaimReward(ctx, r.Coupon, ev, m.Trigger()); err != nil {
+			if coupon, err = s.coupons.ClaimReward(ctx, r.Coupon, claimEv, m.Trigger()); err != nil {
 				s.log.WarnContext(ctx, "checkin: coupon claim failed; the reward stays pending", "streak", m.Streak, "err", err)
 				continue
 			}
@@ -450,13 +479,12 @@ func (s *Service) giveRewards(ctx context.Context, cfg *Config, t *bot.Turn, c C
 		}
 		text, _ := ParseTemplate(r.Message) // checked when the scripts loaded
 		msg := text.Render(v)
-		if ev.Conversation.IsGroup() {
-			to := ev.ReplyTarget()
-			if !CanPostToGroup(ev.Platform) {
-				to.Conversation = bot.Conversation{} // tell the person 1:1
-			}
-			t.Add(bot.Push{Topic: "checkin_reward", Action: bot.Reply{To: to, Text: msg}})
-		} else {
+		switch {
+		case oneToOne:
+			t.Add(bot.Push{Topic: "checkin_reward", Action: bot.Reply{To: claimEv.ReplyTarget(), Text: msg}})
+		case ev.Conversation.IsGroup():
+			t.Add(bot.Push{Topic: "checkin_reward", Action: bot.Reply{To: ev.ReplyTarget(), Text: msg}})
+		default:
 			t.ReplyText(msg)
 		}
 		t.Add(coupon...)

@@ -61,7 +61,7 @@ func newRig(t testing.TB, yaml string) *rig {
 	t.Helper()
 	r := &rig{store: newMemStore(), coupons: &fakeCoupons{}, clock: &clock{}}
 	r.svc = checkin.New(checkin.Options{Store: r.store, Coupons: r.coupons, Now: r.clock.Now})
-	r.engine = bot.NewEngine(bot.EngineConfig{Scripts: staticScripts{mustScripts(t, yaml)}, Commands: []bot.Stage{r.svc}, Now: r.clock.Now})
+	r.engine = bot.NewEngine(bot.EngineConfig{Scripts: staticScripts{mustScripts(t, yaml)}, Observe: []bot.Stage{r.svc.Observer()}, Commands: []bot.Stage{r.svc}, Now: r.clock.Now})
 	return r
 }
 
@@ -460,5 +460,42 @@ func TestDigestAcrossMidnight(t *testing.T) {
 		if text, _ := bot.TextOf(a); !strings.Contains(text, "共 1 人") {
 			t.Errorf("digest = %q, want its day's one check-in", text)
 		}
+	}
+}
+
+// TestObservedWeComGroup: WeCom customer groups reach siyu through the
+// chat archive (observed events). Their check-ins count, nothing is said
+// in the group, the unsent digest is recorded, and a milestone's reward
+// goes to the person 1:1.
+func TestObservedWeComGroup(t *testing.T) {
+	r := newRig(t, testYAML)
+	start := shanghai("2026-11-01 09:00")
+	for d := range 7 {
+		r.clock.t = start.AddDate(0, 0, d)
+		for range 2 { // the second is a repeat
+			ev := group(bot.WeCom, "ext-1")
+			ev.Observe = true
+			turn := r.run(t, ev)
+			for _, a := range turn.Actions {
+				if a.Dest().Conversation.IsGroup() {
+					t.Fatalf("day %d: action %T into the group, want none", d+1, a)
+				}
+			}
+			if d == 6 && len(turn.Actions) > 0 {
+				p, ok := turn.Actions[0].(bot.Push)
+				if !ok || p.Topic != "checkin_reward" || p.Action.Dest().User != "ext-1" {
+					t.Errorf("day 7: actions = %#v, want the reward pushed 1:1", turn.Actions)
+				}
+			}
+		}
+	}
+	if r.store.inserts != 7 {
+		t.Errorf("check-ins = %d, want 7", r.store.inserts)
+	}
+	if len(r.store.unsent) != 7 {
+		t.Errorf("unsent digests = %d, want one per window", len(r.store.unsent))
+	}
+	if got := r.coupons.count(); got != 1 {
+		t.Errorf("coupons = %d, want 1", got)
 	}
 }
