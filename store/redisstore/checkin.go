@@ -117,7 +117,7 @@ func (b *CheckinBoards) order(scope string, day checkin.Day) string {
 	return b.c.key("checkin", scope+":order:"+strconv.Itoa(int(day)))
 }
 
-// Add implements checkin.Boards in one round trip.
+// Add implements checkin.Boards in one script call.
 func (b *CheckinBoards) Add(ctx context.Context, c checkin.Checkin) (int, error) {
 	keys := make([]string, 0, 8)
 	for _, p := range checkin.Periods() {
@@ -125,12 +125,30 @@ func (b *CheckinBoards) Add(ctx context.Context, c checkin.Checkin) (int, error)
 		keys = append(keys, pts, st)
 	}
 	keys = append(keys, b.order(c.Scope, c.Day), b.marker(c.Scope))
-	rank, err := b.add.Run(ctx, b.c.rdb, keys, c.Person, c.Points, c.WeekPoints, c.Total, c.Streak, c.ID,
-		int64(checkinDayTTL/time.Second), int64(checkinWeekTTL/time.Second)).Int()
+	args := make([]any, 0, 3+len(keys)+8)
+	args = append(args, "evalsha", b.add.Hash(), len(keys))
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	args = append(args, c.Person, c.Points, c.WeekPoints, c.Total, c.Streak, c.ID,
+		int64(checkinDayTTL/time.Second), int64(checkinWeekTTL/time.Second))
+	// Through the batcher: concurrent check-ins share its pipelines
+	// (with the dedupe commands) instead of a round trip each.
+	cmd := redis.NewIntCmd(ctx, args...)
+	b.c.batch.do(ctx, cmd)
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		// Redis restarted or was flushed of scripts: load it, once.
+		if err := b.add.Load(ctx, b.c.rdb).Err(); err != nil {
+			return 0, fmt.Errorf("redisstore.CheckinBoards.Add: %w: %w", bot.ErrUnavailable, err)
+		}
+		cmd = redis.NewIntCmd(ctx, args...)
+		b.c.batch.do(ctx, cmd)
+	}
+	rank, err := cmd.Result()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore.CheckinBoards.Add: %w: %w", bot.ErrUnavailable, err)
 	}
-	return rank, nil
+	return int(rank), nil
 }
 
 // Load implements checkin.Boards. It merges (ZADD GT) rather than
