@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,7 +100,7 @@ func groupCheckin(user, text, key string, at time.Time) bot.Event {
 func flushPrefix(tb testing.TB, rdb *redisstore.Client) {
 	tb.Helper()
 	ctx := context.Background()
-	iter := rdb.Redis().Scan(ctx, 0, rdb.Prefix()+"checkin:*", 1000).Iterator()
+	iter := rdb.Redis().Scan(ctx, 0, rdb.Prefix()+"*", 1000).Iterator()
 	for iter.Next(ctx) {
 		if err := rdb.Redis().Del(ctx, iter.Val()).Err(); err != nil {
 			tb.Fatal(err)
@@ -257,6 +260,31 @@ func TestCheckinConcurrentReplicas(t *testing.T) {
 		t.Errorf("rebuilt boards differ:\nbefore %+v\nafter  %+v", before, after)
 	}
 	r.assertBoardsMatchDB(t, scope, d2, persons[:5])
+}
+
+// TestCheckScriptsCheckin: the checkin: section's mistakes come out of
+// siyu check-scripts with their file and line.
+func TestCheckScriptsCheckin(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown placeholder", "checkin:\n  keywords: [签到]\n  reply: \"{{days}} 天\"\n", "checkin.yaml:3: checkin.reply: unknown placeholder {{days}}"},
+		{"bad time zone", "checkin:\n  keywords: [签到]\n  timezone: Asia/Nowhere\n", "checkin.yaml:3: checkin.timezone: unknown time zone"},
+		{"reward without a message", "checkin:\n  keywords: [签到]\n  rewards:\n    - streak: 7\n", "checkin.yaml:4: checkin.rewards: the reward at streak 7 has no message"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "checkin.yaml"), []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			err := run(t.Context(), runEnv{args: []string{"check-scripts", dir}, getenv: func(string) string { return "" }, stdout: &out, stderr: &errOut})
+			if err == nil || !strings.Contains(errOut.String(), tc.want) {
+				t.Fatalf("check-scripts = %v, output %q; want an error with %q", err, errOut.String(), tc.want)
+			}
+		})
+	}
 }
 
 // recordingSender records what the outbox sends.
