@@ -309,7 +309,9 @@ func (s *Service) sayAlready(t *bot.Turn, c Checkin, text string) {
 		t.ReplyText(text)
 	case CanPostToGroup(ev.Platform):
 		t.Add(bot.Batched{
-			Key:    "checkin-already:" + c.Scope + ":" + c.Person + ":" + strconv.Itoa(int(c.Day)),
+			// Hashed: the outbox bounds its keys, and scope and person
+			// together may pass the bound.
+			Key:    "checkin-already:" + digest(c.Scope+"|"+c.Person) + ":" + strconv.Itoa(int(c.Day)),
 			SendAt: s.now(),
 			Action: bot.Reply{To: ev.ReplyTarget(), Text: text, InReplyTo: ev.MessageID},
 		})

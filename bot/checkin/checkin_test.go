@@ -424,6 +424,9 @@ func TestGroupAlreadyOncePerDay(t *testing.T) {
 					if text, _ := bot.TextOf(b); !strings.Contains(text, "已签到") {
 						t.Errorf("already = %q", text)
 					}
+					if len(b.Key) > 180 {
+						t.Errorf("batch key of %d bytes, want it within the outbox's bound", len(b.Key))
+					}
 					keys[b.Key] = true
 				}
 			}

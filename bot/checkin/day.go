@@ -54,6 +54,12 @@ func bound(s string, n int) string {
 	return "h:" + hex.EncodeToString(sum[:20])
 }
 
+// digest returns a short fixed-length digest of s, for keys.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}
+
 // ScopeOf returns the scope an event's check-in counts in: the group
 // (platform, account and group), or the account for 1:1 conversations.
 func ScopeOf(ev bot.Event) string {
