@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -427,27 +428,52 @@ func TestCheckinThroughWeChat(t *testing.T) {
 	}
 }
 
-// BenchmarkCheckin measures new check-ins through the engine on the
-// configured backends (MariaDB and Redis when MYSQL_DSN and REDIS_URL are
-// set): each iteration is a different person's first check-in of the day.
+// BenchmarkCheckin measures new check-ins on the configured backends
+// (MariaDB and Redis when MYSQL_DSN and REDIS_URL are set), each a
+// different person's first of the day: "callback" through dedupe and the
+// engine as a platform callback runs, "service" the check-in alone (the
+// database's latest row and insert, the boards' script).
 func BenchmarkCheckin(b *testing.B) {
 	r := newCheckinRig(b, 1)
 	r.clock.set(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
-	h := r.replicas[0].handler
+	cfg := checkin.FromScripts(r.scripts)
 	var seq atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(16) // callbacks arrive concurrently; the database round trips overlap
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			n := seq.Add(1)
-			ev := bot.Event{Platform: bot.WeChat, Account: "wx-bench", Kind: bot.KindMessage, Sender: bot.UserID("o-bench-" + fmt.Sprint(n)),
-				Text: "签到", DedupeKey: "bench-" + fmt.Sprint(n), Time: r.clock.Now()}
-			actions, err := h.HandleEvent(context.Background(), ev)
-			if err != nil || len(actions) != 1 {
-				b.Fatalf("HandleEvent = %v, %v", actions, err)
+	event := func() bot.Event {
+		n := strconv.FormatInt(seq.Add(1), 10)
+		return bot.Event{Platform: bot.WeChat, Account: "wx-bench", Kind: bot.KindMessage, Sender: bot.UserID("o-bench-" + n),
+			Text: "签到", DedupeKey: "bench-" + n, Time: r.clock.Now()}
+	}
+	run := func(b *testing.B, one func() error) {
+		b.ReportAllocs()
+		b.SetParallelism(16) // callbacks arrive concurrently; the database round trips overlap
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := one(); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checkins/s")
+	}
+	b.Run("callback", func(b *testing.B) {
+		h := r.replicas[0].handler
+		run(b, func() error {
+			actions, err := h.HandleEvent(context.Background(), event())
+			if err == nil && len(actions) != 1 {
+				err = fmt.Errorf("actions = %v, want one reply", actions)
+			}
+			return err
+		})
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checkins/s")
+	b.Run("service", func(b *testing.B) {
+		svc := r.replicas[0].svc
+		run(b, func() error {
+			out, err := svc.CheckIn(context.Background(), cfg, event())
+			if err == nil && (out.Already || out.Checkin.Rank == 0) {
+				err = fmt.Errorf("outcome = %+v, want a new, ranked check-in", out)
+			}
+			return err
+		})
+	})
 }
