@@ -83,7 +83,7 @@ func DigestText(list []Checkin, n, today int) string {
 		b.WriteString("天")
 	}
 	if n > len(list) {
-		fmt.Fprintf(&b, " 等")
+		b.WriteString(" 等")
 	}
 	fmt.Fprintf(&b, " 共 %d 人", n)
 	if today > n {
