@@ -34,11 +34,15 @@ func wireCoupon(ctx context.Context, w capWiring, p *parts) error {
 	if err != nil {
 		return err
 	}
+	initial := initialScripts(w.cfg)
+	if w.scripts != nil {
+		initial = w.scripts.Scripts()
+	}
 	svc := coupon.New(coupon.Config{
 		Store:   store,
 		Counter: redisstore.NewCouponCounter(w.rdb),
 		Logger:  w.logger,
-	}, initialScripts(w.cfg))
+	}, initial)
 	// The observer keeps the scripts in force for ClaimReward, which
 	// check-in (rank 20) calls before the command below sees the turn.
 	p.observe = append(p.observe, svc.Observer())

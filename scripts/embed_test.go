@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/checkin"
 	"github.com/siyu-bot/siyu/scripts"
 )
 
@@ -54,6 +55,9 @@ func TestShippedScripts(t *testing.T) {
 		if text == "" {
 			t.Errorf("%s is empty", name)
 		}
+	}
+	if c := checkin.FromScripts(s); c == nil || len(c.Keywords) != 2 || c.Points != 10 || len(c.Rewards) == 0 {
+		t.Errorf("checkin section = %+v, want the shipped 签到/打卡 with 10 points and rewards", c)
 	}
 	if text, ch := s.ContactWelcome("store-shanghai-01", nil); ch == nil || text != ch.Welcome[0] {
 		t.Errorf("ContactWelcome(store-shanghai-01) = %q, %v, want the channel's welcome", text, ch)

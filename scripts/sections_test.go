@@ -1,9 +1,12 @@
 package scripts_test
 
 import (
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/checkin"
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/dnd"
 	"github.com/siyu-bot/siyu/bot/nlp"
@@ -25,7 +28,7 @@ func shippedSections(t *testing.T) []bot.Section {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}, risk.Section{}, coupon.Section{}}
+	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}, risk.Section{}, coupon.Section{}, checkin.Section{}}
 }
 
 // TestShippedIntentScripts checks nlp.yaml: its intent rules, hand-over
@@ -49,5 +52,29 @@ func TestShippedIntentScripts(t *testing.T) {
 	faq := s.Section("faq").(*nlp.FAQ)
 	if e, _, ok := faq.Match(nlp.Canonical("拿铁可以换燕麦奶吗？")); !ok || e.Name != "oat-milk" {
 		t.Errorf("FAQ match for 燕麦奶 = %q, %v, want oat-milk", e.Name, ok)
+	}
+}
+
+// TestRewardCouponMustNameACampaign: a check-in reward's coupon names a
+// campaign of the campaigns: section, or the scripts do not load.
+func TestRewardCouponMustNameACampaign(t *testing.T) {
+	files := fstest.MapFS{"a.yaml": {Data: []byte(`checkin:
+  keywords: [签到]
+  rewards:
+    - streak: 7
+      message: 七天啦
+      coupon: no-such-campaign
+campaigns:
+  - id: real-one
+    stock: 1
+    start: "2026-11-01T00:00:00+08:00"
+    end: "2026-12-31T23:59:59+08:00"
+    trigger: {keywords: [领券]}
+    codes: {generate: {prefix: A, length: 8}}
+`)}}
+	_, err := bot.LoadScripts(files, shippedSections(t)...)
+	got := bot.ScriptErrors(err)
+	if len(got) != 1 || got[0].File != "a.yaml" || got[0].Line != 6 || !strings.Contains(got[0].Msg, "no-such-campaign") {
+		t.Fatalf("errors = %v, want one at a.yaml:6 naming the unknown campaign", got)
 	}
 }

@@ -140,6 +140,13 @@ func (cs *Campaigns) Get(id string) (*Campaign, bool) {
 	return &cs.list[i], true
 }
 
+// Has reports whether a campaign has the given id (check-in rewards name
+// campaigns by id).
+func (cs *Campaigns) Has(id string) bool {
+	_, ok := cs.Get(id)
+	return ok
+}
+
 // List returns the campaigns in file order. The slice is shared: do not
 // modify it.
 func (cs *Campaigns) List() []Campaign {
