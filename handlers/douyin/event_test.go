@@ -2,7 +2,6 @@ package douyin
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,16 +20,12 @@ import (
 	"github.com/siyu-bot/siyu/store/storetest"
 )
 
-// sharedSample reads a payload from the shared platform material beside
-// the checkout.
+// sharedSample reads a published payload kept in testdata.
 func sharedSample(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "platforms", name))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("published sample %s not found beside the checkout", name)
-	}
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("published sample: %v", err) // never skip: see testdata/README.md
 	}
 	return b
 }

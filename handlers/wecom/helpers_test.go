@@ -3,7 +3,6 @@ package wecom
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -269,15 +268,12 @@ func kfXML(created int64, token, openKfID string) string {
 		testCorp, created, token, openKfID)
 }
 
-// sharedFile reads the platforms' published material beside the checkout.
+// sharedFile reads the platforms' published material kept in testdata.
 func sharedFile(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "platforms", name))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("published sample %s not found beside the checkout", name)
-	}
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("published sample: %v", err) // never skip: see testdata/README.md
 	}
 	return b
 }
