@@ -30,45 +30,9 @@ type inbound struct {
 	EventKey     string `xml:"EventKey" json:"EventKey"`
 }
 
-// envelope is a safe-mode body: the ciphertext and, in compatibility
-// mode, plaintext fields beside it that siyu ignores.
-type envelope struct {
-	Encrypt string `xml:"Encrypt" json:"Encrypt"`
-}
-
-// parseEnvelope and parseInbound decode into a local of each fallback
-// branch: passing the result's own address to encoding/json or
-// encoding/xml would move it to the heap on every callback, the flat
-// fast path included.
-func parseEnvelope(body []byte) (envelope, error) {
-	var env envelope
-	var err error
-	switch {
-	case wxcrypt.IsJSON(body):
-		var j envelope
-		err = json.Unmarshal(body, &j)
-		env = j
-	default:
-		err = flatxml.Scan(body, func(name, value []byte) {
-			if string(name) == "Encrypt" {
-				env.Encrypt = string(value)
-			}
-		})
-		if errors.Is(err, flatxml.ErrNotFlat) {
-			var x envelope
-			err = xml.Unmarshal(body, &x)
-			env = x
-		}
-	}
-	if err != nil {
-		return env, fmt.Errorf("wechat: envelope: %w", err)
-	}
-	if env.Encrypt == "" {
-		return env, fmt.Errorf("wechat: envelope has no Encrypt")
-	}
-	return env, nil
-}
-
+// parseInbound decodes into a local of each fallback branch: passing the
+// result's own address to encoding/json or encoding/xml would move it to
+// the heap on every callback, the flat fast path included.
 func parseInbound(body []byte) (inbound, error) {
 	var m inbound
 	var err error
