@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/body"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 	"github.com/siyu-bot/siyu/store/sqlstore"
@@ -159,6 +160,7 @@ func TestCallbackRejects(t *testing.T) {
 		}, http.StatusUnauthorized},
 		{"malformed XML", func(q url.Values, b string) string { return "<xml><Encrypt>" }, http.StatusBadRequest},
 		{"no Encrypt", func(q url.Values, b string) string { return "<xml><ToUserName>x</ToUserName></xml>" }, http.StatusBadRequest},
+		{"oversize body", func(q url.Values, b string) string { return b + strings.Repeat(" ", body.Limit) }, http.StatusRequestEntityTooLarge},
 		{"signed ciphertext that is not AES", func(q url.Values, b string) string {
 			b = "<xml><Encrypt><![CDATA[bm90IGNpcGhlcnRleHQ=]]></Encrypt></xml>"
 			resign(q, b)
