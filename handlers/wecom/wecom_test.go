@@ -16,8 +16,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers/internal/body"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/internal/body"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
