@@ -314,16 +314,4 @@ func weComVectors(t *testing.T) map[string]vector {
 	return out
 }
 
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func newTestTokens(b backends) *redisstore.TokenCache { return redisstore.NewTokenCache(b.rdb) }
