@@ -1,6 +1,9 @@
 package scripts_test
 
 import (
+	"io/fs"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
@@ -29,6 +32,7 @@ func TestShippedScripts(t *testing.T) {
 		{name: "refund", platform: bot.Douyin, text: "怎么退款", want: "return-refund"},
 		{name: "invoice", platform: bot.WeChat, text: "能开发票吗", want: "invoice"},
 		{name: "delivery", platform: bot.WeChat, text: "什么时候发货", want: "delivery"},
+		{name: "menu, as the follow welcome promises", platform: bot.WeChat, text: "菜单", want: "menu"},
 		{name: "no match", platform: bot.WeChat, text: "今天天气怎么样", want: ""},
 	}
 	for _, tc := range tests {
@@ -57,5 +61,41 @@ func TestShippedScripts(t *testing.T) {
 	}
 	if text, ch := s.ContactWelcome("store-shanghai-01", nil); ch == nil || text != ch.Welcome[0] {
 		t.Errorf("ContactWelcome(store-shanghai-01) = %q, %v, want the channel's welcome", text, ch)
+	}
+}
+
+// TestPromisedRepliesAreAnswered: every 回复「X」 the shipped texts tell
+// customers to send is answered by a rule, not the fallback.
+func TestPromisedRepliesAreAnswered(t *testing.T) {
+	s, err := bot.LoadScripts(scripts.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := fs.Glob(scripts.FS, "*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	promise := regexp.MustCompile(`回复「([^」]+)」`)
+	n := 0
+	for _, name := range files {
+		b, err := fs.ReadFile(scripts.FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range promise.FindAllStringSubmatch(string(b), -1) {
+			word := m[1]
+			if strings.Contains(word, "+") {
+				continue // a template such as 订单号+问题, not a word to send as is
+			}
+			n++
+			if r, ok := s.Match(bot.WeChat, word); !ok {
+				t.Errorf("%s tells customers to reply %q, which no rule answers", name, word)
+			} else {
+				t.Logf("%s: %q is answered by %s", name, word, r.Name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no 回复「…」 found in the shipped scripts")
 	}
 }
