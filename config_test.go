@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -56,10 +57,12 @@ func TestWeChatAccountConfig(t *testing.T) {
 func TestPartialAccountRefusesToStart(t *testing.T) {
 	env := map[string]string{"WECHAT_APPID": "wx1", "WECHAT_APPSECRET": "s", "SIYU_ADDR": "127.0.0.1:0"}
 	started := false
-	err := run(t.Context(), runEnv{
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	err := run(ctx, runEnv{
 		getenv: func(k string) string { return env[k] },
 		stdout: &syncBuffer{}, stderr: &syncBuffer{},
-		ready: func(string) { started = true },
+		ready: func(string) { started = true; cancel() }, // a server that starts is stopped at once
 	})
 	if err == nil || started || !strings.Contains(err.Error(), "WECHAT_TOKEN") {
 		t.Fatalf("run = %v (started %v), want a refusal naming WECHAT_TOKEN", err, started)
