@@ -6,10 +6,15 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/siyu .
+# The data folder, made here: the runtime image has no shell to make it.
+RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/siyu /siyu
 COPY scripts /scripts
+# /data must belong to nonroot (uid 65532) before USER: SQLite creates
+# siyu.db and its journal there, and a root-owned folder refuses them.
+COPY --from=build --chown=65532:65532 /out/data /data
 WORKDIR /data
 ENV SIYU_SCRIPTS=/scripts SIYU_SQLITE=/data/siyu.db
 USER nonroot:nonroot

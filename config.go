@@ -2,13 +2,17 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// Demo credentials used when WECHAT_TOKEN is unset, so `go run .` and
-// `siyu simulate` work at once with no WeChat account. They are public: a
-// real account must set its own.
+// Demo credentials used when no WeChat account is configured at all (none
+// of WECHAT_APPID, WECHAT_APPSECRET, WECHAT_TOKEN, WECHAT_AES_KEY), so
+// `go run .` and `siyu simulate` work at once. They are public: anyone can
+// sign callbacks with them, so they are never used to fill in a real
+// account's missing settings.
 const (
 	demoToken  = "siyu-demo-token"
 	demoAESKey = "c2l5dWRlbW9rZXlzaXl1ZGVtb2tleXNpeXVkZW1va2U"
@@ -33,6 +37,13 @@ type config struct {
 	WeChatAESKey    string
 	WeChatAPIBase   string
 	WeChatDemo      bool
+	// WeChatAllowPlain accepts plain-mode callbacks: WECHAT_MODE=plain,
+	// or no EncodingAESKey. Otherwise only encrypted callbacks are.
+	WeChatAllowPlain bool
+
+	// TrustedProxies are the networks of the reverse proxies whose
+	// X-Forwarded-For is believed for the logged client address.
+	TrustedProxies []*net.IPNet
 
 	ReplyBudget  time.Duration
 	ReplayWindow time.Duration
@@ -65,13 +76,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		WeChatAESKey:    getenv("WECHAT_AES_KEY"),
 		WeChatAPIBase:   or("WECHAT_API_BASE", "https://api.weixin.qq.com"),
 	}
-	if c.WeChatToken == "" {
-		c.WeChatDemo = true
-		c.WeChatToken, c.WeChatAESKey = demoToken, demoAESKey
-		if c.WeChatAppID == "" {
-			c.WeChatAppID = demoAppID
-		}
+	if err := c.weChatAccount(getenv("WECHAT_MODE")); err != nil {
+		return c, err
 	}
+	proxies, err := parseProxies(getenv("SIYU_TRUSTED_PROXIES"))
+	if err != nil {
+		return c, err
+	}
+	c.TrustedProxies = proxies
 	for _, d := range []struct {
 		key  string
 		def  time.Duration
@@ -105,4 +117,70 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("config: WECHAT_AES_KEY must be the 43-character EncodingAESKey, got %s characters", strconv.Itoa(len(c.WeChatAESKey)))
 	}
 	return c, nil
+}
+
+// weChatAccount settles the Official Account: the demo credentials when
+// none is configured at all, else a complete real account (a partial one
+// is refused rather than completed with public demo values), and which
+// callback modes it accepts.
+func (c *config) weChatAccount(mode string) error {
+	if c.WeChatAppID == "" && c.WeChatAppSecret == "" && c.WeChatToken == "" && c.WeChatAESKey == "" {
+		c.WeChatDemo = true
+		c.WeChatAppID, c.WeChatToken, c.WeChatAESKey = demoAppID, demoToken, demoAESKey
+	} else {
+		var missing []string
+		if c.WeChatAppID == "" {
+			missing = append(missing, "WECHAT_APPID (the account's AppID)")
+		}
+		if c.WeChatToken == "" {
+			missing = append(missing, "WECHAT_TOKEN (the Token of the account's server configuration, 服务器配置)")
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("config: a WeChat Official Account is partly configured (some of WECHAT_APPID, WECHAT_APPSECRET, WECHAT_TOKEN, WECHAT_AES_KEY are set); "+
+				"siyu will not run it on the public demo credentials: set %s, or unset them all for the demo", strings.Join(missing, " and "))
+		}
+	}
+	switch strings.ToLower(mode) {
+	case "":
+		c.WeChatAllowPlain = c.WeChatAESKey == ""
+	case "plain":
+		c.WeChatAllowPlain = true
+	case "safe", "compat", "compatible":
+		if c.WeChatAESKey == "" {
+			return fmt.Errorf("config: WECHAT_MODE=%s needs WECHAT_AES_KEY, the account's EncodingAESKey", mode)
+		}
+	default:
+		return fmt.Errorf("config: WECHAT_MODE=%q: want safe (also for compatibility mode) or plain", mode)
+	}
+	return nil
+}
+
+// parseProxies reads SIYU_TRUSTED_PROXIES: comma-separated CIDRs or bare
+// addresses of the reverse proxies in front of siyu.
+func parseProxies(v string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for f := range strings.SplitSeq(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("config: SIYU_TRUSTED_PROXIES: %q is not an address or a CIDR like 10.0.0.0/8", f)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("config: SIYU_TRUSTED_PROXIES: %q is not an address or a CIDR like 10.0.0.0/8", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -50,6 +50,9 @@ type runEnv struct {
 	stderr io.Writer
 	// ready, when set, is told the server's address once it listens.
 	ready func(addr string)
+	// redisPrefix, when set, replaces redisstore.DefaultPrefix, so tests
+	// on a shared Redis keep to keys of their own.
+	redisPrefix string
 }
 
 const usage = `usage:
@@ -128,7 +131,10 @@ func serve(ctx context.Context, env runEnv) error {
 		logger.Warn("only one of MYSQL_DSN and REDIS_URL is set; the other backend is embedded and not shared between replicas")
 	}
 	if cfg.WeChatDemo {
-		logger.Warn("WECHAT_TOKEN is not set: using public demo credentials; `siyu simulate` works, a real Official Account will not")
+		logger.Warn("no WeChat Official Account configured (WECHAT_APPID, WECHAT_APPSECRET, WECHAT_TOKEN, WECHAT_AES_KEY): using public demo credentials; `siyu simulate` works, a real account will not")
+	}
+	if cfg.WeChatAllowPlain && cfg.WeChatAESKey != "" {
+		logger.Warn("WECHAT_MODE=plain: WeChat callbacks in plain mode are accepted; their bodies are not authenticated, so set the account to safe mode when you can")
 	}
 
 	if env.getenv("GOGC") == "" {
@@ -157,7 +163,11 @@ func serve(ctx context.Context, env runEnv) error {
 		return err
 	}
 	defer db.Close()
-	rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger)
+	var redisOpts []redisstore.Option
+	if env.redisPrefix != "" {
+		redisOpts = append(redisOpts, redisstore.WithPrefix(env.redisPrefix))
+	}
+	rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger, redisOpts...)
 	if err != nil {
 		return err
 	}
@@ -199,11 +209,18 @@ func serve(ctx context.Context, env runEnv) error {
 		bot.Dedupe(redisstore.NewDeduper(rdb), bot.DedupeConfig{TTL: cfg.DedupeTTL}, logger),
 	}, parts.middleware...)...)
 
-	e := handlers.NewEcho(logger)
+	e := handlers.NewEcho(logger, cfg.TrustedProxies...)
+	// /healthz (in NewEcho) says the process answers; /readyz says it can
+	// serve callbacks, for load balancers.
+	readiness := handlers.NewReadiness(logger,
+		handlers.Check{Name: "database", Pinger: db},
+		handlers.Check{Name: "redis", Pinger: rdb})
+	readiness.Register(e)
 	// Prometheus scrapes every replica; the figures hold no customer data.
 	e.GET("/metrics", echo.WrapHandler(obs.Handler()))
 	g := e.Group("", obs.Callbacks())
-	// Callbacks are small; a flood must not be read into memory.
+	// An outer bound for every route; callback handlers read at most
+	// 64 KiB of it (handlers/internal/body).
 	g.Use(middleware.BodyLimit("1M"))
 	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library}
 	for _, wire := range []func(context.Context, wiring) error{wireWeChat, wireWeCom, wireDouyin} {

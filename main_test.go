@@ -15,18 +15,51 @@ import (
 	"github.com/siyu-bot/siyu/store/storetest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's logger and the test.
+// syncBuffer is a bytes.Buffer safe for the server's logger and the test,
+// which can wait for a line to be logged.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // closed at the next write, when someone waits
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.written != nil {
+		close(s.written)
+		s.written = nil
+	}
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Len is how much has been logged: a mark for waitFor.
+func (s *syncBuffer) Len() int { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Len() }
+
+// waitFor blocks until what was logged after the mark contains want. The
+// deadline only bounds a failing test.
+func (s *syncBuffer) waitFor(t *testing.T, want string, mark int) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String()[mark:], want) {
+			s.mu.Unlock()
+			return
+		}
+		if s.written == nil {
+			s.written = make(chan struct{})
+		}
+		written := s.written
+		s.mu.Unlock()
+		select {
+		case <-written:
+		case <-deadline:
+			t.Fatalf("the server did not log %q\n%s", want, s)
+		}
+	}
+}
 
 // startSiyu runs siyu in-process on a free port with the given extra
 // environment, on the real backends when MYSQL_DSN and REDIS_URL are set
@@ -44,6 +77,9 @@ func startSiyu(t *testing.T, extra map[string]string) (string, *syncBuffer) {
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		env["REDIS_URL"] = u
 	}
+	// Keys of this test's own, never siyu's production prefix, deleted
+	// after the server below has stopped (cleanups run in reverse).
+	redisPrefix := storetest.RedisPrefix(t)
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -55,7 +91,8 @@ func startSiyu(t *testing.T, extra map[string]string) (string, *syncBuffer) {
 		done <- run(ctx, runEnv{
 			getenv: func(k string) string { return env[k] },
 			stdout: io.Discard, stderr: logs,
-			ready: func(a string) { addr <- a },
+			ready:       func(a string) { addr <- a },
+			redisPrefix: redisPrefix,
 		})
 	}()
 	t.Cleanup(func() {
@@ -100,13 +137,15 @@ func TestRunEndToEnd(t *testing.T) {
 	if first, _, _ := strings.Cut(logs.String(), "\n"); !strings.Contains(first, "siyu starting") {
 		t.Errorf("first log line = %q, want the backends siyu runs on", first)
 	}
-	resp, err := http.Get(base + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz = %d", resp.StatusCode)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s = %d, want 200", path, resp.StatusCode)
+		}
 	}
 	tests := []struct {
 		name string
@@ -114,7 +153,6 @@ func TestRunEndToEnd(t *testing.T) {
 		want []string // any of these
 	}{
 		{"keyword", []string{"你们营业时间是？"}, []string{"山茶咖啡各门店营业时间为每天 9:00-21:00，节假日照常营业。"}},
-		{"keyword in plain mode", []string{"--plain", "营业时间"}, []string{"山茶咖啡各门店营业时间为每天 9:00-21:00，节假日照常营业。"}},
 		{"follow welcome", []string{"--event", "subscribe", "--from", "o-new-follower"}, []string{"欢迎关注山茶咖啡☕️ 回复「签到」每天领积分，回复「菜单」看看今天喝什么～", "你好呀，欢迎来到山茶咖啡！新人回复「优惠券」领取首杯立减券🎁"}},
 		{"follow through a channel", []string{"--event", "subscribe", "--key", "qrscene_store-shanghai-01", "--from", "o-shop"}, []string{"欢迎来到山茶咖啡上海静安店！出示本条消息可在门店领取一份小食🍪"}},
 		{"fallback", []string{"随便说点什么"}, []string{"抱歉，小山没太听懂😅 可以换个说法试试，或回复「人工」联系客服。", "这个问题小山还在学习中～回复「人工」，客服同事会尽快回复你。"}},
@@ -148,33 +186,18 @@ func TestRunReloadsScripts(t *testing.T) {
 	if got := simulateCmd(t, base, nil, "营业时间"); got != "旧的回复" {
 		t.Fatalf("reply = %q, want 旧的回复", got)
 	}
-	waitFor := func(want string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			got := simulateCmd(t, base, nil, "营业时间")
-			if got == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("reply = %q, want %q\n%s", got, want, logs)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	mark := logs.Len()
 	write("rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 新的回复\n")
-	waitFor("新的回复")
+	logs.waitFor(t, "scripts reloaded", mark)
+	if got := simulateCmd(t, base, nil, "营业时间"); got != "新的回复" {
+		t.Fatalf("after the reload reply = %q, want 新的回复", got)
+	}
 
 	// A broken edit is rejected with its file and line; the last good
 	// scripts keep answering.
+	mark = logs.Len()
 	write("rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 坏的回复\n    colour: red\n")
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "file=faq.yaml line=5") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if !strings.Contains(logs.String(), "file=faq.yaml line=5") {
-		t.Fatalf("the broken file was not reported with file:line\n%s", logs)
-	}
+	logs.waitFor(t, "file=faq.yaml line=5", mark)
 	if got := simulateCmd(t, base, nil, "营业时间"); got != "新的回复" {
 		t.Fatalf("after a broken edit reply = %q, want the last good 新的回复", got)
 	}
@@ -237,6 +260,39 @@ func TestAdminAPI(t *testing.T) {
 			}
 			if tc.token != "" && strings.Contains(logs.String(), tc.token) {
 				t.Fatal("the admin token reached the log")
+			}
+		})
+	}
+}
+
+// TestRunPlainMode: a siyu whose account has an EncodingAESKey (the demo
+// account has one) refuses plain-mode callbacks unless WECHAT_MODE=plain.
+func TestRunPlainMode(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // "" for the keyword reply
+	}{
+		{"safe by default", nil, "HTTP 401"},
+		{"WECHAT_MODE=plain", map[string]string{"WECHAT_MODE": "plain"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _ := startSiyu(t, tc.env)
+			var out, errOut bytes.Buffer
+			err := run(t.Context(), runEnv{
+				args:   []string{"simulate", "--url", base + "/wechat/callback", "--plain", "营业时间"},
+				getenv: func(k string) string { return tc.env[k] },
+				stdout: &out, stderr: &errOut,
+			})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("simulate --plain = %v %q, want %s", err, out.String(), tc.wantErr)
+				}
+				return
+			}
+			if want := "山茶咖啡各门店营业时间为每天 9:00-21:00，节假日照常营业。"; err != nil || strings.TrimSpace(out.String()) != want {
+				t.Fatalf("simulate --plain = %v %q, want %q", err, out.String(), want)
 			}
 		})
 	}

@@ -81,7 +81,10 @@ campaigns:
 		t.Cleanup(func() { deleteCouponKeys(t, u, campaign) })
 	}
 	wx := newFakeWeChat(t, 3)
+	// A whole account (the demo one's values), since sending coupon
+	// messages needs the AppSecret too.
 	env["WECHAT_API_BASE"], env["WECHAT_APPSECRET"] = wx.srv.URL, "coupon-secret"
+	env["WECHAT_APPID"], env["WECHAT_TOKEN"], env["WECHAT_AES_KEY"] = demoAppID, demoToken, demoAESKey
 	bases := []string{}
 	for range 2 {
 		base, _ := startSiyu(t, env)

@@ -39,6 +39,7 @@ func wireDouyin(_ context.Context, w wiring) error {
 	}))
 	h, err := douyin.New(douyin.Config{
 		ClientKey: key, ClientSecret: secret, Account: bot.AccountID(w.getenv("DOUYIN_ACCOUNT_OPEN_ID")),
+		ReplayWindow: w.cfg.ReplayWindow,
 	}, w.handler, w.outbox, state, w.logger)
 	if err != nil {
 		return fmt.Errorf("douyin: %w", err)

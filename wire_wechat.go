@@ -31,6 +31,7 @@ func wireWeChat(_ context.Context, w wiring) error {
 	w.outbox.SetSender(bot.WeChat, sender)
 	h, err := wechat.New(wechat.Config{
 		AppID: cfg.WeChatAppID, Token: cfg.WeChatToken, EncodingAESKey: cfg.WeChatAESKey,
+		AllowPlain:  cfg.WeChatAllowPlain,
 		ReplyBudget: cfg.ReplyBudget, ReplayWindow: cfg.ReplayWindow,
 	}, w.handler, w.outbox, w.logger)
 	if err != nil {

@@ -57,14 +57,29 @@ func hoursReply(l *Library) string {
 
 // syncBuffer is a log destination safe for a Watch goroutine and the test.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed at the next write, when someone waits
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.buf.Write(p)
+}
+
+// next returns a channel closed at the next write.
+func (b *syncBuffer) next() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.written == nil {
+		b.written = make(chan struct{})
+	}
+	return b.written
 }
 
 func (b *syncBuffer) String() string {
@@ -176,16 +191,22 @@ func TestLibraryWatch(t *testing.T) {
 		<-done
 	}()
 
-	// waitFor polls until cond holds; a change must show within a few
-	// polling intervals, and 5s only guards against a hung test.
+	// waitFor checks cond again after each line the library logs (every
+	// reload and every refused edit is logged); the deadline only guards
+	// against a hung test.
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
+		deadline := time.After(10 * time.Second)
+		for {
+			logged := logs.next() // before the check, so no line is missed
+			if cond() {
+				return
+			}
+			select {
+			case <-logged:
+			case <-deadline:
 				t.Fatalf("timed out waiting for %s; logs:\n%s", what, logs.String())
 			}
-			time.Sleep(time.Millisecond)
 		}
 	}
 

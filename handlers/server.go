@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -16,12 +17,16 @@ import (
 )
 
 // NewEcho returns an Echo instance with siyu's error handler and the
-// middleware every route needs.
-func NewEcho(logger *slog.Logger) *echo.Echo {
+// middleware every route needs. trustedProxies are the networks of the
+// reverse proxies in front of siyu, whose X-Forwarded-For is believed for
+// the client address that is logged; with none, it is the connection's
+// remote address.
+func NewEcho(logger *slog.Logger, trustedProxies ...*net.IPNet) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = ErrorHandler(logger)
+	e.IPExtractor = ipExtractor(trustedProxies)
 	// The SDK and encoding/xml may panic on odd input; one request must
 	// not take the replica down.
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -40,6 +45,23 @@ func NewEcho(logger *slog.Logger) *echo.Echo {
 // render errors their own way (the admin API's JSON) use it so the
 // mapping stays in one place.
 func StatusOf(err error) int { return statusOf(err) }
+
+// ipExtractor tells the client's address for c.RealIP(). Echo's default
+// believes X-Forwarded-For and X-Real-IP from anyone, so an attacker could
+// write any address into the log; here a header counts only when it comes
+// from a configured proxy, and only the part such proxies appended.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	// Echo trusts loopback, link-local and private addresses by default;
+	// only the configured networks are proxies here.
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
 
 // statusOf maps bot error kinds to HTTP status codes, in one place.
 func statusOf(err error) int {

@@ -1,10 +1,15 @@
 package scripts_test
 
 import (
+	"io/fs"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/checkin"
+	"github.com/siyu-bot/siyu/bot/coupon"
+	"github.com/siyu-bot/siyu/bot/dnd"
 	"github.com/siyu-bot/siyu/scripts"
 )
 
@@ -30,6 +35,7 @@ func TestShippedScripts(t *testing.T) {
 		{name: "refund", platform: bot.Douyin, text: "怎么退款", want: "return-refund"},
 		{name: "invoice", platform: bot.WeChat, text: "能开发票吗", want: "invoice"},
 		{name: "delivery", platform: bot.WeChat, text: "什么时候发货", want: "delivery"},
+		{name: "menu, as the follow welcome promises", platform: bot.WeChat, text: "菜单", want: "menu"},
 		{name: "no match", platform: bot.WeChat, text: "今天天气怎么样", want: ""},
 	}
 	for _, tc := range tests {
@@ -61,5 +67,60 @@ func TestShippedScripts(t *testing.T) {
 	}
 	if text, ch := s.ContactWelcome("store-shanghai-01", nil); ch == nil || text != ch.Welcome[0] {
 		t.Errorf("ContactWelcome(store-shanghai-01) = %q, %v, want the channel's welcome", text, ch)
+	}
+}
+
+// TestPromisedRepliesAreAnswered: every 回复「X」 the shipped texts tell
+// customers to send is answered by a rule, not the fallback.
+func TestPromisedRepliesAreAnswered(t *testing.T) {
+	s, err := bot.LoadScripts(scripts.FS, shippedSections(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command stages take their own words before any rule.
+	commands := map[string]string{}
+	if c := checkin.FromScripts(s); c != nil {
+		for _, w := range append(c.Keywords, c.BoardKeywords...) {
+			commands[w] = "checkin"
+		}
+	}
+	if d := dnd.RulesOf(s); d != nil {
+		for _, w := range append(d.Unsubscribe, d.Resubscribe...) {
+			commands[w] = "dnd"
+		}
+	}
+	for _, c := range coupon.From(s).List() {
+		for _, w := range c.Trigger.Keywords {
+			commands[w] = "coupon " + c.ID
+		}
+	}
+	files, err := fs.Glob(scripts.FS, "*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	promise := regexp.MustCompile(`回复「([^」]+)」`)
+	n := 0
+	for _, name := range files {
+		b, err := fs.ReadFile(scripts.FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range promise.FindAllStringSubmatch(string(b), -1) {
+			word := m[1]
+			if strings.Contains(word, "+") {
+				continue // a template such as 订单号+问题, not a word to send as is
+			}
+			n++
+			if stage, ok := commands[bot.Normalize(word)]; ok {
+				t.Logf("%s: %q is taken by %s", name, word, stage)
+			} else if r, ok := s.Match(bot.WeChat, word); !ok {
+				t.Errorf("%s tells customers to reply %q, which no command or rule answers", name, word)
+			} else {
+				t.Logf("%s: %q is answered by %s", name, word, r.Name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no 回复「…」 found in the shipped scripts")
 	}
 }

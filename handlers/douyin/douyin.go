@@ -5,8 +5,8 @@
 //
 // Douyin has no passive reply: a webhook is answered 200 at once and the
 // actions go through the durable outbox to the Sender. Douyin times out
-// at 5 s and retries 3 times, deduplicated by the Msg-Id header across
-// replicas with bot.Dedupe.
+// at 5 s and retries 3 times, deduplicated across replicas with bot.Dedupe
+// on the ids inside the signed body (never the unsigned Msg-Id header).
 package douyin
 
 import (
@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/window"
+	"github.com/siyu-bot/siyu/handlers/internal/body"
 )
 
 // WebhookPath is where Douyin posts webhooks.
@@ -42,12 +42,21 @@ type Config struct {
 	// enqueueing. Douyin hangs up at 5 s and retries; 4 s leaves room for
 	// the network.
 	Timeout time.Duration
-	Now     func() time.Time
+	// ReplayWindow refuses webhooks whose own create_time (inside the
+	// signed body) is further than this from now, so a captured webhook
+	// cannot be replayed once its dedupe record has expired. Douyin signs
+	// no timestamp outside the body; events without create_time
+	// (im_recall_msg, verify_webhook) cannot be checked.
+	ReplayWindow time.Duration
+	Now          func() time.Time
 }
 
 func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = 4 * time.Second
+	}
+	if c.ReplayWindow <= 0 {
+		c.ReplayWindow = time.Hour // as WeChat's; Douyin retries within a minute
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -92,21 +101,17 @@ func (h *Handler) Register(g *echo.Group) {
 }
 
 func (h *Handler) webhook(c echo.Context) error {
-	body, err := io.ReadAll(c.Request().Body)
+	raw, err := body.Read(c.Request())
 	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			return he // BodyLimit: 413
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "cannot read body")
+		return err // 413 or 400
 	}
 	// Authenticate the raw bytes before anything in them is believed.
 	sig := c.Request().Header.Get(SignatureHeader)
-	if !Verify(h.cfg.ClientSecret, body, sig) {
-		h.logger.Warn("douyin: webhook with a bad signature refused", "remote", c.RealIP(), "signature_present", sig != "", "bytes", len(body))
+	if !Verify(h.cfg.ClientSecret, raw, sig) {
+		h.logger.Warn("douyin: webhook with a bad signature refused", "remote", c.RealIP(), "signature_present", sig != "", "bytes", len(raw))
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	}
-	env, ct, err := parseWebhook(body)
+	env, ct, err := parseWebhook(raw)
 	if err != nil {
 		h.logger.Warn("douyin: malformed webhook refused", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
@@ -114,11 +119,18 @@ func (h *Handler) webhook(c echo.Context) error {
 	if env.Event == eventVerify {
 		return h.challenge(c, ct)
 	}
+	now := h.cfg.Now()
+	if ct.CreateTime > 0 {
+		age := now.Sub(eventTime(ct.CreateTime, now))
+		if age > h.cfg.ReplayWindow || age < -h.cfg.ReplayWindow {
+			h.logger.Warn("douyin: webhook outside the replay window refused", "event", env.Event, "age", age.Round(time.Second).String())
+			return echo.NewHTTPError(http.StatusUnauthorized, "stale create_time")
+		}
+	}
 	in, ok, err := toEvent(env, ct, mapOptions{
-		msgIDHeader: c.Request().Header.Get(MsgIDHeader),
-		clientKey:   h.cfg.ClientKey,
-		account:     h.cfg.Account,
-		now:         h.cfg.Now(),
+		clientKey: h.cfg.ClientKey,
+		account:   h.cfg.Account,
+		now:       now,
 	})
 	if err != nil {
 		h.logger.Warn("douyin: incomplete webhook refused", "event", env.Event, "err", err)
@@ -131,7 +143,7 @@ func (h *Handler) webhook(c echo.Context) error {
 	if in.ev.DedupeKey == "" {
 		// Nothing in the webhook identifies it, but a retry carries the
 		// same signed bytes.
-		sum := sha256.Sum256(body)
+		sum := sha256.Sum256(raw)
 		in.ev.DedupeKey = "body:" + hex.EncodeToString(sum[:16])
 	}
 	// The work outlives the request: if Douyin hangs up, what was

@@ -28,8 +28,12 @@ func TestPrivateReplyOnce(t *testing.T) {
 	b := newBackends(t)
 	clk := newClock()
 	var calls atomic.Int32
+	// The engine holds the first copy until all three have been sent, so
+	// the others arrive while it is working.
+	var sent sync.WaitGroup
+	sent.Add(3)
 	slow := bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
-		time.Sleep(50 * time.Millisecond) // copies arrive while the first is working
+		sent.Wait()
 		return testEngine(t).HandleEvent(ctx, ev)
 	})
 	r1 := newReplica(t, b, handlertest.Counting(&calls, slow), api, clk)
@@ -38,7 +42,7 @@ func TestPrivateReplyOnce(t *testing.T) {
 	body := textMessage(t, "u-1", "@srv-1", "请问营业时间？", clk.Now())
 	var wg sync.WaitGroup
 	for _, r := range []*replica{r1, r2, r1} {
-		wg.Go(func() { r.mustPost(t, body, "msgid-1") })
+		wg.Go(func() { sent.Done(); r.mustPost(t, body, "msgid-1") })
 	}
 	wg.Wait()
 	r2.mustPost(t, body, "msgid-1") // a late retry

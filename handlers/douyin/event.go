@@ -244,7 +244,6 @@ type inbound struct {
 
 // mapOptions are toEvent's inputs beyond the payload.
 type mapOptions struct {
-	msgIDHeader string
 	// clientKey is siyu's application: a group message whose source is
 	// it was sent by siyu and is not answered.
 	clientKey string
@@ -299,7 +298,7 @@ func toEvent(env envelope, c content, o mapOptions) (inbound, bool, error) {
 				return missing("server_message_id")
 			}
 		}
-		ev.DedupeKey = dedupeKey(o.msgIDHeader, env.MsgID, env.Event, c.ServerMessageID, env.FromUserID, int64(c.CreateTime))
+		ev.DedupeKey = dedupeKey(env.MsgID, env.Event, c.ServerMessageID, env.FromUserID, int64(c.CreateTime))
 		in.ev = ev
 		return in, true, nil
 	}
@@ -330,20 +329,21 @@ func toEvent(env envelope, c content, o mapOptions) (inbound, bool, error) {
 			return missing("a member (from_user_id or user_infos)")
 		}
 	}
-	ev.DedupeKey = dedupeKey(o.msgIDHeader, env.MsgID, env.Event, c.ServerMessageID, group+":"+env.FromUserID, int64(c.CreateTime))
+	ev.DedupeKey = dedupeKey(env.MsgID, env.Event, c.ServerMessageID, group+":"+env.FromUserID, int64(c.CreateTime))
 	in.ev = ev
 	return in, true, nil
 }
 
-// dedupeKey is the platform's Msg-Id header when present (the documented
-// key), else the envelope's msg_id, else a key derived from the content:
-// the server message id for messages and recalls, the sender and time for
-// events that have none. Empty when nothing identifies the webhook; the
-// handler then falls back to a digest of the body.
-func dedupeKey(header, envMsgID, event, serverMsgID, who string, createTime int64) string {
+// dedupeKey is built only from what the signature covers: the body's
+// top-level msg_id when present, else the server message id for messages
+// and recalls, else the sender and time for events that have neither.
+// Not the Msg-Id header, although Douyin documents it as the dedupe key:
+// the signature does not cover headers, so one signed body resent with
+// new Msg-Ids would be handled, and answered, again. Empty when nothing
+// identifies the webhook; the handler then uses a digest of the body,
+// which a retry repeats byte for byte.
+func dedupeKey(envMsgID, event, serverMsgID, who string, createTime int64) string {
 	switch {
-	case header != "":
-		return "mid:" + header
 	case envMsgID != "":
 		return "mid:" + envMsgID
 	case serverMsgID != "":

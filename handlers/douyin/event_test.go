@@ -2,7 +2,6 @@ package douyin
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,16 +20,12 @@ import (
 	"github.com/siyu-bot/siyu/store/storetest"
 )
 
-// sharedSample reads a payload from the shared platform material beside
-// the checkout.
+// sharedSample reads a published payload kept in testdata.
 func sharedSample(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "platforms", name))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("published sample %s not found beside the checkout", name)
-	}
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("published sample: %v", err) // never skip: see testdata/README.md
 	}
 	return b
 }
@@ -67,13 +62,13 @@ func withContent(t *testing.T, body []byte, asString bool) []byte {
 // testNow is the clock of mapping tests.
 func testNow() time.Time { return time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC) }
 
-func mapBody(t *testing.T, body []byte, header string) (inbound, bool, error) {
+func mapBody(t *testing.T, body []byte) (inbound, bool, error) {
 	t.Helper()
 	env, c, err := parseWebhook(body)
 	if err != nil {
 		return inbound{}, false, err
 	}
-	return toEvent(env, c, mapOptions{msgIDHeader: header, clientKey: testClientKey, now: testNow()})
+	return toEvent(env, c, mapOptions{clientKey: testClientKey, now: testNow()})
 }
 
 // TestPublishedSamples maps every Douyin sample in the shared material,
@@ -85,18 +80,11 @@ func TestPublishedSamples(t *testing.T) {
 	)
 	tests := []struct {
 		file     string
-		header   string
 		want     bot.Event
 		wantConv string
 		effect   effect
 		answer   bool
 	}{
-		{
-			file: "douyin-im-receive-msg.reconstructed.json", header: "MSG-1",
-			want: bot.Event{Kind: bot.KindMessage, Account: "aaa-7ae0-4399-914a-5eb1df5861ba", Sender: "ac6479a5-d7a6-4018-84be-c29bfc00000",
-				Text: "TEXT_CONTENT", MessageID: "SERVER_MESSAGE_ID", DedupeKey: "mid:MSG-1", Time: time.UnixMilli(1700000000000)},
-			wantConv: receiveConv, effect: effectMessage, answer: true,
-		},
 		{
 			file: "douyin-im-receive-msg.reconstructed.json",
 			want: bot.Event{Kind: bot.KindMessage, Account: "aaa-7ae0-4399-914a-5eb1df5861ba", Sender: "ac6479a5-d7a6-4018-84be-c29bfc00000",
@@ -104,13 +92,13 @@ func TestPublishedSamples(t *testing.T) {
 			wantConv: receiveConv, effect: effectMessage, answer: true,
 		},
 		{
-			file: "douyin-im-enter-direct-msg.reconstructed.json", header: "MSG-2",
+			file: "douyin-im-enter-direct-msg.reconstructed.json",
 			want: bot.Event{Kind: bot.KindSessionOpened, Account: "aaa-81ec-424c-b738-8693eeaf53ea", Sender: "aaa-8a0b-4c0f-b04f-feba0e909113",
-				MessageID: "SERVER_MESSAGE_ID", DedupeKey: "mid:MSG-2", Time: time.UnixMilli(1700000000000)},
+				MessageID: "SERVER_MESSAGE_ID", DedupeKey: "im_enter_direct_msg:SERVER_MESSAGE_ID", Time: time.UnixMilli(1700000000000)},
 			wantConv: "CONVERSATION_SHORT_ID", effect: effectEnter, answer: true,
 		},
 		{
-			// No Msg-Id header: the recall's own top-level msg_id.
+			// The recall's own top-level msg_id.
 			file: "douyin-im-recall-msg.json",
 			want: bot.Event{Kind: bot.KindRecall, Account: "971d8bed-40b6-417e-a88a-***", Sender: "236ed9d9-2cb3-4d2f-a834-***",
 				MessageID: "@9VwNxuKKBZ03MXG7M8ooWM791mzu***", DedupeKey: "mid:" + recallMsgID, Time: testNow()},
@@ -123,11 +111,8 @@ func TestPublishedSamples(t *testing.T) {
 			if asString {
 				name = tc.file + "/content-string"
 			}
-			if tc.header == "" {
-				name += "/no-Msg-Id"
-			}
 			t.Run(name, func(t *testing.T) {
-				got, ok, err := mapBody(t, withContent(t, sharedSample(t, tc.file), asString), tc.header)
+				got, ok, err := mapBody(t, withContent(t, sharedSample(t, tc.file), asString))
 				if err != nil || !ok {
 					t.Fatalf("toEvent = ok %v, err %v; want a handled event", ok, err)
 				}
@@ -219,7 +204,7 @@ func TestToEvent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok, err := mapBody(t, []byte(tc.body), "")
+			got, ok, err := mapBody(t, []byte(tc.body))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}

@@ -14,7 +14,9 @@ import (
 const SignatureHeader = "X-Douyin-Signature"
 
 // MsgIDHeader identifies one webhook across Douyin's retries; the
-// platform's documentation says to deduplicate by it.
+// platform's documentation says to deduplicate by it. siyu does not: the
+// signature does not cover it, so a replay could carry any value (see
+// dedupeKey).
 const MsgIDHeader = "Msg-Id"
 
 // Sign returns the signature Douyin sends for body: lowercase hex

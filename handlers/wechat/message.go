@@ -1,6 +1,8 @@
 package wechat
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -28,45 +30,9 @@ type inbound struct {
 	EventKey     string `xml:"EventKey" json:"EventKey"`
 }
 
-// envelope is a safe-mode body: the ciphertext and, in compatibility
-// mode, plaintext fields beside it that siyu ignores.
-type envelope struct {
-	Encrypt string `xml:"Encrypt" json:"Encrypt"`
-}
-
-// parseEnvelope and parseInbound decode into a local of each fallback
-// branch: passing the result's own address to encoding/json or
-// encoding/xml would move it to the heap on every callback, the flat
-// fast path included.
-func parseEnvelope(body []byte) (envelope, error) {
-	var env envelope
-	var err error
-	switch {
-	case wxcrypt.IsJSON(body):
-		var j envelope
-		err = json.Unmarshal(body, &j)
-		env = j
-	default:
-		err = flatxml.Scan(body, func(name, value []byte) {
-			if string(name) == "Encrypt" {
-				env.Encrypt = string(value)
-			}
-		})
-		if errors.Is(err, flatxml.ErrNotFlat) {
-			var x envelope
-			err = xml.Unmarshal(body, &x)
-			env = x
-		}
-	}
-	if err != nil {
-		return env, fmt.Errorf("wechat: envelope: %w", err)
-	}
-	if env.Encrypt == "" {
-		return env, fmt.Errorf("wechat: envelope has no Encrypt")
-	}
-	return env, nil
-}
-
+// parseInbound decodes into a local of each fallback branch: passing the
+// result's own address to encoding/json or encoding/xml would move it to
+// the heap on every callback, the flat fast path included.
 func parseInbound(body []byte) (inbound, error) {
 	var m inbound
 	var err error
@@ -148,10 +114,12 @@ func toEvent(account bot.AccountID, m inbound) (bot.Event, bool) {
 		Time:     time.Unix(m.CreateTime, 0),
 	}
 	// WeChat's documented dedupe keys: MsgId for messages, FromUserName +
-	// CreateTime for events (plus the event, so a subscribe and a SCAN in
-	// the same second stay apart).
+	// CreateTime for events. The documented event key is not enough: one
+	// person can click two menu items, or follow and scan a channel code,
+	// in one second, and those are different events. So the key holds
+	// everything that makes two events differ: the event and its EventKey.
 	eventKey := func() string {
-		return m.FromUserName + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + strings.ToLower(m.Event)
+		return m.FromUserName + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + strings.ToLower(m.Event) + ":" + boundedKey(m.EventKey)
 	}
 	switch m.MsgType {
 	case "text":
@@ -186,6 +154,21 @@ func toEvent(account bot.AccountID, m inbound) (bot.Event, bool) {
 		return ev, false
 	}
 	return ev, true
+}
+
+// maxKeyPart is the longest EventKey kept verbatim in a dedupe key. The
+// dedupe key is also the outbox key (at most sqlstore.MaxOutboxKeyLen
+// characters), and a menu key may be 128 bytes; longer ones are digested.
+const maxKeyPart = 40
+
+// boundedKey returns k, or a digest of it when k is longer than
+// maxKeyPart.
+func boundedKey(k string) string {
+	if len(k) <= maxKeyPart {
+		return k
+	}
+	sum := sha256.Sum256([]byte(k))
+	return "sha256-" + hex.EncodeToString(sum[:16])
 }
 
 // appendCDATA writes s as CDATA, splitting any "]]>" it contains.

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -22,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/body"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 )
 
@@ -30,6 +30,12 @@ type Config struct {
 	AppID          string
 	Token          string
 	EncodingAESKey string // empty: plain mode only
+	// AllowPlain accepts plain-mode callbacks although an EncodingAESKey
+	// is configured (WECHAT_MODE=plain): the account's console is set to
+	// 明文模式. Without it, an account with a key accepts only encrypted
+	// callbacks (safe or compatibility mode), so that safe mode cannot be
+	// downgraded. With no key, plain mode is the only mode.
+	AllowPlain bool
 	// ReplyBudget is how long a callback waits for the engine before it
 	// answers "success" and sends the reply through the outbox instead.
 	// WeChat drops the connection at 5 s and retries.
@@ -67,11 +73,12 @@ type Enqueuer interface {
 
 // Handler serves an Official Account's callback URL.
 type Handler struct {
-	cfg    Config
-	crypto *wxcrypt.Crypto // signs only, in plain mode
-	h      bot.Handler
-	outbox Enqueuer
-	logger *slog.Logger
+	cfg        Config
+	crypto     *wxcrypt.Crypto // signs only, in plain mode
+	allowPlain bool
+	h          bot.Handler
+	outbox     Enqueuer
+	logger     *slog.Logger
 }
 
 // New returns the callback handler for one Official Account.
@@ -84,7 +91,8 @@ func New(cfg Config, h bot.Handler, outbox Enqueuer, logger *slog.Logger) (*Hand
 	if err != nil {
 		return nil, fmt.Errorf("wechat.New: %w: %w", bot.ErrInvalid, err)
 	}
-	return &Handler{cfg: cfg, crypto: c, h: h, outbox: outbox, logger: logger}, nil
+	allowPlain := cfg.AllowPlain || !c.CanDecrypt()
+	return &Handler{cfg: cfg, crypto: c, allowPlain: allowPlain, h: h, outbox: outbox, logger: logger}, nil
 }
 
 // Register mounts the callback routes on g.
@@ -107,38 +115,46 @@ func (h *Handler) verifyURL(c echo.Context) error {
 func (h *Handler) callback(c echo.Context) error {
 	q := parseCallbackQuery(c.Request().URL.RawQuery)
 	timestamp, nonce := q.timestamp, q.nonce
-	body, err := readBody(c.Request())
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "cannot read body")
-	}
 	safe := q.encryptType == "aes"
-	if safe && !h.crypto.CanDecrypt() {
+
+	// Authenticate before anything else is believed, on the cheapest
+	// parse that can: the plain signature needs no body at all, the safe
+	// one only the body's <Encrypt> (wxcrypt.Crypto.Open).
+	var plain []byte
+	switch {
+	case safe && !h.crypto.CanDecrypt():
 		h.logger.Warn("wechat: safe-mode callback but no EncodingAESKey is configured")
 		return echo.NewHTTPError(http.StatusBadRequest, "safe mode not configured")
-	}
-
-	// Authenticate before anything else is believed.
-	var plain []byte
-	if safe {
-		env, err := parseEnvelope(body)
+	case safe:
+		raw, err := body.Read(c.Request())
 		if err != nil {
-			h.logger.Warn("wechat: malformed envelope", "err", err)
-			return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
+			return err
 		}
-		if err := h.crypto.VerifyMsg(q.msgSignature, timestamp, nonce, env.Encrypt); err != nil {
+		plain, err = h.crypto.Open(q.msgSignature, timestamp, nonce, raw)
+		switch {
+		case errors.Is(err, wxcrypt.ErrSignature):
 			h.logger.Warn("wechat: callback with a bad msg_signature", "remote", c.RealIP())
 			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
+		case err != nil:
+			h.logger.Warn("wechat: malformed safe-mode body", "err", err)
+			return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
 		}
-		if plain, _, err = h.crypto.Decrypt(env.Encrypt); err != nil {
-			h.logger.Warn("wechat: cannot decrypt callback", "err", err)
-			return echo.NewHTTPError(http.StatusBadRequest, "malformed ciphertext")
-		}
-	} else {
+	case !h.allowPlain:
+		// The plain signature covers only token, timestamp and nonce:
+		// accepting it here would let a captured safe-mode URL carry a
+		// forged plaintext body, for any openid.
+		h.logger.Warn("wechat: plain-mode callback refused: an EncodingAESKey is configured, so only encrypted callbacks are accepted (set the account to safe or compatibility mode, or WECHAT_MODE=plain)", "remote", c.RealIP())
+		return echo.NewHTTPError(http.StatusUnauthorized, "encrypted callbacks only")
+	default:
 		if err := h.crypto.VerifyURL(q.signature, timestamp, nonce); err != nil {
 			h.logger.Warn("wechat: callback with a bad signature", "remote", c.RealIP())
 			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 		}
-		plain = body
+		raw, err := body.Read(c.Request())
+		if err != nil {
+			return err
+		}
+		plain = raw
 	}
 	now := h.cfg.Now()
 	if age, err := wxcrypt.CheckTimestamp(timestamp, now, h.cfg.ReplayWindow); errors.Is(err, wxcrypt.ErrStale) {
@@ -323,19 +339,6 @@ func parseCallbackQuery(raw string) callbackQuery {
 		*dst = v
 	}
 	return q
-}
-
-// readBody reads the whole body, in one allocation when its length is
-// known (WeChat sends Content-Length). The BodyLimit middleware bounds it.
-func readBody(r *http.Request) ([]byte, error) {
-	if n := r.ContentLength; n > 0 && n <= 1<<20 {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r.Body, b); err != nil {
-			return nil, err
-		}
-		return b, nil
-	}
-	return io.ReadAll(r.Body)
 }
 
 func newNonce() string {

@@ -40,6 +40,8 @@ type fakeAPI struct {
 
 	appSent []appSend
 
+	called chan struct{} // closed at the next API call answered, when someone waits
+
 	contactCalls []string // 客户联系 endpoints called, in order ("send_welcome_msg", "mark_tag", …)
 	tagGroups    []CorpTagGroup
 	nextTag      int
@@ -284,6 +286,35 @@ func (f *fakeAPI) withToken(secret string, h func(http.ResponseWriter, []byte)) 
 			return
 		}
 		h(w, body)
+		if f.called != nil {
+			close(f.called)
+			f.called = nil
+		}
+	}
+}
+
+// waitFor blocks until cond holds, checking it again after every API call
+// the fake answers (a real signal, not a polling sleep). The deadline only
+// bounds a failing test.
+func (f *fakeAPI) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		// Take the signal before checking, so a call in between is seen.
+		f.mu.Lock()
+		if f.called == nil {
+			f.called = make(chan struct{})
+		}
+		called := f.called
+		f.mu.Unlock()
+		if cond() {
+			return
+		}
+		select {
+		case <-called:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
 

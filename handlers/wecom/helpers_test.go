@@ -3,7 +3,6 @@ package wecom
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -269,15 +268,12 @@ func kfXML(created int64, token, openKfID string) string {
 		testCorp, created, token, openKfID)
 }
 
-// sharedFile reads the platforms' published material beside the checkout.
+// sharedFile reads the platforms' published material kept in testdata.
 func sharedFile(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "platforms", name))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("published sample %s not found beside the checkout", name)
-	}
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("published sample: %v", err) // never skip: see testdata/README.md
 	}
 	return b
 }
@@ -316,18 +312,6 @@ func weComVectors(t *testing.T) map[string]vector {
 		t.Fatal("no WeCom vectors")
 	}
 	return out
-}
-
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func newTestTokens(b backends) *redisstore.TokenCache { return redisstore.NewTokenCache(b.rdb) }

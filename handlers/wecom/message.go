@@ -101,15 +101,6 @@ func trimAll(s []string) []string {
 	return out
 }
 
-// envelope is an encrypted callback body. encoding/json matches keys
-// case-insensitively, so one struct reads both the ToUserName/Encrypt/
-// AgentID and the tousername/encrypt/agentid spellings.
-type envelope struct {
-	ToUserName string     `xml:"ToUserName" json:"ToUserName"`
-	Encrypt    string     `xml:"Encrypt" json:"Encrypt"`
-	AgentID    flexString `xml:"AgentID" json:"AgentID"`
-}
-
 // inbound is the part of a decrypted callback siyu reads: app messages
 // from staff, 客户联系 contact and customer-group changes, and 微信客服
 // notifications. Our own struct with explicit tags: the SDK's
@@ -159,17 +150,6 @@ func decode(body []byte, v any) error {
 		return json.Unmarshal(body, v)
 	}
 	return xml.Unmarshal(body, v)
-}
-
-func parseEnvelope(body []byte) (envelope, error) {
-	var env envelope
-	if err := decode(body, &env); err != nil {
-		return env, fmt.Errorf("wecom: envelope: %w", err)
-	}
-	if env.Encrypt == "" {
-		return env, errors.New("wecom: envelope has no Encrypt")
-	}
-	return env, nil
 }
 
 func parseInbound(plain []byte) (inbound, error) {

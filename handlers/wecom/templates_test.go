@@ -163,14 +163,14 @@ func TestTemplateSyncRun(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	eventually(t, "the first template", func() bool { return len(api.gotTemplateOps()) == 1 })
+	api.waitFor(t, "the first template", func() bool { return len(api.gotTemplateOps()) == 1 })
 
 	// What Library.Watch does when the file changes on disk.
 	fsys["welcome.yaml"] = &fstest.MapFile{Data: []byte("welcome:\n  group: 欢迎新朋友 %NICKNAME% 入群\n"), ModTime: time.Unix(2, 0)}
 	if err := lib.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the template edit", func() bool { return len(api.gotTemplateOps()) == 2 })
+	api.waitFor(t, "the template edit", func() bool { return len(api.gotTemplateOps()) == 2 })
 	if got := api.gotTemplateOps(); !slices.Equal(got, []string{"add tpl-1", "edit tpl-1"}) {
 		t.Fatalf("template calls = %q, want add then edit", got)
 	}

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers/internal/body"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 )
 
@@ -161,24 +161,21 @@ func (h *Handler) verifyURL(c echo.Context) error {
 func (h *Handler) callback(c echo.Context) error {
 	q := c.QueryParams()
 	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
-	body, err := io.ReadAll(c.Request().Body)
+	raw, err := body.Read(c.Request())
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "cannot read body")
+		return err // 413 or 400
 	}
-	env, err := parseEnvelope(body)
-	if err != nil {
-		h.log.Warn("wecom: malformed envelope", "err", err)
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
-	}
-	// Authenticate before anything in the body is believed or decrypted.
-	if err := h.crypto.VerifyMsg(q.Get("msg_signature"), timestamp, nonce, env.Encrypt); err != nil {
+	// WeCom always encrypts: msg_signature over the ciphertext is the only
+	// authentication there is, checked before anything in the body is
+	// parsed or believed (wxcrypt.Crypto.Open scans for <Encrypt> only).
+	plain, err := h.crypto.Open(q.Get("msg_signature"), timestamp, nonce, raw)
+	switch {
+	case errors.Is(err, wxcrypt.ErrSignature):
 		h.log.Warn("wecom: callback with a bad msg_signature", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
-	}
-	plain, _, err := h.crypto.Decrypt(env.Encrypt)
-	if err != nil {
-		h.log.Warn("wecom: cannot decrypt callback", "err", err)
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed ciphertext")
+	case err != nil:
+		h.log.Warn("wecom: malformed callback body", "err", err)
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
 	}
 	if age, err := wxcrypt.CheckTimestamp(timestamp, h.cfg.Now(), h.cfg.ReplayWindow); errors.Is(err, wxcrypt.ErrStale) {
 		h.log.Warn("wecom: callback outside the replay window refused", "age", age.Round(time.Second).String())

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
+	"github.com/redis/go-redis/v9"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -66,28 +67,52 @@ func SQLConfig(tb testing.TB) sqlstore.Config {
 }
 
 // Redis connects to REDIS_URL, or starts an embedded miniredis, with a
-// key prefix of its own (siyu:t:<hex>:). When tb ends it deletes the
-// prefix's keys from a real Redis and closes the client.
+// key prefix of its own (siyu:t:<hex>:). When tb ends it closes the client
+// and then deletes the prefix's keys from a real Redis: closing first
+// flushes the writes the client queued without waiting (a dedupe
+// result), which would otherwise land after the cleanup and leak.
 func Redis(tb testing.TB) *redisstore.Client {
 	tb.Helper()
-	prefix := "siyu:t:" + randomHex() + ":"
+	prefix := RedisPrefix(tb)
 	c, err := redisstore.Open(tb.Context(), os.Getenv("REDIS_URL"), nil, redisstore.WithPrefix(prefix))
 	if err != nil {
 		tb.Fatalf("storetest.Redis: %v", err)
 	}
-	tb.Cleanup(func() {
-		if !c.Embedded() {
-			ctx := context.Background()
-			rdb := c.Redis()
-			// A large COUNT: the shared Redis may hold many other keys.
-			iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-			for iter.Next(ctx) {
-				rdb.Del(ctx, iter.Val())
-			}
-		}
-		_ = c.Close()
-	})
+	// Cleanups run last-registered first: this one before RedisPrefix's.
+	tb.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// RedisPrefix returns a fresh key prefix (siyu:t:<hex>:) for a test that
+// connects to REDIS_URL through its own client (a whole siyu run
+// in-process), never siyu's production prefix. When tb ends, after the
+// cleanups registered later (which stop that client), it deletes the
+// prefix's keys from a real Redis.
+func RedisPrefix(tb testing.TB) string {
+	tb.Helper()
+	prefix := "siyu:t:" + randomHex() + ":"
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		return prefix
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("storetest: REDIS_URL: %v", err)
+	}
+	tb.Cleanup(func() {
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		ctx := context.Background() // tb.Context is canceled by now
+		// A large COUNT: the shared Redis may hold many other keys.
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			tb.Errorf("storetest: delete %s*: %v", prefix, err)
+		}
+	})
+	return prefix
 }
 
 // randomHex returns 12 random hex digits: 48 bits, so names drawn by

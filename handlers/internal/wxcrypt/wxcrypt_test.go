@@ -14,7 +14,7 @@ import (
 )
 
 // vector is one entry of the platforms' published crypto samples in
-// ../shared/platforms/vectors.json (see its README for provenance).
+// testdata/vectors.json (see testdata/README.md for provenance).
 type vector struct {
 	ID             string `json:"id"`
 	Platform       string `json:"platform"`
@@ -35,20 +35,14 @@ type vector struct {
 	Plaintext      string `json:"plaintext"`
 }
 
-// loadVectors reads the shared vectors; the file lives beside the checkout
-// (CI clones main with shared/ beside it). SIYU_VECTORS overrides the path.
+// loadVectors reads the published vectors kept in testdata. A missing
+// file fails the test: skipping would leave only the code checked against
+// itself.
 func loadVectors(t *testing.T) []vector {
 	t.Helper()
-	path := os.Getenv("SIYU_VECTORS")
-	if path == "" {
-		path = filepath.Join("..", "..", "..", "..", "shared", "platforms", "vectors.json")
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("published vectors not found at %s (set SIYU_VECTORS)", path)
-	}
+	b, err := os.ReadFile(filepath.Join("testdata", "vectors.json"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("published vectors: %v", err)
 	}
 	var f struct{ Vectors []vector }
 	if err := json.Unmarshal(b, &f); err != nil {

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestWeChatAccountConfig: the public demo credentials are used only when
+// no WeChat account is configured at all; a partial account refuses to
+// start, naming what is missing, instead of running on the demo token.
+func TestWeChatAccountConfig(t *testing.T) {
+	const key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	tests := []struct {
+		name      string
+		env       map[string]string
+		wantErr   string // "" for no error
+		wantDemo  bool
+		wantToken string
+		wantPlain bool
+	}{
+		{"nothing configured: demo", nil, "", true, demoToken, false},
+		{"demo in plain mode", map[string]string{"WECHAT_MODE": "plain"}, "", true, demoToken, true},
+		{"app id and secret without a token", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_APPSECRET": "s"}, "WECHAT_TOKEN", false, "", false},
+		{"only a secret", map[string]string{"WECHAT_APPSECRET": "s"}, "WECHAT_TOKEN", false, "", false},
+		{"only a key", map[string]string{"WECHAT_AES_KEY": key}, "WECHAT_TOKEN", false, "", false},
+		{"a token without an app id", map[string]string{"WECHAT_TOKEN": "t"}, "WECHAT_APPID", false, "", false},
+		{"plain-mode account", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t"}, "", false, "t", true},
+		{"safe-mode account", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t", "WECHAT_AES_KEY": key}, "", false, "t", false},
+		{"safe-mode account set to plain", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t", "WECHAT_AES_KEY": key, "WECHAT_MODE": "plain"}, "", false, "t", true},
+		{"compatibility mode is safe", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t", "WECHAT_AES_KEY": key, "WECHAT_MODE": "compat"}, "", false, "t", false},
+		{"safe mode without a key", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t", "WECHAT_MODE": "safe"}, "WECHAT_AES_KEY", false, "", false},
+		{"unknown mode", map[string]string{"WECHAT_MODE": "secure"}, "WECHAT_MODE", false, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("loadConfig err = %v, want an error naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if cfg.WeChatDemo != tc.wantDemo || cfg.WeChatToken != tc.wantToken || cfg.WeChatAllowPlain != tc.wantPlain {
+				t.Fatalf("demo %v token %q plain %v, want %v %q %v", cfg.WeChatDemo, cfg.WeChatToken, cfg.WeChatAllowPlain, tc.wantDemo, tc.wantToken, tc.wantPlain)
+			}
+		})
+	}
+}
+
+// TestPartialAccountRefusesToStart: `siyu` with a partial account exits
+// with the reason instead of answering callbacks signed with the demo
+// token.
+func TestPartialAccountRefusesToStart(t *testing.T) {
+	env := map[string]string{"WECHAT_APPID": "wx1", "WECHAT_APPSECRET": "s", "SIYU_ADDR": "127.0.0.1:0"}
+	started := false
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	err := run(ctx, runEnv{
+		getenv: func(k string) string { return env[k] },
+		stdout: &syncBuffer{}, stderr: &syncBuffer{},
+		ready: func(string) { started = true; cancel() }, // a server that starts is stopped at once
+	})
+	if err == nil || started || !strings.Contains(err.Error(), "WECHAT_TOKEN") {
+		t.Fatalf("run = %v (started %v), want a refusal naming WECHAT_TOKEN", err, started)
+	}
+}
+
+func TestTrustedProxiesConfig(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"10.0.0.0/8", []string{"10.0.0.0/8"}, false},
+		{" 10.0.0.0/8 , 192.0.2.10,2001:db8::/32", []string{"10.0.0.0/8", "192.0.2.10/32", "2001:db8::/32"}, false},
+		{"10.0.0.0/33", nil, true},
+		{"proxy.local", nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.value, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string {
+				if k == "SIYU_TRUSTED_PROXIES" {
+					return tc.value
+				}
+				return ""
+			})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			var got []string
+			for _, n := range cfg.TrustedProxies {
+				got = append(got, n.String())
+			}
+			if !tc.wantErr && strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("proxies = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

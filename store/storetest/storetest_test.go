@@ -1,0 +1,59 @@
+package storetest_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/storetest"
+)
+
+// TestRedisCleanupAfterQueuedWrite: a dedupe result is written without
+// waiting (Deduper.Finish queues it); the cleanup must delete it anyway,
+// not run before it lands and leave it in the shared Redis.
+func TestRedisCleanupAfterQueuedWrite(t *testing.T) {
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		t.Skip("needs REDIS_URL: an embedded Redis goes away with its client")
+	}
+	var prefix string
+	for i := range 20 { // the race lost once in a few runs
+		t.Run("", func(t *testing.T) {
+			c := storetest.Redis(t)
+			prefix = c.Prefix()
+			d := redisstore.NewDeduper(c)
+			if _, _, err := d.Claim(t.Context(), "k", time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Finish(t.Context(), "k", []byte("result"), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		})
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb := redis.NewClient(opts)
+		keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
+		rdb.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 0 {
+			t.Fatalf("run %d: keys left after the test: %q", i, keys)
+		}
+	}
+}
+
+// TestRedisPrefix: a prefix for a client the test opens itself is never
+// siyu's production prefix, and differs per call.
+func TestRedisPrefix(t *testing.T) {
+	a, b := storetest.RedisPrefix(t), storetest.RedisPrefix(t)
+	if a == b || a == redisstore.DefaultPrefix || len(a) <= len(redisstore.DefaultPrefix) || a[:len("siyu:t:")] != "siyu:t:" {
+		t.Fatalf("prefixes %q, %q: want two distinct siyu:t:<hex>: prefixes", a, b)
+	}
+}
