@@ -108,8 +108,12 @@ func NewOutbox(store OutboxStore, senders map[Platform]Sender, cfg OutboxConfig)
 func (o *Outbox) SetSender(p Platform, s Sender) { o.senders[p] = s }
 
 // Enqueue stores actions for delivery. key identifies their origin (the
-// event's dedupe key); enqueueing the same key again is a no-op, so a
-// retried callback never queues its actions twice.
+// event's dedupe key); each action's row is keyed by key and its index,
+// and enqueueing the same key again is a no-op, so a retried callback
+// never queues its actions twice. A nil action is skipped but keeps its
+// index: an adapter that answers one action in the callback itself passes
+// nil in its place, so every action has the same row key however it was
+// delivered.
 func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) error {
 	if len(actions) == 0 {
 		return nil
@@ -117,6 +121,9 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) erro
 	now := o.cfg.Now()
 	items := make([]OutboxItem, 0, len(actions))
 	for i, a := range actions {
+		if a == nil {
+			continue
+		}
 		itemKey := key + "#" + strconv.Itoa(i)
 		if key == "" {
 			itemKey = randomKey()
@@ -136,6 +143,9 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) erro
 			route = Staff // alerts reach staff wherever the conversation was
 		}
 		items = append(items, OutboxItem{Key: itemKey, Platform: route, Payload: payload, NextAt: due})
+	}
+	if len(items) == 0 {
+		return nil
 	}
 	if err := o.store.Enqueue(ctx, items); err != nil {
 		return fmt.Errorf("bot.Outbox.Enqueue: %w", err)
