@@ -38,8 +38,9 @@ type Deduper interface {
 // OutboxStatus is the state of an outbox row.
 type OutboxStatus string
 
-// Outbox states. A row moves pending → sent, or pending → dead after too
-// many failures; a dead row can be put back to pending by staff.
+// Outbox states. A row moves pending → sent, or pending → dead when the
+// platform refuses it for good or its window closes; a dead row can be
+// put back to pending by staff.
 const (
 	OutboxPending OutboxStatus = "pending"
 	OutboxSent    OutboxStatus = "sent"
@@ -54,10 +55,14 @@ type OutboxItem struct {
 	Key      string
 	Platform Platform
 	// Payload is the action, encoded by MarshalAction.
-	Payload   []byte
-	Status    OutboxStatus
-	Attempts  int
-	NextAt    time.Time
+	Payload  []byte
+	Status   OutboxStatus
+	Attempts int
+	NextAt   time.Time
+	// ExpiresAt is when the platform stops accepting the action (WeChat's
+	// 48-hour customer-service window): retries back off until then, and
+	// a row still unsent is dead-lettered. Zero means no deadline.
+	ExpiresAt time.Time
 	LastError string
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -74,6 +79,11 @@ type OutboxStore interface {
 	// runs out. A worker that dies mid-send loses its lease and the item
 	// is retried.
 	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error)
+	// Extend moves the lease of claimed items that are still this
+	// worker's (same ID and Attempts, still pending) to until, so a send
+	// that runs long keeps its row and a dead worker's rows come free
+	// within one short lease. It returns how many were extended.
+	Extend(ctx context.Context, claimed []OutboxItem, until time.Time) (int, error)
 	// Complete marks a claimed item sent.
 	Complete(ctx context.Context, id int64) error
 	// Fail records a failed attempt: the item is due again at next, or
