@@ -92,36 +92,50 @@ func (s signalEnqueuer) Enqueue(ctx context.Context, key string, actions []bot.A
 // killableDeduper stands for a replica's link to Redis; after kill every
 // call fails, as for a process that died: no renewal, no result, no
 // release.
+//
+// With doomed set, the replica instead dies holding the claims of the
+// keys doomed names: once it claimed one, every call for that key fails.
 type killableDeduper struct {
 	bot.Deduper
-	dead atomic.Bool
+	dead     atomic.Bool
+	doomed   func(key string) bool
+	deadKeys sync.Map
 }
 
 func (k *killableDeduper) kill() { k.dead.Store(true) }
 
+func (k *killableDeduper) gone(key string) bool {
+	_, dead := k.deadKeys.Load(key)
+	return k.dead.Load() || dead
+}
+
 func (k *killableDeduper) Claim(ctx context.Context, key, token string, lease time.Duration) (bool, []byte, error) {
-	if k.dead.Load() {
+	if k.gone(key) {
 		return false, nil, bot.ErrUnavailable
 	}
-	return k.Deduper.Claim(ctx, key, token, lease)
+	first, result, err := k.Deduper.Claim(ctx, key, token, lease)
+	if first && k.doomed != nil && k.doomed(key) {
+		k.deadKeys.Store(key, true)
+	}
+	return first, result, err
 }
 
 func (k *killableDeduper) Renew(ctx context.Context, key, token string, lease time.Duration) (bool, error) {
-	if k.dead.Load() {
+	if k.gone(key) {
 		return false, bot.ErrUnavailable
 	}
 	return k.Deduper.Renew(ctx, key, token, lease)
 }
 
 func (k *killableDeduper) Finish(ctx context.Context, key string, result []byte, ttl time.Duration) error {
-	if k.dead.Load() {
+	if k.gone(key) {
 		return bot.ErrUnavailable
 	}
 	return k.Deduper.Finish(ctx, key, result, ttl)
 }
 
 func (k *killableDeduper) Release(ctx context.Context, key, token string) error {
-	if k.dead.Load() {
+	if k.gone(key) {
 		return bot.ErrUnavailable
 	}
 	return k.Deduper.Release(ctx, key, token)
