@@ -36,6 +36,9 @@ func wireWeChat(_ context.Context, w wiring) error {
 	if err != nil {
 		return err
 	}
+	// A late callback's stored event is handled again by the outbox if
+	// the replica that answered it dies first.
+	w.outbox.SetRenderer(wechat.LateRenderer, h.LateRenderer())
 	h.Register(w.group)
 	return nil
 }

@@ -125,6 +125,7 @@ func (c OutboxConfig) withDefaults() OutboxConfig {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Renderers = maps.Clone(c.Renderers) // SetRenderer must not write to the caller's map
 	return c
 }
 
@@ -162,6 +163,16 @@ func NewOutbox(store OutboxStore, senders map[Platform]Sender, cfg OutboxConfig)
 
 // SetSender routes a platform's actions to s. Call it before Run.
 func (o *Outbox) SetSender(p Platform, s Sender) { o.senders[p] = s }
+
+// SetRenderer registers r for Render actions naming name, beside
+// OutboxConfig.Renderers, for an adapter built after the outbox. Call it
+// before Run.
+func (o *Outbox) SetRenderer(name string, r Renderer) {
+	if o.cfg.Renderers == nil {
+		o.cfg.Renderers = map[string]Renderer{}
+	}
+	o.cfg.Renderers[name] = r
+}
 
 // Enqueue stores actions for delivery. key identifies their origin (the
 // event's dedupe key); each action's row is keyed by key and its index,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -32,9 +34,10 @@ type faultReplica struct {
 }
 
 type faultOptions struct {
-	cfg     Config
-	dedupe  bot.DedupeConfig
-	senders map[bot.Platform]bot.Sender
+	cfg       Config
+	dedupe    bot.DedupeConfig
+	senders   map[bot.Platform]bot.Sender
+	outboxNow func() time.Time // the outbox's clock; nil: time.Now
 }
 
 func newFaultReplica(t *testing.T, b backends, h bot.Handler, o faultOptions) *faultReplica {
@@ -48,7 +51,7 @@ func newFaultReplica(t *testing.T, b backends, h bot.Handler, o faultOptions) *f
 		o.dedupe.TTL = time.Hour
 	}
 	chain := bot.Chain(h, bot.Recover(logger), bot.Validate(), bot.Dedupe(r.dedupe, o.dedupe, logger))
-	r.outbox = bot.NewOutbox(sqlstore.NewOutbox(b.db), o.senders, bot.OutboxConfig{Logger: logger, Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	r.outbox = bot.NewOutbox(sqlstore.NewOutbox(b.db), o.senders, bot.OutboxConfig{Logger: logger, Backoff: time.Millisecond, MaxBackoff: time.Millisecond, Now: o.outboxNow})
 	cfg := o.cfg
 	cfg.Token, cfg.EncodingAESKey, cfg.AppID = testToken, testAESKey, testAppID
 	if cfg.RetryBackoff == 0 {
@@ -62,6 +65,7 @@ func newFaultReplica(t *testing.T, b backends, h bot.Handler, o faultOptions) *f
 	g := e.Group("")
 	g.Use(middleware.BodyLimit("1M"))
 	wh.Register(g)
+	r.outbox.SetRenderer(LateRenderer, wh.LateRenderer())
 	r.srv = httptest.NewServer(e)
 	t.Cleanup(r.srv.Close)
 	return r
@@ -79,6 +83,9 @@ type signalEnqueuer struct {
 func (s signalEnqueuer) Enqueue(ctx context.Context, key string, actions []bot.Action) error {
 	if err := s.o.Enqueue(ctx, key, actions); err != nil {
 		return err
+	}
+	if key == "" {
+		return nil // a late event's stored copy (persistLate), not its actions
 	}
 	for _, a := range actions {
 		if a != nil {
@@ -264,15 +271,72 @@ func TestLateHandlingFailureIsRetried(t *testing.T) {
 	}
 	answered.open()
 	guard(t, r.queued, "the late reply reaching the outbox")
-	rows, err := sqlstore.NewOutbox(b.db).List(t.Context(), bot.OutboxPending, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 1 {
-		t.Fatalf("outbox holds %d rows, want the reply", len(rows))
+	if rows := replyRows(t, b); len(rows) != 1 {
+		t.Fatalf("outbox holds %d replies, want 1", len(rows))
 	}
 	if n := calls.Load(); n != 3 {
 		t.Fatalf("handled %d times, want 3 (two failures, then the reply)", n)
+	}
+}
+
+// replyRows returns the outbox rows of callbacks' actions, leaving out
+// late events' stored copies.
+func replyRows(t *testing.T, b backends) []bot.OutboxItem {
+	t.Helper()
+	rows, err := sqlstore.NewOutbox(b.db).List(t.Context(), "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []bot.OutboxItem
+	for _, r := range rows {
+		if strings.HasPrefix(r.Key, "msg:") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestLateEventSurvivesReplicaDeath (issue 18 item 2): a replica answers
+// "success" once its budget runs out and dies before the handling ends;
+// WeChat will not retry, but the event stored before that answer is
+// handled again by another replica's outbox, once.
+func TestLateEventSurvivesReplicaDeath(t *testing.T) {
+	api := newFakeAPI(t)
+	b := newBackends(t)
+	dcfg := bot.DedupeConfig{Lease: 300 * time.Millisecond, Wait: 20 * time.Second, Poll: 5 * time.Millisecond}
+	entered := make(chan struct{}, 1)
+	death := newGate()
+	a := newFaultReplica(t, b, bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+		entered <- struct{}{}
+		<-death.c
+		return nil, bot.ErrUnavailable
+	}), faultOptions{dedupe: dcfg, cfg: Config{ReplyBudget: time.Millisecond, ProcessTimeout: time.Second}})
+	clk := handlertest.NewClock(time.Now())
+	var calls atomic.Int32
+	replicaB := newFaultReplica(t, b, handlertest.Counting(&calls, testEngine(t)), faultOptions{dedupe: dcfg, outboxNow: clk.Now,
+		senders: map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)}})
+	t.Cleanup(death.open)
+
+	got, err := postGuarded(t, a.sim(), a.sim().TextXML("o-late-dead", "营业时间", NewMsgID()))
+	if err != nil || got.MsgType != "" {
+		t.Fatalf("answer = %+v, %v; want success", got, err)
+	}
+	guard(t, entered, "replica A handling the callback")
+	a.dedupe.kill() // A dies; WeChat got its "success" and will not retry
+	if m := b.rdb.Miniredis(); m != nil {
+		m.FastForward(dcfg.Lease)
+	}
+	clk.Add(time.Hour) // past the stored event's due time
+	for range 3 {      // the stored event, then the actions it queued
+		if _, err := replicaB.outbox.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sent := api.messages(); len(sent) != 1 || sent[0].Text != "我们每天 9:00-21:00 营业" {
+		t.Fatalf("API received %+v, want the reply once", sent)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("replica B handled the event %d times, want 1", n)
 	}
 }
 

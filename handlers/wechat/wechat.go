@@ -7,7 +7,9 @@ package wechat
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -220,6 +222,7 @@ func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, la
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if w.window.Close() {
+			h.persistLate(ctx, ev)
 			answerSuccess(c.Response())
 		}
 	})
@@ -233,6 +236,67 @@ func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, la
 		h.deliverLate(ctx, ev, actions, err)
 	}
 	return actions, late, err
+}
+
+// LateRenderer names the bot.Renderer (Handler.LateRenderer) that the
+// outbox runs for a late callback's stored event; register it with
+// Outbox.SetRenderer.
+const LateRenderer = "wechat_late"
+
+// lateGrace is how long after its ProcessTimeout a late callback's stored
+// event comes due: by then the replica that answered has queued the
+// actions or died, and its dedupe lease has run out.
+const lateGrace = 30 * time.Second
+
+// persistLate stores the event of a callback about to be answered
+// "success" before its handling finished, due once that handling must
+// have ended: if this replica dies first, the outbox (in any replica)
+// handles the event again (LateRenderer), so what WeChat will not retry
+// is still answered. When the handling finished, the stored event finds
+// its result through Dedupe and sends nothing more. A failure is logged;
+// the in-process retries of deliverLate still apply.
+func (h *Handler) persistLate(ctx context.Context, ev bot.Event) {
+	data, err := json.Marshal(ev)
+	if err == nil {
+		// Bounded: "success" must still reach WeChat within its 5 s.
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		sum := sha256.Sum256([]byte(string(ev.Account) + "\x00" + ev.DedupeKey))
+		err = h.outbox.Enqueue(pctx, "", []bot.Action{bot.Batched{
+			Key:    "wechat-late:" + hex.EncodeToString(sum[:16]),
+			SendAt: h.cfg.Now().Add(h.cfg.ProcessTimeout + lateGrace),
+			Action: bot.Render{To: ev.ReplyTarget(), Renderer: LateRenderer, Key: string(data)},
+		}})
+	}
+	if err != nil {
+		h.logger.Warn("wechat: late event not stored; only this replica will finish it", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
+	}
+}
+
+// LateRenderer returns the renderer of stored late events: it runs the
+// event through the handler (Dedupe included) and queues its actions, all
+// through the outbox, and itself sends nothing.
+func (h *Handler) LateRenderer() bot.Renderer { return lateRenderer{h} }
+
+type lateRenderer struct{ h *Handler }
+
+func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, error) {
+	var ev bot.Event
+	if err := json.Unmarshal([]byte(a.Key), &ev); err != nil {
+		return nil, fmt.Errorf("wechat: stored late event: %w: %w", bot.ErrInvalid, err)
+	}
+	// Closed: nothing can be answered passively any more, and the result
+	// Dedupe stores says so.
+	var w bot.AnswerWindow
+	w.Close()
+	actions, err := r.h.h.HandleEvent(bot.WithAnswerWindow(ctx, &w), ev)
+	if err != nil {
+		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
+	}
+	if err := r.h.outbox.Enqueue(ctx, ev.DedupeKey, actions); err != nil {
+		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
+	}
+	return nil, nil
 }
 
 // answer is a callback's answer window and the lock that keeps the
