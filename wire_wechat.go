@@ -38,7 +38,7 @@ func wireWeChat(_ context.Context, w wiring) error {
 	}
 	// A late callback's stored event is handled again by the outbox if
 	// the replica that answered it dies first.
-	w.outbox.SetRenderer(wechat.LateRenderer, h.LateRenderer())
+	w.outbox.SetRenderer(wechat.LateRendererName, h.LateRenderer())
 	h.Register(w.group)
 	return nil
 }

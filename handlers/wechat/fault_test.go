@@ -65,7 +65,7 @@ func newFaultReplica(t *testing.T, b backends, h bot.Handler, o faultOptions) *f
 	g := e.Group("")
 	g.Use(middleware.BodyLimit("1M"))
 	wh.Register(g)
-	r.outbox.SetRenderer(LateRenderer, wh.LateRenderer())
+	r.outbox.SetRenderer(LateRendererName, wh.LateRenderer())
 	r.srv = httptest.NewServer(e)
 	t.Cleanup(r.srv.Close)
 	return r

@@ -238,10 +238,10 @@ func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, la
 	return actions, late, err
 }
 
-// LateRenderer names the bot.Renderer (Handler.LateRenderer) that the
+// LateRendererName names the bot.Renderer (Handler.LateRenderer) that the
 // outbox runs for a late callback's stored event; register it with
 // Outbox.SetRenderer.
-const LateRenderer = "wechat_late"
+const LateRendererName = "wechat_late"
 
 // lateGrace is how long after its ProcessTimeout a late callback's stored
 // event comes due: by then the replica that answered has queued the
@@ -265,7 +265,7 @@ func (h *Handler) persistLate(ctx context.Context, ev bot.Event) {
 		err = h.outbox.Enqueue(pctx, "", []bot.Action{bot.Batched{
 			Key:    "wechat-late:" + hex.EncodeToString(sum[:16]),
 			SendAt: h.cfg.Now().Add(h.cfg.ProcessTimeout + lateGrace),
-			Action: bot.Render{To: ev.ReplyTarget(), Renderer: LateRenderer, Key: string(data)},
+			Action: bot.Render{To: ev.ReplyTarget(), Renderer: LateRendererName, Key: string(data)},
 		}})
 	}
 	if err != nil {
