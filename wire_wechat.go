@@ -37,6 +37,9 @@ func wireWeChat(_ context.Context, w wiring) error {
 	if err != nil {
 		return err
 	}
+	// A late callback's stored event is handled again by the outbox if
+	// the replica that answered it dies first.
+	w.outbox.SetRenderer(wechat.LateRendererName, h.LateRenderer())
 	h.Register(w.group)
 	return nil
 }

@@ -1,12 +1,9 @@
 package bot_test
 
 import (
-	"context"
 	"log/slog"
 	"reflect"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -117,95 +114,6 @@ func TestActionsRoundTrip(t *testing.T) {
 	}
 	if _, err := bot.UnmarshalActions([]byte(`[{"type":"teleport","data":{}}]`)); err == nil {
 		t.Fatal("unknown action type decoded without error")
-	}
-}
-
-// memDeduper is an in-process bot.Deduper for middleware tests; the Redis
-// one is tested against Redis in store/redisstore.
-type memDeduper struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (d *memDeduper) Claim(_ context.Context, key string, _ time.Duration) (bool, []byte, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if v, ok := d.m[key]; ok {
-		return false, v, nil
-	}
-	d.m[key] = nil
-	return true, nil, nil
-}
-
-func (d *memDeduper) Finish(_ context.Context, key string, result []byte, _ time.Duration) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.m[key] = result
-	return nil
-}
-
-func (d *memDeduper) Release(_ context.Context, key string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.m, key)
-	return nil
-}
-
-func TestDedupe(t *testing.T) {
-	d := &memDeduper{m: map[string][]byte{}}
-	var calls atomic.Int32
-	fail := atomic.Bool{}
-	inner := bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
-		calls.Add(1)
-		time.Sleep(20 * time.Millisecond)
-		if fail.Load() {
-			return nil, bot.ErrUnavailable
-		}
-		return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "once"}}, nil
-	})
-	h := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, slog.New(slog.DiscardHandler))(inner)
-	ev := bot.Event{Platform: bot.WeChat, Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m1"}
-
-	// Concurrent copies: one runs, all get its answer.
-	var wg sync.WaitGroup
-	results := make([][]bot.Action, 5)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], _ = h.HandleEvent(t.Context(), ev)
-		}()
-	}
-	wg.Wait()
-	if n := calls.Load(); n != 1 {
-		t.Fatalf("handler ran %d times for 5 copies, want 1", n)
-	}
-	for i, r := range results {
-		if len(r) != 1 || r[0].(bot.Reply).Text != "once" {
-			t.Fatalf("copy %d got %#v", i, r)
-		}
-	}
-
-	// A failed handling is released, so the platform's retry runs again.
-	fail.Store(true)
-	ev.DedupeKey = "m2"
-	if _, err := h.HandleEvent(t.Context(), ev); err == nil {
-		t.Fatal("want the handler's error")
-	}
-	fail.Store(false)
-	if got, err := h.HandleEvent(t.Context(), ev); err != nil || len(got) != 1 {
-		t.Fatalf("retry after failure = %v, %v; want the reply", got, err)
-	}
-	if n := calls.Load(); n != 3 {
-		t.Fatalf("handler ran %d times, want 3", n)
-	}
-
-	// No key: no dedupe.
-	ev.DedupeKey = ""
-	h.HandleEvent(t.Context(), ev)
-	h.HandleEvent(t.Context(), ev)
-	if n := calls.Load(); n != 5 {
-		t.Fatalf("handler ran %d times, want 5", n)
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,14 +28,21 @@ func (f SenderFunc) Send(ctx context.Context, a Action) error { return f(ctx, a)
 
 // OutboxConfig tunes the Outbox.
 type OutboxConfig struct {
-	// MaxAttempts is how many sends are tried before a row is dead.
+	// MaxAttempts, when positive, dead-letters a row after that many
+	// sends. Zero (the default) retries until the row's window closes.
 	MaxAttempts int
 	// Backoff is the wait after the first failure; it doubles per
-	// attempt up to MaxBackoff.
+	// attempt up to MaxBackoff, with jitter.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
-	// Lease is how long a claimed row is reserved for its worker; a worker
-	// that dies mid-send releases it by letting the lease run out.
+	// Windows is how long each platform accepts an action after it is
+	// queued (PlatformWindow fills the ones not given); a row still
+	// unsent then is dead-lettered. DefaultWindow covers the rest.
+	Windows       map[Platform]time.Duration
+	DefaultWindow time.Duration
+	// Lease is how long a claimed row is reserved for its worker; it is
+	// renewed every third of it while the worker still has the row, so a
+	// worker that dies mid-send frees its rows within one Lease.
 	Lease time.Duration
 	// Poll is how often an idle worker looks for due rows; rows enqueued
 	// by this replica wake it at once.
@@ -42,7 +51,9 @@ type OutboxConfig struct {
 	Batch int
 	// Concurrency is how many sends of a batch run at once.
 	Concurrency int
-	// SendTimeout bounds one send.
+	// SendTimeout bounds one send; it must stay well under Lease, so a
+	// send never outlives its lease (then another worker could send the
+	// row too).
 	SendTimeout time.Duration
 	// Gate, when set, admits each Push at send time (do-not-disturb).
 	Gate SendGate
@@ -52,18 +63,45 @@ type OutboxConfig struct {
 	Logger    *slog.Logger
 }
 
-func (c OutboxConfig) withDefaults() OutboxConfig {
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 8 // with doubling from 2 s, about 4 minutes of trying
+// PlatformWindow is how long platform p accepts what siyu queues for a
+// customer, or zero when it sets no limit. WeChat accepts customer-service
+// messages for 48 hours after the customer's last message; Douyin's reply
+// window is 24 hours by its documentation (window.DefaultLimits).
+func PlatformWindow(p Platform) time.Duration {
+	switch p {
+	case WeChat:
+		return 48 * time.Hour
+	case Douyin:
+		return 24 * time.Hour
 	}
+	return 0
+}
+
+func (c OutboxConfig) withDefaults() OutboxConfig {
 	if c.Backoff <= 0 {
 		c.Backoff = 2 * time.Second
 	}
 	if c.MaxBackoff <= 0 {
+		// An outage of an hour delays messages by at most this past its
+		// end, and a down platform sees 12 tries an hour per row.
 		c.MaxBackoff = 5 * time.Minute
 	}
+	windows := make(map[Platform]time.Duration, 2+len(c.Windows))
+	for _, p := range []Platform{WeChat, Douyin} {
+		windows[p] = PlatformWindow(p)
+	}
+	maps.Copy(windows, c.Windows)
+	c.Windows = windows
+	if c.DefaultWindow <= 0 {
+		// Platforms without a window of their own (WeCom, staff alerts):
+		// as long as WeChat's, so an outage delays rather than drops.
+		c.DefaultWindow = 48 * time.Hour
+	}
 	if c.Lease <= 0 {
-		c.Lease = time.Minute // well above SendTimeout
+		// A dead replica's rows go out again within seconds; renewals
+		// every 4 s keep a live worker's rows through a 4 s database
+		// stall.
+		c.Lease = 12 * time.Second
 	}
 	if c.Poll <= 0 {
 		c.Poll = time.Second
@@ -75,7 +113,11 @@ func (c OutboxConfig) withDefaults() OutboxConfig {
 		c.Concurrency = 8
 	}
 	if c.SendTimeout <= 0 {
-		c.SendTimeout = 15 * time.Second
+		// The platforms answer in well under a second. The shorter a
+		// send may hang, the fewer sends time out after the platform
+		// delivered them (no idempotency key exists for these APIs), and
+		// it stays below a third of the lease.
+		c.SendTimeout = 4 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -83,17 +125,32 @@ func (c OutboxConfig) withDefaults() OutboxConfig {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Renderers = maps.Clone(c.Renderers) // SetRenderer must not write to the caller's map
 	return c
+}
+
+// OutboxStats are the Outbox's counters since it was made, for metrics.
+type OutboxStats struct {
+	// AmbiguousSends counts sends that timed out: the platform may have
+	// delivered them, and the retry may deliver them again. WeChat's and
+	// Douyin's customer-service APIs have no idempotency key.
+	AmbiguousSends uint64
 }
 
 // Outbox makes delivery durable: actions are written to an OutboxStore and
 // sent by workers in any replica, with backoff, until they succeed or are
 // dead-lettered. Nothing accepted is lost when a replica restarts.
 type Outbox struct {
-	store   OutboxStore
-	senders map[Platform]Sender
-	cfg     OutboxConfig
-	kick    chan struct{}
+	store     OutboxStore
+	senders   map[Platform]Sender
+	cfg       OutboxConfig
+	kick      chan struct{}
+	ambiguous atomic.Uint64
+}
+
+// Stats returns the Outbox's counters.
+func (o *Outbox) Stats() OutboxStats {
+	return OutboxStats{AmbiguousSends: o.ambiguous.Load()}
 }
 
 // NewOutbox returns an Outbox sending through senders by platform.
@@ -107,9 +164,23 @@ func NewOutbox(store OutboxStore, senders map[Platform]Sender, cfg OutboxConfig)
 // SetSender routes a platform's actions to s. Call it before Run.
 func (o *Outbox) SetSender(p Platform, s Sender) { o.senders[p] = s }
 
+// SetRenderer registers r for Render actions naming name, beside
+// OutboxConfig.Renderers, for an adapter built after the outbox. Call it
+// before Run.
+func (o *Outbox) SetRenderer(name string, r Renderer) {
+	if o.cfg.Renderers == nil {
+		o.cfg.Renderers = map[string]Renderer{}
+	}
+	o.cfg.Renderers[name] = r
+}
+
 // Enqueue stores actions for delivery. key identifies their origin (the
-// event's dedupe key); enqueueing the same key again is a no-op, so a
-// retried callback never queues its actions twice.
+// event's dedupe key); each action's row is keyed by key and its index,
+// and enqueueing the same key again is a no-op, so a retried callback
+// never queues its actions twice. A nil action is skipped but keeps its
+// index: an adapter that answers one action in the callback itself passes
+// nil in its place, so every action has the same row key however it was
+// delivered.
 func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) error {
 	if len(actions) == 0 {
 		return nil
@@ -117,6 +188,9 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) erro
 	now := o.cfg.Now()
 	items := make([]OutboxItem, 0, len(actions))
 	for i, a := range actions {
+		if a == nil {
+			continue
+		}
 		itemKey := key + "#" + strconv.Itoa(i)
 		if key == "" {
 			itemKey = randomKey()
@@ -135,7 +209,10 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) erro
 		if _, ok := Unwrap(a).(StaffAlert); ok {
 			route = Staff // alerts reach staff wherever the conversation was
 		}
-		items = append(items, OutboxItem{Key: itemKey, Platform: route, Payload: payload, NextAt: due})
+		items = append(items, OutboxItem{Key: itemKey, Platform: route, Payload: payload, NextAt: due, ExpiresAt: due.Add(o.window(route))})
+	}
+	if len(items) == 0 {
+		return nil
 	}
 	if err := o.store.Enqueue(ctx, items); err != nil {
 		return fmt.Errorf("bot.Outbox.Enqueue: %w", err)
@@ -172,13 +249,28 @@ func (o *Outbox) Run(ctx context.Context) {
 	}
 }
 
+// window returns how long platform p accepts an action.
+func (o *Outbox) window(p Platform) time.Duration {
+	if w, ok := o.cfg.Windows[p]; ok && w > 0 {
+		return w
+	}
+	return o.cfg.DefaultWindow
+}
+
 // RunOnce claims one batch of due rows, sends them and records the
-// outcomes. It returns how many rows it claimed.
+// outcomes. While rows of the batch are still being worked on, their
+// lease is renewed. It returns how many rows it claimed.
 func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
-	items, err := o.store.Claim(ctx, o.cfg.Now(), o.cfg.Batch, o.cfg.Lease)
+	now := o.cfg.Now()
+	items, err := o.store.Claim(ctx, now, o.cfg.Batch, o.cfg.Lease)
 	if err != nil {
 		return 0, fmt.Errorf("bot.Outbox.RunOnce: %w", err)
 	}
+	if len(items) == 0 {
+		return 0, nil
+	}
+	l := o.holdLease(ctx, items, now.Add(o.cfg.Lease))
+	defer l.stop()
 	sem := make(chan struct{}, o.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for _, it := range items {
@@ -186,18 +278,99 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			o.deliver(ctx, it)
+			o.deliver(ctx, it, l)
+			l.release(it.ID)
 		}()
 	}
 	wg.Wait()
 	return len(items), nil
 }
 
-func (o *Outbox) deliver(ctx context.Context, it OutboxItem) {
+// batchLease renews the lease of a batch's rows that are still being
+// worked on, and knows until when they are surely this worker's.
+type batchLease struct {
+	o    *Outbox
+	ctx  context.Context
+	mu   sync.Mutex
+	held map[int64]OutboxItem
+	end  time.Time // the lease end last written, by the Outbox's clock
+	t    *time.Timer
+	done bool
+}
+
+func (o *Outbox) holdLease(ctx context.Context, items []OutboxItem, end time.Time) *batchLease {
+	l := &batchLease{o: o, ctx: context.WithoutCancel(ctx), held: make(map[int64]OutboxItem, len(items)), end: end}
+	for _, it := range items {
+		l.held[it.ID] = it
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.t = time.AfterFunc(o.cfg.Lease/3, l.renew)
+	return l
+}
+
+func (l *batchLease) renew() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done || len(l.held) == 0 {
+		return
+	}
+	items := make([]OutboxItem, 0, len(l.held))
+	for _, it := range l.held {
+		items = append(items, it)
+	}
+	end := l.o.cfg.Now().Add(l.o.cfg.Lease)
+	ctx, cancel := context.WithTimeout(l.ctx, l.o.cfg.Lease/3)
+	n, err := l.o.store.Extend(ctx, items, end)
+	cancel()
+	switch {
+	case err != nil:
+		l.o.cfg.Logger.WarnContext(l.ctx, "outbox lease renewal failed; will try again", "rows", len(items), "err", err)
+	case n < len(items):
+		// Rows that left pending meanwhile (marked elsewhere) or were
+		// claimed by another worker after this lease ran out.
+		l.o.cfg.Logger.WarnContext(l.ctx, "outbox lease renewal kept fewer rows than held", "held", len(items), "kept", n)
+		l.end = end
+	default:
+		l.end = end
+	}
+	l.t.Reset(l.o.cfg.Lease / 3)
+}
+
+// remaining is how long the rows are surely this worker's.
+func (l *batchLease) remaining() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.end.Sub(l.o.cfg.Now())
+}
+
+func (l *batchLease) release(id int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.held, id)
+}
+
+func (l *batchLease) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.done = true
+	l.t.Stop()
+}
+
+// leaseMargin is kept between the end of a send (or of recording its
+// outcome) and the end of the lease: the clocks of the database and of
+// the replicas differ a little, and the next claim must not see the row
+// as due. A tenth of the lease, at most a second.
+func (o *Outbox) leaseMargin() time.Duration { return min(time.Second, o.cfg.Lease/10) }
+
+func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *batchLease) {
 	log := o.cfg.Logger.With("outbox_id", it.ID, "platform", it.Platform, "attempt", it.Attempts)
 	// Record the outcome even when ctx is ending: the send happened.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	// A row past its window is still tried once: the sender or the
+	// platform refuses it with the precise reason (ErrInvalid), and a
+	// transient failure then dead-letters it below.
 	if until, reason, held := o.admit(ctx, it); held {
 		if until.IsZero() {
 			if ferr := o.store.Fail(rctx, it.ID, reason, o.cfg.Now(), true); ferr != nil {
@@ -211,15 +384,33 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem) {
 		}
 		return
 	}
-	err := o.send(ctx, it)
-	if err == nil {
-		if cerr := o.store.Complete(rctx, it.ID); cerr != nil {
-			log.ErrorContext(ctx, "outbox complete failed; the row may be sent again after its lease", "err", cerr)
-		}
+	// A send must end while the row is surely ours, or another worker
+	// may claim and send it too.
+	budget := min(o.cfg.SendTimeout, l.remaining()-o.leaseMargin())
+	if budget <= 0 {
+		log.WarnContext(ctx, "outbox lease too short to send; the row goes out after it")
 		return
 	}
-	dead := errors.Is(err, ErrInvalid) || it.Attempts >= o.cfg.MaxAttempts
+	err := o.send(ctx, it, budget)
+	if err == nil {
+		o.complete(ctx, it, l, log)
+		return
+	}
+	if isTimeout(err) {
+		o.ambiguous.Add(1)
+		log.WarnContext(ctx, "outbox send timed out; the platform may have delivered it, and the retry may deliver it again",
+			"event", "outbox_ambiguous_send", "err", err)
+	}
 	next := o.cfg.Now().Add(o.backoff(it.Attempts))
+	var dead bool
+	switch {
+	case errors.Is(err, ErrInvalid):
+		dead = true // refused for good
+	case o.cfg.MaxAttempts > 0 && it.Attempts >= o.cfg.MaxAttempts:
+		dead = true
+	case !it.ExpiresAt.IsZero() && !next.Before(it.ExpiresAt):
+		dead = true // the next try would come after the platform's window
+	}
 	if ferr := o.store.Fail(rctx, it.ID, err.Error(), next, dead); ferr != nil {
 		log.ErrorContext(ctx, "outbox fail record failed", "err", ferr)
 	}
@@ -228,6 +419,38 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem) {
 	} else {
 		log.WarnContext(ctx, "outbox send failed; will retry", "err", err, "next", next)
 	}
+}
+
+// complete marks a sent row sent, trying again while the lease lasts: a
+// row left pending goes out a second time once its lease runs out.
+func (o *Outbox) complete(ctx context.Context, it OutboxItem, l *batchLease, log *slog.Logger) {
+	wait := 50 * time.Millisecond
+	for {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(l.remaining()-o.leaseMargin(), 100*time.Millisecond))
+		err := o.store.Complete(cctx, it.ID)
+		cancel()
+		if err == nil || errors.Is(err, ErrNotFound) {
+			return
+		}
+		if l.remaining()-o.leaseMargin() < wait {
+			log.ErrorContext(ctx, "outbox complete failed; the row may be sent again after its lease", "err", err)
+			return
+		}
+		log.WarnContext(ctx, "outbox complete failed; retrying within the lease", "err", err)
+		t := time.NewTimer(wait)
+		<-t.C
+		wait *= 2
+	}
+}
+
+// isTimeout reports whether a send failed by running out of time, when
+// the platform may have received it.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // admit asks the Gate about a Push. held is true when the push must not
@@ -260,7 +483,7 @@ func (o *Outbox) admit(ctx context.Context, it OutboxItem) (until time.Time, rea
 	return time.Time{}, "", false
 }
 
-func (o *Outbox) send(ctx context.Context, it OutboxItem) error {
+func (o *Outbox) send(ctx context.Context, it OutboxItem, timeout time.Duration) error {
 	a, err := UnmarshalAction(it.Payload)
 	if err != nil {
 		return err
@@ -282,7 +505,7 @@ func (o *Outbox) send(ctx context.Context, it OutboxItem) error {
 	if !ok {
 		return fmt.Errorf("bot.Outbox: no sender for platform %q: %w", it.Platform, ErrInvalid)
 	}
-	sctx, cancel := context.WithTimeout(ctx, o.cfg.SendTimeout)
+	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return s.Send(sctx, a)
 }

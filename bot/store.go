@@ -8,27 +8,39 @@ import (
 // Deduper remembers which callbacks were handled and what they answered, in
 // storage shared by all replicas, so a platform's retries and copies that
 // reach two replicas are handled once.
+//
+// A claim is a short lease, renewed while the handling runs, that becomes
+// the long-lived result only when the handling finishes: a claim whose
+// holder died (or whose write reached the store after its caller gave up)
+// expires in seconds, and the platform's next retry is handled afresh.
 type Deduper interface {
-	// Claim atomically marks key as being handled unless it already is.
-	// Exactly one caller across all replicas gets first=true within ttl.
-	// Every other caller gets first=false and the result stored by Finish,
-	// or a nil result while the first caller is still working.
-	// Errors are ErrUnavailable.
-	Claim(ctx context.Context, key string, ttl time.Duration) (first bool, result []byte, err error)
-	// Finish stores the result of the first handling for later callers.
-	// It may return before the result is visible to them (a write queued
-	// to be pipelined); callers meanwhile see the claim as pending.
+	// Claim atomically takes key for lease, held under token, unless it is
+	// taken. Exactly one caller gets first=true while the lease (or the
+	// result) lasts. Every other caller gets first=false and the result
+	// stored by Finish, or a nil result while the holder is still working.
+	// Errors are ErrUnavailable, or ErrInvalid for a lease under a
+	// millisecond.
+	Claim(ctx context.Context, key, token string, lease time.Duration) (first bool, result []byte, err error)
+	// Renew extends the lease held under token to lease from now, or
+	// takes the key again if the lease expired and nobody took it. It
+	// reports false when someone else holds the key or it was finished.
+	Renew(ctx context.Context, key, token string, lease time.Duration) (bool, error)
+	// Finish replaces the claim with the result of the handling, kept for
+	// ttl. It may return before the result is visible (a write queued to be
+	// pipelined); callers meanwhile see the claim as pending.
 	Finish(ctx context.Context, key string, result []byte, ttl time.Duration) error
-	// Release forgets a claim whose handling failed, so that the
-	// platform's retry can handle the callback afresh.
-	Release(ctx context.Context, key string) error
+	// Release forgets a claim held under token whose handling failed, so
+	// that the platform's retry can handle the callback afresh. A claim
+	// held by someone else is left alone.
+	Release(ctx context.Context, key, token string) error
 }
 
 // OutboxStatus is the state of an outbox row.
 type OutboxStatus string
 
-// Outbox states. A row moves pending → sent, or pending → dead after too
-// many failures; a dead row can be put back to pending by staff.
+// Outbox states. A row moves pending → sent, or pending → dead when the
+// platform refuses it for good or its window closes; a dead row can be
+// put back to pending by staff.
 const (
 	OutboxPending OutboxStatus = "pending"
 	OutboxSent    OutboxStatus = "sent"
@@ -43,10 +55,14 @@ type OutboxItem struct {
 	Key      string
 	Platform Platform
 	// Payload is the action, encoded by MarshalAction.
-	Payload   []byte
-	Status    OutboxStatus
-	Attempts  int
-	NextAt    time.Time
+	Payload  []byte
+	Status   OutboxStatus
+	Attempts int
+	NextAt   time.Time
+	// ExpiresAt is when the platform stops accepting the action (WeChat's
+	// 48-hour customer-service window): retries back off until then, and
+	// a row still unsent is dead-lettered. Zero means no deadline.
+	ExpiresAt time.Time
 	LastError string
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -63,6 +79,11 @@ type OutboxStore interface {
 	// runs out. A worker that dies mid-send loses its lease and the item
 	// is retried.
 	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error)
+	// Extend moves the lease of claimed items that are still this
+	// worker's (same ID and Attempts, still pending) to until, so a send
+	// that runs long keeps its row and a dead worker's rows come free
+	// within one short lease. It returns how many were extended.
+	Extend(ctx context.Context, claimed []OutboxItem, until time.Time) (int, error)
 	// Complete marks a claimed item sent.
 	Complete(ctx context.Context, id int64) error
 	// Fail records a failed attempt: the item is due again at next, or

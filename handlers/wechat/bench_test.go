@@ -39,18 +39,21 @@ func benchScripts() fstest.MapFS {
 // from the network hop to Redis.
 type memDeduper struct{ m sync.Map }
 
-func (d *memDeduper) Claim(_ context.Context, key string, _ time.Duration) (bool, []byte, error) {
+func (d *memDeduper) Claim(_ context.Context, key, _ string, _ time.Duration) (bool, []byte, error) {
 	v, loaded := d.m.LoadOrStore(key, []byte(nil))
 	if !loaded {
 		return true, nil, nil
 	}
 	return false, v.([]byte), nil
 }
+func (d *memDeduper) Renew(context.Context, string, string, time.Duration) (bool, error) {
+	return true, nil
+}
 func (d *memDeduper) Finish(_ context.Context, key string, r []byte, _ time.Duration) error {
 	d.m.Store(key, r)
 	return nil
 }
-func (d *memDeduper) Release(_ context.Context, key string) error { d.m.Delete(key); return nil }
+func (d *memDeduper) Release(_ context.Context, key, _ string) error { d.m.Delete(key); return nil }
 
 type nopEnqueuer struct{}
 

@@ -7,12 +7,15 @@ package wechat
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,9 +47,12 @@ type Config struct {
 	// than this from now, so a captured callback cannot be replayed later.
 	ReplayWindow time.Duration
 	// ProcessTimeout bounds the engine for a callback that missed its
-	// passive reply and goes on in the background.
+	// passive reply and goes on in the background, retries included.
 	ProcessTimeout time.Duration
-	Now            func() time.Time
+	// RetryBackoff is the first wait before a late callback's failed
+	// handling or queueing is tried again; it doubles up to 5 s.
+	RetryBackoff time.Duration
+	Now          func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -58,6 +64,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProcessTimeout <= 0 {
 		c.ProcessTimeout = time.Minute
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 200 * time.Millisecond // a blip passes; a second try comes quickly
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -212,64 +221,167 @@ func (h *Handler) callback(c echo.Context) error {
 
 // handle runs the engine on the request's goroutine under the reply
 // budget. If the budget runs out first, a timer answers "success" so that
-// WeChat stops waiting, and handle reports late: the caller sends the
-// actions, the reply included, through the outbox. Running on the request
+// WeChat stops waiting, and handle reports late: the actions, the reply
+// included, go through the outbox (deliverLate). Running on the request
 // goroutine (not a new one per callback) keeps the common, fast case cheap.
+//
+// Which comes first is settled once by a bot.AnswerWindow that Dedupe
+// seals when it stores the result, so the stored result says how it was
+// delivered and a retry never delivers it a second way.
 func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, late bool, err error) {
 	// The work must survive the request: WeChat hangs up at 5 s.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), h.cfg.ProcessTimeout)
 	defer cancel()
-	var (
-		mu       sync.Mutex
-		finished bool
-	)
+	w := new(answer)
+	ctx = bot.WithAnswerWindow(ctx, &w.window)
 	timer := time.AfterFunc(h.cfg.ReplyBudget, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if finished {
-			return
-		}
-		late = true
-		if err := c.String(http.StatusOK, "success"); err == nil {
-			c.Response().Flush()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.window.Close() {
+			h.persistLate(ctx, ev)
+			answerSuccess(c.Response())
 		}
 	})
 	actions, err = h.h.HandleEvent(ctx, ev)
 	timer.Stop()
-	mu.Lock()
-	finished = true
-	mu.Unlock()
+	// Under w.mu: a timer that closed the window has finished writing.
+	w.mu.Lock()
+	late = w.window.Seal() == bot.DeliveryOutbox
+	w.mu.Unlock()
 	if late {
 		h.deliverLate(ctx, ev, actions, err)
 	}
 	return actions, late, err
 }
 
-// deliverLate queues the actions of an event whose callback was already
-// answered. Dropping an accepted event is not an option, so queueing is
-// retried; the outbox key makes repeats harmless.
-func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.Action, err error) {
-	if err != nil {
-		h.logger.Error("wechat: late event failed", "kind", ev.Kind, "err", err)
-		return
+// LateRendererName names the bot.Renderer (Handler.LateRenderer) that the
+// outbox runs for a late callback's stored event; register it with
+// Outbox.SetRenderer.
+const LateRendererName = "wechat_late"
+
+// lateGrace is how long after its ProcessTimeout a late callback's stored
+// event comes due: by then the replica that answered has queued the
+// actions or died, and its dedupe lease has run out.
+const lateGrace = 30 * time.Second
+
+// persistLate stores the event of a callback about to be answered
+// "success" before its handling finished, due once that handling must
+// have ended: if this replica dies first, the outbox (in any replica)
+// handles the event again (LateRenderer), so what WeChat will not retry
+// is still answered. When the handling finished, the stored event finds
+// its result through Dedupe and sends nothing more. A failure is logged;
+// the in-process retries of deliverLate still apply.
+func (h *Handler) persistLate(ctx context.Context, ev bot.Event) {
+	data, err := json.Marshal(ev)
+	if err == nil {
+		// Bounded: "success" must still reach WeChat within its 5 s.
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		sum := sha256.Sum256([]byte(string(ev.Account) + "\x00" + ev.DedupeKey))
+		err = h.outbox.Enqueue(pctx, "", []bot.Action{bot.Batched{
+			Key:    "wechat-late:" + hex.EncodeToString(sum[:16]),
+			SendAt: h.cfg.Now().Add(h.cfg.ProcessTimeout + lateGrace),
+			Action: bot.Render{To: ev.ReplyTarget(), Renderer: LateRendererName, Key: string(data)},
+		}})
 	}
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := h.outbox.Enqueue(ctx, ev.DedupeKey, actions)
-		if err == nil {
-			return
-		}
-		if attempt == 5 || ctx.Err() != nil {
-			h.logger.Error("wechat: late actions could not be queued", "kind", ev.Kind, "actions", len(actions), "err", err)
-			return
-		}
-		time.Sleep(backoff)
-		backoff *= 2
+	if err != nil {
+		h.logger.Warn("wechat: late event not stored; only this replica will finish it", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
 	}
 }
 
+// LateRenderer returns the renderer of stored late events: it runs the
+// event through the handler (Dedupe included) and queues its actions, all
+// through the outbox, and itself sends nothing.
+func (h *Handler) LateRenderer() bot.Renderer { return lateRenderer{h} }
+
+type lateRenderer struct{ h *Handler }
+
+func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, error) {
+	var ev bot.Event
+	if err := json.Unmarshal([]byte(a.Key), &ev); err != nil {
+		return nil, fmt.Errorf("wechat: stored late event: %w: %w", bot.ErrInvalid, err)
+	}
+	// Closed: nothing can be answered passively any more, and the result
+	// Dedupe stores says so.
+	var w bot.AnswerWindow
+	w.Close()
+	actions, err := r.h.h.HandleEvent(bot.WithAnswerWindow(ctx, &w), ev)
+	if err != nil {
+		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
+	}
+	if err := r.h.outbox.Enqueue(ctx, ev.DedupeKey, actions); err != nil {
+		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
+	}
+	return nil, nil
+}
+
+// answer is a callback's answer window and the lock that keeps the
+// budget timer's write apart from the handler's.
+type answer struct {
+	mu     sync.Mutex
+	window bot.AnswerWindow
+}
+
+// answerSuccess writes a complete "success" at once: with a
+// Content-Length and flushed, the response is whole on the wire while the
+// handler goes on (a chunked body would end only when the handler
+// returns, and WeChat would time out and retry). Connection: close keeps
+// the client from queueing its next callback behind this handler.
+func answerSuccess(res *echo.Response) {
+	hdr := res.Header()
+	hdr.Set(echo.HeaderContentType, echo.MIMETextPlainCharsetUTF8)
+	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(successBody)))
+	hdr.Set(echo.HeaderConnection, "close")
+	res.WriteHeader(http.StatusOK)
+	if _, err := res.Write([]byte(successBody)); err == nil {
+		_ = http.NewResponseController(res.Writer).Flush()
+	}
+}
+
+const successBody = "success"
+
+// deliverLate queues the actions of an event whose callback was already
+// answered "success": WeChat will not retry it, so nothing accepted may be
+// dropped. A handling that failed is run again (Dedupe released its
+// claim) and a queueing that failed is tried again, with backoff, until
+// the ProcessTimeout; the outbox key makes repeats harmless.
+func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.Action, err error) {
+	handled := err == nil
+	wait := h.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		if handled {
+			if err = h.outbox.Enqueue(ctx, ev.DedupeKey, actions); err == nil {
+				return
+			}
+		} else if errors.Is(err, bot.ErrInvalid) {
+			h.logger.Warn("wechat: late event refused", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
+			return
+		}
+		h.logger.Warn("wechat: late event not delivered yet; retrying", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey),
+			"handled", handled, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			h.logger.Error("wechat: late event lost: answered success, but not handled and queued in time",
+				"kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "handled", handled, "attempts", attempt, "err", err)
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxRetryBackoff)
+		if !handled {
+			actions, err = h.h.HandleEvent(ctx, ev)
+			handled = err == nil
+		}
+	}
+}
+
+// maxRetryBackoff caps the wait between a late event's retries: a store
+// that comes back is used within seconds.
+const maxRetryBackoff = 5 * time.Second
+
 // splitPassive picks the one action WeChat lets a callback answer with: the
-// first text or news to the sender. The rest go to the outbox.
+// first text or news to the sender. The rest go to the outbox; rest keeps
+// the passive action's place as nil, so every action keeps its outbox key
+// (its index) whether it is answered passively or queued late.
 func splitPassive(ev bot.Event, actions []bot.Action) (bot.Action, []bot.Action) {
 	for i, a := range actions {
 		to := a.Dest()
@@ -278,9 +390,9 @@ func splitPassive(ev bot.Event, actions []bot.Action) (bot.Action, []bot.Action)
 		}
 		switch a.(type) {
 		case bot.Reply, bot.Welcome, bot.News:
-			rest := make([]bot.Action, 0, len(actions)-1)
-			rest = append(rest, actions[:i]...)
-			return a, append(rest, actions[i+1:]...)
+			rest := slices.Clone(actions)
+			rest[i] = nil
+			return a, rest
 		}
 	}
 	return nil, actions

@@ -41,6 +41,10 @@ type Config struct {
 	ReplayWindow time.Duration
 	// ProcessTimeout bounds a callback's processing in the background.
 	ProcessTimeout time.Duration
+	// RetryBackoff is the first wait before a late callback's failed
+	// processing is tried again; it doubles up to 5 s, within
+	// ProcessTimeout.
+	RetryBackoff time.Duration
 	// WelcomeWindow is how long a welcome code is good for after its
 	// event: 20 s, by WeCom's documentation.
 	WelcomeWindow time.Duration
@@ -59,6 +63,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProcessTimeout <= 0 {
 		c.ProcessTimeout = time.Minute
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 200 * time.Millisecond // a blip passes; a second try comes quickly
 	}
 	if c.WelcomeWindow <= 0 {
 		c.WelcomeWindow = 20 * time.Second // welcome_code validity (developer.work.weixin.qq.com/document/path/92599)
@@ -222,14 +229,41 @@ func (h *Handler) ack(c echo.Context, m inbound) error {
 		}
 		return c.NoContent(http.StatusOK)
 	case <-timer.C:
+		base := context.WithoutCancel(c.Request().Context())
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			if err := <-done; err != nil {
-				h.log.Error("wecom: late callback failed", "event", m.Event, "change", m.ChangeType, "err", err)
-			}
+			h.retryLate(base, m, <-done)
 		}()
 		return c.NoContent(http.StatusOK)
+	}
+}
+
+// retryLate processes again, with backoff and within ProcessTimeout, a
+// callback that was answered before its processing failed: WeCom will
+// not retry it, so nothing accepted may be dropped. Dedupe released the
+// failed handling's claim, and the outbox key makes repeats harmless.
+func (h *Handler) retryLate(base context.Context, m inbound, err error) {
+	if err == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(base, h.cfg.ProcessTimeout)
+	defer cancel()
+	wait := h.cfg.RetryBackoff
+	for attempt := 1; err != nil; attempt++ {
+		if errors.Is(err, bot.ErrInvalid) {
+			h.log.Warn("wecom: late callback refused", "event", m.Event, "change", m.ChangeType, "err", err)
+			return
+		}
+		h.log.Warn("wecom: late callback failed; retrying", "event", m.Event, "change", m.ChangeType, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			h.log.Error("wecom: late callback lost: answered, but not processed in time", "event", m.Event, "change", m.ChangeType, "attempts", attempt, "err", err)
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+		err = h.process(ctx, m)
 	}
 }
 

@@ -48,11 +48,11 @@ func TestDeduper(t *testing.T) {
 		{name: "second claim while pending"},
 		{name: "finish", do: func() error { return d.Finish(ctx, "k", []byte("result"), ttl) }},
 		{name: "claim after finish", want: []byte("result")},
-		{name: "release", do: func() error { return d.Release(ctx, "k") }},
-		{name: "claim after release", wantFirst: true},
+		{name: "release", do: func() error { return d.Release(ctx, "k", "tok") }},
+		{name: "claim after release keeps the result", want: []byte("result")},
 		{name: "finish empty", do: func() error { return d.Finish(ctx, "k", nil, ttl) }},
 		{name: "claim after empty finish", want: []byte(redisstore.EmptyResult)},
-		{name: "release unknown key", do: func() error { return d.Release(ctx, "unknown") }},
+		{name: "release unknown key", do: func() error { return d.Release(ctx, "unknown", "tok") }},
 	}
 	for _, s := range steps {
 		if s.do != nil {
@@ -61,7 +61,7 @@ func TestDeduper(t *testing.T) {
 			}
 			continue
 		}
-		first, result, err := d.Claim(ctx, "k", ttl)
+		first, result, err := d.Claim(ctx, "k", "tok", ttl)
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -73,7 +73,7 @@ func TestDeduper(t *testing.T) {
 
 func TestDeduperInvalidTTL(t *testing.T) {
 	d := redisstore.NewDeduper(storetest.Redis(t))
-	if _, _, err := d.Claim(t.Context(), "k", 0); !errors.Is(err, bot.ErrInvalid) {
+	if _, _, err := d.Claim(t.Context(), "k", "tok", 0); !errors.Is(err, bot.ErrInvalid) {
 		t.Errorf("Claim(ttl 0) err=%v, want ErrInvalid", err)
 	}
 	if err := d.Finish(t.Context(), "k", []byte("x"), 0); !errors.Is(err, bot.ErrInvalid) {
@@ -99,11 +99,13 @@ func TestDeduperErrorsHideKey(t *testing.T) {
 		do   func() error
 		want error
 	}{
-		{"claim, bad ttl", func() error { _, _, err := d.Claim(t.Context(), key, 0); return err }, bot.ErrInvalid},
-		{"claim, closed", func() error { _, _, err := d.Claim(t.Context(), key, time.Hour); return err }, bot.ErrUnavailable},
+		{"claim, bad ttl", func() error { _, _, err := d.Claim(t.Context(), key, "tok", 0); return err }, bot.ErrInvalid},
+		{"claim, closed", func() error { _, _, err := d.Claim(t.Context(), key, "tok", time.Hour); return err }, bot.ErrUnavailable},
 		{"finish, bad ttl", func() error { return d.Finish(t.Context(), key, []byte("x"), 0) }, bot.ErrInvalid},
 		{"finish, closed", func() error { return d.Finish(t.Context(), key, []byte("x"), time.Hour) }, bot.ErrUnavailable},
-		{"release, closed", func() error { return d.Release(t.Context(), key) }, bot.ErrUnavailable},
+		{"release, closed", func() error { return d.Release(t.Context(), key, "tok") }, bot.ErrUnavailable},
+		{"renew, bad lease", func() error { _, err := d.Renew(t.Context(), key, "tok", 0); return err }, bot.ErrInvalid},
+		{"renew, closed", func() error { _, err := d.Renew(t.Context(), key, "tok", time.Hour); return err }, bot.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,7 +132,7 @@ func TestDeduperTTL(t *testing.T) {
 	const ttl = 300 * time.Millisecond
 	for _, finish := range []bool{false, true} {
 		key := fmt.Sprint("ttl-", finish)
-		if first, _, err := d.Claim(ctx, key, ttl); err != nil || !first {
+		if first, _, err := d.Claim(ctx, key, "tok", ttl); err != nil || !first {
 			t.Fatalf("first Claim=(%v, %v), want (true, nil)", first, err)
 		}
 		if finish {
@@ -138,11 +140,11 @@ func TestDeduperTTL(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if first, _, _ := d.Claim(ctx, key, ttl); first {
+		if first, _, _ := d.Claim(ctx, key, "tok", ttl); first {
 			t.Fatalf("finish=%v: claim inside the TTL was first, want not", finish)
 		}
 		elapse(t, c, ttl+100*time.Millisecond)
-		if first, result, err := d.Claim(ctx, key, ttl); err != nil || !first || result != nil {
+		if first, result, err := d.Claim(ctx, key, "tok", ttl); err != nil || !first || result != nil {
 			t.Errorf("finish=%v: Claim after TTL=(%v, %q, %v), want (true, nil, nil)", finish, first, result, err)
 		}
 	}
@@ -157,7 +159,7 @@ func TestDeduperConcurrentClaims(t *testing.T) {
 	)
 	for range goroutines {
 		wg.Go(func() {
-			first, result, err := d.Claim(t.Context(), "one", time.Minute)
+			first, result, err := d.Claim(t.Context(), "one", "tok", time.Minute)
 			if err != nil {
 				t.Errorf("Claim: %v", err)
 			}
@@ -182,7 +184,7 @@ func TestDeduperUnavailable(t *testing.T) {
 	}
 	d := redisstore.NewDeduper(c)
 	c.Close()
-	if _, _, err := d.Claim(t.Context(), "k", time.Minute); !errors.Is(err, bot.ErrUnavailable) {
+	if _, _, err := d.Claim(t.Context(), "k", "tok", time.Minute); !errors.Is(err, bot.ErrUnavailable) {
 		t.Errorf("Claim on a closed client err=%v, want ErrUnavailable", err)
 	}
 }
@@ -192,7 +194,7 @@ func TestKeyPrefix(t *testing.T) {
 	if !strings.HasPrefix(c.Prefix(), "siyu:t:") {
 		t.Fatalf("Prefix()=%q, want siyu:t:…", c.Prefix())
 	}
-	if first, _, err := redisstore.NewDeduper(c).Claim(t.Context(), "k", time.Minute); err != nil || !first {
+	if first, _, err := redisstore.NewDeduper(c).Claim(t.Context(), "k", "tok", time.Minute); err != nil || !first {
 		t.Fatalf("Claim=(%v, %v)", first, err)
 	}
 	if err := redisstore.NewTokenCache(c).Set("t", "v", time.Minute); err != nil {
@@ -374,7 +376,7 @@ func BenchmarkDedupeClaim(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, _, err := d.Claim(ctx, "bench:"+fmt.Sprint(i), time.Minute); err != nil {
+		if _, _, err := d.Claim(ctx, "bench:"+fmt.Sprint(i), "tok", time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -391,7 +393,7 @@ func BenchmarkDedupeClaimParallel(b *testing.B) {
 	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := d.Claim(ctx, "pbench:"+strconv.FormatInt(n.Add(1), 10), time.Minute); err != nil {
+			if _, _, err := d.Claim(ctx, "pbench:"+strconv.FormatInt(n.Add(1), 10), "tok", time.Minute); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -411,7 +413,7 @@ func BenchmarkDedupeClaimFinishParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			key := "pfbench:" + strconv.FormatInt(n.Add(1), 10)
-			if _, _, err := d.Claim(ctx, key, time.Minute); err != nil {
+			if _, _, err := d.Claim(ctx, key, "tok", time.Minute); err != nil {
 				b.Fatal(err)
 			}
 			if err := d.Finish(ctx, key, result, time.Minute); err != nil {
@@ -452,7 +454,7 @@ func TestDedupeBatchedClaims(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				first, _, err := d.Claim(t.Context(), "batched:"+strconv.Itoa(k), time.Minute)
+				first, _, err := d.Claim(t.Context(), "batched:"+strconv.Itoa(k), "tok", time.Minute)
 				if err != nil {
 					t.Error(err)
 				}
@@ -474,7 +476,7 @@ func TestDedupeBatchedClaims(t *testing.T) {
 // context may end before it is written; the write must still land.
 func TestDeduperFinishOutlivesCaller(t *testing.T) {
 	d := redisstore.NewDeduper(storetest.Redis(t))
-	if first, _, err := d.Claim(t.Context(), "outlive", time.Hour); err != nil || !first {
+	if first, _, err := d.Claim(t.Context(), "outlive", "tok", time.Hour); err != nil || !first {
 		t.Fatalf("Claim = %v, %v, want first", first, err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -484,7 +486,7 @@ func TestDeduperFinishOutlivesCaller(t *testing.T) {
 	cancel()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		_, result, err := d.Claim(t.Context(), "outlive", time.Hour)
+		_, result, err := d.Claim(t.Context(), "outlive", "tok", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -496,4 +498,98 @@ func TestDeduperFinishOutlivesCaller(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestDeduperLease (issue 10 item 1): a claim is a lease held under a
+// token; renewals and releases act only on the caller's own lease, and a
+// lease nobody renews expires so the next caller takes the key.
+func TestDeduperLease(t *testing.T) {
+	c := storetest.Redis(t)
+	d := redisstore.NewDeduper(c)
+	ctx := t.Context()
+	// Short enough to wait for on a real Redis.
+	const lease = 300 * time.Millisecond
+	claim := func(token string) (bool, []byte) {
+		t.Helper()
+		first, result, err := d.Claim(ctx, "lease", token, lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return first, result
+	}
+	renew := func(token string) bool {
+		t.Helper()
+		held, err := d.Renew(ctx, "lease", token, lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	if first, _ := claim("a"); !first {
+		t.Fatal("first claim: not first")
+	}
+	if !renew("a") {
+		t.Error("holder's renewal: not held")
+	}
+	if renew("b") {
+		t.Error("renewal under another token: held, want not")
+	}
+	if first, result := claim("b"); first || result != nil {
+		t.Errorf("claim during a's lease = (%v, %q), want pending", first, result)
+	}
+	elapse(t, c, lease+100*time.Millisecond)
+	if first, _ := claim("b"); !first {
+		t.Fatal("claim after a's lease ran out: not first")
+	}
+	if renew("a") {
+		t.Error("a renewed b's lease")
+	}
+	if err := d.Release(ctx, "lease", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := claim("c"); first {
+		t.Error("a's release freed b's claim")
+	}
+	if err := d.Release(ctx, "lease", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := claim("c"); !first {
+		t.Error("b's release did not free its claim")
+	}
+	// A lease that expired with nobody taking it is taken again.
+	elapse(t, c, lease+100*time.Millisecond)
+	if !renew("c") {
+		t.Error("renewal of an expired, untaken lease: not held")
+	}
+	if first, _ := claim("d"); first {
+		t.Error("claim after the renewal took the key again: first")
+	}
+	// A finished key keeps its result and TTL.
+	if err := d.Finish(ctx, "lease", []byte("r"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, d, "lease", "r")
+	if renew("c") {
+		t.Error("renewal after Finish: held, want not")
+	}
+	elapse(t, c, lease+100*time.Millisecond)
+	if _, result := claim("d"); string(result) != "r" {
+		t.Errorf("result after a lease's time = %q, want it kept", result)
+	}
+}
+
+// waitResult waits for a queued Finish to land.
+func waitResult(t *testing.T, d *redisstore.Deduper, key, want string) {
+	t.Helper()
+	for range 1000 {
+		_, result, err := d.Claim(t.Context(), key, "waiter", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(result) == want {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("result of %s never became %q", key, want)
 }

@@ -39,8 +39,11 @@ type outboxRow struct {
 	Attempts  int       `gorm:"not null;default:0"`
 	NextAt    time.Time `gorm:"precision:6;not null;index:ix_outbox_status_next_at,priority:2"`
 	LastError string    `gorm:"type:varchar(512);not null;default:''"`
-	CreatedAt time.Time `gorm:"precision:6;not null"`
-	UpdatedAt time.Time `gorm:"precision:6;not null"`
+	// ExpiresAt is NULL for rows without a deadline (and rows queued
+	// before the column existed).
+	ExpiresAt *time.Time `gorm:"precision:6"`
+	CreatedAt time.Time  `gorm:"precision:6;not null"`
+	UpdatedAt time.Time  `gorm:"precision:6;not null"`
 }
 
 func (outboxRow) TableName() string { return "outbox" }
@@ -55,6 +58,7 @@ func (r outboxRow) item() bot.OutboxItem {
 		Attempts:  r.Attempts,
 		NextAt:    r.NextAt.UTC(),
 		LastError: r.LastError,
+		ExpiresAt: expiresAt(r.ExpiresAt),
 		CreatedAt: r.CreatedAt.UTC(),
 		UpdatedAt: r.UpdatedAt.UTC(),
 	}
@@ -96,12 +100,18 @@ func (o *Outbox) Enqueue(ctx context.Context, items []bot.OutboxItem) error {
 		if payload == nil {
 			payload = []byte{} // the column is NOT NULL
 		}
+		var expires *time.Time
+		if !it.ExpiresAt.IsZero() {
+			e := dbTime(it.ExpiresAt)
+			expires = &e
+		}
 		rows = append(rows, outboxRow{
-			ItemKey:  it.Key,
-			Platform: string(it.Platform),
-			Payload:  payload,
-			Status:   string(bot.OutboxPending),
-			NextAt:   next,
+			ItemKey:   it.Key,
+			Platform:  string(it.Platform),
+			Payload:   payload,
+			Status:    string(bot.OutboxPending),
+			NextAt:    next,
+			ExpiresAt: expires,
 		})
 	}
 	err := o.db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
@@ -215,6 +225,33 @@ func (o *Outbox) claimConditional(ctx context.Context, now, until time.Time, lim
 		claimed = append(claimed, r)
 	}
 	return claimed, nil
+}
+
+// Extend implements bot.OutboxStore in one UPDATE, fenced by each row's
+// (id, attempts): every claim increments attempts, so a row another
+// worker claimed since is left alone.
+func (o *Outbox) Extend(ctx context.Context, claimed []bot.OutboxItem, until time.Time) (int, error) {
+	if len(claimed) == 0 {
+		return 0, nil
+	}
+	pairs := make([][]any, len(claimed))
+	for i, it := range claimed {
+		pairs[i] = []any{it.ID, it.Attempts}
+	}
+	res := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+		Where("status = ? AND (id, attempts) IN ?", bot.OutboxPending, pairs).
+		Updates(map[string]any{"next_at": dbTime(until), "updated_at": dbTime(o.db.now())})
+	if res.Error != nil {
+		return 0, fmt.Errorf("sqlstore.Outbox.Extend: %w: %w", bot.ErrUnavailable, res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
+
+func expiresAt(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // Complete implements bot.OutboxStore. A missing row is bot.ErrNotFound.

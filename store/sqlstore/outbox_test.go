@@ -447,3 +447,70 @@ func TestRestartSurvival(t *testing.T) {
 		t.Errorf("claimed %+v after the leases, want a (attempts 2) and b", got)
 	}
 }
+
+// TestExtendFenced (issue 18 item 6): a worker extends the lease of the
+// rows it still holds, and not of a row another worker claimed after its
+// lease ran out.
+func TestExtendFenced(t *testing.T) {
+	o := sqlstore.NewOutbox(storetest.SQL(t))
+	mustEnqueue(t, o, item("a"), item("b"))
+	const lease = 10 * time.Second
+	mine := mustClaim(t, o, t0, 10, lease)
+	if len(mine) != 2 {
+		t.Fatalf("claimed %d rows, want 2", len(mine))
+	}
+	n, err := o.Extend(t.Context(), mine, t0.Add(lease+5*time.Second))
+	if err != nil || n != 2 {
+		t.Fatalf("Extend = %d, %v; want 2", n, err)
+	}
+	if got := mustClaim(t, o, t0.Add(lease), 10, lease); len(got) != 0 {
+		t.Fatalf("claimed %v within the extended lease, want nothing", keys(got))
+	}
+	// The lease runs out; another worker claims both.
+	theirs := mustClaim(t, o, t0.Add(lease+5*time.Second), 10, lease)
+	if len(theirs) != 2 {
+		t.Fatalf("claimed %d rows after the lease, want 2", len(theirs))
+	}
+	if n, err := o.Extend(t.Context(), mine, t0.Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("stale Extend = %d, %v; want 0", n, err)
+	}
+	if err := o.Complete(t.Context(), theirs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.Extend(t.Context(), theirs, t0.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("Extend after one was sent = %d, %v; want 1", n, err)
+	}
+	if n, err := o.Extend(t.Context(), nil, t0); err != nil || n != 0 {
+		t.Fatalf("Extend(nothing) = %d, %v", n, err)
+	}
+}
+
+// TestExpiresAtRoundTrip: the platform's deadline is stored with the row;
+// rows without one read back as zero.
+func TestExpiresAtRoundTrip(t *testing.T) {
+	o := sqlstore.NewOutbox(storetest.SQL(t))
+	withDeadline := item("a")
+	withDeadline.ExpiresAt = t0.Add(48 * time.Hour)
+	mustEnqueue(t, o, withDeadline, item("b"))
+	got := mustClaim(t, o, t0, 10, time.Minute)
+	if len(got) != 2 || !got[0].ExpiresAt.Equal(withDeadline.ExpiresAt) || !got[1].ExpiresAt.IsZero() {
+		t.Fatalf("claimed %+v, want a's deadline kept and b's zero", got)
+	}
+}
+
+// TestOpenBoundsConnections (issue 18 item 5): a MySQL pool has a cap, so
+// a burst queues for connections instead of reaching MariaDB's limit.
+func TestOpenBoundsConnections(t *testing.T) {
+	db := storetest.SQL(t)
+	sqlDB, err := db.Gorm().DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 1 // SQLite: one writer
+	if db.Dialect() == sqlstore.DialectMySQL {
+		want = sqlstore.DefaultMaxOpenConns
+	}
+	if got := sqlDB.Stats().MaxOpenConnections; got != want {
+		t.Fatalf("MaxOpenConnections = %d, want %d", got, want)
+	}
+}

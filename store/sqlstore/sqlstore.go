@@ -38,7 +38,19 @@ type Config struct {
 	// Now is the clock for created_at/updated_at and for Enqueue's
 	// default due time. Nil means time.Now.
 	Now func() time.Time
+	// MaxOpenConns bounds this process's MySQL connections; 0 means
+	// DefaultMaxOpenConns.
+	MaxOpenConns int
 }
+
+// DefaultMaxOpenConns is each replica's share of MariaDB's connections:
+// its default max_connections is 151 for every replica, admin tool and
+// backup together, and without a cap a burst after a stall opened one
+// connection per waiting callback and hit Error 1040 (too many
+// connections), failing callbacks and the outbox's mark-as-sent. With 20,
+// six replicas fit with room to spare; callers beyond it queue for a
+// connection within their own deadlines instead of failing.
+const DefaultMaxOpenConns = 20
 
 // DB is an open database with siyu's tables migrated.
 type DB struct {
@@ -102,6 +114,16 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// Servers and proxies drop idle connections (wait_timeout); the
 		// driver's README recommends recycling well under five minutes.
 		sqlDB.SetConnMaxLifetime(3 * time.Minute)
+		n := cfg.MaxOpenConns
+		if n <= 0 {
+			n = DefaultMaxOpenConns
+		}
+		sqlDB.SetMaxOpenConns(n)
+		// Keep what a burst opened for reuse (database/sql keeps only 2
+		// idle by default, and reopening costs a handshake per query
+		// under load), but let it shrink once the burst is over.
+		sqlDB.SetMaxIdleConns(n)
+		sqlDB.SetConnMaxIdleTime(time.Minute)
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()

@@ -1,0 +1,307 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// memOutbox is an in-process bot.OutboxStore with the lease semantics of
+// the SQL one, for the Outbox's own tests; sqlstore is tested against the
+// databases in store/sqlstore.
+type memOutbox struct {
+	mu     sync.Mutex
+	rows   []bot.OutboxItem
+	nextID int64
+	// failComplete makes that many Complete calls fail first.
+	failComplete int
+	// extended, when set, gets each successful Extend's count.
+	extended chan int
+}
+
+func (m *memOutbox) Enqueue(_ context.Context, items []bot.OutboxItem) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, it := range items {
+		m.nextID++
+		it.ID, it.Status = m.nextID, bot.OutboxPending
+		m.rows = append(m.rows, it)
+	}
+	return nil
+}
+
+func (m *memOutbox) Claim(_ context.Context, now time.Time, limit int, lease time.Duration) ([]bot.OutboxItem, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []bot.OutboxItem
+	for i := range m.rows {
+		r := &m.rows[i]
+		if len(out) == limit || r.Status != bot.OutboxPending || r.NextAt.After(now) {
+			continue
+		}
+		r.NextAt, r.Attempts = now.Add(lease), r.Attempts+1
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+func (m *memOutbox) row(id int64) *bot.OutboxItem {
+	for i := range m.rows {
+		if m.rows[i].ID == id {
+			return &m.rows[i]
+		}
+	}
+	return nil
+}
+
+func (m *memOutbox) Extend(_ context.Context, claimed []bot.OutboxItem, until time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, c := range claimed {
+		if r := m.row(c.ID); r != nil && r.Status == bot.OutboxPending && r.Attempts == c.Attempts {
+			r.NextAt = until
+			n++
+		}
+	}
+	if m.extended != nil {
+		select {
+		case m.extended <- n:
+		default:
+		}
+	}
+	return n, nil
+}
+
+func (m *memOutbox) Complete(_ context.Context, id int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failComplete > 0 {
+		m.failComplete--
+		return fmt.Errorf("memOutbox: too many connections: %w", bot.ErrUnavailable)
+	}
+	m.row(id).Status = bot.OutboxSent
+	return nil
+}
+
+func (m *memOutbox) Fail(_ context.Context, id int64, lastErr string, next time.Time, dead bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.row(id)
+	r.LastError, r.NextAt = lastErr, next
+	if dead {
+		r.Status = bot.OutboxDead
+	}
+	return nil
+}
+
+func (m *memOutbox) Defer(_ context.Context, id int64, note string, next time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.row(id)
+	r.LastError, r.NextAt, r.Attempts = note, next, max(r.Attempts-1, 0)
+	return nil
+}
+
+func (m *memOutbox) get(id int64) bot.OutboxItem {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return *m.row(id)
+}
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+func newTestClock() *testClock           { return &testClock{now: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)} }
+func reply(user string) bot.Action {
+	return bot.Reply{To: bot.Target{Platform: bot.WeChat, Account: "a", User: bot.UserID(user)}, Text: "你好"}
+}
+func countingSender(n *atomic.Int32) bot.Sender {
+	return bot.SenderFunc(func(context.Context, bot.Action) error { n.Add(1); return nil })
+}
+
+// TestOutboxOutageDelaysNotKills (issue 18 item 7): an hour's outage of
+// the platform delays a message (backing off, with jitter, up to the
+// maximum) instead of dead-lettering it after eight tries; it is
+// dead-lettered only once its next try would fall past the platform's
+// window.
+func TestOutboxOutageDelaysNotKills(t *testing.T) {
+	clk := newTestClock()
+	store := &memOutbox{}
+	var down atomic.Bool
+	down.Store(true)
+	var sent atomic.Int32
+	sender := bot.SenderFunc(func(context.Context, bot.Action) error {
+		if down.Load() {
+			return fmt.Errorf("fake: platform down: %w", bot.ErrUnavailable)
+		}
+		sent.Add(1)
+		return nil
+	})
+	o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: sender}, bot.OutboxConfig{Now: clk.Now})
+	if err := o.Enqueue(t.Context(), "k", []bot.Action{reply("u")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.get(1).ExpiresAt; !got.Equal(clk.Now().Add(48 * time.Hour)) {
+		t.Fatalf("ExpiresAt = %v, want WeChat's 48 h window from now", got)
+	}
+	// An hour of outage, looking every minute.
+	for range 60 {
+		if _, err := o.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Minute)
+	}
+	row := store.get(1)
+	if row.Status != bot.OutboxPending || row.Attempts <= 8 {
+		t.Fatalf("after an hour's outage: status %s after %d attempts, want pending after more than 8", row.Status, row.Attempts)
+	}
+	if wait := row.NextAt.Sub(clk.Now()); wait > 6*time.Minute {
+		t.Fatalf("next try in %v, want within the 5 min (±20%%) maximum backoff", wait)
+	}
+	down.Store(false)
+	clk.Add(6 * time.Minute)
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if row := store.get(1); row.Status != bot.OutboxSent || sent.Load() != 1 {
+		t.Fatalf("after the outage: status %s, %d sent; want sent once", row.Status, sent.Load())
+	}
+
+	// Past the window: dead.
+	down.Store(true)
+	if err := o.Enqueue(t.Context(), "k2", []bot.Action{reply("u")}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(48*time.Hour - time.Second) // the first retry (2 s ±20%) would come after it
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if row := store.get(2); row.Status != bot.OutboxDead {
+		t.Fatalf("a failure whose retry falls past the window: status %s, want dead", row.Status)
+	}
+}
+
+// TestOutboxCompleteRetried (issue 18 item 5): a failed mark-as-sent
+// (the database refusing connections) is tried again within the lease,
+// so the row is not sent a second time.
+func TestOutboxCompleteRetried(t *testing.T) {
+	clk := newTestClock()
+	store := &memOutbox{failComplete: 2}
+	var sent atomic.Int32
+	o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: countingSender(&sent)}, bot.OutboxConfig{Now: clk.Now})
+	if err := o.Enqueue(t.Context(), "k", []bot.Action{reply("u")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if row := store.get(1); row.Status != bot.OutboxSent {
+		t.Fatalf("status after two failed marks = %s, want sent", row.Status)
+	}
+	clk.Add(time.Hour)
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := sent.Load(); n != 1 {
+		t.Fatalf("sent %d times, want 1", n)
+	}
+}
+
+// TestOutboxLeaseRenewedWhileWorking (issue 18 item 6): the lease is
+// short, and renewed for the rows a worker still has, so a slow batch
+// keeps its rows while a dead worker's rows come free within one lease.
+func TestOutboxLeaseRenewedWhileWorking(t *testing.T) {
+	clk := newTestClock()
+	store := &memOutbox{extended: make(chan int, 1)}
+	var sent atomic.Int32
+	sender := bot.SenderFunc(func(ctx context.Context, a bot.Action) error {
+		if sent.Add(1) == 1 {
+			// The first send holds the batch until the rows' lease was
+			// renewed.
+			select {
+			case n := <-store.extended:
+				if n != 2 {
+					return fmt.Errorf("renewal kept %d rows, want 2", n)
+				}
+			case <-ctx.Done():
+				return errors.New("no renewal during the send")
+			}
+		}
+		return nil
+	})
+	const lease = 1500 * time.Millisecond
+	o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: sender}, bot.OutboxConfig{Now: clk.Now, Lease: lease, Concurrency: 1})
+	if err := o.Enqueue(t.Context(), "k", []bot.Action{reply("u1"), reply("u2")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for id := int64(1); id <= 2; id++ {
+		if row := store.get(id); row.Status != bot.OutboxSent {
+			t.Fatalf("row %d: %s (%s), want sent", id, row.Status, row.LastError)
+		}
+	}
+}
+
+// TestOutboxDefaultLeaseIsShort: with the defaults a dead replica's rows
+// come free in seconds, and a send ends well within its lease.
+func TestOutboxDefaultLeaseIsShort(t *testing.T) {
+	clk := newTestClock()
+	store := &memOutbox{}
+	var deadline time.Time
+	sender := bot.SenderFunc(func(ctx context.Context, a bot.Action) error {
+		deadline, _ = ctx.Deadline()
+		return nil
+	})
+	o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: sender}, bot.OutboxConfig{Now: clk.Now})
+	if err := o.Enqueue(t.Context(), "k", []bot.Action{reply("u")}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if lease := store.get(1).NextAt.Sub(clk.Now()); lease > 15*time.Second {
+		t.Errorf("lease %v, want seconds", lease)
+	}
+	if budget := deadline.Sub(before); budget > 5*time.Second {
+		t.Errorf("send deadline %v away, want a short send timeout", budget)
+	}
+}
+
+// TestOutboxCountsAmbiguousSends (issue 18 item 8): a send that timed out
+// may have been delivered; it is retried, and counted so metrics can
+// show how often that happens.
+func TestOutboxCountsAmbiguousSends(t *testing.T) {
+	clk := newTestClock()
+	store := &memOutbox{}
+	sender := bot.SenderFunc(func(ctx context.Context, a bot.Action) error {
+		<-ctx.Done() // the platform delivers, then hangs
+		return fmt.Errorf("fake: %w", ctx.Err())
+	})
+	o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: sender}, bot.OutboxConfig{Now: clk.Now, SendTimeout: time.Millisecond})
+	if err := o.Enqueue(t.Context(), "k", []bot.Action{reply("u")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Stats().AmbiguousSends; got != 1 {
+		t.Fatalf("AmbiguousSends = %d, want 1", got)
+	}
+	if row := store.get(1); row.Status != bot.OutboxPending {
+		t.Fatalf("status %s, want pending (retried)", row.Status)
+	}
+}
