@@ -26,7 +26,7 @@ func TestRedisCleanupAfterQueuedWrite(t *testing.T) {
 			c := storetest.Redis(t)
 			prefix = c.Prefix()
 			d := redisstore.NewDeduper(c)
-			if _, _, err := d.Claim(t.Context(), "k", time.Hour); err != nil {
+			if _, _, err := d.Claim(t.Context(), "k", "token", time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			if err := d.Finish(t.Context(), "k", []byte("result"), time.Hour); err != nil {
