@@ -193,11 +193,17 @@ func serve(ctx context.Context, env runEnv) error {
 	}
 
 	sqlOutbox := sqlstore.NewOutbox(db)
-	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: parts.gate, Renderers: parts.renderers})
+	obs := metrics.New(sqlOutbox)
+	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: parts.gate, Renderers: parts.renderers,
+		OnResult: func(p bot.Platform, result string) {
+			obs.Sent(p, result)
+			if result == "ambiguous" {
+				obs.Ambiguous(p)
+			}
+		}})
 	for p, s := range parts.senders {
 		outbox.SetSender(p, s) // before the adapters', which win
 	}
-	obs := metrics.New(sqlOutbox)
 	engine := bot.NewEngine(bot.EngineConfig{
 		Scripts: library, Logger: logger,
 		Understand: parts.understand, Observe: parts.observe, Commands: parts.commandStages(), Meaning: parts.meaning,
@@ -206,7 +212,10 @@ func serve(ctx context.Context, env runEnv) error {
 	handler := bot.Chain(engine, append([]bot.Middleware{
 		bot.Recover(logger),
 		bot.Validate(),
-		bot.Dedupe(redisstore.NewDeduper(rdb), bot.DedupeConfig{TTL: cfg.DedupeTTL}, logger),
+		bot.Dedupe(redisstore.NewDeduper(rdb), bot.DedupeConfig{TTL: cfg.DedupeTTL, OnHit: func(ctx context.Context) {
+			obs.DedupeHit()
+			handlers.SetOutcome(ctx, metrics.OutcomeDeduplicated)
+		}}, logger),
 	}, parts.middleware...)...)
 
 	e := handlers.NewEcho(logger, cfg.TrustedProxies...)

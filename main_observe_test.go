@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/siyu-bot/siyu/handlers/wechat"
 )
 
 // TestLogsHoldNoSecretsOrCustomerData runs siyu with JSON logs at debug
@@ -106,8 +108,19 @@ func TestLogsHoldNoSecretsOrCustomerData(t *testing.T) {
 // is read from the database.
 func TestMetrics(t *testing.T) {
 	base, _ := startSiyu(t, nil)
-	simulateCmd(t, base, nil, "营业时间")
-	resp, err := http.Post(base+"/wechat/callback?signature=x&timestamp=1&nonce=1", "text/xml", strings.NewReader("<xml/>"))
+	sim := &wechat.Simulator{URL: base + "/wechat/callback", Token: demoToken, EncodingAESKey: demoAESKey, AppID: demoAppID, OriginalID: demoOrigID}
+	msg := sim.TextXML("o-metrics", "营业时间", wechat.NewMsgID())
+	for range 2 { // WeChat's retry of the same message
+		if _, err := sim.Post(t.Context(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := *sim
+	stale.Now = func() time.Time { return time.Now().Add(-3 * time.Hour) }
+	if r, _ := stale.Post(t.Context(), stale.TextXML("o-metrics", "营业时间", wechat.NewMsgID())); r.Status != http.StatusUnauthorized {
+		t.Fatalf("stale callback = %d, want 401", r.Status)
+	}
+	resp, err := http.Post(base+"/wechat/callback?signature=x&timestamp=1&nonce=1&encrypt_type=aes&msg_signature=x", "text/xml", strings.NewReader("<xml><Encrypt>x</Encrypt></xml>"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +133,13 @@ func TestMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	for _, want := range []string{
 		`siyu_callbacks_total{outcome="answered",platform="wechat"} 1`,
+		`siyu_callbacks_total{outcome="deduplicated",platform="wechat"} 1`,
+		`siyu_callbacks_total{outcome="stale",platform="wechat"} 1`,
 		`siyu_callbacks_total{outcome="refused_signature",platform="wechat"} 1`,
+		`siyu_dedupe_hits_total 1`,
 		`siyu_answers_total{platform="wechat",stage="rule"} 1`,
 		`siyu_outbox_rows{status="pending"} 0`,
-		`siyu_callback_duration_seconds_count{platform="wechat"} 2`,
+		`siyu_callback_duration_seconds_count{platform="wechat"} 4`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -27,6 +27,9 @@ type DedupeConfig struct {
 	Wait time.Duration
 	// Poll is how often a waiting copy looks again.
 	Poll time.Duration
+	// OnHit, when set, is told of every copy answered from a stored
+	// result, with the copy's context (metrics).
+	OnHit func(ctx context.Context)
 }
 
 func (c DedupeConfig) withDefaults() DedupeConfig {
@@ -155,6 +158,9 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 					return handleFirst(ctx, d, cfg, logger, next, ev, key, token)
 				}
 				if result != nil {
+					if cfg.OnHit != nil {
+						cfg.OnHit(ctx)
+					}
 					return decodeResult(result)
 				}
 				if now := time.Now(); deadline.IsZero() {

@@ -59,6 +59,11 @@ type OutboxConfig struct {
 	Gate SendGate
 	// Renderers build Render actions at send time, by Render.Renderer.
 	Renderers map[string]Renderer
+	// OnResult, when set, is told each delivery's result by platform:
+	// "sent", "retry", "dead", "deferred", "held_back" or "ambiguous"
+	// (a timed-out send the platform may have delivered; "retry" or
+	// "dead" follows it). Metrics count them.
+	OnResult func(p Platform, result string)
 	Now       func() time.Time
 	Logger    *slog.Logger
 }
@@ -146,6 +151,12 @@ type Outbox struct {
 	cfg       OutboxConfig
 	kick      chan struct{}
 	ambiguous atomic.Uint64
+}
+
+func (o *Outbox) result(p Platform, r string) {
+	if o.cfg.OnResult != nil {
+		o.cfg.OnResult(p, r)
+	}
 }
 
 // Stats returns the Outbox's counters.
@@ -377,8 +388,10 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *batchLease) {
 				log.ErrorContext(ctx, "outbox fail record failed", "err", ferr)
 			}
 			log.InfoContext(ctx, "outbox push held back for good", "reason", reason)
+			o.result(it.Platform, "held_back")
 			return
 		}
+		o.result(it.Platform, "deferred")
 		if derr := o.store.Defer(rctx, it.ID, reason, until); derr != nil {
 			log.ErrorContext(ctx, "outbox defer failed", "err", derr)
 		}
@@ -393,11 +406,13 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *batchLease) {
 	}
 	err := o.send(ctx, it, budget)
 	if err == nil {
+		o.result(it.Platform, "sent")
 		o.complete(ctx, it, l, log)
 		return
 	}
 	if isTimeout(err) {
 		o.ambiguous.Add(1)
+		o.result(it.Platform, "ambiguous")
 		log.WarnContext(ctx, "outbox send timed out; the platform may have delivered it, and the retry may deliver it again",
 			"event", "outbox_ambiguous_send", "err", err)
 	}
@@ -415,8 +430,10 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *batchLease) {
 		log.ErrorContext(ctx, "outbox fail record failed", "err", ferr)
 	}
 	if dead {
+		o.result(it.Platform, "dead")
 		log.ErrorContext(ctx, "outbox row dead-lettered", "err", err)
 	} else {
+		o.result(it.Platform, "retry")
 		log.WarnContext(ctx, "outbox send failed; will retry", "err", err, "next", next)
 	}
 }

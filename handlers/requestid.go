@@ -5,12 +5,21 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 )
 
-// requestIDKey is the context key of a request's id.
-type requestIDKey struct{}
+// requestKey is the context key of a request's requestInfo.
+type requestKey struct{}
+
+// requestInfo is what siyu notes about a request in its context: its id
+// for every log line, and how it ended when the status does not say
+// (metrics).
+type requestInfo struct {
+	id      string
+	outcome atomic.Value // string
+}
 
 // RequestIDHeader carries the request id back to the caller, so an
 // operator can find the log lines of one callback.
@@ -28,7 +37,7 @@ func RequestID() echo.MiddlewareFunc {
 			_, _ = rand.Read(b[:]) // never fails (crypto/rand docs)
 			id := hex.EncodeToString(b[:])
 			r := c.Request()
-			c.SetRequest(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), requestKey{}, &requestInfo{id: id})))
 			c.Response().Header().Set(RequestIDHeader, id)
 			return next(c)
 		}
@@ -37,8 +46,28 @@ func RequestID() echo.MiddlewareFunc {
 
 // RequestIDFrom returns the request id in ctx, or "".
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		return ri.id
+	}
+	return ""
+}
+
+// SetOutcome notes how the request in ctx ended where its status does
+// not tell (a retry answered from a stored result); a context without a
+// request ignores it.
+func SetOutcome(ctx context.Context, outcome string) {
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		ri.outcome.Store(outcome)
+	}
+}
+
+// OutcomeFrom returns what SetOutcome noted, or "".
+func OutcomeFrom(ctx context.Context) string {
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		o, _ := ri.outcome.Load().(string)
+		return o
+	}
+	return ""
 }
 
 // LogRequestID wraps a slog.Handler so that every record logged with a

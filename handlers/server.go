@@ -63,6 +63,17 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
+// ErrStaleTimestamp is what a callback outside the replay window is
+// refused with, inside its 401 (StaleTimestamp), so metrics can tell it
+// from a bad signature.
+var ErrStaleTimestamp = errors.New("handlers: timestamp outside the replay window")
+
+// StaleTimestamp is the answer to a callback whose signed timestamp is
+// outside the replay window.
+func StaleTimestamp() *echo.HTTPError {
+	return echo.NewHTTPError(http.StatusUnauthorized, "stale timestamp").SetInternal(ErrStaleTimestamp)
+}
+
 // statusOf maps bot error kinds to HTTP status codes, in one place.
 func statusOf(err error) int {
 	var he *echo.HTTPError

@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers/internal/body"
 )
@@ -124,7 +125,7 @@ func (h *Handler) webhook(c echo.Context) error {
 		age := now.Sub(eventTime(ct.CreateTime, now))
 		if age > h.cfg.ReplayWindow || age < -h.cfg.ReplayWindow {
 			h.logger.Warn("douyin: webhook outside the replay window refused", "event", env.Event, "age", age.Round(time.Second).String())
-			return echo.NewHTTPError(http.StatusUnauthorized, "stale create_time")
+			return echo.NewHTTPError(http.StatusUnauthorized, "stale create_time").SetInternal(handlers.ErrStaleTimestamp)
 		}
 	}
 	in, ok, err := toEvent(env, ct, mapOptions{

@@ -8,6 +8,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
 )
 
 // Outcomes of a callback. Handlers name the ones a status code cannot
@@ -153,6 +155,9 @@ func (m *Metrics) Callbacks() echo.MiddlewareFunc {
 			s.latency.Observe(m.now().Sub(start).Seconds())
 			outcome, _ := c.Get(outcomeKey).(string)
 			if outcome == "" {
+				outcome = handlers.OutcomeFrom(c.Request().Context())
+			}
+			if outcome == "" {
 				outcome = outcomeOf(c, err)
 			}
 			if ctr, ok := s.outcomes[outcome]; ok {
@@ -166,6 +171,9 @@ func (m *Metrics) Callbacks() echo.MiddlewareFunc {
 // outcomeOf reads the outcome off the status the callback got or will
 // get from the error handler.
 func outcomeOf(c echo.Context, err error) string {
+	if errors.Is(err, handlers.ErrStaleTimestamp) {
+		return OutcomeStale
+	}
 	code := c.Response().Status
 	if err != nil {
 		code = http.StatusInternalServerError

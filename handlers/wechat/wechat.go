@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/body"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 )
@@ -168,7 +169,7 @@ func (h *Handler) callback(c echo.Context) error {
 	now := h.cfg.Now()
 	if age, err := wxcrypt.CheckTimestamp(timestamp, now, h.cfg.ReplayWindow); errors.Is(err, wxcrypt.ErrStale) {
 		h.logger.Warn("wechat: callback outside the replay window refused", "age", age.Round(time.Second).String())
-		return echo.NewHTTPError(http.StatusUnauthorized, "stale timestamp")
+		return handlers.StaleTimestamp()
 	} else if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
 	}

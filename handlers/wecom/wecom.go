@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/body"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 )
@@ -186,7 +187,7 @@ func (h *Handler) callback(c echo.Context) error {
 	}
 	if age, err := wxcrypt.CheckTimestamp(timestamp, h.cfg.Now(), h.cfg.ReplayWindow); errors.Is(err, wxcrypt.ErrStale) {
 		h.log.Warn("wecom: callback outside the replay window refused", "age", age.Round(time.Second).String())
-		return echo.NewHTTPError(http.StatusUnauthorized, "stale timestamp")
+		return handlers.StaleTimestamp()
 	} else if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
 	}
