@@ -64,8 +64,8 @@ type OutboxConfig struct {
 	// (a timed-out send the platform may have delivered; "retry" or
 	// "dead" follows it). Metrics count them.
 	OnResult func(p Platform, result string)
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // PlatformWindow is how long platform p accepts what siyu queues for a

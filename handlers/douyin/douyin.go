@@ -24,8 +24,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/bot/window"
+	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/body"
 )
 
