@@ -106,32 +106,19 @@ func (Push) actionType() string { return "push" }
 
 // MarshalJSON encodes the wrapped action with its type.
 func (a Push) MarshalJSON() ([]byte, error) {
-	inner, err := MarshalAction(a.Action)
-	if err != nil {
-		return nil, err
-	}
-	type plain Push
-	return json.Marshal(struct {
-		plain
-		Action json.RawMessage `json:"action"`
-	}{plain(a), inner})
+	type plain Push // without the methods, so encoding does not recurse
+	return marshalWrapper(plain(a), a.Action)
 }
 
 // UnmarshalJSON decodes what MarshalJSON encoded.
 func (a *Push) UnmarshalJSON(b []byte) error {
 	type plain Push
-	var v struct {
-		plain
-		Action json.RawMessage `json:"action"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	inner, err := UnmarshalAction(v.Action)
+	var v plain
+	inner, err := unmarshalWrapper(b, &v)
 	if err != nil {
 		return err
 	}
-	*a = Push(v.plain)
+	*a = Push(v)
 	a.Action = inner
 	return nil
 }
@@ -156,6 +143,41 @@ type Renderer interface {
 	// Render returns the action to send for r, or nil to send nothing.
 	// Errors are retried like a failed send.
 	Render(ctx context.Context, r Render) (Action, error)
+}
+
+// marshalWrapper encodes a wrapper action (Batched, Push): its own
+// fields, whose Action field is tagged json:"-", and the wrapped action
+// with its type under "action".
+func marshalWrapper(fields any, inner Action) ([]byte, error) {
+	own, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	in, err := MarshalAction(inner)
+	if err != nil {
+		return nil, err
+	}
+	b := append(own[:len(own)-1:len(own)-1], `,"action":`...)
+	if len(own) == 2 { // "{}"
+		b = append(own[:1:1], `"action":`...)
+	}
+	b = append(b, in...)
+	return append(b, '}'), nil
+}
+
+// unmarshalWrapper decodes what marshalWrapper encoded into fields and
+// returns the wrapped action.
+func unmarshalWrapper(b []byte, fields any) (Action, error) {
+	var v struct {
+		Action json.RawMessage `json:"action"`
+	}
+	if err := json.Unmarshal(b, fields); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	return UnmarshalAction(v.Action)
 }
 
 // IsProactive reports whether a is sent to customers on siyu's own
@@ -196,32 +218,19 @@ func (Batched) actionType() string { return "batched" }
 
 // MarshalJSON encodes the wrapped action with its type.
 func (a Batched) MarshalJSON() ([]byte, error) {
-	inner, err := MarshalAction(a.Action)
-	if err != nil {
-		return nil, err
-	}
-	type plain Batched
-	return json.Marshal(struct {
-		plain
-		Action json.RawMessage `json:"action"`
-	}{plain(a), inner})
+	type plain Batched // without the methods, so encoding does not recurse
+	return marshalWrapper(plain(a), a.Action)
 }
 
 // UnmarshalJSON decodes what MarshalJSON encoded.
 func (a *Batched) UnmarshalJSON(b []byte) error {
 	type plain Batched
-	var v struct {
-		plain
-		Action json.RawMessage `json:"action"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	inner, err := UnmarshalAction(v.Action)
+	var v plain
+	inner, err := unmarshalWrapper(b, &v)
 	if err != nil {
 		return err
 	}
-	*a = Batched(v.plain)
+	*a = Batched(v)
 	a.Action = inner
 	return nil
 }

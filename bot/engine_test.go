@@ -100,6 +100,9 @@ func TestActionsRoundTrip(t *testing.T) {
 		bot.Welcome{To: to, Text: "欢迎", Channel: "c", WelcomeCode: "wc"},
 		bot.StaffAlert{To: to, Title: "风险", Text: "辱骂"},
 		bot.Batched{Action: bot.Reply{To: to, Text: "群欢迎"}, Key: "k", SendAt: time.Unix(1700000000, 0).UTC()},
+		bot.Push{Action: bot.Reply{To: to, Text: "券"}, Topic: "coupon"},
+		bot.Render{To: to, Renderer: "checkin_digest", Key: "scope|day"},
+		bot.Batched{Action: bot.Push{Action: bot.Render{To: to, Renderer: "checkin_digest", Key: "d"}, Topic: "checkin_digest"}, Key: "k2", SendAt: time.Unix(1700000060, 0).UTC()},
 	}
 	b, err := bot.MarshalActions(actions)
 	if err != nil {

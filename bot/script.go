@@ -431,6 +431,10 @@ func scriptErrorsErr(errs []ScriptError) error {
 	return fmt.Errorf("bot.LoadScripts: %w scripts (%d %s):\n%w", ErrInvalid, len(errs), noun, errors.Join(joined...))
 }
 
+// ScriptPaths lists the files LoadScripts reads from fsys, in path order:
+// .yaml and .yml at any depth, dot-files and dot-folders skipped.
+func ScriptPaths(fsys fs.FS) ([]string, error) { return scriptPaths(fsys) }
+
 // scriptPaths lists the script files of fsys in path order.
 func scriptPaths(fsys fs.FS) ([]string, error) {
 	var paths []string

@@ -62,29 +62,6 @@ func (h *Handler) needScripts() error {
 	return nil
 }
 
-// scriptPaths lists the files the loader reads: .yaml and .yml at any
-// depth, dot-files and dot-directories skipped (bot.LoadScripts' rule).
-func scriptPaths(fsys fs.FS) ([]string, error) {
-	var out []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if ext := path.Ext(p); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
-			out = append(out, p)
-		}
-		return nil
-	})
-	slices.Sort(out)
-	return out, err
-}
-
 func contentHash(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -97,7 +74,7 @@ func (h *Handler) listScripts(c echo.Context) error {
 		return err
 	}
 	fsys := h.scripts.FS()
-	paths, err := scriptPaths(fsys)
+	paths, err := bot.ScriptPaths(fsys)
 	if err != nil {
 		return fmt.Errorf("admin.listScripts: %w: %w", bot.ErrUnavailable, err)
 	}
@@ -171,7 +148,7 @@ func (h *Handler) readScript(c echo.Context) error {
 // testing machinery, and writing another would only duplicate it.
 func (h *Handler) overlay(drafts map[string][]byte) (fs.FS, error) {
 	fsys := h.scripts.FS()
-	paths, err := scriptPaths(fsys)
+	paths, err := bot.ScriptPaths(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("admin.overlay: %w: %w", bot.ErrUnavailable, err)
 	}

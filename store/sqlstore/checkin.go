@@ -30,16 +30,8 @@ var _ checkin.Store = (*Checkins)(nil)
 // NewCheckins returns the check-in store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
 func NewCheckins(ctx context.Context, db *DB) (*Checkins, error) {
-	g := db.migrator(ctx)
-	tables := []any{&checkinRow{}, &checkinRewardRow{}, &checkinUnsentRow{}}
-	err := g.AutoMigrate(tables...)
-	if err != nil {
-		// Two replicas starting at once may race to create a table; the
-		// loser's second look finds it.
-		err = g.AutoMigrate(tables...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore.NewCheckins: migrate: %w: %w", bot.ErrUnavailable, err)
+	if err := db.migrateTables(ctx, &checkinRow{}, &checkinRewardRow{}, &checkinUnsentRow{}); err != nil {
+		return nil, fmt.Errorf("sqlstore.NewCheckins: %w", err)
 	}
 	return &Checkins{db: db, g: db.gorm.Session(&gorm.Session{PrepareStmt: true})}, nil
 }

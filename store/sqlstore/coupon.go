@@ -36,16 +36,8 @@ var _ coupon.Store = (*Coupons)(nil)
 // NewCoupons returns the coupon store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
 func NewCoupons(ctx context.Context, db *DB) (*Coupons, error) {
-	g := db.migrator(ctx)
-	tables := []any{&couponClaimRow{}, &couponCodeRow{}}
-	err := g.AutoMigrate(tables...)
-	if err != nil {
-		// Two replicas starting at once may race to create a table; the
-		// loser's second look finds it.
-		err = g.AutoMigrate(tables...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore.NewCoupons: migrate: %w: %w", bot.ErrUnavailable, err)
+	if err := db.migrateTables(ctx, &couponClaimRow{}, &couponCodeRow{}); err != nil {
+		return nil, fmt.Errorf("sqlstore.NewCoupons: %w", err)
 	}
 	s := &Coupons{db: db}
 	s.batch = &claimBatcher{max: maxClaimFlushers, flush: s.insertBatch}

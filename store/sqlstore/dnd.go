@@ -31,16 +31,8 @@ var _ dnd.Store = (*DND)(nil)
 // NewDND returns the do-not-disturb store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
 func NewDND(ctx context.Context, db *DB) (*DND, error) {
-	g := db.migrator(ctx)
-	tables := []any{&dndOptOutRow{}, &dndHeldRow{}}
-	err := g.AutoMigrate(tables...)
-	if err != nil {
-		// Two replicas starting at once may race to create a table; the
-		// loser's second look finds it.
-		err = g.AutoMigrate(tables...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore.NewDND: migrate: %w: %w", bot.ErrUnavailable, err)
+	if err := db.migrateTables(ctx, &dndOptOutRow{}, &dndHeldRow{}); err != nil {
+		return nil, fmt.Errorf("sqlstore.NewDND: %w", err)
 	}
 	return &DND{db: db}, nil
 }

@@ -31,16 +31,8 @@ var _ risk.RecordStore = (*Risk)(nil)
 // NewRisk returns the risk store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
 func NewRisk(ctx context.Context, db *DB) (*Risk, error) {
-	g := db.migrator(ctx)
-	tables := []any{&riskEventRow{}, &riskReminderRow{}}
-	err := g.AutoMigrate(tables...)
-	if err != nil {
-		// Two replicas starting at once may race to create a table; the
-		// loser's second look finds it.
-		err = g.AutoMigrate(tables...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore.NewRisk: migrate: %w: %w", bot.ErrUnavailable, err)
+	if err := db.migrateTables(ctx, &riskEventRow{}, &riskReminderRow{}); err != nil {
+		return nil, fmt.Errorf("sqlstore.NewRisk: %w", err)
 	}
 	return &Risk{db: db}, nil
 }

@@ -140,6 +140,22 @@ func (db *DB) migrate(ctx context.Context) error {
 	return db.migrator(ctx).AutoMigrate(&outboxRow{})
 }
 
+// migrateTables creates or updates a store's tables. Errors are
+// bot.ErrUnavailable.
+func (db *DB) migrateTables(ctx context.Context, tables ...any) error {
+	g := db.migrator(ctx)
+	err := g.AutoMigrate(tables...)
+	if err != nil {
+		// Two replicas starting at once may race to create a table; the
+		// loser's second look finds it.
+		err = g.AutoMigrate(tables...)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
 // migrator returns the session every table of siyu's is created through.
 func (db *DB) migrator(ctx context.Context) *gorm.DB {
 	g := db.gorm.WithContext(ctx)

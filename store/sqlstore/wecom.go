@@ -75,16 +75,8 @@ type WeCom struct {
 // NewWeCom returns the WeCom store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
 func NewWeCom(ctx context.Context, db *DB) (*WeCom, error) {
-	g := db.migrator(ctx)
-	tables := []any{&weComContactRow{}, &weComGroupRow{}, &weComMemberRow{}, &weComCursorRow{}, &weComKFSessionRow{}, &weComTemplateRow{}}
-	err := g.AutoMigrate(tables...)
-	if err != nil {
-		// Two replicas starting at once may race to create a table; the
-		// loser's second look finds it.
-		err = g.AutoMigrate(tables...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore.NewWeCom: migrate: %w: %w", bot.ErrUnavailable, err)
+	if err := db.migrateTables(ctx, &weComContactRow{}, &weComGroupRow{}, &weComMemberRow{}, &weComCursorRow{}, &weComKFSessionRow{}, &weComTemplateRow{}); err != nil {
+		return nil, fmt.Errorf("sqlstore.NewWeCom: %w", err)
 	}
 	return &WeCom{db: db}, nil
 }
