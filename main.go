@@ -33,12 +33,25 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// The first signal starts the drain (serve); unregistering then gives
-	// the signals their default action back, so a second one ends the
-	// process at once.
-	context.AfterFunc(ctx, stop)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first SIGTERM or SIGINT starts the drain (serve); a second one
+	// ends the process at once, for whoever will not wait. Handled here
+	// rather than by restoring the default action after the first, which
+	// would leave a moment where the second is swallowed.
+	sigs := make(chan os.Signal, 2) // Notify drops what does not fit
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "siyu: second signal (%v): exiting without draining\n", sig)
+		code := 1
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s) // as a shell reports a process killed by s
+		}
+		os.Exit(code)
+	}()
 	if err := run(ctx, runEnv{args: os.Args[1:], getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}); err != nil {
 		fmt.Fprintln(os.Stderr, "siyu:", err)
 		os.Exit(1)
@@ -322,7 +335,7 @@ func serve(ctx context.Context, env runEnv) error {
 	} else if cfg.ShutdownDelay > 0 {
 		time.Sleep(cfg.ShutdownDelay)
 	}
-	logger.Info("shutting down: listener closed, finishing callbacks in flight")
+	logger.Info("shutting down: closing the listener, finishing callbacks in flight")
 	deadline := time.Now().Add(shutdownGrace)
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
