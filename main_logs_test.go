@@ -25,7 +25,8 @@ import (
 // Douyin, a message the risk stage records, an admin call without the
 // token. Every line logged while a callback is handled carries the
 // request_id that its answer's X-Request-Id names; only the outbox, which
-// works for no request, logs without one.
+// works for no request, logs without one. No secret, customer id or text
+// appears in the whole run's log.
 func TestLogsCarryRequestID(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errcode":40001,"errmsg":"invalid credential"}`, http.StatusOK)
@@ -37,6 +38,10 @@ func TestLogsCarryRequestID(t *testing.T) {
 		wecomToken  = "wecom-token-for-the-log-test"
 		wecomAESKey = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 		adminToken  = "admin-token-for-the-log-test"
+		openid      = "o-customer-Do-Not-Log-1"
+		dyUser      = "dy-customer-Do-Not-Log-2"
+		staff       = "staff-Do-Not-Log-3"
+		risky       = "兼职刷单日赚五百，加我 v 信"
 	)
 	env := map[string]string{
 		"SIYU_LOG_FORMAT": "json", "SIYU_LOG_LEVEL": "debug", "SIYU_ADMIN_TOKEN": adminToken,
@@ -69,7 +74,7 @@ func TestLogsCarryRequestID(t *testing.T) {
 	}
 	douyinMessage := func(created time.Time, text string) string {
 		b, _ := json.Marshal(map[string]any{
-			"event": "im_receive_msg", "client_key": "dy-key", "from_user_id": "dy-user", "to_user_id": "dy-account",
+			"event": "im_receive_msg", "client_key": "dy-key", "from_user_id": dyUser, "to_user_id": "dy-account",
 			"content": map[string]any{"conversation_short_id": "@conv-1", "server_message_id": "srv-" + strconv.FormatInt(created.UnixNano(), 10),
 				"conversation_type": 1, "message_type": "text", "text": text, "create_time": created.UnixMilli()},
 		})
@@ -88,9 +93,9 @@ func TestLogsCarryRequestID(t *testing.T) {
 		}
 	}
 	weComText := func(text string) string {
-		return fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>%d</CreateTime>"+
+		return fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime>"+
 			"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[%s]]></Content><MsgId>%d</MsgId><AgentID>1000002</AgentID></xml>",
-			wecomCorp, time.Now().Unix(), text, wechat.NewMsgID())
+			wecomCorp, staff, time.Now().Unix(), text, wechat.NewMsgID())
 	}
 	plainRequest := func(method, path, body string) func(t *testing.T) *http.Request {
 		return func(t *testing.T) *http.Request { return newRequest(t, method, base+path, body) }
@@ -103,11 +108,11 @@ func TestLogsCarryRequestID(t *testing.T) {
 		// when it may log nothing.
 		wantMsg string
 	}{
-		{"wechat message", weChat(sim, sim.TextXML("o-log", "营业时间", wechat.NewMsgID())), ""},
-		{"wechat risky message", weChat(sim, sim.TextXML("o-log", "兼职刷单日赚五百，加我 v 信", wechat.NewMsgID())), "risk event recorded"},
+		{"wechat message", weChat(sim, sim.TextXML(openid, "营业时间", wechat.NewMsgID())), ""},
+		{"wechat risky message", weChat(sim, sim.TextXML(openid, risky, wechat.NewMsgID())), "risk event recorded"},
 		{"wechat bad signature", plainRequest(http.MethodPost, "/wechat/callback?timestamp=1&nonce=2&encrypt_type=aes&msg_signature=bad", "<xml><Encrypt>x</Encrypt></xml>"), "wechat: callback with a bad msg_signature"},
 		{"wechat malformed envelope", plainRequest(http.MethodPost, "/wechat/callback?timestamp=1&nonce=2&encrypt_type=aes&msg_signature=bad", "<xml></xml>"), "wechat: malformed safe-mode body"},
-		{"wechat stale timestamp", weChat(&stale, stale.TextXML("o-log", "营业时间", wechat.NewMsgID())), "wechat: callback outside the replay window refused"},
+		{"wechat stale timestamp", weChat(&stale, stale.TextXML(openid, "营业时间", wechat.NewMsgID())), "wechat: callback outside the replay window refused"},
 		{"wechat malformed message", weChat(sim, []byte("not xml at all")), "wechat: malformed message"},
 		{"wechat URL check with a bad signature", plainRequest(http.MethodGet, "/wechat/callback?signature=bad&timestamp=1&nonce=2&echostr=e", ""), "wechat: URL verification with a bad signature"},
 		{"douyin message", douyin(douyinMessage(time.Now(), "营业时间")), ""},
@@ -151,6 +156,15 @@ func TestLogsCarryRequestID(t *testing.T) {
 				t.Errorf("no line %q after the request; the test would prove nothing", tc.wantMsg)
 			}
 		})
+	}
+	out := logs.String()
+	for name, secret := range map[string]string{
+		"Douyin secret": dySecret, "WeCom token": wecomToken, "WeCom AES key": wecomAESKey, "admin token": adminToken,
+		"openid": openid, "Douyin user": dyUser, "WeCom staff id": staff, "message text": risky, "keyword text": "营业时间",
+	} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the %s reached the log", name)
+		}
 	}
 }
 
