@@ -48,6 +48,9 @@ type config struct {
 	ReplyBudget  time.Duration
 	ReplayWindow time.Duration
 	DedupeTTL    time.Duration
+	// ShutdownDelay is how long a replica told to stop keeps serving
+	// with /readyz answering 503, before it closes its listener.
+	ShutdownDelay time.Duration
 }
 
 // embedded reports whether siyu runs on its embedded backends.
@@ -101,6 +104,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			*d.dest = dur
 		}
+	}
+	// Load balancers stop routing to a replica only after a few failed
+	// health checks (every few seconds each); closing the listener before
+	// would refuse callbacks they still send here. 0 (tests) stops at once.
+	c.ShutdownDelay = 5 * time.Second
+	if v := getenv("SIYU_SHUTDOWN_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("config: SIYU_SHUTDOWN_DELAY=%q is not a duration like 5s (0 for none)", v)
+		}
+		c.ShutdownDelay = d
 	}
 	if c.DedupeTTL == 0 {
 		// A callback must be remembered for longer than it may be

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestWeChatAccountConfig: the public demo credentials are used only when
@@ -98,6 +99,37 @@ func TestTrustedProxiesConfig(t *testing.T) {
 			}
 			if !tc.wantErr && strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Fatalf("proxies = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestShutdownDelayConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"default", "", 5 * time.Second, false},
+		{"zero stops at once", "0", 0, false},
+		{"longer", "30s", 30 * time.Second, false},
+		{"negative", "-1s", 0, true},
+		{"not a duration", "5", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string {
+				if k == "SIYU_SHUTDOWN_DELAY" {
+					return tc.value
+				}
+				return ""
+			})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && cfg.ShutdownDelay != tc.want {
+				t.Fatalf("ShutdownDelay = %v, want %v", cfg.ShutdownDelay, tc.want)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,8 +33,25 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first SIGTERM or SIGINT starts the drain (serve); a second one
+	// ends the process at once, for whoever will not wait. Handled here
+	// rather than by restoring the default action after the first, which
+	// would leave a moment where the second is swallowed.
+	sigs := make(chan os.Signal, 2) // Notify drops what does not fit
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "siyu: second signal (%v): exiting without draining\n", sig)
+		code := 1
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s) // as a shell reports a process killed by s
+		}
+		os.Exit(code)
+	}()
 	if err := run(ctx, runEnv{args: os.Args[1:], getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}); err != nil {
 		fmt.Fprintln(os.Stderr, "siyu:", err)
 		os.Exit(1)
@@ -53,6 +71,9 @@ type runEnv struct {
 	// redisPrefix, when set, replaces redisstore.DefaultPrefix, so tests
 	// on a shared Redis keep to keys of their own.
 	redisPrefix string
+	// drainWait, when set, replaces the wait of SIYU_SHUTDOWN_DELAY while
+	// /readyz answers 503, so tests can look at a draining replica.
+	drainWait func(d time.Duration)
 }
 
 const usage = `usage:
@@ -116,12 +137,27 @@ func scriptsFS(dir string) (fsys fs.FS, source string) {
 	return scripts.FS, "built-in examples"
 }
 
+// shutdownGrace bounds the stop after the delay: callbacks in flight,
+// the work they started, the outbox's sends under way. With the default
+// 5 s delay it stays within Kubernetes' default 30 s grace period, after
+// which SIGKILL comes anyway.
+const shutdownGrace = 20 * time.Second
+
 func serve(ctx context.Context, env runEnv) error {
 	cfg, err := loadConfig(env.getenv)
 	if err != nil {
 		return err
 	}
 	logger := newLogger(env.stderr, cfg.LogLevel, cfg.LogFormat)
+	// ctx ends at the first signal, but the replica goes on serving while
+	// it drains: the work it needs for that (script reloads, pollers,
+	// capability workers) runs on runCtx, which ends only once callbacks
+	// are finished. A signal during startup still ends runCtx, so startup
+	// is abandoned.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	abortStartup := context.AfterFunc(ctx, stopRun)
+	defer abortStartup()
 	if cfg.embedded() {
 		logger.Info("siyu starting on embedded backends: SQLite file and in-process Redis (set MYSQL_DSN and REDIS_URL for production)", "sqlite", cfg.SQLitePath, "addr", cfg.Addr)
 	} else {
@@ -158,7 +194,7 @@ func serve(ctx context.Context, env runEnv) error {
 		"https://qyapi.weixin.qq.com": env.getenv("WECOM_API_BASE"),
 	}))
 
-	db, err := sqlstore.Open(ctx, sqlstore.Config{MySQLDSN: cfg.MySQLDSN, SQLitePath: cfg.SQLitePath, Logger: logger})
+	db, err := sqlstore.Open(runCtx, sqlstore.Config{MySQLDSN: cfg.MySQLDSN, SQLitePath: cfg.SQLitePath, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -167,7 +203,7 @@ func serve(ctx context.Context, env runEnv) error {
 	if env.redisPrefix != "" {
 		redisOpts = append(redisOpts, redisstore.WithPrefix(env.redisPrefix))
 	}
-	rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger, redisOpts...)
+	rdb, err := redisstore.Open(runCtx, cfg.RedisURL, logger, redisOpts...)
 	if err != nil {
 		return err
 	}
@@ -185,9 +221,9 @@ func serve(ctx context.Context, env runEnv) error {
 	}
 	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()))
 	if source == cfg.ScriptsDir {
-		go library.Watch(ctx, 2*time.Second)
+		go library.Watch(runCtx, 2*time.Second)
 	}
-	parts, err := buildParts(ctx, capWiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, scripts: library})
+	parts, err := buildParts(runCtx, capWiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, scripts: library})
 	if err != nil {
 		return err
 	}
@@ -231,9 +267,10 @@ func serve(ctx context.Context, env runEnv) error {
 	// An outer bound for every route; callback handlers read at most
 	// 64 KiB of it (handlers/internal/body).
 	g.Use(middleware.BodyLimit("1M"))
-	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library}
+	var drains []func()
+	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library, drains: &drains}
 	for _, wire := range []func(context.Context, wiring) error{wireWeChat, wireWeCom, wireDouyin} {
-		if err := wire(ctx, w); err != nil {
+		if err := wire(runCtx, w); err != nil {
 			return err
 		}
 	}
@@ -241,7 +278,7 @@ func serve(ctx context.Context, env runEnv) error {
 	if source == cfg.ScriptsDir {
 		editDir = cfg.ScriptsDir
 	}
-	if err := wireConsole(ctx, consoleWiring{w: w, outbox: sqlOutbox, engine: engine, parts: parts, editDir: editDir}); err != nil {
+	if err := wireConsole(runCtx, consoleWiring{w: w, outbox: sqlOutbox, engine: engine, parts: parts, editDir: editDir}); err != nil {
 		return err
 	}
 
@@ -258,12 +295,21 @@ func serve(ctx context.Context, env runEnv) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
+	// The outbox stops before the rest of the background work, once
+	// callbacks have finished queueing (stopBackground).
+	outboxCtx, stopOutbox := context.WithCancel(runCtx)
+	defer stopOutbox()
 	outboxDone := make(chan struct{})
-	go func() { defer close(outboxDone); outbox.Run(workCtx) }()
+	go func() { defer close(outboxDone); outbox.Run(outboxCtx) }()
+	var workers sync.WaitGroup
 	for _, work := range parts.workers {
-		go work(workCtx)
+		workers.Go(func() { work(runCtx) })
+	}
+	stopBackground := func(deadline time.Time) {
+		stopOutbox() // sends under way finish; claimed rows not started are released
+		waitUntil(logger, deadline, "outbox", func() { <-outboxDone })
+		stopRun()
+		waitUntil(logger, deadline, "background workers", workers.Wait)
 	}
 
 	serveErr := make(chan error, 1)
@@ -272,23 +318,55 @@ func serve(ctx context.Context, env runEnv) error {
 	if env.ready != nil {
 		env.ready(ln.Addr().String())
 	}
+	abortStartup()
 	select {
 	case err := <-serveErr:
-		stopWork()
-		<-outboxDone
+		stopBackground(time.Now().Add(shutdownGrace))
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+
+	// Draining: load balancers see /readyz fail and stop routing here,
+	// while callbacks they still send are served.
+	readiness.SetDraining(true)
+	logger.Info("draining: /readyz answers 503 until the listener closes", "delay", cfg.ShutdownDelay.String())
+	if env.drainWait != nil {
+		env.drainWait(cfg.ShutdownDelay)
+	} else if cfg.ShutdownDelay > 0 {
+		time.Sleep(cfg.ShutdownDelay)
+	}
+	logger.Info("shutting down: closing the listener, finishing callbacks in flight")
+	deadline := time.Now().Add(shutdownGrace)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	stopWork()
-	<-outboxDone
+	// Work callbacks started and that outlives them (WeCom's late
+	// processing and welcomes): it may still queue to the outbox.
+	for _, drain := range drains {
+		waitUntil(logger, deadline, "callbacks' background work", drain)
+	}
+	stopBackground(deadline)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	logger.Info("stopped")
 	return nil
+}
+
+// waitUntil runs wait and returns when it does, or at deadline, logging
+// what was left running: a shutdown must end before the orchestrator's
+// SIGKILL, and what was not finished is retried by the platforms or the
+// outbox of another replica.
+func waitUntil(logger *slog.Logger, deadline time.Time, what string, wait func()) {
+	done := make(chan struct{})
+	go func() { defer close(done); wait() }()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		logger.Warn("shutdown: stopped waiting", "for", what)
+	}
 }
 
 // rewriteBases maps URLs on platforms' real bases to configured ones

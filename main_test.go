@@ -70,6 +70,8 @@ func startSiyu(t *testing.T, extra map[string]string) (string, *syncBuffer) {
 	env := map[string]string{
 		"SIYU_ADDR":   "127.0.0.1:0",
 		"SIYU_SQLITE": filepath.Join(t.TempDir(), "siyu.db"),
+		// No load balancer to wait for: stop at once.
+		"SIYU_SHUTDOWN_DELAY": "0",
 	}
 	if os.Getenv("MYSQL_DSN") != "" {
 		env["MYSQL_DSN"] = storetest.SQLConfig(t).MySQLDSN

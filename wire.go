@@ -27,4 +27,8 @@ type wiring struct {
 	group   *echo.Group
 	// library is the reply scripts in force, reloaded when files change.
 	library *bot.Library
+	// drains collects waits for work that callbacks start and that
+	// outlives them; serve runs them at shutdown, after the last callback
+	// was answered and before the outbox stops.
+	drains *[]func()
 }

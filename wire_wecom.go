@@ -127,6 +127,9 @@ func wireWeCom(ctx context.Context, w wiring) error {
 		return err
 	}
 	h.Register(w.group)
+	if w.drains != nil {
+		*w.drains = append(*w.drains, h.Wait)
+	}
 
 	if cfg.ArchiveSecret != "" {
 		key, err := os.ReadFile(cfg.ArchiveKey)

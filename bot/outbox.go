@@ -239,11 +239,13 @@ func randomKey() string {
 	return "r" + strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)
 }
 
-// Run sends due rows until ctx is done.
+// Run sends due rows until ctx is done. Then it stops as RunOnce does:
+// sends under way finish and are recorded, and claimed rows not yet
+// started are released for other workers; Run returns after that.
 func (o *Outbox) Run(ctx context.Context) {
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
-	for {
+	for ctx.Err() == nil {
 		n, err := o.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			o.cfg.Logger.WarnContext(ctx, "outbox claim failed", "err", err)
@@ -253,7 +255,6 @@ func (o *Outbox) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-t.C:
 		case <-o.kick:
 		}
@@ -271,6 +272,13 @@ func (o *Outbox) window(p Platform) time.Duration {
 // RunOnce claims one batch of due rows, sends them and records the
 // outcomes. While rows of the batch are still being worked on, their
 // lease is renewed. It returns how many rows it claimed.
+//
+// When ctx ends (the replica shuts down), sends already started run to
+// their end, bounded by SendTimeout, and their outcome is recorded:
+// cutting one short could not take back what the platform received, and
+// would only leave it unknown. Rows not started yet are released at once
+// (OutboxStore.Release), so another replica sends them now instead of
+// after the lease.
 func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	now := o.cfg.Now()
 	items, err := o.store.Claim(ctx, now, o.cfg.Batch, o.cfg.Lease)
@@ -282,19 +290,47 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	}
 	l := o.holdLease(ctx, items, now.Add(o.cfg.Lease))
 	defer l.stop()
+	sendCtx := context.WithoutCancel(ctx)
 	sem := make(chan struct{}, o.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, it := range items {
-		sem <- struct{}{}
+	var unstarted []OutboxItem
+	for i, it := range items {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil { // either case: select picks at random
+			unstarted = items[i:]
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			o.deliver(ctx, it, l)
+			o.deliver(sendCtx, it, l)
 			l.release(it.ID)
 		}()
 	}
+	if len(unstarted) > 0 {
+		o.releaseUnstarted(sendCtx, unstarted, l)
+	}
 	wg.Wait()
 	return len(items), nil
+}
+
+// releaseUnstarted gives back the rows of a batch a stopping worker will
+// not send. A failure is logged: the rows then go out after their lease.
+func (o *Outbox) releaseUnstarted(ctx context.Context, items []OutboxItem, l *batchLease) {
+	for _, it := range items {
+		l.release(it.ID) // no more renewals for them
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := o.store.Release(rctx, items, o.cfg.Now())
+	if err != nil {
+		o.cfg.Logger.WarnContext(ctx, "outbox release failed; the rows go out after their lease", "rows", len(items), "err", err)
+		return
+	}
+	o.cfg.Logger.InfoContext(ctx, "outbox stopping: claimed rows released", "rows", len(items), "released", n)
 }
 
 // batchLease renews the lease of a batch's rows that are still being

@@ -79,6 +79,19 @@ func (m *memOutbox) Extend(_ context.Context, claimed []bot.OutboxItem, until ti
 	return n, nil
 }
 
+func (m *memOutbox) Release(_ context.Context, claimed []bot.OutboxItem, next time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, c := range claimed {
+		if r := m.row(c.ID); r != nil && r.Status == bot.OutboxPending && r.Attempts == c.Attempts {
+			r.NextAt = next
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (m *memOutbox) Complete(_ context.Context, id int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -303,5 +316,59 @@ func TestOutboxCountsAmbiguousSends(t *testing.T) {
 	}
 	if row := store.get(1); row.Status != bot.OutboxPending {
 		t.Fatalf("status %s, want pending (retried)", row.Status)
+	}
+}
+
+// TestOutboxStopReleasesUnstartedRows (issue 17 item 3): when the worker
+// is told to stop mid-batch, the send under way finishes and is recorded
+// (its context is not cut), and the rows it claimed but had not started
+// are due again at once, for any replica, instead of after the lease.
+func TestOutboxStopReleasesUnstartedRows(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(ctx context.Context, o *bot.Outbox)
+	}{
+		{"RunOnce", func(ctx context.Context, o *bot.Outbox) { _, _ = o.RunOnce(ctx) }},
+		{"Run", func(ctx context.Context, o *bot.Outbox) { o.Run(ctx) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newTestClock()
+			store := &memOutbox{}
+			started, release := make(chan struct{}), make(chan struct{})
+			var sent atomic.Int32
+			sender := bot.SenderFunc(func(ctx context.Context, a bot.Action) error {
+				if sent.Add(1) == 1 {
+					close(started)
+					<-release
+				}
+				return ctx.Err() // a cut send would fail here
+			})
+			o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: sender}, bot.OutboxConfig{Now: clk.Now, Concurrency: 1})
+			if err := o.Enqueue(t.Context(), "k", []bot.Action{reply("u1"), reply("u2"), reply("u3")}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); tc.run(ctx, o) }()
+			<-started
+			stop()
+			close(release)
+			<-done
+
+			if got := sent.Load(); got != 1 {
+				t.Fatalf("sent %d rows, want the 1 under way", got)
+			}
+			if row := store.get(1); row.Status != bot.OutboxSent {
+				t.Errorf("row under way: %s (%s), want sent", row.Status, row.LastError)
+			}
+			for id := int64(2); id <= 3; id++ {
+				row := store.get(id)
+				if row.Status != bot.OutboxPending || !row.NextAt.Equal(clk.Now()) {
+					t.Errorf("row %d not started: %s due %v, want pending and due now (%v), not after the lease",
+						id, row.Status, row.NextAt, clk.Now())
+				}
+			}
+		})
 	}
 }

@@ -84,6 +84,14 @@ type OutboxStore interface {
 	// that runs long keeps its row and a dead worker's rows come free
 	// within one short lease. It returns how many were extended.
 	Extend(ctx context.Context, claimed []OutboxItem, until time.Time) (int, error)
+	// Release gives back claimed items that are still this worker's
+	// (fenced like Extend) and whose send never started: they are due
+	// again at next. A worker that stops uses it, so its rows go out from
+	// another replica at once rather than after the lease. Attempts is
+	// left as the claim made it: it only ever grows with claims, which is
+	// what fences a stale worker's Extend and Release. It returns how many
+	// were released.
+	Release(ctx context.Context, claimed []OutboxItem, next time.Time) (int, error)
 	// Complete marks a claimed item sent.
 	Complete(ctx context.Context, id int64) error
 	// Fail records a failed attempt: the item is due again at next, or

@@ -75,10 +75,10 @@ func (r *Readiness) Failing(ctx context.Context) []string {
 	for i, err := range errs {
 		if err != nil {
 			failing = append(failing, r.checks[i].Name)
-			r.logChange(r.checks[i].Name, err)
+			r.logChange(ctx, r.checks[i].Name, err)
 		}
 	}
-	r.remember(strings.Join(failing, ","))
+	r.remember(ctx, strings.Join(failing, ","))
 	return failing
 }
 
@@ -92,7 +92,7 @@ func (r *Readiness) serve(c echo.Context) error {
 
 // logChange logs a failing check when it was not failing at the last
 // answer: probes come every few seconds, the log needs it once.
-func (r *Readiness) logChange(name string, err error) {
+func (r *Readiness) logChange(ctx context.Context, name string, err error) {
 	r.mu.Lock()
 	was := r.failing
 	r.mu.Unlock()
@@ -101,14 +101,14 @@ func (r *Readiness) logChange(name string, err error) {
 			return
 		}
 	}
-	r.logger.Warn("not ready: a dependency does not answer", "check", name, "err", err)
+	r.logger.WarnContext(ctx, "not ready: a dependency does not answer", "check", name, "err", err)
 }
 
-func (r *Readiness) remember(failing string) {
+func (r *Readiness) remember(ctx context.Context, failing string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.failing != "" && failing == "" {
-		r.logger.Info("ready again")
+		r.logger.InfoContext(ctx, "ready again")
 	}
 	r.failing = failing
 }

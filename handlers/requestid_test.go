@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -42,5 +44,26 @@ func TestRequestIDOnEveryLine(t *testing.T) {
 		if m["request_id"] != id {
 			t.Errorf("line %s has request_id %v, want %s", l, m["request_id"], id)
 		}
+	}
+}
+
+// BenchmarkLogLine is the cost of one JSON log line of a refused
+// callback, without and with its request's context (the request_id).
+func BenchmarkLogLine(b *testing.B) {
+	logger := slog.New(LogRequestID(slog.NewJSONHandler(io.Discard, nil)))
+	ctx := context.WithValue(context.Background(), requestKey{}, &requestInfo{id: "0123456789abcdef"})
+	for _, bc := range []struct {
+		name string
+		log  func()
+	}{
+		{"no context", func() { logger.Warn("wechat: callback with a bad msg_signature", "remote", "192.0.2.1") }},
+		{"request context", func() { logger.WarnContext(ctx, "wechat: callback with a bad msg_signature", "remote", "192.0.2.1") }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.log()
+			}
+		})
 	}
 }

@@ -221,7 +221,7 @@ func (h *Handler) auth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
-			h.logger.Warn("admin: request without a valid bearer token", "path", c.Path(), "remote", c.RealIP())
+			h.logger.WarnContext(c.Request().Context(), "admin: request without a valid bearer token", "path", c.Path(), "remote", c.RealIP())
 			return echo.NewHTTPError(http.StatusUnauthorized, "需要有效的管理令牌（Authorization: Bearer …）")
 		}
 		return next(c)
@@ -301,7 +301,7 @@ func (h *Handler) jsonErrors(next echo.HandlerFunc) echo.HandlerFunc {
 			e.Details = de.details
 		}
 		if status >= 500 {
-			h.logger.Error("admin: request failed", "method", c.Request().Method, "path", c.Path(), "status", status, "err", err)
+			h.logger.ErrorContext(c.Request().Context(), "admin: request failed", "method", c.Request().Method, "path", c.Path(), "status", status, "err", err)
 		}
 		return c.JSON(status, map[string]apiError{"error": e})
 	}

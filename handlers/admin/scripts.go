@@ -290,7 +290,7 @@ func (h *Handler) saveScript(c echo.Context) error {
 	if err := writeAtomic(dst, data); err != nil {
 		return err
 	}
-	h.logger.Info("admin: script saved", "file", name, "bytes", len(data), "previous", kept)
+	h.logger.InfoContext(c.Request().Context(), "admin: script saved", "file", name, "bytes", len(data), "previous", kept)
 	if err := h.scripts.Reload(); err != nil {
 		// The folder changed under us (another file edited meanwhile);
 		// the saved file stays and Watch will retry.

@@ -109,12 +109,12 @@ func (h *Handler) webhook(c echo.Context) error {
 	// Authenticate the raw bytes before anything in them is believed.
 	sig := c.Request().Header.Get(SignatureHeader)
 	if !Verify(h.cfg.ClientSecret, raw, sig) {
-		h.logger.Warn("douyin: webhook with a bad signature refused", "remote", c.RealIP(), "signature_present", sig != "", "bytes", len(raw))
+		h.logger.WarnContext(c.Request().Context(), "douyin: webhook with a bad signature refused", "remote", c.RealIP(), "signature_present", sig != "", "bytes", len(raw))
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	}
 	env, ct, err := parseWebhook(raw)
 	if err != nil {
-		h.logger.Warn("douyin: malformed webhook refused", "err", err)
+		h.logger.WarnContext(c.Request().Context(), "douyin: malformed webhook refused", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
 	}
 	if env.Event == eventVerify {
@@ -124,7 +124,7 @@ func (h *Handler) webhook(c echo.Context) error {
 	if ct.CreateTime > 0 {
 		age := now.Sub(eventTime(ct.CreateTime, now))
 		if age > h.cfg.ReplayWindow || age < -h.cfg.ReplayWindow {
-			h.logger.Warn("douyin: webhook outside the replay window refused", "event", env.Event, "age", age.Round(time.Second).String())
+			h.logger.WarnContext(c.Request().Context(), "douyin: webhook outside the replay window refused", "event", env.Event, "age", age.Round(time.Second).String())
 			return echo.NewHTTPError(http.StatusUnauthorized, "stale create_time").SetInternal(handlers.ErrStaleTimestamp)
 		}
 	}
@@ -134,11 +134,11 @@ func (h *Handler) webhook(c echo.Context) error {
 		now:       now,
 	})
 	if err != nil {
-		h.logger.Warn("douyin: incomplete webhook refused", "event", env.Event, "err", err)
+		h.logger.WarnContext(c.Request().Context(), "douyin: incomplete webhook refused", "event", env.Event, "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed event")
 	}
 	if !ok {
-		h.logger.Debug("douyin: event acknowledged without action", "event", env.Event)
+		h.logger.DebugContext(c.Request().Context(), "douyin: event acknowledged without action", "event", env.Event)
 		return c.NoContent(http.StatusOK)
 	}
 	if in.ev.DedupeKey == "" {
@@ -168,10 +168,10 @@ func (h *Handler) challenge(c echo.Context, ct content) error {
 	switch v.(type) {
 	case json.Number, string:
 	default:
-		h.logger.Warn("douyin: verify_webhook without a challenge refused")
+		h.logger.WarnContext(c.Request().Context(), "douyin: verify_webhook without a challenge refused")
 		return echo.NewHTTPError(http.StatusBadRequest, "no challenge")
 	}
-	h.logger.Info("douyin: webhook URL verified")
+	h.logger.InfoContext(c.Request().Context(), "douyin: webhook URL verified")
 	return c.JSON(http.StatusOK, map[string]any{"challenge": v})
 }
 
@@ -191,7 +191,7 @@ func (h *Handler) process(ctx context.Context, in inbound) error {
 	actions, err := h.h.HandleEvent(ctx, ev)
 	if err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
-			h.logger.Warn("douyin: event refused by the engine", "kind", ev.Kind, "err", err)
+			h.logger.WarnContext(ctx, "douyin: event refused by the engine", "kind", ev.Kind, "err", err)
 			return nil
 		}
 		return fmt.Errorf("douyin: handle %s: %w: %w", ev.Kind, bot.ErrUnavailable, err)
@@ -233,7 +233,7 @@ func (h *Handler) recalled(ctx context.Context, ev bot.Event) (bool, error) {
 		return false, fmt.Errorf("douyin: recall check: %w", err)
 	}
 	if r {
-		h.logger.Info("douyin: message recalled before it was answered; not answering", "kind", ev.Kind)
+		h.logger.InfoContext(ctx, "douyin: message recalled before it was answered; not answering", "kind", ev.Kind)
 	}
 	return r, nil
 }

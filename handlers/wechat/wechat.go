@@ -116,7 +116,7 @@ func (h *Handler) Register(g *echo.Group) {
 func (h *Handler) verifyURL(c echo.Context) error {
 	q := parseCallbackQuery(c.Request().URL.RawQuery)
 	if err := h.crypto.VerifyURL(q.signature, q.timestamp, q.nonce); err != nil {
-		h.logger.Warn("wechat: URL verification with a bad signature", "remote", c.RealIP())
+		h.logger.WarnContext(c.Request().Context(), "wechat: URL verification with a bad signature", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	}
 	return c.String(http.StatusOK, q.echostr)
@@ -133,7 +133,7 @@ func (h *Handler) callback(c echo.Context) error {
 	var plain []byte
 	switch {
 	case safe && !h.crypto.CanDecrypt():
-		h.logger.Warn("wechat: safe-mode callback but no EncodingAESKey is configured")
+		h.logger.WarnContext(c.Request().Context(), "wechat: safe-mode callback but no EncodingAESKey is configured")
 		return echo.NewHTTPError(http.StatusBadRequest, "safe mode not configured")
 	case safe:
 		raw, err := body.Read(c.Request())
@@ -143,21 +143,21 @@ func (h *Handler) callback(c echo.Context) error {
 		plain, err = h.crypto.Open(q.msgSignature, timestamp, nonce, raw)
 		switch {
 		case errors.Is(err, wxcrypt.ErrSignature):
-			h.logger.Warn("wechat: callback with a bad msg_signature", "remote", c.RealIP())
+			h.logger.WarnContext(c.Request().Context(), "wechat: callback with a bad msg_signature", "remote", c.RealIP())
 			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 		case err != nil:
-			h.logger.Warn("wechat: malformed safe-mode body", "err", err)
+			h.logger.WarnContext(c.Request().Context(), "wechat: malformed safe-mode body", "err", err)
 			return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
 		}
 	case !h.allowPlain:
 		// The plain signature covers only token, timestamp and nonce:
 		// accepting it here would let a captured safe-mode URL carry a
 		// forged plaintext body, for any openid.
-		h.logger.Warn("wechat: plain-mode callback refused: an EncodingAESKey is configured, so only encrypted callbacks are accepted (set the account to safe or compatibility mode, or WECHAT_MODE=plain)", "remote", c.RealIP())
+		h.logger.WarnContext(c.Request().Context(), "wechat: plain-mode callback refused: an EncodingAESKey is configured, so only encrypted callbacks are accepted (set the account to safe or compatibility mode, or WECHAT_MODE=plain)", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "encrypted callbacks only")
 	default:
 		if err := h.crypto.VerifyURL(q.signature, timestamp, nonce); err != nil {
-			h.logger.Warn("wechat: callback with a bad signature", "remote", c.RealIP())
+			h.logger.WarnContext(c.Request().Context(), "wechat: callback with a bad signature", "remote", c.RealIP())
 			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 		}
 		raw, err := body.Read(c.Request())
@@ -168,7 +168,7 @@ func (h *Handler) callback(c echo.Context) error {
 	}
 	now := h.cfg.Now()
 	if age, err := wxcrypt.CheckTimestamp(timestamp, now, h.cfg.ReplayWindow); errors.Is(err, wxcrypt.ErrStale) {
-		h.logger.Warn("wechat: callback outside the replay window refused", "age", age.Round(time.Second).String())
+		h.logger.WarnContext(c.Request().Context(), "wechat: callback outside the replay window refused", "age", age.Round(time.Second).String())
 		return handlers.StaleTimestamp()
 	} else if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
@@ -176,7 +176,7 @@ func (h *Handler) callback(c echo.Context) error {
 
 	m, err := parseInbound(plain)
 	if err != nil {
-		h.logger.Warn("wechat: malformed message", "err", err)
+		h.logger.WarnContext(c.Request().Context(), "wechat: malformed message", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed message")
 	}
 	account := bot.AccountID(h.cfg.AppID)
@@ -194,7 +194,7 @@ func (h *Handler) callback(c echo.Context) error {
 	}
 	if err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
-			h.logger.Warn("wechat: event refused", "kind", ev.Kind, "err", err)
+			h.logger.WarnContext(c.Request().Context(), "wechat: event refused", "kind", ev.Kind, "err", err)
 			return c.String(http.StatusOK, "success")
 		}
 		// WeChat retries; the dedupe claim was released for it.
@@ -286,7 +286,7 @@ func (h *Handler) persistLate(ctx context.Context, ev bot.Event) {
 		}})
 	}
 	if err != nil {
-		h.logger.Warn("wechat: late event not stored; only this replica will finish it", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
+		h.logger.WarnContext(ctx, "wechat: late event not stored; only this replica will finish it", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
 	}
 }
 
@@ -355,14 +355,14 @@ func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.A
 				return
 			}
 		} else if errors.Is(err, bot.ErrInvalid) {
-			h.logger.Warn("wechat: late event refused", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
+			h.logger.WarnContext(ctx, "wechat: late event refused", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
 			return
 		}
-		h.logger.Warn("wechat: late event not delivered yet; retrying", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey),
+		h.logger.WarnContext(ctx, "wechat: late event not delivered yet; retrying", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey),
 			"handled", handled, "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
-			h.logger.Error("wechat: late event lost: answered success, but not handled and queued in time",
+			h.logger.ErrorContext(ctx, "wechat: late event lost: answered success, but not handled and queued in time",
 				"kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "handled", handled, "attempts", attempt, "err", err)
 			return
 		case <-time.After(wait):

@@ -276,7 +276,7 @@ func handleAndQueue(ctx context.Context, h bot.Handler, outbox Enqueuer, log *sl
 	actions, err := h.HandleEvent(mctx, ev)
 	if err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
-			log.Warn("wecom: "+what+" refused", "kind", ev.Kind, "err", err)
+			log.WarnContext(ctx, "wecom: "+what+" refused", "kind", ev.Kind, "err", err)
 			return nil
 		}
 		return err

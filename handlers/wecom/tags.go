@@ -151,13 +151,13 @@ func (h *Handler) tagContact(ctx context.Context, rec ContactRecord) {
 	outcome, errText := TagsApplied, ""
 	if err != nil {
 		outcome, errText = TagsFailed, err.Error()
-		h.log.Warn("wecom: channel tags not applied", "state", rec.State, "err", err)
+		h.log.WarnContext(ctx, "wecom: channel tags not applied", "state", rec.State, "err", err)
 	} else {
-		h.log.Info("wecom: channel tags applied", "state", rec.State, "tags", len(rec.Tags))
+		h.log.InfoContext(ctx, "wecom: channel tags applied", "state", rec.State, "tags", len(rec.Tags))
 	}
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer rcancel()
 	if ferr := h.d.Contacts.FinishTags(rctx, rec.CorpID, rec.EventKey, outcome, errText); ferr != nil {
-		h.log.Error("wecom: tag outcome not recorded", "state", rec.State, "tags", outcome, "err", ferr)
+		h.log.ErrorContext(ctx, "wecom: tag outcome not recorded", "state", rec.State, "tags", outcome, "err", ferr)
 	}
 }

@@ -155,12 +155,12 @@ func (h *Handler) verifyURL(c echo.Context) error {
 	q := c.QueryParams()
 	echostr := q.Get("echostr")
 	if err := h.crypto.VerifyMsg(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), echostr); err != nil {
-		h.log.Warn("wecom: URL verification with a bad msg_signature", "remote", c.RealIP())
+		h.log.WarnContext(c.Request().Context(), "wecom: URL verification with a bad msg_signature", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	}
 	plain, _, err := h.crypto.Decrypt(echostr)
 	if err != nil {
-		h.log.Warn("wecom: URL verification: cannot decrypt echostr", "err", err)
+		h.log.WarnContext(c.Request().Context(), "wecom: URL verification: cannot decrypt echostr", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed echostr")
 	}
 	return c.Blob(http.StatusOK, echo.MIMETextPlainCharsetUTF8, plain)
@@ -179,21 +179,21 @@ func (h *Handler) callback(c echo.Context) error {
 	plain, err := h.crypto.Open(q.Get("msg_signature"), timestamp, nonce, raw)
 	switch {
 	case errors.Is(err, wxcrypt.ErrSignature):
-		h.log.Warn("wecom: callback with a bad msg_signature", "remote", c.RealIP())
+		h.log.WarnContext(c.Request().Context(), "wecom: callback with a bad msg_signature", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	case err != nil:
-		h.log.Warn("wecom: malformed callback body", "err", err)
+		h.log.WarnContext(c.Request().Context(), "wecom: malformed callback body", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed body")
 	}
 	if age, err := wxcrypt.CheckTimestamp(timestamp, h.cfg.Now(), h.cfg.ReplayWindow); errors.Is(err, wxcrypt.ErrStale) {
-		h.log.Warn("wecom: callback outside the replay window refused", "age", age.Round(time.Second).String())
+		h.log.WarnContext(c.Request().Context(), "wecom: callback outside the replay window refused", "age", age.Round(time.Second).String())
 		return handlers.StaleTimestamp()
 	} else if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "bad timestamp")
 	}
 	m, err := parseInbound(plain)
 	if err != nil {
-		h.log.Warn("wecom: malformed message", "err", err)
+		h.log.WarnContext(c.Request().Context(), "wecom: malformed message", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed message")
 	}
 
@@ -253,13 +253,13 @@ func (h *Handler) retryLate(base context.Context, m inbound, err error) {
 	wait := h.cfg.RetryBackoff
 	for attempt := 1; err != nil; attempt++ {
 		if errors.Is(err, bot.ErrInvalid) {
-			h.log.Warn("wecom: late callback refused", "event", m.Event, "change", m.ChangeType, "err", err)
+			h.log.WarnContext(ctx, "wecom: late callback refused", "event", m.Event, "change", m.ChangeType, "err", err)
 			return
 		}
-		h.log.Warn("wecom: late callback failed; retrying", "event", m.Event, "change", m.ChangeType, "attempt", attempt, "err", err)
+		h.log.WarnContext(ctx, "wecom: late callback failed; retrying", "event", m.Event, "change", m.ChangeType, "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
-			h.log.Error("wecom: late callback lost: answered, but not processed in time", "event", m.Event, "change", m.ChangeType, "attempts", attempt, "err", err)
+			h.log.ErrorContext(ctx, "wecom: late callback lost: answered, but not processed in time", "event", m.Event, "change", m.ChangeType, "attempts", attempt, "err", err)
 			return
 		case <-time.After(wait):
 		}
@@ -323,13 +323,13 @@ func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) 
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if rerr := h.d.Contacts.ReleaseContact(rctx, rec.CorpID, rec.EventKey); rerr != nil {
-				h.log.Error("wecom: contact claim not released; a retry will not welcome", "state", rec.State, "err", rerr)
+				h.log.ErrorContext(ctx, "wecom: contact claim not released; a retry will not welcome", "state", rec.State, "err", rerr)
 			}
 		}
 	}()
 	actions, err := h.d.Handler.HandleEvent(ctx, ev)
 	if errors.Is(err, bot.ErrInvalid) {
-		h.log.Warn("wecom: event refused", "kind", ev.Kind, "err", err)
+		h.log.WarnContext(ctx, "wecom: event refused", "kind", ev.Kind, "err", err)
 		return h.settle(ctx, rec, OutcomeFailed, err)
 	}
 	if err != nil {
@@ -374,7 +374,7 @@ func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) 
 			outcome, err = deliverWelcome(wctx, h.d.Welcomes, *welcome, deadline, h.cfg.WelcomeBackoff, h.cfg.Now)
 		}
 		if ferr := h.finish(wctx, rec, outcome, err); ferr != nil {
-			h.log.Error("wecom: welcome outcome not recorded", "state", rec.State, "welcome", outcome, "err", ferr)
+			h.log.ErrorContext(wctx, "wecom: welcome outcome not recorded", "state", rec.State, "welcome", outcome, "err", ferr)
 		}
 		h.tagContact(wctx, rec) // after the welcome, never in its way
 	}()
@@ -401,9 +401,9 @@ func (h *Handler) finish(ctx context.Context, rec ContactRecord, outcome string,
 	}
 	switch outcome {
 	case OutcomeSent, OutcomeAlreadySent, OutcomeNoCode:
-		h.log.Info("wecom: new contact", "state", rec.State, "welcome", outcome)
+		h.log.InfoContext(ctx, "wecom: new contact", "state", rec.State, "welcome", outcome)
 	default:
-		h.log.Warn("wecom: new contact not welcomed", "state", rec.State, "welcome", outcome, "err", cause)
+		h.log.WarnContext(ctx, "wecom: new contact not welcomed", "state", rec.State, "welcome", outcome, "err", cause)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

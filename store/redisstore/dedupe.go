@@ -102,7 +102,7 @@ func (d *Deduper) Finish(ctx context.Context, key string, result []byte, ttl tim
 	// cancel it. Unconditional: if this handling lost its lease, the
 	// other handling's result is as good as this one.
 	cmd := redis.NewStatusCmd(ctx, "set", d.c.key("dedupe", key), result, "px", ttl.Milliseconds())
-	if err := d.c.batch.send(cmd); err != nil {
+	if err := d.c.batch.send(ctx, cmd); err != nil {
 		return fmt.Errorf("redisstore.Deduper.Finish %s: %w: %w", bot.Fingerprint(key), bot.ErrUnavailable, err)
 	}
 	return nil

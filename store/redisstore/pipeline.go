@@ -49,6 +49,10 @@ type batcher struct {
 type batchOp struct {
 	cmd  redis.Cmder
 	done chan struct{} // nil for a command nobody waits for
+	// ctx is the caller's context of a command nobody waits for, whose
+	// failure is logged with it (the request id); only its values are
+	// used.
+	ctx context.Context
 }
 
 const (
@@ -124,8 +128,9 @@ func (b *batcher) enqueue(ctx context.Context, op *batchOp) error {
 // send queues cmd to go out with the next pipeline, within deferFor,
 // without waiting for its reply; failures are logged by the worker. Use it
 // for writes whose outcome the caller does not act on. It reports only a
-// refusal to queue.
-func (b *batcher) send(cmd redis.Cmder) error {
+// refusal to queue. ctx is for the log line of a failure; it does not
+// bound the write.
+func (b *batcher) send(ctx context.Context, cmd redis.Cmder) error {
 	b.closing.RLock()
 	defer b.closing.RUnlock()
 	if b.closed {
@@ -133,7 +138,7 @@ func (b *batcher) send(cmd redis.Cmder) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.deferred = append(b.deferred, &batchOp{cmd: cmd})
+	b.deferred = append(b.deferred, &batchOp{cmd: cmd, ctx: ctx})
 	switch len(b.deferred) {
 	case 1:
 		b.timer.Reset(deferFor)
@@ -217,7 +222,7 @@ func (b *batcher) exec(batch []*batchOp) {
 		if op.done != nil {
 			op.done <- struct{}{}
 		} else if err != nil {
-			b.log.Warn("redisstore: unacknowledged write failed", "cmd", op.cmd.Name(), "err", err)
+			b.log.WarnContext(op.ctx, "redisstore: unacknowledged write failed", "cmd", op.cmd.Name(), "err", err)
 		}
 	}
 	if broken {

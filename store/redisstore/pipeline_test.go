@@ -108,7 +108,7 @@ func TestBatcherDeferredWriteGoesOutAlone(t *testing.T) {
 	b := newBatcher(be.rdb, slog.New(slog.DiscardHandler))
 	t.Cleanup(b.close)
 	key := be.keyPrefix + "alone"
-	if err := b.send(redis.NewStatusCmd(t.Context(), "set", key, "v")); err != nil {
+	if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "set", key, "v")); err != nil {
 		t.Fatal(err)
 	}
 	waitForValue(t, be.rdb, key, "v", time.Second)
@@ -121,7 +121,7 @@ func TestBatcherCloseFlushesDeferredWrites(t *testing.T) {
 	b := newBatcher(be.rdb, slog.New(slog.DiscardHandler))
 	key := be.keyPrefix + "flush"
 	for i := range 3 {
-		if err := b.send(redis.NewStatusCmd(t.Context(), "rpush", key, i)); err != nil {
+		if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "rpush", key, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,7 +130,7 @@ func TestBatcherCloseFlushesDeferredWrites(t *testing.T) {
 	if err != nil || len(got) != 3 {
 		t.Fatalf("after close: %v (err %v), want the 3 writes sent before it", got, err)
 	}
-	if err := b.send(redis.NewStatusCmd(t.Context(), "rpush", key, "late")); err == nil {
+	if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "rpush", key, "late")); err == nil {
 		t.Error("send after close was accepted")
 	}
 }

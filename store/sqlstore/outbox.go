@@ -247,6 +247,29 @@ func (o *Outbox) Extend(ctx context.Context, claimed []bot.OutboxItem, until tim
 	return int(res.RowsAffected), nil
 }
 
+// Release implements bot.OutboxStore in one UPDATE, fenced by each row's
+// (id, attempts) as Extend is; attempts stays as the claim left it, so
+// the fence holds against the next claim.
+func (o *Outbox) Release(ctx context.Context, claimed []bot.OutboxItem, next time.Time) (int, error) {
+	if len(claimed) == 0 {
+		return 0, nil
+	}
+	pairs := make([][]any, len(claimed))
+	for i, it := range claimed {
+		pairs[i] = []any{it.ID, it.Attempts}
+	}
+	res := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+		Where("status = ? AND (id, attempts) IN ?", bot.OutboxPending, pairs).
+		Updates(map[string]any{
+			"next_at":    dbTime(next),
+			"updated_at": dbTime(o.db.now()),
+		})
+	if res.Error != nil {
+		return 0, fmt.Errorf("sqlstore.Outbox.Release: %w: %w", bot.ErrUnavailable, res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
+
 func expiresAt(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}

@@ -485,6 +485,49 @@ func TestExtendFenced(t *testing.T) {
 	}
 }
 
+// TestReleaseFenced (issue 17 item 3): a stopping worker gives back the
+// rows it claimed but did not start: they are due at once, for any
+// worker. A row another worker claimed since, or one already sent, is
+// left alone.
+func TestReleaseFenced(t *testing.T) {
+	o := sqlstore.NewOutbox(storetest.SQL(t))
+	mustEnqueue(t, o, item("a"), item("b"), item("c"))
+	const lease = 10 * time.Second
+	mine := mustClaim(t, o, t0, 10, lease)
+	if len(mine) != 3 {
+		t.Fatalf("claimed %d rows, want 3", len(mine))
+	}
+	if err := o.Complete(t.Context(), mine[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := o.Release(t.Context(), mine, t0.Add(time.Second))
+	if err != nil || n != 2 {
+		t.Fatalf("Release = %d, %v; want 2 (the sent row stays sent)", n, err)
+	}
+	if got := mustClaim(t, o, t0, 10, lease); len(got) != 0 {
+		t.Fatalf("claimed %v before the release's due time, want nothing", keys(got))
+	}
+	theirs := mustClaim(t, o, t0.Add(time.Second), 10, lease)
+	if got := keys(theirs); !slices.Equal(got, []string{"b", "c"}) {
+		t.Fatalf("claimed %v after the release, want [b c] at once, well within the lease", got)
+	}
+	for _, it := range theirs {
+		if it.Attempts != 2 {
+			t.Errorf("%s: attempts %d after a released claim and a new one, want 2 (attempts fence claims: they only grow)", it.Key, it.Attempts)
+		}
+	}
+	// The first worker's claim is stale now: its release changes nothing.
+	if n, err := o.Release(t.Context(), mine, t0); err != nil || n != 0 {
+		t.Fatalf("stale Release = %d, %v; want 0", n, err)
+	}
+	if got := mustClaim(t, o, t0.Add(2*time.Second), 10, lease); len(got) != 0 {
+		t.Fatalf("claimed %v within the other worker's lease, want nothing", keys(got))
+	}
+	if n, err := o.Release(t.Context(), nil, t0); err != nil || n != 0 {
+		t.Fatalf("Release(nothing) = %d, %v", n, err)
+	}
+}
+
 // TestExpiresAtRoundTrip: the platform's deadline is stored with the row;
 // rows without one read back as zero.
 func TestExpiresAtRoundTrip(t *testing.T) {
