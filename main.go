@@ -231,7 +231,7 @@ func serve(ctx context.Context, env runEnv) error {
 	// An outer bound for every route; callback handlers read at most
 	// 64 KiB of it (handlers/internal/body).
 	g.Use(middleware.BodyLimit("1M"))
-	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library}
+	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library, identity: parts.identity}
 	for _, wire := range []func(context.Context, wiring) error{wireWeChat, wireWeCom, wireDouyin} {
 		if err := wire(ctx, w); err != nil {
 			return err

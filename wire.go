@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -27,4 +28,6 @@ type wiring struct {
 	group   *echo.Group
 	// library is the reply scripts in force, reloaded when files change.
 	library *bot.Library
+	// identity learns new WeCom contacts' unionids (wire_identity.go).
+	identity *identity.Service
 }

@@ -84,6 +84,12 @@ type Config struct {
 	// fetch before it lets the engine run without it; the fetch goes on
 	// in the background. Default 800 ms, well inside WeChat's 5 s.
 	FollowWait time.Duration
+	// ContactWait, when positive, makes the middleware wait this long for
+	// a new WeCom contact's fetch too, so the contact's first event (a
+	// follow coupon) already counts as the linked person. Zero (the
+	// default) lets the welcome go first: the adapter learns the link
+	// after it (Learn), and the contact's first event stands alone.
+	ContactWait time.Duration
 	// FetchTimeout bounds one fetch. Default 5 s.
 	FetchTimeout time.Duration
 	// Recheck is how long "no unionid" stands before a user is asked
@@ -172,7 +178,8 @@ func (s *Service) keyOf(p bot.Platform, account bot.AccountID, user bot.UserID) 
 // before the engine and the capabilities' middleware see the event. An
 // unknown sender's link is fetched in the background; a new follower's
 // (bot.KindFollow) is waited for up to FollowWait. A WeCom new contact's
-// is left to the adapter (Learn after the welcome). Failures are logged
+// is left to the adapter (Learn after the welcome) unless ContactWait is
+// set. Failures are logged
 // and the event goes on without a unionid.
 func (s *Service) Middleware() bot.Middleware {
 	return func(next bot.Handler) bot.Handler {
@@ -199,26 +206,29 @@ func (s *Service) resolve(ctx context.Context, ev bot.Event) string {
 	if found && (l.UnionID != "" || s.cfg.Now().Sub(l.CheckedAt) < s.cfg.Recheck) {
 		return l.UnionID
 	}
+	wait := time.Duration(0)
 	switch ev.Kind {
 	case bot.KindContactAdded:
-		// The adapter learns it once the welcome is on its way.
-		return ""
-	case bot.KindFollow:
-		f := s.start(ctx, k)
-		if f == nil {
+		if s.cfg.ContactWait <= 0 {
+			// The adapter learns it once the welcome is on its way.
 			return ""
 		}
-		t := time.NewTimer(s.cfg.FollowWait)
-		defer t.Stop()
-		select {
-		case <-f.done:
-			return f.unionID
-		case <-t.C:
-		case <-ctx.Done():
-		}
+		wait = s.cfg.ContactWait
+	case bot.KindFollow:
+		wait = s.cfg.FollowWait
+	}
+	f := s.start(ctx, k)
+	if f == nil || wait <= 0 {
 		return ""
 	}
-	s.start(ctx, k)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return f.unionID
+	case <-t.C:
+	case <-ctx.Done():
+	}
 	return ""
 }
 
