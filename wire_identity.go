@@ -34,7 +34,7 @@ func wireIdentity(ctx context.Context, w capWiring, p *parts) error {
 	}
 	cfg := identity.Config{
 		Store: store, Fetchers: map[bot.Platform]identity.Fetcher{}, Scope: identityScope,
-		Logger: w.logger.With("capability", "identity"),
+		Logger: w.logger,
 	}
 	if v := w.getenv("SIYU_UNIONID_CONTACT_WAIT"); v != "" {
 		d, err := time.ParseDuration(v)

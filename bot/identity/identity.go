@@ -312,6 +312,9 @@ func (s *Service) fetchAndSave(ctx context.Context, k key) string {
 	l := Link{Platform: k.p, Account: k.account, User: k.user, UnionID: unionID, CheckedAt: s.cfg.Now()}
 	if err := s.cfg.Store.Save(ctx, l); err != nil {
 		s.log.WarnContext(ctx, "identity: link not saved", "platform", k.p, "err", err)
+	} else {
+		// Whether, never who: the ids are customers'.
+		s.log.InfoContext(ctx, "identity: user checked", "platform", k.p, "linked", unionID != "")
 	}
 	return unionID
 }
