@@ -412,3 +412,20 @@ func TestWithUnionID(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMiddleware: the cost the middleware adds to an event whose
+// sender is linked (the store answers from memory).
+func BenchmarkMiddleware(b *testing.B) {
+	store := newMemStore()
+	_ = store.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o1", UnionID: "un-1", CheckedAt: t0})
+	svc := identity.New(identity.Config{Store: store, Fetchers: map[bot.Platform]identity.Fetcher{bot.WeChat: &fakeFetcher{}}, Now: func() time.Time { return t0 }})
+	h := bot.Chain(bot.HandlerFunc(func(context.Context, bot.Event) ([]bot.Action, error) { return nil, nil }), svc.Middleware())
+	e := ev(bot.WeChat, "gh", "o1", bot.KindMessage)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.HandleEvent(b.Context(), e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

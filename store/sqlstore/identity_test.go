@@ -84,3 +84,30 @@ func TestIdentities(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkIdentitiesLookup: a linked customer's lookup (the LRU) and an
+// unlinked one's (one indexed query), per event.
+func BenchmarkIdentitiesLookup(b *testing.B) {
+	s, err := sqlstore.NewIdentities(b.Context(), storetest.SQL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	if err := s.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o-linked", UnionID: "un-1", CheckedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o-alone", CheckedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	for _, user := range []bot.UserID{"o-linked", "o-alone"} {
+		b.Run(string(user), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, found, err := s.Lookup(b.Context(), bot.WeChat, "gh", user); err != nil || !found {
+					b.Fatal(found, err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+		})
+	}
+}
