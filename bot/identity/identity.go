@@ -208,6 +208,8 @@ func (s *Service) resolve(ctx context.Context, ev bot.Event) string {
 	}
 	wait := time.Duration(0)
 	switch ev.Kind {
+	case bot.KindUnfollow, bot.KindContactRemoved:
+		return "" // someone leaving is not worth a question
 	case bot.KindContactAdded:
 		if s.cfg.ContactWait <= 0 {
 			// The adapter learns it once the welcome is on its way.

@@ -231,6 +231,11 @@ func TestMiddleware(t *testing.T) {
 			event: ev(bot.WeChat, "gh", "o1", bot.KindFollow), wantSeen: "", wantCalls: 1, wantSaved: "-",
 		},
 		{
+			name:   "someone leaving is not asked about",
+			unions: map[bot.UserID]string{"o1": "un-1"},
+			event:  ev(bot.WeChat, "gh", "o1", bot.KindUnfollow), wantSeen: "", wantCalls: 0, wantSaved: "-",
+		},
+		{
 			name:   "a new WeCom contact is left to the adapter",
 			unions: map[bot.UserID]string{"wm1": "un-1"},
 			event:  ev(bot.WeCom, "corp", "wm1", bot.KindContactAdded), wantSeen: "", wantCalls: 0, wantSaved: "-",

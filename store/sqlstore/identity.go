@@ -124,19 +124,3 @@ func (s *Identities) Save(ctx context.Context, l identity.Link) error {
 	s.cache.Add(k, l)
 	return nil
 }
-
-// Persons returns every platform user linked to unionID, for staff.
-func (s *Identities) Persons(ctx context.Context, unionID string) ([]identity.Link, error) {
-	if unionID == "" {
-		return nil, nil
-	}
-	var rows []identityRow
-	if err := s.db.gorm.WithContext(ctx).Where("union_id = ?", unionID).Order("id").Limit(MaxListLimit).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("sqlstore.Identities.Persons: %w: %w", bot.ErrUnavailable, err)
-	}
-	out := make([]identity.Link, len(rows))
-	for i, r := range rows {
-		out[i] = identity.Link{Platform: bot.Platform(r.Platform), Account: bot.AccountID(r.Account), User: bot.UserID(r.UserID), UnionID: r.UnionID, CheckedAt: r.CheckedAt.UTC()}
-	}
-	return out, nil
-}

@@ -59,18 +59,6 @@ func TestIdentities(t *testing.T) {
 		}
 	}
 
-	persons, err := a.Persons(ctx, "un-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, p := range persons {
-		got = append(got, string(p.Platform)+":"+string(p.User))
-	}
-	if want := "wechat:o-1 wecom:wm-1"; strings.Join(got, " ") != want {
-		t.Errorf("Persons(un-1) = %q, want %q", got, want)
-	}
-
 	bad := []struct {
 		name string
 		l    identity.Link
