@@ -96,6 +96,11 @@ type Config struct {
 	// about again (the account may be bound to Open Platform later).
 	// Default 24 h.
 	Recheck time.Duration
+	// FailPause is how long no new fetch starts on a platform after one
+	// failed in a way that may pass (the platform is down or slow), so an
+	// outage costs neither the platform nor the logs a question per
+	// message. Default 30 s.
+	FailPause time.Duration
 	// MaxFetches bounds fetches in flight; beyond it an unknown user is
 	// not fetched this time (the next event tries again), so a hanging
 	// platform cannot pile up goroutines. Default 16.
@@ -112,6 +117,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	inflight map[key]*fetch
+	paused   map[bot.Platform]time.Time // no new fetch before, after a failure
 	// wg tracks background fetches, so tests (and a shutdown) can wait.
 	wg sync.WaitGroup
 }
@@ -145,6 +151,9 @@ func New(cfg Config) *Service {
 	if cfg.MaxFetches <= 0 {
 		cfg.MaxFetches = 16
 	}
+	if cfg.FailPause <= 0 {
+		cfg.FailPause = 30 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -155,7 +164,7 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, log: log, sem: make(chan struct{}, cfg.MaxFetches), inflight: map[key]*fetch{}}
+	return &Service{cfg: cfg, log: log, sem: make(chan struct{}, cfg.MaxFetches), inflight: map[key]*fetch{}, paused: map[bot.Platform]time.Time{}}
 }
 
 // Wait blocks until background fetches have finished.
@@ -264,12 +273,17 @@ func (s *Service) Learn(ctx context.Context, p bot.Platform, account bot.Account
 }
 
 // start fetches k's link in the background, once at a time per user, and
-// returns the fetch in flight; nil when too many fetches are in flight.
+// returns the fetch in flight; nil when too many fetches are in flight or
+// the platform failed moments ago.
 func (s *Service) start(ctx context.Context, k key) *fetch {
 	s.mu.Lock()
 	if f, ok := s.inflight[k]; ok {
 		s.mu.Unlock()
 		return f
+	}
+	if s.cfg.Now().Before(s.paused[k.p]) {
+		s.mu.Unlock()
+		return nil
 	}
 	select {
 	case s.sem <- struct{}{}:
@@ -305,7 +319,14 @@ func (s *Service) fetchAndSave(ctx context.Context, k key) string {
 	unionID, err := s.cfg.Fetchers[k.p].UnionID(ctx, k.account, k.user)
 	switch {
 	case err != nil && !errors.Is(err, bot.ErrInvalid):
-		s.log.WarnContext(ctx, "identity: unionid fetch failed; will ask again", "platform", k.p, "err", err)
+		s.mu.Lock()
+		until := s.cfg.Now().Add(s.cfg.FailPause)
+		first := !s.cfg.Now().Before(s.paused[k.p])
+		s.paused[k.p] = until
+		s.mu.Unlock()
+		if first {
+			s.log.WarnContext(ctx, "identity: unionid fetch failed; asking again later", "platform", k.p, "pause", s.cfg.FailPause, "err", err)
+		}
 		return ""
 	case err != nil:
 		s.log.InfoContext(ctx, "identity: platform refused the unionid fetch; user stands alone", "platform", k.p, "err", err)

@@ -226,7 +226,7 @@ func TestMiddleware(t *testing.T) {
 			event: ev(bot.WeChat, "gh", "o1", bot.KindFollow), wantSeen: "", wantCalls: 1, wantSaved: "",
 		},
 		{
-			name:  "a failed fetch stores nothing, so the next event asks again",
+			name:  "a failed fetch stores nothing",
 			errs:  map[bot.UserID]error{"o1": fmt.Errorf("fake -1: %w", bot.ErrUnavailable)},
 			event: ev(bot.WeChat, "gh", "o1", bot.KindFollow), wantSeen: "", wantCalls: 1, wantSaved: "-",
 		},
@@ -315,6 +315,44 @@ func TestHangingPlatform(t *testing.T) {
 	f.svc.Wait()
 	if got := f.handle(t, ev(bot.WeChat, "gh", "o1", bot.KindMessage)); got != "un-1" {
 		t.Errorf("message after the answer came: unionid %q, want un-1", got)
+	}
+}
+
+// TestFailPause: after a failure that may pass, no question starts on
+// that platform until FailPause has passed; then the next event asks
+// again. Other platforms are asked meanwhile.
+func TestFailPause(t *testing.T) {
+	var mu sync.Mutex
+	now := t0
+	f := newFixture(t, func(c *identity.Config) {
+		c.FailPause = time.Minute
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	f.wx.errs["o1"] = fmt.Errorf("fake -1: %w", bot.ErrUnavailable)
+	f.wx.unions["o2"], f.wc.unions["wm1"] = "un-2", "un-3"
+	steps := []struct {
+		name      string
+		after     time.Duration
+		event     bot.Event
+		wantSeen  string
+		wantCalls int // fetches so far, both platforms
+	}{
+		{"the platform fails", 0, ev(bot.WeChat, "gh", "o1", bot.KindFollow), "", 1},
+		{"paused: another follower is not asked", time.Second, ev(bot.WeChat, "gh", "o2", bot.KindFollow), "", 1},
+		{"another platform is asked", 0, ev(bot.WeCom, "corp", "wm1", bot.KindMessage), "", 2},
+		{"after the pause the follower is asked", time.Minute, ev(bot.WeChat, "gh", "o2", bot.KindFollow), "un-2", 3},
+	}
+	for _, st := range steps {
+		mu.Lock()
+		now = now.Add(st.after)
+		mu.Unlock()
+		if got := f.handle(t, st.event); got != st.wantSeen {
+			t.Errorf("%s: unionid %q, want %q", st.name, got, st.wantSeen)
+		}
+		f.svc.Wait()
+		if got := f.wx.callCount() + f.wc.callCount(); got != st.wantCalls {
+			t.Errorf("%s: fetches = %d, want %d", st.name, got, st.wantCalls)
+		}
 	}
 }
 

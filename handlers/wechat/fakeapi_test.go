@@ -93,6 +93,10 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}
 		openID := q.Get("openid")
 		f.userInfoCalls = append(f.userInfoCalls, openID)
+		if openID == "o-http-500" {
+			http.Error(w, "gateway trouble", http.StatusInternalServerError)
+			return
+		}
 		if q.Get("lang") != "zh_CN" || openID == "" {
 			t.Errorf("user/info query %q, want an openid and lang=zh_CN", r.URL.RawQuery)
 		}

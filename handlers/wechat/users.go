@@ -62,7 +62,8 @@ func (u *Users) get(ctx context.Context, openID bot.UserID) (string, error) {
 	q := url.Values{"access_token": {token}, "openid": {string(openID)}, "lang": {"zh_CN"}}
 	body, err := util.HTTPGetContext(ctx, userInfoURL+"?"+q.Encode())
 	if err != nil {
-		return "", fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, token))
+		// The SDK quotes the URL: the token and the customer's openid.
+		return "", fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, token, string(openID)))
 	}
 	if err := util.DecodeWithCommonError(body, "user/info"); err != nil {
 		var ce *util.CommonError

@@ -3,6 +3,7 @@ package wechat
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/silenceper/wechat/v2/officialaccount"
@@ -29,11 +30,15 @@ func TestUsersUnionID(t *testing.T) {
 		rotate      bool // WeChat rotates the token first: the cached one is rejected
 		want        string
 		wantInvalid bool
+		// wantUnavailable: a failure that may pass, whose text quotes
+		// neither the token nor the openid (it is logged).
+		wantUnavailable bool
 	}{
 		{name: "bound account", openID: "o-bound", want: "un-1"},
 		{name: "not bound: no unionid", openID: "o-unbound", want: ""},
 		{name: "unknown openid", openID: "o-nobody", wantInvalid: true},
 		{name: "rejected token is fetched anew", openID: "o-bound", rotate: true, want: "un-1"},
+		{name: "WeChat unreachable: unavailable, no ids in the error", openID: "o-http-500", wantUnavailable: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,6 +48,12 @@ func TestUsersUnionID(t *testing.T) {
 				api.mu.Unlock()
 			}
 			got, err := users.UnionID(t.Context(), testAppID, tc.openID)
+			if tc.wantUnavailable {
+				if !errors.Is(err, bot.ErrUnavailable) || strings.Contains(err.Error(), string(tc.openID)) || strings.Contains(err.Error(), "TOKEN-") {
+					t.Fatalf("UnionID(%s) = %q, %v; want bot.ErrUnavailable quoting no ids", tc.openID, got, err)
+				}
+				return
+			}
 			if tc.wantInvalid {
 				if !errors.Is(err, bot.ErrInvalid) {
 					t.Fatalf("UnionID(%s) = %q, %v; want bot.ErrInvalid", tc.openID, got, err)
@@ -56,7 +67,7 @@ func TestUsersUnionID(t *testing.T) {
 	}
 	api.mu.Lock()
 	defer api.mu.Unlock()
-	if want := []string{"o-bound", "o-unbound", "o-nobody", "o-bound"}; !slices.Equal(api.userInfoCalls, want) {
+	if want := []string{"o-bound", "o-unbound", "o-nobody", "o-bound", "o-http-500"}; !slices.Equal(api.userInfoCalls, want) {
 		t.Errorf("user/info asked about %q, want %q", api.userInfoCalls, want)
 	}
 }

@@ -125,7 +125,13 @@ func (c *Client) do(ctx context.Context, op, path string, query url.Values, req,
 		body, err = util.PostJSONContext(ctx, uri, req)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, c.secret, token))
+		// The SDK quotes the URL: the token and, for a GET, the query
+		// (a customer's external_userid).
+		secrets := []string{c.secret, token}
+		for _, vs := range query {
+			secrets = append(secrets, vs...)
+		}
+		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, secrets...))
 	}
 	if err := util.DecodeWithCommonError(body, op); err != nil {
 		var ce *util.CommonError

@@ -142,6 +142,10 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}
 		f.contactCalls = append(f.contactCalls, "get")
 		id := q.Get("external_userid")
+		if id == "wm-http-500" {
+			http.Error(w, "gateway trouble", http.StatusInternalServerError)
+			return
+		}
 		union, ok := f.unions[id]
 		if !ok {
 			writeJSON(w, map[string]any{"errcode": 84061, "errmsg": "not external contact"})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,7 +84,8 @@ func TestNewContactLearnsUnionID(t *testing.T) {
 }
 
 // TestExternalContactRefused: an id WeCom does not know as a contact is
-// bot.ErrInvalid (asking again cannot help).
+// bot.ErrInvalid (asking again cannot help); WeCom unreachable is
+// bot.ErrUnavailable.
 func TestExternalContactRefused(t *testing.T) {
 	api := newFakeAPI(t)
 	api.unions = map[string]string{}
@@ -92,5 +94,11 @@ func TestExternalContactRefused(t *testing.T) {
 	newReplica(t, b, newRecorder(t), replicaOpts{identity: func(c *Client) IdentityLearner { contact = c; return nil }})
 	if _, err := contact.UnionID(t.Context(), testCorp, "wm-stranger"); !errors.Is(err, bot.ErrInvalid) {
 		t.Fatalf("UnionID(stranger) = %v, want bot.ErrInvalid", err)
+	}
+	// WeCom unreachable: a failure that may pass, whose text (it is
+	// logged) quotes neither the token nor the customer.
+	_, err := contact.UnionID(t.Context(), testCorp, "wm-http-500")
+	if !errors.Is(err, bot.ErrUnavailable) || strings.Contains(err.Error(), "wm-http-500") || strings.Contains(err.Error(), "TOKEN-") {
+		t.Fatalf("UnionID(unreachable) = %v, want bot.ErrUnavailable quoting no ids", err)
 	}
 }
