@@ -36,12 +36,11 @@ func wireIdentity(ctx context.Context, w capWiring, p *parts) error {
 		Store: store, Fetchers: map[bot.Platform]identity.Fetcher{}, Scope: identityScope,
 		Logger: w.logger,
 	}
-	if v := w.getenv("SIYU_UNIONID_CONTACT_WAIT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > 5*time.Second {
-			return fmt.Errorf("config: SIYU_UNIONID_CONTACT_WAIT must be a duration between 0 and 5s, got %q", v)
-		}
-		cfg.ContactWait = d
+	if cfg.ContactWait, err = waitEnv(w.getenv, "SIYU_UNIONID_CONTACT_WAIT"); err != nil {
+		return err
+	}
+	if cfg.FollowWait, err = waitEnv(w.getenv, "SIYU_UNIONID_FOLLOW_WAIT"); err != nil {
+		return err
 	}
 	tokens := redisstore.NewTokenCache(w.rdb)
 	if c := w.cfg; c.WeChatAppSecret != "" {
@@ -92,4 +91,18 @@ func identityScope(p bot.Platform, account bot.AccountID) bot.AccountID {
 		return ""
 	}
 	return bot.AccountID(corp)
+}
+
+// waitEnv reads a wait for a unionid before the engine runs: 0 when
+// unset, at most 3 s so the platforms' 5 s answer stays safe.
+func waitEnv(getenv func(string) string, name string) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > 3*time.Second {
+		return 0, fmt.Errorf("config: %s must be a duration between 0 and 3s, got %q", name, v)
+	}
+	return d, nil
 }

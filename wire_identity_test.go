@@ -228,9 +228,11 @@ func TestIdentityOnePersonEndToEnd(t *testing.T) {
 	}
 
 	// The follower: user/info when they follow; 退订 opts the person out.
+	mark = logs.Len()
 	if r := oa(t, base, func(s *wechat.Simulator) []byte { return s.EventXML("o-fan", "subscribe", "", time.Now().Unix()) }); r.Content != "欢迎关注" {
 		t.Fatalf("follow answered %q, want the welcome", r.Content)
 	}
+	logs.waitFor(t, `msg="identity: user checked" platform=wechat linked=true`, mark)
 	if got := f.called("wx user/info"); !slices.Equal(got, []string{"wx user/info o-fan"}) {
 		t.Errorf("user/info calls = %q, want one for the new follower", got)
 	}
@@ -301,7 +303,8 @@ func TestIdentityOnePersonEndToEnd(t *testing.T) {
 // are one person's: per_person 1 gives one coupon.
 func TestIdentityCouponLimitAcrossPlatforms(t *testing.T) {
 	f := newIdentityAPIs(t, map[string]string{"o-fan": "un-cp", "wm-fan": "un-cp", "o-solo": ""})
-	base, logs, db, campaign := identitySiyu(t, f, map[string]string{"SIYU_UNIONID_CONTACT_WAIT": "5s"})
+	// Waits long enough for a loaded test machine: the claims depend on them.
+	base, logs, db, campaign := identitySiyu(t, f, map[string]string{"SIYU_UNIONID_CONTACT_WAIT": "3s", "SIYU_UNIONID_FOLLOW_WAIT": "3s"})
 
 	mark := logs.Len()
 	newContact(t, base, "wm-fan", "WELCOME-2")
@@ -346,5 +349,48 @@ func TestIdentityHangingUserInfo(t *testing.T) {
 	}
 	if got := f.called("wx user/info"); len(got) != 1 {
 		t.Errorf("user/info calls = %q, want one while it hangs", got)
+	}
+}
+
+func TestWaitEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"unset", "", 0, false},
+		{"a second", "1s", time.Second, false},
+		{"not a duration", "soon", 0, true},
+		{"negative", "-1s", 0, true},
+		{"past the platforms' patience", "4s", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := waitEnv(func(string) string { return tc.value }, "SIYU_UNIONID_CONTACT_WAIT")
+			if got != tc.want || (err != nil) != tc.wantErr {
+				t.Errorf("waitEnv(%q) = %v, %v; want %v, error %v", tc.value, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestIdentityScope(t *testing.T) {
+	tests := []struct {
+		name    string
+		p       bot.Platform
+		account bot.AccountID
+		want    bot.AccountID
+	}{
+		{"an OA", bot.WeChat, "wx-app", "wx-app"},
+		{"WeCom contacts", bot.WeCom, "corp", "corp"},
+		{"微信客服 customers are the corp's", bot.WeCom, "corp/kf/wk1", "corp"},
+		{"staff in the app's chats are no customers", bot.WeCom, "corp/app/1000002", ""},
+		{"an account siyu does not know", bot.WeCom, "corp/what/x", ""},
+	}
+	for _, tc := range tests {
+		if got := identityScope(tc.p, tc.account); got != tc.want {
+			t.Errorf("%s: identityScope(%s, %s) = %q, want %q", tc.name, tc.p, tc.account, got, tc.want)
+		}
 	}
 }
