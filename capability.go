@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
@@ -56,6 +57,9 @@ type parts struct {
 	gate       bot.SendGate
 	renderers  map[string]bot.Renderer
 	admin      []admin.Module
+	// identity fills events' unionids; the WeCom adapter has it learn
+	// new contacts' links (wire_identity.go).
+	identity *identity.Service
 	// workers run in the background until the server stops.
 	workers []func(ctx context.Context)
 
@@ -76,9 +80,11 @@ type capability struct {
 }
 
 // capabilities lists every capability, in the order each needs the ones
-// before it: intents first (risk and the others read them).
+// before it: intents first (risk and the others read them); identity
+// last, as it wraps the send gate do-not-disturb set and puts its
+// middleware before everyone's.
 func capabilities() []capability {
-	return []capability{nlpCapability(), riskCapability(), dndCapability(), couponCapability(), checkinCapability()}
+	return []capability{nlpCapability(), riskCapability(), dndCapability(), couponCapability(), checkinCapability(), identityCapability()}
 }
 
 // scriptSections returns every capability's script sections.

@@ -268,7 +268,7 @@ func serve(ctx context.Context, env runEnv) error {
 	// 64 KiB of it (handlers/internal/body).
 	g.Use(middleware.BodyLimit("1M"))
 	var drains []func()
-	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library, drains: &drains}
+	w := wiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, tokens: tokens, handler: handler, outbox: outbox, group: g, library: library, drains: &drains, identity: parts.identity}
 	for _, wire := range []func(context.Context, wiring) error{wireWeChat, wireWeCom, wireDouyin} {
 		if err := wire(runCtx, w); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -31,4 +32,6 @@ type wiring struct {
 	// outlives them; serve runs them at shutdown, after the last callback
 	// was answered and before the outbox stops.
 	drains *[]func()
+	// identity learns new WeCom contacts' unionids (wire_identity.go).
+	identity *identity.Service
 }

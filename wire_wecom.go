@@ -112,6 +112,9 @@ func wireWeCom(ctx context.Context, w wiring) error {
 	}
 
 	d := wecom.Deps{Handler: w.handler, Outbox: w.outbox, Contacts: st, Groups: st, Scripts: w.library, KF: kf, Logger: log}
+	if w.identity != nil {
+		d.Identity = w.identity
+	}
 	if contact != nil {
 		d.Welcomes = contact
 		sync := wecom.NewTemplateSyncer(wecom.TemplateSyncConfig{CorpID: cfg.CorpID}, w.library, contact, st, w.rdb, log)

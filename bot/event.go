@@ -86,10 +86,11 @@ type Event struct {
 	// WelcomeCode is WeCom's one-shot, 20-second code for a new contact's
 	// welcome message.
 	WelcomeCode string
-	// UnionID is the WeChat unionid of the sender when the adapter knows
-	// it: it links an Official Account follower and a WeCom external
-	// contact of the same brand (same Open Platform account). Empty when
-	// unknown; Douyin has none.
+	// UnionID is the WeChat unionid of the sender when it is known: it
+	// links an Official Account follower and a WeCom external contact of
+	// the same brand (same Open Platform account). bot/identity's
+	// middleware fills it from the stored links before the engine runs.
+	// Empty when unknown; Douyin has none.
 	UnionID string
 	// Observe marks an event seen after the fact (chat archive): the engine
 	// may record and alert but no direct reply is possible.

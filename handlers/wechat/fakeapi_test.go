@@ -23,6 +23,9 @@ type fakeAPI struct {
 	sent        []sentMessage
 	failures    []int64 // errcodes to answer the next sends with, in order
 	sendAttempt int
+
+	unions        map[string]string // openid → unionid for user/info; missing: 40003
+	userInfoCalls []string          // openids asked about, in order
 }
 
 type sentMessage struct {
@@ -79,6 +82,34 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}
 		f.sent = append(f.sent, sentMessage{ToUser: m.ToUser, MsgType: m.MsgType, Text: m.Text.Content})
 		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+	})
+	mux.HandleFunc("GET /cgi-bin/user/info", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		q := r.URL.Query()
+		if q.Get("access_token") != f.token {
+			w.Write([]byte(`{"errcode":40001,"errmsg":"invalid credential"}`))
+			return
+		}
+		openID := q.Get("openid")
+		f.userInfoCalls = append(f.userInfoCalls, openID)
+		if openID == "o-http-500" {
+			http.Error(w, "gateway trouble", http.StatusInternalServerError)
+			return
+		}
+		if q.Get("lang") != "zh_CN" || openID == "" {
+			t.Errorf("user/info query %q, want an openid and lang=zh_CN", r.URL.RawQuery)
+		}
+		union, ok := f.unions[openID]
+		if !ok {
+			w.Write([]byte(`{"errcode":40003,"errmsg":"invalid openid"}`))
+			return
+		}
+		resp := map[string]any{"subscribe": 1, "openid": openID, "language": "zh_CN", "subscribe_time": 1782000000}
+		if union != "" { // only when the account is bound to Open Platform
+			resp["unionid"] = union
+		}
+		json.NewEncoder(w).Encode(resp)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("fake WeChat API: unexpected %s %s", r.Method, r.URL.Path)

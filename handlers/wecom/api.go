@@ -104,13 +104,34 @@ func (c *Client) call(ctx context.Context, op, path string, req, resp any) error
 }
 
 func (c *Client) post(ctx context.Context, op, path string, req, resp any) error {
+	return c.do(ctx, op, path, nil, req, resp)
+}
+
+// do calls the API at path: a GET with query when req is nil, else a
+// POST of req as JSON.
+func (c *Client) do(ctx context.Context, op, path string, query url.Values, req, resp any) error {
 	token, err := c.tokens.GetAccessTokenContext(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: access token: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, c.secret))
 	}
-	body, err := util.PostJSONContext(ctx, apiBase+path+"?access_token="+url.QueryEscape(token), req)
+	uri := apiBase + path + "?access_token=" + url.QueryEscape(token)
+	if len(query) > 0 {
+		uri += "&" + query.Encode()
+	}
+	var body []byte
+	if req == nil {
+		body, err = util.HTTPGetContext(ctx, uri)
+	} else {
+		body, err = util.PostJSONContext(ctx, uri, req)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, c.secret, token))
+		// The SDK quotes the URL: the token and, for a GET, the query
+		// (a customer's external_userid).
+		secrets := []string{c.secret, token}
+		for _, vs := range query {
+			secrets = append(secrets, vs...)
+		}
+		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, wxapi.Redact(err, secrets...))
 	}
 	if err := util.DecodeWithCommonError(body, op); err != nil {
 		var ce *util.CommonError
@@ -128,6 +149,37 @@ func (c *Client) post(ctx context.Context, op, path string, req, resp any) error
 		}
 	}
 	return nil
+}
+
+// ExternalContact is the part of externalcontact/get's answer siyu reads.
+type ExternalContact struct {
+	ExternalUserID string `json:"external_userid"`
+	// Type is 1 for a WeChat user, 2 for a WeCom user of another corp.
+	Type int `json:"type"`
+	// UnionID is the WeChat unionid: present only for WeChat users of a
+	// corp bound to a WeChat Open Platform account (and, for third-party
+	// apps, with the customer's consent).
+	UnionID string `json:"unionid"`
+}
+
+// ExternalContact returns an external contact's details
+// (externalcontact/get, a GET; the 客户联系 secret). Only the first page
+// of the contact's follow_user list is asked for: siyu reads the
+// contact, not the staff who added it.
+func (c *Client) ExternalContact(ctx context.Context, externalUserID string) (ExternalContact, error) {
+	const op = "wecom.ExternalContact"
+	var resp struct {
+		ExternalContact ExternalContact `json:"external_contact"`
+	}
+	err := wxapi.WithFreshToken(func() error {
+		return c.do(ctx, op, "externalcontact/get", url.Values{"external_userid": {externalUserID}}, nil, &resp)
+	}, func() error {
+		if err := c.cache.Delete(c.cacheKey); err != nil {
+			return fmt.Errorf("%s: drop rejected token: %w", op, err)
+		}
+		return nil
+	})
+	return resp.ExternalContact, err
 }
 
 type textContent struct {
@@ -334,4 +386,17 @@ func (c *Client) SendAppNews(ctx context.Context, agentID int, toUser string, ar
 	var resp appSendResponse
 	err = c.call(ctx, "wecom.SendAppNews", "message/send", req, &resp)
 	return resp.InvalidUser, err
+}
+
+// UnionID returns an external contact's WeChat unionid, "" when WeCom
+// gives none (the corp is not bound to an Open Platform account, or the
+// contact is a WeCom user of another corp). It implements
+// bot/identity's Fetcher for the corp the client belongs to; errors are
+// those of ExternalContact (bot.ErrInvalid for an id that is no contact).
+func (c *Client) UnionID(ctx context.Context, _ bot.AccountID, user bot.UserID) (string, error) {
+	ec, err := c.ExternalContact(ctx, string(user))
+	if err != nil {
+		return "", err
+	}
+	return ec.UnionID, nil
 }

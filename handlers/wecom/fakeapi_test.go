@@ -49,6 +49,8 @@ type fakeAPI struct {
 	addedTags    []addTagCall
 	marks        []markCall
 	markFailures []int64 // errcodes for the next mark_tag calls
+
+	unions map[string]string // external_userid → unionid for externalcontact/get; missing: 84061
 }
 
 type addTagCall struct {
@@ -130,6 +132,36 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "tag_group": f.tagGroups})
 	}))
 	mux.HandleFunc("POST /cgi-bin/externalcontact/add_corp_tag", f.contact(f.addCorpTag))
+	mux.HandleFunc("GET /cgi-bin/externalcontact/get", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if got, want := q.Get("access_token"), f.tokens[testContactSecret]; got != want {
+			writeJSON(w, map[string]any{"errcode": 40014, "errmsg": "invalid access_token"})
+			return
+		}
+		f.contactCalls = append(f.contactCalls, "get")
+		id := q.Get("external_userid")
+		if id == "wm-http-500" {
+			http.Error(w, "gateway trouble", http.StatusInternalServerError)
+			return
+		}
+		union, ok := f.unions[id]
+		if !ok {
+			writeJSON(w, map[string]any{"errcode": 84061, "errmsg": "not external contact"})
+			return
+		}
+		contact := map[string]any{"external_userid": id, "name": "客户", "type": 1}
+		if union != "" { // only when the corp is bound to Open Platform
+			contact["unionid"] = union
+		}
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "external_contact": contact,
+			"follow_user": []map[string]any{{"userid": "zhangsan"}}})
+		if f.called != nil {
+			close(f.called)
+			f.called = nil
+		}
+	})
 	mux.HandleFunc("POST /cgi-bin/externalcontact/mark_tag", f.contact(f.markTag))
 	for _, op := range []string{"add", "edit", "del"} {
 		mux.HandleFunc("POST /cgi-bin/externalcontact/group_welcome_template/"+op, f.contact(func(w http.ResponseWriter, body []byte) {

@@ -152,8 +152,9 @@ type replica struct {
 }
 
 type replicaOpts struct {
-	cfg     Config
-	alertTo []string
+	cfg      Config
+	alertTo  []string
+	identity func(contact *Client) IdentityLearner // given the 客户联系 client
 }
 
 func newReplica(t *testing.T, b backends, engine bot.Handler, o replicaOpts) *replica {
@@ -177,7 +178,7 @@ func newReplica(t *testing.T, b backends, engine bot.Handler, o replicaOpts) *re
 	}
 	h, err := New(cfg, Deps{
 		Handler: chain, Outbox: ob, Contacts: b.store, Groups: b.store, Scripts: testLibrary(t),
-		Welcomes: contact, KF: kf, Logger: logger,
+		Welcomes: contact, KF: kf, Logger: logger, Identity: identityOf(o, contact),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +191,13 @@ func newReplica(t *testing.T, b backends, engine bot.Handler, o replicaOpts) *re
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { h.Wait(); kf.Wait() })
 	return &replica{srv: srv, h: h, kf: kf, outbox: ob, clock: clk}
+}
+
+func identityOf(o replicaOpts, contact *Client) IdentityLearner {
+	if o.identity == nil {
+		return nil
+	}
+	return o.identity(contact)
 }
 
 // wait lets the replica's background work (welcomes, pulls) finish.

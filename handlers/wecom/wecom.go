@@ -99,8 +99,17 @@ type Deps struct {
 	// neither, contacts with tags are recorded with their tags failed.
 	Tags TagAPI
 	// KF pulls 微信客服 messages when notified. Nil ignores 微信客服.
-	KF     *KFPuller
-	Logger *slog.Logger
+	KF *KFPuller
+	// Identity learns a new contact's WeChat unionid (externalcontact/get)
+	// once the welcome is on its way. Nil learns nothing.
+	Identity IdentityLearner
+	Logger   *slog.Logger
+}
+
+// IdentityLearner fetches and records, in the background, the WeChat
+// unionid of a platform user (bot/identity.Service implements it).
+type IdentityLearner interface {
+	Learn(ctx context.Context, p bot.Platform, account bot.AccountID, user bot.UserID)
 }
 
 // Handler serves a WeCom self-built app's callback URL.
@@ -373,6 +382,7 @@ func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) 
 		if h.d.Welcomes != nil {
 			outcome, err = deliverWelcome(wctx, h.d.Welcomes, *welcome, deadline, h.cfg.WelcomeBackoff, h.cfg.Now)
 		}
+		h.learn(wctx, rec) // after the welcome, never in its way
 		if ferr := h.finish(wctx, rec, outcome, err); ferr != nil {
 			h.log.ErrorContext(wctx, "wecom: welcome outcome not recorded", "state", rec.State, "welcome", outcome, "err", ferr)
 		}
@@ -388,8 +398,18 @@ func (h *Handler) settle(ctx context.Context, rec ContactRecord, outcome string,
 	if err := h.finish(ctx, rec, outcome, cause); err != nil {
 		return err
 	}
+	h.learn(ctx, rec)
 	h.startTags(ctx, rec)
 	return nil
+}
+
+// learn has the new contact's unionid fetched and recorded in the
+// background, so that the person's opt-outs, caps and coupon limits are
+// shared with their Official Account follower from now on.
+func (h *Handler) learn(ctx context.Context, rec ContactRecord) {
+	if h.d.Identity != nil {
+		h.d.Identity.Learn(ctx, bot.WeCom, bot.AccountID(rec.CorpID), bot.UserID(rec.ExternalUserID))
+	}
 }
 
 // finish records a contact's final welcome outcome and logs it (the
