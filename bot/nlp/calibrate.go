@@ -198,4 +198,3 @@ func (c Calibration) Write(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
