@@ -30,10 +30,13 @@ type Scanner struct {
 }
 
 // DefaultMinConfidence is the risk model's least confidence for a hit of
-// its own. The shipped model is sharp (most answers near 1): on the
-// held-out set 0.99 keeps 96% of risky lines flagged while ordinary chat
-// flagged falls from 3.9% (at 0.8) to 3.0%.
-const DefaultMinConfidence = 0.99
+// its own. The shipped model is calibrated (temperature 2.7: on the
+// held-out set a confidence of 0.85 is right about 87% of the time), so
+// the threshold trades catches for false alarms smoothly: with the
+// lexicons and detectors, 0.84 flags 94.7% of held-out risky lines and
+// 1.8% of ordinary chat; 0.75 flags 95.5% and 3.3%; 0.9 93.0% and 1.5%
+// (go test -run TestRiskQualityWithModel -v . in the repository root).
+const DefaultMinConfidence = 0.84
 
 // NewScanner returns a scanner over lex (nil: detectors and classifier
 // only).
