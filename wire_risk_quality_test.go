@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/knowledge"
 )
@@ -83,5 +84,47 @@ func TestRiskQualityWithModel(t *testing.T) {
 	// 0.75 reaches 95.5% but flags 3.3% of ordinary chat).
 	if overall < 0.94 || falseRate > 0.02 {
 		t.Errorf("overall %.1f%% flagged (want ≥ 94%%), ordinary %.1f%% flagged (want ≤ 2%%)", 100*overall, 100*falseRate)
+	}
+}
+
+// TestRiskModelCalibrated checks the shipped risk model's confidences on
+// knowledge/risk/heldout (pii left out: patterns find it, the model does
+// not learn it): the temperature siyu train fitted on knowledge/risk/calib
+// brings the expected calibration error down and the log-likelihood up.
+func TestRiskModelCalibrated(t *testing.T) {
+	f, err := knowledge.FS.Open("risk.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := nlp.LoadModel(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := nlp.ReadDataset(knowledge.FS, "risk/heldout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []nlp.Example
+	for _, e := range all {
+		if slices.Contains(m.Labels(), e.Label) {
+			held = append(held, e)
+		}
+	}
+	measure := func(m *nlp.Model) nlp.Calibration {
+		return nlp.MeasureCalibration(held, len(m.Labels()), nil, func(s string) (string, float64) { return m.Classify(nlp.Canonical(s)) })
+	}
+	raw, cal := measure(m.WithTemperature(1)), measure(m)
+	var b strings.Builder
+	b.WriteString("temperature 1:\n")
+	raw.Write(&b)
+	fmt.Fprintf(&b, "temperature %.3f:\n", m.Temperature())
+	cal.Write(&b)
+	t.Log("\n" + b.String())
+	if cal.ECE > 0.04 || cal.ECE >= raw.ECE {
+		t.Errorf("ECE %.3f calibrated, %.3f at temperature 1: want lower, ≤ 0.04", cal.ECE, raw.ECE)
+	}
+	if cal.NLL >= raw.NLL {
+		t.Errorf("NLL %.3f calibrated, %.3f at temperature 1: want lower", cal.NLL, raw.NLL)
 	}
 }
