@@ -77,7 +77,13 @@ func loadRiskModel() (risk.Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("risk model: %w", err)
 	}
-	return risk.ClassifierFunc(func(text string) (string, float64) { return m.Classify(nlp.Canonical(text)) }), nil
+	// The scanner asks "how likely is any risk, and which": the most
+	// likely category with the probability that the line is not "none".
+	// On the held-out set this catches more at the same false alarms than
+	// the best label's own confidence, which splits when two categories
+	// share the evidence (fraud or poaching?): at 1.8% of ordinary chat
+	// flagged, 95.5% of risky lines against 94.7% (at 0.92).
+	return risk.ClassifierFunc(func(text string) (string, float64) { return m.ClassifyOther(nlp.Canonical(text), "none") }), nil
 }
 
 func newRiskScanner(c risk.Classifier) (*risk.Scanner, error) {

@@ -65,8 +65,8 @@ func TestRiskQualityWithModel(t *testing.T) {
 		flagged, total, wordsFlagged = flagged+n, total+len(lines), wordsFlagged+w
 		rate := float64(n) / float64(len(lines))
 		fmt.Fprintf(&report, "%-10s %3d lines  flagged %.1f%%  (lexicons and detectors alone %.1f%%)\n", c, len(lines), 100*rate, 100*float64(w)/float64(len(lines)))
-		if rate < 0.85 {
-			t.Errorf("%s: %.1f%% of held-out lines flagged, want at least 85%%", c, 100*rate)
+		if rate < 0.90 {
+			t.Errorf("%s: %.1f%% of held-out lines flagged, want at least 90%%", c, 100*rate)
 		}
 	}
 	ordinary := read("none")
@@ -79,11 +79,10 @@ func TestRiskQualityWithModel(t *testing.T) {
 	overall, falseRate := float64(flagged)/float64(total), float64(alarms)/float64(len(ordinary))
 	fmt.Fprintf(&report, "overall    %3d lines  flagged %.1f%% (alone %.1f%%); ordinary chat flagged %.1f%% of %d", total, 100*overall, 100*float64(wordsFlagged)/float64(total), 100*falseRate, len(ordinary))
 	t.Log("\n" + report.String())
-	// Measured with the calibrated model at the default 0.84: 94.7%
-	// flagged, 1.8% of ordinary chat (the issue asks ≥ 95% and ≤ 2%;
-	// 0.75 reaches 95.5% but flags 3.3% of ordinary chat).
-	if overall < 0.94 || falseRate > 0.02 {
-		t.Errorf("overall %.1f%% flagged (want ≥ 94%%), ordinary %.1f%% flagged (want ≤ 2%%)", 100*overall, 100*falseRate)
+	// Measured with the calibrated model at the default 0.97: 95.5%
+	// flagged, 1.8% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
+	if overall < 0.95 || falseRate > 0.02 {
+		t.Errorf("overall %.1f%% flagged (want ≥ 95%%), ordinary %.1f%% flagged (want ≤ 2%%)", 100*overall, 100*falseRate)
 	}
 }
 

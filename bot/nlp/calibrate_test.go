@@ -98,3 +98,51 @@ func TestMeasureCalibration(t *testing.T) {
 		}
 	}
 }
+
+func TestClassifyOther(t *testing.T) {
+	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 30, Seed: 7, FeatureDropout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, text, background, wantLabel string
+		check                             func(conf, otherConf float64) bool
+	}{
+		// A coupon line: not "other" almost surely; Classify agrees.
+		{"risky line", "有优惠券吗", "other", "coupon", func(c, oc float64) bool { return c >= oc && c > 0.5 }},
+		// A chit-chat line: the best non-background label, unlikely.
+		{"background line", "哈哈哈", "other", "", func(c, oc float64) bool { return c < 0.5 }},
+		{"unknown background", "签到", "nope", "checkin", func(c, oc float64) bool { return c == oc }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := Canonical(tc.text)
+			label, conf := m.ClassifyOther(text, tc.background)
+			best, bestConf := m.Classify(text)
+			if label == tc.background {
+				t.Errorf("ClassifyOther(%q) = %s, want a label other than the background", tc.text, label)
+			}
+			if tc.wantLabel != "" && label != tc.wantLabel {
+				t.Errorf("ClassifyOther(%q) = %s, want %s", tc.text, label, tc.wantLabel)
+			}
+			if !tc.check(conf, bestConf) {
+				t.Errorf("ClassifyOther(%q) confidence %.4f (Classify: %s %.4f): not what %s wants", tc.text, conf, best, bestConf, tc.name)
+			}
+		})
+	}
+	// The confidence is one minus the background's probability.
+	text := Canonical("今天天气真好")
+	_, c := m.ClassifyOther(text, "other")
+	if l, p := m.Classify(text); l == "other" && math.Abs(c-(1-p)) > 1e-6 {
+		t.Errorf("ClassifyOther confidence %.6f, want 1 - P(other) = %.6f", c, 1-p)
+	}
+}
+
+func BenchmarkClassifyOther(b *testing.B) {
+	m := shippedModel(b)
+	text := Canonical("我的外卖怎么还没到，等了40分钟了")
+	b.ReportAllocs()
+	for b.Loop() {
+		m.ClassifyOther(text, "other")
+	}
+}

@@ -91,6 +91,36 @@ func (m *Model) Classify(text string) (label string, confidence float64) {
 	return m.labels[best], 1 / sum
 }
 
+// ClassifyOther returns the most likely label of text (already in
+// Canonical form) other than background, and the probability that text
+// is not background at all: the sum over every other label, after the
+// temperature. A detector asks this ("how likely is any risk, and which")
+// rather than Classify's best label, whose confidence splits when two
+// risky labels share the evidence. A background the model does not know
+// gives Classify's answer.
+func (m *Model) ClassifyOther(text, background string) (label string, confidence float64) {
+	bg := slices.Index(m.labels, background)
+	if bg < 0 {
+		return m.Classify(text)
+	}
+	var zBuf [maxStack]float32
+	z := stackOr(zBuf[:], len(m.labels))
+	m.logits(text, z)
+	hi, best := z[0], -1
+	for i, v := range z {
+		hi = max(hi, v)
+		if i != bg && (best < 0 || v > z[best]) {
+			best = i
+		}
+	}
+	inv := float64(1 / m.temp)
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v-hi) * inv)
+	}
+	return m.labels[best], 1 - math.Exp(float64(z[bg]-hi)*inv)/sum
+}
+
 // logits sets z (one per label) to the model's scores for text, before
 // the temperature and the softmax.
 func (m *Model) logits(text string, z []float32) {
