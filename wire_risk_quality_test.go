@@ -79,8 +79,8 @@ func TestRiskQualityWithModel(t *testing.T) {
 	overall, falseRate := float64(flagged)/float64(total), float64(alarms)/float64(len(ordinary))
 	fmt.Fprintf(&report, "overall    %3d lines  flagged %.1f%% (alone %.1f%%); ordinary chat flagged %.1f%% of %d", total, 100*overall, 100*float64(wordsFlagged)/float64(total), 100*falseRate, len(ordinary))
 	t.Log("\n" + report.String())
-	// Measured with the calibrated model at the default 0.97: 95.5%
-	// flagged, 1.8% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
+	// Measured with the calibrated model at the default 0.96: 95.5%
+	// flagged, 1.5% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
 	if overall < 0.95 || falseRate > 0.02 {
 		t.Errorf("overall %.1f%% flagged (want ≥ 95%%), ordinary %.1f%% flagged (want ≤ 2%%)", 100*overall, 100*falseRate)
 	}
