@@ -78,8 +78,31 @@ func TestRiskQualityWithModel(t *testing.T) {
 	}
 	overall, falseRate := float64(flagged)/float64(total), float64(alarms)/float64(len(ordinary))
 	fmt.Fprintf(&report, "overall    %3d lines  flagged %.1f%% (alone %.1f%%); ordinary chat flagged %.1f%% of %d", total, 100*overall, 100*float64(wordsFlagged)/float64(total), 100*falseRate, len(ordinary))
+	// Customers' ordinary messages to the brand (the intents' held-out
+	// lines, written apart from both training sets; after_sales left out,
+	// it may carry complaints) must not be flagged either: 1:1 chat is
+	// mostly these. Measured: 5 of 383 (1.3%).
+	customer, err := nlp.ReadDataset(knowledge.FS, "intents/heldout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	custAlarms, custTotal := 0, 0
+	for _, e := range customer {
+		if e.Label == "after_sales" {
+			continue
+		}
+		custTotal++
+		if len(s.Scan(e.Text)) > 0 {
+			custAlarms++
+		}
+	}
+	custRate := float64(custAlarms) / float64(custTotal)
+	fmt.Fprintf(&report, "\ncustomer messages (intents/heldout but after_sales) flagged %.1f%% of %d", 100*custRate, custTotal)
+	if custRate > 0.02 {
+		t.Errorf("customer messages: %.1f%% flagged, want ≤ 2%%", 100*custRate)
+	}
 	t.Log("\n" + report.String())
-	// Measured with the calibrated model at the default 0.96: 95.5%
+	// Measured with the calibrated model at the default 0.975: 95.3%
 	// flagged, 1.5% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
 	if overall < 0.95 || falseRate > 0.02 {
 		t.Errorf("overall %.1f%% flagged (want ≥ 95%%), ordinary %.1f%% flagged (want ≤ 2%%)", 100*overall, 100*falseRate)
