@@ -81,7 +81,7 @@ func TestRiskQualityWithModel(t *testing.T) {
 	// Customers' ordinary messages to the brand (the intents' held-out
 	// lines, written apart from both training sets; after_sales left out,
 	// it may carry complaints) must not be flagged either: 1:1 chat is
-	// mostly these. Measured: 5 of 383 (1.3%).
+	// mostly these. Measured: 6 of 383 (1.6%); 20 (5.2%) before.
 	customer, err := nlp.ReadDataset(knowledge.FS, "intents/heldout")
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +102,8 @@ func TestRiskQualityWithModel(t *testing.T) {
 		t.Errorf("customer messages: %.1f%% flagged, want ≤ 2%%", 100*custRate)
 	}
 	t.Log("\n" + report.String())
-	// Measured with the calibrated model at the default 0.975: 95.3%
-	// flagged, 1.5% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
+	// Measured with the calibrated model at the default 0.92: 95.8%
+	// flagged, 1.2% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
 	if overall < 0.95 || falseRate > 0.02 {
 		t.Errorf("overall %.1f%% flagged (want ≥ 95%%), ordinary %.1f%% flagged (want ≤ 2%%)", 100*overall, 100*falseRate)
 	}
