@@ -169,3 +169,29 @@ func BenchmarkRiskScanShipped(b *testing.B) {
 		s.Scan(texts[i%len(texts)])
 	}
 }
+
+// TestCalibrationSetsApart checks that each dataset's calib/ lines (what
+// siyu train fits the temperature on) are neither training lines nor
+// held-out lines: the temperature is fitted on text the model never
+// learned from and the held-out set never saw.
+func TestCalibrationSetsApart(t *testing.T) {
+	for _, ds := range []string{"intents", "risk"} {
+		set := func(dir string) map[string]bool {
+			es, err := nlp.ReadDataset(knowledge.FS, ds+"/"+dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]bool{}
+			for _, e := range es {
+				m[e.Text] = true
+			}
+			return m
+		}
+		train, held, calib := set("train"), set("heldout"), set("calib")
+		for line := range calib {
+			if train[line] || held[line] {
+				t.Errorf("%s/calib: a line is also in train/ (%v) or heldout/ (%v)", ds, train[line], held[line])
+			}
+		}
+	}
+}
