@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -148,32 +149,44 @@ func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name stri
 	if err := nlp.Evaluate(m.Labels(), valid, classify).Write(out); err != nil {
 		return err
 	}
-	if held, err := nlp.ReadDataset(fsys, name+"/heldout"); err == nil {
-		// A held-out label the model does not learn (risk's pii, which
-		// patterns find) is measured elsewhere; leave its lines out here.
-		known := map[string]bool{}
-		for _, l := range m.Labels() {
-			known[l] = true
-		}
-		kept := held[:0:0]
-		skipped := map[string]int{}
-		for _, ex := range held {
-			if known[ex.Label] {
-				kept = append(kept, ex)
-			} else {
-				skipped[ex.Label]++
-			}
-		}
-		for l, n := range skipped {
-			fmt.Fprintf(out, "-- %s: heldout/%s.txt: %d lines left out, the model does not learn %q\n", name, l, n, l)
-		}
-		held = kept
+	held, err := readKnown(fsys, name+"/heldout", m, out)
+	if err != nil {
+		return err
+	}
+	if held != nil {
 		fmt.Fprintf(out, "-- %s: heldout/ (written apart from train/)\n", name)
 		if err := nlp.Evaluate(m.Labels(), held, classify).Write(out); err != nil {
 			return err
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	}
+	// Temperature scaling on lines the model never learned from: calib/
+	// when the dataset has it (written apart, like heldout/, so it shows
+	// how sure the model should be on new text), else the split kept
+	// apart (near-copies of training lines: it barely moves the
+	// temperature). Never on heldout/, which judges the result.
+	calib, err := readKnown(fsys, name+"/calib", m, out)
+	if err != nil {
 		return err
+	}
+	fitOn := "calib/"
+	if calib == nil {
+		calib, fitOn = valid, "the split kept apart"
+	}
+	raw := m
+	m = raw.WithTemperature(nlp.FitTemperature(raw, calib))
+	fmt.Fprintf(out, "-- %s: temperature %.3f, fitted on %s (%d lines)\n", name, m.Temperature(), fitOn, len(calib))
+	if held != nil {
+		k := len(m.Labels())
+		for _, v := range []struct {
+			what string
+			m    *nlp.Model
+		}{{"before calibration (temperature 1)", raw}, {fmt.Sprintf("calibrated (temperature %.3f)", m.Temperature()), m}} {
+			fmt.Fprintf(out, "-- %s: heldout/ confidences, %s\n", name, v.what)
+			c := nlp.MeasureCalibration(held, k, nil, func(t string) (string, float64) { return v.m.Classify(nlp.Canonical(t)) })
+			if err := c.Write(out); err != nil {
+				return err
+			}
+		}
 	}
 	var buf bytes.Buffer
 	if err := m.Save(&buf); err != nil {
@@ -189,6 +202,33 @@ func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name stri
 	}
 	fmt.Fprintf(out, "wrote %s (%d bytes, %d features)\n", path, buf.Len(), m.Features())
 	return nil
+}
+
+// readKnown reads the dataset in dir, nil when it does not exist, without
+// the lines of labels m does not learn (risk's pii, which patterns
+// find: measured elsewhere), saying how many it left out.
+func readKnown(fsys fs.FS, dir string, m *nlp.Model, out io.Writer) ([]nlp.Example, error) {
+	all, err := nlp.ReadDataset(fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	labels := m.Labels()
+	kept := all[:0:0]
+	skipped := map[string]int{}
+	for _, ex := range all {
+		if slices.Contains(labels, ex.Label) {
+			kept = append(kept, ex)
+		} else {
+			skipped[ex.Label]++
+		}
+	}
+	for _, l := range slices.Sorted(maps.Keys(skipped)) {
+		fmt.Fprintf(out, "-- %s/%s.txt: %d lines left out, the model does not learn %q\n", dir, l, skipped[l], l)
+	}
+	return kept, nil
 }
 
 func labelsOf(es []nlp.Example) []string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/knowledge"
 )
@@ -64,8 +65,8 @@ func TestRiskQualityWithModel(t *testing.T) {
 		flagged, total, wordsFlagged = flagged+n, total+len(lines), wordsFlagged+w
 		rate := float64(n) / float64(len(lines))
 		fmt.Fprintf(&report, "%-10s %3d lines  flagged %.1f%%  (lexicons and detectors alone %.1f%%)\n", c, len(lines), 100*rate, 100*float64(w)/float64(len(lines)))
-		if rate < 0.80 {
-			t.Errorf("%s: %.1f%% of held-out lines flagged, want at least 80%%", c, 100*rate)
+		if rate < 0.90 {
+			t.Errorf("%s: %.1f%% of held-out lines flagged, want at least 90%%", c, 100*rate)
 		}
 	}
 	ordinary := read("none")
@@ -77,8 +78,120 @@ func TestRiskQualityWithModel(t *testing.T) {
 	}
 	overall, falseRate := float64(flagged)/float64(total), float64(alarms)/float64(len(ordinary))
 	fmt.Fprintf(&report, "overall    %3d lines  flagged %.1f%% (alone %.1f%%); ordinary chat flagged %.1f%% of %d", total, 100*overall, 100*float64(wordsFlagged)/float64(total), 100*falseRate, len(ordinary))
+	// Customers' ordinary messages to the brand (the intents' held-out
+	// lines, written apart from both training sets; after_sales left out,
+	// it may carry complaints) must not be flagged either: 1:1 chat is
+	// mostly these. Measured: 6 of 383 (1.6%); 20 (5.2%) before.
+	customer, err := nlp.ReadDataset(knowledge.FS, "intents/heldout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	custAlarms, custTotal := 0, 0
+	for _, e := range customer {
+		if e.Label == "after_sales" {
+			continue
+		}
+		custTotal++
+		if len(s.Scan(e.Text)) > 0 {
+			custAlarms++
+		}
+	}
+	custRate := float64(custAlarms) / float64(custTotal)
+	fmt.Fprintf(&report, "\ncustomer messages (intents/heldout but after_sales) flagged %.1f%% of %d", 100*custRate, custTotal)
+	if custRate > 0.02 {
+		t.Errorf("customer messages: %.1f%% flagged, want ≤ 2%%", 100*custRate)
+	}
 	t.Log("\n" + report.String())
-	if overall < 0.95 || falseRate > 0.035 {
-		t.Errorf("overall %.1f%% flagged (want ≥ 95%%), ordinary %.1f%% flagged (want ≤ 3.5%%)", 100*overall, 100*falseRate)
+	// Measured with the calibrated model at the default 0.92: 95.8%
+	// flagged, 1.2% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
+	if overall < 0.95 || falseRate > 0.02 {
+		t.Errorf("overall %.1f%% flagged (want ≥ 95%%), ordinary %.1f%% flagged (want ≤ 2%%)", 100*overall, 100*falseRate)
+	}
+}
+
+// TestRiskModelCalibrated checks the shipped risk model's confidences on
+// knowledge/risk/heldout (pii left out: patterns find it, the model does
+// not learn it): the temperature siyu train fitted on knowledge/risk/calib
+// brings the expected calibration error down and the log-likelihood up.
+func TestRiskModelCalibrated(t *testing.T) {
+	f, err := knowledge.FS.Open("risk.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := nlp.LoadModel(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := nlp.ReadDataset(knowledge.FS, "risk/heldout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []nlp.Example
+	for _, e := range all {
+		if slices.Contains(m.Labels(), e.Label) {
+			held = append(held, e)
+		}
+	}
+	measure := func(m *nlp.Model) nlp.Calibration {
+		return nlp.MeasureCalibration(held, len(m.Labels()), nil, func(s string) (string, float64) { return m.Classify(nlp.Canonical(s)) })
+	}
+	raw, cal := measure(m.WithTemperature(1)), measure(m)
+	var b strings.Builder
+	b.WriteString("temperature 1:\n")
+	raw.Write(&b)
+	fmt.Fprintf(&b, "temperature %.3f:\n", m.Temperature())
+	cal.Write(&b)
+	t.Log("\n" + b.String())
+	if cal.ECE > 0.04 || cal.ECE >= raw.ECE {
+		t.Errorf("ECE %.3f calibrated, %.3f at temperature 1: want lower, ≤ 0.04", cal.ECE, raw.ECE)
+	}
+	if cal.NLL >= raw.NLL {
+		t.Errorf("NLL %.3f calibrated, %.3f at temperature 1: want lower", cal.NLL, raw.NLL)
+	}
+}
+
+// BenchmarkRiskScanShipped is one message through the scanner as siyu
+// runs it: folding, the shipped lexicons, the detectors and the
+// calibrated risk model (ClassifyOther against none).
+func BenchmarkRiskScanShipped(b *testing.B) {
+	model, err := loadRiskModel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := newRiskScanner(model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	texts := []string{"今天的拿铁真好喝", "加我v信，内部价更便宜", "我的订单号 2024112612345678 还没发货", "再不退款我就打12315", "在家动动手指日赚三百"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		s.Scan(texts[i%len(texts)])
+	}
+}
+
+// TestCalibrationSetsApart checks that each dataset's calib/ lines (what
+// siyu train fits the temperature on) are neither training lines nor
+// held-out lines: the temperature is fitted on text the model never
+// learned from and the held-out set never saw.
+func TestCalibrationSetsApart(t *testing.T) {
+	for _, ds := range []string{"intents", "risk"} {
+		set := func(dir string) map[string]bool {
+			es, err := nlp.ReadDataset(knowledge.FS, ds+"/"+dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]bool{}
+			for _, e := range es {
+				m[e.Text] = true
+			}
+			return m
+		}
+		train, held, calib := set("train"), set("heldout"), set("calib")
+		for line := range calib {
+			if train[line] || held[line] {
+				t.Errorf("%s/calib: a line is also in train/ (%v) or heldout/ (%v)", ds, train[line], held[line])
+			}
+		}
 	}
 }

@@ -944,8 +944,11 @@ func (p *scriptParser) match(r *Rule, n *yaml.Node, what string) {
 }
 
 // DefaultMinConfidence is the confidence an intent rule wants when it
-// names none: below it a guess is more often wrong than right on the
-// held-out examples, and the fallback (or a person) answers better.
+// names none. With the calibrated intents model, on its held-out lines,
+// 0.7 answers 88.9% of messages and is right on 97.1% of those; 0.8
+// answers 84.0% at 98.3%, 0.9 76.0% at 99.7%. A wrong canned reply
+// costs little, a silent bot more: 0.7. Below it the fallback (or a
+// person) answers.
 const DefaultMinConfidence = 0.7
 
 // validIntentName reports whether s can name an intent: lower-case ASCII

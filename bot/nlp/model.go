@@ -33,6 +33,26 @@ type Model struct {
 	b1    []float32 // hidden
 	w2    []float32 // labels × in (in = hidden, or dim without hidden layer)
 	b2    []float32 // labels
+	// temp divides the logits before the softmax (temperature scaling):
+	// fitted after training on the split kept apart (FitTemperature), it
+	// makes confidences match how often the model is right. 1: as trained.
+	temp float32
+}
+
+// Temperature returns the temperature the model's logits are divided by
+// before the softmax (1: uncalibrated).
+func (m *Model) Temperature() float64 { return float64(m.temp) }
+
+// WithTemperature returns a copy of the model (sharing its weights) that
+// divides its logits by t before the softmax. Labels are unchanged: only
+// the confidences move.
+func (m *Model) WithTemperature(t float64) *Model {
+	c := *m
+	c.temp = float32(t)
+	if !(c.temp > 0) || math.IsInf(t, 0) {
+		c.temp = 1
+	}
+	return &c
 }
 
 // Labels returns the model's labels, sorted.
@@ -54,8 +74,58 @@ const maxStack = 128
 // form) and its probability. A text with no known feature gets the label
 // the model prefers without evidence, usually with a low probability.
 func (m *Model) Classify(text string) (label string, confidence float64) {
+	var zBuf [maxStack]float32
+	z := stackOr(zBuf[:], len(m.labels))
+	m.logits(text, z)
+	best := 0
+	for i, v := range z {
+		if v > z[best] {
+			best = i
+		}
+	}
+	inv := float64(1 / m.temp)
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v-z[best]) * inv)
+	}
+	return m.labels[best], 1 / sum
+}
+
+// ClassifyOther returns the most likely label of text (already in
+// Canonical form) other than background, and the probability that text
+// is not background at all: the sum over every other label, after the
+// temperature. A detector asks this ("how likely is any risk, and which")
+// rather than Classify's best label, whose confidence splits when two
+// risky labels share the evidence. A background the model does not know
+// gives Classify's answer.
+func (m *Model) ClassifyOther(text, background string) (label string, confidence float64) {
+	bg := slices.Index(m.labels, background)
+	if bg < 0 {
+		return m.Classify(text)
+	}
+	var zBuf [maxStack]float32
+	z := stackOr(zBuf[:], len(m.labels))
+	m.logits(text, z)
+	hi, best := z[0], -1
+	for i, v := range z {
+		hi = max(hi, v)
+		if i != bg && (best < 0 || v > z[best]) {
+			best = i
+		}
+	}
+	inv := float64(1 / m.temp)
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v-hi) * inv)
+	}
+	return m.labels[best], 1 - math.Exp(float64(z[bg]-hi)*inv)/sum
+}
+
+// logits sets z (one per label) to the model's scores for text, before
+// the temperature and the softmax.
+func (m *Model) logits(text string, z []float32) {
 	var featBuf [3 * maxFeatureRunes]uint32
-	var xBuf, hBuf, zBuf [maxStack]float32
+	var xBuf, hBuf [maxStack]float32
 	feats := appendFeatures(featBuf[:0], text)
 	x := stackOr(xBuf[:], m.dim)
 	clear(x)
@@ -88,19 +158,7 @@ func (m *Model) Classify(text string) (label string, confidence float64) {
 		}
 		in = h
 	}
-	z := stackOr(zBuf[:], len(m.labels))
 	affine(z, m.w2, m.b2, in)
-	best := 0
-	for i, v := range z {
-		if v > z[best] {
-			best = i
-		}
-	}
-	var sum float64
-	for _, v := range z {
-		sum += math.Exp(float64(v - z[best]))
-	}
-	return m.labels[best], 1 / sum
 }
 
 // stackOr returns buf[:n] when it fits, else a new slice.
@@ -183,7 +241,13 @@ func (m *Model) CheckLabels(labels []string) error {
 // embeddings, nearly all of the file, are int8 with one float32 scale per
 // row: a quarter of float32's size, and the answers do not change (the
 // mean of many rows averages the rounding out; TestSaveLoad checks).
-const modelMagic = "SIYUNLP\x02"
+// Version 3 adds the temperature (a float32 after the hidden size);
+// version 2 files, written before calibration, still load, with
+// temperature 1 (their confidences are as sharp as trained).
+const (
+	modelMagic   = "SIYUNLP\x03"
+	modelMagicV2 = "SIYUNLP\x02"
+)
 
 // Save writes the model in its compact binary form.
 func (m *Model) Save(w io.Writer) error {
@@ -196,6 +260,9 @@ func (m *Model) Save(w io.Writer) error {
 	}
 	putUvarint(bw, uint64(m.dim))
 	putUvarint(bw, uint64(m.hidden))
+	var t4 [4]byte
+	binary.LittleEndian.PutUint32(t4[:], math.Float32bits(m.temp))
+	bw.Write(t4[:])
 	rows := m.Features()
 	putUvarint(bw, uint64(rows))
 	// Feature hashes by row, delta-coded in increasing order: rows are
@@ -256,18 +323,32 @@ func (m *Model) rowFeatures() []uint32 {
 // scripts without loading the model.
 func ReadLabels(r io.Reader) ([]string, error) {
 	br := bufio.NewReader(r)
-	labels, err := readHeader(br)
+	labels, _, err := readHeader(br)
 	if err != nil {
 		return nil, fmt.Errorf("nlp.ReadLabels: %w", err)
 	}
 	return labels, nil
 }
 
-func readHeader(br *bufio.Reader) ([]string, error) {
+// readHeader reads the magic and the labels; version is 2 or 3.
+func readHeader(br *bufio.Reader) (labels []string, version int, err error) {
 	magic := make([]byte, len(modelMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != modelMagic {
-		return nil, fmt.Errorf("not a siyu model file (or an older format): %w", bot.ErrInvalid)
+	if _, err := io.ReadFull(br, magic); err != nil {
+		return nil, 0, fmt.Errorf("not a siyu model file: %w", bot.ErrInvalid)
 	}
+	switch string(magic) {
+	case modelMagic:
+		version = 3
+	case modelMagicV2:
+		version = 2
+	default:
+		return nil, 0, fmt.Errorf("not a siyu model file (or a format this siyu does not read; run `siyu train`): %w", bot.ErrInvalid)
+	}
+	labels, err = readLabels(br)
+	return labels, version, err
+}
+
+func readLabels(br *bufio.Reader) ([]string, error) {
 	n, err := getUvarint(br, 1<<10)
 	if err != nil {
 		return nil, err
@@ -300,16 +381,25 @@ func LoadModel(r io.Reader) (*Model, error) {
 }
 
 func loadModel(br *bufio.Reader) (*Model, error) {
-	labels, err := readHeader(br)
+	labels, version, err := readHeader(br)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{labels: labels}
+	m := &Model{labels: labels, temp: 1}
 	var dim, hidden, rows uint64
 	if dim, err = getUvarint(br, maxStack); err == nil {
-		if hidden, err = getUvarint(br, maxStack); err == nil {
-			rows, err = getUvarint(br, 1<<22)
+		hidden, err = getUvarint(br, maxStack)
+	}
+	if err == nil && version >= 3 {
+		var t4 [4]byte
+		if _, err = io.ReadFull(br, t4[:]); err != nil {
+			err = corrupt(err)
+		} else if m.temp = math.Float32frombits(binary.LittleEndian.Uint32(t4[:])); !(m.temp > 0) || math.IsInf(float64(m.temp), 0) {
+			err = corrupt(fmt.Errorf("temperature %v", m.temp))
 		}
+	}
+	if err == nil {
+		rows, err = getUvarint(br, 1<<22)
 	}
 	if err != nil {
 		return nil, err

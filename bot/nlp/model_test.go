@@ -100,10 +100,11 @@ func TestInferenceMatchesGraph(t *testing.T) {
 }
 
 func TestSaveLoad(t *testing.T) {
-	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 1, Hidden: 4})
+	trained, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 1, Hidden: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := trained.WithTemperature(2.5)
 	var buf bytes.Buffer
 	if err := m.Save(&buf); err != nil {
 		t.Fatal(err)
@@ -115,6 +116,9 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if got.Features() != m.Features() || !slices.Equal(got.Labels(), m.Labels()) {
 		t.Fatalf("loaded %d features %v, want %d %v", got.Features(), got.Labels(), m.Features(), m.Labels())
+	}
+	if got.Temperature() != 2.5 {
+		t.Errorf("loaded temperature %v, want 2.5", got.Temperature())
 	}
 	for _, e := range append(tinyExamples, Example{Text: "没见过的话"}) {
 		l1, c1 := m.Classify(Canonical(e.Text))
@@ -135,6 +139,7 @@ func TestSaveLoad(t *testing.T) {
 		{"not a model", []byte("hello world, not a model")},
 		{"truncated", data[:len(data)/2]},
 		{"trailing bytes", append(bytes.Clone(data), 0)},
+		{"version 9", append([]byte("SIYUNLP\x09"), data[len(modelMagic):]...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := LoadModel(bytes.NewReader(tc.data)); !errors.Is(err, bot.ErrInvalid) {
@@ -177,6 +182,42 @@ func TestSmoothedCrossEntropy(t *testing.T) {
 		got := smoothedCrossEntropy(x, 0, 3, tc.eps).Value().Item().F64()
 		if math.Abs(got-tc.want) > 1e-5 {
 			t.Errorf("eps %v: loss %.6f, want %.6f", tc.eps, got, tc.want)
+		}
+	}
+}
+
+// TestLoadVersion2 checks that a model file written before calibration
+// (version 2: no temperature) still loads, as uncalibrated.
+func TestLoadVersion2(t *testing.T) {
+	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.WithTemperature(3).Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	// Version 3 writes the temperature's four bytes right after the
+	// uvarints of dim and hidden (one byte each here).
+	data := buf.Bytes()
+	hdr := len(modelMagic) + 1
+	for _, l := range m.Labels() {
+		hdr += 1 + len(l)
+	}
+	hdr += 2
+	v2 := append(append([]byte(modelMagicV2), data[len(modelMagic):hdr]...), data[hdr+4:]...)
+	got, err := LoadModel(bytes.NewReader(v2))
+	if err != nil {
+		t.Fatalf("LoadModel(version 2) err = %v, want nil", err)
+	}
+	if got.Temperature() != 1 {
+		t.Errorf("version 2 temperature %v, want 1", got.Temperature())
+	}
+	for _, e := range tinyExamples {
+		l1, c1 := m.Classify(Canonical(e.Text))
+		l2, c2 := got.Classify(Canonical(e.Text))
+		if l1 != l2 || math.Abs(c1-c2) > 0.01 {
+			t.Errorf("%q: version 2 file says %s %.4f, want %s %.4f", e.Text, l2, c2, l1, c1)
 		}
 	}
 }

@@ -2,8 +2,10 @@ package nlp
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,48 @@ func TestShippedModelOnHeldout(t *testing.T) {
 	}
 	if model.Accuracy <= base.Accuracy+0.1 {
 		t.Errorf("model accuracy %.3f does not beat the keyword table's %.3f by 0.1", model.Accuracy, base.Accuracy)
+	}
+}
+
+// TestShippedModelCalibrated checks that the shipped model's confidences
+// mean something on the held-out lines: its temperature (fitted by siyu
+// train on knowledge/intents/calib, never on heldout/) lowers the
+// negative log-likelihood, and a min_confidence filters: at 0.9 the
+// answers are nearly always right, at 0.7 most lines are still answered.
+func TestShippedModelCalibrated(t *testing.T) {
+	m := shippedModel(t)
+	held := heldout(t)
+	if m.Temperature() <= 1 {
+		t.Fatalf("temperature %.3f, want > 1 (a model trained on template lines is over-confident on new text)", m.Temperature())
+	}
+	measure := func(m *Model) Calibration {
+		return MeasureCalibration(held, len(m.Labels()), nil, func(s string) (string, float64) { return m.Classify(Canonical(s)) })
+	}
+	raw, cal := measure(m.WithTemperature(1)), measure(m)
+	var b bytes.Buffer
+	b.WriteString("temperature 1:\n")
+	raw.Write(&b)
+	fmt.Fprintf(&b, "temperature %.3f:\n", m.Temperature())
+	cal.Write(&b)
+	t.Log("\n" + b.String())
+	if cal.NLL >= raw.NLL {
+		t.Errorf("NLL %.3f calibrated, %.3f at temperature 1: want lower", cal.NLL, raw.NLL)
+	}
+	if cal.ECE > 0.06 {
+		t.Errorf("ECE %.3f, want ≤ 0.06", cal.ECE)
+	}
+	tests := []struct {
+		threshold, minAnswered, minAccuracy float64
+	}{
+		{0.7, 0.85, 0.96},
+		{0.9, 0.70, 0.99},
+	}
+	for _, tc := range tests {
+		i := slices.Index(CalibrationThresholds(), tc.threshold)
+		got := cal.Coverage[i]
+		if got.Answered < tc.minAnswered || got.Accuracy < tc.minAccuracy {
+			t.Errorf("min_confidence %.2f answers %.3f at accuracy %.3f, want ≥ %.2f at ≥ %.2f", tc.threshold, got.Answered, got.Accuracy, tc.minAnswered, tc.minAccuracy)
+		}
 	}
 }
 

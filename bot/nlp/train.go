@@ -257,7 +257,7 @@ func (n *network) forward(rows []int) mat.Tensor {
 
 // model copies the network's weights into the inference form.
 func (n *network) model(labels []string, feats []uint32, cfg TrainConfig) *Model {
-	m := &Model{labels: slices.Clone(labels), dim: cfg.Dim, hidden: cfg.Hidden}
+	m := &Model{labels: slices.Clone(labels), dim: cfg.Dim, hidden: cfg.Hidden, temp: 1}
 	m.emb = make([]float32, 0, len(feats)*cfg.Dim)
 	for _, w := range n.Emb.Weights {
 		m.emb = append(m.emb, w.Data().F32()...)

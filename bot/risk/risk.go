@@ -164,7 +164,8 @@ type Hit struct {
 // phrased politely, a complaint without its keywords): bot/nlp's model
 // trained on knowledge/risk/train. Classify gets text in bot.Normalize's
 // form and returns one of the categories' names or "none", with its
-// confidence in [0, 1].
+// confidence in [0, 1] (siyu wires the calibrated probability that the
+// text is risky at all, with the likeliest category).
 type Classifier interface {
 	Classify(text string) (label string, confidence float64)
 }

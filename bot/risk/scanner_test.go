@@ -28,7 +28,7 @@ func TestScannerClassifier(t *testing.T) {
 		want  string // categories, main first
 	}{
 		{name: "polite fraud", label: "fraud", conf: 0.995, text: "您好，这边有份居家的工作，想了解一下吗", want: "fraud"},
-		{name: "below the default confidence", label: "fraud", conf: 0.98, text: "您好，这边有份居家的工作，想了解一下吗", want: ""},
+		{name: "below the default confidence", label: "fraud", conf: 0.8, text: "您好，这边有份居家的工作，想了解一下吗", want: ""},
 		{name: "none", label: "none", conf: 0.99, text: "拿铁多少钱", want: ""},
 		{name: "unknown label", label: "spam", conf: 0.99, text: "拿铁多少钱", want: ""},
 		{name: "words already found it", label: "poaching", conf: 0.99, text: "加我微信", want: "poaching"},
