@@ -102,8 +102,8 @@ func TestRiskQualityWithModel(t *testing.T) {
 		t.Errorf("customer messages: %.1f%% flagged, want ≤ 2%%", 100*custRate)
 	}
 	t.Log("\n" + report.String())
-	// Measured with the calibrated model at the default 0.92: 95.8%
-	// flagged, 1.2% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
+	// Measured with the calibrated model at the default 0.95: 95.5%
+	// flagged, 1.8% of ordinary chat (the issue asks ≥ 95% and ≤ 2%).
 	if overall < 0.95 || falseRate > 0.02 {
 		t.Errorf("overall %.1f%% flagged (want ≥ 95%%), ordinary %.1f%% flagged (want ≤ 2%%)", 100*overall, 100*falseRate)
 	}
