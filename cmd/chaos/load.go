@@ -53,8 +53,8 @@ func (m *message) recipient() string {
 }
 
 type attempt struct {
-	start time.Time
-	ok    bool
+	start, end time.Time
+	ok         bool
 }
 
 type load struct {
@@ -156,7 +156,7 @@ func (l *load) deliver(ctx context.Context, m *message) {
 		start := time.Now()
 		ok, passive := l.post(ctx, m)
 		m.mu.Lock()
-		m.attempts = append(m.attempts, attempt{start: start, ok: ok})
+		m.attempts = append(m.attempts, attempt{start: start, end: time.Now(), ok: ok})
 		if ok && !m.accepted {
 			m.accepted, m.passive, m.acceptedAt = true, passive, time.Now()
 			m.latency = m.acceptedAt.Sub(start)
@@ -405,8 +405,8 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 	tw.Flush()
 
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "fault recovery (callbacks: from the injection to the last failed callback attempt it caused;")
-	fmt.Fprintln(w, "replies: from the injection to the last reply of a callback first sent meanwhile that came >1 s late):")
+	fmt.Fprintln(w, "fault recovery (callbacks: from the injection to the end of the last failed callback attempt before the next fault;")
+	fmt.Fprintln(w, "replies: from the injection to the last reply that came >1 s late, of the callbacks first sent from 1 s before the fault to its end):")
 	sort.Slice(allAttempts, func(i, j int) bool { return allAttempts[i].start.Before(allAttempts[j].start) })
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for i, f := range faults {
@@ -415,10 +415,14 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 		if i+1 < len(faults) {
 			until = start.Add(faults[i+1].at)
 		}
+		// A failed attempt counts where it ended: one started just
+		// before the next fault may fail by that fault.
 		lastFail, failed := time.Time{}, 0
 		for _, a := range allAttempts {
-			if !a.start.Before(from) && a.start.Before(until) && !a.ok {
-				lastFail = a.start
+			if !a.end.Before(from) && a.end.Before(until) && !a.ok {
+				if a.end.After(lastFail) {
+					lastFail = a.end
+				}
 				failed++
 			}
 		}
@@ -431,8 +435,10 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 			if len(oc.m.attempts) == 0 || len(oc.effects) == 0 {
 				continue
 			}
+			// Callbacks first sent during the fault (and just before
+			// it), not until the next one: those meet the next fault.
 			first := oc.m.attempts[0].start
-			if first.Before(from) || !first.Before(until) {
+			if first.Before(from.Add(-time.Second)) || !first.Before(from.Add(max(f.lasts, time.Second))) {
 				continue
 			}
 			if at := oc.effects[0].at; at.Sub(first) > time.Second {
