@@ -472,9 +472,64 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 	}
 	tw.Flush()
 
+	examples(w, outcomes, start)
 	if all.dups > 0 || all.lost > 0 || all.wrong > 0 || !drained || statuses["pending"] > 0 {
 		return fmt.Errorf("FAILED: %d duplicates, %d lost, %d wrong, outbox drained %v", all.dups, all.lost, all.wrong, drained)
 	}
 	fmt.Fprintln(w, "PASS: every accepted callback had exactly one side effect (ambiguous resends apart), none lost, none wrong, the outbox drained")
 	return nil
+}
+
+// examples prints a few failed messages' histories, to find the cause.
+func examples(w io.Writer, outcomes []outcome, start time.Time) {
+	shown := 0
+	for _, oc := range outcomes {
+		m := oc.m
+		_, t := judge(m, nil) // attempts and acceptance only
+		bad := ""
+		switch {
+		case m.accepted && len(oc.effects) == 0:
+			bad = "lost"
+		case len(oc.effects)-1 > countAmbiguous(oc.effects):
+			bad = "duplicate"
+		}
+		for _, e := range oc.effects {
+			if e.text != m.want {
+				bad = "wrong"
+			}
+		}
+		if bad == "" {
+			continue
+		}
+		if shown == 0 {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "examples (times from the start of the load):")
+		}
+		if shown++; shown > 8 {
+			return
+		}
+		fmt.Fprintf(w, "  %s %s %s (msg %s), %d attempts:", bad, m.platform, m.user, m.msgID, t.attempts)
+		for _, a := range m.attempts {
+			fmt.Fprintf(w, " [%s–%s ok=%v]", a.start.Sub(start).Round(time.Millisecond), a.end.Sub(start).Round(time.Millisecond), a.ok)
+		}
+		fmt.Fprint(w, "; effects:")
+		for _, e := range oc.effects {
+			kind := "send"
+			if e.text == m.passive && e.at.Equal(m.acceptedAt) {
+				kind = "passive"
+			}
+			fmt.Fprintf(w, " [%s %s %q ambiguous=%v]", kind, e.at.Sub(start).Round(time.Millisecond), e.text, e.ambiguous)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func countAmbiguous(effects []delivery) int {
+	n := 0
+	for i, e := range effects {
+		if e.ambiguous && i < len(effects)-1 {
+			n++
+		}
+	}
+	return n
 }

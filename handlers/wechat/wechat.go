@@ -306,11 +306,12 @@ func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, err
 	// Dedupe stores says so.
 	var w bot.AnswerWindow
 	w.Close()
-	actions, err := r.h.h.HandleEvent(bot.WithAnswerWindow(ctx, &w), ev)
+	wctx := bot.WithAnswerWindow(ctx, &w)
+	actions, err := r.h.h.HandleEvent(wctx, ev)
 	if err != nil {
 		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
 	}
-	if err := r.h.outbox.Enqueue(ctx, ev.DedupeKey, actions); err != nil {
+	if err := r.h.outbox.Enqueue(ctx, ev.DedupeKey, notAnsweredElsewhere(wctx, ev, actions)); err != nil {
 		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
 	}
 	return nil, nil
@@ -351,7 +352,7 @@ func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.A
 	wait := h.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		if handled {
-			if err = h.outbox.Enqueue(ctx, ev.DedupeKey, actions); err == nil {
+			if err = h.outbox.Enqueue(ctx, ev.DedupeKey, notAnsweredElsewhere(ctx, ev, actions)); err == nil {
 				return
 			}
 		} else if errors.Is(err, bot.ErrInvalid) {
@@ -373,6 +374,19 @@ func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.A
 			handled = err == nil
 		}
 	}
+}
+
+// notAnsweredElsewhere leaves out of a late callback's actions the reply
+// another handling's callback answer carried, when Dedupe gave this one
+// that handling's stored result: a copy whose budget ran out while it
+// waited for the first must not send that reply through the outbox too
+// (its place stays nil, so the other actions keep their outbox keys).
+func notAnsweredElsewhere(ctx context.Context, ev bot.Event, actions []bot.Action) []bot.Action {
+	if !bot.AnswerWindowFrom(ctx).AnsweredElsewhere() {
+		return actions
+	}
+	_, rest := splitPassive(ev, actions)
+	return rest
 }
 
 // maxRetryBackoff caps the wait between a late event's retries: a store
