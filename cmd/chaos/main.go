@@ -214,7 +214,7 @@ func run(ctx context.Context, args []string) error {
 	<-loadDone
 	logger.Info("load done; waiting for the outboxes to drain")
 	drained := drain(ctx, db, api, 3*time.Minute)
-	counters := scrape(replicas)
+	counters := scrape(replicas, logger)
 	return report(os.Stdout, load, api, db, faultLog, counters, drained, o, start)
 }
 
@@ -702,17 +702,22 @@ func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica
 // scrape reads the siyu counters the report shows from every replica's
 // /metrics, summed over the replicas by series. A replica killed during
 // the run counts only from its restart.
-func scrape(replicas []*replica) map[string]float64 {
+func scrape(replicas []*replica, logger *slog.Logger) map[string]float64 {
 	want := []string{"siyu_callbacks_total", "siyu_sends_total", "siyu_sends_ambiguous_total", "siyu_dedupe_hits_total"}
 	out := map[string]float64{}
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second}
 	for _, r := range replicas {
 		resp, err := client.Get("http://" + r.addr + "/metrics")
 		if err != nil {
+			logger.Warn("metrics not scraped", "replica", r.addr, "err", err)
 			continue
 		}
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			logger.Warn("metrics not scraped", "replica", r.addr, "status", resp.StatusCode, "body", string(raw[:min(len(raw), 200)]))
+			continue
+		}
 		for line := range strings.SplitSeq(string(raw), "\n") {
 			if line == "" || line[0] == '#' {
 				continue

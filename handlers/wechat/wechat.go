@@ -298,6 +298,9 @@ func (h *Handler) LateRenderer() bot.Renderer { return lateRenderer{h} }
 type lateRenderer struct{ h *Handler }
 
 func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, error) {
+	if a.Key == "" {
+		return nil, nil // a reply answered passively elsewhere (notAnsweredElsewhere)
+	}
 	var ev bot.Event
 	if err := json.Unmarshal([]byte(a.Key), &ev); err != nil {
 		return nil, fmt.Errorf("wechat: stored late event: %w: %w", bot.ErrInvalid, err)
@@ -376,16 +379,27 @@ func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.A
 	}
 }
 
-// notAnsweredElsewhere leaves out of a late callback's actions the reply
+// notAnsweredElsewhere replaces in a late callback's actions the reply
 // another handling's callback answer carried, when Dedupe gave this one
 // that handling's stored result: a copy whose budget ran out while it
-// waited for the first must not send that reply through the outbox too
-// (its place stays nil, so the other actions keep their outbox keys).
+// waited for the first must not send that reply through the outbox too.
+// In its place goes a marker that sends nothing but holds the reply's
+// outbox key, so that a later handling of the event (the copy's stored
+// late event, after a Redis restart forgot the result) cannot queue the
+// reply again.
 func notAnsweredElsewhere(ctx context.Context, ev bot.Event, actions []bot.Action) []bot.Action {
 	if !bot.AnswerWindowFrom(ctx).AnsweredElsewhere() {
 		return actions
 	}
-	_, rest := splitPassive(ev, actions)
+	passive, rest := splitPassive(ev, actions)
+	if passive == nil {
+		return actions
+	}
+	for i, a := range rest {
+		if a == nil && actions[i] != nil {
+			rest[i] = bot.Render{To: passive.Dest(), Renderer: LateRendererName} // no Key: nothing to render
+		}
+	}
 	return rest
 }
 
