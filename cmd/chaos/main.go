@@ -648,8 +648,9 @@ type faultRecord struct {
 var faultKeys = []string{"redis-restart", "redis-pause", "db-kill", "replica-kill", "api-fail", "api-hang", "api-deliver-hang"}
 
 // schedule spreads the faults over the run so that none overlaps the
-// next (the 60 s run has at least 3 s between them), and each one's
-// recovery can be told apart.
+// next, and in a 60 s run the outbox's retries after one platform fault
+// (2 s, then 4 s) come before the next: each one's recovery can be told
+// apart.
 func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica, api *fakeAPI) []fault {
 	pause := func(ctx context.Context, d time.Duration) {
 		select {
@@ -658,39 +659,39 @@ func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica
 		}
 	}
 	return []fault{
-		{"redis-restart", "restart Redis (down 3 s)", d * 10 / 100, 3 * time.Second, func(ctx context.Context) error {
+		{"redis-restart", "restart Redis (down 3 s)", d * 6 / 100, 3 * time.Second, func(ctx context.Context) error {
 			redis.stop()
 			pause(ctx, 3*time.Second)
 			return redis.start()
 		}},
-		{"redis-pause", "pause Redis 8 s (SIGSTOP)", d * 20 / 100, 8 * time.Second, func(ctx context.Context) error {
+		{"redis-pause", "pause Redis 8 s (SIGSTOP)", d * 16 / 100, 8 * time.Second, func(ctx context.Context) error {
 			if err := redis.signal(syscall.SIGSTOP); err != nil {
 				return err
 			}
 			pause(ctx, 8*time.Second)
 			return redis.signal(syscall.SIGCONT)
 		}},
-		{"db-kill", "drop MariaDB connections", d * 38 / 100, 0, func(ctx context.Context) error {
+		{"db-kill", "drop MariaDB connections", d * 33 / 100, 0, func(ctx context.Context) error {
 			return killConnections(ctx, db)
 		}},
-		{"replica-kill", "SIGKILL replica 0, restart after 2 s", d * 47 / 100, 2 * time.Second, func(ctx context.Context) error {
+		{"replica-kill", "SIGKILL replica 0, restart after 2 s", d * 40 / 100, 2 * time.Second, func(ctx context.Context) error {
 			replicas[0].kill()
 			pause(ctx, 2*time.Second)
 			return replicas[0].start()
 		}},
-		{"api-fail", "platform APIs fail (HTTP 500) for 5 s", d * 60 / 100, 5 * time.Second, func(ctx context.Context) error {
+		{"api-fail", "platform APIs fail (HTTP 500) for 5 s", d * 50 / 100, 5 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiFail)
 			pause(ctx, 5*time.Second)
 			api.mode.Store(apiOK)
 			return nil
 		}},
-		{"api-hang", "platform APIs time out for 5 s", d * 74 / 100, 5 * time.Second, func(ctx context.Context) error {
+		{"api-hang", "platform APIs time out for 5 s", d * 68 / 100, 5 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiHang)
 			pause(ctx, 5*time.Second)
 			api.mode.Store(apiOK)
 			return nil
 		}},
-		{"api-deliver-hang", "platform APIs deliver, then hang, for 3 s", d * 88 / 100, 3 * time.Second, func(ctx context.Context) error {
+		{"api-deliver-hang", "platform APIs deliver, then hang, for 3 s", d * 86 / 100, 3 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiDeliverHang)
 			pause(ctx, 3*time.Second)
 			api.mode.Store(apiOK)
