@@ -451,6 +451,9 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 		rp := "none late"
 		if late > 0 {
 			rp = fmt.Sprintf("+%s (%d late)", lastLate.Sub(from).Round(100*time.Millisecond), late)
+			if i+1 < len(faults) && lastLate.After(until) {
+				rp += ", delayed further by the next fault"
+			}
 		}
 		status := ""
 		if f.err != nil {

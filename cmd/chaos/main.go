@@ -11,7 +11,7 @@
 // Everything stays on loopback and every loop is bounded:
 //
 //	go run ./cmd/chaos -duration 60s
-//	go run ./cmd/chaos -duration 60s -budget 10ms   # every reply through the outbox
+//	go run ./cmd/chaos -duration 60s -budget 10ms   # WeChat replies not ready in 10 ms through the outbox
 //	go run ./cmd/chaos -duration 60s -faults redis-restart,redis-pause
 //
 // It needs redis-server on PATH and a MariaDB/MySQL server (-mysql, the
@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string) error {
 	fl.StringVar(&o.mysql, "mysql", "root@tcp(127.0.0.1:3306)/", "MariaDB/MySQL server DSN (a database of the run's own is created there)")
 	fl.Float64Var(&o.dupShare, "dup", 0.05, "share of callbacks the platform also delivers a second time at once")
 	fl.BoolVar(&o.keep, "keep", false, "keep the temporary folder and the database for inspection")
-	fl.StringVar(&o.budget, "budget", "", "SIYU_REPLY_BUDGET of the replicas (e.g. 10ms sends every reply through the outbox)")
+	fl.StringVar(&o.budget, "budget", "", "SIYU_REPLY_BUDGET of the replicas (e.g. 10ms: every WeChat reply not ready within 10 ms goes through the outbox)")
 	faultList := fl.String("faults", strings.Join(faultKeys, ","), "comma-separated faults to inject ("+strings.Join(faultKeys, ", ")+"), or none")
 	if err := fl.Parse(args); err != nil {
 		return err
