@@ -452,7 +452,7 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 		if late > 0 {
 			rp = fmt.Sprintf("+%s (%d late)", lastLate.Sub(from).Round(100*time.Millisecond), late)
 			if i+1 < len(faults) && lastLate.After(until) {
-				rp += ", delayed further by the next fault"
+				rp += ", past the next fault's injection"
 			}
 		}
 		status := ""
