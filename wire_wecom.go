@@ -127,6 +127,7 @@ func wireWeCom(ctx context.Context, w wiring) error {
 		return err
 	}
 	h.Register(w.group)
+	w.outbox.SetRenderer(wecom.LateRendererName, h.LateRenderer())
 
 	if cfg.ArchiveSecret != "" {
 		key, err := os.ReadFile(cfg.ArchiveKey)
