@@ -3,8 +3,9 @@
 // proxy, drives WeChat, WeCom and Douyin callbacks through it at once,
 // the way the platforms deliver them (5 s timeout, retries, duplicate deliveries),
 // and meanwhile restarts Redis, drops the database's connections, kills a
-// replica with SIGKILL and restarts it, and makes the fake platform APIs
-// fail and time out. Then it checks every callback: exactly one side
+// replica with SIGKILL and restarts it (once while Redis is paused and
+// callbacks wait for it), and makes the fake platform APIs fail and time
+// out. Then it checks every callback: exactly one side
 // effect (a passive reply or one send), none lost, none wrong, nothing
 // stuck in the outbox, and prints throughput, latency and recovery times.
 //
@@ -645,7 +646,7 @@ type faultRecord struct {
 }
 
 // faultKeys are the faults -faults can pick, in the order they happen.
-var faultKeys = []string{"redis-restart", "redis-pause", "db-kill", "replica-kill", "api-fail", "api-hang", "api-deliver-hang"}
+var faultKeys = []string{"redis-restart", "redis-pause", "db-kill", "replica-kill", "redis-pause-kill", "api-fail", "api-hang", "api-deliver-hang"}
 
 // schedule spreads the faults over the run so that none overlaps the
 // next, and in a 60 s run the outbox's retries after one platform fault
@@ -659,39 +660,54 @@ func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica
 		}
 	}
 	return []fault{
-		{"redis-restart", "restart Redis (down 3 s)", d * 6 / 100, 3 * time.Second, func(ctx context.Context) error {
+		{"redis-restart", "restart Redis (down 3 s)", d * 5 / 100, 3 * time.Second, func(ctx context.Context) error {
 			redis.stop()
 			pause(ctx, 3*time.Second)
 			return redis.start()
 		}},
-		{"redis-pause", "pause Redis 8 s (SIGSTOP)", d * 16 / 100, 8 * time.Second, func(ctx context.Context) error {
+		{"redis-pause", "pause Redis 8 s (SIGSTOP)", d * 13 / 100, 8 * time.Second, func(ctx context.Context) error {
 			if err := redis.signal(syscall.SIGSTOP); err != nil {
 				return err
 			}
 			pause(ctx, 8*time.Second)
 			return redis.signal(syscall.SIGCONT)
 		}},
-		{"db-kill", "drop MariaDB connections", d * 33 / 100, 0, func(ctx context.Context) error {
+		{"db-kill", "drop MariaDB connections", d * 29 / 100, 0, func(ctx context.Context) error {
 			return killConnections(ctx, db)
 		}},
-		{"replica-kill", "SIGKILL replica 0, restart after 2 s", d * 40 / 100, 2 * time.Second, func(ctx context.Context) error {
+		{"replica-kill", "SIGKILL replica 0, restart after 2 s", d * 34 / 100, 2 * time.Second, func(ctx context.Context) error {
 			replicas[0].kill()
 			pause(ctx, 2*time.Second)
 			return replicas[0].start()
 		}},
-		{"api-fail", "platform APIs fail (HTTP 500) for 5 s", d * 50 / 100, 5 * time.Second, func(ctx context.Context) error {
+		{"redis-pause-kill", "pause Redis 8 s, SIGKILL replica 1 5 s into it, restart it after", d * 43 / 100, 8 * time.Second, func(ctx context.Context) error {
+			// The replica dies holding callbacks it answered once their
+			// budget ran out and could not process without Redis: the
+			// platforms will not retry them (issue 18 item 2).
+			if err := redis.signal(syscall.SIGSTOP); err != nil {
+				return err
+			}
+			pause(ctx, 5*time.Second)
+			replicas[1].kill()
+			pause(ctx, 3*time.Second)
+			if err := redis.signal(syscall.SIGCONT); err != nil {
+				return err
+			}
+			return replicas[1].start()
+		}},
+		{"api-fail", "platform APIs fail (HTTP 500) for 5 s", d * 58 / 100, 5 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiFail)
 			pause(ctx, 5*time.Second)
 			api.mode.Store(apiOK)
 			return nil
 		}},
-		{"api-hang", "platform APIs time out for 5 s", d * 68 / 100, 5 * time.Second, func(ctx context.Context) error {
+		{"api-hang", "platform APIs time out for 5 s", d * 71 / 100, 5 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiHang)
 			pause(ctx, 5*time.Second)
 			api.mode.Store(apiOK)
 			return nil
 		}},
-		{"api-deliver-hang", "platform APIs deliver, then hang, for 3 s", d * 86 / 100, 3 * time.Second, func(ctx context.Context) error {
+		{"api-deliver-hang", "platform APIs deliver, then hang, for 3 s", d * 87 / 100, 3 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiDeliverHang)
 			pause(ctx, 3*time.Second)
 			api.mode.Store(apiOK)
