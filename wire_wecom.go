@@ -133,6 +133,7 @@ func wireWeCom(ctx context.Context, w wiring) error {
 	if w.drains != nil {
 		*w.drains = append(*w.drains, h.Wait)
 	}
+	w.outbox.SetRenderer(wecom.LateRendererName, h.LateRenderer())
 
 	if cfg.ArchiveSecret != "" {
 		key, err := os.ReadFile(cfg.ArchiveKey)

@@ -79,6 +79,36 @@ type AnswerWindow struct {
 	mu     sync.Mutex
 	closed bool
 	sealed bool
+	// replayed: Dedupe answered with another handling's stored result,
+	// which that handling's own callback answer carried.
+	replayed bool
+}
+
+// replayPassive records that Dedupe answered the callback with the stored
+// result of another handling delivered DeliveryPassive.
+func (w *AnswerWindow) replayPassive() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.replayed = true
+}
+
+// AnsweredElsewhere reports whether Dedupe gave this callback the stored
+// result of another handling whose own callback answer carried the reply
+// (DeliveryPassive). An adapter whose window closed meanwhile (it
+// acknowledged without the reply) must not send that reply another way:
+// the other answer has it, and a platform that lost that answer retries.
+// The other actions went to the outbox under the event's key, so queueing
+// them again is harmless.
+func (w *AnswerWindow) AnsweredElsewhere() bool {
+	if w == nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.replayed
 }
 
 // Close ends the window because the budget ran out. It reports whether it
@@ -158,6 +188,9 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 					return handleFirst(ctx, d, cfg, logger, next, ev, key, token)
 				}
 				if result != nil {
+					if string(result) != outboxResult {
+						AnswerWindowFrom(ctx).replayPassive()
+					}
 					if cfg.OnHit != nil {
 						cfg.OnHit(ctx)
 					}

@@ -304,9 +304,18 @@ func TestDedupeRecordsDelivery(t *testing.T) {
 			if !tc.late && w.Close() {
 				t.Fatal("Close after the handling sealed the window reported true")
 			}
-			retry, err := h.HandleEvent(t.Context(), ev)
+			if w.AnsweredElsewhere() {
+				t.Fatal("the first handling's window says it was answered elsewhere")
+			}
+			var rw bot.AnswerWindow
+			retry, err := h.HandleEvent(bot.WithAnswerWindow(t.Context(), &rw), ev)
 			if err != nil || len(retry) != tc.wantN {
 				t.Fatalf("retry = %v, %v; want %d actions", retry, err, tc.wantN)
+			}
+			// A retry replaying a passive answer is told so, so that, if
+			// its own window closed, it does not send the reply again.
+			if got, want := rw.AnsweredElsewhere(), !tc.late; got != want {
+				t.Fatalf("retry's AnsweredElsewhere = %v, want %v", got, want)
 			}
 		})
 	}

@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -25,28 +27,41 @@ import (
 // message is one callback the platform delivers, with what happened to
 // it.
 type message struct {
-	platform string // "wechat" or "douyin"
+	platform string // "wechat", "wecom" or "douyin"
 	user     string // a recipient of its own, so its side effects can be counted
 	want     string // the answer the scripts give
-	body     []byte // Douyin: the signed body; WeChat: the plaintext
+	body     []byte // Douyin: the signed body; WeChat, WeCom: the plaintext
 	msgID    string
 
-	mu       sync.Mutex
-	accepted bool          // the platform got an answer it takes (HTTP 200 in time)
-	passive  string        // WeChat: the passive reply text, when there was one
-	latency  time.Duration // of the accepted attempt
-	attempts []attempt
+	mu         sync.Mutex
+	accepted   bool          // the platform got an answer it takes (HTTP 200 in time)
+	passive    string        // WeChat: the passive reply text, when there was one
+	latency    time.Duration // of the accepted attempt
+	acceptedAt time.Time     // when that answer came
+	attempts   []attempt
+}
+
+// recipient is the key the fake API files the message's sends under.
+func (m *message) recipient() string {
+	switch m.platform {
+	case "wechat":
+		return "wx:" + m.user
+	case "wecom":
+		return "wc:" + m.user
+	}
+	return "dy:" + m.user
 }
 
 type attempt struct {
-	start time.Time
-	ok    bool
+	start, end time.Time
+	ok         bool
 }
 
 type load struct {
 	url  string
 	o    options
 	sim  *wechat.Simulator
+	wc   *wechat.Simulator // WeCom: the same signing and envelope, with the corp id as receive id
 	http *http.Client
 
 	mu   sync.Mutex
@@ -60,6 +75,7 @@ func newLoad(proxyURL string, o options) *load {
 	return &load{
 		url: proxyURL, o: o, http: client,
 		sim: &wechat.Simulator{URL: proxyURL + "/wechat/callback", Token: wxToken, EncodingAESKey: wxAESKey, AppID: wxAppID, OriginalID: wxOrigID, Client: client},
+		wc:  &wechat.Simulator{URL: proxyURL + "/wecom/callback", Token: wcToken, EncodingAESKey: wcAESKey, AppID: wcCorpID, OriginalID: wcCorpID, Client: client},
 	}
 }
 
@@ -87,29 +103,39 @@ func (l *load) run(ctx context.Context, start time.Time) {
 	wg.Wait()
 }
 
+// platforms take turns, so all three are driven at once.
+var platforms = []string{"wechat", "wecom", "douyin"}
+
 func (l *load) newMessage(i int) *message {
 	k := i % numAnswers
 	text := fmt.Sprintf("请问 kw%02d 怎么样", k)
-	m := &message{want: fmt.Sprintf("ans%02d", k)}
-	if i%2 == 0 {
-		m.platform = "wechat"
+	m := &message{want: fmt.Sprintf("ans%02d", k), platform: platforms[i%len(platforms)]}
+	switch m.platform {
+	case "wechat":
 		m.user = "o-chaos-" + randHex(8)
 		id := wechat.NewMsgID()
 		m.msgID = strconv.FormatInt(id, 10)
 		m.body = l.sim.TextXML(m.user, text, id)
-		return m
+	case "wecom":
+		// A staff member writing to the self-built app: siyu answers
+		// with an app message (message/send) through the outbox.
+		m.user = "staff-chaos-" + randHex(8)
+		id := wechat.NewMsgID()
+		m.msgID = strconv.FormatInt(id, 10)
+		m.body = fmt.Appendf(nil, "<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[%s]]></Content><MsgId>%d</MsgId><AgentID>%s</AgentID></xml>",
+			wcCorpID, m.user, time.Now().Unix(), text, id, wcAgentID)
+	default:
+		m.user = "dy-chaos-" + randHex(8)
+		m.msgID = "srv-" + randHex(8)
+		body, _ := json.Marshal(map[string]any{
+			"event": "im_receive_msg", "client_key": dyKey, "from_user_id": m.user, "to_user_id": dyAccount,
+			"content": map[string]any{
+				"conversation_short_id": "@conv-" + m.user, "server_message_id": m.msgID, "conversation_type": 1,
+				"message_type": "text", "text": text, "create_time": time.Now().UnixMilli(),
+			},
+		})
+		m.body = body
 	}
-	m.platform = "douyin"
-	m.user = "dy-chaos-" + randHex(8)
-	m.msgID = "srv-" + randHex(8)
-	body, _ := json.Marshal(map[string]any{
-		"event": "im_receive_msg", "client_key": dyKey, "from_user_id": m.user, "to_user_id": dyAccount,
-		"content": map[string]any{
-			"conversation_short_id": "@conv-" + m.user, "server_message_id": m.msgID, "conversation_type": 1,
-			"message_type": "text", "text": text, "create_time": time.Now().UnixMilli(),
-		},
-	})
-	m.body = body
 	return m
 }
 
@@ -130,9 +156,10 @@ func (l *load) deliver(ctx context.Context, m *message) {
 		start := time.Now()
 		ok, passive := l.post(ctx, m)
 		m.mu.Lock()
-		m.attempts = append(m.attempts, attempt{start: start, ok: ok})
+		m.attempts = append(m.attempts, attempt{start: start, end: time.Now(), ok: ok})
 		if ok && !m.accepted {
-			m.accepted, m.passive, m.latency = true, passive, time.Since(start)
+			m.accepted, m.passive, m.acceptedAt = true, passive, time.Now()
+			m.latency = m.acceptedAt.Sub(start)
 		}
 		m.mu.Unlock()
 		if ok {
@@ -162,6 +189,24 @@ func (l *load) post(ctx context.Context, m *message) (ok bool, passive string) {
 			return false, ""
 		}
 		return true, r.Content
+	case "wecom":
+		req, err := l.wc.Request(ctx, m.body)
+		if err != nil {
+			return false, ""
+		}
+		// WeCom signs with msg_signature only; the rest of the
+		// simulator's WeChat query is not sent.
+		q := req.URL.Query()
+		q.Del("signature")
+		q.Del("encrypt_type")
+		req.URL.RawQuery = q.Encode()
+		resp, err := l.http.Do(req)
+		if err != nil {
+			return false, ""
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode == http.StatusOK, ""
 	default:
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url+"/douyin/webhook", bytes.NewReader(m.body))
 		if err != nil {
@@ -181,55 +226,112 @@ func (l *load) post(ctx context.Context, m *message) (ok bool, passive string) {
 	}
 }
 
+// tally is the figures of one platform, or of all.
+type tally struct {
+	callbacks int
+	attempts  int // HTTP deliveries, retries and duplicates included
+	accepted  int
+	gaveUp    int // the platform stopped retrying without a 200
+	effects   int
+	dups      int // side effects beyond the first not explained by an ambiguous send
+	ambiguous int // second deliveries after the platform delivered, then timed out (expected)
+	lost      int
+	wrong     int
+	lat       []time.Duration
+}
+
+func (t *tally) add(o *tally) {
+	t.callbacks += o.callbacks
+	t.attempts += o.attempts
+	t.accepted += o.accepted
+	t.gaveUp += o.gaveUp
+	t.effects += o.effects
+	t.dups += o.dups
+	t.ambiguous += o.ambiguous
+	t.lost += o.lost
+	t.wrong += o.wrong
+	t.lat = append(t.lat, o.lat...)
+}
+
+func (t *tally) pct(p float64) time.Duration {
+	if len(t.lat) == 0 {
+		return 0
+	}
+	return t.lat[min(len(t.lat)-1, int(float64(len(t.lat))*p))]
+}
+
+// outcome is what one message got: its side effects in time order (a
+// passive reply at its acceptance, sends when the fake API took them).
+type outcome struct {
+	m       *message
+	effects []delivery
+}
+
+// judge counts a message's side effects. A send the platform delivered
+// while telling the sender it timed out explains one more delivery
+// after it: the outbox retries what it cannot know was delivered (issue
+// 18 item 8). Every other extra is a duplicate.
+func judge(m *message, sends []delivery) (oc outcome, t tally) {
+	t.callbacks = 1
+	t.attempts = len(m.attempts)
+	effects := sends
+	if m.passive != "" {
+		effects = append(effects, delivery{text: m.passive, at: m.acceptedAt})
+	}
+	slices.SortFunc(effects, func(a, b delivery) int { return a.at.Compare(b.at) })
+	t.effects = len(effects)
+	for i, e := range effects {
+		if e.text != m.want {
+			t.wrong++
+		}
+		if e.ambiguous && i < len(effects)-1 {
+			t.ambiguous++
+		}
+	}
+	if extra := len(effects) - 1; extra > 0 {
+		t.dups = max(0, extra-t.ambiguous)
+		t.ambiguous = min(t.ambiguous, extra)
+	} else {
+		t.ambiguous = 0
+	}
+	switch {
+	case !m.accepted:
+		t.gaveUp++ // the platform gave up; 0 or 1 side effect are both right
+	case len(effects) == 0:
+		t.lost++
+	}
+	if m.accepted {
+		t.accepted++
+		t.lat = append(t.lat, m.latency)
+	}
+	return outcome{m: m, effects: effects}, t
+}
+
 // report checks every message and prints the figures. It returns an
 // error when any callback was lost, duplicated or answered wrong, or the
 // outbox did not drain.
-func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord, elapsed time.Duration, drained bool, o options) error {
-	var accepted, effects, dups, lost, wrong, unanswered int
-	var lat []time.Duration
+func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord, counters map[string]float64, drained bool, o options, start time.Time) error {
+	byPlatform := map[string]*tally{}
+	for _, p := range platforms {
+		byPlatform[p] = &tally{}
+	}
+	var all tally
+	var outcomes []outcome
 	var allAttempts []attempt
 	for _, m := range l.msgs {
 		m.mu.Lock()
+		oc, t := judge(m, api.sent(m.recipient()))
 		allAttempts = append(allAttempts, m.attempts...)
-		key := "wx:" + m.user
-		if m.platform == "douyin" {
-			key = "dy:" + m.user
-		}
-		got := api.sent(key)
-		if m.passive != "" {
-			got = append(got, m.passive)
-		}
-		n := len(got)
-		effects += n
-		for _, t := range got {
-			if t != m.want {
-				wrong++
-			}
-		}
-		switch {
-		case !m.accepted:
-			unanswered++ // the platform gave up; n may be 0 or 1
-			if n > 1 {
-				dups += n - 1
-			}
-		case n == 0:
-			lost++
-		case n > 1:
-			dups += n - 1
-		}
-		if m.accepted {
-			accepted++
-			lat = append(lat, m.latency)
-		}
 		m.mu.Unlock()
+		outcomes = append(outcomes, oc)
+		byPlatform[m.platform].add(&t)
 	}
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
+	for _, p := range platforms {
+		slices.Sort(byPlatform[p].lat)
+		all.add(byPlatform[p])
 	}
+	slices.Sort(all.lat)
+
 	statuses := map[string]int{}
 	if rows, err := db.Query("SELECT status, COUNT(*) FROM outbox GROUP BY status"); err == nil {
 		for rows.Next() {
@@ -241,67 +343,196 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 		}
 		rows.Close()
 	}
-	deadWhy := map[string]int{}
-	if rows, err := db.Query("SELECT last_error, COUNT(*) FROM outbox WHERE status = 'dead' GROUP BY last_error"); err == nil {
+	type deadWhy struct {
+		platform, why string
+		n             int
+	}
+	var dead []deadWhy
+	if rows, err := db.Query("SELECT platform, last_error, COUNT(*) FROM outbox WHERE status = 'dead' GROUP BY platform, last_error"); err == nil {
 		for rows.Next() {
-			var s string
-			var n int
-			if rows.Scan(&s, &n) == nil {
-				deadWhy[s] = n
+			var d deadWhy
+			if rows.Scan(&d.platform, &d.why, &d.n) == nil {
+				dead = append(dead, d)
 			}
 		}
 		rows.Close()
 	}
 
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "run\t%s at %d callbacks/s, %.0f%% delivered twice at once, 2 replicas, MariaDB + Redis\n", o.duration, o.rate, o.dupShare*100)
-	fmt.Fprintf(tw, "callbacks\t%d (%d HTTP attempts with retries)\n", len(l.msgs), l.sent.Load())
-	fmt.Fprintf(tw, "accepted\t%d (%d given up by the platform after 4 attempts)\n", accepted, unanswered)
-	fmt.Fprintf(tw, "side effects\t%d (passive replies + sends)\n", effects)
-	fmt.Fprintf(tw, "duplicates\t%d (of which at most %d from sends the platform delivered while timing out: not avoidable without an idempotency key)\n", dups, api.ambiguous.Load())
-	fmt.Fprintf(tw, "lost\t%d\n", lost)
-	fmt.Fprintf(tw, "wrong\t%d\n", wrong)
-	fmt.Fprintf(tw, "throughput\t%.0f accepted callbacks/s\n", float64(accepted)/o.duration.Seconds())
-	fmt.Fprintf(tw, "latency\tp50 %s, p99 %s, max %s\n", pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), pct(1).Round(time.Millisecond))
-	fmt.Fprintf(tw, "outbox\t%v (drained: %v)\n", statuses, drained)
-	for why, n := range deadWhy {
-		fmt.Fprintf(tw, "dead letter\t%d× %s\n", n, why)
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	faultNames := "none"
+	if len(faults) > 0 {
+		names := make([]string, len(faults))
+		for i, f := range faults {
+			names[i] = f.name
+		}
+		faultNames = strings.Join(names, "; ")
 	}
+	budget := "default (4s)"
+	if o.budget != "" {
+		budget = o.budget
+	}
+	fmt.Fprintf(w, "run: %s at %d callbacks/s (WeChat, WeCom, Douyin in turn), %.0f%% delivered twice at once, 2 replicas behind a round-robin proxy, MariaDB + Redis, reply budget %s\n",
+		o.duration, o.rate, o.dupShare*100, budget)
+	fmt.Fprintf(w, "faults: %s\n\n", faultNames)
+
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "platform\tcallbacks\tHTTP attempts\taccepted\tgiven up\tside effects\tduplicates\tambiguous resends\tlost\twrong\tp50\tp99\tmax\t")
+	row := func(name string, t *tally) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", name, t.callbacks, t.attempts, t.accepted, t.gaveUp, t.effects,
+			t.dups, t.ambiguous, t.lost, t.wrong, ms(t.pct(0.5)), ms(t.pct(0.99)), ms(t.pct(1)))
+	}
+	for _, p := range platforms {
+		row(p, byPlatform[p])
+	}
+	row("all", &all)
 	tw.Flush()
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "fault recovery (from injection to the last failed attempt it caused):")
-	sort.Slice(allAttempts, func(i, j int) bool { return allAttempts[i].start.Before(allAttempts[j].start) })
-	t0 := time.Time{}
-	if len(allAttempts) > 0 {
-		t0 = allAttempts[0].start
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "throughput\t%.1f accepted callbacks/s, %.1f side effects/s\n", float64(all.accepted)/o.duration.Seconds(), float64(all.effects)/o.duration.Seconds())
+	fmt.Fprintf(tw, "ambiguous sends\t%d delivered by the fake platforms while they told the sender it timed out; %d of them were sent again (counted above, not avoidable: no idempotency key)\n",
+		api.ambiguous.Load(), all.ambiguous)
+	fmt.Fprintf(tw, "outbox\t%v (drained: %v)\n", statuses, drained)
+	if len(dead) == 0 {
+		fmt.Fprintf(tw, "dead letters\tnone\n")
 	}
+	for _, d := range dead {
+		why := d.why
+		if len(why) > 140 {
+			why = why[:140] + "…"
+		}
+		fmt.Fprintf(tw, "dead letter\t%d× %s: %s\n", d.n, d.platform, why)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "fault recovery (callbacks: from the injection to the end of the last failed callback attempt before the next fault;")
+	fmt.Fprintln(w, "replies: from the injection to the last reply that came >1 s late, of the callbacks first sent from 1 s before the fault to its end):")
+	sort.Slice(allAttempts, func(i, j int) bool { return allAttempts[i].start.Before(allAttempts[j].start) })
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for i, f := range faults {
-		from := t0.Add(f.at)
+		from := start.Add(f.at)
 		until := from.Add(30 * time.Second)
 		if i+1 < len(faults) {
-			until = t0.Add(faults[i+1].at)
+			until = start.Add(faults[i+1].at)
 		}
-		lastFail := time.Time{}
+		// A failed attempt counts where it ended: one started just
+		// before the next fault may fail by that fault.
+		lastFail, failed := time.Time{}, 0
 		for _, a := range allAttempts {
-			if a.start.After(from) && a.start.Before(until) && !a.ok {
-				lastFail = a.start
+			if !a.end.Before(from) && a.end.Before(until) && !a.ok {
+				if a.end.After(lastFail) {
+					lastFail = a.end
+				}
+				failed++
 			}
 		}
-		rec := "no failed attempt"
-		if !lastFail.IsZero() {
-			rec = lastFail.Sub(from).Round(100 * time.Millisecond).String()
+		cb := "no failed attempt"
+		if failed > 0 {
+			cb = fmt.Sprintf("+%s (%d failed attempts)", lastFail.Sub(from).Round(100*time.Millisecond), failed)
+		}
+		lastLate, late := time.Time{}, 0
+		for _, oc := range outcomes {
+			if len(oc.m.attempts) == 0 || len(oc.effects) == 0 {
+				continue
+			}
+			// Callbacks first sent during the fault (and just before
+			// it), not until the next one: those meet the next fault.
+			first := oc.m.attempts[0].start
+			if first.Before(from.Add(-time.Second)) || !first.Before(from.Add(max(f.lasts, time.Second))) {
+				continue
+			}
+			if at := oc.effects[0].at; at.Sub(first) > time.Second {
+				late++
+				if at.After(lastLate) {
+					lastLate = at
+				}
+			}
+		}
+		rp := "none late"
+		if late > 0 {
+			rp = fmt.Sprintf("+%s (%d late)", lastLate.Sub(from).Round(100*time.Millisecond), late)
+			if i+1 < len(faults) && lastLate.After(until) {
+				rp += ", past the next fault's injection"
+			}
 		}
 		status := ""
 		if f.err != nil {
-			status = " (injection failed: " + f.err.Error() + ")"
+			status = "\tinjection failed: " + f.err.Error()
 		}
-		fmt.Fprintf(tw, "  %s\tat %s\trecovered after %s%s\n", f.name, f.at.Round(time.Second), rec, status)
+		fmt.Fprintf(tw, "  %s\tat %s\tlasts %s\tcallbacks %s\treplies %s%s\n", f.name, f.at.Round(100*time.Millisecond), f.lasts, cb, rp, status)
 	}
 	tw.Flush()
-	if dups > int(api.ambiguous.Load()) || lost > 0 || wrong > 0 || !drained || statuses["pending"] > 0 {
-		return fmt.Errorf("FAILED: %d duplicates, %d lost, %d wrong, outbox drained %v", dups, lost, wrong, drained)
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "siyu's counters, not zero (/metrics of both replicas, summed; a replica killed during the run counts from its restart):")
+	keys := slices.Sorted(maps.Keys(counters))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, k := range keys {
+		if counters[k] == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%.0f\n", k, counters[k])
 	}
-	fmt.Fprintln(w, "PASS: every accepted callback had exactly one side effect")
+	tw.Flush()
+
+	examples(w, outcomes, start)
+	if all.dups > 0 || all.lost > 0 || all.wrong > 0 || !drained || statuses["pending"] > 0 {
+		return fmt.Errorf("FAILED: %d duplicates, %d lost, %d wrong, outbox drained %v", all.dups, all.lost, all.wrong, drained)
+	}
+	fmt.Fprintln(w, "PASS: every accepted callback had exactly one side effect (ambiguous resends apart), none lost, none wrong, the outbox drained")
 	return nil
+}
+
+// examples prints a few failed messages' histories, to find the cause.
+func examples(w io.Writer, outcomes []outcome, start time.Time) {
+	shown := 0
+	for _, oc := range outcomes {
+		m := oc.m
+		_, t := judge(m, nil) // attempts and acceptance only
+		bad := ""
+		switch {
+		case m.accepted && len(oc.effects) == 0:
+			bad = "lost"
+		case len(oc.effects)-1 > countAmbiguous(oc.effects):
+			bad = "duplicate"
+		}
+		for _, e := range oc.effects {
+			if e.text != m.want {
+				bad = "wrong"
+			}
+		}
+		if bad == "" {
+			continue
+		}
+		if shown == 0 {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "examples (times from the start of the load):")
+		}
+		if shown++; shown > 8 {
+			return
+		}
+		fmt.Fprintf(w, "  %s %s %s (msg %s), %d attempts:", bad, m.platform, m.user, m.msgID, t.attempts)
+		for _, a := range m.attempts {
+			fmt.Fprintf(w, " [%s–%s ok=%v]", a.start.Sub(start).Round(time.Millisecond), a.end.Sub(start).Round(time.Millisecond), a.ok)
+		}
+		fmt.Fprint(w, "; effects:")
+		for _, e := range oc.effects {
+			kind := "send"
+			if e.text == m.passive && e.at.Equal(m.acceptedAt) {
+				kind = "passive"
+			}
+			fmt.Fprintf(w, " [%s %s %q ambiguous=%v]", kind, e.at.Sub(start).Round(time.Millisecond), e.text, e.ambiguous)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func countAmbiguous(effects []delivery) int {
+	n := 0
+	for i, e := range effects {
+		if e.ambiguous && i < len(effects)-1 {
+			n++
+		}
+	}
+	return n
 }

@@ -1,16 +1,19 @@
 // Command chaos is siyu's load and chaos test. It runs two siyu replicas
 // on one MariaDB database and one Redis of its own behind a round-robin
-// proxy, drives WeChat and Douyin callbacks through it the way the
-// platforms deliver them (5 s timeout, retries, duplicate deliveries),
+// proxy, drives WeChat, WeCom and Douyin callbacks through it at once,
+// the way the platforms deliver them (5 s timeout, retries, duplicate deliveries),
 // and meanwhile restarts Redis, drops the database's connections, kills a
-// replica with SIGKILL and restarts it, and makes the fake platform APIs
-// fail and time out. Then it checks every callback: exactly one side
+// replica with SIGKILL and restarts it (once while Redis is paused and
+// callbacks wait for it), and makes the fake platform APIs fail and time
+// out. Then it checks every callback: exactly one side
 // effect (a passive reply or one send), none lost, none wrong, nothing
 // stuck in the outbox, and prints throughput, latency and recovery times.
 //
 // Everything stays on loopback and every loop is bounded:
 //
 //	go run ./cmd/chaos -duration 60s
+//	go run ./cmd/chaos -duration 60s -budget 10ms   # WeChat replies not ready in 10 ms through the outbox
+//	go run ./cmd/chaos -duration 60s -faults redis-restart,redis-pause
 //
 // It needs redis-server on PATH and a MariaDB/MySQL server (-mysql, the
 // CI one by default); it creates and drops a database of its own and
@@ -52,6 +55,10 @@ const (
 	wxAESKey   = "Y2hhb3NjaGFvc2NoYW9zY2hhb3NjaGFvc2NoYW9zY2g"
 	wxAppID    = "wxchaos000000000"
 	wxOrigID   = "gh_chaos0000"
+	wcCorpID   = "wwchaos000000000"
+	wcToken    = "chaos-wecom-token"
+	wcAESKey   = "d2Vjb21jaGFvc3dlY29tY2hhb3N3ZWNvbWNoYW9zMTI"
+	wcAgentID  = "1000002"
 	dyKey      = "chaos-client-key"
 	dySecret   = "chaos-client-secret"
 	dyAccount  = "chaos-account-open-id"
@@ -75,6 +82,7 @@ type options struct {
 	dupShare float64
 	keep     bool
 	budget   string
+	faults   map[string]bool
 }
 
 func run(ctx context.Context, args []string) error {
@@ -86,9 +94,20 @@ func run(ctx context.Context, args []string) error {
 	fl.StringVar(&o.mysql, "mysql", "root@tcp(127.0.0.1:3306)/", "MariaDB/MySQL server DSN (a database of the run's own is created there)")
 	fl.Float64Var(&o.dupShare, "dup", 0.05, "share of callbacks the platform also delivers a second time at once")
 	fl.BoolVar(&o.keep, "keep", false, "keep the temporary folder and the database for inspection")
-	fl.StringVar(&o.budget, "budget", "", "SIYU_REPLY_BUDGET of the replicas (e.g. 10ms sends every reply through the outbox)")
+	fl.StringVar(&o.budget, "budget", "", "SIYU_REPLY_BUDGET of the replicas (e.g. 10ms: every WeChat reply not ready within 10 ms goes through the outbox)")
+	faultList := fl.String("faults", strings.Join(faultKeys, ","), "comma-separated faults to inject ("+strings.Join(faultKeys, ", ")+"), or none")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	o.faults = map[string]bool{}
+	for k := range strings.SplitSeq(*faultList, ",") {
+		if k = strings.TrimSpace(k); k == "" || k == "none" {
+			continue
+		}
+		if !slices.Contains(faultKeys, k) {
+			return fmt.Errorf("-faults: unknown fault %q (known: %s)", k, strings.Join(faultKeys, ", "))
+		}
+		o.faults[k] = true
 	}
 	if o.duration <= 0 || o.duration > 30*time.Minute || o.rate <= 0 || o.rate > 2000 {
 		return errors.New("-duration must be in (0, 30m] and -rate in (0, 2000]")
@@ -146,6 +165,8 @@ func run(ctx context.Context, args []string) error {
 		"WECHAT_API_BASE=" + apiURL,
 		"DOUYIN_CLIENT_KEY=" + dyKey, "DOUYIN_CLIENT_SECRET=" + dySecret, "DOUYIN_API_BASE=" + apiURL,
 		"DOUYIN_ACCOUNT_OPEN_ID=" + dyAccount,
+		"WECOM_CORPID=" + wcCorpID, "WECOM_TOKEN=" + wcToken, "WECOM_AES_KEY=" + wcAESKey,
+		"WECOM_AGENTID=" + wcAgentID, "WECOM_SECRET=chaos-wecom-secret", "WECOM_API_BASE=" + apiURL,
 	}
 	if o.budget != "" {
 		env = append(env, "SIYU_REPLY_BUDGET="+o.budget)
@@ -167,7 +188,12 @@ func run(ctx context.Context, args []string) error {
 	logger.Info("replicas up", "proxy", proxyURL)
 
 	load := newLoad(proxyURL, o)
-	faults := schedule(o.duration, redis, db, replicas, api, logger)
+	var faults []fault
+	for _, f := range schedule(o.duration, redis, db, replicas, api) {
+		if o.faults[f.key] {
+			faults = append(faults, f)
+		}
+	}
 	start := time.Now()
 	loadDone := make(chan struct{})
 	go func() { defer close(loadDone); load.run(ctx, start) }()
@@ -176,7 +202,8 @@ func run(ctx context.Context, args []string) error {
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Until(start.Add(f.at))):
-			rec := faultRecord{name: f.name, at: time.Since(start)}
+			logger.Info("injecting", "fault", f.name)
+			rec := faultRecord{name: f.name, at: time.Since(start), lasts: f.lasts}
 			if err := f.do(ctx); err != nil {
 				rec.err = err
 				logger.Warn("fault injection failed", "fault", f.name, "err", err)
@@ -188,7 +215,8 @@ func run(ctx context.Context, args []string) error {
 	<-loadDone
 	logger.Info("load done; waiting for the outboxes to drain")
 	drained := drain(ctx, db, api, 3*time.Minute)
-	return report(os.Stdout, load, api, db, faultLog, time.Since(start), drained, o)
+	counters := scrape(replicas, logger)
+	return report(os.Stdout, load, api, db, faultLog, counters, drained, o, start)
 }
 
 // writeScripts writes numAnswers keyword rules: "kwNN" is answered with
@@ -451,13 +479,22 @@ func waitHTTP(u string, d time.Duration) error {
 // accept, by recipient. Its mode makes it fail or time out for a while.
 type fakeAPI struct {
 	mu    sync.Mutex
-	sends map[string][]string // recipient → texts accepted
-	mode  atomic.Int32        // apiOK, apiFail, apiHang, apiDeliverHang
+	sends map[string][]delivery // recipient → messages accepted
+	mode  atomic.Int32          // apiOK, apiFail, apiHang, apiDeliverHang
 	calls atomic.Int64
 	// ambiguous counts sends delivered while the platform hung up on
 	// the sender: no platform offers an idempotency key for them, so a
 	// retry may deliver twice (issue 18 item 8: counted, not avoidable).
 	ambiguous atomic.Int64
+}
+
+// delivery is one message the fake platform accepted.
+type delivery struct {
+	text string
+	at   time.Time
+	// ambiguous: delivered, but the sender was told a timeout, so its
+	// retry delivering it again is expected.
+	ambiguous bool
 }
 
 const (
@@ -467,7 +504,7 @@ const (
 	apiDeliverHang // delivers, then does not answer: the sender cannot know
 )
 
-func newFakeAPI() *fakeAPI { return &fakeAPI{sends: map[string][]string{}} }
+func newFakeAPI() *fakeAPI { return &fakeAPI{sends: map[string][]delivery{}} }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls.Add(1)
@@ -475,6 +512,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/cgi-bin/stable_token", "/cgi-bin/token":
 		writeJSON(w, map[string]any{"access_token": "chaos-wx-token", "expires_in": 7200})
+		return
+	case "/cgi-bin/gettoken": // WeCom
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "access_token": "chaos-wc-token", "expires_in": 7200})
 		return
 	case "/oauth/client_token/":
 		writeJSON(w, map[string]any{"data": map[string]any{"access_token": "chaos-dy-token", "expires_in": 7200, "error_code": 0}, "message": "success"})
@@ -496,7 +536,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var to, text string
 	switch r.URL.Path {
-	case "/cgi-bin/message/custom/send":
+	case "/cgi-bin/message/custom/send": // WeChat customer service
 		var m struct {
 			ToUser string `json:"touser"`
 			Text   struct {
@@ -509,6 +549,21 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		to, text = "wx:"+m.ToUser, m.Text.Content
 		defer answer(w, f, map[string]any{"errcode": 0, "errmsg": "ok"})
+	case "/cgi-bin/message/send": // WeCom app message
+		var m struct {
+			ToUser  string `json:"touser"`
+			MsgType string `json:"msgtype"`
+			AgentID int    `json:"agentid"`
+			Text    struct {
+				Content string `json:"content"`
+			} `json:"text"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil || m.MsgType != "text" || strconv.Itoa(m.AgentID) != wcAgentID {
+			writeJSON(w, map[string]any{"errcode": 40058, "errmsg": "invalid parameter"})
+			return
+		}
+		to, text = "wc:"+m.ToUser, m.Text.Content
+		defer answer(w, f, map[string]any{"errcode": 0, "errmsg": "ok", "invaliduser": ""})
 	case "/im/send/msg/":
 		var m struct {
 			ToUserID string `json:"to_user_id"`
@@ -528,10 +583,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	hang := f.mode.Load() == apiDeliverHang
 	f.mu.Lock()
-	f.sends[to] = append(f.sends[to], text)
+	f.sends[to] = append(f.sends[to], delivery{text: text, at: time.Now(), ambiguous: hang})
 	f.mu.Unlock()
-	if f.mode.Load() == apiDeliverHang {
+	if hang {
 		f.ambiguous.Add(1)
 		select {
 		case <-r.Context().Done():
@@ -540,7 +596,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeAPI) sent(to string) []string {
+func (f *fakeAPI) sent(to string) []delivery {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.sends[to])
@@ -573,18 +629,30 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // fault is one injection at a time into the run.
 type fault struct {
+	key  string // for -faults
 	name string
 	at   time.Duration
-	do   func(ctx context.Context) error
+	// lasts is how long the fault itself lasts from its injection (a
+	// replica's restart is not counted: it comes up when it can).
+	lasts time.Duration
+	do    func(ctx context.Context) error
 }
 
 type faultRecord struct {
 	name     string
 	at, done time.Duration
+	lasts    time.Duration
 	err      error
 }
 
-func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica, api *fakeAPI, logger *slog.Logger) []fault {
+// faultKeys are the faults -faults can pick, in the order they happen.
+var faultKeys = []string{"redis-restart", "redis-pause", "db-kill", "replica-kill", "redis-pause-kill", "api-fail", "api-hang", "api-deliver-hang"}
+
+// schedule spreads the faults over the run so that none overlaps the
+// next, and in a 60 s run the outbox's retries after one platform fault
+// (2 s, then 4 s) come before the next: each one's recovery can be told
+// apart.
+func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica, api *fakeAPI) []fault {
 	pause := func(ctx context.Context, d time.Duration) {
 		select {
 		case <-ctx.Done():
@@ -592,45 +660,100 @@ func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica
 		}
 	}
 	return []fault{
-		{"restart Redis (down 3 s)", d * 15 / 100, func(ctx context.Context) error {
+		{"redis-restart", "restart Redis (down 3 s)", d * 5 / 100, 3 * time.Second, func(ctx context.Context) error {
 			redis.stop()
 			pause(ctx, 3*time.Second)
 			return redis.start()
 		}},
-		{"pause Redis 8 s (SIGSTOP)", d * 22 / 100, func(ctx context.Context) error {
+		{"redis-pause", "pause Redis 8 s (SIGSTOP)", d * 13 / 100, 8 * time.Second, func(ctx context.Context) error {
 			if err := redis.signal(syscall.SIGSTOP); err != nil {
 				return err
 			}
 			pause(ctx, 8*time.Second)
 			return redis.signal(syscall.SIGCONT)
 		}},
-		{"drop MariaDB connections", d * 30 / 100, func(ctx context.Context) error {
+		{"db-kill", "drop MariaDB connections", d * 29 / 100, 0, func(ctx context.Context) error {
 			return killConnections(ctx, db)
 		}},
-		{"SIGKILL replica 0, restart after 2 s", d * 45 / 100, func(ctx context.Context) error {
+		{"replica-kill", "SIGKILL replica 0, restart after 2 s", d * 34 / 100, 2 * time.Second, func(ctx context.Context) error {
 			replicas[0].kill()
 			pause(ctx, 2*time.Second)
 			return replicas[0].start()
 		}},
-		{"platform APIs fail (HTTP 500) for 5 s", d * 60 / 100, func(ctx context.Context) error {
+		{"redis-pause-kill", "pause Redis 8 s, SIGKILL replica 1 5 s into it, restart it after", d * 43 / 100, 8 * time.Second, func(ctx context.Context) error {
+			// The replica dies holding callbacks it answered once their
+			// budget ran out and could not process without Redis: the
+			// platforms will not retry them (issue 18 item 2).
+			if err := redis.signal(syscall.SIGSTOP); err != nil {
+				return err
+			}
+			pause(ctx, 5*time.Second)
+			replicas[1].kill()
+			pause(ctx, 3*time.Second)
+			if err := redis.signal(syscall.SIGCONT); err != nil {
+				return err
+			}
+			return replicas[1].start()
+		}},
+		{"api-fail", "platform APIs fail (HTTP 500) for 5 s", d * 58 / 100, 5 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiFail)
 			pause(ctx, 5*time.Second)
 			api.mode.Store(apiOK)
 			return nil
 		}},
-		{"platform APIs time out for 5 s", d * 75 / 100, func(ctx context.Context) error {
+		{"api-hang", "platform APIs time out for 5 s", d * 71 / 100, 5 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiHang)
 			pause(ctx, 5*time.Second)
 			api.mode.Store(apiOK)
 			return nil
 		}},
-		{"platform APIs deliver, then hang, for 3 s", d * 88 / 100, func(ctx context.Context) error {
+		{"api-deliver-hang", "platform APIs deliver, then hang, for 3 s", d * 87 / 100, 3 * time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiDeliverHang)
 			pause(ctx, 3*time.Second)
 			api.mode.Store(apiOK)
 			return nil
 		}},
 	}
+}
+
+// scrape reads the siyu counters the report shows from every replica's
+// /metrics, summed over the replicas by series. A replica killed during
+// the run counts only from its restart.
+func scrape(replicas []*replica, logger *slog.Logger) map[string]float64 {
+	want := []string{"siyu_callbacks_total", "siyu_sends_total", "siyu_sends_ambiguous_total", "siyu_dedupe_hits_total"}
+	out := map[string]float64{}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, r := range replicas {
+		resp, err := client.Get("http://" + r.addr + "/metrics")
+		if err != nil {
+			logger.Warn("metrics not scraped", "replica", r.addr, "err", err)
+			continue
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			logger.Warn("metrics not scraped", "replica", r.addr, "status", resp.StatusCode, "body", string(raw[:min(len(raw), 200)]))
+			continue
+		}
+		for line := range strings.SplitSeq(string(raw), "\n") {
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			i := strings.LastIndexByte(line, ' ')
+			if i < 0 {
+				continue
+			}
+			series := line[:i]
+			name, _, _ := strings.Cut(series, "{")
+			if !slices.Contains(want, name) {
+				continue
+			}
+			if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+				out[series] += v
+			}
+		}
+	}
+	return out
 }
 
 // killConnections kills every server connection to the run's database

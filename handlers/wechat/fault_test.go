@@ -107,9 +107,14 @@ type killableDeduper struct {
 	dead     atomic.Bool
 	doomed   func(key string) bool
 	deadKeys sync.Map
+	// forgot stands for a Redis restarted without persistence: every
+	// claim is first again, and nothing is stored.
+	forgot atomic.Bool
 }
 
 func (k *killableDeduper) kill() { k.dead.Store(true) }
+
+func (k *killableDeduper) forget() { k.forgot.Store(true) }
 
 func (k *killableDeduper) gone(key string) bool {
 	_, dead := k.deadKeys.Load(key)
@@ -119,6 +124,9 @@ func (k *killableDeduper) gone(key string) bool {
 func (k *killableDeduper) Claim(ctx context.Context, key, token string, lease time.Duration) (bool, []byte, error) {
 	if k.gone(key) {
 		return false, nil, bot.ErrUnavailable
+	}
+	if k.forgot.Load() {
+		return true, nil, nil
 	}
 	first, result, err := k.Deduper.Claim(ctx, key, token, lease)
 	if first && k.doomed != nil && k.doomed(key) {
@@ -131,11 +139,14 @@ func (k *killableDeduper) Renew(ctx context.Context, key, token string, lease ti
 	if k.gone(key) {
 		return false, bot.ErrUnavailable
 	}
+	if k.forgot.Load() {
+		return true, nil
+	}
 	return k.Deduper.Renew(ctx, key, token, lease)
 }
 
 func (k *killableDeduper) Finish(ctx context.Context, key string, result []byte, ttl time.Duration) error {
-	if k.gone(key) {
+	if k.gone(key) || k.forgot.Load() {
 		return bot.ErrUnavailable
 	}
 	return k.Deduper.Finish(ctx, key, result, ttl)
@@ -144,6 +155,9 @@ func (k *killableDeduper) Finish(ctx context.Context, key string, result []byte,
 func (k *killableDeduper) Release(ctx context.Context, key, token string) error {
 	if k.gone(key) {
 		return bot.ErrUnavailable
+	}
+	if k.forgot.Load() {
+		return nil
 	}
 	return k.Deduper.Release(ctx, key, token)
 }
@@ -444,5 +458,69 @@ func TestReplicaKilledAfterClaim(t *testing.T) {
 	}
 	if na, nb := callsA.Load(), callsB.Load(); na != 1 || nb != 1 {
 		t.Fatalf("handled %d times on A and %d on B, want once on each", na, nb)
+	}
+}
+
+// TestCopyLateBehindPassiveAnswerSendsNothing (found by cmd/chaos with a
+// 10 ms reply budget): WeChat delivers a callback twice at once. Replica
+// A handles it and answers with the reply passively; the copy at replica
+// B waits for A's result, runs out of its budget meanwhile and answers
+// "success". B then gets A's stored result, which A's answer carried: B
+// must not send it through the outbox as well, neither at once nor when
+// its stored late event comes due, even if Redis forgot A's result by
+// then (restarted without persistence) and the event is handled afresh.
+func TestCopyLateBehindPassiveAnswerSendsNothing(t *testing.T) {
+	api := newFakeAPI(t)
+	b := newBackends(t)
+	dcfg := bot.DedupeConfig{Wait: 20 * time.Second, Poll: 5 * time.Millisecond}
+	release := newGate()
+	entered := make(chan struct{}, 1)
+	engine := testEngine(t)
+	a := newFaultReplica(t, b, bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+		entered <- struct{}{}
+		<-release.c
+		return engine.HandleEvent(ctx, ev)
+	}), faultOptions{dedupe: dcfg})
+	clk := handlertest.NewClock(time.Now())
+	var callsB atomic.Int32
+	replicaB := newFaultReplica(t, b, handlertest.Counting(&callsB, engine), faultOptions{dedupe: dcfg, outboxNow: clk.Now,
+		cfg: Config{ReplyBudget: time.Millisecond}, senders: map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)}})
+	t.Cleanup(release.open)
+
+	msg := a.sim().TextXML("o-copy-late", "营业时间", NewMsgID())
+	type answer struct {
+		r   SimReply
+		err error
+	}
+	answerA := make(chan answer, 1)
+	go func() {
+		r, err := a.sim().Post(t.Context(), msg)
+		answerA <- answer{r, err}
+	}()
+	guard(t, entered, "replica A handling the callback")
+	if got, err := postGuarded(t, replicaB.sim(), msg); err != nil || got.MsgType != "" {
+		t.Fatalf("copy's answer at B = %+v, %v; want success (its budget ran out)", got, err)
+	}
+	release.open()
+	gotA := guard(t, answerA, "replica A's answer")
+	if gotA.err != nil || gotA.r.Content != "我们每天 9:00-21:00 营业" {
+		t.Fatalf("A's answer = %+v, %v; want the reply passively", gotA.r, gotA.err)
+	}
+	replicaB.srv.Close() // waits for B's handler, late delivery included
+	if n := callsB.Load(); n != 0 {
+		t.Fatalf("B handled the event %d times, want 0 (A's result replayed)", n)
+	}
+	replicaB.dedupe.forget()
+	clk.Add(time.Hour) // past B's stored late event's due time
+	for range 3 {
+		if _, err := replicaB.outbox.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sent := api.messages(); len(sent) != 0 {
+		t.Fatalf("API received %+v besides A's passive reply, want nothing", sent)
+	}
+	if n := callsB.Load(); n != 1 {
+		t.Fatalf("B handled the stored event %d times after Redis forgot, want 1", n)
 	}
 }

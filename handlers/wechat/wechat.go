@@ -298,6 +298,9 @@ func (h *Handler) LateRenderer() bot.Renderer { return lateRenderer{h} }
 type lateRenderer struct{ h *Handler }
 
 func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, error) {
+	if a.Key == "" {
+		return nil, nil // a reply answered passively elsewhere (notAnsweredElsewhere)
+	}
 	var ev bot.Event
 	if err := json.Unmarshal([]byte(a.Key), &ev); err != nil {
 		return nil, fmt.Errorf("wechat: stored late event: %w: %w", bot.ErrInvalid, err)
@@ -306,11 +309,12 @@ func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, err
 	// Dedupe stores says so.
 	var w bot.AnswerWindow
 	w.Close()
-	actions, err := r.h.h.HandleEvent(bot.WithAnswerWindow(ctx, &w), ev)
+	wctx := bot.WithAnswerWindow(ctx, &w)
+	actions, err := r.h.h.HandleEvent(wctx, ev)
 	if err != nil {
 		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
 	}
-	if err := r.h.outbox.Enqueue(ctx, ev.DedupeKey, actions); err != nil {
+	if err := r.h.outbox.Enqueue(ctx, ev.DedupeKey, notAnsweredElsewhere(wctx, ev, actions)); err != nil {
 		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
 	}
 	return nil, nil
@@ -351,7 +355,7 @@ func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.A
 	wait := h.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		if handled {
-			if err = h.outbox.Enqueue(ctx, ev.DedupeKey, actions); err == nil {
+			if err = h.outbox.Enqueue(ctx, ev.DedupeKey, notAnsweredElsewhere(ctx, ev, actions)); err == nil {
 				return
 			}
 		} else if errors.Is(err, bot.ErrInvalid) {
@@ -373,6 +377,30 @@ func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.A
 			handled = err == nil
 		}
 	}
+}
+
+// notAnsweredElsewhere replaces in a late callback's actions the reply
+// another handling's callback answer carried, when Dedupe gave this one
+// that handling's stored result: a copy whose budget ran out while it
+// waited for the first must not send that reply through the outbox too.
+// In its place goes a marker that sends nothing but holds the reply's
+// outbox key, so that a later handling of the event (the copy's stored
+// late event, after a Redis restart forgot the result) cannot queue the
+// reply again.
+func notAnsweredElsewhere(ctx context.Context, ev bot.Event, actions []bot.Action) []bot.Action {
+	if !bot.AnswerWindowFrom(ctx).AnsweredElsewhere() {
+		return actions
+	}
+	passive, rest := splitPassive(ev, actions)
+	if passive == nil {
+		return actions
+	}
+	for i, a := range rest {
+		if a == nil && actions[i] != nil {
+			rest[i] = bot.Render{To: passive.Dest(), Renderer: LateRendererName} // no Key: nothing to render
+		}
+	}
+	return rest
 }
 
 // maxRetryBackoff caps the wait between a late event's retries: a store

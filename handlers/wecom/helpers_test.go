@@ -183,6 +183,7 @@ func newReplica(t *testing.T, b backends, engine bot.Handler, o replicaOpts) *re
 	if err != nil {
 		t.Fatal(err)
 	}
+	ob.SetRenderer(LateRendererName, h.LateRenderer())
 	e := handlers.NewEcho(logger)
 	g := e.Group("")
 	g.Use(middleware.BodyLimit("1M"))

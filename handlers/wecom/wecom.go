@@ -12,6 +12,9 @@ package wecom
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -240,6 +243,7 @@ func (h *Handler) ack(c echo.Context, m inbound) error {
 		return c.NoContent(http.StatusOK)
 	case <-timer.C:
 		base := context.WithoutCancel(c.Request().Context())
+		h.persistLate(base, m)
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
@@ -247,6 +251,59 @@ func (h *Handler) ack(c echo.Context, m inbound) error {
 		}()
 		return c.NoContent(http.StatusOK)
 	}
+}
+
+// LateRendererName names the bot.Renderer (Handler.LateRenderer) that
+// the outbox runs for a late callback's stored copy; register it with
+// Outbox.SetRenderer.
+const LateRendererName = "wecom_late"
+
+// lateGrace is how long after its ProcessTimeout a late callback's stored
+// copy comes due: by then the replica that answered has processed it or
+// died, and its dedupe lease has run out.
+const lateGrace = 30 * time.Second
+
+// persistLate stores a callback about to be answered before its
+// processing finished, due once that processing must have ended: WeCom
+// will not retry it, so if this replica dies first, the outbox (in any
+// replica) processes it again (LateRenderer). When the processing did
+// finish, Dedupe (messages), the contact claim (new contacts) and the
+// outbox keys make the second run change nothing. A failure is logged;
+// the in-process retries of retryLate still apply.
+func (h *Handler) persistLate(ctx context.Context, m inbound) {
+	data, err := json.Marshal(m)
+	if err == nil {
+		// Bounded: the answer must still reach WeCom within its 5 s.
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		sum := sha256.Sum256(append([]byte(h.cfg.CorpID+"\x00"), data...))
+		err = h.d.Outbox.Enqueue(pctx, "", []bot.Action{bot.Batched{
+			Key:    "wecom-late:" + hex.EncodeToString(sum[:16]),
+			SendAt: h.cfg.Now().Add(h.cfg.ProcessTimeout + lateGrace),
+			Action: bot.Render{To: bot.Target{Platform: bot.WeCom, Account: bot.AccountID(h.cfg.CorpID)}, Renderer: LateRendererName, Key: string(data)},
+		}})
+	}
+	if err != nil {
+		h.log.Warn("wecom: late callback not stored; only this replica will finish it", "event", m.Event, "change", m.ChangeType, "err", err)
+	}
+}
+
+// LateRenderer returns the renderer of stored late callbacks: it
+// processes the callback again, which queues its actions in the outbox,
+// and itself sends nothing.
+func (h *Handler) LateRenderer() bot.Renderer { return lateRenderer{h} }
+
+type lateRenderer struct{ h *Handler }
+
+func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, error) {
+	var m inbound
+	if err := json.Unmarshal([]byte(a.Key), &m); err != nil {
+		return nil, fmt.Errorf("wecom: stored late callback: %w: %w", bot.ErrInvalid, err)
+	}
+	if err := r.h.process(ctx, m); err != nil {
+		return nil, fmt.Errorf("wecom: stored late callback %s/%s: %w", m.Event, m.ChangeType, err)
+	}
+	return nil, nil
 }
 
 // retryLate processes again, with backoff and within ProcessTimeout, a
