@@ -10,6 +10,7 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/handlers/admin"
+	"github.com/siyu-bot/siyu/handlers/metrics"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -25,6 +26,8 @@ type capWiring struct {
 	// scripts is the library in force, for stages and gates that read
 	// their section outside a turn (the outbox's send gate).
 	scripts bot.ScriptSource
+	// obs counts what capabilities do (coupon claims, held-back pushes).
+	obs *metrics.Metrics
 }
 
 // Command ranks order the engine's command layer (bot/stage.go): opting

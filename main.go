@@ -223,13 +223,14 @@ func serve(ctx context.Context, env runEnv) error {
 	if source == cfg.ScriptsDir {
 		go library.Watch(runCtx, 2*time.Second)
 	}
-	parts, err := buildParts(runCtx, capWiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, scripts: library})
+	sqlOutbox := sqlstore.NewOutbox(db)
+	obs := metrics.New(sqlOutbox)
+	tokens.OnSet(obs.TokenRefreshKey)
+	parts, err := buildParts(runCtx, capWiring{cfg: cfg, getenv: env.getenv, logger: logger, db: db, rdb: rdb, scripts: library, obs: obs})
 	if err != nil {
 		return err
 	}
 
-	sqlOutbox := sqlstore.NewOutbox(db)
-	obs := metrics.New(sqlOutbox)
 	outbox := bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: parts.gate, Renderers: parts.renderers,
 		OnResult: func(p bot.Platform, result string) {
 			obs.Sent(p, result)

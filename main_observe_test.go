@@ -115,6 +115,9 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := sim.Post(t.Context(), sim.TextXML("o-metrics", "领券", wechat.NewMsgID())); err != nil {
+		t.Fatal(err)
+	}
 	stale := *sim
 	stale.Now = func() time.Time { return time.Now().Add(-3 * time.Hour) }
 	if r, _ := stale.Post(t.Context(), stale.TextXML("o-metrics", "营业时间", wechat.NewMsgID())); r.Status != http.StatusUnauthorized {
@@ -132,14 +135,15 @@ func TestMetrics(t *testing.T) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, want := range []string{
-		`siyu_callbacks_total{outcome="answered",platform="wechat"} 1`,
+		`siyu_callbacks_total{outcome="answered",platform="wechat"} 2`,
 		`siyu_callbacks_total{outcome="deduplicated",platform="wechat"} 1`,
 		`siyu_callbacks_total{outcome="stale",platform="wechat"} 1`,
 		`siyu_callbacks_total{outcome="refused_signature",platform="wechat"} 1`,
 		`siyu_dedupe_hits_total 1`,
 		`siyu_answers_total{platform="wechat",stage="rule"} 1`,
-		`siyu_outbox_rows{status="pending"} 0`,
-		`siyu_callback_duration_seconds_count{platform="wechat"} 4`,
+		`siyu_outbox_rows{status="sent"} 0`,
+		`siyu_callback_duration_seconds_count{platform="wechat"} 5`,
+		`siyu_coupon_claims_total{campaign="welcome-2026",outcome="issued"} 1`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -38,10 +38,15 @@ func wireCoupon(ctx context.Context, w capWiring, p *parts) error {
 	if w.scripts != nil {
 		initial = w.scripts.Scripts()
 	}
+	var onClaim func(campaign, outcome string)
+	if w.obs != nil {
+		onClaim = w.obs.CouponClaim
+	}
 	svc := coupon.New(coupon.Config{
 		Store:   store,
 		Counter: redisstore.NewCouponCounter(w.rdb),
 		Logger:  w.logger,
+		OnClaim: onClaim,
 	}, initial)
 	// The observer keeps the scripts in force for ClaimReward, which
 	// check-in (rank 20) calls before the command below sees the turn.

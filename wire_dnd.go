@@ -46,8 +46,12 @@ func newDNDService(ctx context.Context, w capWiring) (*dnd.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var st dnd.Store = store
+	if w.obs != nil {
+		st = heldCounter{Store: store, count: w.obs.HeldBack}
+	}
 	svc := dnd.New(dnd.Config{
-		Store: store, Counters: redisstore.NewDNDCounters(w.rdb), Scripts: w.scripts,
+		Store: st, Counters: redisstore.NewDNDCounters(w.rdb), Scripts: w.scripts,
 		Logger: w.logger,
 	})
 	return svc, nil
@@ -74,4 +78,21 @@ func (a dndAdmin) HeldBack(ctx context.Context, limit int) ([]admin.DNDHeld, err
 		out[i] = admin.DNDHeld{Person: h.Person, Topic: h.Topic, Reason: h.Reason, Action: h.Action, Until: h.Until, CreatedAt: h.At}
 	}
 	return out, nil
+}
+
+// heldCounter counts every held-back record by its reason for the
+// metrics, whether do-not-disturb held the push when it was produced or
+// when the outbox was about to send it.
+type heldCounter struct {
+	dnd.Store
+	count func(reason string)
+}
+
+// RecordHeld implements dnd.Store.
+func (h heldCounter) RecordHeld(ctx context.Context, r dnd.HeldBack) error {
+	err := h.Store.RecordHeld(ctx, r)
+	if err == nil {
+		h.count(r.Reason)
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -414,4 +415,38 @@ func BenchmarkDNDAdmitStores(b *testing.B) {
 			b.Fatal(until, err)
 		}
 	}
+}
+
+// TestHeldCounter: every held-back record that is stored is counted by
+// its reason, and a failed store is not.
+func TestHeldCounter(t *testing.T) {
+	counted := map[string]int{}
+	fail := false
+	h := heldCounter{Store: failingHeldStore{fail: &fail}, count: func(r string) { counted[r]++ }}
+	for _, r := range []string{"opted_out", "quiet_hours", "opted_out"} {
+		if err := h.RecordHeld(t.Context(), dnd.HeldBack{Reason: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fail = true
+	if err := h.RecordHeld(t.Context(), dnd.HeldBack{Reason: "cap"}); err == nil {
+		t.Fatal("want the store's error")
+	}
+	if counted["opted_out"] != 2 || counted["quiet_hours"] != 1 || counted["cap"] != 0 {
+		t.Errorf("counted %v, want opted_out 2, quiet_hours 1, cap 0", counted)
+	}
+}
+
+// failingHeldStore is a dnd.Store whose RecordHeld fails on demand; the
+// rest of the interface is not used by the test.
+type failingHeldStore struct {
+	dnd.Store
+	fail *bool
+}
+
+func (f failingHeldStore) RecordHeld(context.Context, dnd.HeldBack) error {
+	if *f.fail {
+		return errors.New("down")
+	}
+	return nil
 }

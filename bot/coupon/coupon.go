@@ -183,8 +183,12 @@ type Config struct {
 	// RecheckAfter bounds how often a sold-out answer is checked against
 	// the database (a lost reservation would otherwise strand stock).
 	RecheckAfter time.Duration
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// OnClaim, when set, is told every claim's campaign and outcome
+	// (issued, out_of_stock, limit_reached, ended, not_started); metrics
+	// count them.
+	OnClaim func(campaign, outcome string)
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Service claims coupons; it is the command stage (rank 30), the outbox

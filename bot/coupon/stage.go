@@ -96,6 +96,9 @@ func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, proactiv
 		if err != nil {
 			return fmt.Errorf("coupon stage %s: %w", c.ID, err)
 		}
+		if s.cfg.OnClaim != nil {
+			s.cfg.OnClaim(c.ID, string(res.Outcome))
+		}
 	}
 	if proactive && res.Outcome != Issued {
 		return nil

@@ -61,6 +61,7 @@ type Metrics struct {
 	turns     *prometheus.CounterVec
 	risks     *prometheus.CounterVec
 	heldBack  *prometheus.CounterVec
+	coupons   *prometheus.CounterVec
 	now       func() time.Time
 }
 
@@ -100,9 +101,12 @@ func New(stats OutboxStats) *Metrics {
 		heldBack: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siyu_held_back_total", Help: "Proactive messages held back by do-not-disturb, by reason.",
 		}, []string{"reason"}),
+		coupons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siyu_coupon_claims_total", Help: "Coupon claims by campaign and outcome (issued, out_of_stock, limit_reached, ended, not_started).",
+		}, []string{"campaign", "outcome"}),
 		now: time.Now,
 	}
-	m.reg.MustRegister(m.callbacks, m.latency, m.dedupe, m.sends, m.ambiguous, m.tokens, m.turns, m.risks, m.heldBack,
+	m.reg.MustRegister(m.callbacks, m.latency, m.dedupe, m.sends, m.ambiguous, m.tokens, m.turns, m.risks, m.heldBack, m.coupons,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&outboxCollector{
@@ -208,6 +212,27 @@ func (m *Metrics) Ambiguous(p bot.Platform) { m.ambiguous.WithLabelValues(string
 
 // TokenRefresh counts an access-token fetch.
 func (m *Metrics) TokenRefresh(p bot.Platform) { m.tokens.WithLabelValues(string(p)).Inc() }
+
+// CouponClaim counts a coupon claim's outcome.
+func (m *Metrics) CouponClaim(campaign, outcome string) {
+	m.coupons.WithLabelValues(campaign, outcome).Inc()
+}
+
+// TokenRefreshKey counts an access-token fetch by the key the token is
+// cached under: the SDK's keys name the Official Account
+// ("officialaccount") and WeCom ("work"), siyu's Douyin keys "douyin".
+func (m *Metrics) TokenRefreshKey(key string) {
+	switch {
+	case strings.Contains(key, "officialaccount"):
+		m.TokenRefresh(bot.WeChat)
+	case strings.Contains(key, "_work_"):
+		m.TokenRefresh(bot.WeCom)
+	case strings.Contains(key, "douyin"):
+		m.TokenRefresh(bot.Douyin)
+	default:
+		m.TokenRefresh("other")
+	}
+}
 
 // HeldBack counts a proactive message do-not-disturb held back.
 func (m *Metrics) HeldBack(reason string) { m.heldBack.WithLabelValues(reason).Inc() }

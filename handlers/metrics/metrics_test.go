@@ -147,3 +147,20 @@ func BenchmarkCallbacks(b *testing.B) {
 		_ = h(c)
 	}
 }
+
+func TestTokenRefreshKey(t *testing.T) {
+	m := New(nil)
+	for _, key := range []string{
+		"gowechat_officialaccount__stable_access_token_wx1",
+		"gowechat_work__access_token_corp_1000002",
+		"douyin_client_token_key1",
+		"douyin_client_token_key1",
+	} {
+		m.TokenRefreshKey(key)
+	}
+	for p, want := range map[string]float64{"wechat": 1, "wecom": 1, "douyin": 2, "other": 0} {
+		if got := testutil.ToFloat64(m.tokens.WithLabelValues(p)); got != want {
+			t.Errorf("token refreshes{%s} = %v, want %v", p, got, want)
+		}
+	}
+}

@@ -18,7 +18,8 @@ import (
 // WeCom token code would use "" as the token). Get and IsExist cannot
 // report errors; they log them, without the value, and report a miss.
 type TokenCache struct {
-	c *Client
+	c     *Client
+	onSet func(key string)
 }
 
 // Interface guards.
@@ -26,6 +27,11 @@ var _ cache.ContextCache = (*TokenCache)(nil)
 
 // NewTokenCache returns a TokenCache storing its keys in c.
 func NewTokenCache(c *Client) *TokenCache { return &TokenCache{c: c} }
+
+// OnSet calls f with the key of every token stored: a token is stored
+// when it was fetched from the platform, so metrics count refreshes.
+// Call it before the cache is used.
+func (t *TokenCache) OnSet(f func(key string)) { t.onSet = f }
 
 // Get returns the cached string, or nil.
 func (t *TokenCache) Get(key string) any { return t.GetContext(context.Background(), key) }
@@ -71,6 +77,9 @@ func (t *TokenCache) SetContext(ctx context.Context, key string, val any, timeou
 	}
 	if err := t.c.rdb.Set(ctx, t.c.key("token", key), s, timeout).Err(); err != nil {
 		return fmt.Errorf("redisstore.TokenCache.Set %s: %w: %w", key, bot.ErrUnavailable, err)
+	}
+	if t.onSet != nil {
+		t.onSet(key)
 	}
 	return nil
 }
