@@ -92,7 +92,7 @@ func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, proactiv
 		res = s.dryRun(ctx, c, ev)
 	default:
 		var err error
-		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Trigger: EventTrigger(ev), To: to, Channel: ev.Channel, Proactive: proactive})
+		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(ev), Trigger: EventTrigger(ev), To: to, Channel: ev.Channel, Proactive: proactive})
 		if err != nil {
 			return fmt.Errorf("coupon stage %s: %w", c.ID, err)
 		}
@@ -171,7 +171,7 @@ func (s *Service) ClaimReward(ctx context.Context, campaign string, ev bot.Event
 		return nil, fmt.Errorf("coupon.ClaimReward %s: %w", campaign, bot.ErrNotFound)
 	}
 	to := personTarget(&ev)
-	res, err := s.Claim(ctx, c, Request{Person: ev.Person(), Trigger: "reward:" + trigger, To: to, Channel: ev.Channel, Proactive: true})
+	res, err := s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(&ev), Trigger: "reward:" + trigger, To: to, Channel: ev.Channel, Proactive: true})
 	if err != nil {
 		return nil, fmt.Errorf("coupon.ClaimReward: %w", err)
 	}
