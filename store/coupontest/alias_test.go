@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot/coupon"
+	"github.com/siyu-bot/siyu/store/sqlstore"
 )
 
 const aliasCampaigns = `campaigns:
@@ -169,5 +170,31 @@ func TestConcurrentClaimsAcrossLink(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNamesBackfill: a claim stored before coupon_claim_names existed
+// (or by an older replica) gets its row when a replica starts, so the
+// linked person's limit holds for it too.
+func TestNamesBackfill(t *testing.T) {
+	ctx := context.Background()
+	r := newReplicas(t, 1, aliasCampaigns, func() time.Time { return testNow }, nil)
+	c := r.campaign(t, "one")
+	if res, err := r.svcs[0].Claim(ctx, c, unlinked("o-1", "t1")); err != nil || res.Outcome != coupon.Issued {
+		t.Fatalf("Claim = %v, %v", res.Outcome, err)
+	}
+	if err := r.dbs[0].Gorm().Exec("DELETE FROM coupon_claim_names").Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.NewCoupons(ctx, r.dbs[0]); err != nil {
+		t.Fatalf("NewCoupons: %v", err)
+	}
+	r.flush(t) // the counter is rebuilt from the database
+	res, err := r.svcs[0].Claim(ctx, c, linked("o-1", "t2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != coupon.LimitReached {
+		t.Errorf("linked claim after the backfill = %s, want limit_reached", res.Outcome)
 	}
 }
