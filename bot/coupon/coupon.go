@@ -114,11 +114,16 @@ var (
 
 // Store is the database truth of claims and imported codes.
 type Store interface {
-	// Insert stores c and, in the same transaction, msg in the outbox. A
+	// Insert stores c and, in the same transaction, msg in the outbox.
+	// (campaign, trigger) is unique per platform name (c.Alias, or
+	// c.Person when c has no alias), so one event claims once whether or
+	// not it was linked when it claimed. A
 	// slot taken by another of the person's claims is replaced by a free
 	// one up to perPerson. Conflicts are the Err… sentinels above.
 	Insert(ctx context.Context, c Claim, perPerson int, msg bot.OutboxItem) (Claim, error)
-	// ByTrigger returns the claim of (campaign, person, trigger).
+	// ByTrigger returns the claim of (campaign, person, trigger). A
+	// claim's trigger is unique under its platform name (Alias when it
+	// has one, else Person): ask with that name.
 	ByTrigger(ctx context.Context, campaign string, person bot.PersonID, trigger string) (Claim, bool, error)
 	// Get returns a claim by id (bot.ErrNotFound when unknown).
 	Get(ctx context.Context, id string) (Claim, error)
@@ -392,8 +397,9 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 // negative answers a claim that found no coupon, unless the trigger
 // claimed one before: then that claim is the answer (a retry).
 func (s *Service) negative(ctx context.Context, c *Campaign, req Request, o Outcome) (Result, error) {
-	// Under either name: a callback retried after the link was learnt
-	// finds the claim its first try made unlinked.
+	// Under either name: the platform name finds a callback's claim
+	// whether or not it was linked; the union name finds claims stored
+	// before triggers were kept under the platform name.
 	for _, name := range req.names() {
 		prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, name, req.Trigger)
 		if err != nil {

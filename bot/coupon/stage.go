@@ -111,8 +111,10 @@ func (s *Service) dryRun(ctx context.Context, c *Campaign, ev *bot.Event) Result
 	if o := c.InWindow(s.cfg.Now()); o != "" {
 		return Result{Outcome: o}
 	}
-	if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, ev.Person(), EventTrigger(ev)); err == nil && ok {
-		return Result{Outcome: Issued, Claim: prev, Replayed: true}
+	for _, name := range (Request{Person: ev.Person(), Alias: AliasOf(ev)}).names() {
+		if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, name, EventTrigger(ev)); err == nil && ok {
+			return Result{Outcome: Issued, Claim: prev, Replayed: true}
+		}
 	}
 	if n, err := s.cfg.Store.Issued(ctx, c.ID); err == nil && n >= c.Stock {
 		return Result{Outcome: OutOfStock}

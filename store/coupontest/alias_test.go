@@ -93,21 +93,38 @@ func TestLimitAcrossLink(t *testing.T) {
 }
 
 // TestRetryAcrossLink: a callback retried after the link was learnt
-// gets the claim its first, unlinked try made.
+// gets the claim its first, unlinked try made, whatever the limit; and
+// the other way round.
 func TestRetryAcrossLink(t *testing.T) {
-	ctx := context.Background()
-	r := newReplicas(t, 1, aliasCampaigns, func() time.Time { return testNow }, nil)
-	c := r.campaign(t, "one")
-	first, err := r.svcs[0].Claim(ctx, c, unlinked("o-1", "msg-1"))
-	if err != nil || first.Outcome != coupon.Issued {
-		t.Fatalf("first Claim = %v, %v", first.Outcome, err)
+	tests := []struct {
+		name          string
+		campaign      string
+		first, second func(user, trig string) coupon.Request
+	}{
+		{"limit one, unlinked then linked", "one", unlinked, linked},
+		{"limit two, unlinked then linked", "two", unlinked, linked},
+		{"limit two, linked then unlinked", "two", linked, unlinked},
 	}
-	again, err := r.svcs[0].Claim(ctx, c, linked("o-1", "msg-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.Outcome != coupon.Issued || !again.Replayed || again.Claim.ID != first.Claim.ID {
-		t.Errorf("retry = %s replayed %v claim %s, want the first claim %s replayed", again.Outcome, again.Replayed, again.Claim.ID, first.Claim.ID)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := newReplicas(t, 2, aliasCampaigns, func() time.Time { return testNow }, nil)
+			c := r.campaign(t, tc.campaign)
+			first, err := r.svcs[0].Claim(ctx, c, tc.first("o-1", "msg-1"))
+			if err != nil || first.Outcome != coupon.Issued {
+				t.Fatalf("first Claim = %v, %v", first.Outcome, err)
+			}
+			again, err := r.svcs[1].Claim(ctx, c, tc.second("o-1", "msg-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Outcome != coupon.Issued || !again.Replayed || again.Claim.ID != first.Claim.ID {
+				t.Errorf("retry = %s replayed %v claim %s, want the first claim %s replayed", again.Outcome, again.Replayed, again.Claim.ID, first.Claim.ID)
+			}
+			if n, err := r.stores[0].Issued(ctx, c.ID); err != nil || n != 1 {
+				t.Errorf("claims stored = %d, %v; want 1", n, err)
+			}
+		})
 	}
 }
 

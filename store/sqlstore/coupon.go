@@ -151,6 +151,18 @@ func triggerHash(campaign string, person bot.PersonID, trigger string) string {
 	return hashKey(campaign, string(person), trigger)
 }
 
+// triggerPerson is the name a claim's trigger is unique under: its
+// platform name (the alias of a linked claim), so a callback retried
+// after the link was learnt hits the claim its unlinked try made. Every
+// trigger names its platform and account already, so this joins nothing
+// that was apart.
+func triggerPerson(c coupon.Claim) bot.PersonID {
+	if c.Alias != "" {
+		return c.Alias
+	}
+	return c.Person
+}
+
 func (r couponClaimRow) claim() coupon.Claim {
 	c := coupon.Claim{
 		ID: r.ID, Campaign: r.Campaign, Person: bot.PersonID(r.Person), Trigger: r.TriggerText, Seq: r.Seq, Slot: r.Slot,
@@ -172,7 +184,7 @@ func (s *Coupons) Insert(ctx context.Context, c coupon.Claim, perPerson int, msg
 	now := dbTime(c.CreatedAt)
 	row := couponClaimRow{
 		ID: c.ID, Campaign: c.Campaign, Seq: c.Seq, PersonHash: personHash(c.Campaign, c.Person), Slot: c.Slot,
-		TriggerHash: triggerHash(c.Campaign, c.Person, c.Trigger), Person: truncate(string(c.Person), 191),
+		TriggerHash: triggerHash(c.Campaign, triggerPerson(c), c.Trigger), Person: truncate(string(c.Person), 191),
 		TriggerText: truncate(c.Trigger, 191), Channel: truncate(c.Channel, 128), Target: string(target),
 		Message: c.Message, Proactive: c.Proactive, CreatedAt: now,
 	}
