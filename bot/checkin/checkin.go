@@ -329,8 +329,8 @@ func CanPostToGroup(p bot.Platform) bool { return p != bot.WeCom }
 func (s *Service) CheckIn(ctx context.Context, cfg *Config, ev bot.Event) (Outcome, error) {
 	now := s.now()
 	day := DayOf(now, cfg.Location)
-	scope, person := ScopeOf(ev), PersonKey(ev.Person())
-	prev, err := s.store.Latest(ctx, scope, person, day)
+	scope := ScopeOf(ev)
+	person, prev, err := s.resolve(ctx, scope, ev, day)
 	switch {
 	case err == nil && prev.Day == day:
 		return s.already(ctx, cfg, prev)
@@ -366,6 +366,47 @@ func (s *Service) CheckIn(ctx context.Context, cfg *Config, ev bot.Event) (Outco
 		return Outcome{}, fmt.Errorf("checkin.CheckIn: %w", err)
 	}
 	return Outcome{Checkin: c, Reached: reached}, nil
+}
+
+// resolve returns the name ev's sender checks in under in scope, with
+// their latest check-in there on or before day (an error wrapping
+// bot.ErrNotFound when there is none).
+//
+// A linked sender (ev.UnionID) is union:<unionid>, but what they did
+// before siyu learnt the link is under their platform name. Of the two,
+// the name with the later check-in wins (the union name on a tie or when
+// neither has one): a streak begun before the link goes on under the
+// platform name, and once the union name has the later check-in (the
+// person checked in from the other platform) it stays there. So history
+// moves over once, nothing is rewritten, and a person who checked in
+// today under either name is "already" under both. Check-ins made before
+// the link under the other platform's name are not seen: the event does
+// not carry it.
+func (s *Service) resolve(ctx context.Context, scope string, ev bot.Event, day Day) (string, Checkin, error) {
+	person := PersonKey(ev.Person())
+	latest, err := s.store.Latest(ctx, scope, person, day)
+	if ev.UnionID == "" || ev.Sender == "" || err != nil && !errors.Is(err, bot.ErrNotFound) {
+		return person, latest, err
+	}
+	platform := PersonKey(bot.PersonOf(ev.Platform, ev.Account, ev.Sender, ""))
+	old, oerr := s.store.Latest(ctx, scope, platform, day)
+	switch {
+	case oerr != nil && !errors.Is(oerr, bot.ErrNotFound):
+		return person, Checkin{}, oerr
+	case oerr == nil && (err != nil || old.Day > latest.Day):
+		return platform, old, nil
+	}
+	return person, latest, err
+}
+
+// personIn is resolve's name alone, for the boards; the event's own
+// person when the store cannot say.
+func (s *Service) personIn(ctx context.Context, cfg *Config, scope string, ev bot.Event) string {
+	person, _, err := s.resolve(ctx, scope, ev, DayOf(s.now(), cfg.Location))
+	if err != nil && !errors.Is(err, bot.ErrNotFound) {
+		return PersonKey(ev.Person())
+	}
+	return person
 }
 
 // addToBoards puts a new check-in on the boards and returns its rank of
@@ -501,8 +542,8 @@ func (s *Service) dryRun(ctx context.Context, cfg *Config, t *bot.Turn) error {
 	ev := t.Event
 	now := s.now()
 	day := DayOf(now, cfg.Location)
-	scope, person := ScopeOf(ev), PersonKey(ev.Person())
-	prev, err := s.store.Latest(ctx, scope, person, day)
+	scope := ScopeOf(ev)
+	person, prev, err := s.resolve(ctx, scope, ev, day)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		return fmt.Errorf("checkin.dryRun: %w", err)
 	}

@@ -17,6 +17,21 @@
 // rebuilt from the database, and any collision a stale counter causes is
 // caught by the constraints and retried.
 //
+// A person linked across platforms (bot.Event.UnionID) claims as
+// union:<unionid>, but what they claimed before siyu learnt the link
+// stands under their platform-scoped name (wechat:<appid>:<openid>). So
+// a claim has up to two names: Person, and Alias, the platform-scoped
+// name when Person is the union name. Each claim occupies its slot under
+// every name it has (the store keeps one row per name and slot, unique),
+// so a person's claims under either name share the per_person slots:
+// claims under the platform name before the link and under the union
+// name after it can never together exceed per_person, whichever replica
+// claims and in whatever order. The Counter counts under both names too;
+// where it is wrong, the store's constraints decide. Claims made under
+// another platform's name before the link (the same person's WeCom id,
+// while this claim comes from the Official Account) are not counted: the
+// event does not carry that name.
+//
 // The coupon's message is written to the outbox in the claim's own
 // transaction, keyed by the claim id, so it is sent even if the replica
 // dies right after the claim, retried until delivered, and never queued
@@ -63,6 +78,10 @@ type Claim struct {
 	ID       string
 	Campaign string
 	Person   bot.PersonID
+	// Alias is the platform-scoped name of a person who claims under
+	// their union name ("" otherwise); the claim counts against
+	// per_person under both names.
+	Alias bot.PersonID
 	// Trigger is the claiming event's identity: platform:account:dedupe
 	// key for a message or a follow, the milestone id for a reward.
 	Trigger string
@@ -95,11 +114,16 @@ var (
 
 // Store is the database truth of claims and imported codes.
 type Store interface {
-	// Insert stores c and, in the same transaction, msg in the outbox. A
+	// Insert stores c and, in the same transaction, msg in the outbox.
+	// (campaign, trigger) is unique per platform name (c.Alias, or
+	// c.Person when c has no alias), so one event claims once whether or
+	// not it was linked when it claimed. A
 	// slot taken by another of the person's claims is replaced by a free
 	// one up to perPerson. Conflicts are the Err… sentinels above.
 	Insert(ctx context.Context, c Claim, perPerson int, msg bot.OutboxItem) (Claim, error)
-	// ByTrigger returns the claim of (campaign, person, trigger).
+	// ByTrigger returns the claim of (campaign, person, trigger). A
+	// claim's trigger is unique under its platform name (Alias when it
+	// has one, else Person): ask with that name.
 	ByTrigger(ctx context.Context, campaign string, person bot.PersonID, trigger string) (Claim, bool, error)
 	// Get returns a claim by id (bot.ErrNotFound when unknown).
 	Get(ctx context.Context, id string) (Claim, error)
@@ -111,14 +135,14 @@ type Store interface {
 	Snapshot(ctx context.Context, campaign string) (Snapshot, error)
 	// Issued counts a campaign's claims.
 	Issued(ctx context.Context, campaign string) (int, error)
-	// Held counts a person's claims of a campaign.
-	Held(ctx context.Context, campaign string, person bot.PersonID) (int, error)
+	// Held counts the claims of a campaign held under any of the names.
+	Held(ctx context.Context, campaign string, persons ...bot.PersonID) (int, error)
 }
 
 // Snapshot is a campaign's state in the database.
 type Snapshot struct {
 	Seqs    []int                // claimed seqs, ascending
-	Persons map[bot.PersonID]int // claims per person
+	Persons map[bot.PersonID]int // claims per name (a linked claim counts under both)
 	Codes   int                  // imported codes
 }
 
@@ -150,11 +174,12 @@ type Reservation struct {
 // (Redis). It may be wrong after a loss; the Store's constraints are not.
 type Counter interface {
 	// Reserve takes the next free seq (≤ stock, or ≤ the imported codes
-	// when importOnly) and the person's next slot (≤ perPerson).
-	Reserve(ctx context.Context, campaign string, person bot.PersonID, stock, perPerson int, importOnly bool) (Reservation, error)
-	// Release gives back a reservation's seq (when seq) and slot (when
-	// slot) that were not used.
-	Release(ctx context.Context, campaign string, person bot.PersonID, r Reservation, seq, slot bool) error
+	// when importOnly) and a slot (≤ perPerson) under every one of the
+	// person's names: FullForPerson when any name has perPerson claims.
+	Reserve(ctx context.Context, campaign string, persons []bot.PersonID, stock, perPerson int, importOnly bool) (Reservation, error)
+	// Release gives back a reservation's seq (when seq) and slot under
+	// every name (when slot) that were not used.
+	Release(ctx context.Context, campaign string, persons []bot.PersonID, r Reservation, seq, slot bool) error
 	// Rebuild replaces the campaign's state with one read by snap, unless
 	// another replica is doing it; callers then Reserve again.
 	Rebuild(ctx context.Context, campaign string, snap func(context.Context) (Snapshot, error)) error
@@ -230,7 +255,10 @@ func (s *Service) Campaigns() *Campaigns { return From(s.scripts.Load()) }
 
 // Request is one claim.
 type Request struct {
-	Person    bot.PersonID
+	Person bot.PersonID
+	// Alias is the platform-scoped name when Person is the union name
+	// (see AliasOf); claims under it count against per_person too.
+	Alias     bot.PersonID
 	Trigger   string
 	To        bot.Target
 	Channel   string
@@ -243,6 +271,23 @@ type Result struct {
 	Claim   Claim
 	// Replayed: the trigger had claimed before; Claim is that claim.
 	Replayed bool
+}
+
+// AliasOf returns the platform-scoped name of ev's sender when the event
+// is linked (Person is then the union name), else "".
+func AliasOf(ev *bot.Event) bot.PersonID {
+	if ev.UnionID == "" || ev.Sender == "" {
+		return ""
+	}
+	return bot.PersonOf(ev.Platform, ev.Account, ev.Sender, "")
+}
+
+// names returns the names a request's claims count under.
+func (req Request) names() []bot.PersonID {
+	if req.Alias == "" || req.Alias == req.Person {
+		return []bot.PersonID{req.Person}
+	}
+	return []bot.PersonID{req.Person, req.Alias}
 }
 
 // maxAttempts bounds the retries of one claim after conflicts caused by
@@ -261,8 +306,13 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 	}
 	native := s.cfg.Native[c.ID]
 	importOnly := c.Codes.Import && native == nil
+	names := req.names()
+	var alias bot.PersonID
+	if len(names) > 1 {
+		alias = names[1]
+	}
 	for range maxAttempts {
-		r, err := s.cfg.Counter.Reserve(ctx, c.ID, req.Person, c.Stock, c.PerPerson, importOnly)
+		r, err := s.cfg.Counter.Reserve(ctx, c.ID, names, c.Stock, c.PerPerson, importOnly)
 		if err != nil {
 			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 		}
@@ -275,7 +325,7 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 			}
 			continue
 		case FullForPerson:
-			if s.recheckPerson(ctx, c, req.Person, now) {
+			if s.recheckPerson(ctx, c, names, now) {
 				continue
 			}
 			return s.negative(ctx, c, req, LimitReached)
@@ -288,14 +338,14 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 		if r.Seq < 1 || r.Seq > c.Stock || r.Slot < 1 || r.Slot > c.PerPerson {
 			// A counter from before the scripts changed stock or limit:
 			// give both back and rebuild against the current numbers.
-			s.release(ctx, c, req.Person, r, true, true)
+			s.release(ctx, c, names, r, true, true)
 			if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
 				return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 			}
 			continue
 		}
 		cl := Claim{
-			ID: newID(), Campaign: c.ID, Person: req.Person, Trigger: req.Trigger, Seq: r.Seq, Slot: r.Slot,
+			ID: newID(), Campaign: c.ID, Person: req.Person, Alias: alias, Trigger: req.Trigger, Seq: r.Seq, Slot: r.Slot,
 			Channel: req.Channel, To: req.To, Message: c.message(c.Replies.Issued), Proactive: req.Proactive,
 			CreatedAt: now,
 		}
@@ -304,14 +354,14 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 		case importOnly:
 			code, err := s.cfg.Store.CodeAt(ctx, c.ID, r.Seq)
 			if errors.Is(err, bot.ErrNotFound) {
-				s.release(ctx, c, req.Person, r, false, true)
+				s.release(ctx, c, names, r, false, true)
 				if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
 					return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 				}
 				continue
 			}
 			if err != nil {
-				s.release(ctx, c, req.Person, r, true, true)
+				s.release(ctx, c, names, r, true, true)
 				return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 			}
 			cl.Code = code
@@ -320,7 +370,7 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 		}
 		msg, err := cl.outboxItem()
 		if err != nil {
-			s.release(ctx, c, req.Person, r, true, true)
+			s.release(ctx, c, names, r, true, true)
 			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 		}
 		stored, err := s.cfg.Store.Insert(ctx, cl, c.PerPerson, msg)
@@ -328,20 +378,20 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 		case err == nil:
 			return Result{Outcome: Issued, Claim: stored}, nil
 		case errors.Is(err, ErrTriggerTaken):
-			s.release(ctx, c, req.Person, r, true, true)
+			s.release(ctx, c, names, r, true, true)
 			return s.negative(ctx, c, req, LimitReached)
 		case errors.Is(err, ErrSeqTaken):
 			// The seq is really taken: keep it counted, take another.
-			s.release(ctx, c, req.Person, r, false, true)
+			s.release(ctx, c, names, r, false, true)
 		case errors.Is(err, ErrCodeTaken):
-			s.release(ctx, c, req.Person, r, true, true)
+			s.release(ctx, c, names, r, true, true)
 		case errors.Is(err, ErrLimit):
 			// The counter undercounted the person; leaving its slot
 			// taken brings it closer to the truth.
-			s.release(ctx, c, req.Person, r, true, false)
+			s.release(ctx, c, names, r, true, false)
 			return s.negative(ctx, c, req, LimitReached)
 		default:
-			s.release(ctx, c, req.Person, r, true, true)
+			s.release(ctx, c, names, r, true, true)
 			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 		}
 	}
@@ -351,12 +401,17 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 // negative answers a claim that found no coupon, unless the trigger
 // claimed one before: then that claim is the answer (a retry).
 func (s *Service) negative(ctx context.Context, c *Campaign, req Request, o Outcome) (Result, error) {
-	prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, req.Person, req.Trigger)
-	if err != nil {
-		return Result{}, fmt.Errorf("coupon.Claim: %w", err)
-	}
-	if ok {
-		return Result{Outcome: Issued, Claim: prev, Replayed: true}, nil
+	// Under either name: the platform name finds a callback's claim
+	// whether or not it was linked; the union name finds claims stored
+	// before triggers were kept under the platform name.
+	for _, name := range req.names() {
+		prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, name, req.Trigger)
+		if err != nil {
+			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+		}
+		if ok {
+			return Result{Outcome: Issued, Claim: prev, Replayed: true}, nil
+		}
 	}
 	return Result{Outcome: o}, nil
 }
@@ -390,11 +445,11 @@ func (s *Service) recheck(ctx context.Context, c *Campaign, now time.Time) bool 
 // limit: when the database holds fewer claims of theirs (it was restored
 // while Redis kept its state), the counter is rebuilt. A claim of theirs
 // still being inserted can trigger it too; that only costs a rebuild.
-func (s *Service) recheckPerson(ctx context.Context, c *Campaign, person bot.PersonID, now time.Time) bool {
+func (s *Service) recheckPerson(ctx context.Context, c *Campaign, persons []bot.PersonID, now time.Time) bool {
 	if !s.due("person:"+c.ID, now) {
 		return false
 	}
-	n, err := s.cfg.Store.Held(ctx, c.ID, person)
+	n, err := s.cfg.Store.Held(ctx, c.ID, persons...)
 	if err != nil || n >= c.PerPerson {
 		return false
 	}
@@ -418,11 +473,11 @@ func (s *Service) due(key string, now time.Time) bool {
 	return true
 }
 
-func (s *Service) release(ctx context.Context, c *Campaign, person bot.PersonID, r Reservation, seq, slot bool) {
+func (s *Service) release(ctx context.Context, c *Campaign, persons []bot.PersonID, r Reservation, seq, slot bool) {
 	// The claim's context may be ending; the release must still happen.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	if err := s.cfg.Counter.Release(rctx, c.ID, person, r, seq, slot); err != nil {
+	if err := s.cfg.Counter.Release(rctx, c.ID, persons, r, seq, slot); err != nil {
 		s.cfg.Logger.WarnContext(ctx, "coupon: release failed; the counter is rebuilt when stock runs short", "campaign", c.ID, "err", err)
 	}
 }

@@ -92,7 +92,7 @@ func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, proactiv
 		res = s.dryRun(ctx, c, ev)
 	default:
 		var err error
-		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Trigger: EventTrigger(ev), To: to, Channel: ev.Channel, Proactive: proactive})
+		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(ev), Trigger: EventTrigger(ev), To: to, Channel: ev.Channel, Proactive: proactive})
 		if err != nil {
 			return fmt.Errorf("coupon stage %s: %w", c.ID, err)
 		}
@@ -114,8 +114,10 @@ func (s *Service) dryRun(ctx context.Context, c *Campaign, ev *bot.Event) Result
 	if o := c.InWindow(s.cfg.Now()); o != "" {
 		return Result{Outcome: o}
 	}
-	if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, ev.Person(), EventTrigger(ev)); err == nil && ok {
-		return Result{Outcome: Issued, Claim: prev, Replayed: true}
+	for _, name := range (Request{Person: ev.Person(), Alias: AliasOf(ev)}).names() {
+		if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, name, EventTrigger(ev)); err == nil && ok {
+			return Result{Outcome: Issued, Claim: prev, Replayed: true}
+		}
 	}
 	if n, err := s.cfg.Store.Issued(ctx, c.ID); err == nil && n >= c.Stock {
 		return Result{Outcome: OutOfStock}
@@ -174,7 +176,7 @@ func (s *Service) ClaimReward(ctx context.Context, campaign string, ev bot.Event
 		return nil, fmt.Errorf("coupon.ClaimReward %s: %w", campaign, bot.ErrNotFound)
 	}
 	to := personTarget(&ev)
-	res, err := s.Claim(ctx, c, Request{Person: ev.Person(), Trigger: "reward:" + trigger, To: to, Channel: ev.Channel, Proactive: true})
+	res, err := s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(&ev), Trigger: "reward:" + trigger, To: to, Channel: ev.Channel, Proactive: true})
 	if err != nil {
 		return nil, fmt.Errorf("coupon.ClaimReward: %w", err)
 	}

@@ -229,7 +229,7 @@ func TestLostReservationIsRecovered(t *testing.T) {
 	}
 	// A reservation nobody inserts: the replica died.
 	counter := redisCounter(r)
-	if res, err := counter.Reserve(ctx, "two", person("ghost"), 2, 1, false); err != nil || res.Status != coupon.Reserved {
+	if res, err := counter.Reserve(ctx, "two", []bot.PersonID{person("ghost")}, 2, 1, false); err != nil || res.Status != coupon.Reserved {
 		t.Fatalf("Reserve = %+v, %v", res, err)
 	}
 	res, err := svc.Claim(ctx, c, coupon.Request{Person: person("b"), Trigger: "2", To: target("b")})
@@ -272,6 +272,9 @@ func TestDatabaseRestoredUnderOldCounters(t *testing.T) {
 		t.Fatalf("first claim = %s, want issued", got)
 	}
 	if err := r.dbs[0].Gorm().Exec("DELETE FROM coupon_claims").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := r.dbs[0].Gorm().Exec("DELETE FROM coupon_claim_names").Error; err != nil {
 		t.Fatal(err)
 	}
 	if got := claim("a", "2"); got != coupon.Issued {

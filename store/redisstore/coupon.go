@@ -34,16 +34,20 @@ func NewCouponCounter(c *Client) *CouponCounter {
 	return &CouponCounter{c: c, reserve: redis.NewScript(couponReserveScript), release: redis.NewScript(couponReleaseScript)}
 }
 
-// couponReserveScript: KEYS state, free, persons; ARGV person, stock,
-// per_person, import-only (1/0). Returns {status, seq, slot, epoch} with
-// status 1 reserved, 2 no state, 3 person full, 4 sold out.
+// couponReserveScript: KEYS state, free, persons; ARGV stock,
+// per_person, import-only (1/0), then the person's names (a linked
+// person's union name and platform name: a claim counts under both).
+// Returns {status, seq, slot, epoch} with status 1 reserved, 2 no state,
+// 3 person full, 4 sold out; slot is the highest count among the names.
 const couponReserveScript = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then return {2, 0, 0, ''} end
-local have = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
-if have >= tonumber(ARGV[3]) then return {3, 0, 0, epoch} end
-local stock = tonumber(ARGV[2])
-if ARGV[4] == '1' then
+for i = 4, #ARGV do
+  local have = tonumber(redis.call('HGET', KEYS[3], ARGV[i]) or '0')
+  if have >= tonumber(ARGV[2]) then return {3, 0, 0, epoch} end
+end
+local stock = tonumber(ARGV[1])
+if ARGV[3] == '1' then
   local codes = tonumber(redis.call('HGET', KEYS[1], 'codes') or '0')
   if codes < stock then stock = codes end
 end
@@ -59,19 +63,26 @@ if not seq then
   if n >= stock then return {4, 0, 0, epoch} end
   seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
 end
-local slot = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+local slot = 0
+for i = 4, #ARGV do
+  local n = redis.call('HINCRBY', KEYS[3], ARGV[i], 1)
+  if n > slot then slot = n end
+end
 return {1, seq, slot, epoch}
 `
 
-// couponReleaseScript: KEYS state, free, persons; ARGV epoch, person, seq (0:
-// keep), slot (1/0). A release into another epoch's state is ignored:
-// the rebuild already counted from the database.
+// couponReleaseScript: KEYS state, free, persons; ARGV epoch, seq (0:
+// keep), slot (1/0), then the person's names. A release into another
+// epoch's state is ignored: the rebuild already counted from the
+// database.
 const couponReleaseScript = `
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
-if tonumber(ARGV[3]) > 0 then redis.call('RPUSH', KEYS[2], ARGV[3]) end
-if ARGV[4] == '1' then
-  local n = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')
-  if n > 0 then redis.call('HINCRBY', KEYS[3], ARGV[2], -1) end
+if tonumber(ARGV[2]) > 0 then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+if ARGV[3] == '1' then
+  for i = 4, #ARGV do
+    local n = tonumber(redis.call('HGET', KEYS[3], ARGV[i]) or '0')
+    if n > 0 then redis.call('HINCRBY', KEYS[3], ARGV[i], -1) end
+  end
 end
 return 1
 `
@@ -88,12 +99,19 @@ func (k *CouponCounter) keys(campaign string) []string {
 }
 
 // Reserve implements coupon.Counter.
-func (k *CouponCounter) Reserve(ctx context.Context, campaign string, person bot.PersonID, stock, perPerson int, importOnly bool) (coupon.Reservation, error) {
+func (k *CouponCounter) Reserve(ctx context.Context, campaign string, persons []bot.PersonID, stock, perPerson int, importOnly bool) (coupon.Reservation, error) {
+	if len(persons) == 0 {
+		return coupon.Reservation{}, fmt.Errorf("redisstore.CouponCounter.Reserve: no person: %w", bot.ErrInvalid)
+	}
 	imp := "0"
 	if importOnly {
 		imp = "1"
 	}
-	v, err := k.reserve.Run(ctx, k.c.rdb, k.keys(campaign), string(person), stock, perPerson, imp).Slice()
+	args := []any{stock, perPerson, imp}
+	for _, p := range persons {
+		args = append(args, string(p))
+	}
+	v, err := k.reserve.Run(ctx, k.c.rdb, k.keys(campaign), args...).Slice()
 	if err != nil {
 		return coupon.Reservation{}, fmt.Errorf("redisstore.CouponCounter.Reserve: %w: %w", bot.ErrUnavailable, err)
 	}
@@ -119,7 +137,7 @@ func (k *CouponCounter) Reserve(ctx context.Context, campaign string, person bot
 }
 
 // Release implements coupon.Counter.
-func (k *CouponCounter) Release(ctx context.Context, campaign string, person bot.PersonID, r coupon.Reservation, seq, slot bool) error {
+func (k *CouponCounter) Release(ctx context.Context, campaign string, persons []bot.PersonID, r coupon.Reservation, seq, slot bool) error {
 	s, sl := 0, "0"
 	if seq {
 		s = r.Seq
@@ -127,7 +145,11 @@ func (k *CouponCounter) Release(ctx context.Context, campaign string, person bot
 	if slot {
 		sl = "1"
 	}
-	if err := k.release.Run(ctx, k.c.rdb, k.keys(campaign), r.Epoch, string(person), s, sl).Err(); err != nil {
+	args := []any{r.Epoch, s, sl}
+	for _, p := range persons {
+		args = append(args, string(p))
+	}
+	if err := k.release.Run(ctx, k.c.rdb, k.keys(campaign), args...).Err(); err != nil {
 		return fmt.Errorf("redisstore.CouponCounter.Release: %w: %w", bot.ErrUnavailable, err)
 	}
 	return nil

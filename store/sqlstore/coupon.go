@@ -25,6 +25,16 @@ import (
 // stock; (campaign, person, slot) with slot ≤ per_person; (campaign,
 // person, trigger) so one event claims once; (campaign, code) so codes
 // are distinct.
+//
+// A linked person (see coupon's package doc) has two names, and their
+// claims under both must share per_person. Each claim therefore also
+// has one row per name in coupon_claim_names, unique on (campaign,
+// name, slot) and written in the claim's transaction: a claim under
+// union:<id> with alias wechat:<appid>:<openid> holds its slot under
+// both, so it collides with a claim made under the platform name before
+// the link (or by a replica that has not learnt the link yet) exactly as
+// two claims under one name do. The claim row's own (campaign, person,
+// slot) index stays; it is the same rule for the first name.
 type Coupons struct {
 	db    *DB
 	batch *claimBatcher
@@ -36,10 +46,13 @@ var _ coupon.Store = (*Coupons)(nil)
 // NewCoupons returns the coupon store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
 func NewCoupons(ctx context.Context, db *DB) (*Coupons, error) {
-	if err := db.migrateTables(ctx, &couponClaimRow{}, &couponCodeRow{}); err != nil {
+	if err := db.migrateTables(ctx, &couponClaimRow{}, &couponCodeRow{}, &couponNameRow{}); err != nil {
 		return nil, fmt.Errorf("sqlstore.NewCoupons: %w", err)
 	}
 	s := &Coupons{db: db}
+	if err := s.backfillNames(ctx); err != nil {
+		return nil, fmt.Errorf("sqlstore.NewCoupons: %w", err)
+	}
 	s.batch = &claimBatcher{max: maxClaimFlushers, flush: s.insertBatch}
 	return s, nil
 }
@@ -78,12 +91,76 @@ type couponCodeRow struct {
 
 func (couponCodeRow) TableName() string { return "coupon_codes" }
 
+// couponNameRow is one name a claim counts under against per_person:
+// its person, and its alias when it has one. See Coupons.
+type couponNameRow struct {
+	ID         int64  `gorm:"primaryKey;autoIncrement"`
+	Campaign   string `gorm:"type:varchar(64);not null;uniqueIndex:ux_coupon_claim_names_slot,priority:1"`
+	PersonHash string `gorm:"type:varchar(64);not null;uniqueIndex:ux_coupon_claim_names_slot,priority:2"`
+	Slot       int    `gorm:"not null;uniqueIndex:ux_coupon_claim_names_slot,priority:3"`
+	ClaimID    string `gorm:"type:varchar(32);not null;index:ix_coupon_claim_names_claim"`
+	Person     string `gorm:"type:varchar(191);not null"`
+}
+
+func (couponNameRow) TableName() string { return "coupon_claim_names" }
+
+// nameRows returns the name rows of a claim row and its alias.
+func nameRows(row couponClaimRow, alias bot.PersonID) []couponNameRow {
+	out := []couponNameRow{{Campaign: row.Campaign, PersonHash: row.PersonHash, Slot: row.Slot, ClaimID: row.ID, Person: row.Person}}
+	if alias != "" && string(alias) != row.Person {
+		out = append(out, couponNameRow{Campaign: row.Campaign, PersonHash: personHash(row.Campaign, alias), Slot: row.Slot, ClaimID: row.ID, Person: truncate(string(alias), 191)})
+	}
+	return out
+}
+
+// backfillNames gives claims stored before coupon_claim_names existed
+// (or by a replica of an older version during a rolling update) their
+// person's row, once at each start; a claim's row is never lost to a
+// race, since every replica writes the same row and duplicates are
+// skipped.
+func (s *Coupons) backfillNames(ctx context.Context) error {
+	g := s.db.gorm.WithContext(ctx)
+	for {
+		var rows []couponClaimRow
+		err := g.Where("NOT EXISTS (SELECT 1 FROM coupon_claim_names n WHERE n.claim_id = coupon_claims.id)").
+			Limit(importBatch).Find(&rows).Error
+		if err != nil {
+			return fmt.Errorf("backfill names: %w: %w", bot.ErrUnavailable, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		names := make([]couponNameRow, 0, len(rows))
+		for _, r := range rows {
+			names = append(names, nameRows(r, "")...)
+		}
+		if err := g.Clauses(clause.OnConflict{DoNothing: true}).Create(&names).Error; err != nil {
+			return fmt.Errorf("backfill names: %w: %w", bot.ErrUnavailable, err)
+		}
+		if len(rows) < importBatch {
+			return nil
+		}
+	}
+}
+
 func personHash(campaign string, person bot.PersonID) string {
 	return hashKey(campaign, string(person))
 }
 
 func triggerHash(campaign string, person bot.PersonID, trigger string) string {
 	return hashKey(campaign, string(person), trigger)
+}
+
+// triggerPerson is the name a claim's trigger is unique under: its
+// platform name (the alias of a linked claim), so a callback retried
+// after the link was learnt hits the claim its unlinked try made. Every
+// trigger names its platform and account already, so this joins nothing
+// that was apart.
+func triggerPerson(c coupon.Claim) bot.PersonID {
+	if c.Alias != "" {
+		return c.Alias
+	}
+	return c.Person
 }
 
 func (r couponClaimRow) claim() coupon.Claim {
@@ -107,7 +184,7 @@ func (s *Coupons) Insert(ctx context.Context, c coupon.Claim, perPerson int, msg
 	now := dbTime(c.CreatedAt)
 	row := couponClaimRow{
 		ID: c.ID, Campaign: c.Campaign, Seq: c.Seq, PersonHash: personHash(c.Campaign, c.Person), Slot: c.Slot,
-		TriggerHash: triggerHash(c.Campaign, c.Person, c.Trigger), Person: truncate(string(c.Person), 191),
+		TriggerHash: triggerHash(c.Campaign, triggerPerson(c), c.Trigger), Person: truncate(string(c.Person), 191),
 		TriggerText: truncate(c.Trigger, 191), Channel: truncate(c.Channel, 128), Target: string(target),
 		Message: c.Message, Proactive: c.Proactive, CreatedAt: now,
 	}
@@ -119,6 +196,10 @@ func (s *Coupons) Insert(ctx context.Context, c coupon.Claim, perPerson int, msg
 	if payload == nil {
 		payload = []byte{}
 	}
+	alias := c.Alias
+	if alias == c.Person {
+		alias = ""
+	}
 	out := outboxRow{ItemKey: msg.Key, Platform: string(msg.Platform), Payload: payload, Status: string(bot.OutboxPending), NextAt: dbTime(msg.NextAt)}
 	if msg.NextAt.IsZero() {
 		out.NextAt = now
@@ -127,7 +208,7 @@ func (s *Coupons) Insert(ctx context.Context, c coupon.Claim, perPerson int, msg
 	// flush to disk is most of a claim's cost. Should any of them
 	// conflict, the whole batch is rolled back and each is inserted on
 	// its own, which tells its caller which constraint it hit.
-	if err := s.batch.do(claimInsert{row: row, out: out}); err == nil {
+	if err := s.batch.do(claimInsert{row: row, names: nameRows(row, alias), out: out}); err == nil {
 		c.CreatedAt = now
 		return c, nil
 	} else if !errors.Is(err, errInsertAlone) {
@@ -140,6 +221,10 @@ func (s *Coupons) Insert(ctx context.Context, c coupon.Claim, perPerson int, msg
 		// would spare; the rare deadlock between duplicates is retried.
 		err := g.Transaction(func(tx *gorm.DB) error {
 			if err := tx.Create(&row).Error; err != nil {
+				return err
+			}
+			names := nameRows(row, alias)
+			if err := tx.Create(&names).Error; err != nil {
 				return err
 			}
 			o := out // Create writes the id back; a retry needs a fresh row
@@ -156,7 +241,7 @@ func (s *Coupons) Insert(ctx context.Context, c coupon.Claim, perPerson int, msg
 			return coupon.Claim{}, fmt.Errorf("sqlstore.Coupons.Insert: %w: %w", bot.ErrUnavailable, err)
 		}
 		// Which constraint? Asking is portable where error texts are not.
-		slot, err := s.conflict(ctx, row, perPerson)
+		slot, err := s.conflict(ctx, row, alias, perPerson)
 		if err != nil {
 			return coupon.Claim{}, fmt.Errorf("sqlstore.Coupons.Insert: %w", err)
 		}
@@ -178,8 +263,9 @@ const maxClaimFlushers = 4
 var errInsertAlone = errors.New("insert alone")
 
 type claimInsert struct {
-	row couponClaimRow
-	out outboxRow
+	row   couponClaimRow
+	names []couponNameRow
+	out   outboxRow
 }
 
 // insertBatch inserts claims and their outbox rows in one transaction.
@@ -190,11 +276,16 @@ func (s *Coupons) insertBatch(batch []claimInsert) error {
 	defer cancel()
 	rows := make([]couponClaimRow, len(batch))
 	outs := make([]outboxRow, len(batch))
+	names := make([]couponNameRow, 0, len(batch))
 	for i, b := range batch {
 		rows[i], outs[i] = b.row, b.out
+		names = append(names, b.names...)
 	}
 	err := s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&rows).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&names).Error; err != nil {
 			return err
 		}
 		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&outs).Error
@@ -256,7 +347,7 @@ func (b *claimBatcher) do(ins claimInsert) error {
 // one of coupon's sentinel errors; when it is the person's slot, it
 // returns a free slot to try instead, or coupon.ErrLimit when none is
 // left. Database failures are bot.ErrUnavailable.
-func (s *Coupons) conflict(ctx context.Context, row couponClaimRow, perPerson int) (int, error) {
+func (s *Coupons) conflict(ctx context.Context, row couponClaimRow, alias bot.PersonID, perPerson int) (int, error) {
 	type check struct {
 		taken error
 		where string
@@ -278,12 +369,23 @@ func (s *Coupons) conflict(ctx context.Context, row couponClaimRow, perPerson in
 			return 0, c.taken
 		}
 	}
-	var used []int
-	err := s.db.gorm.WithContext(ctx).Model(&couponClaimRow{}).
-		Where("campaign = ? AND person_hash = ?", row.Campaign, row.PersonHash).Pluck("slot", &used).Error
+	// A free slot is free under every name of the claim.
+	hashes := []string{row.PersonHash}
+	if alias != "" {
+		hashes = append(hashes, personHash(row.Campaign, alias))
+	}
+	var used, own []int
+	err := s.db.gorm.WithContext(ctx).Model(&couponNameRow{}).
+		Where("campaign = ? AND person_hash IN ?", row.Campaign, hashes).Pluck("slot", &used).Error
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", bot.ErrUnavailable, err)
 	}
+	err = s.db.gorm.WithContext(ctx).Model(&couponClaimRow{}).
+		Where("campaign = ? AND person_hash = ?", row.Campaign, row.PersonHash).Pluck("slot", &own).Error
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", bot.ErrUnavailable, err)
+	}
+	used = append(used, own...)
 	for slot := 1; slot <= perPerson; slot++ {
 		if !containsInt(used, slot) {
 			return slot, nil
@@ -376,7 +478,7 @@ func (s *Coupons) Snapshot(ctx context.Context, campaign string) (coupon.Snapsho
 		Person string
 		N      int
 	}
-	err := s.db.gorm.WithContext(ctx).Model(&couponClaimRow{}).Select("person, COUNT(*) AS n").
+	err := s.db.gorm.WithContext(ctx).Model(&couponNameRow{}).Select("person, COUNT(*) AS n").
 		Where("campaign = ?", campaign).Group("person").Scan(&persons).Error
 	if err != nil {
 		return coupon.Snapshot{}, fmt.Errorf("sqlstore.Coupons.Snapshot: %w: %w", bot.ErrUnavailable, err)
@@ -402,10 +504,14 @@ func (s *Coupons) Issued(ctx context.Context, campaign string) (int, error) {
 }
 
 // Held implements coupon.Store.
-func (s *Coupons) Held(ctx context.Context, campaign string, person bot.PersonID) (int, error) {
+func (s *Coupons) Held(ctx context.Context, campaign string, persons ...bot.PersonID) (int, error) {
+	hashes := make([]string, len(persons))
+	for i, p := range persons {
+		hashes[i] = personHash(campaign, p)
+	}
 	var n int64
-	err := s.db.gorm.WithContext(ctx).Model(&couponClaimRow{}).
-		Where("campaign = ? AND person_hash = ?", campaign, personHash(campaign, person)).Count(&n).Error
+	err := s.db.gorm.WithContext(ctx).Model(&couponNameRow{}).
+		Where("campaign = ? AND person_hash IN ?", campaign, hashes).Distinct("claim_id").Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore.Coupons.Held: %w: %w", bot.ErrUnavailable, err)
 	}
