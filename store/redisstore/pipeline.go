@@ -235,8 +235,13 @@ func (b *batcher) exec(batch []*batchOp) {
 // connFailed reports whether err leaves the connection unusable: anything
 // but a nil reply or an error reply from the server.
 func connFailed(err error) bool {
+	// The nil and redis.Nil checks come first so that the common case does
+	// not allocate: errors.As makes reply escape to the heap.
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
 	var reply redis.Error
-	return err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &reply)
+	return !errors.As(err, &reply)
 }
 
 // close stops the worker after the pipeline in flight and the deferred
