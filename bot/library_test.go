@@ -371,3 +371,24 @@ func TestLibraryWatchStops(t *testing.T) {
 		t.Fatal("Watch did not return after its context was canceled")
 	}
 }
+
+// BenchmarkWatchPoll measures one Watch poll of the shipped scripts
+// folder: reading every file and hashing it, every 2 s in production.
+func BenchmarkWatchPoll(b *testing.B) {
+	fsys := os.DirFS(filepath.Join("..", "scripts"))
+	raw, err := readScripts(fsys)
+	if err != nil || len(raw) == 0 {
+		b.Fatalf("readScripts(../scripts) = %d files, %v", len(raw), err)
+	}
+	size := 0
+	for _, r := range raw {
+		size += len(r.data)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		if scriptsState(readScripts(fsys)) == "" {
+			b.Fatal("empty state")
+		}
+	}
+}
