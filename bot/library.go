@@ -151,7 +151,16 @@ func (l *Library) Watch(ctx context.Context, every time.Duration) {
 		state := scriptsState(readScripts(l.fsys))
 		settled := state == last
 		last = state
-		if !settled || state == seen || state == l.Version() {
+		if !settled {
+			continue
+		}
+		if state == l.Version() {
+			// Back to what is loaded: saving a refused state again is a
+			// new change, logged again.
+			seen = state
+			continue
+		}
+		if state == seen {
 			continue
 		}
 		if l.reloadIf(state) {

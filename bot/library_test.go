@@ -291,6 +291,7 @@ func TestLibraryWatchStates(t *testing.T) {
 		// NewLibrary's, the others Watch's, the last for ever.
 		states      []string
 		waitLog     string // logged once Watch has acted
+		waitLogs    int    // times waitLog must be logged; 0 means 1
 		wantReply   string
 		wantReloads int
 	}{
@@ -311,6 +312,12 @@ func TestLibraryWatchStates(t *testing.T) {
 			name:   "a state changed again before its reload is not loaded",
 			states: []string{hoursV1, hoursV2, hoursV2, hoursV1Same}, waitLog: reloaded,
 			wantReply: "8点开门", wantReloads: 1,
+		},
+		{
+			// The fourth read is the reload's own, under its lock.
+			name:   "a refused save made again after a revert is refused again",
+			states: []string{hoursV2, broken, broken, broken, hoursV2, hoursV2, broken}, waitLog: "file=faq.yaml line=4", waitLogs: 2,
+			wantReply: "10点开门，周末照常", wantReloads: 0,
 		},
 	}
 	for _, tc := range tests {
@@ -337,7 +344,7 @@ func TestLibraryWatchStates(t *testing.T) {
 			deadline := time.After(10 * time.Second)
 			for {
 				logged := logs.next() // before the check, so no line is missed
-				if strings.Contains(logs.String(), tc.waitLog) {
+				if strings.Count(logs.String(), tc.waitLog) >= max(tc.waitLogs, 1) {
 					break
 				}
 				select {
