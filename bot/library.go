@@ -2,11 +2,11 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,7 +44,7 @@ func NewLibrary(fsys fs.FS, logger *slog.Logger, sections ...Section) (*Library,
 		logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Library{fsys: fsys, logger: logger, sections: sections}
-	cur, err := l.load()
+	cur, err := l.parse(readScripts(fsys))
 	if err != nil {
 		return nil, fmt.Errorf("bot.NewLibrary: %w", err)
 	}
@@ -64,9 +64,9 @@ func (l *Library) Sections() []Section { return l.sections }
 // FS returns the file system the library reads.
 func (l *Library) FS() fs.FS { return l.fsys }
 
-// Version identifies the current scripts: a fingerprint of the script
-// files' names, sizes and modification times, the same on every replica
-// that loaded the same files.
+// Version identifies the current scripts: a hash of the script files'
+// names and contents as loaded, the same on every replica that loaded the
+// same files.
 func (l *Library) Version() string { return l.cur.Load().version }
 
 // Reload loads the scripts again. If they fail to load, it logs each
@@ -76,7 +76,28 @@ func (l *Library) Version() string { return l.cur.Load().version }
 func (l *Library) Reload() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	next, err := l.load()
+	raw, err := readScripts(l.fsys)
+	return l.reloadLocked(raw, err)
+}
+
+// reloadIf loads the files if they still read as state (a scriptsState),
+// the state Watch saw settle; it reports whether it tried. Reading under
+// mu, like Reload, keeps an older read from replacing a newer load.
+func (l *Library) reloadIf(state string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	raw, err := readScripts(l.fsys)
+	if scriptsState(raw, err) != state {
+		return false
+	}
+	_ = l.reloadLocked(raw, err) // logged by reloadLocked
+	return true
+}
+
+// reloadLocked loads raw, the files as read (or the error reading them),
+// and replaces the current scripts if they load. l.mu must be held.
+func (l *Library) reloadLocked(raw []rawScript, readErr error) error {
+	next, err := l.parse(raw, readErr)
 	if err != nil {
 		serrs := ScriptErrors(err)
 		for _, e := range serrs {
@@ -95,69 +116,87 @@ func (l *Library) Reload() error {
 	return nil
 }
 
-// Watch polls the script files at the given interval and reloads them when their
-// fingerprint (names, sizes, modification times) changes, until ctx is
-// done. It blocks; run it in its own goroutine. A change that fails to
-// load is logged once and retried at the next change, so the previous
-// scripts keep answering until staff fix the files. every <= 0 means 2s.
+// Watch polls the script files at the given interval and reloads them
+// when their names or contents change, until ctx is done. It blocks; run
+// it in its own goroutine. A change that fails to load is logged once and
+// retried at the next change, so the previous scripts keep answering until
+// staff fix the files. every <= 0 means 2s.
+//
+// Watch compares contents, not sizes and modification times: an edit
+// that keeps the size within the file system's timestamp tick would
+// otherwise never load. And it loads a change only once the files read
+// the same at two polls in a row: an editor saving in place truncates the
+// file and then writes it, and the empty file caught in between is valid
+// scripts without a rule, which a broken save would then leave answering.
 func (l *Library) Watch(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		// Quick enough that staff see their edit in the next message they
-		// try, cheap enough (a few Stat calls) to never matter.
+		// try, cheap enough (reading a few small files) to never matter.
 		every = 2 * time.Second
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// seen is the last state loaded or tried, so that a failing one is
+	// logged once; last is the state at the previous poll. A state that
+	// changed again by the time reloadIf reads it is not tried, and
+	// settles at later polls.
 	seen := l.Version()
+	last := seen
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		fp, err := scriptsFingerprint(l.fsys)
-		if err != nil {
-			// Reload logs the error once per distinct failure.
-			fp = "error: " + err.Error()
-		}
-		if fp == seen {
+		state := scriptsState(readScripts(l.fsys))
+		settled := state == last
+		last = state
+		if !settled {
 			continue
 		}
-		seen = fp
-		_ = l.Reload() // logged by Reload
-	}
-}
-
-func (l *Library) load() (*loadedScripts, error) {
-	// Fingerprint before loading: if a file changes in between, the
-	// version is stale and Watch loads again, never the other way round.
-	fp, err := scriptsFingerprint(l.fsys)
-	if err != nil {
-		return nil, err
-	}
-	s, err := LoadScripts(l.fsys, l.sections...)
-	if err != nil {
-		return nil, err
-	}
-	return &loadedScripts{scripts: s, version: fp}, nil
-}
-
-// scriptsFingerprint hashes the names, sizes and modification times of
-// the script files, cheaply enough to poll.
-func scriptsFingerprint(fsys fs.FS) (string, error) {
-	paths, err := scriptPaths(fsys)
-	if err != nil {
-		return "", fmt.Errorf("bot.scriptsFingerprint: %w", err)
-	}
-	h := fnv.New64a()
-	for _, p := range paths {
-		// Stat rather than the walk's DirEntry: it follows symlinks, which
-		// is how a Kubernetes ConfigMap volume swaps files.
-		fi, err := fs.Stat(fsys, p)
-		if err != nil {
-			return "", fmt.Errorf("bot.scriptsFingerprint: %w", err)
+		if state == l.Version() {
+			// Back to what is loaded: saving a refused state again is a
+			// new change, logged again.
+			seen = state
+			continue
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", p, fi.Size(), fi.ModTime().UnixNano())
+		if state == seen {
+			continue
+		}
+		if l.reloadIf(state) {
+			seen = state
+		}
 	}
-	return strconv.FormatUint(h.Sum64(), 16), nil
+}
+
+// scriptsState is what Watch compares: the version of the files read, or
+// the error reading them (so that a read failure is logged once).
+func scriptsState(raw []rawScript, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return scriptsVersion(raw)
+}
+
+// parse loads raw, versioned by exactly the bytes it parsed.
+func (l *Library) parse(raw []rawScript, readErr error) (*loadedScripts, error) {
+	if readErr != nil {
+		return nil, fmt.Errorf("bot.readScripts: %w", readErr)
+	}
+	s, err := parseScripts(raw, l.sections)
+	if err != nil {
+		return nil, err
+	}
+	return &loadedScripts{scripts: s, version: scriptsVersion(raw)}, nil
+}
+
+// scriptsVersion hashes the script files' names and contents.
+func scriptsVersion(raw []rawScript) string {
+	h := sha256.New()
+	for _, r := range raw {
+		// Lengths first, so that no two file lists hash alike.
+		fmt.Fprintf(h, "%d:%s%d:", len(r.path), r.path, len(r.data))
+		h.Write(r.data)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

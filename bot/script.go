@@ -382,26 +382,54 @@ func chooseText(texts []string, pick func(n int) int) string {
 // ErrInvalid and one ScriptError per mistake, which ScriptErrors extracts.
 // A file system that cannot be read gives an error without ErrInvalid.
 func LoadScripts(fsys fs.FS, sections ...Section) (*Scripts, error) {
+	if _, err := sectionKeys(sections); err != nil {
+		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
+	}
+	raw, err := readScripts(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
+	}
+	return parseScripts(raw, sections)
+}
+
+// rawScript is one script file as read, before parsing.
+type rawScript struct {
+	path string
+	data []byte
+}
+
+// readScripts reads the script files of fsys, in path order.
+func readScripts(fsys fs.FS) ([]rawScript, error) {
+	paths, err := scriptPaths(fsys)
+	if err != nil {
+		return nil, err
+	}
+	raw := make([]rawScript, 0, len(paths))
+	for _, p := range paths {
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, err
+		}
+		raw = append(raw, rawScript{path: p, data: data})
+	}
+	return raw, nil
+}
+
+// parseScripts parses and merges files read by readScripts, so that a
+// caller can know exactly which bytes it loaded (Library's version).
+func parseScripts(raw []rawScript, sections []Section) (*Scripts, error) {
 	keys, err := sectionKeys(sections)
 	if err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
 	}
-	paths, err := scriptPaths(fsys)
-	if err != nil {
-		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
-	}
 	var errs []ScriptError
-	if len(paths) == 0 {
+	if len(raw) == 0 {
 		errs = append(errs, ScriptError{File: ".", Msg: "no .yaml or .yml files"})
 	}
-	files := make([]*scriptFile, 0, len(paths))
-	for _, p := range paths {
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return nil, fmt.Errorf("bot.LoadScripts: %w", err)
-		}
-		sp := &scriptParser{f: &scriptFile{path: p}, sections: sections, sectionKeys: keys}
-		sp.parse(data)
+	files := make([]*scriptFile, 0, len(raw))
+	for _, r := range raw {
+		sp := &scriptParser{f: &scriptFile{path: r.path}, sections: sections, sectionKeys: keys}
+		sp.parse(r.data)
 		errs = append(errs, sp.errs...)
 		files = append(files, sp.f)
 	}

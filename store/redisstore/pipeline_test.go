@@ -86,6 +86,13 @@ func newBatcherBackend(t *testing.T) batcherBackend {
 	}}
 }
 
+// hangGuard bounds waitForValue: only a broken test should reach it, not
+// a loaded CI machine under -race (a one-second bound is a timing
+// assumption).
+const hangGuard = 30 * time.Second
+
+// waitForValue polls until key holds want, for a write sent in the
+// background.
 func waitForValue(t *testing.T, rdb *redis.Client, key, want string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -111,7 +118,7 @@ func TestBatcherDeferredWriteGoesOutAlone(t *testing.T) {
 	if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "set", key, "v")); err != nil {
 		t.Fatal(err)
 	}
-	waitForValue(t, be.rdb, key, "v", time.Second)
+	waitForValue(t, be.rdb, key, "v", hangGuard)
 }
 
 // Close sends what was accepted before it, so a result handed to Finish
@@ -161,5 +168,5 @@ func TestBatcherRedialsAfterBrokenConnection(t *testing.T) {
 	if err != nil {
 		t.Fatalf("set after the connection broke: %v", err)
 	}
-	waitForValue(t, be.rdb, key, "after", time.Second)
+	waitForValue(t, be.rdb, key, "after", hangGuard)
 }

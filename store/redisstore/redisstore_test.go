@@ -20,6 +20,11 @@ import (
 	"github.com/siyu-bot/siyu/store/storetest"
 )
 
+// hangGuard bounds the polls for a write that lands in the background:
+// only a broken test should reach it, not a loaded CI machine under -race
+// (a one- or two-second bound is a timing assumption).
+const hangGuard = 30 * time.Second
+
 // elapse lets d pass on the server: the embedded miniredis only expires
 // keys when its clock is moved; a real Redis needs real time.
 func elapse(tb testing.TB, c *redisstore.Client, d time.Duration) {
@@ -484,7 +489,7 @@ func TestDeduperFinishOutlivesCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for {
 		_, result, err := d.Claim(t.Context(), "outlive", "tok", time.Hour)
 		if err != nil {
@@ -581,7 +586,7 @@ func TestDeduperLease(t *testing.T) {
 // waitResult waits for a queued Finish to land.
 func waitResult(t *testing.T, d *redisstore.Deduper, key, want string) {
 	t.Helper()
-	for range 1000 {
+	for deadline := time.Now().Add(hangGuard); time.Now().Before(deadline); {
 		_, result, err := d.Claim(t.Context(), key, "waiter", time.Hour)
 		if err != nil {
 			t.Fatal(err)
@@ -591,5 +596,5 @@ func waitResult(t *testing.T, d *redisstore.Deduper, key, want string) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("result of %s never became %q", key, want)
+	t.Fatalf("result of %s never became %q within %v", key, want, hangGuard)
 }
