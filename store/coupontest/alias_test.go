@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -220,29 +218,4 @@ func TestNamesBackfill(t *testing.T) {
 
 // BenchmarkClaimLinked is BenchmarkClaim with every claimant linked: each
 // claim counts under two names (two Redis counters, two name rows).
-func BenchmarkClaimLinked(b *testing.B) {
-	r := newReplicas(b, 2, `campaigns:
-  - id: bench
-    stock: 100000000
-    trigger: {keywords: [领券]}
-    codes: {generate: {prefix: BL, length: 12}}
-`, time.Now, nil)
-	c := r.campaign(b, "bench")
-	ctx := context.Background()
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(16) // claims wait on the database, not the CPU
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			user := "o-bench-" + strconv.FormatInt(i, 10)
-			res, err := r.svcs[i%2].Claim(ctx, c, linked(user, "t"+strconv.FormatInt(i, 10)))
-			if err != nil || res.Outcome != coupon.Issued {
-				b.Errorf("Claim = %s, %v", res.Outcome, err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
-}
+func BenchmarkClaimLinked(b *testing.B) { benchClaims(b, "BL", linked) }

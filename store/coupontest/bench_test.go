@@ -18,11 +18,19 @@ import (
 //	MYSQL_DSN='root@tcp(127.0.0.1:3306)/test' REDIS_URL=redis://127.0.0.1:6379/0 \
 //	  go test -run '^$' -bench Claim -benchtime 10000x ./store/coupontest/
 func BenchmarkClaim(b *testing.B) {
+	benchClaims(b, "BE", func(user, trigger string) coupon.Request {
+		return coupon.Request{Person: person(user), Trigger: trigger, To: target(user)}
+	})
+}
+
+// benchClaims claims one coupon per person, from two replicas in
+// parallel, each request built by req.
+func benchClaims(b *testing.B, prefix string, req func(user, trigger string) coupon.Request) {
 	r := newReplicas(b, 2, `campaigns:
   - id: bench
     stock: 100000000
     trigger: {keywords: [领券]}
-    codes: {generate: {prefix: BE, length: 12}}
+    codes: {generate: {prefix: `+prefix+`, length: 12}}
 `, time.Now, nil)
 	c := r.campaign(b, "bench")
 	ctx := context.Background()
@@ -34,7 +42,7 @@ func BenchmarkClaim(b *testing.B) {
 		for pb.Next() {
 			i := n.Add(1)
 			user := "o-bench-" + strconv.FormatInt(i, 10)
-			res, err := r.svcs[i%2].Claim(ctx, c, coupon.Request{Person: person(user), Trigger: "t" + strconv.FormatInt(i, 10), To: target(user)})
+			res, err := r.svcs[i%2].Claim(ctx, c, req(user, "t"+strconv.FormatInt(i, 10)))
 			if err != nil || res.Outcome != coupon.Issued {
 				b.Errorf("Claim = %s, %v", res.Outcome, err)
 				return
