@@ -70,7 +70,8 @@ type OutboxConfig struct {
 	// Renderers build Render actions at send time, by Render.Renderer.
 	Renderers map[string]Renderer
 	// OnResult, when set, is told each delivery's result by platform:
-	// "sent", "retry", "dead", "deferred", "held_back" or "ambiguous"
+	// "sent", "retry", "dead", "deferred" (by the Gate, or by the
+	// platform's open circuit), "held_back" or "ambiguous"
 	// (a timed-out send the platform may have delivered; "retry" or
 	// "dead" follows it). Metrics count them.
 	OnResult func(p Platform, result string)
