@@ -55,10 +55,10 @@ type OutboxConfig struct {
 	Concurrency int
 	// CircuitThreshold is how many sends in a row to one platform may
 	// time out or fail before its circuit opens: its rows are then put
-	// back (not counted as attempts) until a single probe send succeeds,
+	// back (not counted as attempts) until a probe send succeeds,
 	// so a hung platform holds no send slots that other platforms' rows
 	// need. CircuitCooldown is how long the circuit first stays open; it
-	// doubles while probes fail, up to 8 times CircuitCooldown.
+	// is the time between probes, doubled once while probes fail.
 	CircuitThreshold int
 	CircuitCooldown  time.Duration
 	// SendTimeout bounds one send; it must stay well under Lease, so a
@@ -667,10 +667,13 @@ func (o *Outbox) send(ctx context.Context, it OutboxItem, timeout time.Duration)
 
 // circuits are the Outbox's per-platform circuit breakers. A platform
 // whose last CircuitThreshold sends all failed (timed out, or failed
-// other than for good) is "open": its rows are deferred until the
-// cooldown ends, then one probe send at a time goes, and the first that
-// succeeds closes it. A hand-written breaker, as it must defer rows in
-// the store rather than fail calls, and is a few lines.
+// other than for good) is "open": its rows are deferred, and one probe
+// send goes per cooldown; the first that succeeds closes it. A probe
+// does not wait for the one before it: a probe sent while the platform
+// hung hangs for the whole SendTimeout, and a platform that recovered
+// meanwhile must be found within a cooldown, not after that timeout.
+// Hand-written: it defers rows in the store rather than failing calls,
+// which no breaker library does, and it is a few lines.
 type circuits struct {
 	mu sync.Mutex
 	m  map[Platform]*circuit
@@ -680,7 +683,6 @@ type circuit struct {
 	fails     int // sends in a row that failed
 	openUntil time.Time
 	cooldown  time.Duration
-	probing   bool
 }
 
 func (cs *circuits) get(p Platform) *circuit {
@@ -696,8 +698,8 @@ func (cs *circuits) get(p Platform) *circuit {
 }
 
 // allow reports whether a row of platform p may be sent now (ok), and if
-// so whether it is the probe of an open circuit; if not, until is when
-// to try the row again.
+// so whether it is a probe of an open circuit; if not, until is when to
+// try the row again.
 func (cs *circuits) allow(p Platform, now time.Time, cfg OutboxConfig) (probe bool, until time.Time, ok bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -705,44 +707,37 @@ func (cs *circuits) allow(p Platform, now time.Time, cfg OutboxConfig) (probe bo
 	if c.fails < cfg.CircuitThreshold {
 		return false, time.Time{}, true
 	}
-	if now.Before(c.openUntil) || c.probing {
+	if now.Before(c.openUntil) {
 		// Jittered, so deferred rows do not all come due at once.
-		next := now.Add(cfg.CircuitCooldown)
-		if c.openUntil.After(next) {
-			next = c.openUntil
-		}
-		return false, next.Add(time.Duration(rand.Int64N(int64(cfg.CircuitCooldown)/5 + 1))), false
+		return false, c.openUntil.Add(time.Duration(rand.Int64N(int64(c.cooldown)/5 + 1))), false
 	}
-	c.probing = true
+	c.openUntil = now.Add(c.cooldown) // the next probe's turn
 	return true, time.Time{}, true
 }
 
 // record moves platform p's circuit by a send's outcome. reached is false
 // when the platform was never called (a renderer failed or had nothing to
-// say): only a probe's turn ends then.
+// say): that tells nothing about the platform.
 func (cs *circuits) record(p Platform, probe, reached bool, err error, now time.Time, cfg OutboxConfig) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	c := cs.get(p)
-	if probe {
-		c.probing = false
-	}
 	switch {
 	case !reached:
 	case err == nil || errors.Is(err, ErrInvalid):
 		// The platform answered (a refusal for good is an answer).
-		c.fails, c.cooldown = 0, 0
+		c.fails, c.cooldown, c.openUntil = 0, 0, time.Time{}
 	default:
 		c.fails++
-		if c.fails < cfg.CircuitThreshold || (!probe && c.fails > cfg.CircuitThreshold) {
-			return // below the threshold, or a send started before it opened
-		}
-		if c.cooldown == 0 {
+		switch {
+		case c.fails == cfg.CircuitThreshold && !probe:
 			c.cooldown = cfg.CircuitCooldown
-		} else {
-			c.cooldown = min(2*c.cooldown, 8*cfg.CircuitCooldown)
+			c.openUntil = now.Add(c.cooldown)
+		case probe:
+			// Still down: probe less often, but at most every other
+			// cooldown, so the end of an outage is found soon.
+			c.cooldown = min(2*c.cooldown, 2*cfg.CircuitCooldown)
 		}
-		c.openUntil = now.Add(c.cooldown)
 	}
 }
 
