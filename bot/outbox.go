@@ -47,10 +47,20 @@ type OutboxConfig struct {
 	// Poll is how often an idle worker looks for due rows; rows enqueued
 	// by this replica wake it at once.
 	Poll time.Duration
-	// Batch is how many rows one claim takes.
+	// Batch is how many rows one claim takes at most.
 	Batch int
-	// Concurrency is how many sends of a batch run at once.
+	// Concurrency is how many sends run at once. Run keeps that many in
+	// flight while rows are due: it claims more as sends end, so one slow
+	// send holds one slot, not a whole batch.
 	Concurrency int
+	// CircuitThreshold is how many sends in a row to one platform may
+	// time out or fail before its circuit opens: its rows are then put
+	// back (not counted as attempts) until a probe send succeeds,
+	// so a hung platform holds no send slots that other platforms' rows
+	// need. CircuitCooldown is how long the circuit first stays open; it
+	// is the time between probes, doubled once while probes fail.
+	CircuitThreshold int
+	CircuitCooldown  time.Duration
 	// SendTimeout bounds one send; it must stay well under Lease, so a
 	// send never outlives its lease (then another worker could send the
 	// row too).
@@ -60,7 +70,8 @@ type OutboxConfig struct {
 	// Renderers build Render actions at send time, by Render.Renderer.
 	Renderers map[string]Renderer
 	// OnResult, when set, is told each delivery's result by platform:
-	// "sent", "retry", "dead", "deferred", "held_back" or "ambiguous"
+	// "sent", "retry", "dead", "deferred" (by the Gate, or by the
+	// platform's open circuit), "held_back" or "ambiguous"
 	// (a timed-out send the platform may have delivered; "retry" or
 	// "dead" follows it). Metrics count them.
 	OnResult func(p Platform, result string)
@@ -117,6 +128,16 @@ func (c OutboxConfig) withDefaults() OutboxConfig {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 8
 	}
+	if c.CircuitThreshold <= 0 {
+		// Fewer than Concurrency: a hung platform opens its circuit
+		// before it holds every send slot.
+		c.CircuitThreshold = 3
+	}
+	if c.CircuitCooldown <= 0 {
+		// Short: a probe every second or so finds a recovered platform
+		// soon, and costs one send while it is still down.
+		c.CircuitCooldown = time.Second
+	}
 	if c.SendTimeout <= 0 {
 		// The platforms answer in well under a second. The shorter a
 		// send may hang, the fewer sends time out after the platform
@@ -151,6 +172,7 @@ type Outbox struct {
 	cfg       OutboxConfig
 	kick      chan struct{}
 	ambiguous atomic.Uint64
+	circuits  circuits
 }
 
 func (o *Outbox) result(p Platform, r string) {
@@ -239,18 +261,62 @@ func randomKey() string {
 	return "r" + strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)
 }
 
-// Run sends due rows until ctx is done. Then it stops as RunOnce does:
-// sends under way finish and are recorded, and claimed rows not yet
-// started are released for other workers; Run returns after that.
+// Run sends due rows until ctx is done, keeping up to Concurrency sends
+// in flight: whenever send slots are free it claims that many due rows
+// (at most Batch), so a backlog drains at Concurrency sends at a time
+// even while some sends hang, instead of a whole batch waiting for its
+// slowest send. One lease holder renews every row still being worked on.
+// When ctx ends, sends under way finish and are recorded (as in RunOnce),
+// rows claimed but not started are released for other workers, and Run
+// returns after that.
 func (o *Outbox) Run(ctx context.Context) {
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
+	l := o.holdLease(ctx)
+	defer l.stop()
+	sendCtx := context.WithoutCancel(ctx)
+	slots := make(chan struct{}, o.cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for ctx.Err() == nil {
-		n, err := o.RunOnce(ctx)
+		// Wait for one free slot, then take every other free one.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	grab:
+		for n < min(o.cfg.Batch, o.cfg.Concurrency) {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break grab
+			}
+		}
+		now := o.cfg.Now()
+		items, err := o.store.Claim(ctx, now, n, o.cfg.Lease)
 		if err != nil && ctx.Err() == nil {
 			o.cfg.Logger.WarnContext(ctx, "outbox claim failed", "err", err)
 		}
-		if n == o.cfg.Batch {
+		l.add(items, now.Add(o.cfg.Lease))
+		if ctx.Err() != nil && len(items) > 0 {
+			o.releaseUnstarted(sendCtx, items, l)
+			items = nil
+		}
+		for _, it := range items {
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				o.deliver(sendCtx, it, l)
+				l.release(it.ID)
+			}()
+		}
+		for range n - len(items) {
+			<-slots // unused slots
+		}
+		if len(items) == n {
 			continue // more may be due
 		}
 		select {
@@ -288,8 +354,9 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
-	l := o.holdLease(ctx, items, now.Add(o.cfg.Lease))
+	l := o.holdLease(ctx)
 	defer l.stop()
+	l.add(items, now.Add(o.cfg.Lease))
 	sendCtx := context.WithoutCancel(ctx)
 	sem := make(chan struct{}, o.cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -317,9 +384,9 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	return len(items), nil
 }
 
-// releaseUnstarted gives back the rows of a batch a stopping worker will
-// not send. A failure is logged: the rows then go out after their lease.
-func (o *Outbox) releaseUnstarted(ctx context.Context, items []OutboxItem, l *batchLease) {
+// releaseUnstarted gives back claimed rows a stopping worker will not
+// send. A failure is logged: the rows then go out after their lease.
+func (o *Outbox) releaseUnstarted(ctx context.Context, items []OutboxItem, l *rowLeases) {
 	for _, it := range items {
 		l.release(it.ID) // no more renewals for them
 	}
@@ -333,71 +400,91 @@ func (o *Outbox) releaseUnstarted(ctx context.Context, items []OutboxItem, l *ba
 	o.cfg.Logger.InfoContext(ctx, "outbox stopping: claimed rows released", "rows", len(items), "released", n)
 }
 
-// batchLease renews the lease of a batch's rows that are still being
-// worked on, and knows until when they are surely this worker's.
-type batchLease struct {
+// rowLeases renews the lease of claimed rows that are still being worked
+// on, and knows until when each is surely this worker's. Rows claimed at
+// different times (Run claims as slots free) share one renewal timer.
+type rowLeases struct {
 	o    *Outbox
 	ctx  context.Context
 	mu   sync.Mutex
-	held map[int64]OutboxItem
-	end  time.Time // the lease end last written, by the Outbox's clock
+	held map[int64]heldRow
 	t    *time.Timer
 	done bool
 }
 
-func (o *Outbox) holdLease(ctx context.Context, items []OutboxItem, end time.Time) *batchLease {
-	l := &batchLease{o: o, ctx: context.WithoutCancel(ctx), held: make(map[int64]OutboxItem, len(items)), end: end}
-	for _, it := range items {
-		l.held[it.ID] = it
-	}
+type heldRow struct {
+	it  OutboxItem
+	end time.Time // the lease end last written, by the Outbox's clock
+}
+
+func (o *Outbox) holdLease(ctx context.Context) *rowLeases {
+	l := &rowLeases{o: o, ctx: context.WithoutCancel(ctx), held: map[int64]heldRow{}}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.t = time.AfterFunc(o.cfg.Lease/3, l.renew)
 	return l
 }
 
-func (l *batchLease) renew() {
+// add holds newly claimed rows, whose lease ends at end.
+func (l *rowLeases) add(items []OutboxItem, end time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.done || len(l.held) == 0 {
+	for _, it := range items {
+		l.held[it.ID] = heldRow{it: it, end: end}
+	}
+}
+
+func (l *rowLeases) renew() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return
+	}
+	defer l.t.Reset(l.o.cfg.Lease / 3)
+	if len(l.held) == 0 {
 		return
 	}
 	items := make([]OutboxItem, 0, len(l.held))
-	for _, it := range l.held {
-		items = append(items, it)
+	for _, h := range l.held {
+		items = append(items, h.it)
 	}
 	end := l.o.cfg.Now().Add(l.o.cfg.Lease)
 	ctx, cancel := context.WithTimeout(l.ctx, l.o.cfg.Lease/3)
 	n, err := l.o.store.Extend(ctx, items, end)
 	cancel()
-	switch {
-	case err != nil:
+	if err != nil {
 		l.o.cfg.Logger.WarnContext(l.ctx, "outbox lease renewal failed; will try again", "rows", len(items), "err", err)
-	case n < len(items):
+		return
+	}
+	if n < len(items) {
 		// Rows that left pending meanwhile (marked elsewhere) or were
 		// claimed by another worker after this lease ran out.
 		l.o.cfg.Logger.WarnContext(l.ctx, "outbox lease renewal kept fewer rows than held", "held", len(items), "kept", n)
-		l.end = end
-	default:
-		l.end = end
 	}
-	l.t.Reset(l.o.cfg.Lease / 3)
+	for id, h := range l.held {
+		h.end = end
+		l.held[id] = h
+	}
 }
 
-// remaining is how long the rows are surely this worker's.
-func (l *batchLease) remaining() time.Duration {
+// remaining is how long row id is surely this worker's.
+func (l *rowLeases) remaining(id int64) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.end.Sub(l.o.cfg.Now())
+	h, ok := l.held[id]
+	if !ok {
+		return 0
+	}
+	return h.end.Sub(l.o.cfg.Now())
 }
 
-func (l *batchLease) release(id int64) {
+func (l *rowLeases) release(id int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.held, id)
 }
 
-func (l *batchLease) stop() {
+func (l *rowLeases) stop() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.done = true
@@ -410,7 +497,7 @@ func (l *batchLease) stop() {
 // as due. A tenth of the lease, at most a second.
 func (o *Outbox) leaseMargin() time.Duration { return min(time.Second, o.cfg.Lease/10) }
 
-func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *batchLease) {
+func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *rowLeases) {
 	log := o.cfg.Logger.With("outbox_id", it.ID, "platform", it.Platform, "attempt", it.Attempts)
 	// Record the outcome even when ctx is ending: the send happened.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -435,12 +522,24 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *batchLease) {
 	}
 	// A send must end while the row is surely ours, or another worker
 	// may claim and send it too.
-	budget := min(o.cfg.SendTimeout, l.remaining()-o.leaseMargin())
+	budget := min(o.cfg.SendTimeout, l.remaining(it.ID)-o.leaseMargin())
 	if budget <= 0 {
 		log.WarnContext(ctx, "outbox lease too short to send; the row goes out after it")
 		return
 	}
-	err := o.send(ctx, it, budget)
+	probe, until, ok := o.circuits.allow(it.Platform, o.cfg.Now(), o.cfg)
+	if !ok {
+		// The platform's recent sends timed out or failed: put the row
+		// back without counting an attempt, and keep the slot for rows
+		// of platforms that answer.
+		o.result(it.Platform, "deferred")
+		if derr := o.store.Defer(rctx, it.ID, "platform circuit open: its recent sends failed", until); derr != nil {
+			log.ErrorContext(ctx, "outbox defer failed", "err", derr)
+		}
+		return
+	}
+	reached, err := o.send(ctx, it, budget)
+	o.circuits.record(it.Platform, probe, reached, err, o.cfg.Now(), o.cfg)
 	if err == nil {
 		o.result(it.Platform, "sent")
 		o.complete(ctx, it, l, log)
@@ -476,16 +575,16 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *batchLease) {
 
 // complete marks a sent row sent, trying again while the lease lasts: a
 // row left pending goes out a second time once its lease runs out.
-func (o *Outbox) complete(ctx context.Context, it OutboxItem, l *batchLease, log *slog.Logger) {
+func (o *Outbox) complete(ctx context.Context, it OutboxItem, l *rowLeases, log *slog.Logger) {
 	wait := 50 * time.Millisecond
 	for {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(l.remaining()-o.leaseMargin(), 100*time.Millisecond))
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(l.remaining(it.ID)-o.leaseMargin(), 100*time.Millisecond))
 		err := o.store.Complete(cctx, it.ID)
 		cancel()
 		if err == nil || errors.Is(err, ErrNotFound) {
 			return
 		}
-		if l.remaining()-o.leaseMargin() < wait {
+		if l.remaining(it.ID)-o.leaseMargin() < wait {
 			log.ErrorContext(ctx, "outbox complete failed; the row may be sent again after its lease", "err", err)
 			return
 		}
@@ -536,31 +635,110 @@ func (o *Outbox) admit(ctx context.Context, it OutboxItem) (until time.Time, rea
 	return time.Time{}, "", false
 }
 
-func (o *Outbox) send(ctx context.Context, it OutboxItem, timeout time.Duration) error {
+// send renders and sends the row. reached reports whether the
+// platform's Sender was called, so that only the platform's own answers
+// move its circuit (not a renderer's).
+func (o *Outbox) send(ctx context.Context, it OutboxItem, timeout time.Duration) (reached bool, err error) {
 	a, err := UnmarshalAction(it.Payload)
 	if err != nil {
-		return err
+		return false, err
 	}
 	a = Unwrap(a)
 	if r, ok := a.(Render); ok {
 		rd, ok := o.cfg.Renderers[r.Renderer]
 		if !ok {
-			return fmt.Errorf("bot.Outbox: no renderer %q: %w", r.Renderer, ErrInvalid)
+			return false, fmt.Errorf("bot.Outbox: no renderer %q: %w", r.Renderer, ErrInvalid)
 		}
 		if a, err = rd.Render(ctx, r); err != nil {
-			return fmt.Errorf("bot.Outbox: render %s: %w", r.Renderer, err)
+			return false, fmt.Errorf("bot.Outbox: render %s: %w", r.Renderer, err)
 		}
 		if a == nil {
-			return nil // nothing to say
+			return false, nil // nothing to say
 		}
 	}
 	s, ok := o.senders[it.Platform]
 	if !ok {
-		return fmt.Errorf("bot.Outbox: no sender for platform %q: %w", it.Platform, ErrInvalid)
+		return false, fmt.Errorf("bot.Outbox: no sender for platform %q: %w", it.Platform, ErrInvalid)
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return s.Send(sctx, a)
+	return true, s.Send(sctx, a)
+}
+
+// circuits are the Outbox's per-platform circuit breakers. A platform
+// whose last CircuitThreshold sends all failed (timed out, or failed
+// other than for good) is "open": its rows are deferred, and one probe
+// send goes per cooldown; the first that succeeds closes it. A probe
+// does not wait for the one before it: a probe sent while the platform
+// hung hangs for the whole SendTimeout, and a platform that recovered
+// meanwhile must be found within a cooldown, not after that timeout.
+// Hand-written: it defers rows in the store rather than failing calls,
+// which no breaker library does, and it is a few lines.
+type circuits struct {
+	mu sync.Mutex
+	m  map[Platform]*circuit
+}
+
+type circuit struct {
+	fails     int // sends in a row that failed
+	openUntil time.Time
+	cooldown  time.Duration
+}
+
+func (cs *circuits) get(p Platform) *circuit {
+	if cs.m == nil {
+		cs.m = map[Platform]*circuit{}
+	}
+	c, ok := cs.m[p]
+	if !ok {
+		c = &circuit{}
+		cs.m[p] = c
+	}
+	return c
+}
+
+// allow reports whether a row of platform p may be sent now (ok), and if
+// so whether it is a probe of an open circuit; if not, until is when to
+// try the row again.
+func (cs *circuits) allow(p Platform, now time.Time, cfg OutboxConfig) (probe bool, until time.Time, ok bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	c := cs.get(p)
+	if c.fails < cfg.CircuitThreshold {
+		return false, time.Time{}, true
+	}
+	if now.Before(c.openUntil) {
+		// Jittered, so deferred rows do not all come due at once.
+		return false, c.openUntil.Add(time.Duration(rand.Int64N(int64(c.cooldown)/5 + 1))), false
+	}
+	c.openUntil = now.Add(c.cooldown) // the next probe's turn
+	return true, time.Time{}, true
+}
+
+// record moves platform p's circuit by a send's outcome. reached is false
+// when the platform was never called (a renderer failed or had nothing to
+// say): that tells nothing about the platform.
+func (cs *circuits) record(p Platform, probe, reached bool, err error, now time.Time, cfg OutboxConfig) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	c := cs.get(p)
+	switch {
+	case !reached:
+	case err == nil || errors.Is(err, ErrInvalid):
+		// The platform answered (a refusal for good is an answer).
+		c.fails, c.cooldown, c.openUntil = 0, 0, time.Time{}
+	default:
+		c.fails++
+		switch {
+		case c.fails == cfg.CircuitThreshold && !probe:
+			c.cooldown = cfg.CircuitCooldown
+			c.openUntil = now.Add(c.cooldown)
+		case probe:
+			// Still down: probe less often, but at most every other
+			// cooldown, so the end of an outage is found soon.
+			c.cooldown = min(2*c.cooldown, 2*cfg.CircuitCooldown)
+		}
+	}
 }
 
 // backoff doubles from Backoff per attempt, capped, with ±20% jitter so

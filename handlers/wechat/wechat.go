@@ -53,7 +53,12 @@ type Config struct {
 	// RetryBackoff is the first wait before a late callback's failed
 	// handling or queueing is tried again; it doubles up to 5 s.
 	RetryBackoff time.Duration
-	Now          func() time.Time
+	// LateDelay is how long after the reply budget ran out a late
+	// callback's stored event comes due in the outbox (persistLate). It
+	// must exceed the dedupe lease (bot.DedupeConfig.Lease, 6 s by
+	// default): see persistLate.
+	LateDelay time.Duration
+	Now       func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +73,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryBackoff <= 0 {
 		c.RetryBackoff = 200 * time.Millisecond // a blip passes; a second try comes quickly
+	}
+	if c.LateDelay <= 0 {
+		// The default dedupe lease (6 s) with room for clock skew and a
+		// renewal's round trip: a replica that died when it answered has
+		// lost its claim by then.
+		c.LateDelay = 10 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -260,28 +271,46 @@ func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, la
 // Outbox.SetRenderer.
 const LateRendererName = "wechat_late"
 
-// lateGrace is how long after its ProcessTimeout a late callback's stored
-// event comes due: by then the replica that answered has queued the
-// actions or died, and its dedupe lease has run out.
+// lateGrace is how long after its ProcessTimeout a late event without
+// a dedupe key comes due: by then the replica that answered has queued
+// the actions or died. Events with a key come due sooner (LateDelay).
 const lateGrace = 30 * time.Second
 
 // persistLate stores the event of a callback about to be answered
-// "success" before its handling finished, due once that handling must
-// have ended: if this replica dies first, the outbox (in any replica)
-// handles the event again (LateRenderer), so what WeChat will not retry
-// is still answered. When the handling finished, the stored event finds
-// its result through Dedupe and sends nothing more. A failure is logged;
-// the in-process retries of deliverLate still apply.
+// "success" before its handling finished: if this replica dies first,
+// the outbox (in any replica) handles the event again (LateRenderer), so
+// what WeChat will not retry is still answered. A failure is logged; the
+// in-process retries of deliverLate still apply.
+//
+// When it comes due: the stored copy runs through Dedupe, whose claim
+// the first handling holds as a lease renewed while it runs. So the copy
+// may come due as soon as that lease would have run out had this replica
+// died now (LateDelay, over the lease), rather than after the longest the
+// handling could take (ProcessTimeout, 60 s): the copy then finds either
+// the stored result (the handling finished: it sends nothing more, as
+// the actions are queued under the event's key), the claim expired (the
+// replica died: it handles the event afresh, once), or the claim still
+// renewed (the handling runs on: Dedupe answers "still being handled"
+// with ErrUnavailable after its Wait, and the outbox tries the copy again
+// with backoff). A handling that failed released its claim, and either
+// deliverLate's retry or the copy claims it first, never both. So a dead
+// replica's late callback is answered about LateDelay after its budget,
+// not ProcessTimeout + 30 s. An event without a dedupe key has no such
+// guard and keeps the long delay.
 func (h *Handler) persistLate(ctx context.Context, ev bot.Event) {
 	data, err := json.Marshal(ev)
 	if err == nil {
 		// Bounded: "success" must still reach WeChat within its 5 s.
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()
+		delay := h.cfg.LateDelay
+		if ev.DedupeKey == "" {
+			delay = h.cfg.ProcessTimeout + lateGrace
+		}
 		sum := sha256.Sum256([]byte(string(ev.Account) + "\x00" + ev.DedupeKey))
 		err = h.outbox.Enqueue(pctx, "", []bot.Action{bot.Batched{
 			Key:    "wechat-late:" + hex.EncodeToString(sum[:16]),
-			SendAt: h.cfg.Now().Add(h.cfg.ProcessTimeout + lateGrace),
+			SendAt: h.cfg.Now().Add(delay),
 			Action: bot.Render{To: ev.ReplyTarget(), Renderer: LateRendererName, Key: string(data)},
 		}})
 	}

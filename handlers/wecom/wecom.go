@@ -55,7 +55,12 @@ type Config struct {
 	// WelcomeBackoff is the first wait before a welcome is tried again
 	// (41096, WeCom unreachable); it doubles up to 2 s.
 	WelcomeBackoff time.Duration
-	Now            func() time.Time
+	// LateDelay is how long after the ack budget ran out a late message
+	// callback's stored copy comes due in the outbox (persistLate). It
+	// must exceed the dedupe lease (bot.DedupeConfig.Lease, 6 s by
+	// default): see persistLate.
+	LateDelay time.Duration
+	Now       func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -70,6 +75,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryBackoff <= 0 {
 		c.RetryBackoff = 200 * time.Millisecond // a blip passes; a second try comes quickly
+	}
+	if c.LateDelay <= 0 {
+		// The default dedupe lease (6 s) with room for clock skew and a
+		// renewal's round trip: a replica that died when it answered has
+		// lost its claim by then.
+		c.LateDelay = 10 * time.Second
 	}
 	if c.WelcomeWindow <= 0 {
 		c.WelcomeWindow = 20 * time.Second // welcome_code validity (developer.work.weixin.qq.com/document/path/92599)
@@ -259,17 +270,27 @@ func (h *Handler) ack(c echo.Context, m inbound) error {
 const LateRendererName = "wecom_late"
 
 // lateGrace is how long after its ProcessTimeout a late callback's stored
-// copy comes due: by then the replica that answered has processed it or
-// died, and its dedupe lease has run out.
+// copy comes due when Dedupe does not guard it (new contacts, group
+// changes): by then the replica that answered has processed it or died.
 const lateGrace = 30 * time.Second
 
 // persistLate stores a callback about to be answered before its
-// processing finished, due once that processing must have ended: WeCom
-// will not retry it, so if this replica dies first, the outbox (in any
-// replica) processes it again (LateRenderer). When the processing did
-// finish, Dedupe (messages), the contact claim (new contacts) and the
-// outbox keys make the second run change nothing. A failure is logged;
-// the in-process retries of retryLate still apply.
+// processing finished: WeCom will not retry it, so if this replica dies
+// first, the outbox (in any replica) processes it again (LateRenderer).
+// When the processing did finish, Dedupe (messages), the contact claim
+// (new contacts) and the outbox keys make the second run change nothing.
+// A failure is logged; the in-process retries of retryLate still apply.
+//
+// When it comes due: a message runs through Dedupe, whose claim the
+// first processing holds as a lease renewed while it runs, so its copy
+// comes due once that lease would have run out had this replica died now
+// (LateDelay): it then finds the stored result (nothing more is sent),
+// the claim expired (the replica died: it is processed afresh, once), or
+// the claim still renewed (Dedupe answers "still being handled", and the
+// outbox tries the copy again with backoff). Other callbacks keep the
+// long delay, past the longest the processing may take: the contact
+// claim is no lease, and a copy that found it held by a processing that
+// later failed and gave it back would end with nothing sent.
 func (h *Handler) persistLate(ctx context.Context, m inbound) {
 	data, err := json.Marshal(m)
 	if err == nil {
@@ -279,13 +300,25 @@ func (h *Handler) persistLate(ctx context.Context, m inbound) {
 		sum := sha256.Sum256(append([]byte(h.cfg.CorpID+"\x00"), data...))
 		err = h.d.Outbox.Enqueue(pctx, "", []bot.Action{bot.Batched{
 			Key:    "wecom-late:" + hex.EncodeToString(sum[:16]),
-			SendAt: h.cfg.Now().Add(h.cfg.ProcessTimeout + lateGrace),
+			SendAt: h.cfg.Now().Add(h.lateDelay(m)),
 			Action: bot.Render{To: bot.Target{Platform: bot.WeCom, Account: bot.AccountID(h.cfg.CorpID)}, Renderer: LateRendererName, Key: string(data)},
 		}})
 	}
 	if err != nil {
 		h.log.Warn("wecom: late callback not stored; only this replica will finish it", "event", m.Event, "change", m.ChangeType, "err", err)
 	}
+}
+
+// lateDelay is how long after now m's stored copy comes due: LateDelay
+// when Dedupe alone decides whether it runs again (see persistLate).
+func (h *Handler) lateDelay(m inbound) time.Duration {
+	if _, ok := groupChange(h.cfg.CorpID, m); ok {
+		return h.cfg.ProcessTimeout + lateGrace
+	}
+	if ev, ok := toEvent(h.cfg.CorpID, h.cfg.AgentID, m); ok && ev.Kind != bot.KindContactAdded && ev.DedupeKey != "" {
+		return h.cfg.LateDelay
+	}
+	return h.cfg.ProcessTimeout + lateGrace
 }
 
 // LateRenderer returns the renderer of stored late callbacks: it
