@@ -297,13 +297,19 @@ func TestLateHandlingFailureIsRetried(t *testing.T) {
 // late events' stored copies.
 func replyRows(t *testing.T, b backends) []bot.OutboxItem {
 	t.Helper()
+	return rowsWithPrefix(t, b, "msg:")
+}
+
+// rowsWithPrefix returns the outbox rows whose key starts with prefix.
+func rowsWithPrefix(t *testing.T, b backends, prefix string) []bot.OutboxItem {
+	t.Helper()
 	rows, err := sqlstore.NewOutbox(b.db).List(t.Context(), "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []bot.OutboxItem
 	for _, r := range rows {
-		if strings.HasPrefix(r.Key, "msg:") {
+		if strings.HasPrefix(r.Key, prefix) {
 			out = append(out, r)
 		}
 	}

@@ -2,30 +2,18 @@ package wechat
 
 import (
 	"context"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
-	"github.com/siyu-bot/siyu/store/sqlstore"
 )
 
 // lateRows returns the outbox rows of late events' stored copies.
 func lateRows(t *testing.T, b backends) []bot.OutboxItem {
 	t.Helper()
-	rows, err := sqlstore.NewOutbox(b.db).List(t.Context(), "", 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []bot.OutboxItem
-	for _, r := range rows {
-		if strings.HasPrefix(r.Key, "batch:wechat-late:") {
-			out = append(out, r)
-		}
-	}
-	return out
+	return rowsWithPrefix(t, b, "batch:wechat-late:")
 }
 
 // TestLateEventDueAfterDedupeLease: a late callback's stored event comes
