@@ -145,6 +145,36 @@ type Renderer interface {
 	Render(ctx context.Context, r Render) (Action, error)
 }
 
+// Retarget returns a with its destination changed by f, through Batched
+// and Push wrappers. The action set is sealed here, so a new action type
+// is retargeted where it is defined, not in every caller.
+func Retarget(a Action, f func(Target) Target) Action {
+	switch v := a.(type) {
+	case Push:
+		v.Action = Retarget(v.Action, f)
+		return v
+	case Batched:
+		v.Action = Retarget(v.Action, f)
+		return v
+	case Reply:
+		v.To = f(v.To)
+		return v
+	case News:
+		v.To = f(v.To)
+		return v
+	case Welcome:
+		v.To = f(v.To)
+		return v
+	case StaffAlert:
+		v.To = f(v.To)
+		return v
+	case Render:
+		v.To = f(v.To)
+		return v
+	}
+	return a
+}
+
 // marshalWrapper encodes a wrapper action (Batched, Push): its own
 // fields, whose Action field is tagged json:"-", and the wrapped action
 // with its type under "action".

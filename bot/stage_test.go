@@ -196,3 +196,28 @@ func TestIsProactive(t *testing.T) {
 		})
 	}
 }
+
+// TestRetarget: every action type's destination is changed, through
+// wrappers, and nothing else is.
+func TestRetarget(t *testing.T) {
+	to := bot.Target{Platform: bot.WeChat, Account: "a", User: "u"}
+	want := to
+	want.UnionID = "un"
+	set := func(t bot.Target) bot.Target { t.UnionID = "un"; return t }
+	for _, a := range []bot.Action{
+		bot.Reply{To: to, Text: "x"},
+		bot.News{To: to},
+		bot.Welcome{To: to, Text: "w"},
+		bot.StaffAlert{To: to, Title: "t"},
+		bot.Render{To: to, Renderer: "r"},
+		bot.Push{Action: bot.Batched{Action: bot.Reply{To: to, Text: "x"}, Key: "k"}, Topic: "coupon"},
+	} {
+		got := bot.Retarget(a, set)
+		if got.Dest() != want {
+			t.Errorf("Retarget(%T).Dest() = %+v, want %+v", a, got.Dest(), want)
+		}
+		if txt, _ := bot.TextOf(got); txt != func() string { s, _ := bot.TextOf(a); return s }() {
+			t.Errorf("Retarget(%T) changed the text", a)
+		}
+	}
+}

@@ -378,28 +378,8 @@ func (f gateFunc) Admit(ctx context.Context, p bot.Push, now time.Time) (time.Ti
 // WithUnionID returns a with its target's UnionID set, through Push and
 // Batched wrappers.
 func WithUnionID(a bot.Action, unionID string) bot.Action {
-	switch v := a.(type) {
-	case bot.Push:
-		v.Action = WithUnionID(v.Action, unionID)
-		return v
-	case bot.Batched:
-		v.Action = WithUnionID(v.Action, unionID)
-		return v
-	case bot.Reply:
-		v.To.UnionID = unionID
-		return v
-	case bot.News:
-		v.To.UnionID = unionID
-		return v
-	case bot.Welcome:
-		v.To.UnionID = unionID
-		return v
-	case bot.StaffAlert:
-		v.To.UnionID = unionID
-		return v
-	case bot.Render:
-		v.To.UnionID = unionID
-		return v
-	}
-	return a
+	return bot.Retarget(a, func(t bot.Target) bot.Target {
+		t.UnionID = unionID
+		return t
+	})
 }
