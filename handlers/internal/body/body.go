@@ -17,9 +17,15 @@ import (
 // bound is what an unauthenticated client can make siyu read and scan.
 const Limit = 64 << 10
 
-// ErrTooLarge is the answer to a body over Limit, declared or not (a
-// chunked body without Content-Length is cut off after Limit bytes).
-var ErrTooLarge = echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body too large")
+// ErrTooLarge is inside the answer to a body over Limit, declared or not
+// (a chunked body without Content-Length is cut off after Limit bytes).
+var ErrTooLarge = errors.New("body: too large")
+
+// tooLarge is the 413 for a body over Limit. A fresh *echo.HTTPError each
+// time: a shared one could be changed by whoever handles it.
+func tooLarge() error {
+	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body too large").SetInternal(ErrTooLarge)
+}
 
 // Read reads r's whole body, at most Limit bytes, in one allocation when
 // its length is declared. Errors are *echo.HTTPError: 413 for a body over
@@ -27,7 +33,7 @@ var ErrTooLarge = echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body too 
 // cannot be read.
 func Read(r *http.Request) ([]byte, error) {
 	if r.ContentLength > Limit {
-		return nil, ErrTooLarge
+		return nil, tooLarge()
 	}
 	if n := r.ContentLength; n > 0 {
 		b := make([]byte, n)
@@ -41,7 +47,7 @@ func Read(r *http.Request) ([]byte, error) {
 		return nil, readError(err)
 	}
 	if len(b) > Limit {
-		return nil, ErrTooLarge
+		return nil, tooLarge()
 	}
 	return b, nil
 }
@@ -51,9 +57,9 @@ func readError(err error) error {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
-		return ErrTooLarge // the BodyLimit middleware's bound
+		return tooLarge() // the BodyLimit middleware's bound
 	case errors.As(err, &mbe):
-		return ErrTooLarge
+		return tooLarge()
 	}
 	return echo.NewHTTPError(http.StatusBadRequest, "cannot read body")
 }
