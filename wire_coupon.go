@@ -34,10 +34,6 @@ func wireCoupon(ctx context.Context, w capWiring, p *parts) error {
 	if err != nil {
 		return err
 	}
-	initial := initialScripts(w.cfg)
-	if w.scripts != nil {
-		initial = w.scripts.Scripts()
-	}
 	var onClaim func(campaign, outcome string)
 	if w.obs != nil {
 		onClaim = w.obs.CouponClaim
@@ -47,10 +43,8 @@ func wireCoupon(ctx context.Context, w capWiring, p *parts) error {
 		Counter: redisstore.NewCouponCounter(w.rdb),
 		Logger:  w.logger,
 		OnClaim: onClaim,
-	}, initial)
-	// The observer keeps the scripts in force for ClaimReward, which
-	// check-in (rank 20) calls before the command below sees the turn.
-	p.observe = append(p.observe, svc.Observer())
+		Scripts: w.scripts,
+	})
 	p.commands = append(p.commands, rankedStage{rank: rankCoupon, stage: svc})
 	p.renderers[coupon.RendererName] = svc
 	p.admin = append(p.admin, admin.NewCoupon(couponAdmin{svc: svc, store: store}))
@@ -63,22 +57,6 @@ func wireCoupon(ctx context.Context, w capWiring, p *parts) error {
 func couponClaimer(p *parts) *coupon.Service {
 	svc, _ := p.renderers[coupon.RendererName].(*coupon.Service)
 	return svc
-}
-
-// initialScripts are the scripts the coupon service knows before the
-// first event (staff may ask the admin API first); nil when they do not
-// load, which serve reports itself.
-func initialScripts(cfg config) *bot.Scripts {
-	sections, err := scriptSections()
-	if err != nil {
-		return nil
-	}
-	fsys, _ := scriptsFS(cfg.ScriptsDir)
-	s, err := bot.LoadScripts(fsys, sections...)
-	if err != nil {
-		return nil
-	}
-	return s
 }
 
 // couponAdmin serves the admin module from the scripts' campaigns and the

@@ -47,7 +47,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
@@ -208,6 +207,10 @@ type Config struct {
 	// RecheckAfter bounds how often a sold-out answer is checked against
 	// the database (a lost reservation would otherwise strand stock).
 	RecheckAfter time.Duration
+	// Scripts gives the campaigns in force outside a turn: check-in's
+	// rewards (ClaimReward), the outbox's renderer and the admin API.
+	// Turns read their own scripts.
+	Scripts bot.ScriptSource
 	// OnClaim, when set, is told every claim's campaign and outcome
 	// (issued, out_of_stock, limit_reached, ended, not_started); metrics
 	// count them.
@@ -220,17 +223,13 @@ type Config struct {
 // renderer of coupon messages, and check-in's CouponClaimer.
 type Service struct {
 	cfg Config
-	// scripts is the newest scripts a turn carried, for ClaimReward and
-	// staff, which get no turn.
-	scripts atomic.Pointer[bot.Scripts]
 
 	mu      sync.Mutex
 	checked map[string]time.Time // check → when it last ran (see due)
 }
 
-// New returns a Service. initial, when not nil, are the scripts in force
-// until a turn brings newer ones.
-func New(cfg Config, initial *bot.Scripts) *Service {
+// New returns a Service.
+func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -243,15 +242,17 @@ func New(cfg Config, initial *bot.Scripts) *Service {
 	if cfg.RecheckAfter <= 0 {
 		cfg.RecheckAfter = 10 * time.Second
 	}
-	s := &Service{cfg: cfg, checked: map[string]time.Time{}}
-	if initial != nil {
-		s.scripts.Store(initial)
-	}
-	return s
+	return &Service{cfg: cfg, checked: map[string]time.Time{}}
 }
 
-// Campaigns returns the campaigns of the newest scripts seen.
-func (s *Service) Campaigns() *Campaigns { return From(s.scripts.Load()) }
+// Campaigns returns the campaigns of the scripts in force (none without
+// Config.Scripts).
+func (s *Service) Campaigns() *Campaigns {
+	if s.cfg.Scripts == nil {
+		return nil
+	}
+	return From(s.cfg.Scripts.Scripts())
+}
 
 // Request is one claim.
 type Request struct {

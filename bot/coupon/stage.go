@@ -9,29 +9,12 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 )
 
-// Observer returns the layer-2 stage that keeps the newest scripts for
-// ClaimReward: check-in (rank 20) calls it before this package's command
-// stage has seen the turn.
-func (s *Service) Observer() bot.Stage {
-	return bot.StageFunc(func(_ context.Context, t *bot.Turn) (bool, error) {
-		s.see(t.Scripts)
-		return false, nil
-	})
-}
-
-func (s *Service) see(sc *bot.Scripts) {
-	if sc != nil && s.scripts.Load() != sc {
-		s.scripts.Store(sc)
-	}
-}
-
 // HandleTurn implements bot.Stage as the command at rank 30. A message
 // that is a campaign's keyword (or the coupon intent) is taken and
 // answered with the claim's outcome; a follow or a new contact claims the
 // campaigns with trigger.follow without being taken, so the welcome still
 // goes, and says nothing unless a coupon is issued.
 func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
-	s.see(t.Scripts)
 	cs := From(t.Scripts)
 	if cs == nil || len(cs.list) == 0 {
 		return false, nil

@@ -78,7 +78,7 @@ func newReplicas(t testing.TB, n int, campaigns string, now func() time.Time, na
 			}
 			t.Cleanup(func() { _ = client.Close() })
 		}
-		svc := coupon.New(coupon.Config{Store: store, Counter: redisstore.NewCouponCounter(client), Native: native, Now: now}, r.scripts)
+		svc := coupon.New(coupon.Config{Store: store, Counter: redisstore.NewCouponCounter(client), Native: native, Now: now, Scripts: staticScripts{r.scripts}})
 		r.svcs = append(r.svcs, svc)
 		r.stores = append(r.stores, store)
 		r.dbs = append(r.dbs, db)

@@ -93,7 +93,7 @@ func TestOutcomeReplies(t *testing.T) {
 	ctx := context.Background()
 	r := newReplicas(t, 1, outcomeCampaigns, func() time.Time { return testNow }, nil)
 	svc := r.svcs[0]
-	engine := bot.NewEngine(bot.EngineConfig{Scripts: staticScripts{r.scripts}, Observe: []bot.Stage{svc.Observer()},
+	engine := bot.NewEngine(bot.EngineConfig{Scripts: staticScripts{r.scripts},
 		Commands: []bot.Stage{svc}, Now: func() time.Time { return testNow }, Pick: func(int) int { return 0 }})
 
 	var issuedKey string
