@@ -34,11 +34,6 @@ func checkinCapability() capability {
 			p.commands = append(p.commands, rankedStage{rank: rankCheckin, stage: svc})
 			p.renderers[checkin.DigestRenderer] = svc
 			p.admin = append(p.admin, admin.NewCheckin(checkinAdmin{svc: svc, store: store}))
-			if w.scripts != nil {
-				// The scripts' time zone from the start, before the first
-				// message tells the service.
-				svc.SetConfig(checkin.FromScripts(w.scripts.Scripts()))
-			}
 			return nil
 		},
 	}
@@ -52,6 +47,7 @@ func newCheckin(ctx context.Context, w capWiring, coupons checkin.CouponClaimer,
 	}
 	svc := checkin.New(checkin.Options{
 		Store: store, Boards: redisstore.NewCheckinBoards(w.rdb), Coupons: coupons, Now: now, Logger: w.logger,
+		Scripts: w.scripts,
 	})
 	return svc, store, nil
 }

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
@@ -132,6 +131,9 @@ type Options struct {
 	// MinConfidence is how sure the classifier must be that a message
 	// means "checkin" to take it without a keyword. 0 means 0.8.
 	MinConfidence float64
+	// Scripts gives the checkin: section in force to callers outside a
+	// turn (the admin API's "today" needs the time zone); nil: defaults.
+	Scripts bot.ScriptSource
 }
 
 // Service is the check-in capability: a command stage (HandleTurn), the
@@ -144,14 +146,12 @@ type Service struct {
 	now     func() time.Time
 	log     *slog.Logger
 	minConf float64
-	// cfg is the checkin: section of the latest turn, for callers outside
-	// a turn (the admin API) that need the time zone.
-	cfg atomic.Pointer[Config]
+	scripts bot.ScriptSource
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, boards: o.Boards, coupons: o.Coupons, names: o.Names, now: o.Now, log: o.Logger, minConf: o.MinConfidence}
+	s := &Service{store: o.Store, boards: o.Boards, coupons: o.Coupons, names: o.Names, now: o.Now, log: o.Logger, minConf: o.MinConfidence, scripts: o.Scripts}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -166,18 +166,13 @@ func New(o Options) *Service {
 	return s
 }
 
-// SetConfig sets the configuration used outside turns (the admin API's
-// "today") until the next turn brings the scripts' own. Until either
-// happens the defaults apply (Asia/Shanghai).
-func (s *Service) SetConfig(c *Config) {
-	if c != nil {
-		s.cfg.Store(c)
-	}
-}
-
+// config is the checkin: section in force, for callers outside a turn;
+// the defaults (Asia/Shanghai) without scripts or a section.
 func (s *Service) config() *Config {
-	if c := s.cfg.Load(); c != nil {
-		return c
+	if s.scripts != nil {
+		if c := FromScripts(s.scripts.Scripts()); c != nil {
+			return c
+		}
 	}
 	c := &Config{Points: DefaultPoints, DigestWindow: DefaultDigestWindow}
 	c.Location, _ = time.LoadLocation(DefaultTimezone)
@@ -219,9 +214,6 @@ func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 	cfg := FromScripts(t.Scripts)
 	if cfg == nil {
 		return false, nil
-	}
-	if c := s.cfg.Load(); c != cfg {
-		s.cfg.Store(cfg)
 	}
 	switch {
 	case slices.Contains(cfg.BoardKeywords, t.Text):
