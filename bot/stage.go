@@ -47,7 +47,24 @@ type Turn struct {
 	// DryRun asks stages to say what they would do without doing it: no
 	// writes, no claims, no records. The staff console's dry-run sets it.
 	DryRun bool
+
+	values map[any]any // see Set
 }
+
+// Set keeps val under key for the rest of the turn, for a capability
+// whose stages in different layers share what one of them found (risk's
+// analyzer hands its hits to its observer, so a message is scanned
+// once). As with context values, key is a comparable value of the
+// capability's own unexported type.
+func (t *Turn) Set(key, val any) {
+	if t.values == nil {
+		t.values = make(map[any]any)
+	}
+	t.values[key] = val
+}
+
+// Value returns what Set kept under key, or nil.
+func (t *Turn) Value(key any) any { return t.values[key] }
 
 // Answer explains a turn's answer.
 type Answer struct {

@@ -221,3 +221,20 @@ func TestRetarget(t *testing.T) {
 		}
 	}
 }
+
+// TestTurnValues: what one stage sets is there for a later stage of the
+// same turn, and only that turn.
+func TestTurnValues(t *testing.T) {
+	type key struct{}
+	var a, b bot.Turn
+	if a.Value(key{}) != nil {
+		t.Fatal("a new turn has a value")
+	}
+	a.Set(key{}, 42)
+	if got := a.Value(key{}); got != 42 {
+		t.Errorf("Value = %v, want 42", got)
+	}
+	if b.Value(key{}) != nil {
+		t.Error("another turn sees the value")
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
@@ -111,15 +110,11 @@ type ServiceConfig struct {
 // outbox sends them.
 type Service struct {
 	cfg ServiceConfig
-	// pending hands an analysed turn's hits to the observer, so a message
-	// is scanned once. Entries live from layer 1 to layer 2 of one turn.
-	mu      sync.Mutex
-	pending map[*bot.Turn][]Hit
 }
 
-// maxPending bounds pending: a turn whose later analyzer failed never
-// reaches the observer, and its entry must not live forever.
-const maxPending = 4096
+// hitsKey is the Turn value under which the analyzer hands a message's
+// hits to the observer, so a message is scanned once.
+type hitsKey struct{}
 
 // NewService returns a Service.
 func NewService(cfg ServiceConfig) *Service {
@@ -132,7 +127,7 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Location == nil {
 		cfg.Location = time.FixedZone("CST", 8*3600) // China Standard Time, no daylight saving
 	}
-	return &Service{cfg: cfg, pending: map[*bot.Turn][]Hit{}}
+	return &Service{cfg: cfg}
 }
 
 // Analyzer is layer 1: it scans a message once and fills Turn.Risks, the
@@ -148,22 +143,9 @@ func (s *Service) Analyzer() bot.Analyzer {
 			return nil
 		}
 		t.Risks = Main(hits)
-		s.mu.Lock()
-		if len(s.pending) >= maxPending {
-			clear(s.pending)
-		}
-		s.pending[t] = hits
-		s.mu.Unlock()
+		t.Set(hitsKey{}, hits)
 		return nil
 	})
-}
-
-func (s *Service) take(t *bot.Turn) []Hit {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	hits := s.pending[t]
-	delete(s.pending, t)
-	return hits
 }
 
 // Observer is layer 2: for every message with hits, observed ones
@@ -174,7 +156,7 @@ func (s *Service) take(t *bot.Turn) []Hit {
 // so the platform's retry records the event.
 func (s *Service) Observer() bot.Stage {
 	return bot.StageFunc(func(ctx context.Context, t *bot.Turn) (bool, error) {
-		hits := s.take(t)
+		hits, _ := t.Value(hitsKey{}).([]Hit)
 		if len(hits) == 0 || t.DryRun {
 			return false, nil
 		}
