@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,49 @@ type config struct {
 	// ShutdownDelay is how long a replica told to stop keeps serving
 	// with /readyz answering 503, before it closes its listener.
 	ShutdownDelay time.Duration
+	// GCPercentSet says GOGC is set, so serve leaves the collector alone.
+	GCPercentSet bool
+
+	WeCom  weComConfig
+	Douyin douyinConfig
+	// RiskAlertWebhook is a chat robot's URL staff alerts also go to when
+	// WeCom app alerts are off. It holds the robot's key: never logged.
+	RiskAlertWebhook string
+	// UnionIDFollowWait and UnionIDContactWait bound how long a new
+	// follower's or WeCom contact's unionid is waited for before the
+	// engine runs (identity.Config).
+	UnionIDFollowWait  time.Duration
+	UnionIDContactWait time.Duration
 }
+
+// weComConfig is WeCom's part of the environment (see handlers/wecom/README.md).
+type weComConfig struct {
+	CorpID        string   // WECOM_CORPID
+	AgentID       string   // WECOM_AGENTID: the self-built app
+	Secret        string   // WECOM_SECRET: the app's secret (app messages, 微信客服)
+	ContactSecret string   // WECOM_CONTACT_SECRET: 客户联系 (welcomes, group welcome templates)
+	Token         string   // WECOM_TOKEN
+	AESKey        string   // WECOM_AES_KEY
+	AlertTo       []string // WECOM_ALERT_TO: staff userids, comma- or |-separated
+	ArchiveSecret string   // WECOM_ARCHIVE_SECRET: 会话内容存档, optional
+	ArchiveKey    string   // WECOM_ARCHIVE_KEY_FILE: its RSA private key (PEM file)
+	APIBase       string   // WECOM_API_BASE: a fake or a gateway; "" for the real one
+}
+
+// enabled reports whether WeCom is configured at all.
+func (c weComConfig) enabled() bool { return c.CorpID != "" && c.Token != "" }
+
+// douyinConfig is Douyin's part of the environment. Douyin is off
+// without both the client key and secret.
+type douyinConfig struct {
+	ClientKey     string // DOUYIN_CLIENT_KEY
+	ClientSecret  string // DOUYIN_CLIENT_SECRET
+	APIBase       string // DOUYIN_API_BASE: default https://open.douyin.com
+	AccountOpenID string // DOUYIN_ACCOUNT_OPEN_ID: the enterprise account for events that name none
+}
+
+// enabled reports whether Douyin is configured.
+func (c douyinConfig) enabled() bool { return c.ClientKey != "" && c.ClientSecret != "" }
 
 // embedded reports whether siyu runs on its embedded backends.
 func (c config) embedded() bool { return c.MySQLDSN == "" && c.RedisURL == "" }
@@ -78,6 +121,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 		WeChatToken:     getenv("WECHAT_TOKEN"),
 		WeChatAESKey:    getenv("WECHAT_AES_KEY"),
 		WeChatAPIBase:   or("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+		GCPercentSet:    getenv("GOGC") != "",
+		Douyin: douyinConfig{
+			ClientKey: getenv("DOUYIN_CLIENT_KEY"), ClientSecret: getenv("DOUYIN_CLIENT_SECRET"),
+			APIBase: getenv("DOUYIN_API_BASE"), AccountOpenID: getenv("DOUYIN_ACCOUNT_OPEN_ID"),
+		},
+		RiskAlertWebhook: getenv("RISK_ALERT_WEBHOOK"),
+	}
+	var err error
+	if c.WeCom, err = loadWeComConfig(getenv); err != nil {
+		return c, err
+	}
+	if c.UnionIDContactWait, err = waitEnv(getenv, "SIYU_UNIONID_CONTACT_WAIT"); err != nil {
+		return c, err
+	}
+	if c.UnionIDFollowWait, err = waitEnv(getenv, "SIYU_UNIONID_FOLLOW_WAIT"); err != nil {
+		return c, err
+	}
+	if c.RiskAlertWebhook != "" {
+		if u, err := url.Parse(c.RiskAlertWebhook); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return c, fmt.Errorf("config: RISK_ALERT_WEBHOOK is not an http(s) URL")
+		}
 	}
 	if err := c.weChatAccount(getenv("WECHAT_MODE")); err != nil {
 		return c, err
@@ -197,4 +261,52 @@ func parseProxies(v string) ([]*net.IPNet, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// loadWeComConfig reads WeCom's variables.
+func loadWeComConfig(getenv func(string) string) (weComConfig, error) {
+	c := weComConfig{
+		CorpID:        strings.TrimSpace(getenv("WECOM_CORPID")),
+		AgentID:       strings.TrimSpace(getenv("WECOM_AGENTID")),
+		Secret:        getenv("WECOM_SECRET"),
+		ContactSecret: getenv("WECOM_CONTACT_SECRET"),
+		Token:         getenv("WECOM_TOKEN"),
+		AESKey:        getenv("WECOM_AES_KEY"),
+		ArchiveSecret: getenv("WECOM_ARCHIVE_SECRET"),
+		ArchiveKey:    getenv("WECOM_ARCHIVE_KEY_FILE"),
+		APIBase:       getenv("WECOM_API_BASE"),
+	}
+	c.AlertTo = strings.FieldsFunc(getenv("WECOM_ALERT_TO"), func(r rune) bool { return r == ',' || r == '|' || r == ' ' })
+	if !c.enabled() {
+		return c, nil
+	}
+	if len(c.AESKey) != 43 {
+		return c, fmt.Errorf("config: WECOM_AES_KEY must be the 43-character EncodingAESKey, got %d characters", len(c.AESKey))
+	}
+	if c.AgentID != "" {
+		if _, err := strconv.Atoi(c.AgentID); err != nil {
+			return c, fmt.Errorf("config: WECOM_AGENTID must be the app's numeric AgentId, got %q", c.AgentID)
+		}
+	}
+	if len(c.AlertTo) > 0 && (c.AgentID == "" || c.Secret == "") {
+		return c, fmt.Errorf("config: WECOM_ALERT_TO needs WECOM_AGENTID and WECOM_SECRET (alerts are app messages)")
+	}
+	if c.ArchiveSecret != "" && c.ArchiveKey == "" {
+		return c, fmt.Errorf("config: WECOM_ARCHIVE_SECRET needs WECOM_ARCHIVE_KEY_FILE")
+	}
+	return c, nil
+}
+
+// waitEnv reads a wait for a unionid before the engine runs: 0 when
+// unset, at most 3 s so the platforms' 5 s answer stays safe.
+func waitEnv(getenv func(string) string, name string) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > 3*time.Second {
+		return 0, fmt.Errorf("config: %s must be a duration between 0 and 3s, got %q", name, v)
+	}
+	return d, nil
 }

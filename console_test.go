@@ -11,24 +11,13 @@ import (
 	"testing"
 )
 
-// adminCall sends an admin API request with the bearer token and
-// decodes the JSON answer.
+// adminCall sends an admin API request and decodes the JSON answer.
 func adminCall(t *testing.T, method, url, token, contentType, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, raw := adminRequest(t, method, url, token, contentType, body)
 	var out map[string]any
-	_ = json.Unmarshal(b, &out)
-	return resp.StatusCode, out
+	_ = json.Unmarshal(raw, &out)
+	return status, out
 }
 
 // TestConsoleWiring checks what main wires for the console: the page,
@@ -60,6 +49,12 @@ func TestConsoleWiring(t *testing.T) {
 	status, caps := adminCall(t, http.MethodGet, base+"/admin/api/capabilities", token, "", "")
 	if feats, _ := caps["features"].(map[string]any); status != http.StatusOK || feats["dry_run"] != true || feats["scripts_save"] != true {
 		t.Fatalf("capabilities = %d %v, want dry-run and saving on", status, caps)
+	}
+	// The dry-run says what do-not-disturb would hold back: identity
+	// wrapping do-not-disturb's send gate must not hide it (the console
+	// said 免打扰模块未启用 while it was on).
+	if feats, _ := caps["features"].(map[string]any); feats["dnd_explanation"] != true {
+		t.Errorf("capabilities = %v, want dnd_explanation with do-not-disturb on", caps)
 	}
 
 	status, dry := adminCall(t, http.MethodPost, base+"/admin/api/dry-run", token, "application/json", `{"text":"营业时间？","platform":"wechat"}`)

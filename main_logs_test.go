@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -28,10 +29,6 @@ import (
 // works for no request, logs without one. No secret, customer id or text
 // appears in the whole run's log.
 func TestLogsCarryRequestID(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, `{"errcode":40001,"errmsg":"invalid credential"}`, http.StatusOK)
-	}))
-	defer api.Close()
 	const (
 		dySecret    = "douyin-secret-for-the-log-test"
 		wecomCorp   = "wwlogtest"
@@ -43,13 +40,11 @@ func TestLogsCarryRequestID(t *testing.T) {
 		staff       = "staff-Do-Not-Log-3"
 		risky       = "兼职刷单日赚五百，加我 v 信"
 	)
-	env := map[string]string{
-		"SIYU_LOG_FORMAT": "json", "SIYU_LOG_LEVEL": "debug", "SIYU_ADMIN_TOKEN": adminToken,
-		"WECHAT_API_BASE":   api.URL,
-		"DOUYIN_CLIENT_KEY": "dy-key", "DOUYIN_CLIENT_SECRET": dySecret, "DOUYIN_API_BASE": api.URL,
-		"WECOM_CORPID": wecomCorp, "WECOM_TOKEN": wecomToken, "WECOM_AES_KEY": wecomAESKey, "WECOM_API_BASE": api.URL,
-	}
-	base, logs := startSiyu(t, env)
+	base, logs := startLoggedSiyu(t, map[string]string{
+		"SIYU_ADMIN_TOKEN":  adminToken,
+		"DOUYIN_CLIENT_KEY": "dy-key", "DOUYIN_CLIENT_SECRET": dySecret,
+		"WECOM_CORPID": wecomCorp, "WECOM_TOKEN": wecomToken, "WECOM_AES_KEY": wecomAESKey,
+	})
 
 	sim := &wechat.Simulator{URL: base + "/wechat/callback", Token: demoToken, EncodingAESKey: demoAESKey, AppID: demoAppID, OriginalID: demoOrigID}
 	stale := *sim
@@ -65,11 +60,7 @@ func TestLogsCarryRequestID(t *testing.T) {
 	}
 	douyin := func(body string) func(t *testing.T) *http.Request {
 		return func(t *testing.T) *http.Request {
-			sum := sha1.Sum([]byte(dySecret + body))
-			req := newRequest(t, http.MethodPost, base+"/douyin/webhook", body)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Douyin-Signature", hex.EncodeToString(sum[:]))
-			return req
+			return douyinRequest(t, base, dySecret, body)
 		}
 	}
 	douyinMessage := func(created time.Time, text string) string {
@@ -166,6 +157,35 @@ func TestLogsCarryRequestID(t *testing.T) {
 			t.Errorf("the %s reached the log", name)
 		}
 	}
+}
+
+// startLoggedSiyu runs siyu as the log tests need it: JSON logs at
+// debug level, and every platform's API a fake that refuses everything,
+// so the outbox logs its failures with whatever error text the platform
+// returns. extra adds the accounts.
+func startLoggedSiyu(t *testing.T, extra map[string]string) (string, *syncBuffer) {
+	t.Helper()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid"}`, http.StatusOK)
+	}))
+	t.Cleanup(api.Close)
+	env := map[string]string{
+		"SIYU_LOG_FORMAT": "json", "SIYU_LOG_LEVEL": "debug",
+		"WECHAT_API_BASE": api.URL, "DOUYIN_API_BASE": api.URL, "WECOM_API_BASE": api.URL,
+	}
+	maps.Copy(env, extra)
+	return startSiyu(t, env)
+}
+
+// douyinRequest is a Douyin webhook call of body, signed with the
+// application's secret as Douyin signs it.
+func douyinRequest(t *testing.T, base, secret, body string) *http.Request {
+	t.Helper()
+	sum := sha1.Sum([]byte(secret + body))
+	req := newRequest(t, http.MethodPost, base+"/douyin/webhook", body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Douyin-Signature", hex.EncodeToString(sum[:]))
+	return req
 }
 
 // logLines parses JSON log lines.

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +16,6 @@ import (
 // and scans the whole log: every line is JSON, and no customer's text or
 // id and no secret appears anywhere.
 func TestLogsHoldNoSecretsOrCustomerData(t *testing.T) {
-	// A platform API that refuses everything, so the outbox logs its
-	// failures (with whatever error text the platform returns).
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid"}`, http.StatusOK)
-	}))
-	defer api.Close()
 	const (
 		secret     = "app-secret-Do-Not-Log-1"
 		token      = "token-Do-Not-Log-2"
@@ -37,14 +27,13 @@ func TestLogsHoldNoSecretsOrCustomerData(t *testing.T) {
 		text       = "我的手机号是13812345678请回电"
 	)
 	env := map[string]string{
-		"SIYU_LOG_FORMAT": "json", "SIYU_LOG_LEVEL": "debug", "SIYU_ADMIN_TOKEN": adminToken,
-		"WECHAT_APPID": "wxlogtest000000", "WECHAT_APPSECRET": secret, "WECHAT_TOKEN": token, "WECHAT_AES_KEY": aesKey,
-		"WECHAT_API_BASE": api.URL,
+		"SIYU_ADMIN_TOKEN": adminToken,
+		"WECHAT_APPID":     "wxlogtest000000", "WECHAT_APPSECRET": secret, "WECHAT_TOKEN": token, "WECHAT_AES_KEY": aesKey,
 		// Douyin replies always go through the outbox, whose sends fail
 		// here and are logged.
-		"DOUYIN_CLIENT_KEY": "dy-key", "DOUYIN_CLIENT_SECRET": dySecret, "DOUYIN_API_BASE": api.URL,
+		"DOUYIN_CLIENT_KEY": "dy-key", "DOUYIN_CLIENT_SECRET": dySecret,
 	}
-	base, logs := startSiyu(t, env)
+	base, logs := startLoggedSiyu(t, env)
 	simulateCmd(t, base, env, "--from", openid, text)
 	simulateCmd(t, base, env, "--from", openid, "--event", "subscribe", "--key", "qrscene_store-shanghai-01")
 
@@ -53,10 +42,7 @@ func TestLogsHoldNoSecretsOrCustomerData(t *testing.T) {
 		"content": map[string]any{"conversation_short_id": "@conv-1", "server_message_id": "srv-1", "conversation_type": 1,
 			"message_type": "text", "text": text, "create_time": time.Now().UnixMilli()},
 	})
-	sum := sha1.Sum(append([]byte(dySecret), body...))
-	dreq, _ := http.NewRequest(http.MethodPost, base+"/douyin/webhook", bytes.NewReader(body))
-	dreq.Header.Set("Content-Type", "application/json")
-	dreq.Header.Set("X-Douyin-Signature", hex.EncodeToString(sum[:]))
+	dreq := douyinRequest(t, base, dySecret, string(body))
 	dreq.Header.Set("Msg-Id", "msg-1")
 	if resp, err := http.DefaultClient.Do(dreq); err != nil {
 		t.Fatal(err)

@@ -122,6 +122,8 @@ type Namer interface {
 type Options struct {
 	Store  Store
 	Boards Boards
+	// Records answer staff's questions; nil: empty answers.
+	Records Records
 	// Coupons gives milestone coupons; nil gives none (messages only).
 	Coupons CouponClaimer
 	// Names finds display names; nil: none known.
@@ -147,11 +149,12 @@ type Service struct {
 	log     *slog.Logger
 	minConf float64
 	scripts bot.ScriptSource
+	rec     Records
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, boards: o.Boards, coupons: o.Coupons, names: o.Names, now: o.Now, log: o.Logger, minConf: o.MinConfidence, scripts: o.Scripts}
+	s := &Service{store: o.Store, boards: o.Boards, coupons: o.Coupons, names: o.Names, now: o.Now, log: o.Logger, minConf: o.MinConfidence, scripts: o.Scripts, rec: o.Records}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -198,6 +198,8 @@ type NativeIssuer interface {
 type Config struct {
 	Store   Store
 	Counter Counter
+	// Reports answer staff's questions; nil: empty figures.
+	Reports Reports
 	// Native issuers by campaign id: their coupons come from the platform
 	// instead of generated or imported codes.
 	Native map[string]NativeIssuer

@@ -135,6 +135,9 @@ type Config struct {
 	// nothing is confirmed again: once per this span per person, so the
 	// person is told it worked without a confirmation for every repeat.
 	ConfirmEvery time.Duration
+	// OnHeld, when set, is told the reason of every held-back record
+	// stored (metrics count them).
+	OnHeld func(reason string)
 }
 
 // Service is do-not-disturb: the command stage (Stage), the engine
@@ -163,6 +166,9 @@ func New(cfg Config) *Service {
 	}
 	if s.every <= 0 {
 		s.every = 24 * time.Hour // one reminder a day is an answer, not a loop
+	}
+	if cfg.OnHeld != nil && s.store != nil {
+		s.store = heldCounter{Store: s.store, count: cfg.OnHeld}
 	}
 	return s
 }

@@ -383,3 +383,13 @@ func WithUnionID(a bot.Action, unionID string) bot.Action {
 		return t
 	})
 }
+
+// Install adds identity to the stack: its middleware, outside every later
+// capability's, fills Event.UnionID before the opt-out check, the caps
+// and the coupon claims read it; its gate wrapper links queued pushes
+// before the gates inside it check them. List it first.
+func (s *Service) Install(st *bot.Stack) error {
+	st.Use(s.Middleware())
+	st.WrapGate(s.Gate)
+	return nil
+}

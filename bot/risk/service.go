@@ -97,6 +97,8 @@ const RendererName = "risk_alert"
 type ServiceConfig struct {
 	Scanner *Scanner
 	Store   RecordStore
+	// Reviews answer staff's questions; nil: none recorded.
+	Reviews Reviews
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// Location is the time zone alerts show times in (Asia/Shanghai by

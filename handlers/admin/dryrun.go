@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/dnd"
 )
 
 // DryRunner runs one event through the engine's stack without doing
@@ -24,18 +25,15 @@ type DryRunner interface {
 
 // HoldExplainer says which of a dry-run's proactive actions
 // do-not-disturb would hold back, and why, recording and counting
-// nothing. bot/dnd's Service.Explain answers the same question; main
-// adapts it.
+// nothing. bot/dnd's Service implements it.
 type HoldExplainer interface {
 	ExplainHolds(ctx context.Context, actions []bot.Action, now time.Time) ([]Hold, error)
 }
 
-// Hold is one action do-not-disturb would hold back.
-type Hold struct {
-	Index  int       // into the actions given
-	Reason string    // for staff: "quiet_hours", "opted_out", "cap", …
-	Until  time.Time // when it would be tried again; zero: dropped for good
-}
+// Hold is one action do-not-disturb would hold back: its index into the
+// actions given, the reason for staff ("quiet_hours", "opted_out", "cap",
+// …) and when it would be tried again (zero: dropped for good).
+type Hold = dnd.Hold
 
 // Dry-run identities: the dry-run's customer and group are made up, so no
 // real person's state (check-ins, claims, opt-outs) is read or touched.

@@ -7,7 +7,7 @@
 //
 // WeCom does not let an app post into customer groups or message an
 // external contact 1:1 outside 微信客服; the sender refuses such actions
-// (bot.ErrInvalid) rather than pretend. See docs/wecom.md.
+// (bot.ErrInvalid) rather than pretend. See handlers/wecom/README.md.
 package wecom
 
 import (

@@ -25,7 +25,10 @@ type Checkins struct {
 }
 
 // Interface guards.
-var _ checkin.Store = (*Checkins)(nil)
+var (
+	_ checkin.Store   = (*Checkins)(nil)
+	_ checkin.Records = (*Checkins)(nil)
+)
 
 // NewCheckins returns the check-in store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
@@ -294,12 +297,7 @@ func (s *Checkins) RecordUnsent(ctx context.Context, u checkin.Unsent) error {
 }
 
 // UnsentDigest is a digest that was not posted, as staff see it.
-type UnsentDigest struct {
-	Scope     string
-	Day       checkin.Day
-	WindowEnd time.Time
-	Reason    string
-}
+type UnsentDigest = checkin.Unsent
 
 // Unsent lists the latest digests a platform would not take, newest
 // first, up to limit.
@@ -331,10 +329,7 @@ func (s *Checkins) History(ctx context.Context, scope, person string, limit int)
 }
 
 // ScopeCount is a scope and how many checked in to it on a day.
-type ScopeCount struct {
-	Scope    string
-	Checkins int
-}
+type ScopeCount = checkin.ScopeCount
 
 // Scopes lists every scope with check-ins and how many people checked in
 // to each on day, busiest first.

@@ -41,7 +41,10 @@ type Coupons struct {
 }
 
 // Interface guard.
-var _ coupon.Store = (*Coupons)(nil)
+var (
+	_ coupon.Store   = (*Coupons)(nil)
+	_ coupon.Reports = (*Coupons)(nil)
+)
 
 // NewCoupons returns the coupon store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
@@ -519,11 +522,7 @@ func (s *Coupons) Held(ctx context.Context, campaign string, persons ...bot.Pers
 }
 
 // CouponStats are a campaign's figures for staff.
-type CouponStats struct {
-	Issued     int
-	Codes      int // imported codes
-	PerChannel map[string]int
-}
+type CouponStats = coupon.Stats
 
 // Stats returns the figures of the given campaigns, by id.
 func (s *Coupons) Stats(ctx context.Context, campaigns []string) (map[string]CouponStats, error) {

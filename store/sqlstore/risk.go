@@ -26,7 +26,10 @@ type Risk struct {
 	db *DB
 }
 
-var _ risk.RecordStore = (*Risk)(nil)
+var (
+	_ risk.RecordStore = (*Risk)(nil)
+	_ risk.Reviews     = (*Risk)(nil)
+)
 
 // NewRisk returns the risk store in db, creating its tables when
 // missing. Errors are bot.ErrUnavailable.
@@ -168,11 +171,7 @@ func (s *Risk) Summary(ctx context.Context, scope string, c risk.Category, from,
 }
 
 // RiskFilter selects events for staff.
-type RiskFilter struct {
-	Category risk.Category // "" for all
-	Status   risk.Status   // "" for all
-	Limit    int
-}
+type RiskFilter = risk.Filter
 
 // ListRisk returns events, newest first. Errors are bot.ErrUnavailable.
 func (s *Risk) ListRisk(ctx context.Context, f RiskFilter) ([]risk.Event, error) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -362,20 +360,8 @@ func TestDNDEndToEnd(t *testing.T) {
 	// Staff see and change the opt-out through the admin API.
 	admin := func(method, path, body string) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+"/admin/api/dnd"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer dnd-admin")
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var out map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s = %d, %v", method, path, resp.StatusCode, err)
-		}
+		adminJSON(t, method, base+"/admin/api/dnd"+path, "dnd-admin", body, http.StatusOK, &out)
 		return out
 	}
 	person := "/persons/wechat:" + demoAppID + ":o-dnd-2"
@@ -415,38 +401,4 @@ func BenchmarkDNDAdmitStores(b *testing.B) {
 			b.Fatal(until, err)
 		}
 	}
-}
-
-// TestHeldCounter: every held-back record that is stored is counted by
-// its reason, and a failed store is not.
-func TestHeldCounter(t *testing.T) {
-	counted := map[string]int{}
-	fail := false
-	h := heldCounter{Store: failingHeldStore{fail: &fail}, count: func(r string) { counted[r]++ }}
-	for _, r := range []string{"opted_out", "quiet_hours", "opted_out"} {
-		if err := h.RecordHeld(t.Context(), dnd.HeldBack{Reason: r}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fail = true
-	if err := h.RecordHeld(t.Context(), dnd.HeldBack{Reason: "cap"}); err == nil {
-		t.Fatal("want the store's error")
-	}
-	if counted["opted_out"] != 2 || counted["quiet_hours"] != 1 || counted["cap"] != 0 {
-		t.Errorf("counted %v, want opted_out 2, quiet_hours 1, cap 0", counted)
-	}
-}
-
-// failingHeldStore is a dnd.Store whose RecordHeld fails on demand; the
-// rest of the interface is not used by the test.
-type failingHeldStore struct {
-	dnd.Store
-	fail *bool
-}
-
-func (f failingHeldStore) RecordHeld(context.Context, dnd.HeldBack) error {
-	if *f.fail {
-		return errors.New("down")
-	}
-	return nil
 }

@@ -2,21 +2,11 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers"
-	"github.com/siyu-bot/siyu/store/redisstore"
-	"github.com/siyu-bot/siyu/store/sqlstore"
-	"github.com/siyu-bot/siyu/store/storetest"
 )
 
 func TestLoadWeComConfig(t *testing.T) {
@@ -67,47 +57,15 @@ func TestLoadWeComConfig(t *testing.T) {
 	}
 }
 
-// testWiring is what serve hands a wiring function, on test backends.
-func testWiring(t *testing.T, env map[string]string) (wiring, *httptest.Server) {
-	t.Helper()
-	cfg, err := loadConfig(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	db := storetest.SQL(t)
-	rdb := storetest.Redis(t)
-	sections, err := scriptSections()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lib, err := bot.NewLibrary(os.DirFS("scripts"), logger, sections...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler := bot.Chain(bot.NewEngine(bot.EngineConfig{Scripts: lib}), bot.Validate(),
-		bot.Dedupe(redisstore.NewDeduper(rdb), bot.DedupeConfig{TTL: time.Hour}, logger))
-	outbox := bot.NewOutbox(sqlstore.NewOutbox(db), nil, bot.OutboxConfig{})
-	e := handlers.NewEcho(logger)
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	return wiring{
-		cfg: cfg, getenv: func(k string) string { return env[k] }, logger: logger, db: db, rdb: rdb,
-		tokens: redisstore.NewTokenCache(rdb), handler: handler, outbox: outbox, group: e.Group(""), library: lib,
-	}, srv
-}
-
-// TestWireWeCom mounts the callback with the published sample corp and
+// TestWeComMounted mounts the callback with the published sample corp and
 // answers WeCom's URL check (vectors.json wecom-sample-url-verify).
-func TestWireWeCom(t *testing.T) {
+func TestWeComMounted(t *testing.T) {
 	env := map[string]string{
 		"WECOM_CORPID": "wx5823bf96d3bd56c7", "WECOM_TOKEN": "QDG6eK",
 		"WECOM_AES_KEY": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "WECOM_AGENTID": "1000002",
 	}
-	w, srv := testWiring(t, env)
-	if err := wireWeCom(t.Context(), w); err != nil {
-		t.Fatal(err)
-	}
+	env["SIYU_SCRIPTS"] = "scripts"
+	_, srv := buildTest(t, env)
 	q := url.Values{
 		"msg_signature": {"5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3"}, "timestamp": {"1409659589"}, "nonce": {"263014780"},
 		"echostr": {"P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="},
@@ -123,11 +81,8 @@ func TestWireWeCom(t *testing.T) {
 	}
 }
 
-func TestWireWeComOff(t *testing.T) {
-	w, srv := testWiring(t, nil)
-	if err := wireWeCom(t.Context(), w); err != nil {
-		t.Fatal(err)
-	}
+func TestWeComOff(t *testing.T) {
+	_, srv := buildTest(t, map[string]string{"SIYU_SCRIPTS": "scripts"})
 	resp, err := http.Get(srv.URL + "/wecom/callback")
 	if err != nil {
 		t.Fatal(err)

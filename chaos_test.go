@@ -1,4 +1,6 @@
-// Command chaos is siyu's load and chaos test. It runs two siyu replicas
+//go:build chaos
+
+// The load and chaos test, TestChaos. It runs two siyu replicas
 // on one MariaDB database and one Redis of its own behind a round-robin
 // proxy, drives WeChat, WeCom and Douyin callbacks through it at once,
 // the way the platforms deliver them (5 s timeout, retries, duplicate deliveries),
@@ -11,14 +13,15 @@
 //
 // Everything stays on loopback and every loop is bounded:
 //
-//	go run ./cmd/chaos -duration 60s
-//	go run ./cmd/chaos -duration 60s -budget 10ms   # WeChat replies not ready in 10 ms through the outbox
-//	go run ./cmd/chaos -duration 60s -faults redis-restart,redis-pause
+//	go test -tags chaos -run TestChaos -timeout 40m -v .
+//	CHAOS_ARGS='-duration 60s -budget 10ms' go test -tags chaos -run TestChaos -timeout 40m -v .   # WeChat replies not ready in 10 ms through the outbox
+//	CHAOS_ARGS='-faults redis-restart,redis-pause' go test -tags chaos -run TestChaos -timeout 40m -v .
 //
-// It needs redis-server on PATH and a MariaDB/MySQL server (-mysql, the
-// CI one by default); it creates and drops a database of its own and
-// never touches the shared Redis. Not part of `go test ./...`.
-package main
+// CHAOS_ARGS holds the flags (see chaosRun). It needs redis-server on
+// PATH and a MariaDB/MySQL server (-mysql, the CI one by default); it
+// creates and drops a database of its own and never touches the shared
+// Redis. The build tag keeps it out of `go test ./...`.
+package main_test
 
 import (
 	"context"
@@ -44,6 +47,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
@@ -65,12 +69,13 @@ const (
 	numAnswers = 50 // distinct keyword → answer rules, so a wrong answer shows
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// TestChaos runs the load and chaos test with the flags in CHAOS_ARGS
+// and fails on any lost, duplicated or wrong callback.
+func TestChaos(t *testing.T) {
+	ctx, stop := signal.NotifyContext(t.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "chaos:", err)
-		os.Exit(1)
+	if err := chaosRun(ctx, strings.Fields(os.Getenv("CHAOS_ARGS"))); err != nil {
+		t.Fatal("chaos:", err)
 	}
 }
 
@@ -85,7 +90,7 @@ type options struct {
 	faults   map[string]bool
 }
 
-func run(ctx context.Context, args []string) error {
+func chaosRun(ctx context.Context, args []string) error {
 	var o options
 	fl := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fl.DurationVar(&o.duration, "duration", 60*time.Second, "how long to send load (faults are spread over it)")

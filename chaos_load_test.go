@@ -1,4 +1,6 @@
-package main
+//go:build chaos
+
+package main_test
 
 import (
 	"bytes"

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/siyu-bot/siyu/bot/nlp"
 )
 
 func TestClassifyCommand(t *testing.T) {
@@ -87,7 +89,7 @@ func TestTrainCommand(t *testing.T) {
 			t.Errorf("train output does not say %q:\n%s", want, out.String())
 		}
 	}
-	m, err := loadDatasetModel(os.DirFS(dir), "toy")
+	m, err := nlp.LoadDatasetModel(os.DirFS(dir), "toy")
 	if err != nil {
 		t.Fatalf("the model train wrote: %v", err)
 	}
@@ -96,7 +98,7 @@ func TestTrainCommand(t *testing.T) {
 	}
 	// A dataset that gains a label no longer matches its model.
 	write("toy/train/maybe.txt", "也许\n")
-	if _, err := loadDatasetModel(os.DirFS(dir), "toy"); err == nil || !strings.Contains(err.Error(), "does not match the dataset") {
+	if _, err := nlp.LoadDatasetModel(os.DirFS(dir), "toy"); err == nil || !strings.Contains(err.Error(), "does not match the dataset") {
 		t.Errorf("a model older than its dataset's labels: err = %v, want a mismatch error", err)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -58,7 +57,7 @@ type checkinRig struct {
 // real servers when MYSQL_DSN and REDIS_URL are set).
 func newCheckinRig(tb testing.TB, n int) *checkinRig {
 	tb.Helper()
-	sections, err := scriptSections()
+	sections, err := scriptSections(tb.Context())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -75,12 +74,12 @@ func newCheckinRig(tb testing.TB, n int) *checkinRig {
 	}
 	r.boards = redisstore.NewCheckinBoards(r.rdb)
 	logger := slog.New(slog.DiscardHandler)
-	w := capWiring{logger: logger, db: r.db, rdb: r.rdb}
 	for range n {
-		svc, store, err := newCheckin(tb.Context(), w, nil, r.clock.Now)
+		store, err := sqlstore.NewCheckins(tb.Context(), r.db)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		svc := checkin.New(checkin.Options{Store: store, Records: store, Boards: r.boards, Now: r.clock.Now, Logger: logger})
 		r.store = store
 		engine := bot.NewEngine(bot.EngineConfig{Scripts: staticSource{s}, Commands: []bot.Stage{svc}, Now: r.clock.Now})
 		// A copy waits for the first handling however long a loaded
@@ -389,16 +388,7 @@ func TestCheckinThroughWeChat(t *testing.T) {
 	scope, person := "wechat:"+cfg.WeChatAppID, "wechat:"+cfg.WeChatAppID+":"+openid
 	get := func(path string, v any) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+"/admin/api/checkin/"+path, nil)
-		req.Header.Set("Authorization", "Bearer adm1n")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(v); err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s = %d, %v", path, resp.StatusCode, err)
-		}
+		adminJSON(t, http.MethodGet, base+"/admin/api/checkin/"+path, "adm1n", "", http.StatusOK, v)
 	}
 	var h struct {
 		Total  int `json:"total"`

@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/scripts"
 	"github.com/siyu-bot/siyu/store/sqlstore"
-	"github.com/siyu-bot/siyu/store/storetest"
 )
 
 // staffInbox is the outbox's sender for bot.Staff in tests.
@@ -45,24 +43,12 @@ func TestRiskSpamWaveOneAlert(t *testing.T) {
 	ctx := t.Context()
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	db := storetest.SQL(t)
-	p := &parts{renderers: map[string]bot.Renderer{}, senders: map[bot.Platform]bot.Sender{}}
-	if err := wireRisk(ctx, capWiring{logger: logger, db: db, getenv: func(string) string { return "" }}, p); err != nil {
-		t.Fatalf("wireRisk: %v", err)
-	}
-	secs, err := scriptSections()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lib, err := bot.NewLibrary(scripts.FS, logger, secs...)
-	if err != nil {
-		t.Fatalf("scripts: %v", err)
-	}
-	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Logger: logger, Understand: p.understand, Observe: p.observe})
+	a, _ := buildTestLog(t, map[string]string{"SIYU_SCRIPTS": "scripts"}, logger)
+	engine := a.engine
 	inbox := &staffInbox{}
 	later := func() time.Time { return time.Now().Add(10 * time.Minute) } // past the alert window
-	outbox := bot.NewOutbox(sqlstore.NewOutbox(db), map[bot.Platform]bot.Sender{bot.Staff: inbox},
-		bot.OutboxConfig{Renderers: p.renderers, Logger: logger, Now: later})
+	outbox := bot.NewOutbox(sqlstore.NewOutbox(a.st.db), map[bot.Platform]bot.Sender{bot.Staff: inbox},
+		bot.OutboxConfig{Renderers: a.stack.Renderers(), Logger: logger, Now: later})
 
 	for i := range 100 {
 		ev := bot.Event{
@@ -128,16 +114,10 @@ func TestRunRiskEndToEnd(t *testing.T) {
 		simulateCmd(t, base, nil, text)
 	}
 	api := func(method, path string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, base+"/admin/api/risk"+path, nil)
-		req.Header.Set("Authorization", "Bearer t0ken")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		status, raw := adminRequest(t, method, base+"/admin/api/risk"+path, "t0ken", "", "")
 		var body map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body
+		_ = json.Unmarshal(raw, &body)
+		return status, body
 	}
 	code, body := api(http.MethodGet, "/events")
 	events, _ := body["events"].([]any)
@@ -253,30 +233,38 @@ func TestAlertWebhook(t *testing.T) {
 	}
 }
 
-// TestWireRiskWebhook checks that RISK_ALERT_WEBHOOK adds a staff sender
-// and that a bad URL stops siyu from starting.
-func TestWireRiskWebhook(t *testing.T) {
-	db := storetest.SQL(t)
-	tests := []struct {
-		name, hook string
-		wantSender bool
-		wantErr    bool
-	}{
-		{name: "none", hook: ""},
-		{name: "robot", hook: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", wantSender: true},
-		{name: "bad url", hook: "not a url", wantErr: true},
+// TestRiskAlertWebhook: with RISK_ALERT_WEBHOOK and no WeCom app
+// alerts, staff alerts the outbox sends reach the robot; a bad URL stops
+// siyu from starting.
+func TestRiskAlertWebhook(t *testing.T) {
+	got := make(chan string, 1)
+	robot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Text struct{ Content string } `json:"text"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		got <- body.Text.Content
+		fmt.Fprint(w, `{"errcode":0}`)
+	}))
+	t.Cleanup(robot.Close)
+	a, _ := buildTest(t, map[string]string{"SIYU_SCRIPTS": "scripts", "RISK_ALERT_WEBHOOK": robot.URL + "/cgi-bin/webhook/send?key=k"})
+	alert := bot.StaffAlert{To: bot.Target{Platform: bot.WeChat, Account: "wx1", User: "o1"}, Title: "风险提醒", Text: "共 1 条"}
+	if err := a.outbox.Enqueue(t.Context(), "risk-webhook-test-"+randomID(), []bot.Action{alert}); err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p := &parts{renderers: map[string]bot.Renderer{}, senders: map[bot.Platform]bot.Sender{}}
-			env := map[string]string{"RISK_ALERT_WEBHOOK": tc.hook}
-			err := wireRisk(t.Context(), capWiring{logger: slog.New(slog.DiscardHandler), db: db, getenv: func(k string) string { return env[k] }}, p)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("wireRisk = %v, want error %v", err, tc.wantErr)
-			}
-			if got := p.senders[bot.Staff] != nil; got != tc.wantSender {
-				t.Errorf("staff sender = %v, want %v", got, tc.wantSender)
-			}
-		})
+	if _, err := a.outbox.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case text := <-got:
+		if !strings.Contains(text, "共 1 条") {
+			t.Errorf("robot got %q, want the alert", text)
+		}
+	default:
+		t.Fatal("the robot got no alert")
+	}
+
+	if _, err := loadConfig(func(k string) string { return map[string]string{"RISK_ALERT_WEBHOOK": "not a url"}[k] }); err == nil {
+		t.Error("a bad RISK_ALERT_WEBHOOK was accepted")
 	}
 }

@@ -214,25 +214,16 @@ func adminGet(t *testing.T, base, path string, v any) string {
 
 func adminGetStatus(t *testing.T, base, path string, v any, want int) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-	req.Header.Set("Authorization", "Bearer coupon-admin")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	status, raw := adminRequest(t, http.MethodGet, base+path, "coupon-admin", "", "")
+	if status != want {
+		t.Fatalf("GET %s = %d %s, want %d", path, status, raw, want)
 	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("GET %s = %d %s, want %d", path, resp.StatusCode, buf.String(), want)
+	if v != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
+			t.Fatalf("GET %s: %v: %s", path, err, raw)
+		}
 	}
-	if v == nil {
-		return buf.String()
-	}
-	if err := json.Unmarshal(buf.Bytes(), v); err != nil {
-		t.Fatalf("GET %s: %v: %s", path, err, buf.String())
-	}
-	return buf.String()
+	return string(raw)
 }
 
 type wxSent struct{ to, text string }

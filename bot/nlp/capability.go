@@ -1,0 +1,49 @@
+package nlp
+
+import (
+	"fmt"
+	"io/fs"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// Intents is the intents capability: the intents: and faq: script
+// sections, the classifier that reads each message once (layer 1), and
+// the hand-over and the FAQ (layer 5).
+type Intents struct {
+	Model *Model
+}
+
+// Install adds the intents capability to the stack. The hand-over comes
+// before the FAQ: whoever asks for a person gets one.
+func (c Intents) Install(st *bot.Stack) error {
+	if c.Model == nil {
+		return fmt.Errorf("nlp.Intents: no model")
+	}
+	st.Sections(IntentsSection{Labels: c.Model.Labels()}, FAQSection{})
+	st.Analyze(Analyzer{Model: c.Model})
+	st.Meaning(Handover{}, FAQStage{})
+	return nil
+}
+
+// LoadDatasetModel loads <dataset>.model from fsys and refuses it unless
+// its labels are those of <dataset>/train.
+func LoadDatasetModel(fsys fs.FS, dataset string) (*Model, error) {
+	f, err := fsys.Open(dataset + ".model")
+	if err != nil {
+		return nil, fmt.Errorf("%s model: %w (run `siyu train`)", dataset, err)
+	}
+	defer f.Close()
+	m, err := LoadModel(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s model: %w", dataset, err)
+	}
+	labels, err := DatasetLabels(fsys, dataset+"/train")
+	if err != nil {
+		return nil, fmt.Errorf("%s model: %w", dataset, err)
+	}
+	if err := m.CheckLabels(labels); err != nil {
+		return nil, fmt.Errorf("%s.model: %w", dataset, err)
+	}
+	return m, nil
+}

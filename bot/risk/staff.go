@@ -1,0 +1,87 @@
+package risk
+
+import (
+	"context"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+// Install adds risk to the stack: the risk: section, the analyzer that
+// scans each message once, the observer that records, escalates and
+// alerts, and the renderer of grouped alerts.
+func (s *Service) Install(st *bot.Stack) error {
+	st.Sections(Section{})
+	st.Analyze(s.Analyzer())
+	st.Observe(s.Observer())
+	return st.Render(RendererName, s.Renderer())
+}
+
+// Filter selects events for staff.
+type Filter struct {
+	Category Category // "" for all
+	Status   Status   // "" for all
+	Limit    int
+}
+
+// Reviews are what staff reviewing events need from storage.
+// sqlstore.Risk implements them.
+type Reviews interface {
+	// ListRisk returns events, newest first. Errors are
+	// bot.ErrUnavailable.
+	ListRisk(ctx context.Context, f Filter) ([]Event, error)
+	// SetRiskStatus moves event id to status. Errors: bot.ErrNotFound,
+	// bot.ErrUnavailable.
+	SetRiskStatus(ctx context.Context, id int64, status Status) error
+}
+
+// Events returns recorded events for staff, newest first; category and
+// status filter when not empty (an unknown one is bot.ErrInvalid).
+// Customer ids come masked (evidence and text are masked when recorded).
+func (s *Service) Events(ctx context.Context, category, status string, limit int) ([]Event, error) {
+	f := Filter{Limit: limit}
+	var err error
+	if category != "" {
+		if f.Category, err = ParseCategory(category); err != nil {
+			return nil, err
+		}
+	}
+	if status != "" {
+		if f.Status, err = ParseStatus(status); err != nil {
+			return nil, err
+		}
+	}
+	events, err := s.reviews().ListRisk(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	for i := range events {
+		e := &events[i]
+		e.Conversation = bot.GroupID(MaskID(string(e.Conversation)))
+		e.Sender = bot.UserID(MaskID(string(e.Sender)))
+	}
+	return events, nil
+}
+
+// SetStatus moves an event to acknowledged or dismissed (kept as a
+// labelled false positive). Errors: bot.ErrInvalid, bot.ErrNotFound.
+func (s *Service) SetStatus(ctx context.Context, id int64, status string) error {
+	st, err := ParseStatus(status)
+	if err != nil {
+		return err
+	}
+	return s.reviews().SetRiskStatus(ctx, id, st)
+}
+
+func (s *Service) reviews() Reviews {
+	if s.cfg.Reviews == nil {
+		return noReviews{}
+	}
+	return s.cfg.Reviews
+}
+
+type noReviews struct{}
+
+func (noReviews) ListRisk(context.Context, Filter) ([]Event, error) { return nil, nil }
+func (noReviews) SetRiskStatus(context.Context, int64, Status) error {
+	return bot.ErrNotFound
+}

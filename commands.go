@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/coupon"
+	"github.com/siyu-bot/siyu/bot/nlp"
+	"github.com/siyu-bot/siyu/bot/risk"
+	"github.com/siyu-bot/siyu/handlers/wechat"
+	"github.com/siyu-bot/siyu/knowledge"
+	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/sqlstore"
+)
+
+// scriptSections returns every capability's script sections, from a
+// stack built without stores: enough to check scripts.
+func scriptSections(ctx context.Context) ([]bot.Section, error) {
+	caps, _, err := capabilities(ctx, capDeps{})
+	if err != nil {
+		return nil, err
+	}
+	stack, err := bot.NewStack(caps...)
+	if err != nil {
+		return nil, err
+	}
+	return stack.ScriptSections(), nil
+}
+
+// checkScripts is `siyu check-scripts [dir]`: it validates the reply
+// scripts with every capability's sections and prints file:line errors.
+func checkScripts(ctx context.Context, env runEnv) error {
+	dir := "scripts"
+	if len(env.args) > 1 {
+		dir = env.args[1]
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("check-scripts: %s is not a folder", dir)
+	}
+	sections, err := scriptSections(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := bot.LoadScripts(os.DirFS(dir), sections...)
+	if err != nil {
+		errs := bot.ScriptErrors(err)
+		for _, se := range errs {
+			se.File = dir + "/" + se.File
+			fmt.Fprintln(env.stderr, se.Error())
+		}
+		if len(errs) == 0 {
+			fmt.Fprintln(env.stderr, err)
+		}
+		return fmt.Errorf("check-scripts: %d error(s) in %s", max(len(errs), 1), dir)
+	}
+	fmt.Fprintf(env.stdout, "%s: ok, %d rules, %d channels\n", dir, len(s.Rules()), len(s.Channels()))
+	return nil
+}
+
+// simulate plays WeChat: it signs and encrypts a callback with the running
+// server's credentials (the same environment), posts it and prints the
+// decrypted reply.
+func simulate(ctx context.Context, env runEnv) error {
+	cfg, err := loadConfig(env.getenv)
+	if err != nil {
+		return err
+	}
+	fl := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	addr := cfg.Addr
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	url := fl.String("url", "http://"+addr+"/wechat/callback", "the callback URL of the running siyu")
+	event := fl.String("event", "", "send an event instead of text: subscribe, unsubscribe, SCAN or CLICK")
+	key := fl.String("key", "", "the event's EventKey: a QR scene (qrscene_store-01) or a menu key")
+	from := fl.String("from", "o-simulate-0001", "the follower's openid")
+	plain := fl.Bool("plain", false, "plain mode: sign but do not encrypt")
+	if err := fl.Parse(env.args[1:]); err != nil {
+		return err
+	}
+	text := strings.Join(fl.Args(), " ")
+	if text == "" && *event == "" {
+		return fmt.Errorf("simulate: give the text to send, or --event subscribe")
+	}
+	sim := &wechat.Simulator{
+		URL: *url, Token: cfg.WeChatToken, EncodingAESKey: cfg.WeChatAESKey, AppID: cfg.WeChatAppID,
+		OriginalID: demoOrigID, Client: &http.Client{Timeout: 10 * time.Second},
+	}
+	if *plain {
+		sim.EncodingAESKey = ""
+	}
+	var msg []byte
+	if *event != "" {
+		msg = sim.EventXML(*from, *event, *key, time.Now().Unix())
+	} else {
+		msg = sim.TextXML(*from, text, wechat.NewMsgID())
+	}
+	r, err := sim.Post(ctx, msg)
+	if err != nil {
+		return err
+	}
+	if r.MsgType == "" {
+		fmt.Fprintln(env.stdout, "(no reply: the server answered success)")
+		return nil
+	}
+	fmt.Fprintln(env.stdout, r.Content)
+	return nil
+}
+
+const couponsUsage = `usage:
+  siyu coupons import CAMPAIGN FILE.csv   add a campaign's codes (one per row, first column)
+  siyu coupons stats CAMPAIGN             show a campaign's stock, issued and per-channel counts
+`
+
+// cmdCoupons is `siyu coupons import|stats`.
+func cmdCoupons(ctx context.Context, env runEnv) error {
+	args := env.args[1:]
+	if len(args) < 2 || args[0] == "import" && len(args) != 3 || args[0] == "stats" && len(args) != 2 {
+		fmt.Fprint(env.stderr, couponsUsage)
+		return errors.New("coupons: wrong arguments")
+	}
+	cfg, err := loadConfig(env.getenv)
+	if err != nil {
+		return err
+	}
+	sections, err := scriptSections(ctx)
+	if err != nil {
+		return err
+	}
+	fsys, source := scriptsFS(cfg.ScriptsDir)
+	scripts, err := bot.LoadScripts(fsys, sections...)
+	if err != nil {
+		return fmt.Errorf("coupons: reply scripts in %s: %w", source, err)
+	}
+	c, ok := coupon.From(scripts).Get(args[1])
+	if !ok {
+		return fmt.Errorf("coupons: no campaign %q in the scripts (%s)", args[1], source)
+	}
+	logger := newLogger(env.stderr, "warn", cfg.LogFormat)
+	db, err := sqlstore.Open(ctx, sqlstore.Config{MySQLDSN: cfg.MySQLDSN, SQLitePath: cfg.SQLitePath, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := sqlstore.NewCoupons(ctx, db)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "import":
+		if !c.Codes.Import {
+			return fmt.Errorf("coupons: campaign %q generates its codes (codes: generate); set codes: {import: true} to import", c.ID)
+		}
+		if err := importCodes(ctx, env, store, c, args[2]); err != nil {
+			return err
+		}
+		if cfg.RedisURL != "" {
+			// Running replicas recount the campaign's codes at the next
+			// claim (an embedded Redis is per process: they notice when
+			// stock seems to run out).
+			rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger)
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			return redisstore.NewCouponCounter(rdb).Reset(ctx, c.ID)
+		}
+		return nil
+	case "stats":
+		stats, err := store.Stats(ctx, []string{c.ID})
+		if err != nil {
+			return err
+		}
+		coupon.WriteStats(env.stdout, c, stats[c.ID])
+		return nil
+	}
+	fmt.Fprint(env.stderr, couponsUsage)
+	return fmt.Errorf("coupons: unknown command %q", args[0])
+}
+
+// importCodes reads path with a progress bar on stderr, reports refused
+// lines by number, and adds the good codes (a second run adds none).
+func importCodes(ctx context.Context, env runEnv, store *sqlstore.Coupons, c *coupon.Campaign, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("coupons import: %w", err)
+	}
+	defer f.Close()
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	bar := newBar(env.stderr, size, "读取 "+path)
+	codes, bad, err := coupon.ParseCodes(f, func(n int64) { _ = bar.Set64(n) })
+	_ = bar.Finish()
+	if err != nil {
+		return fmt.Errorf("coupons import: %w", err)
+	}
+	for _, le := range bad {
+		fmt.Fprintf(env.stderr, "%s:%d: %s\n", path, le.Line, le.Msg)
+	}
+	bar = newBar(env.stderr, int64(len(codes)), "导入 "+c.ID)
+	added, err := store.ImportCodes(ctx, c.ID, codes, func(done int) { _ = bar.Set(done) })
+	_ = bar.Finish()
+	if err != nil {
+		return fmt.Errorf("coupons import: %w", err)
+	}
+	fmt.Fprintf(env.stdout, "%s: %d codes added, %d already there, %d lines refused\n", c.ID, added, len(codes)-added, len(bad))
+	return nil
+}
+
+// newBar is a progress bar on w; size -1 is a spinner.
+func newBar(w io.Writer, size int64, what string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+	)
+}
+
+// classifyReading is one line of `siyu classify`'s output.
+type classifyReading struct {
+	Text           string   `json:"text"`
+	Intent         string   `json:"intent"`
+	Confidence     float64  `json:"confidence"`
+	Risk           string   `json:"risk"`
+	RiskCategories []string `json:"risk_categories"`
+}
+
+// classifyRiskFunc returns the risk reading of `siyu classify`: the
+// overall level ("none" when clean) and the categories hit, read by
+// the scanner with the lexicons, the detectors and the risk model.
+func classifyRiskFunc() (func(text string) (string, []string), error) {
+	model, err := loadRiskModel()
+	if err != nil {
+		return nil, err
+	}
+	scanner, err := newRiskScanner(model)
+	if err != nil {
+		return nil, err
+	}
+	return func(text string) (string, []string) { return riskReading(scanner, text) }, nil
+}
+
+// cmdClassify is `siyu classify`: each stdin line, plain text or a JSON
+// object with a "text" field, becomes one JSON reading on stdout, in
+// order, flushed per line. It opens no database, writes no file and
+// starts no server. A bad line gets {"line": n, "error": …} and the rest
+// go on.
+func cmdClassify(_ context.Context, env runEnv) error {
+	fl := flag.NewFlagSet("classify", flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	modelPath := fl.String("model", "", "an intents model file (default: the embedded knowledge/intents.model)")
+	if err := fl.Parse(env.args[1:]); err != nil {
+		return err
+	}
+	var m *nlp.Model
+	var err error
+	if *modelPath == "" {
+		m, err = nlp.LoadDatasetModel(knowledge.FS, intentsDataset)
+	} else {
+		m, err = loadModelFile(*modelPath)
+	}
+	if err != nil {
+		return fmt.Errorf("classify: %w", err)
+	}
+	classifyRisk, err := classifyRiskFunc()
+	if err != nil {
+		return fmt.Errorf("classify: %w", err)
+	}
+	in := env.stdin
+	if in == nil {
+		in = strings.NewReader("")
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	out := bufio.NewWriter(env.stdout)
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for n := 1; sc.Scan(); n++ {
+		var v any
+		if text, err := classifyLineText(sc.Bytes()); err != nil {
+			v = map[string]any{"line": n, "error": err.Error()}
+		} else {
+			r := classifyReading{Text: text}
+			var conf float64
+			r.Intent, conf = m.Classify(nlp.Canonical(text))
+			r.Confidence = math.Round(conf*1e4) / 1e4
+			r.Risk, r.RiskCategories = classifyRisk(text)
+			if r.RiskCategories == nil {
+				r.RiskCategories = []string{}
+			}
+			v = r
+		}
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("classify: %w", err)
+		}
+		if err := out.Flush(); err != nil {
+			return fmt.Errorf("classify: %w", err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("classify: reading stdin: %w", err)
+	}
+	return nil
+}
+
+// classifyLineText returns the text of one input line: the "text" of a
+// JSON object, else the line itself.
+func classifyLineText(line []byte) (string, error) {
+	s := strings.TrimSpace(string(line))
+	if strings.HasPrefix(s, "{") {
+		var obj struct {
+			Text *string `json:"text"`
+		}
+		if err := json.Unmarshal([]byte(s), &obj); err != nil {
+			return "", fmt.Errorf("bad JSON: %v", err)
+		}
+		if obj.Text == nil {
+			return "", errors.New(`JSON line without a "text" field`)
+		}
+		s = *obj.Text
+	}
+	if strings.TrimSpace(s) == "" {
+		return "", errors.New("empty text")
+	}
+	return s, nil
+}
+
+func loadModelFile(path string) (*nlp.Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return nlp.LoadModel(f)
+}
+
+// riskReading is what `siyu classify` reports for risk: "risk", the main
+// category or "none", and "risk_categories", every category that hit.
+// cmdClassify (wire_nlp.go) adds it to each line's reading.
+func riskReading(s *risk.Scanner, text string) (main string, categories []string) {
+	categories = risk.Main(s.Scan(text))
+	if len(categories) == 0 {
+		return "none", []string{}
+	}
+	return categories[0], categories
+}
