@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 )
 
@@ -30,7 +30,7 @@ func (f fakeStats) Depth(context.Context) (map[bot.OutboxStatus]int, time.Time, 
 
 func TestCallbacks(t *testing.T) {
 	m := New(nil)
-	e := handlers.NewEcho(slog.New(slog.DiscardHandler))
+	e := handlers.NewEcho(bottest.Logger(t))
 	e.Use(m.Callbacks())
 	e.POST("/wechat/callback", func(c echo.Context) error {
 		switch c.QueryParam("case") {
