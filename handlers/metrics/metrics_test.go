@@ -35,8 +35,7 @@ func TestCallbacks(t *testing.T) {
 	e.POST("/wechat/callback", func(c echo.Context) error {
 		switch c.QueryParam("case") {
 		case "stale":
-			SetOutcome(c, OutcomeStale)
-			return echo.NewHTTPError(http.StatusUnauthorized, "stale")
+			return handlers.StaleTimestamp()
 		case "sig":
 			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 		case "bad":
@@ -44,7 +43,7 @@ func TestCallbacks(t *testing.T) {
 		case "big":
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "too large")
 		case "dup":
-			SetOutcome(c, OutcomeDeduplicated)
+			handlers.SetOutcome(c.Request().Context(), OutcomeDeduplicated)
 		case "fail":
 			return errors.New("boom")
 		}
