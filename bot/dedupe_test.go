@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 // memDeduper is an in-process bot.Deduper with leases on a settable
@@ -108,7 +108,7 @@ func TestDedupe(t *testing.T) {
 		}
 		return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "once"}}, nil
 	})
-	h := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, slog.New(slog.DiscardHandler))(inner)
+	h := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, bottest.Logger(t))(inner)
 	ev := bot.Event{Platform: bot.WeChat, Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m1"}
 
 	// Concurrent copies: one runs, all get its answer.
@@ -165,7 +165,7 @@ func TestDedupeClaimOfDeadReplicaExpires(t *testing.T) {
 	d := newMemDeduper()
 	cfg := bot.DedupeConfig{TTL: time.Hour, Lease: 5 * time.Second, Wait: time.Millisecond, Poll: time.Millisecond}
 	var calls atomic.Int32
-	h := bot.Dedupe(d, cfg, slog.New(slog.DiscardHandler))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+	h := bot.Dedupe(d, cfg, bottest.Logger(t))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
 		calls.Add(1)
 		return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "hi"}}, nil
 	}))
@@ -199,7 +199,7 @@ func TestDedupeRenewsLeaseWhileHandling(t *testing.T) {
 	cfg := bot.DedupeConfig{TTL: time.Hour, Lease: 30 * time.Millisecond, Wait: time.Millisecond, Poll: time.Millisecond}
 	ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "slow"}
 	var calls atomic.Int32
-	h := bot.Dedupe(d, cfg, slog.New(slog.DiscardHandler))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+	h := bot.Dedupe(d, cfg, bottest.Logger(t))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
 		if calls.Add(1) > 1 {
 			return nil, errors.New("handled twice")
 		}
@@ -210,7 +210,7 @@ func TestDedupeRenewsLeaseWhileHandling(t *testing.T) {
 			d.advance(cfg.Lease - time.Millisecond)
 		}
 		// A copy now finds the claim held.
-		if _, err := bot.Dedupe(d, cfg, slog.New(slog.DiscardHandler))(bot.HandlerFunc(func(context.Context, bot.Event) ([]bot.Action, error) {
+		if _, err := bot.Dedupe(d, cfg, bottest.Logger(t))(bot.HandlerFunc(func(context.Context, bot.Event) ([]bot.Action, error) {
 			calls.Add(1)
 			return nil, nil
 		})).HandleEvent(ctx, ev); !errors.Is(err, bot.ErrUnavailable) {
@@ -231,8 +231,8 @@ func TestDedupeRenewsLeaseWhileHandling(t *testing.T) {
 // the callback by fingerprint only (the key holds the customer's id).
 func TestDedupeGivingUpIsLogged(t *testing.T) {
 	d := newMemDeduper()
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	var logs bottest.Logs
+	logger := logs.Logger(slog.LevelInfo)
 	cfg := bot.DedupeConfig{Lease: time.Minute, Wait: time.Millisecond, Poll: time.Millisecond}
 	ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "o-secret-openid", Time: time.Now(), DedupeKey: "msg:o-secret-openid:1"}
 	if _, _, err := d.Claim(t.Context(), dedupeKeyOf(ev), "other", cfg.Lease); err != nil {
@@ -245,7 +245,7 @@ func TestDedupeGivingUpIsLogged(t *testing.T) {
 	if _, err := h.HandleEvent(t.Context(), ev); !errors.Is(err, bot.ErrUnavailable) {
 		t.Fatalf("err=%v, want ErrUnavailable", err)
 	}
-	out := buf.String()
+	out := logs.String()
 	if !strings.Contains(out, "gave up waiting") || !strings.Contains(out, bot.Fingerprint(dedupeKeyOf(ev))) {
 		t.Errorf("log = %q, want a give-up line with the key's fingerprint", out)
 	}
@@ -260,7 +260,7 @@ func TestDedupeReleaseKeepsOthersClaim(t *testing.T) {
 	d := newMemDeduper()
 	cfg := bot.DedupeConfig{Lease: time.Second, Wait: time.Millisecond, Poll: time.Millisecond}
 	ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m"}
-	h := bot.Dedupe(d, cfg, slog.New(slog.DiscardHandler))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+	h := bot.Dedupe(d, cfg, bottest.Logger(t))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
 		d.advance(cfg.Lease) // this handling's lease runs out…
 		if first, _, _ := d.Claim(ctx, dedupeKeyOf(ev), "other", time.Hour); !first {
 			return nil, errors.New("lease did not run out")
@@ -290,7 +290,7 @@ func TestDedupeRecordsDelivery(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newMemDeduper()
 			var w bot.AnswerWindow
-			h := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, slog.New(slog.DiscardHandler))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+			h := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, bottest.Logger(t))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
 				if tc.late && !w.Close() {
 					return nil, errors.New("window sealed before the handling finished")
 				}

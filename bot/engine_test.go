@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"log/slog"
 	"reflect"
 	"strconv"
 	"testing"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 var engineScripts = fstest.MapFS{"s.yaml": {Data: []byte(`
@@ -32,7 +32,7 @@ fallback: 没听懂
 
 func newTestEngine(t *testing.T) *bot.Engine {
 	t.Helper()
-	lib, err := bot.NewLibrary(engineScripts, slog.New(slog.DiscardHandler))
+	lib, err := bot.NewLibrary(engineScripts, bottest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 const (
@@ -77,39 +78,6 @@ func hoursReply(l *Library) string {
 	return r.Reply(nil)
 }
 
-// syncBuffer is a log destination safe for a Watch goroutine and the test.
-type syncBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	written chan struct{} // closed at the next write, when someone waits
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.written != nil {
-		close(b.written)
-		b.written = nil
-	}
-	return b.buf.Write(p)
-}
-
-// next returns a channel closed at the next write.
-func (b *syncBuffer) next() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.written == nil {
-		b.written = make(chan struct{})
-	}
-	return b.written
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestNewLibraryFailsOnBadScripts(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -143,8 +111,8 @@ func TestNewLibraryFailsOnBadScripts(t *testing.T) {
 }
 
 func TestLibraryReload(t *testing.T) {
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	var logs bottest.Logs
+	logger := logs.Logger(slog.LevelInfo)
 	l, dir := mustNewLibrary(t, logger, map[string]string{"faq.yaml": hoursV1})
 	v1 := l.Version()
 	if got := hoursReply(l); got != "9点开门" {
@@ -199,8 +167,8 @@ func TestLibraryReload(t *testing.T) {
 }
 
 func TestLibraryWatch(t *testing.T) {
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	var logs bottest.Logs
+	logger := logs.Logger(slog.LevelInfo)
 	l, dir := mustNewLibrary(t, logger, map[string]string{"faq.yaml": hoursV1})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -220,7 +188,7 @@ func TestLibraryWatch(t *testing.T) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)
 		for {
-			logged := logs.next() // before the check, so no line is missed
+			logged := logs.Next() // before the check, so no line is missed
 			if cond() {
 				return
 			}
@@ -322,9 +290,9 @@ func TestLibraryWatchStates(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs bottest.Logs
 			fsys := &stateFS{states: tc.states}
-			l, err := NewLibrary(fsys, slog.New(slog.NewTextHandler(&logs, nil)))
+			l, err := NewLibrary(fsys, logs.Logger(slog.LevelInfo))
 			if err != nil {
 				t.Fatalf("NewLibrary: %v", err)
 			}
@@ -343,7 +311,7 @@ func TestLibraryWatchStates(t *testing.T) {
 			// against a hung test.
 			deadline := time.After(10 * time.Second)
 			for {
-				logged := logs.next() // before the check, so no line is missed
+				logged := logs.Next() // before the check, so no line is missed
 				if strings.Count(logs.String(), tc.waitLog) >= max(tc.waitLogs, 1) {
 					break
 				}

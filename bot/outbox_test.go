@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 // memOutbox is an in-process bot.OutboxStore with the lease semantics of
@@ -128,14 +129,9 @@ func (m *memOutbox) get(id int64) bot.OutboxItem {
 	return *m.row(id)
 }
 
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
+func newTestClock() *bottest.Clock {
+	return bottest.NewClock(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC))
 }
-
-func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-func newTestClock() *testClock           { return &testClock{now: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)} }
 func reply(user string) bot.Action {
 	return bot.Reply{To: bot.Target{Platform: bot.WeChat, Account: "a", User: bot.UserID(user)}, Text: "你好"}
 }

@@ -2,7 +2,6 @@ package bot_test
 
 import (
 	"context"
-	"log/slog"
 	"reflect"
 	"testing"
 	"testing/fstest"
@@ -11,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 // keywordStage takes messages equal to its keyword, as a command would.
@@ -37,7 +37,7 @@ rules:
     reply: 领券请点菜单
 fallback: 没听懂
 `)}}
-	lib, err := bot.NewLibrary(fsys, slog.New(slog.DiscardHandler))
+	lib, err := bot.NewLibrary(fsys, bottest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

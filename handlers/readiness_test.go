@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 type pingFunc func(ctx context.Context) error
@@ -43,8 +44,8 @@ func TestReadyz(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := NewEcho(slog.New(slog.DiscardHandler))
-			r := NewReadiness(slog.New(slog.DiscardHandler), Check{"database", tc.db}, Check{"redis", tc.redis})
+			e := NewEcho(bottest.Logger(t))
+			r := NewReadiness(bottest.Logger(t), Check{"database", tc.db}, Check{"redis", tc.redis})
 			r.timeout = 50 * time.Millisecond // the hung check must not hold the test
 			r.SetDraining(tc.draining)
 			r.Register(e)
@@ -110,7 +111,7 @@ func TestClientAddress(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := NewEcho(slog.New(slog.DiscardHandler), tc.trusted...)
+			e := NewEcho(bottest.Logger(t), tc.trusted...)
 			var got string
 			e.GET("/ip", func(c echo.Context) error { got = c.RealIP(); return nil })
 			req := httptest.NewRequest(http.MethodGet, "/ip", nil)

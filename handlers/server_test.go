@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 func TestErrorHandler(t *testing.T) {
@@ -40,8 +40,8 @@ func TestErrorHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			var logs bottest.Logs
+			logger := logs.Logger(slog.LevelInfo)
 			e := echo.New()
 			rec := httptest.NewRecorder()
 			c := e.NewContext(httptest.NewRequest(tt.method, "/x", nil), rec)
@@ -72,7 +72,7 @@ func TestErrorHandlerLeavesCommittedResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ErrorHandler(slog.New(slog.DiscardHandler))(fmt.Errorf("late: %w", bot.ErrUnavailable), c)
+	ErrorHandler(bottest.Logger(t))(fmt.Errorf("late: %w", bot.ErrUnavailable), c)
 
 	if rec.Code != http.StatusOK || rec.Body.String() != "success" {
 		t.Errorf("got %d %q, want the answer already sent: 200 %q", rec.Code, rec.Body.String(), "success")

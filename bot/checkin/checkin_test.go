@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/checkin"
 )
 
@@ -44,22 +45,17 @@ func mustScripts(t testing.TB, yaml string) *bot.Scripts {
 	return s
 }
 
-// clock is an injected, settable time.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 type rig struct {
 	store   *memStore
 	coupons *fakeCoupons
-	clock   *clock
+	clock   *bottest.Clock
 	svc     *checkin.Service
 	engine  *bot.Engine
 }
 
 func newRig(t testing.TB, yaml string) *rig {
 	t.Helper()
-	r := &rig{store: newMemStore(), coupons: &fakeCoupons{}, clock: &clock{}}
+	r := &rig{store: newMemStore(), coupons: &fakeCoupons{}, clock: &bottest.Clock{}}
 	r.svc = checkin.New(checkin.Options{Store: r.store, Coupons: r.coupons, Now: r.clock.Now})
 	r.engine = bot.NewEngine(bot.EngineConfig{Scripts: staticScripts{mustScripts(t, yaml)}, Observe: []bot.Stage{r.svc.Observer()}, Commands: []bot.Stage{r.svc}, Now: r.clock.Now})
 	return r
@@ -160,7 +156,7 @@ func TestCheckinDays(t *testing.T) {
 			}
 			r := newRig(t, yaml)
 			for i, s := range tc.steps {
-				r.clock.t = s.at
+				r.clock.Set(s.at)
 				turn := r.run(t, dm("u1", s.text))
 				if turn.Answer.Stage != "command:checkin" {
 					t.Fatalf("step %d: answered by %q, want command:checkin", i, turn.Answer.Stage)
@@ -199,7 +195,7 @@ func TestMilestonesOnce(t *testing.T) {
 	// Seven days, a repeat on the seventh, a missed day, and seven more.
 	days := []int{0, 1, 2, 3, 4, 5, 6, 6, 8, 9, 10, 11, 12, 13, 14, 14}
 	for _, d := range days {
-		r.clock.t = start.AddDate(0, 0, d)
+		r.clock.Set(start.AddDate(0, 0, d))
 		turn := r.run(t, dm("u1", "签到"))
 		for _, s := range texts(turn.Actions) {
 			if strings.HasPrefix(s, "连续 7 天，送券") {
@@ -219,9 +215,9 @@ func TestMilestonesOnce(t *testing.T) {
 		}
 	}
 	// Day 7 earned the 7-day bonus: 10 + 20.
-	r.clock.t = start.AddDate(0, 0, 6)
+	r.clock.Set(start.AddDate(0, 0, 6))
 	ev := dm("u1", "")
-	c, err := r.store.Latest(context.Background(), checkin.ScopeOf(ev), checkin.PersonKey(ev.Person()), checkin.DayOf(r.clock.t, r.svc.Location()))
+	c, err := r.store.Latest(context.Background(), checkin.ScopeOf(ev), checkin.PersonKey(ev.Person()), checkin.DayOf(r.clock.Now(), r.svc.Location()))
 	if err != nil || c.Streak != 7 || c.Points != 30 {
 		t.Errorf("day 7 = streak %d points %d (%v), want 7 and 30", c.Streak, c.Points, err)
 	}
@@ -229,7 +225,7 @@ func TestMilestonesOnce(t *testing.T) {
 
 func TestRankAndPersonsApart(t *testing.T) {
 	r := newRig(t, testYAML)
-	r.clock.t = shanghai("2026-11-26 09:00")
+	r.clock.Set(shanghai("2026-11-26 09:00"))
 	for i, user := range []string{"a", "b", "c"} {
 		got := texts(r.run(t, dm(user, "签到")).Actions)
 		want := fmt.Sprintf("今日第 %d 位", i+1)
@@ -241,7 +237,7 @@ func TestRankAndPersonsApart(t *testing.T) {
 
 func TestCommandsBeforeKeywordRules(t *testing.T) {
 	r := newRig(t, testYAML)
-	r.clock.t = shanghai("2026-11-26 09:00")
+	r.clock.Set(shanghai("2026-11-26 09:00"))
 	tests := []struct {
 		name, text, wantStage string
 	}{
@@ -274,7 +270,7 @@ func TestCheckinIntent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, testYAML)
-			r.clock.t = shanghai("2026-11-26 09:00")
+			r.clock.Set(shanghai("2026-11-26 09:00"))
 			turn := &bot.Turn{Event: dm("u1", "今天来报到"), Scripts: mustScripts(t, testYAML), Text: "今天来报到", Intent: tc.intent, Confidence: tc.confidence}
 			taken, err := r.svc.HandleTurn(context.Background(), turn)
 			if err != nil || taken != tc.wantTaken {
@@ -286,7 +282,7 @@ func TestCheckinIntent(t *testing.T) {
 
 func TestDryRunWritesNothing(t *testing.T) {
 	r := newRig(t, testYAML)
-	r.clock.t = shanghai("2026-11-26 09:00")
+	r.clock.Set(shanghai("2026-11-26 09:00"))
 	for range 2 {
 		turn, err := r.engine.Run(context.Background(), dm("u1", "签到"), true)
 		if err != nil {
@@ -303,7 +299,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 
 func TestStoreFailureIsRetried(t *testing.T) {
 	r := newRig(t, testYAML)
-	r.clock.t = shanghai("2026-11-26 09:00")
+	r.clock.Set(shanghai("2026-11-26 09:00"))
 	r.store.failNext = fmt.Errorf("db down: %w", bot.ErrUnavailable)
 	_, err := r.engine.Run(context.Background(), dm("u1", "签到"), false)
 	if !errors.Is(err, bot.ErrUnavailable) {
@@ -322,11 +318,11 @@ func group(platform bot.Platform, user string) bot.Event {
 
 func TestGroupDigest(t *testing.T) {
 	r := newRig(t, testYAML)
-	r.clock.t = shanghai("2026-11-26 09:00")
+	r.clock.Set(shanghai("2026-11-26 09:00"))
 	keys := map[string]bot.Batched{}
 	const n = 200
 	for i := range n {
-		r.clock.t = shanghai("2026-11-26 09:00").Add(time.Duration(i) * 100 * time.Millisecond)
+		r.clock.Set(shanghai("2026-11-26 09:00").Add(time.Duration(i) * 100 * time.Millisecond))
 		turn := r.run(t, group(bot.Douyin, fmt.Sprintf("u%03d", i)))
 		if len(turn.Actions) != 1 {
 			t.Fatalf("check-in %d: actions = %v, want one batched digest", i, turn.Actions)
@@ -368,7 +364,7 @@ func TestGroupDigest(t *testing.T) {
 
 func TestWeComGroupDigestUnsent(t *testing.T) {
 	r := newRig(t, testYAML)
-	r.clock.t = shanghai("2026-11-26 09:00")
+	r.clock.Set(shanghai("2026-11-26 09:00"))
 	for _, u := range []string{"a", "b", "c"} {
 		if turn := r.run(t, group(bot.WeCom, u)); len(turn.Actions) != 0 {
 			t.Errorf("actions = %v, want none: a bot cannot post in a WeCom customer group", turn.Actions)
@@ -385,7 +381,7 @@ func TestWeComGroupDigestUnsent(t *testing.T) {
 func TestBoardReply(t *testing.T) {
 	r := newRig(t, testYAML)
 	for d := range 3 {
-		r.clock.t = shanghai("2026-11-24 09:00").AddDate(0, 0, d)
+		r.clock.Set(shanghai("2026-11-24 09:00").AddDate(0, 0, d))
 		r.run(t, dm("a", "签到"))
 	}
 	r.run(t, dm("b", "签到"))
@@ -412,7 +408,7 @@ func TestGroupAlreadyOncePerDay(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, testYAML)
-			r.clock.t = shanghai("2026-11-26 09:00")
+			r.clock.Set(shanghai("2026-11-26 09:00"))
 			r.run(t, group(tc.platform, "u1"))
 			keys := map[string]bool{}
 			for range 3 {
@@ -447,7 +443,7 @@ func TestDigestAcrossMidnight(t *testing.T) {
 	}
 	refs := map[string]bot.Render{}
 	for i, at := range []time.Time{midnight.Add(-time.Second), midnight.Add(time.Second)} {
-		r.clock.t = at
+		r.clock.Set(at)
 		turn := r.run(t, group(bot.Douyin, fmt.Sprintf("u%d", i)))
 		b := turn.Actions[0].(bot.Batched)
 		refs[b.Key] = b.Action.(bot.Push).Action.(bot.Render)
@@ -474,7 +470,7 @@ func TestObservedWeComGroup(t *testing.T) {
 	r := newRig(t, testYAML)
 	start := shanghai("2026-11-01 09:00")
 	for d := range 7 {
-		r.clock.t = start.AddDate(0, 0, d)
+		r.clock.Set(start.AddDate(0, 0, d))
 		for range 2 { // the second is a repeat
 			ev := group(bot.WeCom, "ext-1")
 			ev.Observe = true

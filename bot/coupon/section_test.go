@@ -69,12 +69,6 @@ func TestSectionParses(t *testing.T) {
 	if got, want := c.End, time.Date(2026, 12, 31, 15, 59, 59, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("End = %v, want %v", got, want)
 	}
-	if got := cs.ForStreak(7); len(got) != 1 || got[0].ID != "welcome-2026" {
-		t.Errorf("ForStreak(7) = %v, want welcome-2026", got)
-	}
-	if got := cs.ForStreak(3); len(got) != 0 {
-		t.Errorf("ForStreak(3) = %v, want none", got)
-	}
 	if c.Replies.LimitReached != coupon.DefaultLimitReached {
 		t.Errorf("LimitReached = %q, want the default %q", c.Replies.LimitReached, coupon.DefaultLimitReached)
 	}

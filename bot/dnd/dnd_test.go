@@ -94,7 +94,7 @@ func TestStage(t *testing.T) {
 
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			f.clock.Set(f.clock.Now().Add(st.advance))
+			f.clock.Add(st.advance)
 			engine := bot.NewEngine(bot.EngineConfig{
 				Scripts: source{f.scripts},
 				Understand: []bot.Analyzer{bot.AnalyzerFunc(func(_ context.Context, tn *bot.Turn) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/dnd"
 )
 
@@ -114,15 +115,6 @@ func (m *memCounters) Once(_ context.Context, key string, ttl time.Duration) (bo
 	return true, nil
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-
 var shanghai = func() *time.Location {
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
@@ -154,7 +146,7 @@ func (s source) Scripts() *bot.Scripts { return s.s }
 type fixture struct {
 	store    *memStore
 	counters *memCounters
-	clock    *clock
+	clock    *bottest.Clock
 	svc      *dnd.Service
 	scripts  *bot.Scripts
 }
@@ -165,7 +157,7 @@ func newFixture(t testing.TB, scripts string) *fixture {
 	if err != nil {
 		t.Fatalf("LoadScripts: %v", err)
 	}
-	f := &fixture{store: newMemStore(), clock: &clock{t: at(0, 12, 0)}, scripts: s}
+	f := &fixture{store: newMemStore(), clock: bottest.NewClock(at(0, 12, 0)), scripts: s}
 	f.counters = newMemCounters(f.clock.Now)
 	f.svc = dnd.New(dnd.Config{Store: f.store, Counters: f.counters, Scripts: source{s}, Now: f.clock.Now})
 	return f

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/identity"
 )
 
@@ -322,11 +323,10 @@ func TestHangingPlatform(t *testing.T) {
 // that platform until FailPause has passed; then the next event asks
 // again. Other platforms are asked meanwhile.
 func TestFailPause(t *testing.T) {
-	var mu sync.Mutex
-	now := t0
+	clk := bottest.NewClock(t0)
 	f := newFixture(t, func(c *identity.Config) {
 		c.FailPause = time.Minute
-		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		c.Now = clk.Now
 	})
 	f.wx.errs["o1"] = fmt.Errorf("fake -1: %w", bot.ErrUnavailable)
 	f.wx.unions["o2"], f.wc.unions["wm1"] = "un-2", "un-3"
@@ -343,9 +343,7 @@ func TestFailPause(t *testing.T) {
 		{"after the pause the follower is asked", time.Minute, ev(bot.WeChat, "gh", "o2", bot.KindFollow), "un-2", 3},
 	}
 	for _, st := range steps {
-		mu.Lock()
-		now = now.Add(st.after)
-		mu.Unlock()
+		clk.Add(st.after)
 		if got := f.handle(t, st.event); got != st.wantSeen {
 			t.Errorf("%s: unionid %q, want %q", st.name, got, st.wantSeen)
 		}

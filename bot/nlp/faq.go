@@ -47,9 +47,6 @@ func NewFAQ(entries []FAQEntry) *FAQ {
 	return f
 }
 
-// Entries returns the entries.
-func (f *FAQ) Entries() []FAQEntry { return slices.Clone(f.entries) }
-
 // Match returns the entry answering text (in Canonical form) and its
 // score, or false when no entry is similar enough or two are about as
 // similar.

@@ -1,13 +1,13 @@
 package nlp_test
 
 import (
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/nlp"
 )
 
@@ -54,7 +54,7 @@ func shipped(t *testing.T) *nlp.Model {
 // the fallback.
 func TestEngineWithIntents(t *testing.T) {
 	m := shipped(t)
-	lib, err := bot.NewLibrary(fstest.MapFS{"s.yaml": {Data: []byte(engineYAML)}}, slog.New(slog.DiscardHandler),
+	lib, err := bot.NewLibrary(fstest.MapFS{"s.yaml": {Data: []byte(engineYAML)}}, bottest.Logger(t),
 		nlp.IntentsSection{Labels: m.Labels()}, nlp.FAQSection{})
 	if err != nil {
 		t.Fatal(err)

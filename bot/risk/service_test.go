@@ -1,7 +1,6 @@
 package risk
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 // memStore is an in-memory RecordStore for the service's tests.
@@ -84,7 +84,7 @@ type harness struct {
 	svc     *Service
 	store   *memStore
 	scripts *bot.Scripts
-	now     time.Time
+	clock   *bottest.Clock
 }
 
 func newHarness(tb testing.TB, yaml string, logger *slog.Logger) *harness {
@@ -94,8 +94,8 @@ func newHarness(tb testing.TB, yaml string, logger *slog.Logger) *harness {
 	if err != nil {
 		tb.Fatalf("LoadScripts: %v", err)
 	}
-	h := &harness{store: &memStore{}, scripts: scripts, now: time.Date(2026, 11, 26, 6, 0, 10, 0, time.UTC)}
-	h.svc = NewService(ServiceConfig{Scanner: mustScanner(tb, ScannerConfig{}), Store: h.store, Logger: logger, Now: func() time.Time { return h.now }})
+	h := &harness{store: &memStore{}, scripts: scripts, clock: bottest.NewClock(time.Date(2026, 11, 26, 6, 0, 10, 0, time.UTC))}
+	h.svc = NewService(ServiceConfig{Scanner: mustScanner(tb, ScannerConfig{}), Store: h.store, Logger: logger, Now: h.clock.Now})
 	return h
 }
 
@@ -198,7 +198,7 @@ func TestSpamWaveOneAlert(t *testing.T) {
 	h := newHarness(t, testRiskYAML, nil)
 	keys := map[string]bot.Batched{}
 	for i := range 100 {
-		h.now = h.now.Add(time.Second / 2)
+		h.clock.Add(time.Second / 2)
 		turn := h.run(t, groupMsg(fmt.Sprint("w", i), fmt.Sprint("bot", i%40), "诚招代理，一件代发，详情私聊"), false)
 		for _, a := range turn.Actions {
 			if b, ok := a.(bot.Batched); ok {
@@ -233,10 +233,10 @@ func TestSpamWaveOneAlert(t *testing.T) {
 // senders is raised to high from its tenth line on and alerts.
 func TestObserverWaveEscalates(t *testing.T) {
 	h := newHarness(t, "risk:\n  reminder: 提醒\n", nil)
-	h.now = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	h.clock.Set(time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC))
 	var alerts int
 	for i := range 12 {
-		h.now = h.now.Add(time.Second)
+		h.clock.Add(time.Second)
 		turn := h.run(t, groupMsg(fmt.Sprint("v", i), fmt.Sprint("spammer", i), "诚招代理，零门槛"), false)
 		for _, a := range turn.Actions {
 			if _, ok := a.(bot.Batched); ok {
@@ -294,16 +294,15 @@ func TestReminderOnce(t *testing.T) {
 // stages with a debug logger and checks the log holds no phone, ID or
 // card number (nor any run of 7 or more digits).
 func TestLogsCarryNoPII(t *testing.T) {
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := newHarness(t, testRiskYAML, logger)
+	var logs bottest.Logs
+	h := newHarness(t, testRiskYAML, logs.Logger(slog.LevelDebug))
 	for i, text := range []string{
 		"我电话13800138000", "身份证11010519491231002X", "卡号6222021234567890128", "一三八零零一三八零零零",
 		"座机010-62345678", "护照E12345678", "邮箱zhang.san@qq.com",
 	} {
 		h.run(t, groupMsg(fmt.Sprint("l", i), "u1", text), false)
 	}
-	log := buf.String()
+	log := logs.String()
 	if !strings.Contains(log, "risk event recorded") {
 		t.Fatalf("log = %q, want the events logged", log)
 	}

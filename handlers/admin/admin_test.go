@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 )
 
@@ -62,7 +62,7 @@ func (f *fakeOutbox) Counts(context.Context) (map[bot.OutboxStatus]int, error) {
 // server; token t0ken.
 func serve(t *testing.T, lib *bot.Library, ob *fakeOutbox, modules ...Module) *httptest.Server {
 	t.Helper()
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
 	var scripts ScriptsAdmin
 	if lib != nil {
@@ -228,7 +228,7 @@ func fullAdmin(t *testing.T) (srv *httptest.Server, lib *bot.Library, dir string
 	t.Helper()
 	lib, dir = scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome})
 	ob = &fakeOutbox{items: []bot.OutboxItem{{ID: 1, Platform: bot.WeChat, Status: bot.OutboxDead}}}
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
 	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})
 	New("t0ken", ob, lib, logger, newStubRisk()).
@@ -412,7 +412,7 @@ func TestOldPathsRedirect(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			logger := slog.New(slog.DiscardHandler)
+			logger := bottest.Logger(t)
 			e := handlers.NewEcho(logger)
 			New("t0ken", &fakeOutbox{}, nil, logger).Register(e.Group(tc.prefix))
 			srv := httptest.NewServer(e)
@@ -716,7 +716,7 @@ func (quietHoursExplainer) ExplainHolds(_ context.Context, actions []bot.Action,
 
 func TestDryRun(t *testing.T) {
 	lib, _ := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome})
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
 	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Observe: []bot.Stage{couponPushStage{}}, Pick: func(int) int { return 0 }})
 	held := quietHoursExplainer{}
@@ -798,7 +798,7 @@ func TestContacts(t *testing.T) {
 		{Day: "2026-11-26", State: "shop-1", ChannelName: "一号店", Outcome: "failed", Count: 1},
 		{Day: "2026-11-26", State: "fair", ChannelName: "展会", Outcome: "sent", Count: 2},
 	}}
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
 	now := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC) // 10:00 in Shanghai
 	New("t0ken", &fakeOutbox{}, lib, logger).WithContacts(fc).WithClock(func() time.Time { return now }).Register(e.Group(""))
@@ -919,7 +919,7 @@ func TestPprof(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logger := slog.New(slog.DiscardHandler)
+			logger := bottest.Logger(t)
 			e := handlers.NewEcho(logger)
 			New("t0ken", &fakeOutbox{}, nil, logger).Register(e.Group(tt.prefix))
 			srv := httptest.NewServer(e)

@@ -3,13 +3,13 @@ package admin
 import (
 	"encoding/json"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/scripts"
 )
@@ -26,7 +26,7 @@ func benchAPI(b *testing.B) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Discard()
 	e := handlers.NewEcho(logger)
 	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})
 	New("t0ken", &fakeOutbox{}, lib, logger).WithDryRun(engine, nil).Register(e.Group(""))

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 )
@@ -168,7 +168,7 @@ func newConsoleSite(t *testing.T, withModules bool) *consoleSite {
 	t.Helper()
 	lib, dir := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome +
 		"channels:\n  - state: shop-1\n    name: 一号店\n  - state: fair\n    name: 秋季展会\n"})
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(t)
 	cfg := bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }}
 	var modules []Module
 	var explainer HoldExplainer

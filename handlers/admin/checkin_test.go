@@ -3,13 +3,13 @@ package admin
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"testing/fstest"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 )
 
@@ -44,7 +44,7 @@ func TestCheckinModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
 	New("t0ken", &fakeOutbox{}, lib, logger, NewCheckin(fakeCheckin{})).Register(e.Group(""))
 	srv := httptest.NewServer(e)

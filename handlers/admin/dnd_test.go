@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 )
 
@@ -48,7 +48,7 @@ func TestDNDModule(t *testing.T) {
 		{Person: "union:un-1", Topic: "coupon", Reason: "opted_out", Action: "reply", CreatedAt: t0},
 		{Person: "group:douyin:dy:g", Topic: "digest", Reason: "quiet_hours", Action: "render", Until: t0.Add(8 * time.Hour), CreatedAt: t0},
 	}}
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
 	New("t0ken", &fakeOutbox{}, nil, logger, NewDND(f)).Register(e.Group(""))
 	srv := httptest.NewServer(e)

@@ -3,12 +3,12 @@ package admin
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 )
 
@@ -44,7 +44,7 @@ func TestRiskModule(t *testing.T) {
 		{ID: 1, Category: "fraud", Severity: "high", Evidence: "兼职刷单", Status: "open", Sender: "wm***abcd"},
 		{ID: 2, Category: "pii", Severity: "medium", Evidence: "138****8000", Status: "open"},
 	}}
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
 	New("t0ken", &fakeOutbox{}, nil, logger, NewRisk(fr)).Register(e.Group(""))
 	srv := httptest.NewServer(e)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
@@ -430,7 +431,7 @@ func (o *flakyOutbox) Enqueue(_ context.Context, _ string, actions []bot.Action)
 func TestUnstoredActionsAskForRetry(t *testing.T) {
 	b := newBackends(t)
 	clk := newClock()
-	logger := testLogger(t)
+	logger := bottest.Logger(t)
 	var calls atomic.Int32
 	chain := bot.Chain(handlertest.Counting(&calls, testEngine(t)), bot.Validate(),
 		bot.Dedupe(redisstore.NewDeduper(b.rdb), bot.DedupeConfig{TTL: time.Hour}, logger))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
@@ -241,11 +242,11 @@ func TestVerifyWebhookSample(t *testing.T) {
 	want := sharedSample(t, "douyin-verify-webhook-response.json")
 	var calls atomic.Int32
 	h, err := New(Config{ClientKey: testClientKey, ClientSecret: testSecret}, handlertest.Counting(&calls, testEngine(t)), &flakyOutbox{},
-		redisstore.NewDouyinState(storetest.Redis(t), window.DefaultLimits()), testLogger(t))
+		redisstore.NewDouyinState(storetest.Redis(t), window.DefaultLimits()), bottest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := handlers.NewEcho(testLogger(t))
+	e := handlers.NewEcho(bottest.Logger(t))
 	h.Register(e.Group(""))
 	tests := []struct {
 		name       string

@@ -2,7 +2,6 @@ package douyin
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
@@ -52,14 +52,12 @@ rules:
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger { return handlertest.Logger(t) }
-
 func testEngine(t *testing.T) *bot.Engine { return handlertest.Engine(t, testScripts()) }
 
 // newClock returns a settable time shared by replicas, senders and
 // outboxes.
-func newClock() *handlertest.Clock {
-	return handlertest.NewClock(time.Now().Truncate(time.Millisecond))
+func newClock() *bottest.Clock {
+	return bottest.NewClock(time.Now().Truncate(time.Millisecond))
 }
 
 // backends are the database and Redis that replicas share.
@@ -72,7 +70,7 @@ func newBackends(t *testing.T) backends {
 	return backends{db: storetest.SQL(t), rdb: storetest.Redis(t)}
 }
 
-func newTestSender(t *testing.T, rdb *redisstore.Client, api *fakeAPI, clk *handlertest.Clock) (*Sender, *redisstore.DouyinState) {
+func newTestSender(t *testing.T, rdb *redisstore.Client, api *fakeAPI, clk *bottest.Clock) (*Sender, *redisstore.DouyinState) {
 	t.Helper()
 	client, err := NewClient(ClientConfig{BaseURL: api.URL, ClientKey: testClientKey, ClientSecret: testSecret})
 	if err != nil {
@@ -81,7 +79,7 @@ func newTestSender(t *testing.T, rdb *redisstore.Client, api *fakeAPI, clk *hand
 	state := redisstore.NewDouyinState(rdb, window.DefaultLimits())
 	return NewSender(SenderConfig{
 		API: client, Tokens: NewClientTokens(client, redisstore.NewTokenCache(rdb), rdb.Lock),
-		Windows: state, Now: clk.Now, Logger: testLogger(t),
+		Windows: state, Now: clk.Now, Logger: bottest.Logger(t),
 	}), state
 }
 
@@ -93,9 +91,9 @@ type replica struct {
 	store  *sqlstore.Outbox
 }
 
-func newReplica(t *testing.T, b backends, h bot.Handler, api *fakeAPI, clk *handlertest.Clock) *replica {
+func newReplica(t *testing.T, b backends, h bot.Handler, api *fakeAPI, clk *bottest.Clock) *replica {
 	t.Helper()
-	logger := testLogger(t)
+	logger := bottest.Logger(t)
 	chain := bot.Chain(h, bot.Recover(logger), bot.Validate(),
 		bot.Dedupe(redisstore.NewDeduper(b.rdb), bot.DedupeConfig{TTL: time.Hour}, logger))
 	sender, state := newTestSender(t, b.rdb, api, clk)

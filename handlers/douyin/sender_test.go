@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
@@ -29,9 +29,9 @@ func replyTo(user, text, messageID string) bot.Action {
 func TestSenderLimits(t *testing.T) {
 	type step struct {
 		name    string
-		do      func(s *redisstore.DouyinState, clk *handlertest.Clock, user bot.UserID) error // nil: send a reply to user
-		answers string                                                                         // the reply's InReplyTo
-		wantErr string                                                                         // "" : delivered
+		do      func(s *redisstore.DouyinState, clk *bottest.Clock, user bot.UserID) error // nil: send a reply to user
+		answers string                                                                     // the reply's InReplyTo
+		wantErr string                                                                     // "" : delivered
 		scene   string
 		replyTo string
 	}
@@ -44,21 +44,21 @@ func TestSenderLimits(t *testing.T) {
 		}
 		return id + "-" + string(user)
 	}
-	msg := func(id string, ago time.Duration) func(*redisstore.DouyinState, *handlertest.Clock, bot.UserID) error {
-		return func(s *redisstore.DouyinState, clk *handlertest.Clock, user bot.UserID) error {
+	msg := func(id string, ago time.Duration) func(*redisstore.DouyinState, *bottest.Clock, bot.UserID) error {
+		return func(s *redisstore.DouyinState, clk *bottest.Clock, user bot.UserID) error {
 			return s.RecordMessage(ctx, testAccount, user, conversationOf(string(user)), qid(user, id), clk.Now().Add(-ago))
 		}
 	}
-	enter := func(id string) func(*redisstore.DouyinState, *handlertest.Clock, bot.UserID) error {
-		return func(s *redisstore.DouyinState, clk *handlertest.Clock, user bot.UserID) error {
+	enter := func(id string) func(*redisstore.DouyinState, *bottest.Clock, bot.UserID) error {
+		return func(s *redisstore.DouyinState, clk *bottest.Clock, user bot.UserID) error {
 			return s.RecordEnter(ctx, testAccount, user, conversationOf(string(user)), qid(user, id), clk.Now())
 		}
 	}
-	wait := func(d time.Duration) func(*redisstore.DouyinState, *handlertest.Clock, bot.UserID) error {
-		return func(_ *redisstore.DouyinState, clk *handlertest.Clock, _ bot.UserID) error { clk.Add(d); return nil }
+	wait := func(d time.Duration) func(*redisstore.DouyinState, *bottest.Clock, bot.UserID) error {
+		return func(_ *redisstore.DouyinState, clk *bottest.Clock, _ bot.UserID) error { clk.Add(d); return nil }
 	}
-	recalled := func(id string) func(*redisstore.DouyinState, *handlertest.Clock, bot.UserID) error {
-		return func(s *redisstore.DouyinState, _ *handlertest.Clock, user bot.UserID) error {
+	recalled := func(id string) func(*redisstore.DouyinState, *bottest.Clock, bot.UserID) error {
+		return func(s *redisstore.DouyinState, _ *bottest.Clock, user bot.UserID) error {
 			return s.MarkRecalled(ctx, testAccount, user, qid(user, id))
 		}
 	}

@@ -23,7 +23,8 @@ import (
 )
 
 // Outcomes of a callback. Handlers name the ones a status code cannot
-// tell apart with SetOutcome; the rest follow from the status.
+// tell apart with handlers.SetOutcome or an error wrapping
+// handlers.ErrStaleTimestamp; the rest follow from the status.
 const (
 	OutcomeAnswered     = "answered"
 	OutcomeDeduplicated = "deduplicated"
@@ -33,14 +34,6 @@ const (
 	OutcomeTooLarge     = "too_large"
 	OutcomeError        = "error"
 )
-
-// outcomeKey is the echo context key SetOutcome writes.
-const outcomeKey = "siyu.metrics.outcome"
-
-// SetOutcome names a callback's outcome where its status code does not
-// (a 401 for a stale timestamp rather than a bad signature, a 200 for a
-// deduplicated retry).
-func SetOutcome(c echo.Context, outcome string) { c.Set(outcomeKey, outcome) }
 
 // OutboxStats is what the outbox gauges read, on each scrape.
 type OutboxStats interface {
@@ -118,9 +111,6 @@ func New(stats OutboxStats) *Metrics {
 	return m
 }
 
-// Registry returns the registry, for tests and for extra collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
@@ -157,10 +147,7 @@ func (m *Metrics) Callbacks() echo.MiddlewareFunc {
 			start := m.now()
 			err := next(c)
 			s.latency.Observe(m.now().Sub(start).Seconds())
-			outcome, _ := c.Get(outcomeKey).(string)
-			if outcome == "" {
-				outcome = handlers.OutcomeFrom(c.Request().Context())
-			}
+			outcome := handlers.OutcomeFrom(c.Request().Context())
 			if outcome == "" {
 				outcome = outcomeOf(c, err)
 			}

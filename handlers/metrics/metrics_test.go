@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 )
 
@@ -30,13 +30,12 @@ func (f fakeStats) Depth(context.Context) (map[bot.OutboxStatus]int, time.Time, 
 
 func TestCallbacks(t *testing.T) {
 	m := New(nil)
-	e := handlers.NewEcho(slog.New(slog.DiscardHandler))
+	e := handlers.NewEcho(bottest.Logger(t))
 	e.Use(m.Callbacks())
 	e.POST("/wechat/callback", func(c echo.Context) error {
 		switch c.QueryParam("case") {
 		case "stale":
-			SetOutcome(c, OutcomeStale)
-			return echo.NewHTTPError(http.StatusUnauthorized, "stale")
+			return handlers.StaleTimestamp()
 		case "sig":
 			return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 		case "bad":
@@ -44,7 +43,7 @@ func TestCallbacks(t *testing.T) {
 		case "big":
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "too large")
 		case "dup":
-			SetOutcome(c, OutcomeDeduplicated)
+			handlers.SetOutcome(c.Request().Context(), OutcomeDeduplicated)
 		case "fail":
 			return errors.New("boom")
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -79,7 +79,7 @@ func benchRequests(b *testing.B, first, n int) (queries []string, bodies [][]byt
 // HTTP handler (Echo routing, signature, decryption, parsing, dedupe, the
 // engine with 200 rules, the encrypted passive reply).
 func BenchmarkWeChatCallback(b *testing.B) {
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Discard()
 	lib, err := bot.NewLibrary(benchScripts(), logger)
 	if err != nil {
 		b.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -42,7 +43,7 @@ type faultOptions struct {
 
 func newFaultReplica(t *testing.T, b backends, h bot.Handler, o faultOptions) *faultReplica {
 	t.Helper()
-	logger := testLogger(t)
+	logger := bottest.Logger(t)
 	r := &faultReplica{
 		dedupe: &killableDeduper{Deduper: redisstore.NewDeduper(b.rdb)},
 		queued: make(chan struct{}, 16),
@@ -331,7 +332,7 @@ func TestLateEventSurvivesReplicaDeath(t *testing.T) {
 		<-death.c
 		return nil, bot.ErrUnavailable
 	}), faultOptions{dedupe: dcfg, cfg: Config{ReplyBudget: time.Millisecond, ProcessTimeout: time.Second}})
-	clk := handlertest.NewClock(time.Now())
+	clk := bottest.NewClock(time.Now())
 	var calls atomic.Int32
 	replicaB := newFaultReplica(t, b, handlertest.Counting(&calls, testEngine(t)), faultOptions{dedupe: dcfg, outboxNow: clk.Now,
 		senders: map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)}})
@@ -487,7 +488,7 @@ func TestCopyLateBehindPassiveAnswerSendsNothing(t *testing.T) {
 		<-release.c
 		return engine.HandleEvent(ctx, ev)
 	}), faultOptions{dedupe: dcfg})
-	clk := handlertest.NewClock(time.Now())
+	clk := bottest.NewClock(time.Now())
 	var callsB atomic.Int32
 	replicaB := newFaultReplica(t, b, handlertest.Counting(&callsB, engine), faultOptions{dedupe: dcfg, outboxNow: clk.Now,
 		cfg: Config{ReplyBudget: time.Millisecond}, senders: map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)}})

@@ -2,13 +2,13 @@ package wechat
 
 import (
 	"bytes"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 )
 
@@ -16,7 +16,7 @@ import (
 // safe-mode callback with a wrong msg_signature and a 60 KiB body that is
 // not flat XML, refused with 401.
 func BenchmarkRefuseForgedBody(b *testing.B) {
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Discard()
 	h, err := New(Config{Token: testToken, EncodingAESKey: testAESKey, AppID: testAppID}, bot.HandlerFunc(nil), nil, logger)
 	if err != nil {
 		b.Fatal(err)

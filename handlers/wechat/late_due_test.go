@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 // lateRows returns the outbox rows of late events' stored copies.
@@ -23,7 +23,7 @@ func lateRows(t *testing.T, b backends) []bot.OutboxItem {
 func TestLateEventDueAfterDedupeLease(t *testing.T) {
 	b := newBackends(t)
 	release := newGate()
-	clk := handlertest.NewClock(time.Now().Truncate(time.Second))
+	clk := bottest.NewClock(time.Now().Truncate(time.Second))
 	r := newFaultReplica(t, b, bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
 		<-release.c // still running when the budget runs out
 		return nil, nil
@@ -62,7 +62,7 @@ func TestLateCopyWhileFirstStillRuns(t *testing.T) {
 		return engine.HandleEvent(ctx, ev)
 	})
 	a := newFaultReplica(t, b, slow, faultOptions{dedupe: dcfg, cfg: Config{ReplyBudget: time.Millisecond}})
-	clk := handlertest.NewClock(time.Now())
+	clk := bottest.NewClock(time.Now())
 	replicaB := newFaultReplica(t, b, slow, faultOptions{dedupe: dcfg, outboxNow: clk.Now,
 		senders: map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)}})
 	t.Cleanup(finish.open) // after the servers': cleanups run last first

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
@@ -22,7 +22,7 @@ func reply(user, text string) bot.Action {
 func TestOutboxRetriesUntilDelivered(t *testing.T) {
 	api := newFakeAPI(t)
 	b := newBackends(t)
-	clk := handlertest.NewClock(time.Now())
+	clk := bottest.NewClock(time.Now())
 	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)},
 		bot.OutboxConfig{Now: clk.Now, Backoff: time.Second, MaxAttempts: 8})
 	api.failNext(-1, -1, 45009) // system busy twice, then rate-limited
@@ -76,7 +76,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			api := newFakeAPI(t)
 			b := newBackends(t)
-			clk := handlertest.NewClock(time.Now())
+			clk := bottest.NewClock(time.Now())
 			store := sqlstore.NewOutbox(b.db)
 			ob := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)}, bot.OutboxConfig{Now: clk.Now, MaxAttempts: 3})
 			api.failNext(tc.failures...)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -166,11 +165,4 @@ func (s *Simulator) DecodeReply(status int, raw []byte) (SimReply, error) {
 		r.Content = m.Title
 	}
 	return r, nil
-}
-
-// DemoOpenID returns a stable-looking fake openid for simulations.
-func DemoOpenID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return "o-sim-" + hex.EncodeToString(b[:])
 }

@@ -3,7 +3,6 @@ package wechat
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +20,7 @@ import (
 	offConfig "github.com/silenceper/wechat/v2/officialaccount/config"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -59,8 +59,6 @@ rules:
 `)},
 }
 
-func testLogger(t *testing.T) *slog.Logger { return handlertest.Logger(t) }
-
 func testEngine(t *testing.T) *bot.Engine { return handlertest.Engine(t, testScripts) }
 
 // replica is one siyu process's WeChat path: Echo, handler, dedupe and
@@ -81,7 +79,7 @@ func newBackends(t *testing.T) backends {
 
 func newReplica(t *testing.T, b backends, h bot.Handler, cfg Config, senders map[bot.Platform]bot.Sender) *replica {
 	t.Helper()
-	logger := testLogger(t)
+	logger := bottest.Logger(t)
 	chain := bot.Chain(h, bot.Recover(logger), bot.Validate(),
 		bot.Dedupe(redisstore.NewDeduper(b.rdb), bot.DedupeConfig{TTL: time.Hour}, logger))
 	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), senders, bot.OutboxConfig{Logger: logger, Backoff: time.Millisecond, MaxBackoff: time.Millisecond})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -44,7 +45,7 @@ func (f *fakeArchive) add(m ...ArchivedMessage) {
 func TestArchivePoller(t *testing.T) {
 	b := newBackends(t)
 	rec := newRecorder(t)
-	logger := testLogger(t)
+	logger := bottest.Logger(t)
 	chain := bot.Chain(rec, bot.Validate(), bot.Dedupe(redisstore.NewDeduper(b.rdb), bot.DedupeConfig{TTL: time.Hour}, logger))
 	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), nil, bot.OutboxConfig{})
 	src := &fakeArchive{}

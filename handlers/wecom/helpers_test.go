@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
@@ -62,8 +62,6 @@ rules:
     reply: "我们每天 9:00-21:00 营业"
 `)},
 }
-
-func testLogger(t *testing.T) *slog.Logger { return handlertest.Logger(t) }
 
 func testLibrary(t *testing.T) *bot.Library { return handlertest.Library(t, testScripts) }
 
@@ -148,7 +146,7 @@ type replica struct {
 	h      *Handler
 	kf     *KFPuller
 	outbox *bot.Outbox
-	clock  *handlertest.Clock // the outbox's, to reach batched rows
+	clock  *bottest.Clock // the outbox's, to reach batched rows
 }
 
 type replicaOpts struct {
@@ -159,13 +157,13 @@ type replicaOpts struct {
 
 func newReplica(t *testing.T, b backends, engine bot.Handler, o replicaOpts) *replica {
 	t.Helper()
-	logger := testLogger(t)
+	logger := bottest.Logger(t)
 	chain := bot.Chain(engine, bot.Recover(logger), bot.Validate(),
 		bot.Dedupe(redisstore.NewDeduper(b.rdb), bot.DedupeConfig{TTL: time.Hour}, logger))
 	tokens := redisstore.NewTokenCache(b.rdb)
 	app := NewClient(testCorp, testSecret, testAgent, tokens)
 	contact := NewClient(testCorp, testContactSecret, "contact", tokens)
-	clk := handlertest.NewClock(time.Now())
+	clk := bottest.NewClock(time.Now())
 	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), map[bot.Platform]bot.Sender{
 		bot.WeCom: NewSender(app, b.store, SenderConfig{Logger: logger}),
 		bot.Staff: NewStaffSender(app, 1000002, o.alertTo, logger),

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
 
@@ -124,7 +124,7 @@ func TestKFPulledOnceAcrossReplicas(t *testing.T) {
 func TestKFSenderLimits(t *testing.T) {
 	api := newFakeAPI(t)
 	b := newBackends(t)
-	clk := handlertest.NewClock(time.Now())
+	clk := bottest.NewClock(time.Now())
 	tokens := newTestTokens(b)
 	sender := NewSender(NewClient(testCorp, testSecret, testAgent, tokens), b.store, SenderConfig{Now: clk.Now})
 	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), map[bot.Platform]bot.Sender{bot.WeCom: sender}, bot.OutboxConfig{Now: clk.Now})

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
 
@@ -38,7 +38,7 @@ func TestLateCopyDue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBackends(t)
 			release := make(chan struct{})
-			clk := handlertest.NewClock(time.Now().Truncate(time.Second))
+			clk := bottest.NewClock(time.Now().Truncate(time.Second))
 			r := newReplica(t, b, bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
 				<-release // still processing when the ack budget runs out
 				return nil, nil

@@ -9,7 +9,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/siyu-bot/siyu/bot"
-	"github.com/siyu-bot/siyu/handlers/internal/handlertest"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
 
@@ -126,7 +126,7 @@ func TestClientErrorsHideSecrets(t *testing.T) {
 func TestOutboxDeadLettersKFOutsideWindow(t *testing.T) {
 	api := newFakeAPI(t)
 	b := newBackends(t)
-	clk := handlertest.NewClock(time.Now())
+	clk := bottest.NewClock(time.Now())
 	s := NewSender(NewClient(testCorp, testSecret, testAgent, newTestTokens(b)), b.store, SenderConfig{Now: clk.Now})
 	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), map[bot.Platform]bot.Sender{bot.WeCom: s}, bot.OutboxConfig{Now: clk.Now})
 	if err := b.store.TouchKFSession(t.Context(), testCorp, testKF, "wm-late", clk.Now().Add(-49*time.Hour)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 // fakeScripts is a script library whose welcome.group staff edit.
@@ -70,8 +71,8 @@ func TestTemplateSync(t *testing.T) {
 	scripts := &fakeScripts{}
 	contact := NewClient(testCorp, testContactSecret, "contact", newTestTokens(b))
 	replicas := []*TemplateSyncer{
-		NewTemplateSyncer(TemplateSyncConfig{CorpID: testCorp}, scripts, contact, b.store, b.rdb, testLogger(t)),
-		NewTemplateSyncer(TemplateSyncConfig{CorpID: testCorp}, scripts, contact, b.store, b.rdb, testLogger(t)),
+		NewTemplateSyncer(TemplateSyncConfig{CorpID: testCorp}, scripts, contact, b.store, b.rdb, bottest.Logger(t)),
+		NewTemplateSyncer(TemplateSyncConfig{CorpID: testCorp}, scripts, contact, b.store, b.rdb, bottest.Logger(t)),
 	}
 	steps := []struct {
 		name    string
@@ -153,12 +154,12 @@ func TestTemplateSyncRun(t *testing.T) {
 	api := newFakeAPI(t)
 	b := newBackends(t)
 	fsys := fstest.MapFS{"welcome.yaml": {Data: []byte("welcome:\n  group: 欢迎入群\n"), ModTime: time.Unix(1, 0)}}
-	lib, err := bot.NewLibrary(fsys, testLogger(t))
+	lib, err := bot.NewLibrary(fsys, bottest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := NewTemplateSyncer(TemplateSyncConfig{CorpID: testCorp, Interval: 10 * time.Millisecond}, lib,
-		NewClient(testCorp, testContactSecret, "contact", newTestTokens(b)), b.store, b.rdb, testLogger(t))
+		NewClient(testCorp, testContactSecret, "contact", newTestTokens(b)), b.store, b.rdb, bottest.Logger(t))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()

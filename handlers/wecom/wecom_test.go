@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/body"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
@@ -35,11 +36,11 @@ func vectorHandler(t *testing.T, v vector, engine bot.Handler) *httptest.Server 
 	h, err := New(Config{
 		CorpID: v.ReceiveID, AgentID: "1", Token: v.Token, EncodingAESKey: v.EncodingAESKey,
 		Now: func() time.Time { return time.Unix(ts, 0).Add(3 * time.Second) },
-	}, Deps{Handler: engine, Outbox: ob, Contacts: b.store, Groups: b.store, Scripts: testLibrary(t), Logger: testLogger(t)})
+	}, Deps{Handler: engine, Outbox: ob, Contacts: b.store, Groups: b.store, Scripts: testLibrary(t), Logger: bottest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := handlers.NewEcho(testLogger(t))
+	e := handlers.NewEcho(bottest.Logger(t))
 	g := e.Group("")
 	g.Use(middleware.BodyLimit("1M"))
 	h.Register(g)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -215,7 +216,7 @@ func TestRebuildAfterRedisLoss(t *testing.T) {
 // brings it back.
 func TestLostReservationIsRecovered(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	clk := bottest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	r := newReplicas(t, 1, `campaigns:
   - id: two
     stock: 2

@@ -3,7 +3,6 @@ package coupontest_test
 import (
 	"context"
 	"os"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -30,16 +29,6 @@ type replicas struct {
 	rdb     *redisstore.Client
 	scripts *bot.Scripts
 }
-
-// clock is a settable clock shared by the replicas.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
 func loadScripts(t testing.TB, campaigns string) *bot.Scripts {
 	t.Helper()

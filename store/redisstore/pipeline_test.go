@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 // batcherBackend is a Redis for the batcher's own tests: the one REDIS_URL
@@ -112,7 +113,7 @@ func waitForValue(t *testing.T, rdb *redis.Client, key, want string, within time
 // comes to carry it.
 func TestBatcherDeferredWriteGoesOutAlone(t *testing.T) {
 	be := newBatcherBackend(t)
-	b := newBatcher(be.rdb, slog.New(slog.DiscardHandler))
+	b := newBatcher(be.rdb, bottest.Logger(t))
 	t.Cleanup(b.close)
 	key := be.keyPrefix + "alone"
 	if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "set", key, "v")); err != nil {
@@ -125,7 +126,7 @@ func TestBatcherDeferredWriteGoesOutAlone(t *testing.T) {
 // just before shutdown is not lost.
 func TestBatcherCloseFlushesDeferredWrites(t *testing.T) {
 	be := newBatcherBackend(t)
-	b := newBatcher(be.rdb, slog.New(slog.DiscardHandler))
+	b := newBatcher(be.rdb, bottest.Logger(t))
 	key := be.keyPrefix + "flush"
 	for i := range 3 {
 		if err := b.send(t.Context(), redis.NewStatusCmd(t.Context(), "rpush", key, i)); err != nil {
@@ -146,7 +147,7 @@ func TestBatcherCloseFlushesDeferredWrites(t *testing.T) {
 // breaks, the commands on it fail and the next pipeline dials again.
 func TestBatcherRedialsAfterBrokenConnection(t *testing.T) {
 	be := newBatcherBackend(t)
-	b := newBatcher(be.rdb, slog.New(slog.DiscardHandler))
+	b := newBatcher(be.rdb, bottest.Logger(t))
 	t.Cleanup(b.close)
 	key := be.keyPrefix + "redial"
 	set := func(v string) error {

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
@@ -272,9 +272,9 @@ func testClaimConcurrent(t *testing.T, o *sqlstore.Outbox, claim claimFunc) {
 // TestLogsNoValues checks that a failed statement is logged without its
 // parameters, which hold customers' personal data.
 func TestLogsNoValues(t *testing.T) {
-	var buf bytes.Buffer
+	var logs bottest.Logs
 	cfg := storetest.SQLConfig(t)
-	cfg.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	cfg.Logger = logs.Logger(slog.LevelInfo)
 	db, err := sqlstore.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +290,7 @@ func TestLogsNoValues(t *testing.T) {
 		t.Errorf("Enqueue without a table err=%v, want ErrUnavailable", err)
 	}
 	db.Close()
-	logged := buf.String()
+	logged := logs.String()
 	if !strings.Contains(logged, "INSERT INTO") {
 		t.Errorf("log=%q, want the failed statement", logged)
 	}
