@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
 
@@ -18,7 +19,7 @@ import (
 // The app's outbox and workers do not run: a test runs what it needs.
 func buildTest(t testing.TB, env map[string]string) (*app, *httptest.Server) {
 	t.Helper()
-	return buildTestLog(t, env, slog.New(slog.DiscardHandler))
+	return buildTestLog(t, env, bottest.Logger(t))
 }
 
 // buildTestLog is buildTest logging to logger.

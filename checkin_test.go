@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/checkin"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/scripts"
@@ -24,13 +24,6 @@ import (
 	"github.com/siyu-bot/siyu/store/sqlstore"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
-
-// testClock is a settable clock shared by the engines of a test.
-type testClock struct{ ns atomic.Int64 }
-
-func (c *testClock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *testClock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
-func (c *testClock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
 type staticSource struct{ s *bot.Scripts }
 
@@ -48,7 +41,7 @@ type checkinRig struct {
 	rdb      *redisstore.Client
 	store    *sqlstore.Checkins
 	boards   *redisstore.CheckinBoards
-	clock    *testClock
+	clock    *bottest.Clock
 	scripts  *bot.Scripts
 	replicas []checkinReplica
 }
@@ -65,7 +58,7 @@ func newCheckinRig(tb testing.TB, n int) *checkinRig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &checkinRig{db: storetest.SQL(tb), rdb: storetest.Redis(tb), clock: &testClock{}, scripts: s}
+	r := &checkinRig{db: storetest.SQL(tb), rdb: storetest.Redis(tb), clock: bottest.NewClock(time.Unix(0, 0)), scripts: s}
 	// The shared MariaDB allows 151 connections for everyone testing on
 	// it; sqlstore.Open sets no pool bound, so a burst would open one per
 	// goroutine.
@@ -73,7 +66,7 @@ func newCheckinRig(tb testing.TB, n int) *checkinRig {
 		sqlDB.SetMaxOpenConns(24)
 	}
 	r.boards = redisstore.NewCheckinBoards(r.rdb)
-	logger := slog.New(slog.DiscardHandler)
+	logger := bottest.Logger(tb)
 	for range n {
 		store, err := sqlstore.NewCheckins(tb.Context(), r.db)
 		if err != nil {
@@ -176,7 +169,7 @@ func TestCheckinConcurrentReplicas(t *testing.T) {
 	}
 
 	// Day 1: every other person checks in, so day 2 has streaks of 2 and 1.
-	r.clock.set(day1)
+	r.clock.Set(day1)
 	for i := 0; i < people; i += 2 {
 		if _, err := r.replicas[i%2].handler.HandleEvent(ctx, groupCheckin(user(i), "签到", fmt.Sprintf("d1-%d", i), day1)); err != nil {
 			t.Fatal(err)
@@ -184,7 +177,7 @@ func TestCheckinConcurrentReplicas(t *testing.T) {
 	}
 	// Load the boards once, so day 2's check-ins are read back from what
 	// Add wrote rather than from a rebuild.
-	r.clock.set(day2)
+	r.clock.Set(day2)
 	if _, err := r.replicas[0].svc.Board(ctx, scope, checkin.Today, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +306,7 @@ func TestCheckinGroupBurstOneDigest(t *testing.T) {
 	r := newCheckinRig(t, 1)
 	ctx := context.Background()
 	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
-	r.clock.set(start)
+	r.clock.Set(start)
 	sender := &recordingSender{}
 	outbox := bot.NewOutbox(sqlstore.NewOutbox(r.db), map[bot.Platform]bot.Sender{bot.Douyin: sender}, bot.OutboxConfig{
 		Now: r.clock.Now, Renderers: map[string]bot.Renderer{checkin.DigestRenderer: r.replicas[0].svc},
@@ -327,12 +320,12 @@ func TestCheckinGroupBurstOneDigest(t *testing.T) {
 		if err := outbox.Enqueue(ctx, ev.DedupeKey, actions); err != nil {
 			t.Fatal(err)
 		}
-		r.clock.add(100 * time.Millisecond)
+		r.clock.Add(100 * time.Millisecond)
 	}
 	if n, err := outbox.RunOnce(ctx); err != nil || n != 0 {
 		t.Fatalf("before the window ends RunOnce = %d, %v; want nothing due", n, err)
 	}
-	r.clock.set(start.Add(31 * time.Second))
+	r.clock.Set(start.Add(31 * time.Second))
 	for {
 		n, err := outbox.RunOnce(ctx)
 		if err != nil {
@@ -431,7 +424,7 @@ func TestCheckinThroughWeChat(t *testing.T) {
 // database's latest row and insert, the boards' script).
 func BenchmarkCheckin(b *testing.B) {
 	r := newCheckinRig(b, 1)
-	r.clock.set(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	r.clock.Set(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	cfg := checkin.FromScripts(r.scripts)
 	var seq atomic.Int64
 	event := func() bot.Event {

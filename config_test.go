@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/siyu-bot/siyu/bot/bottest"
 )
 
 // TestWeChatAccountConfig: the public demo credentials are used only when
@@ -62,7 +64,7 @@ func TestPartialAccountRefusesToStart(t *testing.T) {
 	defer cancel()
 	err := run(ctx, runEnv{
 		getenv: func(k string) string { return env[k] },
-		stdout: &syncBuffer{}, stderr: &syncBuffer{},
+		stdout: &bottest.Logs{}, stderr: &bottest.Logs{},
 		ready: func(string) { started = true; cancel() }, // a server that starts is stopped at once
 	})
 	if err == nil || started || !strings.Contains(err.Error(), "WECHAT_TOKEN") {

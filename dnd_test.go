@@ -12,20 +12,12 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/dnd"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
-
-// dndClock is the tests' settable clock.
-type dndClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *dndClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *dndClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
 var dndShanghai = func() *time.Location {
 	loc, err := time.LoadLocation("Asia/Shanghai")
@@ -96,7 +88,7 @@ type dndShared struct {
 	db     *sqlstore.DB
 	rdb    *redisstore.Client
 	outbox *sqlstore.Outbox
-	clock  *dndClock
+	clock  *bottest.Clock
 	lib    *bot.Library
 }
 
@@ -107,7 +99,7 @@ func newDNDShared(t *testing.T) *dndShared {
 		t.Fatal(err)
 	}
 	db := storetest.SQL(t)
-	return &dndShared{db: db, rdb: storetest.Redis(t), outbox: sqlstore.NewOutbox(db), clock: &dndClock{t: dndAt(0, 12, 0)}, lib: lib}
+	return &dndShared{db: db, rdb: storetest.Redis(t), outbox: sqlstore.NewOutbox(db), clock: bottest.NewClock(dndAt(0, 12, 0)), lib: lib}
 }
 
 // promoStage stands in for a capability that pushes: "来张券" is answered

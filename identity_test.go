@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -150,7 +151,7 @@ campaigns:
 
 // identitySiyu starts siyu with an Official Account and a WeCom corp on
 // the fakes, sharing its database with the test.
-func identitySiyu(t *testing.T, f *identityAPIs, extra map[string]string) (base string, logs *syncBuffer, db *sqlstore.DB, campaign string) {
+func identitySiyu(t *testing.T, f *identityAPIs, extra map[string]string) (base string, logs *bottest.Logs, db *sqlstore.DB, campaign string) {
 	t.Helper()
 	campaign = "idn-" + randomID()
 	dir := t.TempDir()
@@ -222,7 +223,7 @@ func TestIdentityOnePersonEndToEnd(t *testing.T) {
 	// The WeCom contact: welcome first, then externalcontact/get.
 	mark := logs.Len()
 	newContact(t, base, "wm-fan", "WELCOME-1")
-	logs.waitFor(t, `msg="identity: user checked" platform=wecom linked=true`, mark)
+	waitFor(t, logs, `msg="identity: user checked" platform=wecom linked=true`, mark)
 	if got, want := f.called("wc "), []string{"wc externalcontact/send_welcome_msg", "wc get wm-fan"}; !slices.Equal(got, want) {
 		t.Errorf("WeCom calls = %q, want %q: the welcome before the unionid", got, want)
 	}
@@ -232,7 +233,7 @@ func TestIdentityOnePersonEndToEnd(t *testing.T) {
 	if r := oa(t, base, func(s *wechat.Simulator) []byte { return s.EventXML("o-fan", "subscribe", "", time.Now().Unix()) }); r.Content != "欢迎关注" {
 		t.Fatalf("follow answered %q, want the welcome", r.Content)
 	}
-	logs.waitFor(t, `msg="identity: user checked" platform=wechat linked=true`, mark)
+	waitFor(t, logs, `msg="identity: user checked" platform=wechat linked=true`, mark)
 	if got := f.called("wx user/info"); !slices.Equal(got, []string{"wx user/info o-fan"}) {
 		t.Errorf("user/info calls = %q, want one for the new follower", got)
 	}
@@ -271,7 +272,7 @@ func TestIdentityOnePersonEndToEnd(t *testing.T) {
 			t.Fatal("the push to the other follower was not sent")
 		}
 	}
-	logs.waitFor(t, `msg="dnd: proactive action held back" when=sending reason=opted_out topic=reminder platform=wecom`, mark)
+	waitFor(t, logs, `msg="dnd: proactive action held back" when=sending reason=opted_out topic=reminder platform=wecom`, mark)
 	var held struct {
 		Held []struct{ Reason, Topic string }
 	}
@@ -308,7 +309,7 @@ func TestIdentityCouponLimitAcrossPlatforms(t *testing.T) {
 
 	mark := logs.Len()
 	newContact(t, base, "wm-fan", "WELCOME-2")
-	logs.waitFor(t, "wecom: new contact", mark)
+	waitFor(t, logs, "wecom: new contact", mark)
 	oa(t, base, func(s *wechat.Simulator) []byte { return s.EventXML("o-fan", "subscribe", "", time.Now().Unix()) })
 	oa(t, base, func(s *wechat.Simulator) []byte { return s.EventXML("o-solo", "subscribe", "", time.Now().Unix()) })
 

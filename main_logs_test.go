@@ -16,6 +16,7 @@ import (
 
 	"github.com/silenceper/wechat/v2/util"
 
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 )
@@ -130,7 +131,7 @@ func TestLogsCarryRequestID(t *testing.T) {
 				t.Fatalf("answer %d has no %s", resp.StatusCode, handlers.RequestIDHeader)
 			}
 			if tc.wantMsg != "" {
-				logs.waitFor(t, `"msg":"`+tc.wantMsg+`"`, mark)
+				waitFor(t, logs, `"msg":"`+tc.wantMsg+`"`, mark)
 			}
 			found := tc.wantMsg == ""
 			for _, line := range logLines(t, logs.String()[mark:]) {
@@ -163,7 +164,7 @@ func TestLogsCarryRequestID(t *testing.T) {
 // debug level, and every platform's API a fake that refuses everything,
 // so the outbox logs its failures with whatever error text the platform
 // returns. extra adds the accounts.
-func startLoggedSiyu(t *testing.T, extra map[string]string) (string, *syncBuffer) {
+func startLoggedSiyu(t *testing.T, extra map[string]string) (string, *bottest.Logs) {
 	t.Helper()
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid"}`, http.StatusOK)

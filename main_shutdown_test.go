@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
@@ -39,7 +40,7 @@ func TestRunDrainsOnSignal(t *testing.T) {
 	}
 	redisPrefix := storetest.RedisPrefix(t)
 	draining, proceed := make(chan time.Duration, 1), make(chan struct{})
-	logs := &syncBuffer{}
+	logs := &bottest.Logs{}
 	ctx, signal := context.WithCancel(context.Background())
 	defer signal()
 	addrc, done := make(chan string, 1), make(chan error, 1)
@@ -93,7 +94,7 @@ func TestRunDrainsOnSignal(t *testing.T) {
 
 	mark := logs.Len()
 	close(proceed)
-	logs.waitFor(t, "shutting down", mark)
+	waitFor(t, logs, "shutting down", mark)
 	// The listener closes: new connections are refused, while the
 	// callback on the wire is still waited for.
 	for deadline := time.Now().Add(10 * time.Second); ; {

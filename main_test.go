@@ -8,55 +8,27 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/storetest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's logger and the test,
-// which can wait for a line to be logged.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	written chan struct{} // closed at the next write, when someone waits
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.written != nil {
-		close(s.written)
-		s.written = nil
-	}
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// Len is how much has been logged: a mark for waitFor.
-func (s *syncBuffer) Len() int { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Len() }
-
-// waitFor blocks until what was logged after the mark contains want. The
-// deadline only bounds a failing test.
-func (s *syncBuffer) waitFor(t *testing.T, want string, mark int) {
+// waitFor blocks until what logs recorded after the mark contains want.
+// The deadline only bounds a failing test.
+func waitFor(t *testing.T, logs *bottest.Logs, want string, mark int) {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
-		s.mu.Lock()
-		if strings.Contains(s.b.String()[mark:], want) {
-			s.mu.Unlock()
+		next := logs.Next()
+		if strings.Contains(logs.String()[mark:], want) {
 			return
 		}
-		if s.written == nil {
-			s.written = make(chan struct{})
-		}
-		written := s.written
-		s.mu.Unlock()
 		select {
-		case <-written:
+		case <-next:
 		case <-deadline:
-			t.Fatalf("the server did not log %q\n%s", want, s)
+			t.Fatalf("the server did not log %q\n%s", want, logs)
 		}
 	}
 }
@@ -65,7 +37,7 @@ func (s *syncBuffer) waitFor(t *testing.T, want string, mark int) {
 // environment, on the real backends when MYSQL_DSN and REDIS_URL are set
 // (an isolated database of its own) and the embedded ones otherwise. It
 // returns the base URL and the server's log.
-func startSiyu(t *testing.T, extra map[string]string) (string, *syncBuffer) {
+func startSiyu(t *testing.T, extra map[string]string) (string, *bottest.Logs) {
 	t.Helper()
 	env := map[string]string{
 		"SIYU_ADDR":   "127.0.0.1:0",
@@ -85,7 +57,7 @@ func startSiyu(t *testing.T, extra map[string]string) (string, *syncBuffer) {
 	for k, v := range extra {
 		env[k] = v
 	}
-	logs := &syncBuffer{}
+	logs := &bottest.Logs{}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
@@ -190,7 +162,7 @@ func TestRunReloadsScripts(t *testing.T) {
 	}
 	mark := logs.Len()
 	write("rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 新的回复\n")
-	logs.waitFor(t, "scripts reloaded", mark)
+	waitFor(t, logs, "scripts reloaded", mark)
 	if got := simulateCmd(t, base, nil, "营业时间"); got != "新的回复" {
 		t.Fatalf("after the reload reply = %q, want 新的回复", got)
 	}
@@ -199,7 +171,7 @@ func TestRunReloadsScripts(t *testing.T) {
 	// scripts keep answering.
 	mark = logs.Len()
 	write("rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 坏的回复\n    colour: red\n")
-	logs.waitFor(t, "file=faq.yaml line=5", mark)
+	waitFor(t, logs, "file=faq.yaml line=5", mark)
 	if got := simulateCmd(t, base, nil, "营业时间"); got != "新的回复" {
 		t.Fatalf("after a broken edit reply = %q, want the last good 新的回复", got)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
 
@@ -41,7 +42,7 @@ func (s *staffInbox) Send(_ context.Context, a bot.Action) error {
 // one alert naming the count once the window closes.
 func TestRiskSpamWaveOneAlert(t *testing.T) {
 	ctx := t.Context()
-	var logs syncBuffer
+	var logs bottest.Logs
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, _ := buildTestLog(t, map[string]string{"SIYU_SCRIPTS": "scripts"}, logger)
 	engine := a.engine
