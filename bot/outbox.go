@@ -71,9 +71,11 @@ type OutboxConfig struct {
 	Renderers map[string]Renderer
 	// OnResult, when set, is told each delivery's result by platform:
 	// "sent", "retry", "dead", "deferred" (by the Gate, or by the
-	// platform's open circuit), "held_back" or "ambiguous"
-	// (a timed-out send the platform may have delivered; "retry" or
-	// "dead" follows it). Metrics count them.
+	// platform's open circuit), "held_back" or "ambiguous" (a send the
+	// platform may have delivered although siyu does not know it: one
+	// that timed out, "retry" or "dead" follows it; or a row claimed
+	// again after its worker died or lost it mid-send, which is sent
+	// again). Metrics count them.
 	OnResult func(p Platform, result string)
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -157,8 +159,10 @@ func (c OutboxConfig) withDefaults() OutboxConfig {
 
 // OutboxStats are the Outbox's counters since it was made, for metrics.
 type OutboxStats struct {
-	// AmbiguousSends counts sends that timed out: the platform may have
-	// delivered them, and the retry may deliver them again. WeChat's and
+	// AmbiguousSends counts sends the platform may have delivered
+	// without siyu knowing, so that the retry may deliver them again:
+	// sends that timed out, and rows claimed again after their worker
+	// died or lost them mid-send (OutboxItem.Unfinished). WeChat's and
 	// Douyin's customer-service APIs have no idempotency key.
 	AmbiguousSends uint64
 }
@@ -300,6 +304,7 @@ func (o *Outbox) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			o.cfg.Logger.WarnContext(ctx, "outbox claim failed", "err", err)
 		}
+		o.countUnfinished(ctx, items)
 		l.add(items, now.Add(o.cfg.Lease))
 		if ctx.Err() != nil && len(items) > 0 {
 			o.releaseUnstarted(sendCtx, items, l)
@@ -354,6 +359,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
+	o.countUnfinished(ctx, items)
 	l := o.holdLease(ctx)
 	defer l.stop()
 	l.add(items, now.Add(o.cfg.Lease))
@@ -411,7 +417,13 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *rowLeases) {
 	// may claim and send it too.
 	budget := min(o.cfg.SendTimeout, l.remaining(it.ID)-o.leaseMargin())
 	if budget <= 0 {
-		log.WarnContext(ctx, "outbox lease too short to send; the row goes out after it")
+		// Given back unsent, so the next claim does not take it for a
+		// send cut short.
+		l.release(it.ID)
+		if _, rerr := o.store.Release(rctx, []OutboxItem{it}, o.cfg.Now()); rerr != nil {
+			log.WarnContext(ctx, "outbox release failed; the row goes out after its lease", "err", rerr)
+		}
+		log.WarnContext(ctx, "outbox lease too short to send; the row is given back unsent")
 		return
 	}
 	probe, until, ok := o.circuits.allow(it.Platform, o.cfg.Now(), o.cfg)
@@ -479,6 +491,23 @@ func (o *Outbox) complete(ctx context.Context, it OutboxItem, l *rowLeases, log 
 		t := time.NewTimer(wait)
 		<-t.C
 		wait *= 2
+	}
+}
+
+// countUnfinished counts, logs and reports as ambiguous each claimed row
+// whose previous claim never recorded how its send ended: that worker
+// died or lost the row mid-send, so the platform may have the message,
+// and this claim sends it again (no platform API takes an idempotency
+// key). Counted once, here, whatever this claim then does with the row.
+func (o *Outbox) countUnfinished(ctx context.Context, items []OutboxItem) {
+	for _, it := range items {
+		if !it.Unfinished {
+			continue
+		}
+		o.ambiguous.Add(1)
+		o.result(it.Platform, "ambiguous")
+		o.cfg.Logger.WarnContext(ctx, "outbox row claimed again after a send that was cut short (its worker died or lost the row mid-send); the platform may have it already and this resend may deliver it twice",
+			"event", "outbox_ambiguous_send", "outbox_id", it.ID, "platform", it.Platform, "attempt", it.Attempts, "ambiguous_resends", it.AmbiguousResends)
 	}
 }
 

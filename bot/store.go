@@ -64,8 +64,15 @@ type OutboxItem struct {
 	// a row still unsent is dead-lettered. Zero means no deadline.
 	ExpiresAt time.Time
 	LastError string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// Unfinished is set on a claimed item whose previous claim left it
+	// marked as being sent and never recorded how the send ended: that
+	// worker died or lost the row mid-send, so the platform may have the
+	// message already and sending it again is an ambiguous resend.
+	Unfinished bool
+	// AmbiguousResends counts the claims that found the item unfinished.
+	AmbiguousResends int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // OutboxStore persists actions until they are delivered.
@@ -77,7 +84,10 @@ type OutboxStore interface {
 	// caller: their NextAt moves to now+lease and Attempts grows by one,
 	// so no other worker (in any replica) claims them until the lease
 	// runs out. A worker that dies mid-send loses its lease and the item
-	// is retried.
+	// is retried. In the same step each item is marked as being sent,
+	// until Complete, Fail, Defer or Release records what became of it;
+	// an item a claim finds still marked is returned Unfinished, and its
+	// AmbiguousResends grows by one.
 	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error)
 	// Extend moves the lease of claimed items that are still this
 	// worker's (same ID and Attempts, still pending) to until, so a send
@@ -95,7 +105,8 @@ type OutboxStore interface {
 	// Complete marks a claimed item sent.
 	Complete(ctx context.Context, id int64) error
 	// Fail records a failed attempt: the item is due again at next, or
-	// dead when dead is true.
+	// dead when dead is true. (A send that timed out is counted as
+	// ambiguous by the Outbox when it times out, not by the next claim.)
 	Fail(ctx context.Context, id int64, lastErr string, next time.Time, dead bool) error
 	// Defer puts a claimed item back, due at next, without counting the
 	// claim as an attempt: a SendGate held it back (quiet hours, a cap),
