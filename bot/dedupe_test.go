@@ -275,9 +275,47 @@ func TestDedupeReleaseKeepsOthersClaim(t *testing.T) {
 	}
 }
 
-// TestDedupeRecordsDelivery (issue 18 item 3): a result delivered through
-// the outbox (the reply budget ran out first) is replayed to a retry as
-// nothing to answer with; one answered passively is replayed as is.
+// window is an AnswerWindow for tests: it records its early answer and
+// what Dedupe queued through it.
+type window struct {
+	*bot.AnswerWindow
+	answered chan struct{}
+	mu       sync.Mutex
+	queued   [][]bot.Action
+	elsewh   []bool
+	// onQueue, when set, runs before each queueing is recorded.
+	onQueue func()
+}
+
+func newWindow(arrived time.Time, answerBy time.Duration) *window {
+	w := &window{answered: make(chan struct{})}
+	w.AnswerWindow = bot.NewAnswerWindow(arrived, answerBy, func() time.Time { at := time.Now(); close(w.answered); return at }, func(_ context.Context, actions []bot.Action, elsewhere bool) error {
+		if w.onQueue != nil {
+			w.onQueue()
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.queued, w.elsewh = append(w.queued, actions), append(w.elsewh, elsewhere)
+		return nil
+	})
+	return w
+}
+
+func (w *window) ctx(t *testing.T) context.Context { return bot.WithAnswerWindow(t.Context(), w.AnswerWindow) }
+
+func (w *window) early() bool {
+	select {
+	case <-w.answered:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestDedupeRecordsDelivery (issue 18 item 3, issue 28 cause C): a result
+// delivered through the outbox (the reply budget ran out first) is
+// replayed to a retry as nothing to answer with, and is stored only once
+// its actions were queued; one answered passively is replayed as is.
 func TestDedupeRecordsDelivery(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -289,33 +327,122 @@ func TestDedupeRecordsDelivery(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newMemDeduper()
-			var w bot.AnswerWindow
+			w := newWindow(time.Now(), time.Hour)
 			h := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, bottest.Logger(t))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
-				if tc.late && !w.Close() {
-					return nil, errors.New("window sealed before the handling finished")
+				if tc.late {
+					w.Expire() // the budget runs out while the handling runs
 				}
 				return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "hi"}}, nil
 			}))
 			ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m"}
-			got, err := h.HandleEvent(bot.WithAnswerWindow(t.Context(), &w), ev)
+			w.onQueue = func() {
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				if e, _ := d.get(dedupeKeyOf(ev)); e.result != nil {
+					t.Errorf("result %q stored before the actions were queued", e.result)
+				}
+			}
+			got, err := h.HandleEvent(w.ctx(t), ev)
 			if err != nil || len(got) != 1 {
 				t.Fatalf("first = %v, %v", got, err)
 			}
-			if !tc.late && w.Close() {
-				t.Fatal("Close after the handling sealed the window reported true")
+			if w.early() != tc.late || (len(w.queued) == 1) != tc.late {
+				t.Fatalf("first: answered early %v, queued %d times; want %v and as many", w.early(), len(w.queued), tc.late)
 			}
-			if w.AnsweredElsewhere() {
-				t.Fatal("the first handling's window says it was answered elsewhere")
-			}
-			var rw bot.AnswerWindow
-			retry, err := h.HandleEvent(bot.WithAnswerWindow(t.Context(), &rw), ev)
+			rw := newWindow(time.Now(), time.Hour)
+			retry, err := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, bottest.Logger(t))(nil).HandleEvent(rw.ctx(t), ev)
 			if err != nil || len(retry) != tc.wantN {
 				t.Fatalf("retry = %v, %v; want %d actions", retry, err, tc.wantN)
 			}
-			// A retry replaying a passive answer is told so, so that, if
-			// its own window closed, it does not send the reply again.
-			if got, want := rw.AnsweredElsewhere(), !tc.late; got != want {
-				t.Fatalf("retry's AnsweredElsewhere = %v, want %v", got, want)
+			if rw.early() || len(rw.queued) != 0 {
+				t.Fatalf("retry within its budget answered early (%v) or queued (%d), want neither", rw.early(), len(rw.queued))
+			}
+		})
+	}
+}
+
+// TestDedupeRetryOfLostPassiveAnswer (issue 28 cause A): an attempt that
+// replays another handling's passive result delivers the reply itself
+// when that answer cannot have been the one the platform took: it was
+// written before this attempt came (the platform retried, so it did not
+// arrive), or after this attempt answered early. It answers passively
+// when it can; once its budget ran out (or its claim came back after the
+// deadline), it answers early and queues the reply. An attempt whose
+// answer overlaps the other's answers as it does, whatever its budget, and
+// one that answered early just after the other queues nothing.
+func TestDedupeRetryOfLostPassiveAnswer(t *testing.T) {
+	const overlap = time.Second
+	const (
+		inBudget    = iota
+		pastBudget  // its budget ran out before its claim came back
+		earlyBefore // and its deadline too, before the other answer was written (Redis stalled)
+		earlyAfter  // its deadline came just after the other answer was written
+	)
+	tests := []struct {
+		name string
+		// arrived is when the attempt came, relative to the first
+		// handling's answer.
+		arrived       time.Duration
+		budget        int
+		wantEarly     bool
+		wantQueued    int
+		wantElsewhere bool
+		wantStored    string // the stored result afterwards: "o" or "p"
+	}{
+		{"retry within its budget answers passively", 5 * time.Second, inBudget, false, 0, false, "p"},
+		{"retry past its budget goes through the outbox", 5 * time.Second, pastBudget, true, 1, false, "o"},
+		{"overlapping copy past its budget answers as the other", -10 * time.Millisecond, pastBudget, false, 0, false, "p"},
+		{"copy answered early before the other's answer: queues the reply", -10 * time.Millisecond, earlyBefore, true, 1, false, "o"},
+		{"copy answered early after the other's answer: the other came first", -10 * time.Millisecond, earlyAfter, true, 1, true, "p"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newMemDeduper()
+			cfg := bot.DedupeConfig{Poll: time.Millisecond, Overlap: overlap}
+			ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m"}
+			reply := bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+				return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "hi"}}, nil
+			})
+			answerBy := time.Hour
+			if tc.budget >= earlyBefore {
+				answerBy = 0 // its claim is stuck (Redis stalled) past its deadline
+			}
+			w := newWindow(time.Now().Add(tc.arrived), answerBy)
+			if tc.budget == earlyBefore {
+				w.Expire()
+				<-w.answered
+			}
+			if _, err := bot.Dedupe(d, cfg, bottest.Logger(t))(reply).HandleEvent(t.Context(), ev); err != nil {
+				t.Fatal(err)
+			}
+			if tc.budget == pastBudget || tc.budget == earlyAfter {
+				w.Expire()
+			}
+			if tc.budget == earlyAfter {
+				<-w.answered
+			}
+			got, err := bot.Dedupe(d, cfg, bottest.Logger(t))(nil).HandleEvent(w.ctx(t), ev)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("attempt = %v, %v; want the reply", got, err)
+			}
+			if w.early() != tc.wantEarly || len(w.queued) != tc.wantQueued {
+				t.Fatalf("answered early %v, queued %d times; want %v, %d", w.early(), len(w.queued), tc.wantEarly, tc.wantQueued)
+			}
+			if tc.wantQueued > 0 && w.elsewh[0] != tc.wantElsewhere {
+				t.Fatalf("queued with elsewhere = %v, want %v", w.elsewh[0], tc.wantElsewhere)
+			}
+			wantDelivery := bot.DeliveryPassive
+			if tc.wantEarly {
+				wantDelivery = bot.DeliveryOutbox
+			}
+			if got := w.Seal(); got != wantDelivery {
+				t.Fatalf("delivery = %v, want %v", got, wantDelivery)
+			}
+			d.mu.Lock()
+			e, _ := d.get(dedupeKeyOf(ev))
+			d.mu.Unlock()
+			if !strings.HasPrefix(string(e.result), tc.wantStored) {
+				t.Fatalf("stored result %q, want it to start with %q", e.result, tc.wantStored)
 			}
 		})
 	}

@@ -1,0 +1,275 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Delivery says how a handled callback's actions reached the platform.
+// Dedupe stores it with the result so that a retry never delivers them a
+// second way.
+type Delivery uint8
+
+const (
+	// DeliveryPassive: the callback's answer carried the reply (the rest
+	// went to the outbox under the event's key). A retry means the answer
+	// did not arrive, so the retry delivers the same actions again.
+	DeliveryPassive Delivery = iota
+	// DeliveryOutbox: every action went to the outbox; the callback was
+	// only acknowledged. A retry gets no actions and only acknowledges.
+	DeliveryOutbox
+)
+
+// QueueFunc queues a callback's actions in the outbox when its answer
+// carries none of them. elsewhere reports that another handling's answer,
+// written while this callback waited and before it answered, carried the
+// reply: the platform took that answer first, so the reply must not be
+// queued too (the other actions were queued under the event's key, and
+// queueing them again changes nothing). It is retried by the adapter as
+// it sees fit and returns an error only when it gives up.
+type QueueFunc func(ctx context.Context, actions []Action, elsewhere bool) error
+
+// AnswerWindow settles, once, how one attempt of a callback delivers its
+// actions: in its answer (the window is sealed: a passive reply) or, once
+// its reply budget ran out, by answering at once without them and
+// queueing them in the outbox (the window is closed). An adapter that can
+// answer passively puts one in the context (WithAnswerWindow); Dedupe
+// tells it what this attempt is, seals it, and queues through it.
+//
+// What the budget does depends on what Dedupe found:
+//   - this attempt handles the callback, or replays the stored passive
+//     result of a handling whose answer was written before this attempt
+//     came (a retry: the platform got no answer, so that one did not
+//     arrive): the budget closes the window, and the reply goes through
+//     the outbox;
+//   - another handling's answer overlaps this attempt (the platform sent
+//     both; its answer may be the one taken): the budget is ignored and
+//     this attempt answers as that handling did, so that whichever answer
+//     the platform takes, the reply arrives once;
+//   - not known yet (the dedupe claim is slow: Redis stalled): the budget
+//     waits for Dedupe until the deadline the adapter gives, then closes.
+//
+// A closed attempt that then replays another handling's passive result
+// queues the reply unless that answer was written between this attempt's
+// arrival and its own early answer (QueueFunc's elsewhere).
+type AnswerWindow struct {
+	arrived  time.Time
+	deadline time.Time
+	early    func() time.Time
+	queue    QueueFunc
+
+	mu       sync.Mutex
+	role     answerRole
+	due      bool // the budget ran out before the role was known
+	timer    *time.Timer
+	closed   bool
+	sealed   bool
+	queued   bool
+	answered time.Time     // when the early answer was written
+	written  chan struct{} // closed once it is
+}
+
+type answerRole uint8
+
+const (
+	roleUnknown answerRole = iota
+	roleFirst              // this attempt handles the callback
+	roleRetry              // it replays a result written before it came
+	roleCopy               // it waits for, or replays, an answer that overlaps it
+)
+
+// NewAnswerWindow returns the window of an attempt that arrived at
+// arrived and must be answered within answerBy of it whatever Dedupe
+// finds. early answers the callback at once without its reply (and stores
+// what finishing it needs if this replica dies) and returns when it began
+// to write that answer; the window calls it at most once, when it closes,
+// from whichever goroutine closes it. queue queues the actions of a closed
+// attempt (see QueueFunc).
+func NewAnswerWindow(arrived time.Time, answerBy time.Duration, early func() time.Time, queue QueueFunc) *AnswerWindow {
+	return &AnswerWindow{arrived: arrived, deadline: arrived.Add(answerBy), early: early, queue: queue, written: make(chan struct{})}
+}
+
+// ClosedAnswerWindow returns the window of an attempt that arrived at
+// arrived and was answered early at answered: a late callback's stored
+// copy, handled again where that attempt left off.
+func ClosedAnswerWindow(arrived, answered time.Time, queue QueueFunc) *AnswerWindow {
+	w := &AnswerWindow{arrived: arrived, queue: queue, closed: true, answered: answered, written: make(chan struct{})}
+	close(w.written)
+	return w
+}
+
+// Expire is called when the attempt's reply budget runs out: it closes
+// the window, unless the attempt answers as another handling does or is
+// sealed already. While Dedupe has not said which it is, the window
+// closes when it does, or at the deadline.
+func (w *AnswerWindow) Expire() {
+	w.mu.Lock()
+	if w.closed || w.sealed {
+		w.mu.Unlock()
+		return
+	}
+	// Kept, so that a copy that takes the callback over (its holder's
+	// claim ran out) closes as it takes it.
+	w.due = true
+	switch w.role {
+	case roleCopy:
+		w.mu.Unlock()
+	case roleUnknown:
+		w.timer = time.AfterFunc(time.Until(w.deadline), w.deadlineReached)
+		w.mu.Unlock()
+	default:
+		w.closeLocked()
+	}
+}
+
+// deadlineReached closes a window whose attempt is still not known to
+// Dedupe: the platform hangs up soon.
+func (w *AnswerWindow) deadlineReached() {
+	w.mu.Lock()
+	if w.closed || w.sealed || w.role != roleUnknown {
+		w.mu.Unlock()
+		return
+	}
+	w.closeLocked()
+}
+
+// closeLocked closes the window, unlocks it and answers early.
+func (w *AnswerWindow) closeLocked() {
+	w.closed = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.mu.Unlock()
+	at := time.Now()
+	if w.early != nil {
+		at = w.early()
+	}
+	w.mu.Lock()
+	w.answered = at
+	w.mu.Unlock()
+	close(w.written)
+}
+
+// setRole records what Dedupe found, and closes the window if the budget
+// ran out meanwhile and the attempt is one the budget closes.
+func (w *AnswerWindow) setRole(r answerRole) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.role = r
+	if w.closed || w.sealed || !w.due || r == roleCopy {
+		w.mu.Unlock()
+		return
+	}
+	w.closeLocked()
+}
+
+// claimed: this attempt handles the callback.
+func (w *AnswerWindow) claimed() { w.setRole(roleFirst) }
+
+// waiting: another handling holds the callback; this attempt answers as it
+// does, or takes over when that one's claim runs out (claimed).
+func (w *AnswerWindow) waiting() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	first := w.role == roleUnknown
+	w.mu.Unlock()
+	if first {
+		w.setRole(roleCopy)
+	}
+}
+
+// replayed: Dedupe found the result of another handling, whose passive
+// answer was written at sealedAt (zero when unknown, or for a result
+// delivered through the outbox). An answer written more than overlap
+// before this attempt came is one the platform did not take: it retried.
+func (w *AnswerWindow) replayed(sealedAt time.Time, overlap time.Duration) {
+	if w == nil {
+		return
+	}
+	if !sealedAt.IsZero() && sealedAt.Before(w.arrived.Add(-overlap)) {
+		w.setRole(roleRetry)
+		return
+	}
+	w.setRole(roleCopy)
+}
+
+// answeredElsewhere reports whether another handling's passive answer,
+// written at sealedAt, came out between this closed attempt's arrival
+// (less overlap) and its early answer: the platform took that one first.
+// An unknown time counts as such (results stored before it was kept).
+func (w *AnswerWindow) answeredElsewhere(sealedAt time.Time, overlap time.Duration) bool {
+	if sealedAt.IsZero() {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !sealedAt.Before(w.arrived.Add(-overlap)) && !sealedAt.After(w.answered)
+}
+
+// Seal settles the delivery: DeliveryOutbox if the window was closed
+// (once the early answer is written), else DeliveryPassive, after which
+// it never closes. Later calls return the same. A nil window seals as
+// DeliveryPassive.
+func (w *AnswerWindow) Seal() Delivery {
+	if w == nil {
+		return DeliveryPassive
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.written
+		return DeliveryOutbox
+	}
+	w.sealed = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.mu.Unlock()
+	return DeliveryPassive
+}
+
+// Queue queues a closed attempt's actions through the adapter's
+// QueueFunc and records that it did (Queued).
+func (w *AnswerWindow) Queue(ctx context.Context, actions []Action, elsewhere bool) error {
+	if w.queue == nil {
+		return fmt.Errorf("bot.AnswerWindow.Queue: the adapter gave no queue: %w", ErrInvalid)
+	}
+	if err := w.queue(ctx, actions, elsewhere); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.queued = true
+	w.mu.Unlock()
+	return nil
+}
+
+// Queued reports whether the actions were queued through the window
+// (Dedupe does, for a closed attempt of a callback with a dedupe key), so
+// that the adapter queues them itself only when they were not.
+func (w *AnswerWindow) Queued() bool {
+	if w == nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued
+}
+
+type answerWindowKey struct{}
+
+// WithAnswerWindow returns ctx carrying w, for Dedupe.
+func WithAnswerWindow(ctx context.Context, w *AnswerWindow) context.Context {
+	return context.WithValue(ctx, answerWindowKey{}, w)
+}
+
+// AnswerWindowFrom returns the window in ctx, or nil.
+func AnswerWindowFrom(ctx context.Context) *AnswerWindow {
+	w, _ := ctx.Value(answerWindowKey{}).(*AnswerWindow)
+	return w
+}
