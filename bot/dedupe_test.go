@@ -301,7 +301,9 @@ func newWindow(arrived time.Time, answerBy time.Duration) *window {
 	return w
 }
 
-func (w *window) ctx(t *testing.T) context.Context { return bot.WithAnswerWindow(t.Context(), w.AnswerWindow) }
+func (w *window) ctx(t *testing.T) context.Context {
+	return bot.WithAnswerWindow(t.Context(), w.AnswerWindow)
+}
 
 func (w *window) early() bool {
 	select {

@@ -571,8 +571,12 @@ func TestClaimMarksSending(t *testing.T) {
 		wantUnfinished bool
 	}{
 		{"worker died", nil, true},
-		{"failed", func(o *sqlstore.Outbox, it bot.OutboxItem) error { return o.Fail(t.Context(), it.ID, "busy", t0, false) }, false},
-		{"deferred", func(o *sqlstore.Outbox, it bot.OutboxItem) error { return o.Defer(t.Context(), it.ID, "quiet hours", t0) }, false},
+		{"failed", func(o *sqlstore.Outbox, it bot.OutboxItem) error {
+			return o.Fail(t.Context(), it.ID, "busy", t0, false)
+		}, false},
+		{"deferred", func(o *sqlstore.Outbox, it bot.OutboxItem) error {
+			return o.Defer(t.Context(), it.ID, "quiet hours", t0)
+		}, false},
 		{"released", func(o *sqlstore.Outbox, it bot.OutboxItem) error {
 			_, err := o.Release(t.Context(), []bot.OutboxItem{it}, t0)
 			return err
