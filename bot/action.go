@@ -43,6 +43,11 @@ type Reply struct {
 	// InReplyTo is the platform's id of the message this reply answers,
 	// when it answers one. Senders that must name it (Douyin) use it.
 	InReplyTo string `json:"in_reply_to,omitempty"`
+	// OutboxKey, when set, is the outbox row the reply is queued as,
+	// instead of one keyed by its event and index: a reply whose row was
+	// written ahead of the answer (a coupon's code, on standby since its
+	// claim, OutboxStandby) is then queued as that row, never twice.
+	OutboxKey string `json:"outbox_key,omitempty"`
 }
 
 // Article is one item of a News message.

@@ -234,6 +234,20 @@ func (w *AnswerWindow) Seal() Delivery {
 	return DeliveryPassive
 }
 
+// Open reports whether the callback may still be answered with its
+// reply: an adapter that answers passively gave the window, and it has
+// not closed. It may close later, and then the actions are queued; a
+// message written ahead as a standby outbox row (OutboxStandby) is sent
+// then, because the late delivery queues it under the row's key.
+func (w *AnswerWindow) Open() bool {
+	if w == nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.closed
+}
+
 // Queue queues a closed attempt's actions through the adapter's
 // QueueFunc and records that it did (Queued).
 func (w *AnswerWindow) Queue(ctx context.Context, actions []Action, elsewhere bool) error {

@@ -212,11 +212,13 @@ func (o *Outbox) SetRenderer(name string, r Renderer) {
 }
 
 // Enqueue stores actions for delivery. key identifies their origin (the
-// event's dedupe key); each action's row is keyed by key and its index,
-// and enqueueing the same key again is a no-op, so a retried callback
-// never queues its actions twice. A nil action is skipped but keeps its
-// index: an adapter that answers one action in the callback itself passes
-// nil in its place, so every action has the same row key however it was
+// event's dedupe key); each action's row is keyed by key and its index
+// (a Batched action by its batch key, a Reply by its OutboxKey when it
+// has one), and enqueueing the same key again is a no-op, so a retried
+// callback never queues its actions twice; a standby row of that key
+// becomes pending. A nil action is skipped but keeps its index: an
+// adapter that answers one action in the callback itself passes nil in
+// its place, so every action has the same row key however it was
 // delivered.
 func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) error {
 	if len(actions) == 0 {
@@ -237,6 +239,9 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) erro
 			// One row per batch key: later members of the batch are
 			// skipped by Enqueue's idempotency.
 			a, itemKey, due = b.Action, "batch:"+b.Key, b.SendAt
+		}
+		if r, ok := a.(Reply); ok && r.OutboxKey != "" {
+			itemKey = r.OutboxKey // its row may be on standby already
 		}
 		payload, err := MarshalAction(a)
 		if err != nil {

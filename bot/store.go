@@ -40,11 +40,16 @@ type OutboxStatus string
 
 // Outbox states. A row moves pending → sent, or pending → dead when the
 // platform refuses it for good or its window closes; a dead row can be
-// put back to pending by staff.
+// put back to pending by staff. A standby row is the safety net of a
+// message the callback's own answer carries (a coupon's code, written
+// with its claim): it is never sent unless the message is enqueued again
+// under its key, which makes it pending (the answer did not carry it
+// after all: its window closed, or the platform retried).
 const (
 	OutboxPending OutboxStatus = "pending"
 	OutboxSent    OutboxStatus = "sent"
 	OutboxDead    OutboxStatus = "dead"
+	OutboxStandby OutboxStatus = "standby"
 )
 
 // OutboxItem is one action waiting to be sent, stored durably.
@@ -78,7 +83,9 @@ type OutboxItem struct {
 // OutboxStore persists actions until they are delivered.
 type OutboxStore interface {
 	// Enqueue stores items as pending, due at their NextAt (now when
-	// zero). Items whose Key is already stored are skipped silently.
+	// zero). Items whose Key is already stored are skipped silently,
+	// except that a standby row becomes pending, due at the item's
+	// NextAt.
 	Enqueue(ctx context.Context, items []OutboxItem) error
 	// Claim leases up to limit pending items due at or before now to the
 	// caller: their NextAt moves to now+lease and Attempts grows by one,

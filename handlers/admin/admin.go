@@ -314,7 +314,10 @@ type outboxRow struct {
 	Attempts  int       `json:"attempts"`
 	NextAt    time.Time `json:"next_at"`
 	LastError string    `json:"last_error,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	// AmbiguousResends: sent again after a send that may have reached
+	// the customer (its worker died mid-send): it may have arrived twice.
+	AmbiguousResends int       `json:"ambiguous_resends,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // listOutbox shows rows by status (default dead) and the counts per
@@ -324,9 +327,9 @@ func (h *Handler) listOutbox(c echo.Context) error {
 	switch status {
 	case "":
 		status = bot.OutboxDead
-	case bot.OutboxDead, bot.OutboxPending, bot.OutboxSent:
+	case bot.OutboxDead, bot.OutboxPending, bot.OutboxSent, bot.OutboxStandby:
 	default:
-		return echo.NewHTTPError(http.StatusBadRequest, "status 只能是 pending、dead 或 sent")
+		return echo.NewHTTPError(http.StatusBadRequest, "status 只能是 pending、dead、sent 或 standby")
 	}
 	limit, err := adminLimit(c, 100, 500)
 	if err != nil {
@@ -342,7 +345,8 @@ func (h *Handler) listOutbox(c echo.Context) error {
 	}
 	rows := make([]outboxRow, 0, len(items))
 	for _, it := range items {
-		rows = append(rows, outboxRow{ID: it.ID, Platform: string(it.Platform), Status: string(it.Status), Attempts: it.Attempts, NextAt: it.NextAt, LastError: it.LastError, CreatedAt: it.CreatedAt})
+		rows = append(rows, outboxRow{ID: it.ID, Platform: string(it.Platform), Status: string(it.Status), Attempts: it.Attempts, NextAt: it.NextAt, LastError: it.LastError,
+			AmbiguousResends: it.AmbiguousResends, CreatedAt: it.CreatedAt})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"counts": counts, "items": rows})
 }

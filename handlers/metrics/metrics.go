@@ -261,7 +261,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.depth, err)
 		return
 	}
-	for _, s := range []bot.OutboxStatus{bot.OutboxPending, bot.OutboxSent, bot.OutboxDead} {
+	for _, s := range []bot.OutboxStatus{bot.OutboxPending, bot.OutboxSent, bot.OutboxDead, bot.OutboxStandby} {
 		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(depth[s]), string(s))
 	}
 	age := 0.0

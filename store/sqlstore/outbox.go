@@ -121,11 +121,31 @@ func (o *Outbox) Enqueue(ctx context.Context, items []bot.OutboxItem) error {
 			ExpiresAt: expires,
 		})
 	}
-	err := o.db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+	err := o.db.gorm.WithContext(ctx).Clauses(o.activateStandby()).Create(&rows).Error
 	if err != nil {
 		return fmt.Errorf("sqlstore.Outbox.Enqueue: %w: %w", bot.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// activateStandby is Enqueue's conflict clause: a row of the same key is
+// left alone unless it is on standby, which becomes pending, due at the
+// new item's time (bot.OutboxStandby). next_at comes first: MySQL
+// assigns left to right, so it must read the status before it changes
+// (SQLite reads the old values throughout).
+func (o *Outbox) activateStandby() clause.OnConflict {
+	standby := string(bot.OutboxStandby)
+	newNext := "VALUES(next_at)"
+	if o.db.dialect != DialectMySQL {
+		newNext = "excluded.next_at"
+	}
+	return clause.OnConflict{
+		Columns: []clause.Column{{Name: "item_key"}},
+		DoUpdates: clause.Set{
+			{Column: clause.Column{Name: "next_at"}, Value: gorm.Expr("CASE WHEN status = ? THEN "+newNext+" ELSE next_at END", standby)},
+			{Column: clause.Column{Name: "status"}, Value: gorm.Expr("CASE WHEN status = ? THEN ? ELSE status END", standby, string(bot.OutboxPending))},
+		},
+	}
 }
 
 // Claim implements bot.OutboxStore. On MySQL/MariaDB it locks due rows
@@ -358,7 +378,7 @@ func (o *Outbox) List(ctx context.Context, status bot.OutboxStatus, limit int) (
 	q := o.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit)
 	switch status {
 	case "":
-	case bot.OutboxPending, bot.OutboxSent, bot.OutboxDead:
+	case bot.OutboxPending, bot.OutboxSent, bot.OutboxDead, bot.OutboxStandby:
 		q = q.Where("status = ?", status)
 	default:
 		return nil, fmt.Errorf("sqlstore.Outbox.List: status %q: %w", status, bot.ErrInvalid)
@@ -408,7 +428,7 @@ func (o *Outbox) Counts(ctx context.Context) (map[bot.OutboxStatus]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore.Outbox.Counts: %w: %w", bot.ErrUnavailable, err)
 	}
-	counts := map[bot.OutboxStatus]int{bot.OutboxPending: 0, bot.OutboxSent: 0, bot.OutboxDead: 0}
+	counts := map[bot.OutboxStatus]int{bot.OutboxPending: 0, bot.OutboxSent: 0, bot.OutboxDead: 0, bot.OutboxStandby: 0}
 	for _, r := range res {
 		counts[bot.OutboxStatus(r.Status)] = r.N
 	}

@@ -334,7 +334,7 @@ func TestCompleteFailDead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[bot.OutboxStatus]int{bot.OutboxPending: 1, bot.OutboxSent: 1, bot.OutboxDead: 1}
+	want := map[bot.OutboxStatus]int{bot.OutboxPending: 1, bot.OutboxSent: 1, bot.OutboxDead: 1, bot.OutboxStandby: 0}
 	if !maps.Equal(counts, want) {
 		t.Errorf("Counts()=%v, want %v", counts, want)
 	}
