@@ -304,7 +304,11 @@ type actionEnvelope struct {
 // MarshalActions encodes actions for storage (outbox rows, the dedupe
 // cache of answered callbacks).
 func MarshalActions(actions []Action) ([]byte, error) {
-	b := make([]byte, 0, 128*len(actions)+2)
+	return appendActions(make([]byte, 0, 128*len(actions)+2), actions)
+}
+
+// appendActions appends MarshalActions' encoding of actions to b.
+func appendActions(b []byte, actions []Action) ([]byte, error) {
 	b = append(b, '[')
 	for i, a := range actions {
 		if i > 0 {

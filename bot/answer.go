@@ -22,14 +22,39 @@ const (
 	DeliveryOutbox
 )
 
-// QueueFunc queues a callback's actions in the outbox when its answer
-// carries none of them. elsewhere reports that another handling's answer,
-// written while this callback waited and before it answered, carried the
-// reply: the platform took that answer first, so the reply must not be
-// queued too (the other actions were queued under the event's key, and
-// queueing them again changes nothing). It is retried by the adapter as
-// it sees fit and returns an error only when it gives up.
-type QueueFunc func(ctx context.Context, actions []Action, elsewhere bool) error
+// Answerer is the adapter's side of an AnswerWindow.
+type Answerer interface {
+	// AnswerEarly answers the callback at once without its reply and
+	// returns when it began to write that answer. It acknowledges the
+	// callback (acked) only once it stored what finishing it needs should
+	// this replica die; if it could not, it refuses it (an HTTP error),
+	// and the platform retries. The window calls it at most once, when
+	// it closes, from whichever goroutine closes it.
+	AnswerEarly() (at time.Time, acked bool)
+	// QueueLate queues the actions of an attempt whose answer carries
+	// none of them; who delivers its reply says what to do with the
+	// reply (the other actions were queued under the event's key, and
+	// queueing them again changes nothing). It may retry; it returns an
+	// error only when it gives up.
+	QueueLate(ctx context.Context, actions []Action, reply ReplyOwner) error
+}
+
+// ReplyOwner says who delivers a closed attempt's reply (AnswerWindow).
+type ReplyOwner uint8
+
+const (
+	// ReplyHere: this attempt does; queue every action.
+	ReplyHere ReplyOwner = iota
+	// ReplyAnswered: another handling's answer carries it. Hold the
+	// reply's outbox key with something that sends nothing, so that a
+	// handling that no longer knows (Redis forgot the result) cannot
+	// queue it.
+	ReplyAnswered
+	// ReplyRetried: this attempt refused the callback (its early answer
+	// was not an acknowledgement), so the platform retries it and the
+	// retry delivers the reply: queue the rest only, holding nothing.
+	ReplyRetried
+)
 
 // AnswerWindow settles, once, how one attempt of a callback delivers its
 // actions: in its answer (the window is sealed: a passive reply) or, once
@@ -52,23 +77,26 @@ type QueueFunc func(ctx context.Context, actions []Action, elsewhere bool) error
 //     waits for Dedupe until the deadline the adapter gives, then closes.
 //
 // A closed attempt that then replays another handling's passive result
-// queues the reply unless that answer was written between this attempt's
-// arrival and its own early answer (QueueFunc's elsewhere).
+// queues the reply, unless that answer was written between this
+// attempt's arrival and its own early answer (the platform took it
+// first), or that handling's attempt came after this one's answer (a
+// retry: this answer did not arrive), or this attempt's early answer was
+// a refusal (the platform retries). See ReplyOwner.
 type AnswerWindow struct {
 	arrived  time.Time
 	deadline time.Time
-	early    func() time.Time
-	queue    QueueFunc
+	a        Answerer
 
 	mu       sync.Mutex
 	role     answerRole
 	due      bool // the budget ran out before the role was known
 	timer    *time.Timer
 	closed   bool
+	refused  bool // the early answer was a refusal: the platform retries
 	sealed   bool
 	queued   bool
 	answered time.Time     // when the early answer was written
-	written  chan struct{} // closed once it is
+	written  chan struct{} // made when the window closes, closed once answered is set
 }
 
 type answerRole uint8
@@ -82,20 +110,25 @@ const (
 
 // NewAnswerWindow returns the window of an attempt that arrived at
 // arrived and must be answered within answerBy of it whatever Dedupe
-// finds. early answers the callback at once without its reply (and stores
-// what finishing it needs if this replica dies) and returns when it began
-// to write that answer; the window calls it at most once, when it closes,
-// from whichever goroutine closes it. queue queues the actions of a closed
-// attempt (see QueueFunc).
-func NewAnswerWindow(arrived time.Time, answerBy time.Duration, early func() time.Time, queue QueueFunc) *AnswerWindow {
-	return &AnswerWindow{arrived: arrived, deadline: arrived.Add(answerBy), early: early, queue: queue, written: make(chan struct{})}
+// finds, answered early and queued by a.
+func NewAnswerWindow(arrived time.Time, answerBy time.Duration, a Answerer) *AnswerWindow {
+	w := new(AnswerWindow)
+	w.Init(arrived, answerBy, a)
+	return w
+}
+
+// Init readies a zero window as NewAnswerWindow does, for an adapter that
+// keeps it in its own per-callback value (one allocation for both).
+func (w *AnswerWindow) Init(arrived time.Time, answerBy time.Duration, a Answerer) {
+	w.arrived, w.deadline, w.a = arrived, arrived.Add(answerBy), a
 }
 
 // ClosedAnswerWindow returns the window of an attempt that arrived at
 // arrived and was answered early at answered: a late callback's stored
-// copy, handled again where that attempt left off.
-func ClosedAnswerWindow(arrived, answered time.Time, queue QueueFunc) *AnswerWindow {
-	w := &AnswerWindow{arrived: arrived, queue: queue, closed: true, answered: answered, written: make(chan struct{})}
+// copy, handled again where that attempt left off. a's AnswerEarly is
+// never called.
+func ClosedAnswerWindow(arrived, answered time.Time, a Answerer) *AnswerWindow {
+	w := &AnswerWindow{arrived: arrived, a: a, closed: true, answered: answered, written: make(chan struct{})}
 	close(w.written)
 	return w
 }
@@ -138,18 +171,16 @@ func (w *AnswerWindow) deadlineReached() {
 // closeLocked closes the window, unlocks it and answers early.
 func (w *AnswerWindow) closeLocked() {
 	w.closed = true
+	w.written = make(chan struct{})
 	if w.timer != nil {
 		w.timer.Stop()
 	}
 	w.mu.Unlock()
-	at := time.Now()
-	if w.early != nil {
-		at = w.early()
-	}
+	at, acked := w.a.AnswerEarly()
 	w.mu.Lock()
-	w.answered = at
-	w.mu.Unlock()
+	w.answered, w.refused = at, !acked
 	close(w.written)
+	w.mu.Unlock()
 }
 
 // setRole records what Dedupe found, and closes the window if the budget
@@ -199,17 +230,54 @@ func (w *AnswerWindow) replayed(sealedAt time.Time, overlap time.Duration) {
 	w.setRole(roleCopy)
 }
 
-// answeredElsewhere reports whether another handling's passive answer,
-// written at sealedAt, came out between this closed attempt's arrival
-// (less overlap) and its early answer: the platform took that one first.
-// An unknown time counts as such (results stored before it was kept).
-func (w *AnswerWindow) answeredElsewhere(sealedAt time.Time, overlap time.Duration) bool {
-	if sealedAt.IsZero() {
-		return true
+// replyOwner says who delivers the reply of this closed attempt, which
+// replays the stored result of another handling whose passive answer's
+// times are other: the platform's retry, if this attempt refused the
+// callback; else another handling (answeredElsewhere), or this attempt.
+func (w *AnswerWindow) replyOwner(other answerTimes, overlap time.Duration) ReplyOwner {
+	w.mu.Lock()
+	refused := w.refused
+	w.mu.Unlock()
+	switch {
+	case refused:
+		return ReplyRetried
+	case w.answeredElsewhere(other, overlap):
+		return ReplyAnswered
 	}
+	return ReplyHere
+}
+
+// answeredElsewhere reports whether this closed attempt must leave the
+// reply to another handling, whose passive answer's times are other:
+//   - that answer was written between this attempt's arrival (less
+//     overlap) and its early answer: the platform took it first;
+//   - that handling's attempt arrived after this one answered: the
+//     platform retried, so this attempt's answer did not arrive, and the
+//     reply is that handling's to deliver (or a later retry's).
+//
+// Otherwise (that answer was written before this attempt came, so it did
+// not arrive; or after this attempt answered, to an attempt sent along
+// with it) this attempt's answer is the one taken, and it delivers the
+// reply. Unknown times count as answered elsewhere, as before they were
+// kept (results, and stored late copies, written by an older siyu).
+func (w *AnswerWindow) answeredElsewhere(other answerTimes, overlap time.Duration) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return !sealedAt.Before(w.arrived.Add(-overlap)) && !sealedAt.After(w.answered)
+	if other.sealed.IsZero() || w.arrived.IsZero() {
+		return true
+	}
+	if other.sealed.Before(w.arrived.Add(-overlap)) {
+		return false
+	}
+	return !other.sealed.After(w.answered) || other.arrived.After(w.answered)
+}
+
+// arrivedAt is when the attempt arrived; zero for a nil window.
+func (w *AnswerWindow) arrivedAt() time.Time {
+	if w == nil {
+		return time.Time{}
+	}
+	return w.arrived
 }
 
 // Seal settles the delivery: DeliveryOutbox if the window was closed
@@ -222,8 +290,9 @@ func (w *AnswerWindow) Seal() Delivery {
 	}
 	w.mu.Lock()
 	if w.closed {
+		written := w.written
 		w.mu.Unlock()
-		<-w.written
+		<-written
 		return DeliveryOutbox
 	}
 	w.sealed = true
@@ -248,13 +317,13 @@ func (w *AnswerWindow) Open() bool {
 	return !w.closed
 }
 
-// Queue queues a closed attempt's actions through the adapter's
-// QueueFunc and records that it did (Queued).
-func (w *AnswerWindow) Queue(ctx context.Context, actions []Action, elsewhere bool) error {
-	if w.queue == nil {
-		return fmt.Errorf("bot.AnswerWindow.Queue: the adapter gave no queue: %w", ErrInvalid)
+// Queue queues a closed attempt's actions through the adapter
+// (Answerer.QueueLate) and records that it did (Queued).
+func (w *AnswerWindow) Queue(ctx context.Context, actions []Action, reply ReplyOwner) error {
+	if w.a == nil {
+		return fmt.Errorf("bot.AnswerWindow.Queue: no Answerer: %w", ErrInvalid)
 	}
-	if err := w.queue(ctx, actions, elsewhere); err != nil {
+	if err := w.a.QueueLate(ctx, actions, reply); err != nil {
 		return err
 	}
 	w.mu.Lock()

@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -64,24 +66,41 @@ func (c DedupeConfig) withDefaults() DedupeConfig {
 	return c
 }
 
-// outboxResult is the stored result of a callback delivered through the
-// outbox: a retry needs no actions, only to acknowledge. Results of
-// passive deliveries are passiveResult: 'p', the time the answer was
-// sealed in Unix nanoseconds, '|' and the MarshalActions JSON. Results
-// stored before the time was kept are the bare JSON ('[').
-const outboxResult = "o"
+// Stored results. outboxResult: the callback was delivered through the
+// outbox, whose rows exist; a retry needs no actions, only to
+// acknowledge. A passive delivery is 'p' and its answerTimes (Unix
+// nanoseconds, sealed then arrived, 0 when not known, separated by ','),
+// '|' and the MarshalActions JSON. A retry that takes a passive delivery
+// over to the outbox stores the same with 'q' (queueing): the rows may not
+// exist yet, and whoever reads it with its window closed queues them again
+// (idempotent) before it stores outboxResult. Results stored before the
+// times were kept are the bare JSON ('[').
+const (
+	outboxResult = "o"
+	passiveMark  = 'p'
+	queueingMark = 'q'
+)
 
-// passiveResult encodes the result of a passive delivery sealed at.
-func passiveResult(at time.Time, actions []Action) ([]byte, error) {
-	js, err := MarshalActions(actions)
-	if err != nil {
-		return nil, err
+// answerTimes are when a handling's attempt arrived and when its passive
+// answer was sealed (zero when not known).
+type answerTimes struct {
+	arrived, sealed time.Time
+}
+
+// passiveResult encodes a result marked mark (passiveMark or
+// queueingMark).
+func passiveResult(mark byte, at answerTimes, actions []Action) ([]byte, error) {
+	b := make([]byte, 0, 128*len(actions)+48)
+	b = append(b, mark)
+	b = strconv.AppendInt(b, at.sealed.UnixNano(), 10)
+	b = append(b, ',')
+	var arrived int64
+	if !at.arrived.IsZero() {
+		arrived = at.arrived.UnixNano()
 	}
-	b := make([]byte, 0, len(js)+16)
-	b = append(b, 'p')
-	b = strconv.AppendInt(b, at.UnixNano(), 10)
+	b = strconv.AppendInt(b, arrived, 10)
 	b = append(b, '|')
-	return append(b, js...), nil
+	return appendActions(b, actions)
 }
 
 // Dedupe handles each callback once across retries and replicas: the first
@@ -125,7 +144,11 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 					if cfg.OnHit != nil {
 						cfg.OnHit(ctx)
 					}
-					return replay(ctx, d, cfg, logger, w, ev, key, result)
+					actions, err := replay(ctx, d, cfg, logger, w, ev, key, result)
+					if errors.Is(err, errChanged) {
+						continue
+					}
+					return actions, err
 				}
 				w.waiting()
 				if now := time.Now(); deadline.IsZero() {
@@ -150,63 +173,122 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 	}
 }
 
-// decodeResult reads a stored result: its actions, whether they went
-// through the outbox, and when a passive answer was sealed (zero when
-// not known).
-func decodeResult(result []byte) (actions []Action, outbox bool, sealedAt time.Time, err error) {
+// decodeResult reads a stored result: its actions, its mark (passiveMark
+// for bare JSON), and when a passive answer's attempt arrived and the
+// answer was sealed (zero when not known).
+func decodeResult(result []byte) (actions []Action, mark byte, at answerTimes, err error) {
 	if string(result) == outboxResult {
-		return nil, true, time.Time{}, nil // nothing to answer with
+		return nil, outboxResult[0], at, nil // nothing to answer with
 	}
-	if len(result) > 0 && result[0] == 'p' {
-		i := 1
-		for i < len(result) && result[i] != '|' {
-			i++
+	mark = passiveMark
+	if len(result) > 0 && (result[0] == passiveMark || result[0] == queueingMark) {
+		mark = result[0]
+		head, rest, ok := bytes.Cut(result[1:], []byte{'|'})
+		sealed, arrived, ok2 := bytes.Cut(head, []byte{','})
+		s, err1 := strconv.ParseInt(string(sealed), 10, 64)
+		a, err2 := strconv.ParseInt(string(arrived), 10, 64)
+		if !ok || !ok2 || err1 != nil || err2 != nil {
+			return nil, 0, at, fmt.Errorf("bot.Dedupe: stored result: bad times: %w", ErrInvalid)
 		}
-		ns, perr := strconv.ParseInt(string(result[1:i]), 10, 64)
-		if perr != nil || i == len(result) {
-			return nil, false, time.Time{}, fmt.Errorf("bot.Dedupe: stored result: bad seal time: %w", ErrInvalid)
+		at.sealed = time.Unix(0, s)
+		if a != 0 {
+			at.arrived = time.Unix(0, a)
 		}
-		sealedAt, result = time.Unix(0, ns), result[i+1:]
+		result = rest
 	}
 	actions, err = UnmarshalActions(result)
 	if err != nil {
-		return nil, false, time.Time{}, fmt.Errorf("bot.Dedupe: stored result: %w", err)
+		return nil, 0, answerTimes{}, fmt.Errorf("bot.Dedupe: stored result: %w", err)
 	}
-	return actions, false, sealedAt, nil
+	return actions, mark, at, nil
 }
 
-// replay answers a copy with another handling's stored result. A copy
-// whose window is still open answers with it. One whose window closed
-// (it answered without the reply) queues the actions, unless the other
-// handling's answer came first (AnswerWindow), and then records the
-// callback as delivered through the outbox, so that a later retry does
-// not answer passively what the outbox sends.
+// errChanged: the stored result changed while a copy decided on it (a
+// Swap lost); the copy reads it again.
+var errChanged = errors.New("bot.Dedupe: result changed")
+
+// replay answers a copy with another handling's stored result.
+//
+// A copy whose window is still open answers with it, passively, and
+// records its own answer in the result (in one step with reading it), so
+// that a copy deciding later with its window closed knows of it; if
+// another copy took the reply over to the outbox meanwhile, it answers
+// without the reply instead. One whose window closed (it answered without
+// the reply) queues the actions, unless another answer carries the reply
+// (AnswerWindow); to queue the reply, it first swaps the passive result
+// for the queueing mark, so that a copy reading it meanwhile does not
+// answer passively too, and afterwards stores outboxResult, so that a
+// later retry does not either.
 func replay(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.Logger, w *AnswerWindow, ev Event, key string, result []byte) ([]Action, error) {
-	actions, outbox, sealedAt, err := decodeResult(result)
-	if err != nil {
-		return nil, err
+	for {
+		actions, mark, other, err := decodeResult(result)
+		if err != nil {
+			return nil, err
+		}
+		switch mark {
+		case outboxResult[0]:
+			w.setRole(roleCopy)
+			w.Seal()
+			return nil, nil // the rows exist: outboxResult is stored only after them
+		case queueingMark:
+			w.setRole(roleCopy)
+			if w.Seal() == DeliveryPassive {
+				return nil, nil // the outbox sends the reply
+			}
+			// The copy that marked it may have died before the rows:
+			// queue them again (the same keys: nothing twice).
+			return queueReplay(ctx, d, cfg, logger, w, ev, key, actions)
+		}
+		w.replayed(other.sealed, cfg.Overlap)
+		if w.Seal() == DeliveryPassive {
+			mine, err := passiveResult(passiveMark, answerTimes{arrived: w.arrivedAt(), sealed: time.Now()}, actions)
+			if err != nil {
+				return nil, err
+			}
+			cur, swapped, err := d.Swap(ctx, key, result, mine, cfg.TTL)
+			switch {
+			case err != nil:
+				logger.WarnContext(ctx, "dedupe: this answer not recorded", "key", Fingerprint(key), "err", err)
+			case !swapped && cur != nil && (string(cur) == outboxResult || cur[0] == queueingMark):
+				return nil, nil // taken over to the outbox meanwhile: answer without the reply
+			}
+			return actions, nil
+		}
+		if owner := w.replyOwner(other, cfg.Overlap); owner != ReplyHere {
+			if err := w.Queue(ctx, actions, owner); err != nil {
+				return nil, fmt.Errorf("bot.Dedupe %s: queue: %w", Fingerprint(key), err)
+			}
+			return actions, nil
+		}
+		queueing, err := passiveResult(queueingMark, answerTimes{arrived: w.arrivedAt(), sealed: time.Now()}, actions)
+		if err != nil {
+			return nil, err
+		}
+		cur, swapped, err := d.Swap(ctx, key, result, queueing, cfg.TTL)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("bot.Dedupe %s: %w", Fingerprint(key), err)
+		case !swapped && cur == nil:
+			return nil, errChanged // claimed again, or gone: start over
+		case !swapped:
+			result = cur // changed meanwhile: decide on what is there now
+			continue
+		}
+		logger.InfoContext(ctx, "dedupe: the platform retried a callback whose passive answer did not arrive; this attempt answered without the reply, so it goes through the outbox",
+			"key", Fingerprint(key), "platform", ev.Platform, "kind", ev.Kind)
+		return queueReplay(ctx, d, cfg, logger, w, ev, key, actions)
 	}
-	if outbox {
-		w.setRole(roleCopy)
-		w.Seal()
-		return nil, nil // the rows exist: Finish stored "o" only after them
-	}
-	w.replayed(sealedAt, cfg.Overlap)
-	if w.Seal() == DeliveryPassive {
-		return actions, nil
-	}
-	elsewhere := w.answeredElsewhere(sealedAt, cfg.Overlap)
-	if err := w.Queue(ctx, actions, elsewhere); err != nil {
+}
+
+// queueReplay queues a closed copy's actions and records the callback as
+// delivered through the outbox.
+func queueReplay(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.Logger, w *AnswerWindow, ev Event, key string, actions []Action) ([]Action, error) {
+	if err := w.Queue(ctx, actions, ReplyHere); err != nil {
 		return nil, fmt.Errorf("bot.Dedupe %s: queue: %w", Fingerprint(key), err)
 	}
-	if elsewhere {
-		return actions, nil
-	}
-	logger.InfoContext(ctx, "dedupe: the platform retried a callback whose passive answer did not arrive; this attempt answered without the reply, so it goes through the outbox",
-		"key", Fingerprint(key), "platform", ev.Platform, "kind", ev.Kind)
 	if err := d.Finish(ctx, key, []byte(outboxResult), cfg.TTL); err != nil {
-		// A later retry may answer passively too: the platform retries
-		// only what got no answer, and this one was answered.
+		// The queueing mark stays: later copies answer without the reply,
+		// and closed ones queue the rows again, which changes nothing.
 		logger.WarnContext(ctx, "dedupe finish failed", "key", Fingerprint(key), "err", err)
 	}
 	return actions, nil
@@ -238,12 +320,12 @@ func handleFirst(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.
 		// The rows first, under the lease: stored before them, "delivered
 		// through the outbox" would be all a death in between left, and
 		// every later copy would believe it.
-		if err := w.Queue(ctx, actions, false); err != nil {
+		if err := w.Queue(ctx, actions, ReplyHere); err != nil {
 			release()
 			return nil, fmt.Errorf("bot.Dedupe %s: queue: %w", Fingerprint(key), err)
 		}
 		result = []byte(outboxResult)
-	} else if result, err = passiveResult(time.Now(), actions); err != nil {
+	} else if result, err = passiveResult(passiveMark, answerTimes{arrived: w.arrivedAt(), sealed: time.Now()}, actions); err != nil {
 		return nil, err
 	}
 	// A Deduper may queue this write rather than wait for it (Redis

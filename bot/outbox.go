@@ -465,7 +465,11 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *rowLeases) {
 	case !it.ExpiresAt.IsZero() && !next.Before(it.ExpiresAt):
 		dead = true // the next try would come after the platform's window
 	}
-	if ferr := o.store.Fail(rctx, it.ID, err.Error(), next, dead); ferr != nil {
+	// A context of its own: the send may have used up rctx's time, and a
+	// row left marked as being sent is taken for a send cut short.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer fcancel()
+	if ferr := o.store.Fail(fctx, it.ID, err.Error(), next, dead); ferr != nil {
 		log.ErrorContext(ctx, "outbox fail record failed", "err", ferr)
 	}
 	if dead {

@@ -33,6 +33,12 @@ type Deduper interface {
 	// that the platform's retry can handle the callback afresh. A claim
 	// held by someone else is left alone.
 	Release(ctx context.Context, key, token string) error
+	// Swap replaces the stored result old (as Claim returned it) with
+	// result, kept for ttl, if the key still holds old, in one step. It
+	// reports whether it did; when it did not (another copy changed the
+	// result first), current is the result the key holds now, or nil if
+	// it holds none (it is gone, or claimed again).
+	Swap(ctx context.Context, key string, old, result []byte, ttl time.Duration) (current []byte, swapped bool, err error)
 }
 
 // OutboxStatus is the state of an outbox row.

@@ -2,6 +2,7 @@ package wechat
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,12 +169,15 @@ func TestOutboxDeliveryRecordedAfterRows(t *testing.T) {
 // answer "success" before it learnt of the other (its Redis stalled past
 // its deadline) sends the reply only if its "success" came first, and
 // never again later, not even from its stored late copy after Redis
-// forgot the result.
+// forgot the result. An attempt whose "success" WeChat did not get (it
+// retried, and the retry answered) sends nothing.
 func TestCopyAnswersAsTheOtherHandling(t *testing.T) {
 	tests := []struct {
 		name string
 		// order: "wait" B waits for A; "after" B answers early after A's
-		// answer; "before" B answers early before A's.
+		// answer; "before" B answers early while A handles, before A
+		// answers; "retry" B answers early and A comes after, as WeChat's
+		// retry (B's answer was lost).
 		order       string
 		wantPassive bool // B answers with the reply
 		wantSent    int
@@ -181,6 +185,7 @@ func TestCopyAnswersAsTheOtherHandling(t *testing.T) {
 		{"copy waiting for the other answers the same", "wait", true, 0},
 		{"copy answered early after the other's answer sends nothing", "after", false, 0},
 		{"copy answered early before the other's answer sends the reply", "before", false, 1},
+		{"attempt answered early, then WeChat's retry answered: sends nothing", "retry", false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -234,10 +239,17 @@ func TestCopyAnswersAsTheOtherHandling(t *testing.T) {
 				stall = newStallGate(replicaB)
 				answerB = post(replicaB)
 			case "before":
+				answerA = post(a)
+				guard(t, entered, "A handling the callback")
 				stall = newStallGate(replicaB)
 				answerB = post(replicaB)
-				guard(t, stall.entered, "B claiming")
 				gotB := guard(t, answerB, "B's early answer") // before A's
+				answerB <- gotB
+				hold.open()
+			case "retry":
+				stall = newStallGate(replicaB)
+				answerB = post(replicaB)
+				gotB := guard(t, answerB, "B's early answer") // lost: WeChat retries to A
 				answerB <- gotB
 				hold.open()
 				answerA = post(a)
@@ -265,5 +277,49 @@ func TestCopyAnswersAsTheOtherHandling(t *testing.T) {
 				t.Fatalf("API received %+v besides A's passive reply, want the reply %d times", sent, tc.wantSent)
 			}
 		})
+	}
+}
+
+// TestLateEventNotStoredIsRefused (issue 28): replica A's budget runs out,
+// but it cannot store the event (its database is slow), so it must not
+// answer "success": WeChat would not retry, and A's death would lose the
+// reply. It refuses the callback, dies, and WeChat's retry to replica B
+// answers with the reply once A's claim has run out.
+func TestLateEventNotStoredIsRefused(t *testing.T) {
+	api := newFakeAPI(t)
+	b := newBackends(t)
+	dcfg := bot.DedupeConfig{Lease: 300 * time.Millisecond, Wait: 20 * time.Second, Poll: 5 * time.Millisecond}
+	senders := map[bot.Platform]bot.Sender{bot.WeChat: newTestSender(t, b)}
+	entered := make(chan struct{}, 1)
+	death := newGate()
+	a := newFaultReplica(t, b, bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+		select {
+		case entered <- struct{}{}:
+		default: // handled again after the death: nobody waits
+		}
+		<-death.c // killed while handling
+		return nil, bot.ErrUnavailable
+	}), faultOptions{dedupe: dcfg, senders: senders, cfg: Config{ReplyBudget: time.Millisecond, ProcessTimeout: time.Second}})
+	a.noPersist.Store(true)
+	replicaB := newFaultReplica(t, b, testEngine(t), faultOptions{dedupe: dcfg, senders: senders})
+	t.Cleanup(death.open)
+
+	msg := a.sim().TextXML("o-not-stored", "营业时间", NewMsgID())
+	got, err := postGuarded(t, a.sim(), msg)
+	if err == nil || got.Status == http.StatusOK {
+		t.Fatalf("A's answer = %+v, %v; want a refusal, so that WeChat retries", got, err)
+	}
+	guard(t, entered, "A handling the callback")
+	a.die()
+	if m := b.rdb.Miniredis(); m != nil {
+		m.FastForward(dcfg.Lease) // a real Redis lets the lease run out while B waits
+	}
+	again, err := postGuarded(t, replicaB.sim(), msg) // WeChat's retry
+	if err != nil || again.Content != openingHours {
+		t.Fatalf("retry answered %+v, %v; want the reply", again, err)
+	}
+	drainOutboxes(t, a, replicaB)
+	if sent := api.messages(); len(sent) != 0 {
+		t.Fatalf("API received %+v besides the retry's answer, want nothing", sent)
 	}
 }

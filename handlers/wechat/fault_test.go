@@ -33,6 +33,8 @@ type faultReplica struct {
 	dedupe *killableDeduper
 	queued chan struct{} // one value per successful, non-empty Enqueue
 	dead   *atomic.Bool  // the process is gone: its enqueues fail too (die)
+	// noPersist makes storing late events fail (the database is slow).
+	noPersist *atomic.Bool
 }
 
 // die stands for a SIGKILL: from now on the replica reaches neither Redis
@@ -53,9 +55,10 @@ func newFaultReplica(t *testing.T, b backends, h bot.Handler, o faultOptions) *f
 	t.Helper()
 	logger := bottest.Logger(t)
 	r := &faultReplica{
-		dedupe: &killableDeduper{Deduper: redisstore.NewDeduper(b.rdb)},
-		queued: make(chan struct{}, 16),
-		dead:   new(atomic.Bool),
+		dedupe:    &killableDeduper{Deduper: redisstore.NewDeduper(b.rdb)},
+		queued:    make(chan struct{}, 16),
+		dead:      new(atomic.Bool),
+		noPersist: new(atomic.Bool),
 	}
 	if o.dedupe.TTL == 0 {
 		o.dedupe.TTL = time.Hour
@@ -67,7 +70,7 @@ func newFaultReplica(t *testing.T, b backends, h bot.Handler, o faultOptions) *f
 	if cfg.RetryBackoff == 0 {
 		cfg.RetryBackoff = time.Millisecond
 	}
-	wh, err := New(cfg, chain, signalEnqueuer{r.outbox, r.queued, r.dead}, logger)
+	wh, err := New(cfg, chain, signalEnqueuer{r.outbox, r.queued, r.dead, r.noPersist}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +92,12 @@ type signalEnqueuer struct {
 	o      *bot.Outbox
 	queued chan struct{}
 	dead   *atomic.Bool
+	// noPersist, when set, makes storing late events fail.
+	noPersist *atomic.Bool
 }
 
 func (s signalEnqueuer) Enqueue(ctx context.Context, key string, actions []bot.Action) error {
-	if s.dead != nil && s.dead.Load() {
+	if s.dead != nil && s.dead.Load() || key == "" && s.noPersist != nil && s.noPersist.Load() {
 		return bot.ErrUnavailable
 	}
 	if err := s.o.Enqueue(ctx, key, actions); err != nil {
@@ -178,6 +183,13 @@ func (k *killableDeduper) Finish(ctx context.Context, key string, result []byte,
 		k.finished(key, result)
 	}
 	return nil
+}
+
+func (k *killableDeduper) Swap(ctx context.Context, key string, old, result []byte, ttl time.Duration) ([]byte, bool, error) {
+	if k.gone(key) || k.forgot.Load() {
+		return nil, false, bot.ErrUnavailable
+	}
+	return k.Deduper.Swap(ctx, key, old, result, ttl)
 }
 
 func (k *killableDeduper) Release(ctx context.Context, key, token string) error {

@@ -274,17 +274,9 @@ func (h *Handler) handle(c echo.Context, ev bot.Event, arrived time.Time) (actio
 	// The work must survive the request: WeChat hangs up at 5 s.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), h.cfg.ProcessTimeout)
 	defer cancel()
-	w := bot.NewAnswerWindow(arrived, h.cfg.AnswerBy, func() time.Time {
-		// Stored first: a death before the answer must not lose the
-		// event. Answered is then a little early, which only matters if
-		// this replica dies before it delivers (bot.ClosedAnswerWindow).
-		h.late.Persist(ctx, lateEvent{Event: ev, Arrived: arrived, Answered: time.Now()})
-		at := time.Now()
-		answerSuccess(c.Response())
-		return at
-	}, func(ctx context.Context, actions []bot.Action, elsewhere bool) error {
-		return h.queueLate(ctx, ev, actions, elsewhere)
-	})
+	a := &attempt{h: h, c: c, ctx: ctx, ev: ev, arrived: arrived}
+	a.Init(arrived, h.cfg.AnswerBy, a)
+	w := &a.AnswerWindow
 	ctx = bot.WithAnswerWindow(ctx, w)
 	timer := time.AfterFunc(h.cfg.ReplyBudget, w.Expire)
 	actions, err = h.h.HandleEvent(ctx, ev)
@@ -295,6 +287,50 @@ func (h *Handler) handle(c echo.Context, ev bot.Event, arrived time.Time) (actio
 		h.deliverLate(ctx, ev, w, actions, err)
 	}
 	return actions, late, err
+}
+
+// attempt is one callback attempt: its answer window, and what answering
+// it early and queueing its actions need (bot.Answerer). One allocation.
+type attempt struct {
+	bot.AnswerWindow
+	h       *Handler
+	c       echo.Context
+	ctx     context.Context
+	ev      bot.Event
+	arrived time.Time
+}
+
+// AnswerEarly stores the event (a death before the answer must not lose
+// it), then answers "success"; if it cannot be stored, it answers 503, so
+// that WeChat retries the callback. The stored Answered is a little
+// early, which only matters if this replica dies before it delivers
+// (bot.ClosedAnswerWindow).
+func (a *attempt) AnswerEarly() (time.Time, bool) {
+	err := a.h.late.Persist(a.ctx, lateEvent{Event: a.ev, Arrived: a.arrived, Answered: time.Now()})
+	at := time.Now()
+	if err != nil {
+		answerEarly(a.c.Response(), http.StatusServiceUnavailable, unavailableBody)
+		return at, false
+	}
+	answerEarly(a.c.Response(), http.StatusOK, successBody)
+	return at, true
+}
+
+// QueueLate queues the attempt's actions for Dedupe, retrying.
+func (a *attempt) QueueLate(ctx context.Context, actions []bot.Action, reply bot.ReplyOwner) error {
+	return a.h.queueLate(ctx, a.ev, actions, reply)
+}
+
+// stored is the bot.Answerer of a stored late event, answered long ago.
+type stored struct {
+	h  *Handler
+	ev bot.Event
+}
+
+func (s stored) AnswerEarly() (time.Time, bool) { return time.Time{}, true } // never called: its window is closed
+
+func (s stored) QueueLate(ctx context.Context, actions []bot.Action, reply bot.ReplyOwner) error {
+	return s.h.enqueue(ctx, s.ev, actions, reply)
 }
 
 // LateRendererName names the bot.Renderer (Handler.LateRenderer) that the
@@ -334,12 +370,10 @@ func (h *Handler) LateRenderer() bot.Renderer { return h.late }
 // attempt left off: its window closed when that attempt answered, so
 // Dedupe queues its actions as that attempt would have.
 func (h *Handler) handleStored(ctx context.Context, le lateEvent) error {
-	w := bot.ClosedAnswerWindow(le.Arrived, le.Answered, func(ctx context.Context, actions []bot.Action, elsewhere bool) error {
-		return h.enqueue(ctx, le.Event, actions, elsewhere)
-	})
+	w := bot.ClosedAnswerWindow(le.Arrived, le.Answered, stored{h, le.Event})
 	actions, err := h.h.HandleEvent(bot.WithAnswerWindow(ctx, w), le.Event)
 	if err == nil && !w.Queued() {
-		err = h.enqueue(ctx, le.Event, actions, false)
+		err = h.enqueue(ctx, le.Event, actions, bot.ReplyHere)
 	}
 	if err != nil {
 		return fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(le.DedupeKey), err)
@@ -347,23 +381,27 @@ func (h *Handler) handleStored(ctx context.Context, le lateEvent) error {
 	return nil
 }
 
-// answerSuccess writes a complete "success" at once: with a
-// Content-Length and flushed, the response is whole on the wire while the
-// handler goes on (a chunked body would end only when the handler
-// returns, and WeChat would time out and retry). Connection: close keeps
-// the client from queueing its next callback behind this handler.
-func answerSuccess(res *echo.Response) {
+// answerEarly writes a complete answer at once ("success", or a refusal):
+// with a Content-Length and flushed, the response is whole on the wire
+// while the handler goes on (a chunked body would end only when the
+// handler returns, and WeChat would time out and retry). Connection:
+// close keeps the client from queueing its next callback behind this
+// handler.
+func answerEarly(res *echo.Response, status int, body string) {
 	hdr := res.Header()
 	hdr.Set(echo.HeaderContentType, echo.MIMETextPlainCharsetUTF8)
-	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(successBody)))
+	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
 	hdr.Set(echo.HeaderConnection, "close")
-	res.WriteHeader(http.StatusOK)
-	if _, err := res.Write([]byte(successBody)); err == nil {
+	res.WriteHeader(status)
+	if _, err := res.Write([]byte(body)); err == nil {
 		_ = http.NewResponseController(res.Writer).Flush()
 	}
 }
 
-const successBody = "success"
+const (
+	successBody     = "success"
+	unavailableBody = "unavailable"
+)
 
 // deliverLate finishes an event whose callback was already answered
 // "success" and whose actions were not queued yet: WeChat will not retry
@@ -382,16 +420,16 @@ func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, w *bot.AnswerWi
 			if w.Queued() {
 				return nil
 			}
-			return h.enqueue(ctx, ev, actions, false)
+			return h.enqueue(ctx, ev, actions, bot.ReplyHere)
 		})
 }
 
-// queueLate queues a late attempt's actions for Dedupe (bot.QueueFunc),
+// queueLate queues a late attempt's actions for Dedupe (bot.Answerer),
 // trying again with backoff until ctx ends.
-func (h *Handler) queueLate(ctx context.Context, ev bot.Event, actions []bot.Action, elsewhere bool) error {
+func (h *Handler) queueLate(ctx context.Context, ev bot.Event, actions []bot.Action, reply bot.ReplyOwner) error {
 	wait := h.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
-		err := h.enqueue(ctx, ev, actions, elsewhere)
+		err := h.enqueue(ctx, ev, actions, reply)
 		if err == nil {
 			return nil
 		}
@@ -405,17 +443,21 @@ func (h *Handler) queueLate(ctx context.Context, ev bot.Event, actions []bot.Act
 	}
 }
 
-// enqueue queues a late event's actions. When another handling's answer
-// carried the reply and WeChat took it first (elsewhere), a placeholder
-// takes the reply's place: it sends nothing but holds the reply's outbox
-// key, so that a later handling of the event (the stored late copy, after
-// a Redis restart forgot the result) cannot queue the reply again.
-func (h *Handler) enqueue(ctx context.Context, ev bot.Event, actions []bot.Action, elsewhere bool) error {
-	if elsewhere {
+// enqueue queues a late event's actions; reply says what becomes of the
+// reply (the action WeChat answers with). When another handling's answer
+// carried it, a placeholder takes its place: it sends nothing but holds
+// the reply's outbox key, so that a later handling of the event (the
+// stored late copy, after a Redis restart forgot the result) cannot queue
+// the reply again. When WeChat retries the callback, the retry delivers
+// it, and nothing is queued in its place.
+func (h *Handler) enqueue(ctx context.Context, ev bot.Event, actions []bot.Action, reply bot.ReplyOwner) error {
+	if reply != bot.ReplyHere {
 		if passive, rest := splitPassive(ev, actions); passive != nil {
-			for i, a := range rest {
-				if a == nil && actions[i] != nil {
-					rest[i] = h.late.Placeholder(passive.Dest())
+			if reply == bot.ReplyAnswered {
+				for i, a := range rest {
+					if a == nil && actions[i] != nil {
+						rest[i] = h.late.Placeholder(passive.Dest())
+					}
 				}
 			}
 			actions = rest
