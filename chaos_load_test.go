@@ -144,15 +144,19 @@ func (l *load) newMessage(i int) *message {
 // deliver plays the platform: up to 4 attempts (the first and 3
 // retries), each with a 5 s timeout, until one is answered with 200.
 func (l *load) deliver(ctx context.Context, m *message) {
-	for try := 0; try < 4 && ctx.Err() == nil; try++ {
+	accepted := func() bool {
 		m.mu.Lock()
-		done := m.accepted
-		m.mu.Unlock()
-		if done {
-			return
-		}
+		defer m.mu.Unlock()
+		return m.accepted
+	}
+	for try := 0; try < 4 && ctx.Err() == nil; try++ {
 		if try > 0 {
 			time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
+		}
+		// Checked after the wait: a platform does not retry what it took
+		// meanwhile from the other copy.
+		if accepted() {
+			return
 		}
 		l.sent.Add(1)
 		start := time.Now()
@@ -399,7 +403,7 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "throughput\t%.1f accepted callbacks/s, %.1f side effects/s\n", float64(all.accepted)/o.duration.Seconds(), float64(all.effects)/o.duration.Seconds())
-	fmt.Fprintf(tw, "ambiguous sends\t%d delivered by the fake platforms while they told the sender it timed out; %d outbox rows resent after their worker died mid-send (siyu counts and logs each, outbox_ambiguous_send); %d deliveries explained by them (counted above, not avoidable: no idempotency key)\n",
+	fmt.Fprintf(tw, "ambiguous sends\t%d delivered by the fake platforms while they told the sender it timed out; %d outbox rows resent after a send whose outcome was not recorded (a worker killed mid-send; siyu counts and logs each, outbox_ambiguous_send); %d deliveries explained by them (counted above, not avoidable: no idempotency key)\n",
 		api.ambiguous.Load(), resendRows, all.ambiguous)
 	fmt.Fprintf(tw, "lost answers\t%d answers dropped on their way back to the platform, which retried them\n", lostAnswers)
 	fmt.Fprintf(tw, "outbox\t%v (drained: %v)\n", statuses, drained)

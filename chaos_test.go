@@ -111,7 +111,7 @@ func chaosRun(ctx context.Context, args []string) error {
 	fl.StringVar(&o.budget, "budget", "", "SIYU_REPLY_BUDGET of the replicas (e.g. 10ms: every WeChat reply not ready within 10 ms goes through the outbox)")
 	budgets := fl.String("budgets", "", "SIYU_REPLY_BUDGET of each replica, comma-separated (e.g. 1ns,4s: replica 0 answers WeChat through the outbox only, replica 1 passively)")
 	fl.Float64Var(&o.lose, "lose", 0, "share of answers lost on their way back to the platform, which retries after its 5 s timeout")
-	faultList := fl.String("faults", strings.Join(faultKeys, ","), "comma-separated faults to inject ("+strings.Join(faultKeys, ", ")+"), or none")
+	faultList := fl.String("faults", strings.Join(faultKeys[:defaultFaults], ","), "comma-separated faults to inject ("+strings.Join(faultKeys, ", ")+"), or none; the last two take a run of their own")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -718,8 +718,12 @@ type faultRecord struct {
 }
 
 // faultKeys are the faults -faults can pick, in the order they happen.
+// The first defaultFaults fit one run together; the others take longer
+// and run on their own (a single fault is injected at a tenth of the run).
 var faultKeys = []string{"redis-restart", "redis-pause", "db-kill", "replica-kill", "redis-pause-kill", "api-fail", "api-hang", "api-deliver-hang",
 	"redis-pause-term", "replica-kills"}
+
+const defaultFaults = 8
 
 // schedule spreads the faults over the run so that none overlaps the
 // next, and in a 60 s run the outbox's retries after one platform fault

@@ -89,7 +89,7 @@ type AnswerWindow struct {
 
 	mu       sync.Mutex
 	role     answerRole
-	due      bool // the budget ran out before the role was known
+	due      bool // the budget ran out
 	timer    *time.Timer
 	closed   bool
 	refused  bool // the early answer was a refusal: the platform retries

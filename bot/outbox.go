@@ -515,7 +515,7 @@ func (o *Outbox) countUnfinished(ctx context.Context, items []OutboxItem) {
 		}
 		o.ambiguous.Add(1)
 		o.result(it.Platform, "ambiguous")
-		o.cfg.Logger.WarnContext(ctx, "outbox row claimed again after a send that was cut short (its worker died or lost the row mid-send); the platform may have it already and this resend may deliver it twice",
+		o.cfg.Logger.WarnContext(ctx, "outbox row claimed again after a send whose outcome was never recorded (its worker died or lost the row mid-send, or could not record it); the platform may have it already and this resend may deliver it twice",
 			"event", "outbox_ambiguous_send", "outbox_id", it.ID, "platform", it.Platform, "attempt", it.Attempts, "ambiguous_resends", it.AmbiguousResends)
 	}
 }
