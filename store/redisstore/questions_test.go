@@ -113,3 +113,33 @@ func TestQuestionsClaimRace(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkQuestionsClaim is what every 1:1 message pays to learn whether
+// it answers a question (mostly none is open), from 64 goroutines as a
+// replica under load, and from one.
+func BenchmarkQuestionsClaim(b *testing.B) {
+	b.Run("serial", func(b *testing.B) {
+		q := redisstore.NewQuestions(storetest.Redis(b))
+		ctx := b.Context()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := q.Claim(ctx, "nobody", "m", time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		q := redisstore.NewQuestions(storetest.Redis(b))
+		ctx := b.Context()
+		b.ReportAllocs()
+		b.SetParallelism(32) // × GOMAXPROCS(2) = 64 callers
+		defer reportCPU(b)()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, _, err := q.Claim(ctx, "nobody", "m", time.Minute); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
