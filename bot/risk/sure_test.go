@@ -268,3 +268,28 @@ func TestSectionSureKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestBarredCategoriesAreRisks: bot names the categories that bar a
+// message without importing risk; the names must stay risk's.
+func TestBarredCategoriesAreRisks(t *testing.T) {
+	for _, c := range []struct {
+		bot  string
+		risk Category
+	}{{bot.RiskAdSpam, AdSpam}, {bot.RiskFraud, Fraud}, {bot.RiskPoaching, Poaching}} {
+		if c.bot != string(c.risk) {
+			t.Errorf("bot's %q is not risk's %q", c.bot, c.risk)
+		}
+		turn := &bot.Turn{Risks: []string{string(c.risk)}}
+		if !turn.Barred() {
+			t.Errorf("a message flagged %s is not barred", c.risk)
+		}
+	}
+	for _, c := range []Category{Abuse, Complaint, PII} {
+		if (&bot.Turn{Risks: []string{string(c)}}).Barred() {
+			t.Errorf("a message flagged %s is barred, want only ad_spam, fraud and poaching", c)
+		}
+	}
+	if got := strings.Join(Labels(), ","); got != "abuse,ad_spam,complaint,fraud,none,poaching" {
+		t.Errorf("Labels = %s", got)
+	}
+}
