@@ -93,18 +93,27 @@ func (s *Service) match(cs *Campaigns, t *bot.Turn) (matched, ask []*Campaign, t
 			return matched, nil, trigger
 		}
 	}
+	var unclaimable []*Campaign
 	for i := range cs.list {
 		c := &cs.list[i]
 		switch {
 		case slices.Contains(c.Trigger.Keywords, t.Text):
 			matched = append(matched, c)
 		case c.Trigger.Intent != "" && t.Intent == c.Trigger.Intent && t.Confidence >= s.cfg.MinConfidence:
-			if t.SureAt(c.Trigger.SureConfidence) {
+			switch {
+			case t.SureAt(c.Trigger.SureConfidence):
 				matched = append(matched, c)
-			} else {
+			case !c.AllowsChannel(t.Event.Channel) || c.InWindow(s.cfg.Now()) != "":
+				// Nothing to confirm: the answer (not eligible, ended, not
+				// started) changes nothing.
+				unclaimable = append(unclaimable, c)
+			default:
 				ask = append(ask, c)
 			}
 		}
+	}
+	if len(matched) == 0 && len(ask) == 0 {
+		matched = unclaimable
 	}
 	return matched, ask, EventTrigger(&t.Event)
 }

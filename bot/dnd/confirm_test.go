@@ -54,6 +54,7 @@ func TestOptOutOnlyWhenSure(t *testing.T) {
 			scripts: "dnd:\n  sure_confidence: 0.97\n", wantStg: "command:dnd", wantText: done, wantOut: true},
 		{name: "below the brand's sure_confidence it asks", user: "u9", text: "以后别给我发了", intent: "unsubscribe", conf: 0.96,
 			scripts: "dnd:\n  sure_confidence: 0.97\n  confirm_reply: 回复 T 退订\n", wantStg: "ask:dnd", wantText: "回复 T 退订"},
+		{name: "someone opted out already is not asked again", user: "u2", text: "以后都别发了", intent: "unsubscribe", conf: 0.9, wantStg: "command:dnd", wantOut: true},
 		{name: "a group is never asked", user: "u10", text: "那我不要了", intent: "unsubscribe", conf: 0.94, group: true, wantStg: ""},
 	}
 	clock := bottest.NewClock(at(0, 12, 0))

@@ -236,6 +236,14 @@ func (s *Service) handleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 	if cmd == noCommand {
 		return false, nil
 	}
+	if ask && !t.DryRun {
+		// Someone opted out already loses nothing: no question then.
+		out, err := s.store.AnyOptedOut(ctx, personIDs(ev.ReplyTarget())...)
+		if err != nil {
+			return false, fmt.Errorf("dnd.Stage: %w", err)
+		}
+		ask = !out
+	}
 	if ask {
 		// Silencing a customer by mistake is worse than one question.
 		if !s.confirm.Ask(ctx, t, bot.Question{Capability: Capability, Words: c.ConfirmWords, Prompt: c.ConfirmReply}) {

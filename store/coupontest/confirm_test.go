@@ -20,6 +20,13 @@ const confirmCampaigns = `campaigns:
     per_person: 3
     trigger: {keywords: [领券], intent: coupon}
     codes: {generate: {prefix: HG, length: 8}}
+  - id: gone
+    name: 旧活动券
+    stock: 10
+    end: "2025-12-31T23:59:59+08:00"
+    trigger: {intent: greeting}
+    codes: {generate: {prefix: GO, length: 8}}
+    replies: {ended: 活动已结束}
   - id: quiet
     name: 会员券
     stock: 10
@@ -78,6 +85,8 @@ func TestCouponAsksUnlessSure(t *testing.T) {
 		{name: "a flagged keyword earns nothing", ev: message("c", "领券", "h6"), risks: []string{"fraud"}, stage: "", issued: 3},
 		{name: "a reading sure by quiet's own threshold claims quiet alone", ev: message("d", "有没有会员券", "h7"), intent: "coupon", conf: 0.995,
 			stage: "command:coupon", reply: "领取成功！您的券码 QU", issued: 4},
+		{name: "an ended campaign is not offered: its answer changes nothing", ev: message("f", "你好呀", "h10"), intent: "greeting", conf: 0.9,
+			stage: "command:coupon", reply: "活动已结束", issued: 4},
 		{name: "both campaigns offered", ev: message("e", "有优惠吗", "h8"), intent: "coupon", conf: 0.9, stage: "ask:coupon", issued: 4},
 		{name: "an answer after the question's five minutes is the keyword alone: haggle only", ev: message("e", "领券", "h9"), advance: 6 * time.Minute, stage: "command:coupon", issued: 5},
 	}
