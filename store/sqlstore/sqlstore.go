@@ -57,6 +57,9 @@ type DB struct {
 	gorm    *gorm.DB
 	dialect string
 	now     func() time.Time
+	// hooks numbers OnStatement's registrations, whose names gorm wants
+	// unique.
+	hooks int
 }
 
 // Open connects to the configured database and migrates its tables.
