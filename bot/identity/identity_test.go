@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,8 +20,11 @@ type memStore struct {
 	mu      sync.Mutex
 	links   map[string]identity.Link
 	lookups int
-	block   bool
-	fail    bool
+	// syncLookups are the lookups the middleware waited for.
+	syncLookups int
+	scans       int
+	block       bool
+	fail        bool
 }
 
 func newMemStore() *memStore { return &memStore{links: map[string]identity.Link{}} }
@@ -29,8 +34,12 @@ func k(p bot.Platform, a bot.AccountID, u bot.UserID) string {
 }
 
 func (m *memStore) Lookup(ctx context.Context, p bot.Platform, a bot.AccountID, u bot.UserID) (identity.Link, bool, error) {
+	sync := inMiddleware()
 	m.mu.Lock()
 	m.lookups++
+	if sync {
+		m.syncLookups++
+	}
 	block, fail := m.block, m.fail
 	l, ok := m.links[k(p, a, u)]
 	m.mu.Unlock()
@@ -49,6 +58,50 @@ func (m *memStore) Save(_ context.Context, l identity.Link) error {
 	defer m.mu.Unlock()
 	m.links[k(l.Platform, l.Account, l.User)] = l
 	return nil
+}
+
+func (m *memStore) Linked(_ context.Context, fn func(bot.Platform, bot.AccountID, bot.UserID)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.scans++
+	if m.fail {
+		return fmt.Errorf("mem: %w", bot.ErrUnavailable)
+	}
+	for _, l := range m.links {
+		if l.UnionID != "" {
+			fn(l.Platform, l.Account, l.User)
+		}
+	}
+	return nil
+}
+
+// inMiddleware reports whether the caller runs inside the middleware
+// (its resolve: the closure's own name changes when inlined),
+// on the event's own goroutine, rather than behind it.
+func inMiddleware() bool {
+	pc := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "identity.(*Service).resolve") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+func (m *memStore) syncLookupCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.syncLookups
+}
+
+func (m *memStore) lookupCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lookups
 }
 
 func (m *memStore) get(p bot.Platform, a bot.AccountID, u bot.UserID) (identity.Link, bool) {
