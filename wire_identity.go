@@ -34,7 +34,10 @@ func wireIdentity(ctx context.Context, w capWiring, p *parts) error {
 	}
 	cfg := identity.Config{
 		Store: store, Fetchers: map[bot.Platform]identity.Fetcher{}, Scope: identityScope,
-		Logger: w.logger,
+		// Replicas tell each other the links they learn, so none waits
+		// for the database for a sender it has not cached (svc.Run).
+		Announcer: redisstore.NewIdentityLinks(w.rdb),
+		Logger:    w.logger,
 	}
 	if cfg.ContactWait, err = waitEnv(w.getenv, "SIYU_UNIONID_CONTACT_WAIT"); err != nil {
 		return err
@@ -67,6 +70,7 @@ func wireIdentity(ctx context.Context, w capWiring, p *parts) error {
 	}
 	svc := identity.New(cfg)
 	p.identity = svc
+	p.workers = append(p.workers, svc.Run)
 	// Outermost of the capabilities' middleware: the opt-out check, the
 	// caps and coupon claims all read Event.UnionID.
 	p.middleware = append([]bot.Middleware{svc.Middleware()}, p.middleware...)
