@@ -5,6 +5,7 @@ import (
 
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -509,19 +510,51 @@ func TestWithUnionID(t *testing.T) {
 	}
 }
 
-// BenchmarkMiddleware: the cost the middleware adds to an event whose
-// sender is linked (the store answers from memory).
+// BenchmarkMiddleware: what the middleware adds to an event, by what
+// the replica knows of the sender: linked and cached, unlinked and
+// cached, and never seen with the index complete (the platform paused,
+// so nothing starts behind the event). None touches the store.
 func BenchmarkMiddleware(b *testing.B) {
 	store := newMemStore()
-	_ = store.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o1", UnionID: "un-1", CheckedAt: t0})
-	svc := identity.New(identity.Config{Store: store, Fetchers: map[bot.Platform]identity.Fetcher{bot.WeChat: &fakeFetcher{}}, Now: func() time.Time { return t0 }})
+	_ = store.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o-linked", UnionID: "un-1", CheckedAt: t0})
+	_ = store.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o-alone", CheckedAt: t0})
+	paused := &fakeFetcher{errs: map[bot.UserID]error{"o-fail": fmt.Errorf("fake: %w", bot.ErrUnavailable)}}
+	svc := identity.New(identity.Config{Store: store, Fetchers: map[bot.Platform]identity.Fetcher{bot.WeChat: paused}, Now: func() time.Time { return t0 }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx)
+	for !svc.Indexed() {
+		time.Sleep(time.Millisecond)
+	}
 	h := bot.Chain(bot.HandlerFunc(func(context.Context, bot.Event) ([]bot.Action, error) { return nil, nil }), svc.Middleware())
-	e := ev(bot.WeChat, "gh", "o1", bot.KindMessage)
+	for _, u := range []bot.UserID{"o-linked", "o-alone", "o-fail"} {
+		_, _ = h.HandleEvent(b.Context(), ev(bot.WeChat, "gh", u, bot.KindMessage)) // cache them; pause the platform
+		svc.Wait()
+	}
+	for _, tc := range []struct {
+		name string
+		user func(i int) bot.UserID
+	}{
+		{"linked", func(int) bot.UserID { return "o-linked" }},
+		{"unlinked", func(int) bot.UserID { return "o-alone" }},
+		{"never seen", func(i int) bot.UserID { return bot.UserID("o-new-" + strconv.Itoa(i)) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			before := store.lookupCount()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := h.HandleEvent(b.Context(), ev(bot.WeChat, "gh", tc.user(i), bot.KindMessage)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(store.lookupCount()-before)/float64(b.N), "lookups/op")
+		})
+	}
+}
+
+func BenchmarkDigestOf(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := h.HandleEvent(b.Context(), e); err != nil {
-			b.Fatal(err)
-		}
+		identity.DigestOf(bot.WeChat, "wx5823bf96d3bd56c7", "oLVPpjqs9BhvzwPj5A-vTYAX3GLc")
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
