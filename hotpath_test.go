@@ -11,8 +11,10 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,7 +158,7 @@ type hotpathAPIs struct {
 	userInfo   []string          // openids asked about
 }
 
-func newHotpathAPIs(t *testing.T) *hotpathAPIs {
+func newHotpathAPIs(t testing.TB) *hotpathAPIs {
 	f := &hotpathAPIs{unions: map[string]string{}}
 	writeJSON := func(w http.ResponseWriter, v any) { _ = json.NewEncoder(w).Encode(v) }
 	wx := http.NewServeMux()
@@ -213,6 +215,9 @@ type hotpath struct {
 	stmts *stmtLog
 	redis *redisLog
 	parts *parts
+	// handler is the engine behind its middleware, as the adapters call
+	// it.
+	handler bot.Handler
 }
 
 const (
@@ -220,7 +225,7 @@ const (
 	hotpathWCTok = "hotpathtoken"
 )
 
-func newHotpath(t *testing.T) *hotpath {
+func newHotpath(t testing.TB) *hotpath {
 	t.Helper()
 	apis := newHotpathAPIs(t)
 	env := map[string]string{
@@ -319,6 +324,7 @@ func newHotpath(t *testing.T) *hotpath {
 		p.identity.Wait()
 	})
 	h.base = srv.URL
+	h.handler = handler
 	return h
 }
 
@@ -468,5 +474,41 @@ func TestHotPathLinkLearntElsewhere(t *testing.T) {
 	h.say(t, "o-elsewhere", "营业时间")
 	if reply, _ := h.stmts.take(); len(reply) > 0 {
 		t.Errorf("statements on the reply path after the link was read = %d, want none:\n%s", len(reply), strings.Join(reply, "\n"))
+	}
+}
+
+// BenchmarkHotPath is an ordinary message through the engine behind its
+// middleware, as the adapters call it (dedupe on the configured Redis,
+// identity, every capability on the shipped scripts), without HTTP and
+// the platform's crypto: from a sender the replica knows, by kind. It
+// reports the SQL statements per message, which must be 0.
+func BenchmarkHotPath(b *testing.B) {
+	h := newHotpath(b)
+	ctx := context.Background()
+	var seq atomic.Int64
+	event := func(text string) bot.Event {
+		n := strconv.FormatInt(seq.Add(1), 10)
+		return bot.Event{Platform: bot.WeChat, Account: demoAppID, Kind: bot.KindMessage, Sender: "o-bench", Text: text,
+			MessageID: n, DedupeKey: "bench:" + n, Time: time.Now()}
+	}
+	if _, err := h.handler.HandleEvent(ctx, event("你好")); err != nil { // the sender is known from now on
+		b.Fatal(err)
+	}
+	h.parts.identity.Wait()
+	for _, tc := range []struct{ kind, text string }{
+		{"keyword", "营业时间"}, {"intent", "这个多少钱"}, {"faq", "有燕麦奶吗"}, {"unmatched", "今天天气不错啊"},
+	} {
+		b.Run(tc.kind, func(b *testing.B) {
+			h.stmts.take()
+			b.ReportAllocs()
+			for b.Loop() {
+				actions, err := h.handler.HandleEvent(ctx, event(tc.text))
+				if err != nil || len(actions) != 1 {
+					b.Fatalf("HandleEvent = %v, %v; want one reply", actions, err)
+				}
+			}
+			reply, background := h.stmts.take()
+			b.ReportMetric(float64(len(reply)+len(background))/float64(b.N), "statements/op")
+		})
 	}
 }
