@@ -55,7 +55,7 @@ func (identityRow) TableName() string { return "identity_links" }
 // Lookup implements identity.Store.
 func (s *Identities) Lookup(ctx context.Context, p bot.Platform, account bot.AccountID, user bot.UserID) (identity.Link, bool, error) {
 	var row identityRow
-	err := s.db.gorm.WithContext(ctx).
+	err := s.db.prepared(ctx).
 		Where("platform = ? AND account = ? AND user_id = ?", string(p), string(account), string(user)).
 		Take(&row).Error
 	switch {
@@ -82,7 +82,7 @@ func (s *Identities) Save(ctx context.Context, l identity.Link) error {
 	if l.UnionID != "" {
 		update = append(update, "union_id")
 	}
-	err := s.db.gorm.WithContext(ctx).Clauses(clause.OnConflict{
+	err := s.db.prepared(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "platform"}, {Name: "account"}, {Name: "user_id"}},
 		DoUpdates: clause.AssignmentColumns(update),
 	}).Create(&row).Error
