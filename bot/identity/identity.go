@@ -193,6 +193,9 @@ type Service struct {
 	mu       sync.Mutex
 	inflight map[key]*fetch
 	paused   map[bot.Platform]time.Time // no new fetch before, after a failure
+	// crowdedSaid is when the last warning that MaxFetches was reached
+	// was logged.
+	crowdedSaid time.Time
 	// building collects the digests added to the index while a load
 	// builds its successor, so the successor has them too; nil between
 	// loads.
@@ -208,6 +211,9 @@ type key struct {
 }
 
 func (k key) digest() Digest { return DigestOf(k.p, k.account, k.user) }
+
+// crowdedLogEvery spaces the warnings that MaxFetches is reached.
+const crowdedLogEvery = time.Minute
 
 // fetch is one fetch in flight; done closes when unionID is set.
 type fetch struct {
@@ -451,8 +457,17 @@ func (s *Service) start(ctx context.Context, k key, d Digest, lookup bool) *fetc
 	select {
 	case s.sem <- struct{}{}:
 	default:
+		// A burst of new senders fills the slots for every message of
+		// theirs: one line says so.
+		now := s.cfg.Now()
+		say := now.Sub(s.crowdedSaid) >= crowdedLogEvery
+		if say {
+			s.crowdedSaid = now
+		}
 		s.mu.Unlock()
-		s.log.WarnContext(ctx, "identity: too many fetches in flight; user left unlinked for now", "platform", k.p)
+		if say {
+			s.log.WarnContext(ctx, "identity: too many fetches in flight; new senders left unlinked for now", "platform", k.p, "max", s.cfg.MaxFetches, "quiet_for", crowdedLogEvery)
+		}
 		return nil
 	}
 	f := &fetch{done: make(chan struct{})}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"fmt"
+	"io"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"strings"
@@ -370,6 +372,40 @@ func TestHangingPlatform(t *testing.T) {
 	if got := f.handle(t, ev(bot.WeChat, "gh", "o1", bot.KindMessage)); got != "un-1" {
 		t.Errorf("message after the answer came: unionid %q, want un-1", got)
 	}
+}
+
+// TestCrowdedLogsOnce: senders turned away while every fetch slot is
+// taken cost one warning, not one per message.
+func TestCrowdedLogsOnce(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	f := newFixture(t, func(c *identity.Config) {
+		c.MaxFetches = 1
+		c.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	})
+	f.wx.hang["o-slow"] = true
+	f.wx.started = make(chan bot.UserID, 10)
+	f.handle(t, ev(bot.WeChat, "gh", "o-slow", bot.KindMessage))
+	<-f.wx.started // the one slot is taken
+	for i := range 20 {
+		f.handle(t, ev(bot.WeChat, "gh", bot.UserID(fmt.Sprintf("o-%d", i)), bot.KindMessage))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "too many fetches"); n != 1 {
+		t.Errorf("%d warnings for 20 senders turned away, want 1:\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // TestFailPause: after a failure that may pass, no question starts on
