@@ -76,8 +76,11 @@ func logStart(logger *slog.Logger, cfg config) {
 	if cfg.MySQLDSN == "" && cfg.RedisURL != "" || cfg.MySQLDSN != "" && cfg.RedisURL == "" {
 		logger.Warn("only one of MYSQL_DSN and REDIS_URL is set; the other backend is embedded and not shared between replicas")
 	}
-	if cfg.WeChatDemo {
-		logger.Warn("no WeChat Official Account configured (WECHAT_APPID, WECHAT_APPSECRET, WECHAT_TOKEN, WECHAT_AES_KEY): using public demo credentials; `siyu simulate` works, a real account will not")
+	switch {
+	case cfg.WeChatDemo && !loopback(cfg.Addr):
+		logger.Warn("SIYU_DEMO=1 on a non-loopback address: the public demo Official Account answers anyone who reaches siyu; its credentials are in the source, so anyone can act as any follower", "addr", cfg.Addr)
+	case cfg.WeChatDemo:
+		logger.Warn("no platform configured: the public demo Official Account answers on this machine only; `siyu simulate` works, a real account will not", "addr", cfg.Addr)
 	}
 	if cfg.WeChatAllowPlain && cfg.WeChatAESKey != "" {
 		logger.Warn("WECHAT_MODE=plain: WeChat callbacks in plain mode are accepted; their bodies are not authenticated, so set the account to safe mode when you can")
