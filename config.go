@@ -205,6 +205,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.DedupeTTL < c.ReplayWindow {
 		return c, fmt.Errorf("config: SIYU_DEDUPE_TTL (%s) must not be shorter than SIYU_REPLAY_WINDOW (%s)", c.DedupeTTL, c.ReplayWindow)
 	}
+	if c.OutboxRetention < c.DedupeTTL {
+		// A sent row's key stops a callback's actions being queued twice:
+		// it must outlive every copy of the callback that can still come.
+		return c, fmt.Errorf("config: SIYU_OUTBOX_RETENTION (%s) must not be shorter than SIYU_DEDUPE_TTL (%s)", c.OutboxRetention, c.DedupeTTL)
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("config: SIYU_LOG_FORMAT=%q: want text or json", c.LogFormat)
 	}

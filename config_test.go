@@ -193,3 +193,37 @@ func TestShutdownDelayConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestOutboxRetentionAndMetricsAddrConfig(t *testing.T) {
+	tests := []struct {
+		name          string
+		env           map[string]string
+		wantRetention time.Duration
+		wantMetrics   string
+		wantErr       string
+	}{
+		{"defaults", nil, 7 * 24 * time.Hour, "", ""},
+		{"a month", map[string]string{"SIYU_OUTBOX_RETENTION": "720h"}, 720 * time.Hour, "", ""},
+		{"shorter than the dedupe TTL", map[string]string{"SIYU_OUTBOX_RETENTION": "1h"}, 0, "", "SIYU_OUTBOX_RETENTION"},
+		{"not a duration", map[string]string{"SIYU_OUTBOX_RETENTION": "7d"}, 0, "", "SIYU_OUTBOX_RETENTION"},
+		{"private metrics", map[string]string{"SIYU_METRICS_ADDR": "127.0.0.1:9090"}, 7 * 24 * time.Hour, "127.0.0.1:9090", ""},
+		{"metrics on the public address", map[string]string{"SIYU_ADDR": ":8080", "SIYU_METRICS_ADDR": ":8080"}, 0, "", "SIYU_METRICS_ADDR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.OutboxRetention != tc.wantRetention || cfg.MetricsAddr != tc.wantMetrics {
+				t.Fatalf("retention %v, metrics %q; want %v, %q", cfg.OutboxRetention, cfg.MetricsAddr, tc.wantRetention, tc.wantMetrics)
+			}
+		})
+	}
+}
