@@ -120,6 +120,12 @@ func (h *Handler) webhook(c echo.Context) error {
 	if env.Event == eventVerify {
 		return h.challenge(c, ct)
 	}
+	if longID(env, ct) {
+		// No store would take it: refused here as a bad request, not
+		// failed there as an error Douyin retries.
+		h.logger.WarnContext(c.Request().Context(), "douyin: webhook with an id longer than bot.MaxIDLen refused", "event", env.Event)
+		return echo.NewHTTPError(http.StatusBadRequest, "id too long")
+	}
 	now := h.cfg.Now()
 	if ct.CreateTime > 0 {
 		age := now.Sub(eventTime(ct.CreateTime, now))

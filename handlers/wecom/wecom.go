@@ -219,6 +219,12 @@ func (h *Handler) callback(c echo.Context) error {
 		h.log.WarnContext(c.Request().Context(), "wecom: malformed message", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed message")
 	}
+	if m.longID() {
+		// No store would take it: refused here as a bad request, not
+		// failed there as an error WeCom retries.
+		h.log.WarnContext(c.Request().Context(), "wecom: callback with an id longer than bot.MaxIDLen refused", "event", m.Event, "change", m.ChangeType)
+		return echo.NewHTTPError(http.StatusBadRequest, "id too long")
+	}
 
 	if m.MsgType == "event" && m.Event == eventKF {
 		// The callback only says there is something to pull; the pull

@@ -175,6 +175,20 @@ func TestCallbackRejects(t *testing.T) {
 			return b
 		}, http.StatusBadRequest},
 	}
+	long := strings.Repeat("w", bot.MaxIDLen+1)
+	for _, tc := range []struct{ name, plain string }{
+		{"external userid over bot.MaxIDLen", contactXML(time.Now().Unix(), "zhangsan", long, "store-shanghai-01", "CODE-LONG")},
+		{"staff userid over bot.MaxIDLen", contactXML(time.Now().Unix(), long, "wm-reject", "store-shanghai-01", "CODE-LONG")},
+		{"chat id over bot.MaxIDLen", chatXML(time.Now().Unix(), long, "update", "add_member", "wm-reject")},
+		{"member over bot.MaxIDLen", chatXML(time.Now().Unix(), "wr-reject", "update", "add_member", long)},
+		{"open_kfid over bot.MaxIDLen", kfXML(time.Now().Unix(), "tok", long)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.post(t, tc.plain); got != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400", got)
+			}
+		})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			q, body := seal(t, plain)
