@@ -130,6 +130,8 @@ func (h *Handler) verifyURL(c echo.Context) error {
 		h.logger.WarnContext(c.Request().Context(), "wechat: URL verification with a bad signature", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	}
+	// echostr is echoed back as sent: no browser may read it as HTML.
+	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
 	return c.String(http.StatusOK, q.echostr)
 }
 

@@ -345,6 +345,10 @@ func TestURLVerification(t *testing.T) {
 			if resp.StatusCode != tc.wantStatus || (tc.wantBody != "" && string(body) != tc.wantBody) {
 				t.Fatalf("GET = %d %q, want %d %q", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
 			}
+			// The echo is the caller's own text: a browser must not sniff it as HTML.
+			if got := resp.Header.Get("X-Content-Type-Options"); tc.wantStatus == http.StatusOK && got != "nosniff" {
+				t.Fatalf("X-Content-Type-Options = %q on the echo, want nosniff", got)
+			}
 		})
 	}
 }

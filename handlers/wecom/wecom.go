@@ -186,6 +186,8 @@ func (h *Handler) verifyURL(c echo.Context) error {
 		h.log.WarnContext(c.Request().Context(), "wecom: URL verification: cannot decrypt echostr", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed echostr")
 	}
+	// The echo is the sender's plaintext: no browser may read it as HTML.
+	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
 	return c.Blob(http.StatusOK, echo.MIMETextPlainCharsetUTF8, plain)
 }
 
