@@ -295,7 +295,11 @@ func mask(d []byte, keep, tail int) string {
 // MaskText returns text with the evidence of every pii hit that Scan
 // found in it replaced by its masked form, and every other run of
 // MaskDigits or more digits starred: what is stored for staff to read.
-func MaskText(text string, hits []Hit) string {
+func MaskText(text string, hits []Hit) string { return MaskNumbers(maskHits(text, hits)) }
+
+// maskHits returns text with the evidence of every pii hit replaced by
+// its masked form.
+func maskHits(text string, hits []Hit) string {
 	var b strings.Builder
 	last := 0
 	for _, h := range sortedPII(hits) {
@@ -306,11 +310,11 @@ func MaskText(text string, hits []Hit) string {
 		b.WriteString(h.Evidence)
 		last = h.End
 	}
-	if last != 0 {
-		b.WriteString(text[last:])
-		text = b.String()
+	if last == 0 {
+		return text
 	}
-	return MaskNumbers(text)
+	b.WriteString(text[last:])
+	return b.String()
 }
 
 // MaskDigits is the shortest run of digits MaskNumbers stars: a
@@ -397,8 +401,10 @@ func mayHoldRun(s string) bool {
 }
 
 // MaskPII returns text with the personal data the detectors find in it
-// masked, as risk events store it (138****8000): for lines kept to train
-// on, which must never hold a customer's numbers.
+// masked as risk events mask it (138****8000): for lines kept to train
+// on, which must never hold a customer's numbers. Unlike MaskText it
+// leaves the digit runs the detectors do not recognise to the caller
+// (bot/feedback replaces them with a placeholder the models can learn).
 func (s *Scanner) MaskPII(text string) string {
 	if text == "" {
 		return text
@@ -406,7 +412,7 @@ func (s *Scanner) MaskPII(text string) string {
 	f := s.pool.Get().(*folded)
 	defer s.pool.Put(f)
 	foldInto(f, text)
-	return MaskText(text, findPII(f, text, s.cfg.Now(), nil))
+	return maskHits(text, findPII(f, text, s.cfg.Now(), nil))
 }
 
 func sortedPII(hits []Hit) []Hit {
