@@ -50,14 +50,16 @@ func (dndOptOutRow) TableName() string { return "dnd_opt_outs" }
 
 // dndHeldRow is one proactive action held back.
 type dndHeldRow struct {
-	ID        int64      `gorm:"primaryKey;autoIncrement"`
+	ID int64 `gorm:"primaryKey;autoIncrement"`
+	// HoldKey names the push (dnd.HeldBack.Key); NULL for none.
+	HoldKey   *string    `gorm:"type:varchar(64);index:ix_dnd_held_key"`
 	Person    string     `gorm:"type:varchar(191);not null;index:ix_dnd_held_person"`
 	Platform  string     `gorm:"type:varchar(16);not null"`
 	Topic     string     `gorm:"type:varchar(64);not null;default:''"`
 	Reason    string     `gorm:"type:varchar(64);not null"`
 	Action    string     `gorm:"type:varchar(32);not null"`
 	Until     *time.Time `gorm:"precision:6"`
-	CreatedAt time.Time  `gorm:"precision:6;not null"`
+	CreatedAt time.Time  `gorm:"precision:6;not null;index:ix_dnd_held_created"`
 }
 
 func (dndHeldRow) TableName() string { return "dnd_held" }
@@ -154,7 +156,33 @@ func (s *DND) RecordHeld(ctx context.Context, h dnd.HeldBack) error {
 		u := dbTime(h.Until)
 		row.Until = &u
 	}
-	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
+	g := s.db.gorm.WithContext(ctx)
+	if h.Key != "" {
+		key := truncate(h.Key, 64)
+		row.HoldKey = &key
+		// The same push come back when it was due and held again: its
+		// record says what happened last (dnd.Store's contract). One
+		// replica holds a due row's lease, so no other writes this record
+		// meanwhile.
+		var prev dndHeldRow
+		err := g.Where("hold_key = ? AND until IS NOT NULL AND until <= ?", key, row.CreatedAt).
+			Order("id DESC").Limit(1).Find(&prev).Error
+		if err != nil {
+			return fmt.Errorf("sqlstore.DND.RecordHeld: %w: %w", bot.ErrUnavailable, err)
+		}
+		if prev.ID != 0 {
+			row.ID = prev.ID
+			err := g.Model(&dndHeldRow{}).Where("id = ?", prev.ID).Updates(map[string]any{
+				"person": row.Person, "platform": row.Platform, "topic": row.Topic, "reason": row.Reason,
+				"action": row.Action, "until": row.Until, "created_at": row.CreatedAt,
+			}).Error
+			if err != nil {
+				return fmt.Errorf("sqlstore.DND.RecordHeld: %w: %w", bot.ErrUnavailable, err)
+			}
+			return nil
+		}
+	}
+	if err := g.Create(&row).Error; err != nil {
 		return fmt.Errorf("sqlstore.DND.RecordHeld: %w: %w", bot.ErrUnavailable, err)
 	}
 	return nil
@@ -167,15 +195,24 @@ func (s *DND) Held(ctx context.Context, limit int) ([]dnd.HeldBack, error) {
 		return nil, fmt.Errorf("sqlstore.DND.Held: limit %d: %w", limit, bot.ErrInvalid)
 	}
 	var rows []dndHeldRow
-	if err := s.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+	// Newest first by when it was last held: a record replaced by its
+	// push's later hold moves up.
+	if err := s.db.gorm.WithContext(ctx).Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("sqlstore.DND.Held: %w: %w", bot.ErrUnavailable, err)
 	}
 	out := make([]dnd.HeldBack, len(rows))
 	for i, r := range rows {
-		out[i] = dnd.HeldBack{Person: r.Person, Platform: bot.Platform(r.Platform), Topic: r.Topic, Reason: r.Reason, Action: r.Action, At: r.CreatedAt.UTC()}
+		out[i] = dnd.HeldBack{Key: deref(r.HoldKey), Person: r.Person, Platform: bot.Platform(r.Platform), Topic: r.Topic, Reason: r.Reason, Action: r.Action, At: r.CreatedAt.UTC()}
 		if r.Until != nil {
 			out[i].Until = r.Until.UTC()
 		}
 	}
 	return out, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
