@@ -197,16 +197,25 @@ func (w platformWiring) douyin() error {
 // dry-run over the engine, saving into the scripts folder (editDir, ""
 // for the embedded examples), and the WeCom contacts report.
 func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, editDir string) error {
-	if w.cfg.AdminToken == "" {
-		w.logger.Info("admin API and console off: set SIYU_ADMIN_TOKEN to enable them")
+	staff, people, err := consoleStaff(ctx, w.st)
+	if err != nil {
+		return err
+	}
+	accounts, err := staff.Staff.ListStaff(ctx)
+	if err != nil {
+		return err
+	}
+	if w.cfg.AdminToken == "" && len(accounts) == 0 {
+		w.logger.Info("admin API and console off: set SIYU_ADMIN_TOKEN, or add a staff account (siyu staff add NAME --role admin)")
 		return nil
 	}
-	if len(w.cfg.AdminToken) < 16 {
-		// The token is the console's only lock; a short one can be guessed.
+	if w.cfg.AdminToken != "" && len(w.cfg.AdminToken) < 16 {
+		// The token is an admin's key; a short one can be guessed.
 		w.logger.Warn("SIYU_ADMIN_TOKEN is shorter than 16 characters; use a long random value (openssl rand -hex 24)")
 	}
 	modules, holds := admin.FromCapabilities(w.app.stack.Capabilities())
 	h := admin.New(w.cfg.AdminToken, outbox, w.app.library, w.logger, modules...)
+	h.WithStaff(staff).WithPeople(people)
 	h.WithDryRun(w.app.engine, holds)
 	if editDir != "" {
 		h.WithScriptsDir(editDir)
@@ -219,7 +228,7 @@ func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, e
 		h.WithContacts(contactsReport{store})
 	}
 	h.Register(w.group)
-	w.logger.Info("admin API and console on", "path", "/admin/", "scripts_save", editDir != "")
+	w.logger.Info("admin API and console on", "path", "/admin/", "scripts_save", editDir != "", "staff_accounts", len(accounts), "token", w.cfg.AdminToken != "")
 	return nil
 }
 

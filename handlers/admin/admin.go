@@ -15,7 +15,6 @@ package admin
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -68,12 +67,15 @@ type Module interface {
 
 // Handler serves the admin API and the console.
 type Handler struct {
-	token   string
-	outbox  OutboxAdmin
-	scripts ScriptsAdmin
-	logger  *slog.Logger
-	now     func() time.Time
-	modules []Module
+	// tokenSum is the bearer token's digest (tokenDigest); the token
+	// itself is not kept.
+	tokenSum [32]byte
+	noToken  bool
+	outbox   OutboxAdmin
+	scripts  ScriptsAdmin
+	logger   *slog.Logger
+	now      func() time.Time
+	modules  []Module
 
 	// Optional parts, set by the With… methods before Register.
 	runner     DryRunner
@@ -81,18 +83,39 @@ type Handler struct {
 	scriptsDir string
 	contacts   ContactsAdmin
 
+	// Staff accounts (WithStaff); without them only the token signs in.
+	staffCfg  StaffConfig
+	staff     StaffStore
+	sessions  SessionStore
+	audit     AuditLog
+	limiter   Limiter
+	people    *people
+	hashSlots chan struct{}
+	// dummyHash is checked for an unknown name, so it costs what a known
+	// one does; made at the first sign-in.
+	dummyOnce sync.Once
+	dummyHash string
+
 	// saveMu serialises saves on this replica, so two staff saving at
 	// once cannot interleave the history copy and the rename.
 	saveMu sync.Mutex
 }
 
-// New returns the admin API guarded by token, which must not be empty,
-// with the modules of the capabilities that are wired.
+// New returns the admin API with the modules of the capabilities that
+// are wired. token is the bearer token automation signs in with, as an
+// admin; "" accepts no token (staff sign in with WithStaff's accounts).
 func New(token string, outbox OutboxAdmin, scripts ScriptsAdmin, logger *slog.Logger, modules ...Module) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{token: token, outbox: outbox, scripts: scripts, logger: logger, now: time.Now, modules: modules}
+	h := &Handler{
+		tokenSum: tokenDigest(token), noToken: token == "", outbox: outbox, scripts: scripts, logger: logger, now: time.Now, modules: modules,
+		staffCfg: StaffConfig{}.withDefaults(), people: newPeople(nil),
+		// Two at a time: see checkPassword.
+		hashSlots: make(chan struct{}, 2),
+	}
+	h.limiter = &localLimiter{m: map[string]localCount{}, now: func() time.Time { return h.now() }}
+	return h
 }
 
 // WithDryRun enables POST /admin/api/dry-run over runner (the engine).
@@ -128,7 +151,16 @@ func (h *Handler) Register(g *echo.Group) {
 
 	// The API renders its own errors, 401s included, so that staff
 	// scripts and the console read one JSON shape.
-	api := g.Group("/admin/api", h.jsonErrors, h.auth)
+	api := g.Group("/admin/api", h.jsonErrors, h.auth, h.withPeople, h.audited)
+	api.POST("/session", h.signIn)
+	api.GET("/session", h.whoAmI)
+	api.DELETE("/session", h.signOut)
+	api.GET("/staff", h.listStaff)
+	api.POST("/staff", h.addStaff)
+	api.PUT("/staff/:name", h.updateStaff)
+	api.DELETE("/staff/:name", h.removeStaff)
+	api.GET("/audit", h.listAudit)
+	api.GET("/people", h.findPeople)
 	names := make([]string, 0, len(h.modules))
 	for _, m := range h.modules {
 		m.Register(api.Group("/" + m.Name()))
@@ -156,8 +188,29 @@ func (h *Handler) Register(g *echo.Group) {
 	}
 
 	// Go's profiler, for an operator chasing latency in production; behind
-	// the same bearer token as everything else here.
-	g.GET("/admin/debug/pprof/*", pprofIndex, h.auth)
+	// the same sign-in as everything else here, for admins.
+	g.GET("/admin/debug/pprof/*", pprofIndex, h.auth, h.needRole(RoleAdmin))
+}
+
+// needRole refuses principals below role.
+func (h *Handler) needRole(role Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if principalOf(c).Role.rank() < role.rank() {
+				return echo.NewHTTPError(http.StatusForbidden, "需要"+roleNames[role]+"角色")
+			}
+			return next(c)
+		}
+	}
+}
+
+// withPeople gives the request's handlers, modules' included, the
+// people directory (shownPeople, resolvePerson).
+func (h *Handler) withPeople(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set(peopleKey, h.people)
+		return next(c)
+	}
 }
 
 // movedToAPI redirects an old admin path to its place under /admin/api,
@@ -217,17 +270,6 @@ func pprofIndex(c echo.Context) error {
 	return nil
 }
 
-func (h *Handler) auth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
-			h.logger.WarnContext(c.Request().Context(), "admin: request without a valid bearer token", "path", c.Path(), "remote", c.RealIP())
-			return echo.NewHTTPError(http.StatusUnauthorized, "需要有效的管理令牌（Authorization: Bearer …）")
-		}
-		return next(c)
-	}
-}
-
 // apiError is the one error shape of the admin API.
 type apiError struct {
 	Code    string `json:"code"`
@@ -252,6 +294,12 @@ func apiErrorCode(status int) string {
 		return "invalid"
 	case http.StatusUnauthorized:
 		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusTooManyRequests:
+		return "too_many_requests"
+	case http.StatusPreconditionFailed:
+		return "precondition_failed"
 	case http.StatusNotFound:
 		return "not_found"
 	case http.StatusMethodNotAllowed:

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -39,8 +40,9 @@ type DNDAdmin interface {
 //	PUT /admin/api/dnd/persons/:person  {"opted_out": bool}
 //	GET /admin/api/dnd/held?limit=     → {"held":[{"person","topic","reason","action","until","created_at"}]}
 //
-// :person is a bot.PersonID ("union:<unionid>", "wechat:<account>:<openid>"…),
-// path-escaped.
+// :person, path-escaped, is what staff typed: a board's tag (用户8aa5), a
+// masked id (wechat:#8aa53f2c1b9e) or a bot.PersonID ("union:<unionid>",
+// "wechat:<account>:<openid>"…). Answers name the person by the masked id.
 type DND struct {
 	svc DNDAdmin
 }
@@ -62,17 +64,23 @@ func (m *DND) Register(g *echo.Group) {
 }
 
 type dndPerson struct {
-	Person   string     `json:"person"`
+	Person   string     `json:"person"` // masked
+	Tag      string     `json:"tag"`
 	OptedOut bool       `json:"opted_out"`
 	Since    *time.Time `json:"since"`
 }
 
+// personParam resolves the :person path segment. The console sends it
+// path-escaped (a PersonID has colons, a masked id a '#'), and Echo
+// hands over the segment as it came: it is unescaped here, then looked
+// up as staff typed it (a tag, a masked id or a PersonID).
 func personParam(c echo.Context) (bot.PersonID, error) {
-	p := c.Param("person")
-	if p == "" || len(p) > 191 {
-		return "", echo.NewHTTPError(http.StatusBadRequest, "person: want a person id")
+	raw := c.Param("person")
+	p, err := url.PathUnescape(raw)
+	if err != nil || p == "" || len(p) > 191 {
+		return "", echo.NewHTTPError(http.StatusBadRequest, "用户标识无效")
 	}
-	return bot.PersonID(p), nil
+	return resolvePerson(c, p)
 }
 
 func (m *DND) person(c echo.Context) error {
@@ -88,9 +96,13 @@ func (m *DND) answerPerson(c echo.Context, p bot.PersonID) error {
 	if err != nil {
 		return err
 	}
-	resp := dndPerson{Person: string(p), OptedOut: out}
+	people := shownPeople(c)
+	resp := dndPerson{Person: people.mask(string(p)), Tag: PersonTag(string(p)), OptedOut: out}
 	if !since.IsZero() {
 		resp.Since = &since
+	}
+	if err := people.flush(c.Request().Context()); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, resp)
 }
@@ -109,6 +121,7 @@ func (m *DND) setPerson(c echo.Context) error {
 	if err := m.svc.SetOptOut(c.Request().Context(), p, *body.OptedOut); err != nil {
 		return err
 	}
+	auditNote(c, MaskPerson(string(p)), map[bool]string{true: "设为退订", false: "恢复接收"}[*body.OptedOut])
 	return m.answerPerson(c, p)
 }
 
@@ -134,13 +147,17 @@ func (m *DND) held(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	people := shownPeople(c)
 	out := make([]dndHeldJSON, len(rows))
 	for i, r := range rows {
-		out[i] = dndHeldJSON{Person: r.Person, Topic: r.Topic, Reason: r.Reason, Action: r.Action, CreatedAt: r.CreatedAt}
+		out[i] = dndHeldJSON{Person: people.mask(r.Person), Topic: r.Topic, Reason: r.Reason, Action: r.Action, CreatedAt: r.CreatedAt}
 		if !r.Until.IsZero() {
 			u := r.Until
 			out[i].Until = &u
 		}
+	}
+	if err := people.flush(c.Request().Context()); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"held": out})
 }

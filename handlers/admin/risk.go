@@ -12,17 +12,19 @@ import (
 // RiskEvent is one risk event as staff see it: customer ids and personal
 // data already masked.
 type RiskEvent struct {
-	ID           int64     `json:"id"`
-	Category     string    `json:"category"`
-	Severity     string    `json:"severity"`
-	Evidence     string    `json:"evidence"`
-	Platform     string    `json:"platform"`
-	Conversation string    `json:"conversation"`
-	Sender       string    `json:"sender"`
-	TextMasked   string    `json:"text_masked"`
-	Count        int       `json:"count"`
-	Status       string    `json:"status"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           int64  `json:"id"`
+	Category     string `json:"category"`
+	Severity     string `json:"severity"`
+	Evidence     string `json:"evidence"`
+	Platform     string `json:"platform"`
+	Conversation string `json:"conversation"`
+	// Sender is who sent the message: a PersonID from storage, masked
+	// in the API's answers.
+	Sender     string    `json:"sender"`
+	TextMasked string    `json:"text_masked"`
+	Count      int       `json:"count"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // RiskEvents is what the risk module needs from risk storage.
@@ -65,6 +67,13 @@ func (m *Risk) list(c echo.Context) error {
 	}
 	if events == nil {
 		events = []RiskEvent{}
+	}
+	people := shownPeople(c)
+	for i := range events {
+		events[i].Sender = people.mask(events[i].Sender)
+	}
+	if err := people.flush(c.Request().Context()); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"events": events})
 }
