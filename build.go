@@ -22,6 +22,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/metrics"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/handlers/wecom"
@@ -69,7 +70,9 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	clients := newPlatformClients(cfg, tokens)
 
 	src := &scriptsSource{}
-	caps, ids, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients})
+	// The console's home page counts answers and refused coupons per day.
+	daily := admin.NewRecorder(redisstore.NewDailyCounts(st.rdb), src, logger)
+	caps, ids, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients, daily: daily})
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +100,10 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 				obs.Ambiguous(p)
 			}
 		}})
-	a.engine = stack.Engine(bot.EngineConfig{Scripts: library, Logger: logger, OnTurn: obs.ObserveTurn})
+	a.engine = stack.Engine(bot.EngineConfig{Scripts: library, Logger: logger, OnTurn: func(t *bot.Turn) {
+		obs.ObserveTurn(t)
+		daily.ObserveTurn(t)
+	}})
 	a.handler = bot.Chain(a.engine, append([]bot.Middleware{
 		bot.Recover(logger),
 		bot.Validate(),
@@ -144,6 +150,8 @@ type capDeps struct {
 	obs     *metrics.Metrics
 	clients platformClients
 	now     func() time.Time
+	// daily, when set, counts coupons refused for want of stock.
+	daily *admin.Recorder
 }
 
 // capabilities builds siyu's capabilities on their stores. The list it
@@ -178,6 +186,15 @@ func capabilities(ctx context.Context, d capDeps) (_ []bot.Capability, _ *identi
 	var onHeld func(reason string)
 	if d.obs != nil {
 		onClaim, onHeld = d.obs.CouponClaim, d.obs.HeldBack
+	}
+	if d.daily != nil {
+		metric := onClaim
+		onClaim = func(campaign, outcome string) {
+			if metric != nil {
+				metric(campaign, outcome)
+			}
+			d.daily.CouponOutcome(campaign, outcome)
+		}
 	}
 
 	ids := identity.New(identity.Config{

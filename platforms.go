@@ -216,6 +216,11 @@ func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, e
 	modules, holds := admin.FromCapabilities(w.app.stack.Capabilities())
 	h := admin.New(w.cfg.AdminToken, outbox, w.app.library, w.logger, modules...)
 	h.WithStaff(staff).WithPeople(people)
+	ov, err := sqlstore.NewOverview(ctx, w.st.db)
+	if err != nil {
+		return err
+	}
+	h.WithOverview(overviewStore{ov}, redisstore.NewDailyCounts(w.st.rdb))
 	h.WithDryRun(w.app.engine, holds)
 	if editDir != "" {
 		h.WithScriptsDir(editDir)

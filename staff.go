@@ -106,6 +106,19 @@ func (a auditLog) Audit(ctx context.Context, before int64, limit int) ([]admin.A
 	return out, err
 }
 
+// overviewStore adapts sqlstore.Overview to admin.OverviewStore.
+type overviewStore struct{ *sqlstore.Overview }
+
+// DeadReasons implements admin.OverviewStore.
+func (o overviewStore) DeadReasons(ctx context.Context, limit int) ([]admin.DeadReason, error) {
+	rs, err := o.Overview.DeadReasons(ctx, limit)
+	out := make([]admin.DeadReason, len(rs))
+	for i, r := range rs {
+		out[i] = admin.DeadReason(r)
+	}
+	return out, err
+}
+
 // Interface guards.
 var (
 	_ admin.StaffStore      = staffStore{}
@@ -113,6 +126,8 @@ var (
 	_ admin.AuditLog        = auditLog{}
 	_ admin.Limiter         = (*redisstore.SignInLimiter)(nil)
 	_ admin.PeopleDirectory = (*sqlstore.Admin)(nil)
+	_ admin.OverviewStore   = overviewStore{}
+	_ admin.DailyCounter    = (*redisstore.DailyCounts)(nil)
 )
 
 const staffUsage = `usage:

@@ -82,6 +82,8 @@ type Handler struct {
 	explainer  HoldExplainer
 	scriptsDir string
 	contacts   ContactsAdmin
+	overview   OverviewStore
+	daily      DailyCounter
 
 	// Staff accounts (WithStaff); without them only the token signs in.
 	staffCfg  StaffConfig
@@ -161,6 +163,7 @@ func (h *Handler) Register(g *echo.Group) {
 	api.DELETE("/staff/:name", h.removeStaff)
 	api.GET("/audit", h.listAudit)
 	api.GET("/people", h.findPeople)
+	api.GET("/overview", h.overviewHandler)
 	names := make([]string, 0, len(h.modules))
 	for _, m := range h.modules {
 		m.Register(api.Group("/" + m.Name()))
@@ -240,12 +243,16 @@ func (h *Handler) capabilities(names []string) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, map[string]any{
 			"modules":      names,
+			"timezone":     h.location().String(),
 			"capabilities": present,
 			"features": map[string]bool{
 				"dry_run":         h.runner != nil,
 				"scripts_save":    h.scriptsDir != "",
 				"contacts":        h.contacts != nil,
 				"dnd_explanation": h.explainer != nil,
+				"staff_accounts":  h.staff != nil,
+				"audit":           h.audit != nil,
+				"overview":        h.overview != nil,
 			},
 		})
 	}

@@ -42,7 +42,7 @@ func NewDND(ctx context.Context, db *DB) (*DND, error) {
 type dndOptOutRow struct {
 	Person    string    `gorm:"type:varchar(191);primaryKey"`
 	OptedOut  bool      `gorm:"not null"`
-	Since     time.Time `gorm:"precision:6;not null"`
+	Since     time.Time `gorm:"precision:6;not null;index:ix_dnd_opt_outs_since"`
 	UpdatedAt time.Time `gorm:"precision:6;not null"`
 }
 

@@ -1,0 +1,109 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/risk"
+)
+
+// Overview answers the staff console's home page with aggregates over
+// the risk, outbox and do-not-disturb tables: counts grouped in the
+// database, never rows read to be counted here. Each query is bounded
+// by an index or a limit, so the page costs the same at 100k rows.
+type Overview struct {
+	db *DB
+}
+
+// NewOverview returns the home page's aggregates over db, creating the
+// tables it reads when missing (an unused capability's table is then
+// empty). Errors are bot.ErrUnavailable.
+func NewOverview(ctx context.Context, db *DB) (*Overview, error) {
+	if err := db.migrateTables(ctx, &riskEventRow{}, &dndOptOutRow{}, &dndHeldRow{}); err != nil {
+		return nil, fmt.Errorf("sqlstore.NewOverview: %w", err)
+	}
+	return &Overview{db: db}, nil
+}
+
+// OpenAlerts counts the risk events waiting for staff by severity
+// ("high", "medium", "low"), over the status index.
+func (o *Overview) OpenAlerts(ctx context.Context) (map[string]int, error) {
+	var res []struct {
+		Severity int
+		N        int
+	}
+	err := o.db.gorm.WithContext(ctx).Model(&riskEventRow{}).Where("status = ?", string(risk.StatusOpen)).
+		Select("severity, COUNT(*) AS n").Group("severity").Scan(&res).Error
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.Overview.OpenAlerts: %w: %w", bot.ErrUnavailable, err)
+	}
+	out := map[string]int{"high": 0, "medium": 0, "low": 0}
+	for _, r := range res {
+		out[risk.Severity(r.Severity).String()] += r.N
+	}
+	return out, nil
+}
+
+// ReasonCount is how many dead outbox rows failed with one error.
+type ReasonCount struct {
+	Reason   string
+	Platform string
+	Count    int
+	// Newest is the id of the newest row with this error.
+	Newest int64
+}
+
+// deadSample bounds the dead rows DeadReasons groups: the newest ones
+// say what is failing now, and grouping them costs the same however
+// many older rows wait.
+const deadSample = 2000
+
+// DeadReasons groups the newest dead outbox rows by their last error
+// and platform, most frequent first.
+func (o *Overview) DeadReasons(ctx context.Context, limit int) ([]ReasonCount, error) {
+	g := o.db.gorm.WithContext(ctx)
+	sample := g.Model(&outboxRow{}).Select("id, platform, last_error").Where("status = ?", string(bot.OutboxDead)).
+		Order("id DESC").Limit(deadSample)
+	var res []struct {
+		LastError string
+		Platform  string
+		N         int
+		Newest    int64
+	}
+	err := g.Table("(?) AS d", sample).Select("last_error, platform, COUNT(*) AS n, MAX(id) AS newest").
+		Group("last_error, platform").Order("n DESC, newest DESC").Limit(limit).Scan(&res).Error
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.Overview.DeadReasons: %w: %w", bot.ErrUnavailable, err)
+	}
+	out := make([]ReasonCount, len(res))
+	for i, r := range res {
+		out[i] = ReasonCount{Reason: r.LastError, Platform: r.Platform, Count: r.N, Newest: r.Newest}
+	}
+	return out, nil
+}
+
+// StuckPending counts pending outbox rows due before cutoff: messages
+// that should have gone and have not (retrying, or no worker running).
+func (o *Overview) StuckPending(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int64
+	err := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+		Where("status = ? AND next_at < ?", string(bot.OutboxPending), dbTime(cutoff)).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore.Overview.StuckPending: %w: %w", bot.ErrUnavailable, err)
+	}
+	return int(n), nil
+}
+
+// OptOutsSince counts the people who opted out at or after since (and
+// have not opted back in).
+func (o *Overview) OptOutsSince(ctx context.Context, since time.Time) (int, error) {
+	var n int64
+	err := o.db.gorm.WithContext(ctx).Model(&dndOptOutRow{}).
+		Where("opted_out = ? AND since >= ?", true, dbTime(since)).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore.Overview.OptOutsSince: %w: %w", bot.ErrUnavailable, err)
+	}
+	return int(n), nil
+}
