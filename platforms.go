@@ -13,11 +13,13 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/identity"
+	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/douyin"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/handlers/wecom"
+	"github.com/siyu-bot/siyu/knowledge"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -216,11 +218,19 @@ func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, e
 	modules, holds := admin.FromCapabilities(w.app.stack.Capabilities())
 	h := admin.New(w.cfg.AdminToken, outbox, w.app.library, w.logger, modules...)
 	h.WithStaff(staff).WithPeople(people)
+	if labels, err := nlp.DatasetLabels(knowledge.FS, intentsDataset); err == nil {
+		h.WithIntents(labels) // the rule form's choice of intents
+	}
 	ov, err := sqlstore.NewOverview(ctx, w.st.db)
 	if err != nil {
 		return err
 	}
 	h.WithOverview(overviewStore{ov}, redisstore.NewDailyCounts(w.st.rdb))
+	dndStore, err := sqlstore.NewDND(ctx, w.st.db)
+	if err != nil {
+		return err
+	}
+	h.WithOptOuts(optOutLister{dndStore})
 	h.WithDryRun(w.app.engine, holds)
 	if editDir != "" {
 		h.WithScriptsDir(editDir)

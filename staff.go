@@ -119,6 +119,19 @@ func (o overviewStore) DeadReasons(ctx context.Context, limit int) ([]admin.Dead
 	return out, err
 }
 
+// optOutLister adapts sqlstore.DND to admin.OptOutLister.
+type optOutLister struct{ *sqlstore.DND }
+
+// OptedOut implements admin.OptOutLister.
+func (l optOutLister) OptedOut(ctx context.Context, cursor string, limit int) ([]admin.OptOut, error) {
+	rs, err := l.DND.OptedOut(ctx, cursor, limit)
+	out := make([]admin.OptOut, len(rs))
+	for i, r := range rs {
+		out[i] = admin.OptOut(r)
+	}
+	return out, err
+}
+
 // Interface guards.
 var (
 	_ admin.StaffStore      = staffStore{}
@@ -127,6 +140,9 @@ var (
 	_ admin.Limiter         = (*redisstore.SignInLimiter)(nil)
 	_ admin.PeopleDirectory = (*sqlstore.Admin)(nil)
 	_ admin.OverviewStore   = overviewStore{}
+	_ admin.DeadGrouper     = overviewStore{}
+	_ admin.OptOutLister    = optOutLister{}
+	_ admin.OutboxPager     = (*sqlstore.Outbox)(nil)
 	_ admin.DailyCounter    = (*redisstore.DailyCounts)(nil)
 )
 

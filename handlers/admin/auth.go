@@ -383,7 +383,7 @@ func isSignIn(c echo.Context) bool {
 
 // readOnlyPosts are the API's POST routes that change nothing: a viewer
 // may use them and the audit log skips them.
-var readOnlyPosts = []string{"/admin/api/dry-run", "/admin/api/scripts/validate", "/admin/api/session"}
+var readOnlyPosts = []string{"/admin/api/dry-run", "/admin/api/scripts/validate", "/admin/api/session", "/admin/api/rules/preview"}
 
 // requiredRole is the least role that may use a route: staff management
 // needs an admin, reading (and read-only POSTs) a viewer, every other
@@ -478,7 +478,9 @@ func (h *Handler) signIn(c echo.Context) error {
 		return fmt.Errorf("admin.signIn: %w", err)
 	}
 	c.SetCookie(&http.Cookie{
-		Name: sessionCookie, Value: cookie, Path: adminPath(c), Expires: s.Expires,
+		// Max-Age, not Expires: the browser's clock, not this server's,
+		// counts the session's life down.
+		Name: sessionCookie, Value: cookie, Path: adminPath(c), MaxAge: int(h.staffCfg.SessionTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Scheme() == "https",
 	})
 	h.record(c, Principal{Name: m.Name, Role: m.Role, Via: "session"}, "session.sign_in", m.Name, "")

@@ -66,14 +66,14 @@ func TestDNDModule(t *testing.T) {
 		{"opted out person", http.MethodGet, "/persons/union:un-1", "", http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
 		{"a path-escaped PersonID is the same person", http.MethodGet, "/persons/union%3Aun-1", "", http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
 		{"unknown person", http.MethodGet, "/persons/wechat:gh:o-2", "", http.StatusOK, `{"person":"` + o2 + `","tag":"` + PersonTag("wechat:gh:o-2") + `","opted_out":false,"since":null}`},
-		{"held lists people masked", http.MethodGet, "/held?limit=1", "", http.StatusOK, `{"held":[{"person":"` + un1 + `","topic":"coupon","reason":"opted_out","action":"reply","until":null,"created_at":"2026-11-26T04:00:00Z"}]}`},
+		{"held lists people masked", http.MethodGet, "/held?limit=1", "", http.StatusOK, `{"held":[{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","topic":"coupon","reason":"opted_out","action":"reply","until":null,"created_at":"2026-11-26T04:00:00Z"}]}`},
 		{"the masked id shown finds the person", http.MethodGet, "/persons/" + url.PathEscape(un1), "", http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
 		{"the board's tag finds the person", http.MethodGet, "/persons/" + url.PathEscape(PersonTag("union:un-1")), "", http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
 		{"a tag no one has is not found", http.MethodGet, "/persons/" + url.PathEscape("用户0000"), "", http.StatusNotFound, ""},
 		{"staff opt a person in", http.MethodPut, "/persons/union%3Aun-1", `{"opted_out":false}`, http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":false,"since":null}`},
 		{"staff opt a person out", http.MethodPut, "/persons/douyin:dy:u", `{"opted_out":true}`, http.StatusOK, `{"person":"` + dyu + `","tag":"` + PersonTag("douyin:dy:u") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
 		{"body without opted_out", http.MethodPut, "/persons/douyin:dy:u", `{}`, http.StatusBadRequest, ""},
-		{"held, deferred with until", http.MethodGet, "/held", "", http.StatusOK, `{"held":[{"person":"` + un1 + `","topic":"coupon","reason":"opted_out","action":"reply","until":null,"created_at":"2026-11-26T04:00:00Z"},{"person":"group:douyin:dy:g","topic":"digest","reason":"quiet_hours","action":"render","until":"2026-11-26T12:00:00Z","created_at":"2026-11-26T04:00:00Z"}]}`},
+		{"held, deferred with until", http.MethodGet, "/held", "", http.StatusOK, `{"held":[{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","topic":"coupon","reason":"opted_out","action":"reply","until":null,"created_at":"2026-11-26T04:00:00Z"},{"person":"group:douyin:dy:g","topic":"digest","reason":"quiet_hours","action":"render","until":"2026-11-26T12:00:00Z","created_at":"2026-11-26T04:00:00Z"}]}`},
 		{"held, bad limit", http.MethodGet, "/held?limit=0", "", http.StatusBadRequest, ""},
 	}
 	for _, tc := range tests {

@@ -252,7 +252,24 @@ func (h *Handler) saveScript(c echo.Context) error {
 	if !utf8.Valid(data) {
 		return echo.NewHTTPError(http.StatusBadRequest, "脚本须为 UTF-8 文本")
 	}
+	return h.writeScript(c, name, data, saveOptions{
+		ifMatch: c.Request().Header.Get("If-Match"), mustBeNew: c.Request().Header.Get("If-None-Match") == "*",
+	})
+}
 
+// saveOptions are a save's preconditions.
+type saveOptions struct {
+	// ifMatch is the If-Match header: the sha256 the file must have.
+	ifMatch string
+	// mustBeNew refuses to overwrite a file (If-None-Match: *).
+	mustBeNew bool
+	// restoredFrom names the history version restored (for the log).
+	restoredFrom string
+}
+
+// writeScript validates data as name with the other files, keeps the
+// previous version, writes it and reloads: a save or a restore.
+func (h *Handler) writeScript(c echo.Context, name string, data []byte, opt saveOptions) error {
 	h.saveMu.Lock()
 	defer h.saveMu.Unlock()
 	// Every file operation goes through an os.Root on the folder: a
@@ -273,10 +290,10 @@ func (h *Handler) saveScript(c echo.Context) error {
 	}
 	// If-None-Match: * is a new file's save (the console's 新建文件): it
 	// must not overwrite a file of the same name.
-	if c.Request().Header.Get("If-None-Match") == "*" && existed {
+	if opt.mustBeNew && existed {
 		return echo.NewHTTPError(http.StatusPreconditionFailed, "已有同名文件："+name+"，请换一个文件名，或打开该文件编辑")
 	}
-	if want := c.Request().Header.Get("If-Match"); want != "" {
+	if want := opt.ifMatch; want != "" {
 		got := ""
 		if existed {
 			got = contentHash(prev)
@@ -308,7 +325,11 @@ func (h *Handler) saveScript(c echo.Context) error {
 		return err
 	}
 	h.logger.InfoContext(c.Request().Context(), "admin: script saved", "file", name, "bytes", len(data), "previous", kept)
-	auditNote(c, name, kept)
+	if opt.restoredFrom != "" {
+		auditNote(c, name, "恢复为 "+opt.restoredFrom)
+	} else {
+		auditNote(c, name, kept)
+	}
 	if err := h.scripts.Reload(); err != nil {
 		// The folder changed under us (another file edited meanwhile);
 		// the saved file stays and Watch will retry.
@@ -354,7 +375,17 @@ func (h *Handler) keepPrevious(root *os.Root, name string, prev []byte) (string,
 	if err := root.MkdirAll(historyDir, 0o755); err != nil {
 		return "", fmt.Errorf("admin.keepPrevious: %w: %w", bot.ErrUnavailable, err)
 	}
-	kept := base + "." + h.now().UTC().Format(historyStamp)
+	at := h.now().UTC()
+	kept := base + "." + at.Format(historyStamp)
+	// Two saves within one clock tick must not share a name (the second
+	// would replace the first's version): take the next free instant.
+	for i := 0; i < 1000; i++ {
+		if _, err := root.Stat(historyDir + "/" + kept); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		at = at.Add(time.Nanosecond)
+		kept = base + "." + at.Format(historyStamp)
+	}
 	if err := writeAtomic(root, historyDir+"/"+kept, prev); err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -215,4 +216,52 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// OptOutRecord is one person who opted out (admin.OptOut).
+type OptOutRecord struct {
+	Person string
+	Since  time.Time
+}
+
+// OptedOut returns up to limit people who opted out, newest first,
+// after cursor ("<since RFC3339Nano>|<person>" of the last of the page
+// before; "" for the first page), over the since index.
+func (s *DND) OptedOut(ctx context.Context, cursor string, limit int) ([]OptOutRecord, error) {
+	if limit <= 0 || limit > MaxListLimit+1 {
+		return nil, fmt.Errorf("sqlstore.DND.OptedOut: limit %d: %w", limit, bot.ErrInvalid)
+	}
+	q := s.db.gorm.WithContext(ctx).Where("opted_out = ?", true).Order("since DESC, person DESC").Limit(limit)
+	if cursor != "" {
+		ts, person, ok := strings.Cut(cursor, "|")
+		since, err := time.Parse(time.RFC3339Nano, ts)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("sqlstore.DND.OptedOut: cursor: %w", bot.ErrInvalid)
+		}
+		since = dbTime(since)
+		q = q.Where("since < ? OR (since = ? AND person < ?)", since, since, person)
+	}
+	var rows []dndOptOutRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sqlstore.DND.OptedOut: %w: %w", bot.ErrUnavailable, err)
+	}
+	out := make([]OptOutRecord, len(rows))
+	for i, r := range rows {
+		out[i] = OptOutRecord{Person: r.Person, Since: r.Since.UTC()}
+	}
+	return out, nil
+}
+
+// CountOptedOut counts everyone opted out, and those who did since
+// then.
+func (s *DND) CountOptedOut(ctx context.Context, since time.Time) (total, sinceThen int, err error) {
+	var res struct {
+		Total, Recent int64
+	}
+	err = s.db.gorm.WithContext(ctx).Model(&dndOptOutRow{}).Where("opted_out = ?", true).
+		Select("COUNT(*) AS total, COALESCE(SUM(CASE WHEN since >= ? THEN 1 ELSE 0 END), 0) AS recent", dbTime(since)).Scan(&res).Error
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlstore.DND.CountOptedOut: %w: %w", bot.ErrUnavailable, err)
+	}
+	return int(res.Total), int(res.Recent), nil
 }

@@ -107,3 +107,16 @@ func (o *Overview) OptOutsSince(ctx context.Context, since time.Time) (int, erro
 	}
 	return int(n), nil
 }
+
+// DeadIDs returns the ids of up to limit newest dead rows of platform
+// that failed with reason, for a bulk requeue.
+func (o *Overview) DeadIDs(ctx context.Context, reason, platform string, limit int) ([]int64, error) {
+	var ids []int64
+	err := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+		Where("status = ? AND platform = ? AND last_error = ?", string(bot.OutboxDead), platform, reason).
+		Order("id DESC").Limit(limit).Pluck("id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.Overview.DeadIDs: %w: %w", bot.ErrUnavailable, err)
+	}
+	return ids, nil
+}

@@ -84,3 +84,62 @@ func TestOverview(t *testing.T) {
 		t.Errorf("OptOutsSince = %d, %v, want 1 (b: a was yesterday, c opted back in)", n, err)
 	}
 }
+
+func TestConsolePages(t *testing.T) {
+	ctx := t.Context()
+	db := storetest.SQL(t)
+	ob := sqlstore.NewOutbox(db)
+	ov, err := sqlstore.NewOverview(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnds, err := sqlstore.NewDND(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	var items []bot.OutboxItem
+	for i := range 5 {
+		items = append(items, bot.OutboxItem{Key: "p" + string(rune('a'+i)), Platform: bot.WeChat, Payload: []byte(`{"type":"reply"}`), NextAt: now})
+	}
+	if err := ob.Enqueue(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	page1, err := ob.ListBefore(ctx, bot.OutboxPending, 0, 3)
+	if err != nil || len(page1) != 3 {
+		t.Fatalf("ListBefore page 1 = %d, %v", len(page1), err)
+	}
+	page2, err := ob.ListBefore(ctx, bot.OutboxPending, page1[2].ID, 3)
+	if err != nil || len(page2) != 2 || page2[0].ID >= page1[2].ID {
+		t.Fatalf("ListBefore page 2 = %+v, %v, want the 2 older rows", page2, err)
+	}
+	for _, it := range page1[:2] {
+		if err := ob.Fail(ctx, it.ID, "errcode=45015", now, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := ov.DeadIDs(ctx, "errcode=45015", "wechat", 10)
+	if err != nil || len(ids) != 2 {
+		t.Errorf("DeadIDs = %v, %v, want the 2 dead rows", ids, err)
+	}
+
+	base := now.Add(-time.Hour).Truncate(time.Second)
+	for i := range 5 {
+		if _, err := dnds.SetOptOut(ctx, bot.PersonID("wechat:gh:p"+string(rune('a'+i))), true, base.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := dnds.OptedOut(ctx, "", 3)
+	if err != nil || len(first) != 3 || first[0].Person != "wechat:gh:pe" {
+		t.Fatalf("OptedOut page 1 = %+v, %v, want the newest (pe) first", first, err)
+	}
+	last := first[2]
+	second, err := dnds.OptedOut(ctx, last.Since.Format(time.RFC3339Nano)+"|"+last.Person, 3)
+	if err != nil || len(second) != 2 || second[0].Person != "wechat:gh:pb" {
+		t.Fatalf("OptedOut page 2 = %+v, %v, want pb then pa", second, err)
+	}
+	total, recent, err := dnds.CountOptedOut(ctx, base.Add(150*time.Second))
+	if err != nil || total != 5 || recent != 2 {
+		t.Errorf("CountOptedOut = %d, %d, %v, want 5 and 2", total, recent, err)
+	}
+}
