@@ -117,6 +117,9 @@ func (e *Engine) RunWith(ctx context.Context, ev Event, s *Scripts, dryRun bool)
 			return t, nil
 		}
 	}
+	if ev.Kind == KindMessage && t.Barred() {
+		return t, nil
+	}
 	if e.rules(t) {
 		return t, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -92,11 +93,17 @@ const (
 // Recorder counts, per day in the scripts' zone, what answered each
 // customer message and which coupons were refused for want of stock, for
 // the home page. The engine's OnTurn and the coupons' OnClaim call it.
+// Counting costs the reply nothing: counts gather in memory and Run
+// adds them to the shared DailyCounter every few seconds, so the reply
+// path sends Redis nothing more (hotpath_test counts its commands).
 type Recorder struct {
 	counts DailyCounter
 	loc    func() *time.Location
 	now    func() time.Time
 	logger *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]map[string]int // day → field → count
 }
 
 // NewRecorder returns a Recorder counting into counts, by days of the
@@ -105,18 +112,80 @@ func NewRecorder(counts DailyCounter, scripts bot.ScriptSource, logger *slog.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Recorder{counts: counts, loc: func() *time.Location { return locationOf(scripts) }, now: time.Now, logger: logger}
+	return &Recorder{counts: counts, loc: func() *time.Location { return locationOf(scripts) }, now: time.Now, logger: logger, pending: map[string]map[string]int{}}
 }
 
-// recordTimeout bounds a count: it is one pipelined write, and a slow
-// Redis must not hold up a reply for a figure on a dashboard.
-const recordTimeout = 200 * time.Millisecond
+// flushEvery is how often counts reach Redis: the home page is a few
+// seconds behind, and a replica that dies loses at most that much.
+const flushEvery = 5 * time.Second
+
+// flushTimeout bounds one flush, and the last one at shutdown.
+const flushTimeout = 2 * time.Second
 
 func (r *Recorder) add(fields ...string) {
-	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
-	defer cancel()
-	if err := r.counts.Add(ctx, dayKey(r.now(), r.loc()), fields...); err != nil {
-		r.logger.Debug("admin: daily counts unavailable", "err", err)
+	day := dayKey(r.now(), r.loc())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.pending[day]
+	if m == nil {
+		m = map[string]int{}
+		r.pending[day] = m
+	}
+	for _, f := range fields {
+		m[f]++
+	}
+}
+
+// Flush adds the counts gathered so far to the DailyCounter. Counts
+// that could not be added are kept for the next flush.
+func (r *Recorder) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	pending := r.pending
+	r.pending = map[string]map[string]int{}
+	r.mu.Unlock()
+	var failed error
+	for day, m := range pending {
+		var fields []string
+		for f, n := range m {
+			for range n {
+				fields = append(fields, f)
+			}
+		}
+		if err := r.counts.Add(ctx, day, fields...); err != nil {
+			failed = err
+			r.mu.Lock()
+			for f, n := range m {
+				if r.pending[day] == nil {
+					r.pending[day] = map[string]int{}
+				}
+				r.pending[day][f] += n
+			}
+			r.mu.Unlock()
+		}
+	}
+	return failed
+}
+
+// Run flushes every few seconds until ctx ends, then once more.
+func (r *Recorder) Run(ctx context.Context) {
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+			if err := r.Flush(fctx); err != nil {
+				r.logger.Warn("admin: daily counts not saved at shutdown", "err", err)
+			}
+			cancel()
+			return
+		case <-t.C:
+			fctx, cancel := context.WithTimeout(ctx, flushTimeout)
+			if err := r.Flush(fctx); err != nil {
+				r.logger.Debug("admin: daily counts unavailable; kept for the next flush", "err", err)
+			}
+			cancel()
+		}
 	}
 }
 

@@ -153,7 +153,8 @@ func TestRulePreviewAndDraftDryRun(t *testing.T) {
 }
 
 // TestRecorder: what answered each message is counted per day in the
-// scripts' zone; dry runs and other events are not.
+// scripts' zone, written when flushed (not on the reply path); dry runs
+// and other events are not counted.
 func TestRecorder(t *testing.T) {
 	d := &memDaily{}
 	r := NewRecorder(d, nil, nil)
@@ -171,6 +172,12 @@ func TestRecorder(t *testing.T) {
 	}
 	r.CouponOutcome("c1", "out_of_stock")
 	r.CouponOutcome("c1", "issued")
+	if got, _ := d.Day(context.Background(), "20261127"); len(got) != 0 {
+		t.Fatalf("counted %v before a flush: the reply path must not write", got)
+	}
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	got, _ := d.Day(context.Background(), "20261127")
 	want := map[string]int{"turns": 4, "rule:hours": 1, "intent:price": 1, "fallback": 1, "unanswered:product_info": 1, "command:checkin": 1, "out_of_stock:c1": 1}
 	for k, v := range want {

@@ -121,7 +121,8 @@ func (s *DND) AnyOptedOut(ctx context.Context, persons ...bot.PersonID) (bool, e
 		keys[i] = string(p)
 	}
 	var n int64
-	err := s.db.gorm.WithContext(ctx).Model(&dndOptOutRow{}).
+	// Prepared: one or two names, so two shapes, asked of every push.
+	err := s.db.prepared(ctx).Model(&dndOptOutRow{}).
 		Where("person IN ? AND opted_out = ?", keys, true).Count(&n).Error
 	if err != nil {
 		return false, fmt.Errorf("sqlstore.DND.AnyOptedOut: %w: %w", bot.ErrUnavailable, err)
@@ -157,7 +158,7 @@ func (s *DND) RecordHeld(ctx context.Context, h dnd.HeldBack) error {
 		u := dbTime(h.Until)
 		row.Until = &u
 	}
-	g := s.db.gorm.WithContext(ctx)
+	g := s.db.prepared(ctx)
 	if h.Key != "" {
 		key := truncate(h.Key, 64)
 		row.HoldKey = &key
