@@ -24,8 +24,22 @@ func NewOverview(ctx context.Context, db *DB) (*Overview, error) {
 	if err := db.migrateTables(ctx, &riskEventRow{}, &dndOptOutRow{}, &dndHeldRow{}); err != nil {
 		return nil, fmt.Errorf("sqlstore.NewOverview: %w", err)
 	}
+	// Counting open alerts by severity from an index alone: risk's own
+	// status index is (status, category), which leaves a row read per
+	// open alert (BenchmarkConsoleQueries: 33k open of 100k on MariaDB,
+	// 33 ms without it, 12-20 ms with it on a loaded 2-core host).
+	m := db.migrator(ctx).Migrator()
+	if !m.HasIndex(&riskEventRow{}, openAlertsIndex) {
+		err := db.gorm.WithContext(ctx).Exec("CREATE INDEX " + openAlertsIndex + " ON risk_events (status, severity)").Error
+		if err != nil && !m.HasIndex(&riskEventRow{}, openAlertsIndex) { // another replica may have made it meanwhile
+			return nil, fmt.Errorf("sqlstore.NewOverview: %w: %w", bot.ErrUnavailable, err)
+		}
+	}
 	return &Overview{db: db}, nil
 }
+
+// openAlertsIndex lets OpenAlerts count from the index.
+const openAlertsIndex = "ix_risk_events_status_severity"
 
 // OpenAlerts counts the risk events waiting for staff by severity
 // ("high", "medium", "low"), over the status index.
