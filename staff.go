@@ -97,6 +97,16 @@ func (a auditLog) Record(ctx context.Context, e admin.AuditEntry) error {
 	return a.s.Record(ctx, sqlstore.AuditEntry(e))
 }
 
+// Recent implements admin.HandledLog.
+func (a auditLog) Recent(ctx context.Context, actions []string, limit int) ([]admin.AuditEntry, error) {
+	es, err := a.s.Recent(ctx, actions, limit)
+	out := make([]admin.AuditEntry, len(es))
+	for i, e := range es {
+		out[i] = admin.AuditEntry(e)
+	}
+	return out, err
+}
+
 func (a auditLog) Audit(ctx context.Context, before int64, limit int) ([]admin.AuditEntry, error) {
 	es, err := a.s.Audit(ctx, before, limit)
 	out := make([]admin.AuditEntry, len(es))
@@ -108,6 +118,16 @@ func (a auditLog) Audit(ctx context.Context, before int64, limit int) ([]admin.A
 
 // overviewStore adapts sqlstore.Overview to admin.OverviewStore.
 type overviewStore struct{ *sqlstore.Overview }
+
+// OpenAlerts implements admin.OverviewStore.
+func (o overviewStore) OpenAlerts(ctx context.Context) ([]admin.AlertCount, error) {
+	cs, err := o.Overview.OpenAlerts(ctx)
+	out := make([]admin.AlertCount, len(cs))
+	for i, c := range cs {
+		out[i] = admin.AlertCount(c)
+	}
+	return out, err
+}
 
 // DeadReasons implements admin.OverviewStore.
 func (o overviewStore) DeadReasons(ctx context.Context, limit int) ([]admin.DeadReason, error) {
@@ -137,6 +157,7 @@ var (
 	_ admin.StaffStore      = staffStore{}
 	_ admin.SessionStore    = sessionStore{}
 	_ admin.AuditLog        = auditLog{}
+	_ admin.HandledLog      = auditLog{}
 	_ admin.Limiter         = (*redisstore.SignInLimiter)(nil)
 	_ admin.PeopleDirectory = (*sqlstore.Admin)(nil)
 	_ admin.OverviewStore   = overviewStore{}

@@ -35,6 +35,46 @@ type AuditLog interface {
 	Audit(ctx context.Context, before int64, limit int) ([]AuditEntry, error)
 }
 
+// HandledLog says who last handled each of some risk events, from the
+// audit log: an optional part of an AuditLog.
+type HandledLog interface {
+	// Handled returns the newest audit entries of actions (up to limit),
+	// newest first.
+	Recent(ctx context.Context, actions []string, limit int) ([]AuditEntry, error)
+}
+
+// handledRecent bounds the audit entries read to say who handled the
+// alerts on a page: the newest few thousand decisions.
+const handledRecent = 2000
+
+// handledBy returns, for each id, the newest audit entry that acted on
+// it among actions (targets are an id or ids joined by commas).
+func (h *Handler) handledBy(ctx context.Context, actions []string, ids []int64) (map[int64]AuditEntry, error) {
+	out := map[int64]AuditEntry{}
+	hl, ok := h.audit.(HandledLog)
+	if !ok || len(ids) == 0 {
+		return out, nil
+	}
+	want := make(map[string]int64, len(ids))
+	for _, id := range ids {
+		want[strconv.FormatInt(id, 10)] = id
+	}
+	entries, err := hl.Recent(ctx, actions, handledRecent)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		for t := range strings.SplitSeq(e.Target, ",") {
+			if id, ok := want[t]; ok {
+				if _, seen := out[id]; !seen {
+					out[id] = e
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // auditActions names each change the API audits by its route (after
 // /admin/api) and method. A change not listed is recorded by its method
 // and route.

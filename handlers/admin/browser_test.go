@@ -206,6 +206,9 @@ func newConsoleSite(t *testing.T, withModules bool) *consoleSite {
 			{ID: 17, Category: "poaching", Severity: "high", Evidence: "加微信", TextMasked: "加我微信 1**********8 返现", Platform: "wecom", Conversation: "wr…9f", Sender: "wecom:corp1:wm-spammer", Count: 3, Status: "open", CreatedAt: at},
 			{ID: 18, Category: "pii", Severity: "low", Evidence: "1**********8", TextMasked: "加我微信 1**********8 返现", Platform: "wecom", Conversation: "wr…9f", Sender: "wecom:corp1:wm-spammer", Count: 1, Status: "open", CreatedAt: at},
 			{ID: 19, Category: "fraud", Severity: "high", Evidence: "兼职刷单", TextMasked: "兼职刷单日结", Platform: "wechat", Sender: "wechat:wxconsoletest0001:o-fraud", Count: 1, Status: "open", CreatedAt: at.Add(-time.Hour)},
+			// Personal data alone alerts nobody (the scripts keep risk's
+			// default: pii off): recorded for review, not waiting.
+			{ID: 20, Category: "pii", Severity: "low", Evidence: "1**********0", TextMasked: "我电话 1**********0", Platform: "wechat", Sender: "wechat:wxconsoletest0001:o-pii", Count: 1, Status: "open", CreatedAt: at.Add(-2 * time.Hour)},
 		}
 		clock := bottest.NewClock(consoleNow)
 		svc := dnd.New(dnd.Config{Store: site.dnd, Counters: site.dnd, Scripts: lib, Now: clock.Now})
@@ -417,7 +420,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		staffSignIn(t, ctx, site.url, "otto", "password-otto")
 		browserSteps(t, ctx, "see the home page",
 			chromedp.WaitVisible(chromedp.ID("home-alerts")),
-			waitJS(`document.querySelector('[data-badge="alerts"]').textContent === '3'`),
+			// 18 is personal data, which the scripts do not alert on: it is
+			// recorded for review, not waiting.
+			waitJS(`document.querySelector('[data-badge="alerts"]').textContent === '2'`),
 		)
 		if href := browserValue(t, ctx, "read the URL", chromedp.Location()); strings.Contains(href, "password") {
 			t.Errorf("the password is in the URL %s", href)
@@ -426,7 +431,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the session cookie is readable by scripts: %q", cookie)
 		}
 		home := browserValue(t, ctx, "read the home page", chromedp.Text(chromedp.ID("home-body")))
-		for _, want := range []string{"高风险 2", "未配置公众号 AppSecret", "会员日半价", "今天有 3 次因库存不足没领到", "今日退订", "商品咨询", "价格", "hours"} {
+		for _, want := range []string{"高风险 2", "另有 2 条仅记录", "未配置公众号 AppSecret", "会员日半价", "今天有 3 次因库存不足没领到", "今日退订", "商品咨询", "价格", "hours"} {
 			if !strings.Contains(home, want) {
 				t.Errorf("the home page lacks %q:\n%s", want, home)
 			}
@@ -583,8 +588,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("%d cards, want 2 (one per message)", n)
 		}
 		cats := browserValue(t, ctx, "read the card", chromedp.Text(chromedp.CSS(`.alert[data-ids="17,18"] header`)))
-		if !strings.Contains(cats, "挖客引流") || !strings.Contains(cats, "个人信息") {
-			t.Errorf("the card shows %q, want both categories", cats)
+		if !strings.Contains(cats, "挖客引流") || !strings.Contains(cats, "个人信息（仅记录）") {
+			t.Errorf("the card shows %q, want both categories, personal data as recorded only", cats)
 		}
 		if ev := browserValue(t, ctx, "read the evidence", chromedp.Text(chromedp.CSS(`.alert[data-ids="17,18"] .evidence`))); ev != "加我微信 1**********8 返现" {
 			t.Errorf("evidence = %q, want the masked text", ev)
@@ -593,19 +598,42 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("sender shows %q, want a tag, never the id", sender)
 		}
 		saveScreenshot(t, ctx, "06-alerts")
+		browserSteps(t, ctx, "what alerts nobody is under 仅记录",
+			evalJS(`(() => { const s = document.getElementById('alerts-status'); s.value = 'review'; s.dispatchEvent(new Event('change')); })()`),
+			chromedp.WaitVisible(chromedp.CSS(`.alert[data-ids="20"]`)),
+		)
+		if n := browserValue(t, ctx, "count the recorded-only cards", chromedp.Evaluate[int](`document.querySelectorAll('#alerts-body .alert').length`)); n != 1 {
+			t.Errorf("仅记录 shows %d cards, want the one personal-data message", n)
+		}
+		browserSteps(t, ctx, "back to the queue",
+			evalJS(`(() => { const s = document.getElementById('alerts-status'); s.value = 'open'; s.dispatchEvent(new Event('change')); })()`),
+			chromedp.WaitVisible(chromedp.CSS(`.alert[data-ids="17,18"]`)),
+		)
 		browserSteps(t, ctx, "select both and acknowledge",
 			chromedp.Click(chromedp.ID("alerts-all")),
 			chromedp.Click(chromedp.ID("alerts-bulk-ack")),
 			confirmDialog,
 			chromedp.WaitVisible(chromedp.CSS(`#alerts-body .empty`)),
 		)
-		for _, e := range site.risk.events {
+		for _, e := range site.risk.events[:3] {
 			if e.Status != "acknowledged" {
 				t.Errorf("event %d is %s, want acknowledged", e.ID, e.Status)
 			}
 		}
+		if e := site.risk.events[3]; e.Status != "open" {
+			t.Errorf("event 20 (recorded only) is %s, want it left open", e.Status)
+		}
+		browserSteps(t, ctx, "see who handled them",
+			evalJS(`(() => { const s = document.getElementById('alerts-status'); s.value = 'acknowledged'; s.dispatchEvent(new Event('change')); })()`),
+			chromedp.WaitVisible(chromedp.CSS(`.alert[data-ids="17,18"] .handled`)),
+		)
+		if who := browserValue(t, ctx, "read who handled it", chromedp.Text(chromedp.CSS(`.alert[data-ids="17,18"] .handled`))); !strings.HasPrefix(who, "otto 于 2026-11-26 23:") {
+			t.Errorf("handled reads %q, want otto and when", who)
+		}
 		browserSteps(t, ctx, "undo",
 			chromedp.Click(chromedp.ID("flash-undo")),
+			waitJS(`document.getElementById('flash-text').textContent.includes('已撤销')`),
+			evalJS(`(() => { const s = document.getElementById('alerts-status'); s.value = 'open'; s.dispatchEvent(new Event('change')); })()`),
 			chromedp.WaitVisible(chromedp.CSS(`.alert[data-ids="17,18"]`)),
 		)
 		if site.risk.events[0].Status != "open" {

@@ -230,11 +230,11 @@ type memOverview struct {
 	dnd    *memDND
 }
 
-func (o memOverview) OpenAlerts(context.Context) (map[string]int, error) {
-	out := map[string]int{"high": 0, "medium": 0, "low": 0}
+func (o memOverview) OpenAlerts(context.Context) ([]AlertCount, error) {
+	var out []AlertCount
 	for _, e := range o.risk.events {
 		if e.Status == "open" {
-			out[e.Severity]++
+			out = append(out, AlertCount{Category: e.Category, Severity: e.Severity, Count: 1})
 		}
 	}
 	return out, nil

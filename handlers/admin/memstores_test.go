@@ -137,6 +137,18 @@ func (a *memAudit) Audit(_ context.Context, before int64, limit int) ([]AuditEnt
 	return out, nil
 }
 
+func (a *memAudit) Recent(_ context.Context, actions []string, limit int) ([]AuditEntry, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []AuditEntry
+	for i := len(a.e) - 1; i >= 0 && len(out) < limit; i-- {
+		if slices.Contains(actions, a.e[i].Action) {
+			out = append(out, a.e[i])
+		}
+	}
+	return out, nil
+}
+
 func (a *memAudit) entries() []AuditEntry {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -14,11 +14,36 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/bot/risk"
 )
 
 // The home page (今日概览): what needs staff today, from aggregates
 // (counts grouped in the database, one Redis hash a day), never from
 // reading every row on each view.
+
+// AlertCount is how many open risk events have one category and
+// severity.
+type AlertCount struct {
+	Category string
+	Severity string
+	Count    int
+}
+
+// alerting reports whether an event of category and severity alerts
+// staff under the scripts in force (risk: alert: categories): those that
+// do not (a category switched off, a severity below its threshold) are
+// recorded for review, not waiting for anyone.
+func (h *Handler) alerting(category, severity string) bool {
+	var s *bot.Scripts
+	if h.scripts != nil {
+		s = h.scripts.Scripts()
+	}
+	sev, err := risk.ParseSeverity(severity)
+	if err != nil {
+		return true // unknown: better shown than hidden
+	}
+	return risk.ConfigOf(s).Alerts(risk.Category(category), sev)
+}
 
 // DeadReason is how many dead outbox messages failed with one error.
 type DeadReason struct {
@@ -30,8 +55,8 @@ type DeadReason struct {
 
 // OverviewStore is what the home page reads from the database.
 type OverviewStore interface {
-	// OpenAlerts counts the risk events waiting, by severity.
-	OpenAlerts(ctx context.Context) (map[string]int, error)
+	// OpenAlerts counts the open risk events by category and severity.
+	OpenAlerts(ctx context.Context) ([]AlertCount, error)
 	// DeadReasons groups the newest dead messages by error, most
 	// frequent first.
 	DeadReasons(ctx context.Context, limit int) ([]DeadReason, error)
@@ -362,8 +387,17 @@ func (h *Handler) overviewHandler(c echo.Context) error {
 	v.Outbox = outboxSummary{Pending: counts[bot.OutboxPending], Dead: counts[bot.OutboxDead], Reasons: []reasonView{}}
 	if h.overview != nil {
 		if h.module("risk") != nil {
-			if v.Alerts, err = h.overview.OpenAlerts(ctx); err != nil {
+			counts, err := h.overview.OpenAlerts(ctx)
+			if err != nil {
 				return err
+			}
+			v.Alerts = map[string]int{"high": 0, "medium": 0, "low": 0, "review": 0}
+			for _, a := range counts {
+				if h.alerting(a.Category, a.Severity) {
+					v.Alerts[a.Severity] += a.Count
+				} else {
+					v.Alerts["review"] += a.Count
+				}
 			}
 		}
 		if v.Outbox.Stuck, err = h.overview.StuckPending(ctx, h.now().Add(-stuckAfter)); err != nil {

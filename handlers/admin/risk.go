@@ -22,8 +22,16 @@ type RiskEvent struct {
 	Conversation string `json:"conversation"`
 	// Sender is who sent the message: a PersonID from storage, masked
 	// in the API's answers.
-	Sender     string    `json:"sender"`
-	SenderTag  string    `json:"sender_tag,omitempty"`
+	Sender    string `json:"sender"`
+	SenderTag string `json:"sender_tag,omitempty"`
+	// HandledBy and HandledAt say who acknowledged or dismissed it, and
+	// when (from the audit log; listed for events not open).
+	HandledBy string     `json:"handled_by,omitempty"`
+	HandledAt *time.Time `json:"handled_at,omitempty"`
+	// Alerting says whether the event alerts staff under the scripts in
+	// force; one that does not (its category switched off, or below its
+	// severity) is recorded for review and is not waiting for anyone.
+	Alerting   bool      `json:"alerting"`
 	TextMasked string    `json:"text_masked"`
 	Count      int       `json:"count"`
 	Status     string    `json:"status"`
@@ -113,6 +121,29 @@ func (m *Risk) list(c echo.Context) error {
 	}
 	if events == nil {
 		events = []RiskEvent{}
+	}
+	// Who acknowledged or dismissed each one, and when, from the audit
+	// log (open ones have not been handled, or were reopened).
+	if h, ok := c.Get(handlerKey).(*Handler); ok && c.QueryParam("status") != "open" && c.QueryParam("status") != "" && len(events) > 0 {
+		ids := make([]int64, len(events))
+		for i, e := range events {
+			ids[i] = e.ID
+		}
+		by, err := h.handledBy(c.Request().Context(), []string{"risk.ack", "risk.dismiss", "risk.bulk"}, ids)
+		if err != nil {
+			return err
+		}
+		for i := range events {
+			if e, ok := by[events[i].ID]; ok {
+				events[i].HandledBy = e.Actor
+				at := e.At
+				events[i].HandledAt = &at
+			}
+		}
+	}
+	h, _ := c.Get(handlerKey).(*Handler)
+	for i := range events {
+		events[i].Alerting = h == nil || h.alerting(events[i].Category, events[i].Severity)
 	}
 	people := shownPeople(c)
 	for i := range events {

@@ -142,7 +142,7 @@ type auditRow struct {
 	ID     int64     `gorm:"primaryKey;autoIncrement"`
 	At     time.Time `gorm:"precision:6;not null"`
 	Actor  string    `gorm:"type:varchar(128);not null"`
-	Action string    `gorm:"type:varchar(64);not null"`
+	Action string    `gorm:"type:varchar(64);not null;index:ix_admin_audit_action"`
 	Target string    `gorm:"type:varchar(255);not null;default:''"`
 	Detail string    `gorm:"type:varchar(512);not null;default:''"`
 }
@@ -175,6 +175,21 @@ func (s *Admin) Audit(ctx context.Context, before int64, limit int) ([]AuditEntr
 	var rows []auditRow
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("sqlstore.Admin.Audit: %w: %w", bot.ErrUnavailable, err)
+	}
+	out := make([]AuditEntry, len(rows))
+	for i, r := range rows {
+		out[i] = AuditEntry{ID: r.ID, At: r.At.UTC(), Actor: r.Actor, Action: r.Action, Target: r.Target, Detail: r.Detail}
+	}
+	return out, nil
+}
+
+// Recent returns the newest entries of actions, up to limit, newest
+// first (who handled which alerts).
+func (s *Admin) Recent(ctx context.Context, actions []string, limit int) ([]AuditEntry, error) {
+	var rows []auditRow
+	err := s.db.gorm.WithContext(ctx).Where("action IN ?", actions).Order("id DESC").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore.Admin.Recent: %w: %w", bot.ErrUnavailable, err)
 	}
 	out := make([]AuditEntry, len(rows))
 	for i, r := range rows {

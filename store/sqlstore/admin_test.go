@@ -118,3 +118,17 @@ func TestAdminPeople(t *testing.T) {
 		})
 	}
 }
+
+func TestAdminAuditRecent(t *testing.T) {
+	s := mustAdmin(t)
+	ctx := t.Context()
+	for _, a := range []string{"risk.ack", "script.save", "risk.bulk", "risk.dismiss"} {
+		if err := s.Record(ctx, sqlstore.AuditEntry{At: time.Now(), Actor: "otto", Action: a, Target: "1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Recent(ctx, []string{"risk.ack", "risk.dismiss", "risk.bulk"}, 2)
+	if err != nil || len(got) != 2 || got[0].Action != "risk.dismiss" || got[1].Action != "risk.bulk" {
+		t.Errorf("Recent = %+v, %v, want the newest 2 risk decisions", got, err)
+	}
+}

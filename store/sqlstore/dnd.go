@@ -41,8 +41,8 @@ func NewDND(ctx context.Context, db *DB) (*DND, error) {
 // dndOptOutRow is one person's choice. A row with opted_out false is a
 // person who opted back in (since is then when).
 type dndOptOutRow struct {
-	Person    string    `gorm:"type:varchar(191);primaryKey"`
-	OptedOut  bool      `gorm:"not null;index:ix_dnd_opt_outs_out_since,priority:1"`
+	Person   string `gorm:"type:varchar(191);primaryKey"`
+	OptedOut bool   `gorm:"not null;index:ix_dnd_opt_outs_out_since,priority:1"`
 	// The index serves the console: counting who opted out (since
 	// midnight) and listing them newest first, without reading rows.
 	Since     time.Time `gorm:"precision:6;not null;index:ix_dnd_opt_outs_out_since,priority:2"`

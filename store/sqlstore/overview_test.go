@@ -37,9 +37,16 @@ func TestOverview(t *testing.T) {
 	if err := rs.SetRiskStatus(ctx, id, risk.StatusAcknowledged); err != nil {
 		t.Fatal(err)
 	}
-	alerts, err := ov.OpenAlerts(ctx)
+	counts, err := ov.OpenAlerts(ctx)
+	alerts := map[string]int{}
+	for _, c := range counts {
+		if c.Category != "fraud" {
+			t.Errorf("OpenAlerts category %q, want fraud", c.Category)
+		}
+		alerts[c.Severity] += c.Count
+	}
 	if err != nil || alerts["high"] != 2 || alerts["medium"] != 1 || alerts["low"] != 1 {
-		t.Errorf("OpenAlerts = %v, %v, want high 2, medium 1, low 1", alerts, err)
+		t.Errorf("OpenAlerts = %v, %v, want high 2, medium 1, low 1", counts, err)
 	}
 
 	var items []bot.OutboxItem

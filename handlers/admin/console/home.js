@@ -30,7 +30,8 @@
     if (o.alerts) {
       const total = o.alerts.high + o.alerts.medium + o.alerts.low;
       blocks.push(block('alerts', '待处理的风险提醒', '#alerts', big(total, '条', o.alerts.high ? 'bad' : ''),
-        el('div', { class: 'chips' }, ['high', 'medium', 'low'].map((s) => el('span', { class: 'badge ' + s, text: `${label('severity', s)}风险 ${o.alerts[s]}` })))));
+        el('div', { class: 'chips' }, ['high', 'medium', 'low'].map((s) => el('span', { class: 'badge ' + s, text: `${label('severity', s)}风险 ${o.alerts[s]}` }))),
+        o.alerts.review ? el('p', { class: 'hint', text: `另有 ${o.alerts.review} 条仅记录、未提醒（脚本中关闭了提醒的类别或低于提醒等级），可在风险提醒中查看。` }) : null));
     }
     blocks.push(block('outbox', '消息队列', '#outbox',
       el('div', { class: 'chips' },

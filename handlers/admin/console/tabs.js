@@ -40,16 +40,23 @@
     const body = $('alerts-body');
     fillCategories();
     if (!S.has('risk')) { fill(body, S.absent('风险识别')); $('alerts-bulk').hidden = true; return; }
-    const status = $('alerts-status').value;
-    const q = new URLSearchParams({ status, limit: '200' });
+    const choice = $('alerts-status').value;
+    // 仅记录 are open events that alert nobody (a category switched off
+    // in the scripts, or below its severity): recorded for review, not
+    // waiting. A message waits when any of its categories alerts.
+    const review = choice === 'review';
+    const status = review ? 'open' : choice;
+    const q = new URLSearchParams({ status, limit: '500' });
     if ($('alerts-category').value) q.set('category', $('alerts-category').value);
     const data = await call('GET', '/risk/events?' + q);
     alerts.groups = group(data.events || []);
+    if (status === 'open') alerts.groups = alerts.groups.filter((g) => g.events.some((e) => e.alerting) !== review);
     alerts.selected.clear();
     const open = status === 'open' && S.can('operator');
+    const waiting = status === 'open' && !review;
     $('alerts-bulk').hidden = !open || !alerts.groups.length;
     updateSelected();
-    if (!alerts.groups.length) { fill(body, S.empty(status === 'open' ? '没有需要处理的提醒。' : '没有记录。')); return; }
+    if (!alerts.groups.length) { fill(body, S.empty(waiting ? '没有需要处理的提醒。' : '没有记录。')); return; }
     fill(body, el('ul', { class: 'alerts' }, alerts.groups.map((g) => {
       const e = g.e;
       const ids = g.events.map((x) => x.id);
@@ -57,12 +64,12 @@
         el('header', {},
           open ? el('input', { type: 'checkbox', class: 'pick', 'aria-label': '选择', onchange: (ev) => { ev.target.checked ? alerts.selected.add(g) : alerts.selected.delete(g); updateSelected(); } }) : null,
           el('span', { class: 'badge ' + g.severity, text: '风险' + label('severity', g.severity) }),
-          g.events.map((x) => el('b', { class: 'cat', title: x.category, text: label('category', x.category) + (x.count > 1 ? ` ×${x.count}` : '') })),
+          g.events.map((x) => el('b', { class: 'cat' + (x.alerting ? '' : ' muted'), title: x.alerting ? x.category : `${x.category}：仅记录，脚本中未开启提醒`, text: label('category', x.category) + (x.count > 1 ? ` ×${x.count}` : '') + (x.alerting ? '' : '（仅记录）') })),
           el('span', { class: 'badge', text: label('alertStatus', e.status) })),
         e.text_masked ? el('div', { class: 'evidence', text: e.text_masked }) : null,
         el('div', { class: 'meta', text: '依据：' + g.events.map((x) => x.evidence).filter(Boolean).join('、') }),
         el('div', { class: 'meta' }, `${label('platform', e.platform)} · ${e.conversation ? '群 ' + e.conversation : '单聊'} · `, S.personLabel(e.sender, e.sender_tag), ` · ${S.fmtTime(e.created_at)}`),
-        e.status !== 'open' && e.handled_by ? el('div', { class: 'meta handled', text: `${e.handled_by} 于 ${S.fmtTime(e.handled_at)} ${label('alertStatus', e.status)}` }) : null,
+        e.status !== 'open' && e.handled_by ? el('div', { class: 'meta handled', text: `${e.handled_by === 'token' ? '管理令牌' : e.handled_by} 于 ${S.fmtTime(e.handled_at)} ${label('alertStatus', e.status)}` }) : null,
         open ? el('div', { class: 'actions' },
           el('button', { type: 'button', class: 'danger ghost', 'data-act': 'dismiss', onclick: () => decide([g], 'dismiss') }, '标记误报'),
           el('button', { type: 'button', class: 'primary', 'data-act': 'ack', onclick: () => decide([g], 'ack') }, '确认处理')) : null);
