@@ -105,6 +105,9 @@ type Handler struct {
 	// saveMu serialises saves on this replica, so two staff saving at
 	// once cannot interleave the history copy and the rename.
 	saveMu sync.Mutex
+	// checks holds a slot per script load running for validate or save
+	// (maxChecks).
+	checks chan struct{}
 }
 
 // New returns the admin API with the modules of the capabilities that
@@ -119,6 +122,7 @@ func New(token string, outbox OutboxAdmin, scripts ScriptsAdmin, logger *slog.Lo
 		staffCfg: StaffConfig{}.withDefaults(), people: newPeople(nil),
 		// Two at a time: see checkPassword.
 		hashSlots: make(chan struct{}, 2),
+		checks:    make(chan struct{}, maxChecks),
 	}
 	h.limiter = &localLimiter{m: map[string]localCount{}, now: func() time.Time { return h.now() }}
 	return h

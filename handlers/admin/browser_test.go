@@ -840,6 +840,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			openTab("campaigns"),
 			chromedp.WaitVisible(chromedp.CSS(`.campaign[data-id="c1"] button`)),
 			evalJS(`window.scrollTo(0, 0)`),
+			// The desktop step left c1's claims on the page: clear them, so
+			// the wait below is for this click's.
+			evalJS(`document.getElementById('claims-body').replaceChildren()`),
 			chromedp.Click(chromedp.CSS(`.campaign[data-id="c1"] button`)),
 			chromedp.WaitVisible(chromedp.CSS(`#claims-body tbody tr`)),
 		)
