@@ -14,11 +14,13 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/identity"
+	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/douyin"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/handlers/wecom"
+	"github.com/siyu-bot/siyu/knowledge"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -228,16 +230,38 @@ func (w platformWiring) douyin() error {
 // dry-run over the engine, saving into the scripts folder (editDir, ""
 // for the embedded examples), and the WeCom contacts report.
 func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, editDir string) error {
-	if w.cfg.AdminToken == "" {
-		w.logger.Info("admin API and console off: set SIYU_ADMIN_TOKEN to enable them")
+	staff, people, err := consoleStaff(ctx, w.st)
+	if err != nil {
+		return err
+	}
+	accounts, err := staff.Staff.ListStaff(ctx)
+	if err != nil {
+		return err
+	}
+	if w.cfg.AdminToken == "" && len(accounts) == 0 {
+		w.logger.Info("admin API and console off: set SIYU_ADMIN_TOKEN, or add a staff account (siyu staff add NAME --role admin)")
 		return nil
 	}
-	if len(w.cfg.AdminToken) < 16 {
-		// The token is the console's only lock; a short one can be guessed.
+	if w.cfg.AdminToken != "" && len(w.cfg.AdminToken) < 16 {
+		// The token is an admin's key; a short one can be guessed.
 		w.logger.Warn("SIYU_ADMIN_TOKEN is shorter than 16 characters; use a long random value (openssl rand -hex 24)")
 	}
 	modules, holds := admin.FromCapabilities(w.app.stack.Capabilities())
 	h := admin.New(w.cfg.AdminToken, outbox, w.app.library, w.logger, modules...)
+	h.WithStaff(staff).WithPeople(people)
+	if labels, err := nlp.DatasetLabels(knowledge.FS, intentsDataset); err == nil {
+		h.WithIntents(labels) // the rule form's choice of intents
+	}
+	ov, err := sqlstore.NewOverview(ctx, w.st.db)
+	if err != nil {
+		return err
+	}
+	h.WithOverview(overviewStore{ov}, redisstore.NewDailyCounts(w.st.rdb))
+	dndStore, err := sqlstore.NewDND(ctx, w.st.db)
+	if err != nil {
+		return err
+	}
+	h.WithOptOuts(optOutLister{dndStore})
 	h.WithDryRun(w.app.engine, holds)
 	if editDir != "" {
 		h.WithScriptsDir(editDir)
@@ -250,7 +274,7 @@ func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, e
 		h.WithContacts(contactsReport{store})
 	}
 	h.Register(w.group)
-	w.logger.Info("admin API and console on", "path", "/admin/", "scripts_save", editDir != "")
+	w.logger.Info("admin API and console on", "path", "/admin/", "scripts_save", editDir != "", "staff_accounts", len(accounts), "token", w.cfg.AdminToken != "")
 	return nil
 }
 
