@@ -25,8 +25,11 @@ func (a Analyzer) Analyze(_ context.Context, t *bot.Turn) error {
 
 // Handover is a layer-5 stage: a message the classifier reads as the
 // hand-over intent (human_agent) with at least the section's
-// min_confidence raises a bot.StaffAlert about the conversation and tells
-// the customer a person will answer (scripts' intents: section).
+// min_confidence asks for a bot.Handover of the conversation (the
+// platform's adapter passes it to the brand's staff, and bot/handover
+// pauses the bot there), raises a bot.StaffAlert about it and tells the
+// customer a person will answer (scripts' intents: section). In a group
+// it only alerts: a group is not handed to a person.
 type Handover struct {
 	// Pick chooses one of several replies; nil: at random.
 	Pick func(n int) int
@@ -38,7 +41,11 @@ func (h Handover) HandleTurn(_ context.Context, t *bot.Turn) (bool, error) {
 	if t.Intent == "" || t.Intent != s.HandoverIntent || t.Confidence < s.MinConfidence {
 		return false, nil
 	}
-	t.Add(bot.StaffAlert{To: t.Event.ReplyTarget(), Title: s.AlertTitle, Text: t.Event.Text})
+	to := t.Event.ReplyTarget()
+	if !t.Event.Conversation.IsGroup() {
+		t.Add(bot.Handover{To: to, Step: bot.HandoverStart, Reason: "intent"})
+	}
+	t.Add(bot.StaffAlert{To: to, Title: s.AlertTitle, Text: t.Event.Text})
 	t.ReplyText(pick(s.HandoverReply, h.Pick))
 	t.Answer = bot.Answer{Stage: "handover", Intent: t.Intent, Confidence: t.Confidence}
 	return true, nil
