@@ -117,6 +117,10 @@ func simulate(ctx context.Context, env runEnv) error {
 		fmt.Fprintln(env.stdout, "(no reply: the server answered success)")
 		return nil
 	}
+	if r.MsgType == "transfer_customer_service" {
+		fmt.Fprintln(env.stdout, "(passed to the Official Account's customer service: transfer_customer_service "+r.KfAccount+")")
+		return nil
+	}
 	fmt.Fprintln(env.stdout, r.Content)
 	return nil
 }
