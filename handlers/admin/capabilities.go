@@ -60,6 +60,9 @@ func FromCapabilities(caps []bot.Capability) (modules []Module, holds HoldExplai
 			modules = append(modules, NewDND(dndAdapter{svc}))
 			holds = svc
 		}
+		if svc, ok := c.(InboxService); ok {
+			modules = append(modules, NewInbox(svc))
+		}
 	}
 	return modules, holds
 }
