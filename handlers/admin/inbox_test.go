@@ -169,7 +169,8 @@ func newInboxServer(t *testing.T, f *fakeInbox) string {
 	e := handlers.NewEcho(logger)
 	m := NewInbox(f)
 	m.now = f.now
-	New("t0ken", &fakeOutbox{}, nil, logger, m).Register(e.Group(""))
+	lib, _ := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ})
+	New("t0ken", &fakeOutbox{}, lib, logger, m).Register(e.Group(""))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv.URL

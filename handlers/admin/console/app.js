@@ -617,6 +617,18 @@
     try { await show(); } catch (e) { fill($('dnd-person-body'), errorBox(e)); }
   });
 
+  // ---------- modules in files of their own ----------
+
+  // A console module kept in its own file (ui/inbox.js) adds its tab
+  // through this, with the helpers it shares.
+  window.siyuConsole = {
+    call, el, fill, empty, absent, errorBox, flash, fmtTime, has, platformNames,
+    addTab(name, loader) {
+      loaders[name] = loader;
+      if (state.caps && location.hash.slice(1) === name) route();
+    },
+  };
+
   // ---------- start ----------
 
   if (sessionStorage.getItem(TOKEN_KEY)) {
