@@ -29,11 +29,11 @@ import (
 // scriptSections returns every capability's script sections, from a
 // stack built without stores: enough to check scripts.
 func scriptSections(ctx context.Context) ([]bot.Section, error) {
-	caps, _, err := capabilities(ctx, capDeps{})
+	caps, err := capabilities(ctx, capDeps{})
 	if err != nil {
 		return nil, err
 	}
-	stack, err := bot.NewStack(caps...)
+	stack, err := bot.NewStack(caps.list...)
 	if err != nil {
 		return nil, err
 	}
