@@ -358,7 +358,7 @@ func loadModelFile(path string) (*nlp.Model, error) {
 
 // riskReading is what `siyu classify` reports for risk: "risk", the main
 // category or "none", and "risk_categories", every category that hit.
-// cmdClassify (wire_nlp.go) adds it to each line's reading.
+// cmdClassify adds it to each line's reading.
 func riskReading(s *risk.Scanner, text string) (main string, categories []string) {
 	categories = risk.Main(s.Scan(text))
 	if len(categories) == 0 {

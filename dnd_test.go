@@ -22,7 +22,7 @@ import (
 var dndShanghai = func() *time.Location {
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
-		panic(err) // time/tzdata is linked in by wire_dnd.go
+		panic(err) // bot/dnd links in time/tzdata
 	}
 	return loc
 }()

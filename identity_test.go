@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -394,4 +395,36 @@ func TestIdentityScope(t *testing.T) {
 			t.Errorf("%s: identityScope(%s, %s) = %q, want %q", tc.name, tc.p, tc.account, got, tc.want)
 		}
 	}
+}
+
+// TestIdentityTokenRefreshCounted: the access token identity fetches to
+// learn a follower's unionid is counted in siyu_token_refreshes_total.
+// Identity once built its own Official Account client and token cache,
+// which lacked the metrics hook, so a token it fetched went uncounted.
+func TestIdentityTokenRefreshCounted(t *testing.T) {
+	f := newIdentityAPIs(t, map[string]string{"o-tok": "un-tok"})
+	base, logs, _, _ := identitySiyu(t, f, nil)
+	mark := logs.Len()
+	oa(t, base, func(s *wechat.Simulator) []byte { return s.EventXML("o-tok", "subscribe", "", time.Now().Unix()) })
+	waitFor(t, logs, `msg="identity: user checked" platform=wechat linked=true`, mark)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `siyu_token_refreshes_total{platform="wechat"} 1`) {
+		t.Errorf("metrics do not count identity's token fetch:\n%s", grepLines(string(body), "siyu_token_refreshes_total"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, sub) {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(out, "\n")
 }

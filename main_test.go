@@ -37,7 +37,7 @@ func waitFor(t *testing.T, logs *bottest.Logs, want string, mark int) {
 // environment, on the real backends when MYSQL_DSN and REDIS_URL are set
 // (an isolated database of its own) and the embedded ones otherwise. It
 // returns the base URL and the server's log.
-func startSiyu(t *testing.T, extra map[string]string) (string, *bottest.Logs) {
+func startSiyu(t testing.TB, extra map[string]string) (string, *bottest.Logs) {
 	t.Helper()
 	env := map[string]string{
 		"SIYU_ADDR":   "127.0.0.1:0",

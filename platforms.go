@@ -50,7 +50,7 @@ func (w platformWiring) mount(ctx context.Context) error {
 		return err
 	}
 	if w.cfg.RiskAlertWebhook != "" && len(w.cfg.WeCom.AlertTo) == 0 {
-		robot, err := newAlertWebhook(w.cfg.RiskAlertWebhook, &http.Client{Timeout: 10 * time.Second})
+		robot, err := wecom.NewRobotSender(w.cfg.RiskAlertWebhook, &http.Client{Timeout: 10 * time.Second})
 		if err != nil {
 			return fmt.Errorf("config: RISK_ALERT_WEBHOOK: %w", err)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -180,57 +179,6 @@ func TestRiskReading(t *testing.T) {
 		if main != tc.main || strings.Join(all, ",") != tc.all {
 			t.Errorf("riskReading(%q) = %q, %v, want %q, %q", tc.text, main, all, tc.main, tc.all)
 		}
-	}
-}
-
-// TestAlertWebhook checks the webhook sender: the JSON a group robot
-// takes, refusals that retrying cannot fix, and retryable failures.
-func TestAlertWebhook(t *testing.T) {
-	var got []map[string]any
-	status, errcode := http.StatusOK, 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		got = append(got, body)
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"errcode":%d,"errmsg":"x"}`, errcode)
-	}))
-	t.Cleanup(srv.Close)
-	hook, err := newAlertWebhook(srv.URL+"/cgi-bin/webhook/send?key=secret", srv.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	alert := bot.StaffAlert{Title: "风险提醒：诈骗（高）", Text: "群 wr1 · 共 3 条"}
-	tests := []struct {
-		name         string
-		status, code int
-		action       bot.Action
-		wantErr      error // nil for success
-	}{
-		{name: "sent", status: 200, action: alert},
-		{name: "refused", status: 200, code: 93000, action: alert, wantErr: bot.ErrInvalid},
-		{name: "rate limited", status: 200, code: 45009, action: alert, wantErr: bot.ErrUnavailable},
-		{name: "server error", status: 502, action: alert, wantErr: bot.ErrUnavailable},
-		{name: "not an alert", status: 200, action: bot.Reply{Text: "x"}, wantErr: bot.ErrInvalid},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			status, errcode = tc.status, tc.code
-			err := hook.Send(t.Context(), tc.action)
-			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Errorf("Send = %v, want %v", err, tc.wantErr)
-			}
-			if err != nil && strings.Contains(err.Error(), "secret") {
-				t.Errorf("error %q names the robot's key", err)
-			}
-		})
-	}
-	text := got[0]["text"].(map[string]any)["content"].(string)
-	if got[0]["msgtype"] != "text" || text != "【风险提醒：诈骗（高）】\n群 wr1 · 共 3 条" {
-		t.Errorf("posted %v, want the alert as a text message", got[0])
-	}
-	if _, err := newAlertWebhook("ftp://x", nil); !errors.Is(err, bot.ErrInvalid) {
-		t.Errorf("newAlertWebhook(ftp) = %v, want ErrInvalid", err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // decodes it with the same file:line errors as rules, and its compiled
 // value belongs to the same immutable Scripts as the rules, so one event
 // never sees two versions. The loader takes sections from its caller
-// (LoadScripts(fsys, checkin.Section{}, …)); script.go never grows a case
+// (LoadScripts(fsys, checkin.Section{}, …)); it never grows a case
 // per feature, and a key no section claims is still an error.
 type Section interface {
 	// Key is the top-level key, e.g. "checkin".

@@ -2,17 +2,17 @@ package nlp
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/internal/hanzi"
 )
 
 // Canonical returns text in the form the intent model (and the FAQ's
 // similarity) reads: bot.Normalize's form, then
 //
-//   - traditional characters become simplified ones (簽到 → 签到), from a
-//     table of the ~1600 traditional characters whose simplified form is
-//     one of GB2312's 3755 common characters (trad_table.go);
+//   - traditional characters become simplified ones (簽到 → 签到), from
+//     the table of ~1600 common ones that risk folds with too
+//     (bot/internal/hanzi);
 //   - zero-width and other invisible format characters are dropped
 //     wherever they are (Normalize only trims them from the ends);
 //   - spaces and separators (. - _ * · / | ~ 、 …) between two Chinese
@@ -132,27 +132,6 @@ func isHan(r rune) bool { return 0x4E00 <= r && r <= 0x9FFF }
 // toSimplified maps a traditional character of the table to its
 // simplified form and returns every other rune as it is.
 func toSimplified(r rune) rune {
-	if !isHan(r) {
-		return r
-	}
-	i := r - 0x4E00
-	if tradBits[i/8]&(1<<(i%8)) == 0 {
-		return r
-	}
-	// Binary search over the 6-byte (traditional, simplified) pairs.
-	lo, hi := 0, len(tradPairs)/6
-	for lo < hi {
-		m := (lo + hi) / 2
-		t, _ := utf8.DecodeRuneInString(tradPairs[m*6:])
-		switch {
-		case t == r:
-			s, _ := utf8.DecodeRuneInString(tradPairs[m*6+3:])
-			return s
-		case t < r:
-			lo = m + 1
-		default:
-			hi = m
-		}
-	}
-	return r
+	s, _ := hanzi.Simplify(r)
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/internal/hanzi"
 )
 
 func TestCanonical(t *testing.T) {
@@ -66,5 +67,24 @@ func TestToSimplifiedTable(t *testing.T) {
 		if got := toSimplified(tc.trad); got != tc.simp {
 			t.Errorf("toSimplified(%q) = %q, want %q", tc.trad, got, tc.simp)
 		}
+	}
+}
+
+// TestCanonicalTraditionalTable checks the wiring to the shared table:
+// every traditional character it lists becomes its simplified form.
+func TestCanonicalTraditionalTable(t *testing.T) {
+	n := 0
+	for r := rune(0x4E00); r <= 0x9FFF; r++ {
+		s, ok := hanzi.Simplify(r)
+		if !ok {
+			continue
+		}
+		n++
+		if got := Canonical(string(r)); got != string(s) {
+			t.Errorf("Canonical(%q) = %q, want %q", r, got, s)
+		}
+	}
+	if n < 1500 {
+		t.Errorf("checked %d traditional characters, want the ~1600 of the table", n)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/siyu-bot/siyu/bot/internal/hanzi"
 )
 
 // folded is a message in the form lexicons and the number detectors
@@ -157,7 +159,7 @@ func foldRune(r rune) (rune, bool) {
 	if m, ok := lookAlike(r); ok {
 		return m, true
 	}
-	if m, ok := simplified(r); ok {
+	if m, ok := hanzi.Simplify(r); ok {
 		if l, ok := lookAlike(m); ok {
 			return l, true
 		}
@@ -192,7 +194,7 @@ func digitOf(r rune) (rune, bool) {
 		return 1, true
 	case '二', '贰', '貳', '两', '兩', '弍':
 		return 2, true
-	case '三', '叁', '參', '弎':
+	case '三', '叁', '參', '叄', '弎':
 		return 3, true
 	case '四', '肆':
 		return 4, true
@@ -225,9 +227,9 @@ func digitOf(r rune) (rune, bool) {
 // lookAlike folds characters that customers swap in to dodge filters
 // onto the one a lexicon is written with: homophones and look-alikes of
 // 微 and 信 (薇信 威信 徾信 維信 V芯), of 加 (伽 嘉 ➕), Greek and
-// Cyrillic letters that look like Latin ones. Both sides of a match are
-// folded, so an innocent word that folds with them ("威胁" → "微胁")
-// still matches only itself.
+// Cyrillic letters that look like Latin ones, and variant spellings
+// (帐号 → 账号). Both sides of a match are folded, so an innocent word
+// that folds with them ("威胁" → "微胁") still matches only itself.
 func lookAlike(r rune) (rune, bool) {
 	switch r {
 	case '薇', '威', '徾', '維', '维', '嶶', '溦', '媺', '巍', '葳':
@@ -258,6 +260,13 @@ func lookAlike(r rune) (rune, bool) {
 		return 'y', true
 	case 'ԛ':
 		return 'q', true
+	// Variants the character table leaves apart, since each is a
+	// standard simplified character of its own: 帐 (帳) is also written
+	// for 账 (帐号, 转帐, Taiwan's 帳號, 轉帳), and 著 for 着 (等著).
+	case '帐':
+		return '账', true
+	case '著':
+		return '着', true
 	}
 	return r, false
 }

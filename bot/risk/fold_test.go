@@ -1,6 +1,10 @@
 package risk
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/siyu-bot/siyu/bot/internal/hanzi"
+)
 
 // TestFoldEvasions checks every evasion family Fold undoes: each input
 // must fold to the same text as its plain form.
@@ -32,6 +36,11 @@ func TestFoldEvasions(t *testing.T) {
 		{name: "roman numeral five", in: "加ⅴ信", want: "加v信"},
 		{name: "chinese digits", in: "一三八零零一三八零零零", want: "13800138000"},
 		{name: "financial digits", in: "壹叁捌", want: "138"},
+		{name: "traditional financial digits", in: "壹叄捌貳參", want: "13823"},
+		{name: "traditional the table took from nlp's", in: "國外無抵押", want: "国外无抵押"},
+		{name: "traditional 帳 for 账", in: "轉帳到這個帳戶", want: "转账到这个账户"},
+		{name: "simplified 帐 for 账", in: "出售帐号", want: "出售账号"},
+		{name: "著 for 着", in: "你給我等著", want: "你给我等着"},
 		{name: "幺 and 两", in: "幺三八两", want: "1382"},
 		{name: "circled digits", in: "①③⑧", want: "138"},
 		{name: "dingbat digits", in: "❶➂➑", want: "138"},
@@ -98,5 +107,42 @@ func TestScanEvasions(t *testing.T) {
 				t.Errorf("Scan(%q) = %+v, want %s", tc.text, hits, tc.want)
 			}
 		})
+	}
+}
+
+// BenchmarkFold folds a simplified and a traditional message: every
+// Chinese character is looked up in the traditional→simplified table.
+func BenchmarkFold(b *testing.B) {
+	for _, tc := range []struct{ name, in string }{
+		{"simplified", "早上好，大杯生椰拿铁今天第二杯半价吗？想要更便宜的加我微信"},
+		{"traditional", "早上好，大杯生椰拿鐵今天第二杯半價嗎？想要更便宜的加我微信號"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var f folded
+			b.ReportAllocs()
+			for b.Loop() {
+				foldInto(&f, tc.in)
+			}
+		})
+	}
+}
+
+// TestFoldTraditionalTable checks the wiring to the shared table: every
+// traditional character it lists folds as its simplified form does
+// (digit forms such as 參 excepted: they fold to their digit first).
+func TestFoldTraditionalTable(t *testing.T) {
+	n := 0
+	for r := rune(0x4E00); r <= 0x9FFF; r++ {
+		s, ok := hanzi.Simplify(r)
+		if _, digit := digitOf(r); !ok || digit {
+			continue
+		}
+		n++
+		if got, want := Fold(string(r)), Fold(string(s)); got != want {
+			t.Errorf("Fold(%q) = %q, want %q as Fold(%q)", r, got, want, s)
+		}
+	}
+	if n < 1500 {
+		t.Errorf("checked %d traditional characters, want the ~1600 of the table", n)
 	}
 }

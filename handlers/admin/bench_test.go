@@ -10,7 +10,13 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/bottest"
+	"github.com/siyu-bot/siyu/bot/checkin"
+	"github.com/siyu-bot/siyu/bot/coupon"
+	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/bot/nlp"
+	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/knowledge"
 	"github.com/siyu-bot/siyu/scripts"
 )
 
@@ -18,7 +24,21 @@ import (
 // in-process (no network), for the editor's two hot calls.
 func benchAPI(b *testing.B) (http.Handler, string) {
 	b.Helper()
-	lib, err := bot.NewLibrary(scripts.FS, nil)
+	// The shipped examples use every capability's section; the intent
+	// names are the shipped model's.
+	model, err := knowledge.FS.Open("intents.model")
+	if err != nil {
+		b.Fatal(err)
+	}
+	labels, err := nlp.ReadLabels(model)
+	model.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sections := []bot.Section{
+		checkin.Section{}, coupon.Section{}, dnd.Section{}, risk.Section{}, nlp.FAQSection{}, nlp.IntentsSection{Labels: labels},
+	}
+	lib, err := bot.NewLibrary(scripts.FS, nil, sections...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,9 +7,7 @@ package wechat
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +24,7 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/body"
+	"github.com/siyu-bot/siyu/handlers/internal/late"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 )
 
@@ -54,9 +53,9 @@ type Config struct {
 	// handling or queueing is tried again; it doubles up to 5 s.
 	RetryBackoff time.Duration
 	// LateDelay is how long after the reply budget ran out a late
-	// callback's stored event comes due in the outbox (persistLate). It
-	// must exceed the dedupe lease (bot.DedupeConfig.Lease, 6 s by
-	// default): see persistLate.
+	// callback's stored event comes due in the outbox. It must exceed the
+	// dedupe lease (bot.DedupeConfig.Lease, 6 s by default): see package
+	// handlers/internal/late.
 	LateDelay time.Duration
 	Now       func() time.Time
 }
@@ -100,6 +99,9 @@ type Handler struct {
 	h          bot.Handler
 	outbox     Enqueuer
 	logger     *slog.Logger
+	// late stores, renders and retries callbacks answered before their
+	// handling finished (handle).
+	late *late.Callbacks[bot.Event]
 }
 
 // New returns the callback handler for one Official Account.
@@ -113,7 +115,9 @@ func New(cfg Config, h bot.Handler, outbox Enqueuer, logger *slog.Logger) (*Hand
 		return nil, fmt.Errorf("wechat.New: %w: %w", bot.ErrInvalid, err)
 	}
 	allowPlain := cfg.AllowPlain || !c.CanDecrypt()
-	return &Handler{cfg: cfg, crypto: c, allowPlain: allowPlain, h: h, outbox: outbox, logger: logger}, nil
+	wh := &Handler{cfg: cfg, crypto: c, allowPlain: allowPlain, h: h, outbox: outbox, logger: logger}
+	wh.late = wh.newLate()
+	return wh, nil
 }
 
 // Register mounts the callback routes on g.
@@ -250,7 +254,7 @@ func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, la
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if w.window.Close() {
-			h.persistLate(ctx, ev)
+			h.late.Persist(ctx, ev)
 			answerSuccess(c.Response())
 		}
 	})
@@ -271,82 +275,49 @@ func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, la
 // Outbox.SetRenderer.
 const LateRendererName = "wechat_late"
 
-// lateGrace is how long after its ProcessTimeout a late event without
-// a dedupe key comes due: by then the replica that answered has queued
-// the actions or died. Events with a key come due sooner (LateDelay).
-const lateGrace = 30 * time.Second
-
-// persistLate stores the event of a callback about to be answered
-// "success" before its handling finished: if this replica dies first,
-// the outbox (in any replica) handles the event again (LateRenderer), so
-// what WeChat will not retry is still answered. A failure is logged; the
-// in-process retries of deliverLate still apply.
-//
-// When it comes due: the stored copy runs through Dedupe, whose claim
-// the first handling holds as a lease renewed while it runs. So the copy
-// may come due as soon as that lease would have run out had this replica
-// died now (LateDelay, over the lease), rather than after the longest the
-// handling could take (ProcessTimeout, 60 s): the copy then finds either
-// the stored result (the handling finished: it sends nothing more, as
-// the actions are queued under the event's key), the claim expired (the
-// replica died: it handles the event afresh, once), or the claim still
-// renewed (the handling runs on: Dedupe answers "still being handled"
-// with ErrUnavailable after its Wait, and the outbox tries the copy again
-// with backoff). A handling that failed released its claim, and either
-// deliverLate's retry or the copy claims it first, never both. So a dead
-// replica's late callback is answered about LateDelay after its budget,
-// not ProcessTimeout + 30 s. An event without a dedupe key has no such
-// guard and keeps the long delay.
-func (h *Handler) persistLate(ctx context.Context, ev bot.Event) {
-	data, err := json.Marshal(ev)
-	if err == nil {
-		// Bounded: "success" must still reach WeChat within its 5 s.
-		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		defer cancel()
-		delay := h.cfg.LateDelay
-		if ev.DedupeKey == "" {
-			delay = h.cfg.ProcessTimeout + lateGrace
-		}
-		sum := sha256.Sum256([]byte(string(ev.Account) + "\x00" + ev.DedupeKey))
-		err = h.outbox.Enqueue(pctx, "", []bot.Action{bot.Batched{
-			Key:    "wechat-late:" + hex.EncodeToString(sum[:16]),
-			SendAt: h.cfg.Now().Add(delay),
-			Action: bot.Render{To: ev.ReplyTarget(), Renderer: LateRendererName, Key: string(data)},
-		}})
-	}
-	if err != nil {
-		h.logger.WarnContext(ctx, "wechat: late event not stored; only this replica will finish it", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
-	}
+// newLate returns h's late events (handlers/internal/late): an event is
+// stored as itself, one row per account and dedupe key, and Dedupe guards
+// every event that has a key, so its copy comes due after LateDelay.
+func (h *Handler) newLate() *late.Callbacks[bot.Event] {
+	return late.New(late.Spec[bot.Event]{
+		Platform:  "wechat",
+		Noun:      "event",
+		Renderer:  LateRendererName,
+		KeyPrefix: "wechat-late:",
+		Identity:  func(ev bot.Event, _ []byte) string { return string(ev.Account) + "\x00" + ev.DedupeKey },
+		To:        func(ev bot.Event) bot.Target { return ev.ReplyTarget() },
+		Guarded:   func(ev bot.Event) bool { return ev.DedupeKey != "" },
+		Attrs:     func(ev bot.Event) []any { return []any{"kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey)} },
+		Run:       h.handleStored,
+	}, late.Policy{
+		Delay:          h.cfg.LateDelay,
+		ProcessTimeout: h.cfg.ProcessTimeout,
+		RetryBackoff:   h.cfg.RetryBackoff,
+		Now:            h.cfg.Now,
+	}, h.outbox, h.logger)
 }
 
 // LateRenderer returns the renderer of stored late events: it runs the
 // event through the handler (Dedupe included) and queues its actions, all
 // through the outbox, and itself sends nothing.
-func (h *Handler) LateRenderer() bot.Renderer { return lateRenderer{h} }
+func (h *Handler) LateRenderer() bot.Renderer { return h.late }
 
-type lateRenderer struct{ h *Handler }
-
-func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, error) {
-	if a.Key == "" {
-		return nil, nil // a reply answered passively elsewhere (notAnsweredElsewhere)
-	}
-	var ev bot.Event
-	if err := json.Unmarshal([]byte(a.Key), &ev); err != nil {
-		return nil, fmt.Errorf("wechat: stored late event: %w: %w", bot.ErrInvalid, err)
-	}
+// handleStored handles a stored late event (LateRenderer) and queues its
+// actions.
+func (h *Handler) handleStored(ctx context.Context, ev bot.Event) error {
 	// Closed: nothing can be answered passively any more, and the result
 	// Dedupe stores says so.
 	var w bot.AnswerWindow
 	w.Close()
 	wctx := bot.WithAnswerWindow(ctx, &w)
-	actions, err := r.h.h.HandleEvent(wctx, ev)
+	actions, err := h.h.HandleEvent(wctx, ev)
+	if err == nil {
+		err = h.outbox.Enqueue(ctx, ev.DedupeKey, h.notAnsweredElsewhere(wctx, ev, actions))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
+		return fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
 	}
-	if err := r.h.outbox.Enqueue(ctx, ev.DedupeKey, notAnsweredElsewhere(wctx, ev, actions)); err != nil {
-		return nil, fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
-	}
-	return nil, nil
+	return nil
 }
 
 // answer is a callback's answer window and the lock that keeps the
@@ -376,47 +347,29 @@ const successBody = "success"
 
 // deliverLate queues the actions of an event whose callback was already
 // answered "success": WeChat will not retry it, so nothing accepted may be
-// dropped. A handling that failed is run again (Dedupe released its
-// claim) and a queueing that failed is tried again, with backoff, until
-// the ProcessTimeout; the outbox key makes repeats harmless.
+// dropped. A handling that failed is run again and a queueing that failed
+// is tried again, until the ProcessTimeout (late.Callbacks.Retry).
 func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.Action, err error) {
-	handled := err == nil
-	wait := h.cfg.RetryBackoff
-	for attempt := 1; ; attempt++ {
-		if handled {
-			if err = h.outbox.Enqueue(ctx, ev.DedupeKey, notAnsweredElsewhere(ctx, ev, actions)); err == nil {
-				return
-			}
-		} else if errors.Is(err, bot.ErrInvalid) {
-			h.logger.WarnContext(ctx, "wechat: late event refused", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "err", err)
-			return
-		}
-		h.logger.WarnContext(ctx, "wechat: late event not delivered yet; retrying", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey),
-			"handled", handled, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			h.logger.ErrorContext(ctx, "wechat: late event lost: answered success, but not handled and queued in time",
-				"kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "handled", handled, "attempts", attempt, "err", err)
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, maxRetryBackoff)
-		if !handled {
+	h.late.Retry(ctx, ev, err,
+		func(ctx context.Context) error {
+			var err error
 			actions, err = h.h.HandleEvent(ctx, ev)
-			handled = err == nil
-		}
-	}
+			return err
+		},
+		func(ctx context.Context) error {
+			return h.outbox.Enqueue(ctx, ev.DedupeKey, h.notAnsweredElsewhere(ctx, ev, actions))
+		})
 }
 
 // notAnsweredElsewhere replaces in a late callback's actions the reply
 // another handling's callback answer carried, when Dedupe gave this one
 // that handling's stored result: a copy whose budget ran out while it
 // waited for the first must not send that reply through the outbox too.
-// In its place goes a marker that sends nothing but holds the reply's
+// In its place goes a placeholder that sends nothing but holds the reply's
 // outbox key, so that a later handling of the event (the copy's stored
 // late event, after a Redis restart forgot the result) cannot queue the
 // reply again.
-func notAnsweredElsewhere(ctx context.Context, ev bot.Event, actions []bot.Action) []bot.Action {
+func (h *Handler) notAnsweredElsewhere(ctx context.Context, ev bot.Event, actions []bot.Action) []bot.Action {
 	if !bot.AnswerWindowFrom(ctx).AnsweredElsewhere() {
 		return actions
 	}
@@ -426,15 +379,11 @@ func notAnsweredElsewhere(ctx context.Context, ev bot.Event, actions []bot.Actio
 	}
 	for i, a := range rest {
 		if a == nil && actions[i] != nil {
-			rest[i] = bot.Render{To: passive.Dest(), Renderer: LateRendererName} // no Key: nothing to render
+			rest[i] = h.late.Placeholder(passive.Dest())
 		}
 	}
 	return rest
 }
-
-// maxRetryBackoff caps the wait between a late event's retries: a store
-// that comes back is used within seconds.
-const maxRetryBackoff = 5 * time.Second
 
 // splitPassive picks the one action WeChat lets a callback answer with: a
 // hand-over to a person (the transfer_customer_service reply is the only

@@ -258,11 +258,7 @@ func (s *StaffSender) Send(ctx context.Context, a bot.Action) error {
 	if !ok {
 		return fmt.Errorf("wecom.StaffSender: %T is not a staff alert: %w", a, bot.ErrInvalid)
 	}
-	text := alert.Text
-	if alert.Title != "" {
-		text = "【" + alert.Title + "】\n" + text
-	}
-	invalid, err := s.api.SendAppText(ctx, s.agentID, s.to, truncateBytes(text, maxAppText))
+	invalid, err := s.api.SendAppText(ctx, s.agentID, s.to, truncateBytes(alertText(alert), maxAppText))
 	if err != nil {
 		return fmt.Errorf("wecom.StaffSender: %w", err)
 	}
@@ -271,6 +267,14 @@ func (s *StaffSender) Send(ctx context.Context, a bot.Action) error {
 		s.log.Warn("wecom: staff alert not delivered to some of WECOM_ALERT_TO", "invalid", invalid)
 	}
 	return nil
+}
+
+// alertText is how staff read an alert: its title in 【】 above its text.
+func alertText(a bot.StaffAlert) string {
+	if a.Title == "" {
+		return a.Text
+	}
+	return "【" + a.Title + "】\n" + a.Text
 }
 
 // truncateBytes cuts s to at most n bytes on a character boundary.

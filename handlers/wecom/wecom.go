@@ -12,9 +12,6 @@ package wecom
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +24,7 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/handlers"
 	"github.com/siyu-bot/siyu/handlers/internal/body"
+	"github.com/siyu-bot/siyu/handlers/internal/late"
 	"github.com/siyu-bot/siyu/handlers/internal/wxcrypt"
 )
 
@@ -56,9 +54,9 @@ type Config struct {
 	// (41096, WeCom unreachable); it doubles up to 2 s.
 	WelcomeBackoff time.Duration
 	// LateDelay is how long after the ack budget ran out a late message
-	// callback's stored copy comes due in the outbox (persistLate). It
-	// must exceed the dedupe lease (bot.DedupeConfig.Lease, 6 s by
-	// default): see persistLate.
+	// callback's stored copy comes due in the outbox. It must exceed the
+	// dedupe lease (bot.DedupeConfig.Lease, 6 s by default): see package
+	// handlers/internal/late.
 	LateDelay time.Duration
 	Now       func() time.Time
 }
@@ -135,6 +133,9 @@ type Handler struct {
 	// wg tracks work that outlives its callback: late processing and
 	// welcomes being sent.
 	wg sync.WaitGroup
+	// late stores, renders and retries callbacks answered before their
+	// processing finished (ack).
+	late *late.Callbacks[inbound]
 }
 
 // New returns the callback handler of one self-built app.
@@ -157,7 +158,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if d.Tags == nil {
 		d.Tags, _ = d.Welcomes.(TagAPI)
 	}
-	return &Handler{cfg: cfg, crypto: c, d: d, log: d.Logger}, nil
+	h := &Handler{cfg: cfg, crypto: c, d: d, log: d.Logger}
+	h.late = h.newLate()
+	return h, nil
 }
 
 // Register mounts the callback routes on g.
@@ -254,7 +257,7 @@ func (h *Handler) ack(c echo.Context, m inbound) error {
 		return c.NoContent(http.StatusOK)
 	case <-timer.C:
 		base := context.WithoutCancel(c.Request().Context())
-		h.persistLate(base, m)
+		h.late.Persist(base, m)
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
@@ -269,102 +272,66 @@ func (h *Handler) ack(c echo.Context, m inbound) error {
 // Outbox.SetRenderer.
 const LateRendererName = "wecom_late"
 
-// lateGrace is how long after its ProcessTimeout a late callback's stored
-// copy comes due when Dedupe does not guard it (new contacts, group
-// changes): by then the replica that answered has processed it or died.
-const lateGrace = 30 * time.Second
-
-// persistLate stores a callback about to be answered before its
-// processing finished: WeCom will not retry it, so if this replica dies
-// first, the outbox (in any replica) processes it again (LateRenderer).
-// When the processing did finish, Dedupe (messages), the contact claim
-// (new contacts) and the outbox keys make the second run change nothing.
-// A failure is logged; the in-process retries of retryLate still apply.
-//
-// When it comes due: a message runs through Dedupe, whose claim the
-// first processing holds as a lease renewed while it runs, so its copy
-// comes due once that lease would have run out had this replica died now
-// (LateDelay): it then finds the stored result (nothing more is sent),
-// the claim expired (the replica died: it is processed afresh, once), or
-// the claim still renewed (Dedupe answers "still being handled", and the
-// outbox tries the copy again with backoff). Other callbacks keep the
-// long delay, past the longest the processing may take: the contact
-// claim is no lease, and a copy that found it held by a processing that
-// later failed and gave it back would end with nothing sent.
-func (h *Handler) persistLate(ctx context.Context, m inbound) {
-	data, err := json.Marshal(m)
-	if err == nil {
-		// Bounded: the answer must still reach WeCom within its 5 s.
-		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		defer cancel()
-		sum := sha256.Sum256(append([]byte(h.cfg.CorpID+"\x00"), data...))
-		err = h.d.Outbox.Enqueue(pctx, "", []bot.Action{bot.Batched{
-			Key:    "wecom-late:" + hex.EncodeToString(sum[:16]),
-			SendAt: h.cfg.Now().Add(h.lateDelay(m)),
-			Action: bot.Render{To: bot.Target{Platform: bot.WeCom, Account: bot.AccountID(h.cfg.CorpID)}, Renderer: LateRendererName, Key: string(data)},
-		}})
-	}
-	if err != nil {
-		h.log.Warn("wecom: late callback not stored; only this replica will finish it", "event", m.Event, "change", m.ChangeType, "err", err)
-	}
+// newLate returns h's late callbacks (handlers/internal/late). A callback
+// is stored as parsed, one row per corp and callback. When its processing
+// did finish, Dedupe (messages), the contact claim (new contacts) and the
+// outbox keys make a second run change nothing.
+func (h *Handler) newLate() *late.Callbacks[inbound] {
+	return late.New(late.Spec[inbound]{
+		Platform:  "wecom",
+		Noun:      "callback",
+		Renderer:  LateRendererName,
+		KeyPrefix: "wecom-late:",
+		Identity:  func(_ inbound, data []byte) string { return h.cfg.CorpID + "\x00" + string(data) },
+		To:        func(inbound) bot.Target { return bot.Target{Platform: bot.WeCom, Account: bot.AccountID(h.cfg.CorpID)} },
+		Guarded:   h.lateGuarded,
+		Attrs:     func(m inbound) []any { return []any{"event", m.Event, "change", m.ChangeType} },
+		Run:       h.processStored,
+	}, late.Policy{
+		Delay:          h.cfg.LateDelay,
+		ProcessTimeout: h.cfg.ProcessTimeout,
+		RetryBackoff:   h.cfg.RetryBackoff,
+		Now:            h.cfg.Now,
+	}, h.d.Outbox, h.log)
 }
 
-// lateDelay is how long after now m's stored copy comes due: LateDelay
-// when Dedupe alone decides whether it runs again (see persistLate).
-func (h *Handler) lateDelay(m inbound) time.Duration {
+// lateGuarded reports whether Dedupe alone decides whether m runs again,
+// so that its stored copy may come due after LateDelay: a message does.
+// Other callbacks keep the long delay, past the longest the processing
+// may take: the contact claim is no lease, and a copy that found it held
+// by a processing that later failed and gave it back would end with
+// nothing sent; a group change has no claim at all.
+func (h *Handler) lateGuarded(m inbound) bool {
 	if _, ok := groupChange(h.cfg.CorpID, m); ok {
-		return h.cfg.ProcessTimeout + lateGrace
+		return false
 	}
-	if ev, ok := toEvent(h.cfg.CorpID, h.cfg.AgentID, m); ok && ev.Kind != bot.KindContactAdded && ev.DedupeKey != "" {
-		return h.cfg.LateDelay
-	}
-	return h.cfg.ProcessTimeout + lateGrace
+	ev, ok := toEvent(h.cfg.CorpID, h.cfg.AgentID, m)
+	return ok && ev.Kind != bot.KindContactAdded && ev.DedupeKey != ""
 }
 
 // LateRenderer returns the renderer of stored late callbacks: it
 // processes the callback again, which queues its actions in the outbox,
 // and itself sends nothing.
-func (h *Handler) LateRenderer() bot.Renderer { return lateRenderer{h} }
+func (h *Handler) LateRenderer() bot.Renderer { return h.late }
 
-type lateRenderer struct{ h *Handler }
-
-func (r lateRenderer) Render(ctx context.Context, a bot.Render) (bot.Action, error) {
-	var m inbound
-	if err := json.Unmarshal([]byte(a.Key), &m); err != nil {
-		return nil, fmt.Errorf("wecom: stored late callback: %w: %w", bot.ErrInvalid, err)
+// processStored processes a stored late callback (LateRenderer).
+func (h *Handler) processStored(ctx context.Context, m inbound) error {
+	if err := h.process(ctx, m); err != nil {
+		return fmt.Errorf("wecom: stored late callback %s/%s: %w", m.Event, m.ChangeType, err)
 	}
-	if err := r.h.process(ctx, m); err != nil {
-		return nil, fmt.Errorf("wecom: stored late callback %s/%s: %w", m.Event, m.ChangeType, err)
-	}
-	return nil, nil
+	return nil
 }
 
 // retryLate processes again, with backoff and within ProcessTimeout, a
 // callback that was answered before its processing failed: WeCom will
-// not retry it, so nothing accepted may be dropped. Dedupe released the
-// failed handling's claim, and the outbox key makes repeats harmless.
+// not retry it, so nothing accepted may be dropped (late.Callbacks.Retry).
 func (h *Handler) retryLate(base context.Context, m inbound, err error) {
 	if err == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(base, h.cfg.ProcessTimeout)
 	defer cancel()
-	wait := h.cfg.RetryBackoff
-	for attempt := 1; err != nil; attempt++ {
-		if errors.Is(err, bot.ErrInvalid) {
-			h.log.WarnContext(ctx, "wecom: late callback refused", "event", m.Event, "change", m.ChangeType, "err", err)
-			return
-		}
-		h.log.WarnContext(ctx, "wecom: late callback failed; retrying", "event", m.Event, "change", m.ChangeType, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			h.log.ErrorContext(ctx, "wecom: late callback lost: answered, but not processed in time", "event", m.Event, "change", m.ChangeType, "attempts", attempt, "err", err)
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-		err = h.process(ctx, m)
-	}
+	h.late.Retry(ctx, m, err, func(ctx context.Context) error { return h.process(ctx, m) }, nil)
 }
 
 // process records what the callback changes, runs the engine and hands
