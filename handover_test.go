@@ -244,6 +244,17 @@ func TestHandoverEndToEnd(t *testing.T) {
 	stopA()
 	a, logsA2, _ := replicaOf(t, env, prefix)
 	held(say(a, "o-ho-customer", "还在吗"), "after replica A restarted")
+	// A photo is passed on too; nobody's photo gets a bot answer.
+	photo := func(openid string) func(s *wechat.Simulator) []byte {
+		return func(s *wechat.Simulator) []byte {
+			return fmt.Appendf(nil, "<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[http://mmbiz.qpic.cn/x]]></PicUrl><MediaId><![CDATA[MEDIA]]></MediaId><MsgId>%d</MsgId></xml>",
+				demoOrigID, openid, time.Now().Unix(), wechat.NewMsgID())
+		}
+	}
+	held(oa(t, b, photo("o-ho-customer")), "a photo in the held conversation")
+	if r := oa(t, b, photo("o-ho-other")); r.MsgType != "" {
+		t.Errorf("another customer's photo answered %q %q, want nothing", r.MsgType, r.Content)
+	}
 
 	// Staff's inbox, on either replica.
 	var inbox struct {
@@ -270,7 +281,7 @@ func TestHandoverEndToEnd(t *testing.T) {
 	for _, m := range thread.Messages {
 		lines = append(lines, m.From+":"+m.Text)
 	}
-	if want := "customer:人工 bot:已为你转接人工客服 customer:营业时间是几点 customer:还在吗"; !thread.Held || strings.Join(lines, " ") != want {
+	if want := "customer:人工 bot:已为你转接人工客服 customer:营业时间是几点 customer:还在吗 customer:（图片）"; !thread.Held || strings.Join(lines, " ") != want {
 		t.Errorf("thread held=%v %q, want held with %q", thread.Held, lines, want)
 	}
 

@@ -126,7 +126,7 @@ func (f scriptsOf) Scripts() *bot.Scripts { return f().Scripts() }
 func (r *rig) event(t *testing.T, p bot.Platform, user string, kind bot.EventKind, text string) []string {
 	t.Helper()
 	ev := bot.Event{Platform: p, Account: "acct", Kind: kind, Sender: bot.UserID(user), Text: text, Time: r.clock.Now()}
-	if kind == bot.KindMenuClick {
+	if kind == bot.KindMenuClick || kind == bot.KindMedia {
 		ev.Key, ev.Text = text, ""
 	}
 	actions, err := r.h.HandleEvent(context.Background(), ev)
@@ -206,6 +206,8 @@ func TestHeldConversation(t *testing.T) {
 		{"a menu rule is paused, nothing forwarded", "u1", "MENU_HOURS", bot.KindMenuClick, []string{}},
 		{"a command before the hand-over still answers", "u1", "签到", bot.KindMessage, []string{"reply:签到成功"}},
 		{"人工 again is forwarded, not a second hand-over", "u1", "人工", bot.KindMessage, []string{"handover:forward:keyword:kf1@gh_test"}},
+		{"an image is forwarded", "u1", "image", bot.KindMedia, []string{"handover:forward:keyword:kf1@gh_test"}},
+		{"another customer's image gets nothing", "u2", "image", bot.KindMedia, []string{}},
 		{"another customer gets the bot", "u2", "营业时间", bot.KindMessage, []string{"reply:每天 9:00-21:00"}},
 	}
 	for _, st := range steps {
@@ -216,7 +218,7 @@ func TestHeldConversation(t *testing.T) {
 			}
 		})
 	}
-	want := []string{"customer:人工", "bot:已为你转接人工", "customer:营业时间", "customer:嗯嗯", "customer:（点击菜单）", "customer:签到", "bot:签到成功", "customer:人工"}
+	want := []string{"customer:人工", "bot:已为你转接人工", "customer:营业时间", "customer:嗯嗯", "customer:（点击菜单）", "customer:签到", "bot:签到成功", "customer:人工", "customer:（图片）"}
 	if got := r.store.texts(); !slices.Equal(got, want) {
 		t.Errorf("recorded = %q, want %q", got, want)
 	}

@@ -38,7 +38,7 @@ type turnState struct {
 // over on the section's keywords, menu keys and risks.
 func (s *Service) handleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 	ev := t.Event
-	if !eligible(ev) || (ev.Kind != bot.KindMessage && ev.Kind != bot.KindMenuClick) {
+	if !eligible(ev) || (ev.Kind != bot.KindMessage && ev.Kind != bot.KindMenuClick && ev.Kind != bot.KindMedia) {
 		return false, nil
 	}
 	st, _ := ctx.Value(stateKey{}).(*turnState)
@@ -51,7 +51,7 @@ func (s *Service) handleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 		st = &turnState{held: held, pause: p}
 	}
 	if st != nil && st.held {
-		if ev.Kind == bot.KindMessage {
+		if ev.Kind != bot.KindMenuClick {
 			t.Add(bot.Handover{To: ev.ReplyTarget(), Step: bot.HandoverForward, Reason: st.pause.Reason, Agent: st.pause.Agent})
 		}
 		t.Answer = bot.Answer{Stage: "handover:held", Intent: t.Intent, Confidence: t.Confidence}
@@ -98,7 +98,7 @@ func (s *Service) middleware(next bot.Handler) bot.Handler {
 			return nil, nil
 		case bot.KindStaffMessage:
 			return nil, s.staffWrote(ctx, conv, "", ev.Text)
-		case bot.KindMessage, bot.KindMenuClick:
+		case bot.KindMessage, bot.KindMenuClick, bot.KindMedia:
 		default:
 			return next.HandleEvent(ctx, ev)
 		}
@@ -205,6 +205,8 @@ func (s *Service) record(ctx context.Context, p Pause, ev bot.Event, actions []b
 		msgs = append(msgs, Message{Session: p.ID, Conv: p.Conv, From: Customer, Text: clip(ev.Text), At: now})
 	case ev.Kind == bot.KindMenuClick:
 		msgs = append(msgs, Message{Session: p.ID, Conv: p.Conv, From: Customer, Text: "（点击菜单）", At: now})
+	case ev.Kind == bot.KindMedia:
+		msgs = append(msgs, Message{Session: p.ID, Conv: p.Conv, From: Customer, Text: mediaText(ev.Key), At: now})
 	}
 	for _, a := range actions {
 		if a == nil || bot.IsProactive(a) || a.Dest().User != ev.Sender {
@@ -220,6 +222,26 @@ func (s *Service) record(ctx context.Context, p Pause, ev bot.Event, actions []b
 			return
 		}
 	}
+}
+
+// mediaText stands for what a customer sent that is not text: staff see
+// it in the platform's own tool, siyu keeps no media.
+func mediaText(kind string) string {
+	switch kind {
+	case "image":
+		return "（图片）"
+	case "voice":
+		return "（语音）"
+	case "video", "shortvideo":
+		return "（视频）"
+	case "location":
+		return "（位置）"
+	case "link":
+		return "（链接）"
+	case "file":
+		return "（文件）"
+	}
+	return "（非文字消息）"
 }
 
 // maxText bounds a recorded message: platforms cap a message near 2,000

@@ -132,6 +132,18 @@ func toEvent(account bot.AccountID, m inbound) (bot.Event, bool) {
 			ev.DedupeKey = "msg:" + eventKey()
 		}
 		return ev, true
+	case "image", "voice", "video", "shortvideo", "location", "link", "file":
+		// Answered by nobody, but passed on to 客服 while a person holds
+		// the conversation (the Official Account forwards only what the
+		// callback answers with transfer_customer_service).
+		ev.Kind, ev.Key = bot.KindMedia, m.MsgType
+		if m.MsgID != 0 {
+			ev.MessageID = strconv.FormatInt(m.MsgID, 10)
+			ev.DedupeKey = "msg:" + ev.MessageID
+		} else {
+			ev.DedupeKey = "msg:" + eventKey()
+		}
+		return ev, true
 	case "event":
 	default:
 		return ev, false

@@ -357,8 +357,9 @@
   const stageNames = {
     rule: '关键词规则', intent: '意图规则', fallback: '兜底回复', menu: '菜单', welcome: '欢迎语', faq: '常见问题',
     'command:checkin': '签到指令', 'command:coupon': '领券指令', 'command:dnd': '免打扰指令',
+    handover: '转人工', 'handover:held': '人工接待中（机器人暂停）',
   };
-  const actionNames = { reply: '回复', news: '图文', welcome: '欢迎语', staff_alert: '通知员工', render: '发送时生成', push: '主动消息' };
+  const actionNames = { reply: '回复', news: '图文', welcome: '欢迎语', staff_alert: '通知员工', render: '发送时生成', push: '主动消息', handover: '转人工' };
 
   $('dryrun-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
