@@ -18,6 +18,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/checkin"
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/bot/feedback"
 	"github.com/siyu-bot/siyu/bot/handover"
 	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/bot/nlp"
@@ -166,12 +167,15 @@ type capSet struct {
 
 // capabilities builds siyu's capabilities on their stores. The list it
 // returns is the stack's order (bot.NewStack): identity first, so its
-// middleware and gate fill unionids before everyone reads them; intents
-// before risk, which reads them; opting out before check-ins before
-// coupons, so 退订 is never taken for anything else and 签到 with a coupon
-// reward is one command; the hand-over after check-ins and before
-// coupons, so that in a conversation a person holds 退订 and 签到 still
-// answer and nothing after them does (bot/handover's stage.go says why).
+// middleware and gate fill unionids before everyone reads them; the
+// confirmations' observer, which finds the open question a message
+// answers before any command asks; intents before risk, which reads them;
+// opting out before check-ins before coupons, so 退订 is never taken for
+// anything else and 签到 with a coupon reward is one command; the
+// hand-over after check-ins and before coupons, so that in a
+// conversation a person holds 退订 and 签到 still answer and nothing after
+// them does (bot/handover's stage.go says why); feedback, which adds no
+// stage (the console finds it in the list).
 func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 	intentModel, err := nlp.LoadDatasetModel(knowledge.FS, intentsDataset)
 	if err != nil {
@@ -200,16 +204,35 @@ func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 		onHandover, onFirstReply = d.obs.Handover, d.obs.FirstReply
 	}
 
+	// Confirming questions live in Redis, shared by replicas, so the
+	// answer counts whichever replica it reaches.
+	var questions bot.QuestionStore
+	if d.st.rdb != nil {
+		questions = redisstore.NewQuestions(d.st.rdb)
+	}
+	confirm := bot.NewConfirmations(bot.ConfirmConfig{Store: questions, Logger: d.logger, Now: d.now})
+	// Lines staff label (reviewed risk events, corrected dry-runs) are
+	// masked by risk's detectors before they are kept.
+	learn := feedback.New(feedback.Config{
+		Store:  s.feedback,
+		Labels: map[string][]string{intentsDataset: intentModel.Labels(), risk.Dataset: risk.Labels()},
+		Mask:   scanner.MaskPII, Logger: d.logger, Now: d.now,
+	})
+
 	ids := identity.New(identity.Config{
 		Store: s.identities, Fetchers: d.clients.fetchers(), Scope: identityScope, Logger: d.logger,
 		FollowWait: d.cfg.UnionIDFollowWait, ContactWait: d.cfg.UnionIDContactWait,
 	})
-	intents := nlp.Intents{Model: intentModel}
-	risks := risk.NewService(risk.ServiceConfig{Scanner: scanner, Store: s.risk, Reviews: s.risk, Logger: d.logger})
-	optOuts := dnd.New(dnd.Config{Store: s.dnd, Counters: s.dndCounters, Scripts: d.scripts, Logger: d.logger, OnHeld: onHeld, Now: d.now})
-	coupons := coupon.New(coupon.Config{Store: s.coupons, Reports: s.coupons, Counter: s.couponCounter, Scripts: d.scripts, Logger: d.logger, OnClaim: onClaim, Now: d.now})
+	// Until the intent model carries per-intent thresholds measured on
+	// text from other sources (issue 24), no reading is sure on its own
+	// (Sure nil): opting out, check-ins, coupons and hand-overs read from
+	// the intent ask first, unless the scripts set a sure_confidence.
+	intents := nlp.Intents{Model: intentModel, Confirm: confirm}
+	risks := risk.NewService(risk.ServiceConfig{Scanner: scanner, Store: s.risk, Reviews: s.risk, Logger: d.logger, Learner: learn})
+	optOuts := dnd.New(dnd.Config{Store: s.dnd, Counters: s.dndCounters, Scripts: d.scripts, Logger: d.logger, OnHeld: onHeld, Now: d.now, Confirm: confirm})
+	coupons := coupon.New(coupon.Config{Store: s.coupons, Reports: s.coupons, Counter: s.couponCounter, Scripts: d.scripts, Logger: d.logger, OnClaim: onClaim, Now: d.now, Confirm: confirm})
 	// Milestone rewards claim through the coupon campaigns.
-	checkins := checkin.New(checkin.Options{Store: s.checkins, Records: s.checkins, Boards: s.boards, Coupons: coupons, Scripts: d.scripts, Logger: d.logger, Now: d.now})
+	checkins := checkin.New(checkin.Options{Store: s.checkins, Records: s.checkins, Boards: s.boards, Coupons: coupons, Scripts: d.scripts, Logger: d.logger, Now: d.now, Confirm: confirm})
 	hc := handover.Config{
 		Scripts: d.scripts, Retention: d.cfg.InboxRetention, Logger: d.logger, Now: d.now,
 		OnHandover: onHandover, OnFirstReply: onFirstReply,
@@ -224,7 +247,7 @@ func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 	handovers := handover.New(hc)
 
 	return capSet{
-		list:     []bot.Capability{ids, intents, risks, optOuts, checkins, handovers, coupons},
+		list:     []bot.Capability{ids, confirm, intents, risks, optOuts, checkins, handovers, coupons, learn},
 		identity: ids, handover: handovers,
 	}, nil
 }
@@ -241,6 +264,7 @@ type capStores struct {
 	boards        checkin.Boards
 	pauses        *redisstore.Handovers
 	handovers     *sqlstore.Handovers
+	feedback      feedback.Store
 }
 
 func openCapStores(ctx context.Context, st stores) (capStores, error) {
@@ -265,6 +289,9 @@ func openCapStores(ctx context.Context, st stores) (capStores, error) {
 		return s, err
 	}
 	s.pauses = redisstore.NewHandovers(st.rdb)
+	if s.feedback, err = sqlstore.NewFeedback(ctx, st.db); err != nil {
+		return s, err
+	}
 	s.dndCounters = redisstore.NewDNDCounters(st.rdb)
 	s.couponCounter = redisstore.NewCouponCounter(st.rdb)
 	s.boards = redisstore.NewCheckinBoards(st.rdb)

@@ -51,6 +51,9 @@ func (before) Install(st *bot.Stack) error {
 		if strings.Contains(t.Text, "投诉你们") {
 			t.Risks = []string{"complaint"}
 		}
+		if strings.Contains(t.Text, "加我微信") {
+			t.Risks = []string{bot.RiskPoaching}
+		}
 		return nil
 	}))
 	st.Command(bot.StageFunc(func(_ context.Context, t *bot.Turn) (bool, error) {
@@ -164,6 +167,7 @@ func TestHandoverTriggers(t *testing.T) {
 		{"the intent, raised by another capability", bot.KindMessage, "能帮我找个人吗", []string{"handover:start:intent:kf1@gh_test", "reply:意图转人工"}, "intent"},
 		{"a risk the section names", bot.KindMessage, "我要投诉你们", []string{"handover:start:risk:kf1@gh_test", "alert:要人工", "reply:抱歉，已请同事跟进"}, "risk"},
 		{"人工 inside a word is not the exact keyword", bot.KindMessage, "人工智能是什么", []string{"reply:没听懂"}, ""},
+		{"a barred message is not handed over", bot.KindMessage, "转人工，加我微信返现", []string{}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

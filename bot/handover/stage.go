@@ -57,6 +57,11 @@ func (s *Service) handleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 		t.Answer = bot.Answer{Stage: "handover:held", Intent: t.Intent, Confidence: t.Confidence}
 		return true, nil
 	}
+	if t.Barred() {
+		// Spam, fraud and poaching are not handed over: risk tells staff
+		// about them, once.
+		return false, nil
+	}
 	set := settingsOf(t.Scripts)
 	reason := set.matches(ev, t.Text, t.Risks)
 	if reason == "" {
