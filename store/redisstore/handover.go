@@ -23,6 +23,7 @@ import (
 // keep each change atomic, so a message arriving as staff end a
 // hand-over cannot bring the ended pause back.
 type Handovers struct {
+	c                         *Client
 	rdb                       redis.UniversalClient
 	prefix                    string // of a pause's key
 	index                     string
@@ -40,7 +41,7 @@ var (
 // NewHandovers returns the hand-over pauses stored in c under c's prefix.
 func NewHandovers(c *Client) *Handovers {
 	return &Handovers{
-		rdb: c.Redis(), prefix: c.key("handover", "p:"), index: c.key("handover", "open"), turns: c.key("handover", "rr:"),
+		c: c, rdb: c.Redis(), prefix: c.key("handover", "p:"), index: c.key("handover", "open"), turns: c.key("handover", "rr:"),
 		start: redis.NewScript(handoverStartScript), touch: redis.NewScript(handoverTouchScript),
 		end: redis.NewScript(handoverEndScript), assign: redis.NewScript(handoverAssignScript),
 	}
@@ -110,9 +111,13 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 func ttlMS(ttl time.Duration) int64 { return max(ttl, time.Millisecond).Milliseconds() }
 
-// Get implements handover.Pauses.
+// Get implements handover.Pauses. It runs for every 1:1 message, so it
+// rides the Client's batcher with the dedupe commands: under load it adds
+// a command to a pipeline, not a round trip of its own.
 func (h *Handovers) Get(ctx context.Context, conv handover.Conv) (handover.Pause, bool, error) {
-	m, err := h.rdb.HGetAll(ctx, h.key(conv)).Result()
+	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", h.key(conv))
+	h.c.batch.do(ctx, cmd)
+	m, err := cmd.Result()
 	if err != nil {
 		return handover.Pause{}, false, fmt.Errorf("redisstore.Handovers.Get: %w: %w", bot.ErrUnavailable, err)
 	}

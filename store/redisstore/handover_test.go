@@ -176,3 +176,34 @@ func TestHandoverTurns(t *testing.T) {
 		t.Errorf("Next = %v, want 1 2 3 across replicas", got)
 	}
 }
+
+// BenchmarkHandoverGet is the pause read every 1:1 message costs, for a
+// conversation nobody holds (the common case): serially one round trip;
+// from 64 callers it rides the batcher's pipelines.
+func BenchmarkHandoverGet(b *testing.B) {
+	conv := handover.ConvOf(bot.WeChat, "wxapp", "o-nobody")
+	b.Run("serial", func(b *testing.B) {
+		h := redisstore.NewHandovers(storetest.Redis(b))
+		ctx := b.Context()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, held, err := h.Get(ctx, conv); err != nil || held {
+				b.Fatal(held, err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		h := redisstore.NewHandovers(storetest.Redis(b))
+		ctx := b.Context()
+		b.ReportAllocs()
+		b.SetParallelism(32) // × GOMAXPROCS(2) = 64 callers
+		defer reportCPU(b)()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, held, err := h.Get(ctx, conv); err != nil || held {
+					b.Fatal(held, err)
+				}
+			}
+		})
+	})
+}
