@@ -52,6 +52,7 @@ type app struct {
 	handler   bot.Handler // the engine behind its middleware
 	outbox    *bot.Outbox
 	metrics   *metrics.Metrics
+	identity  *identity.Service // learns links; tests wait on its index
 	// workers run until the server stops: script reloads, the
 	// capabilities' and the platforms' background work.
 	workers []func(ctx context.Context)
@@ -88,7 +89,7 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	src.lib = library
 	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()))
 
-	a := &app{st: st, library: library, stack: stack, metrics: obs}
+	a := &app{st: st, library: library, stack: stack, metrics: obs, identity: ids}
 	if source == cfg.ScriptsDir {
 		a.workers = append(a.workers, func(ctx context.Context) { library.Watch(ctx, 2*time.Second) })
 	}
@@ -221,6 +222,9 @@ func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 
 	ids := identity.New(identity.Config{
 		Store: s.identities, Fetchers: d.clients.fetchers(), Scope: identityScope, Logger: d.logger,
+		// Replicas tell each other the links they learn, so none waits
+		// for the database for a sender it has not cached.
+		Announcer:  s.identityLinks,
 		FollowWait: d.cfg.UnionIDFollowWait, ContactWait: d.cfg.UnionIDContactWait,
 	})
 	// Until the intent model carries per-intent thresholds measured on
@@ -255,6 +259,7 @@ func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 // capStores are the capabilities' stores on the shared backends.
 type capStores struct {
 	identities    identity.Store
+	identityLinks identity.Announcer
 	risk          *sqlstore.Risk
 	dnd           *sqlstore.DND
 	dndCounters   dnd.Counters
@@ -292,6 +297,7 @@ func openCapStores(ctx context.Context, st stores) (capStores, error) {
 	if s.feedback, err = sqlstore.NewFeedback(ctx, st.db); err != nil {
 		return s, err
 	}
+	s.identityLinks = redisstore.NewIdentityLinks(st.rdb)
 	s.dndCounters = redisstore.NewDNDCounters(st.rdb)
 	s.couponCounter = redisstore.NewCouponCounter(st.rdb)
 	s.boards = redisstore.NewCheckinBoards(st.rdb)

@@ -82,15 +82,46 @@ const answerKeep = 2 * time.Minute
 
 // Confirmations asks confirming questions and recognises their answers,
 // through a QuestionStore shared by replicas. It is installed on the
-// stack as an observer that, for every 1:1 message, claims the person's
-// open question: whatever the message says, a question is answered by the
-// next message or not at all. The capabilities that ask get it through
+// stack as an observer that, for a 1:1 message that is one of the asking
+// capabilities' answer words (Answers), claims the person's open
+// question: the first such message within the TTL answers it, once.
+// Other messages leave the question alone and cost no store read; the
+// answer words are the capabilities' own command words or close to them
+// (T, 签到, 领券, 人工), so a late answer acts no more than the command
+// itself would. The capabilities that ask get it through
 // their constructors; a nil *Confirmations asks without remembering.
 type Confirmations struct {
 	store QuestionStore
 	ttl   time.Duration
 	now   func() time.Time
 	log   *slog.Logger
+	// answers report, for the scripts in force, whether a text may
+	// answer one of an asking capability's questions (see Answers).
+	answers []func(s *Scripts, text string) bool
+}
+
+// Answers registers a test of whether a text (in Normalize's form) is a
+// word that may answer a capability's questions under the scripts in
+// force. The observer reads the store only for a
+// message that is one of them, so an ordinary message costs no round
+// trip on the reply path (the hot-path rule: the dedupe claim is its only
+// one). Capabilities register when they install, before any event runs.
+// A nil Confirmations ignores it.
+func (c *Confirmations) Answers(is func(s *Scripts, text string) bool) {
+	if c != nil {
+		c.answers = append(c.answers, is)
+	}
+}
+
+// couldAnswer reports whether t's text is a word some question may be
+// answered with.
+func (c *Confirmations) couldAnswer(t *Turn) bool {
+	for _, is := range c.answers {
+		if is(t.Scripts, t.Text) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewConfirmations returns Confirmations.
@@ -145,7 +176,7 @@ func messageKey(ev *Event) string {
 }
 
 func (c *Confirmations) observe(ctx context.Context, t *Turn) (bool, error) {
-	if c.store == nil || t.DryRun || !canAsk(t) {
+	if c.store == nil || t.DryRun || !canAsk(t) || !c.couldAnswer(t) {
 		return false, nil
 	}
 	raw, ok, err := c.store.Claim(ctx, questionKey(&t.Event), messageKey(&t.Event), answerKeep)

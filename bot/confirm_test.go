@@ -22,6 +22,7 @@ func (f capFunc) Install(s *bot.Stack) error { return f(s) }
 // answer to its question, and asks on the intent "go" when not sure.
 func askingCapability(confirm *bot.Confirmations, acted *[]string) bot.Capability {
 	return capFunc(func(s *bot.Stack) error {
+		confirm.Answers(func(_ *bot.Scripts, text string) bool { return text == "好的" || text == "go" })
 		s.Command(bot.StageFunc(func(ctx context.Context, t *bot.Turn) (bool, error) {
 			q, confirmed := t.Confirms("test")
 			switch {
@@ -77,8 +78,8 @@ func TestConfirmations(t *testing.T) {
 		{name: "the answer's retry acts again on the same trigger", user: "u1", text: "好的", key: "k2", stage: "command:test", acted: "k2/k1"},
 		{name: "another 好的 is no answer", user: "u1", text: "好的", key: "k3", stage: "fallback"},
 		{name: "asked again", user: "u1", text: "走吧", key: "k4", intent: "go", conf: 0.9, stage: "ask:test", stored: true},
-		{name: "any other message takes the question away", user: "u1", text: "今天天气不错", key: "k5", stage: "fallback"},
-		{name: "so 好的 after it is no answer", user: "u1", text: "好的", key: "k6", stage: "fallback"},
+		{name: "a message that is no answer word leaves the question open", user: "u1", text: "今天天气不错", key: "k5", stage: "fallback", stored: true},
+		{name: "so 好的 after it still answers, once", user: "u1", text: "好的", key: "k6", stage: "command:test", acted: "k6/k4"},
 		{name: "asked once more", user: "u1", text: "走吧", key: "k7", intent: "go", conf: 0.9, stage: "ask:test", stored: true},
 		{name: "another person's 好的 is not their answer", user: "u2", text: "好的", key: "k8", stage: "fallback", stored: false},
 		{name: "the asked person's answer still counts", user: "u1", text: "好的", key: "k9", stage: "command:test", acted: "k9/k7"},

@@ -40,7 +40,7 @@ func TestOptOutOnlyWhenSure(t *testing.T) {
 	steps := []step{
 		{name: "那我不要了 about an item asks, opts nobody out", user: "u1", text: "那我不要了", intent: "unsubscribe", conf: 0.94, wantStg: "ask:dnd", wantText: ask},
 		{name: "好的 is not the confirm word", user: "u1", text: "好的", intent: "greeting", conf: 0.9, wantStg: ""},
-		{name: "and it used up the question: 确认退订 now means nothing", user: "u1", text: "确认退订", wantStg: ""},
+		{name: "确认退订 after it is still the answer: the first answer word within the TTL", user: "u1", text: "确认退订", wantStg: "command:dnd", wantText: done, wantOut: true},
 		{name: "asked again", user: "u2", text: "以后别给我发了", intent: "unsubscribe", conf: 0.98, wantStg: "ask:dnd", wantText: ask},
 		{name: "确认退订 answers it", user: "u2", text: "确认退订", msg: "u2-answer", wantStg: "command:dnd", wantText: done, wantOut: true},
 		{name: "its retry acts on the same answer, changing nothing", user: "u2", text: "确认退订", msg: "u2-answer", wantStg: "command:dnd", wantOut: true},

@@ -3,6 +3,7 @@ package nlp
 import (
 	"fmt"
 	"io/fs"
+	"slices"
 
 	"github.com/siyu-bot/siyu/bot"
 )
@@ -27,6 +28,7 @@ func (c Intents) Install(st *bot.Stack) error {
 		return fmt.Errorf("nlp.Intents: no model")
 	}
 	st.Sections(IntentsSection{Labels: c.Model.Labels()}, FAQSection{})
+	c.Confirm.Answers(func(sc *bot.Scripts, text string) bool { return slices.Contains(settings(sc).ConfirmWords, text) })
 	st.Analyze(Analyzer{Model: c.Model, Sure: c.Sure})
 	st.Command(HandoverConfirm{})
 	st.Meaning(Handover{Confirm: c.Confirm}, FAQStage{})
