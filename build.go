@@ -53,6 +53,7 @@ type app struct {
 	outbox    *bot.Outbox
 	metrics   *metrics.Metrics
 	identity  *identity.Service // learns links; tests wait on its index
+	handover  *handover.Service // keeps the index of hand-overs; tests wait on it
 	// workers run until the server stops: script reloads, the
 	// capabilities' and the platforms' background work.
 	workers []func(ctx context.Context)
@@ -89,7 +90,7 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	src.lib = library
 	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()))
 
-	a := &app{st: st, library: library, stack: stack, metrics: obs, identity: ids}
+	a := &app{st: st, library: library, stack: stack, metrics: obs, identity: caps.identity, handover: caps.handover}
 	if source == cfg.ScriptsDir {
 		a.workers = append(a.workers, func(ctx context.Context) { library.Watch(ctx, 2*time.Second) })
 	}
@@ -244,6 +245,9 @@ func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 	if s.pauses != nil {
 		hc.Pauses, hc.Board, hc.Turns = s.pauses, s.pauses, s.pauses
 		hc.Log, hc.History, hc.Purger = s.handovers, s.handovers, s.handovers
+		// Each replica indexes the hand-overs, so an ordinary message
+		// reads no pause.
+		hc.Announcer = s.announcer
 	}
 	if d.outbox != nil {
 		hc.Sender, hc.Outbox = d.outbox, d.outbox
@@ -268,6 +272,7 @@ type capStores struct {
 	checkins      *sqlstore.Checkins
 	boards        checkin.Boards
 	pauses        *redisstore.Handovers
+	announcer     *redisstore.HandoverAnnouncements
 	handovers     *sqlstore.Handovers
 	feedback      feedback.Store
 }
@@ -294,6 +299,7 @@ func openCapStores(ctx context.Context, st stores) (capStores, error) {
 		return s, err
 	}
 	s.pauses = redisstore.NewHandovers(st.rdb)
+	s.announcer = redisstore.NewHandoverAnnouncements(st.rdb)
 	if s.feedback, err = sqlstore.NewFeedback(ctx, st.db); err != nil {
 		return s, err
 	}

@@ -195,7 +195,10 @@ func handoverEnv(t *testing.T, oaAPI string) map[string]string {
 	env, _ := sharedBackends(t)
 	for k, v := range map[string]string{
 		"SIYU_ADDR": "127.0.0.1:0", "SIYU_SHUTDOWN_DELAY": "0",
-		"SIYU_SCRIPTS": dir, "SIYU_ADMIN_TOKEN": "handover-admin-token",
+		// Debug: the tests wait for a replica to have heard of a
+		// hand-over another made (pub/sub is asynchronous).
+		"SIYU_LOG_LEVEL": "debug",
+		"SIYU_SCRIPTS":   dir, "SIYU_ADMIN_TOKEN": "handover-admin-token",
 		"WECHAT_APPID": demoAppID, "WECHAT_TOKEN": demoToken, "WECHAT_AES_KEY": demoAESKey,
 		"WECHAT_APPSECRET": "oa-secret", "WECHAT_API_BASE": oaAPI,
 	} {
@@ -232,7 +235,9 @@ func TestHandoverEndToEnd(t *testing.T) {
 		}
 	}
 
+	markB := logsB.Len()
 	held(say(a, "o-ho-customer", "人工"), "人工 on replica A")
+	waitFor(t, logsB, "handover: heard of a hand-over", markB)
 	// The hand-over's "please wait" goes as a customer-service message.
 	api.await("custom o-ho-customer 已为你转接人工客服")
 	held(say(b, "o-ho-customer", "营业时间是几点"), "the next question, on replica B")
@@ -508,10 +513,13 @@ func TestKFHandoverEndToEnd(t *testing.T) {
 	}
 	prefix := sharedPrefix(t)
 	a, logs, _ := replicaOf(t, env, prefix)
-	b, _, _ := replicaOf(t, env, prefix)
+	b, logsB, _ := replicaOf(t, env, prefix)
 
+	markA, markB := logs.Len(), logsB.Len()
 	api.customer("wm-kf-1", "人工")
 	kfNotify(t, a)
+	waitFor(t, logs, "handover: heard of a hand-over", markA)
+	waitFor(t, logsB, "handover: heard of a hand-over", markB)
 	api.wait("the hand-over's session move and its reply", func() bool {
 		return len(api.trans) == 1 && len(api.sends) >= 1
 	})
@@ -527,6 +535,7 @@ func TestKFHandoverEndToEnd(t *testing.T) {
 	api.held["wm-kf-2"] = true
 	api.mu.Unlock()
 	api.customer("wm-kf-2", "营业时间是几点")
+	markA = logs.Len()
 	kfNotify(t, b)
 	api.wait("the bot's answer to wm-kf-2", func() bool {
 		for _, s := range api.sends {
@@ -537,7 +546,8 @@ func TestKFHandoverEndToEnd(t *testing.T) {
 		return false
 	})
 	// The refusal is recorded, not retried, and wm-kf-2's next message
-	// gets no bot answer either.
+	// gets no bot answer either, on the other replica too.
+	waitFor(t, logs, "handover: heard of a hand-over", markA)
 	api.customer("wm-kf-2", "在吗")
 	api.customer("wm-kf-3", "营业时间是几点") // someone else still gets the bot
 	kfNotify(t, a)

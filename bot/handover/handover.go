@@ -126,6 +126,10 @@ type Board interface {
 	// quiet time passed) and returns their ids and conversations. Each
 	// expired hand-over is returned to one caller only, in any replica.
 	Expired(ctx context.Context, limit int) ([]Pause, error)
+	// Conversations lists every conversation a person may hold: those
+	// held, and those whose pause ran out and Expired has not returned
+	// yet (replicas load their index of hand-overs from it).
+	Conversations(ctx context.Context) ([]Conv, error)
 }
 
 // Turns counts in storage shared by replicas, for round-robin choices.
@@ -221,8 +225,12 @@ type Config struct {
 	Sender Sender
 	// Outbox tells the platform that staff ended a hand-over; nil tells
 	// it nothing.
-	Outbox  Enqueuer
-	Scripts bot.ScriptSource
+	Outbox Enqueuer
+	// Announcer carries hand-overs between replicas, so that each keeps
+	// an index of them and reads the pause only of the conversations in
+	// it (index.go); nil reads the pause of every message.
+	Announcer Announcer
+	Scripts   bot.ScriptSource
 	// Retention is how long conversation text is kept: 30 days by
 	// default.
 	Retention time.Duration
@@ -253,22 +261,28 @@ func (c Config) withDefaults() Config {
 
 // Service is the hand-over capability.
 type Service struct {
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	index *heldIndex // nil without an Announcer
 }
 
 // New returns the capability.
 func New(cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if cfg.Announcer != nil && cfg.Pauses != nil {
+		s.index = &heldIndex{}
+	}
+	return s
 }
 
 // Install adds the hand-over to the stack: the handover: section, the
 // command stage (placed by the stack's list: after the commands that must
 // still work in a held conversation, 退订 and 签到, before the rest), the
-// middleware, and the background work that closes hand-overs whose quiet
-// time passed and purges old conversation text.
+// middleware, and the background work that keeps the replica's index of
+// hand-overs, closes hand-overs whose quiet time passed and purges old
+// conversation text.
 func (s *Service) Install(st *bot.Stack) error {
 	st.Sections(Section{})
 	st.Command(bot.StageFunc(s.handleTurn))
@@ -280,6 +294,9 @@ func (s *Service) Install(st *bot.Stack) error {
 	}
 	st.Use(s.middleware)
 	st.Work(s.runSweeper)
+	if s.index != nil {
+		st.Work(s.Run)
+	}
 	if s.cfg.Purger != nil {
 		st.Work(s.runPurger)
 	}

@@ -99,12 +99,19 @@ type rig struct {
 
 func newRig(t *testing.T, scripts string) *rig {
 	t.Helper()
-	r := &rig{clock: bottest.NewClock(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)), sent: &sentLog{}}
-	r.store = newMemStore(r.clock.Now)
+	clock := bottest.NewClock(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	return newReplicaRig(t, scripts, clock, newMemStore(clock.Now), nil)
+}
+
+// newReplicaRig is one replica on stores replicas share, announcing
+// hand-overs on bus (nil: no index; every message reads its pause).
+func newReplicaRig(t *testing.T, scripts string, clock *bottest.Clock, store *memStore, bus handover.Announcer) *rig {
+	t.Helper()
+	r := &rig{clock: clock, sent: &sentLog{}, store: store}
 	var lib *bot.Library
 	r.svc = handover.New(handover.Config{
 		Pauses: r.store, Board: r.store, Turns: r.store, Log: r.store, History: r.store, Purger: r.store,
-		Sender: r.sent, Outbox: r.sent, Scripts: scriptsOf(func() *bot.Library { return lib }),
+		Sender: r.sent, Outbox: r.sent, Scripts: scriptsOf(func() *bot.Library { return lib }), Announcer: bus,
 		OnHandover:   func(reason string) { r.handovers = append(r.handovers, reason) },
 		OnFirstReply: func(d time.Duration) { r.waits = append(r.waits, d) },
 		Logger:       bottest.Logger(t), Now: r.clock.Now,

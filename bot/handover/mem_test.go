@@ -22,6 +22,8 @@ type memStore struct {
 	sessions map[string]handover.Session
 	messages []handover.Message
 	fail     error // returned by every call when set
+	gets     int   // Get calls
+	lists    int   // Conversations calls
 }
 
 type memPause struct {
@@ -47,6 +49,7 @@ func (m *memStore) live(conv handover.Conv) (memPause, bool) {
 func (m *memStore) Get(_ context.Context, conv handover.Conv) (handover.Pause, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.gets++
 	if m.fail != nil {
 		return handover.Pause{}, false, m.fail
 	}
@@ -139,6 +142,70 @@ func (m *memStore) Expired(_ context.Context, limit int) ([]handover.Pause, erro
 		}
 	}
 	return out, nil
+}
+
+func (m *memStore) Conversations(context.Context) ([]handover.Conv, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lists++
+	if m.fail != nil {
+		return nil, m.fail
+	}
+	out := make([]handover.Conv, 0, len(m.open))
+	for _, conv := range m.open {
+		out = append(out, conv)
+	}
+	return out, nil
+}
+
+func (m *memStore) listCalls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lists
+}
+
+func (m *memStore) getCalls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gets
+}
+
+// memBus is pub/sub in memory: Announce reaches every listener before it
+// returns, so tests need not wait.
+type memBus struct {
+	mu        sync.Mutex
+	listeners map[int]func(handover.Digest)
+	next      int
+}
+
+func (b *memBus) Announce(_ context.Context, d handover.Digest) error {
+	b.mu.Lock()
+	ls := make([]func(handover.Digest), 0, len(b.listeners))
+	for _, l := range b.listeners {
+		ls = append(ls, l)
+	}
+	b.mu.Unlock()
+	for _, l := range ls {
+		l(d)
+	}
+	return nil
+}
+
+func (b *memBus) Listen(ctx context.Context, heard func(handover.Digest), listening func(bool)) {
+	b.mu.Lock()
+	if b.listeners == nil {
+		b.listeners = map[int]func(handover.Digest){}
+	}
+	id := b.next
+	b.next++
+	b.listeners[id] = heard
+	b.mu.Unlock()
+	listening(true)
+	<-ctx.Done()
+	b.mu.Lock()
+	delete(b.listeners, id)
+	b.mu.Unlock()
+	listening(false)
 }
 
 func (m *memStore) Next(_ context.Context, key string) (int64, error) {

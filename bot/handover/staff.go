@@ -292,6 +292,7 @@ func (s *Service) Hold(ctx context.Context, to bot.Target, reason string) error 
 	if !started {
 		return nil
 	}
+	s.announce(ctx, conv)
 	if err := s.cfg.Log.Open(ctx, Session{ID: p.ID, Conv: conv, To: p.To, Reason: reason, StartedAt: now}); err != nil {
 		s.log.WarnContext(ctx, "handover: hold not recorded; it shows in the inbox without its history", "err", err)
 	}

@@ -107,9 +107,13 @@ func (s *Service) middleware(next bot.Handler) bot.Handler {
 		default:
 			return next.HandleEvent(ctx, ev)
 		}
-		p, held, err := s.cfg.Pauses.Get(ctx, conv)
-		if err != nil {
-			return nil, fmt.Errorf("handover: %w", err)
+		var p Pause
+		held := false
+		if s.mayHold(conv) {
+			var err error
+			if p, held, err = s.cfg.Pauses.Get(ctx, conv); err != nil {
+				return nil, fmt.Errorf("handover: %w", err)
+			}
 		}
 		actions, err := next.HandleEvent(context.WithValue(ctx, stateKey{}, &turnState{held: held, pause: p}), ev)
 		if err != nil {
@@ -164,6 +168,7 @@ func (s *Service) start(ctx context.Context, conv Conv, ev bot.Event, actions []
 		return nil, fmt.Errorf("handover.start: %w", err)
 	}
 	out[i] = h
+	s.announce(ctx, conv)
 	s.record(ctx, p, ev, out)
 	if s.cfg.OnHandover != nil {
 		s.cfg.OnHandover(p.Reason)

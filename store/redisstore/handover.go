@@ -275,6 +275,22 @@ func (h *Handovers) Expired(ctx context.Context, limit int) ([]handover.Pause, e
 	return out, nil
 }
 
+// Conversations implements handover.Board: the index's entries, held or
+// run out and not swept yet.
+func (h *Handovers) Conversations(ctx context.Context) ([]handover.Conv, error) {
+	members, err := h.rdb.ZRange(ctx, h.index, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore.Handovers.Conversations: %w: %w", bot.ErrUnavailable, err)
+	}
+	out := make([]handover.Conv, 0, len(members))
+	for _, m := range members {
+		if _, conv, ok := strings.Cut(m, " "); ok {
+			out = append(out, handover.Conv(conv))
+		}
+	}
+	return out, nil
+}
+
 // Next implements handover.Turns.
 func (h *Handovers) Next(ctx context.Context, key string) (int64, error) {
 	n, err := h.rdb.Incr(ctx, h.turns+key).Result()

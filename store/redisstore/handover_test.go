@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -206,4 +208,60 @@ func BenchmarkHandoverGet(b *testing.B) {
 			}
 		})
 	})
+}
+
+func TestHandoverConversations(t *testing.T) {
+	c := storetest.Redis(t)
+	h := redisstore.NewHandovers(c)
+	ctx := t.Context()
+	now := time.Now()
+	for i, u := range []string{"o-a", "o-b"} {
+		if _, _, err := h.Start(ctx, testPause(fmt.Sprintf("%016x", i+1), u, now.Add(time.Duration(i)*time.Second)), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := h.Conversations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []handover.Conv{handover.ConvOf(bot.WeChat, "wxapp", "o-a"), handover.ConvOf(bot.WeChat, "wxapp", "o-b")}
+	if !slices.Equal(got, want) {
+		t.Errorf("Conversations = %q, want %q", got, want)
+	}
+}
+
+// TestHandoverAnnouncements: an announcement from one replica reaches
+// another's listener, as the conversation's digest only.
+func TestHandoverAnnouncements(t *testing.T) {
+	c := storetest.Redis(t)
+	listener, speaker := redisstore.NewHandoverAnnouncements(c), redisstore.NewHandoverAnnouncements(secondClient(t, c))
+	ctx, cancel := context.WithCancel(t.Context())
+	heard := make(chan handover.Digest, 10)
+	up := make(chan bool, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		listener.Listen(ctx, func(d handover.Digest) { heard <- d }, func(b bool) { up <- b })
+	}()
+	defer func() { cancel(); <-done }()
+	select {
+	case b := <-up:
+		if !b {
+			t.Fatal("listening(false) before listening(true)")
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("never subscribed")
+	}
+	d := handover.DigestOf(handover.ConvOf(bot.WeChat, "wxapp", "o-announced"))
+	if err := speaker.Announce(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-heard:
+		if got != d {
+			t.Errorf("heard %s, want %s", got, d)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("the announcement was not heard")
+	}
 }
