@@ -48,7 +48,7 @@ func TestCouponAsksUnlessSure(t *testing.T) {
 	// the same Redis prefix.
 	url := os.Getenv("REDIS_URL")
 	if r.rdb.Embedded() {
-		url = "redis://" + r.rdb.Miniredis().Addr()
+		url = r.rdb.EmbeddedURL()
 	}
 	other, err := redisstore.Open(ctx, url, nil, redisstore.WithPrefix(r.rdb.Prefix()))
 	if err != nil {

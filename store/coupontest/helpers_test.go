@@ -59,7 +59,7 @@ func newReplicas(t testing.TB, n int, campaigns string, now func() time.Time, na
 		if i > 0 {
 			url := os.Getenv("REDIS_URL")
 			if rdb.Embedded() {
-				url = "redis://" + rdb.Miniredis().Addr()
+				url = rdb.EmbeddedURL()
 			}
 			client, err = redisstore.Open(ctx, url, nil, redisstore.WithPrefix(rdb.Prefix()))
 			if err != nil {

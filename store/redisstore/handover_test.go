@@ -20,8 +20,8 @@ import (
 func secondClient(t *testing.T, c *redisstore.Client) *redisstore.Client {
 	t.Helper()
 	url := os.Getenv("REDIS_URL")
-	if m := c.Miniredis(); m != nil {
-		url = "redis://" + m.Addr()
+	if c.Embedded() {
+		url = c.EmbeddedURL()
 	}
 	c2, err := redisstore.Open(t.Context(), url, nil, redisstore.WithPrefix(c.Prefix()))
 	if err != nil {
