@@ -31,11 +31,11 @@ import (
 // scriptSections returns every capability's script sections, from a
 // stack built without stores: enough to check scripts.
 func scriptSections(ctx context.Context) ([]bot.Section, error) {
-	caps, _, err := capabilities(ctx, capDeps{})
+	caps, err := capabilities(ctx, capDeps{})
 	if err != nil {
 		return nil, err
 	}
-	stack, err := bot.NewStack(caps...)
+	stack, err := bot.NewStack(caps.list...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +120,10 @@ func simulate(ctx context.Context, env runEnv) error {
 	}
 	if r.MsgType == "" {
 		fmt.Fprintln(env.stdout, "(no reply: the server answered success)")
+		return nil
+	}
+	if r.MsgType == "transfer_customer_service" {
+		fmt.Fprintln(env.stdout, "(passed to the Official Account's customer service: transfer_customer_service "+r.KfAccount+")")
 		return nil
 	}
 	fmt.Fprintln(env.stdout, r.Content)

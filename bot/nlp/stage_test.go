@@ -98,17 +98,19 @@ func TestEngineWithIntents(t *testing.T) {
 				t.Errorf("answered by %s/%s (intent %s %.2f), want %s/%s", turn.Answer.Stage, turn.Answer.Rule, turn.Intent, turn.Confidence, tc.stage, tc.rule)
 			}
 			var reply string
-			alert := false
+			alert, handover := false, false
 			for _, a := range turn.Actions {
 				switch a := a.(type) {
 				case bot.Reply:
 					reply = a.Text
 				case bot.StaffAlert:
 					alert = a.Title == "转人工" && a.Text == tc.text && a.To.User == "u1"
+				case bot.Handover:
+					handover = a.Step == bot.HandoverStart && a.Reason == "intent" && a.To.User == "u1"
 				}
 			}
-			if reply != tc.reply || alert != tc.alert {
-				t.Errorf("reply %q alert %v, want %q %v", reply, alert, tc.reply, tc.alert)
+			if reply != tc.reply || alert != tc.alert || handover != tc.alert {
+				t.Errorf("reply %q alert %v hand-over %v, want %q %v %v", reply, alert, handover, tc.reply, tc.alert, tc.alert)
 			}
 		})
 	}
