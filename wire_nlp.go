@@ -20,6 +20,7 @@ import (
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/nlp"
+	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/knowledge"
 )
 
@@ -129,53 +130,52 @@ func cmdTrain(ctx context.Context, env runEnv) error {
 }
 
 func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name string, cfg nlp.TrainConfig, split float64) error {
-	all, err := nlp.ReadDataset(fsys, name+"/train")
+	sources, err := nlp.ReadSources(fsys, name)
 	if err != nil {
 		return err
 	}
-	train, valid := nlp.Split(all, split, cfg.Seed)
-	fmt.Fprintf(out, "== %s: %d examples, %d labels; training on %d, %d kept apart\n", name, len(all), len(labelsOf(all)), len(train), len(valid))
+	sc := nlp.SourceConfig{Train: cfg, Background: "other", Fillers: []string{"greeting", "other"}}
+	if name == "risk" {
+		sc.Background, sc.Fillers = "none", []string{"none"}
+		lex, err := risk.LoadLexicon(fsys, "risk/lexicon")
+		if err != nil {
+			return err
+		}
+		sc.Detect = func(m *nlp.Model) func(string) []string {
+			s := risk.NewScanner(lex, risk.ScannerConfig{Classifier: riskClassifier(m)})
+			return func(text string) []string { return risk.Main(s.Scan(text)) }
+		}
+	}
 	start := time.Now()
-	cfg.Valid = valid
-	cfg.Progress = func(s nlp.EpochStats) {
-		fmt.Fprintf(out, "epoch %2d/%d  loss %.4f  split accuracy %.3f  (%s)\n", s.Epoch, s.Epochs, s.Loss, s.ValidAccuracy, time.Since(start).Round(time.Millisecond))
+	sc.Progress = func(msg string) {
+		fmt.Fprintf(out, "-- %s: %s (%s)\n", name, msg, time.Since(start).Round(time.Millisecond))
 	}
-	m, err := nlp.Train(ctx, train, cfg)
+	for _, s := range sources {
+		fmt.Fprintf(out, "== %s: source %-10s train %5d  fit %4d  report %4d\n", name, s.Name, len(s.Train), len(s.Fit), len(s.Report))
+	}
+	ev, err := nlp.LeaveOneSourceOut(ctx, sources, sc)
 	if err != nil {
 		return err
 	}
-	classify := func(t string) string { l, _ := m.Classify(nlp.Canonical(t)); return l }
-	fmt.Fprintf(out, "-- %s: split kept apart\n", name)
-	if err := nlp.Evaluate(m.Labels(), valid, classify).Write(out); err != nil {
+	if err := ev.Write(out); err != nil {
 		return err
 	}
+	sc.Progress("training on every source")
+	raw, err := nlp.TrainSources(ctx, sources, sc)
+	if err != nil {
+		return err
+	}
+	m := raw.WithTemperature(ev.Temperature).WithSureThresholds(ev.Sure)
 	held, err := readKnown(fsys, name+"/heldout", m, out)
 	if err != nil {
 		return err
 	}
 	if held != nil {
-		fmt.Fprintf(out, "-- %s: heldout/ (written apart from train/)\n", name)
+		classify := func(t string) string { l, _ := m.Classify(nlp.Canonical(t)); return l }
+		fmt.Fprintf(out, "-- %s: the shipped model on heldout/ (the seed's own held-out lines, never trained on)\n", name)
 		if err := nlp.Evaluate(m.Labels(), held, classify).Write(out); err != nil {
 			return err
 		}
-	}
-	// Temperature scaling on lines the model never learned from: calib/
-	// when the dataset has it (written apart, like heldout/, so it shows
-	// how sure the model should be on new text), else the split kept
-	// apart (near-copies of training lines: it barely moves the
-	// temperature). Never on heldout/, which judges the result.
-	calib, err := readKnown(fsys, name+"/calib", m, out)
-	if err != nil {
-		return err
-	}
-	fitOn := "calib/"
-	if calib == nil {
-		calib, fitOn = valid, "the split kept apart"
-	}
-	raw := m
-	m = raw.WithTemperature(nlp.FitTemperature(raw, calib))
-	fmt.Fprintf(out, "-- %s: temperature %.3f, fitted on %s (%d lines)\n", name, m.Temperature(), fitOn, len(calib))
-	if held != nil {
 		k := len(m.Labels())
 		for _, v := range []struct {
 			what string

@@ -293,7 +293,7 @@ func (lx *Lexicon) matchCombos(f *folded, orig string, source string, hits []Hit
 	// Drop parts glued to letters or digits, as plain terms are.
 	kept := ms[:0]
 	for _, m := range ms {
-		if lx.partTerms[m.PatternID].fits(f, m) {
+		if lx.partTerms[m.PatternID].fits(f, m) && len(kept) < maxComboParts {
 			kept = append(kept, m)
 		}
 	}
@@ -303,7 +303,7 @@ func (lx *Lexicon) matchCombos(f *folded, orig string, source string, hits []Hit
 			if i := indexOf(hits, cb.cat); i >= 0 && hits[i].Severity >= cb.sev {
 				continue
 			}
-			first, last, ok := cb.find(kept)
+			first, last, ok := cb.find(f.text, kept)
 			if !ok {
 				continue
 			}
@@ -319,29 +319,70 @@ func (lx *Lexicon) matchCombos(f *folded, orig string, source string, hits []Hit
 	return hits
 }
 
-// find reports whether every group of cb has a part among ms, with the
-// first and the last of the parts found.
-func (cb combo) find(ms []ahocorasick.Match) (first, last ahocorasick.Match, ok bool) {
-	first.Start = -1
-	for _, g := range cb.groups {
-		found := false
-		for _, m := range ms {
-			if slices.Contains(g, int32(m.PatternID)) {
-				if first.Start < 0 || m.Start < first.Start {
-					first = m
+// maxComboSpan bounds, in runes of folded text, the stretch a
+// combination's parts must all lie in: in a long post, 私我 in one
+// sentence and 便宜 forty characters later are two ideas, not one offer.
+// A combination is one idea said in one breath: 24 runes hold every
+// combination line of the shipped lexicons' examples.
+const maxComboSpan = 24
+
+// maxComboParts bounds the part matches a combination is looked for
+// among: a 64 KiB wall of text must not cost quadratic time.
+const maxComboParts = 512
+
+// find reports whether every group of cb has a part among ms within one
+// stretch of maxComboSpan runes of text, with the first and the last of
+// the parts found there. ms are in order of their end.
+func (cb combo) find(text []byte, ms []ahocorasick.Match) (first, last ahocorasick.Match, ok bool) {
+	for ai, a := range ms {
+		if !cb.has(a) {
+			continue
+		}
+		// The stretch starts at a's start and runs maxComboSpan runes.
+		limit := a.Start
+		for n := 0; n < maxComboSpan && limit < len(text); n++ {
+			_, size := utf8.DecodeRune(text[limit:])
+			limit += size
+		}
+		first, last = a, a
+		ok = true
+		for _, g := range cb.groups {
+			found := false
+			for _, m := range ms[max(0, ai-maxComboSpan):] {
+				if m.Start < a.Start {
+					continue
 				}
-				if m.End > last.End {
-					last = m
+				if m.End > limit {
+					break
 				}
-				found = true
+				if slices.Contains(g, int32(m.PatternID)) {
+					if m.End > last.End {
+						last = m
+					}
+					found = true
+					break
+				}
+			}
+			if !found {
+				ok = false
 				break
 			}
 		}
-		if !found {
-			return first, last, false
+		if ok {
+			return first, last, true
 		}
 	}
-	return first, last, true
+	return first, last, false
+}
+
+// has reports whether m is a part of one of cb's groups.
+func (cb combo) has(m ahocorasick.Match) bool {
+	for _, g := range cb.groups {
+		if slices.Contains(g, int32(m.PatternID)) {
+			return true
+		}
+	}
+	return false
 }
 
 // fits reports whether match m of t stands on its own in f: see edges and

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/siyu-bot/siyu/bot"
 )
@@ -15,9 +16,15 @@ type ScannerConfig struct {
 	// lexicons and detectors only.
 	Classifier Classifier
 	// MinConfidence is the least confidence at which a Classifier's
-	// label counts as a hit (0.8 when zero): a missed complaint costs
-	// less than staff who stop reading alerts.
+	// label counts as a hit (DefaultMinConfidence when zero): a missed
+	// complaint costs less than staff who stop reading alerts.
 	MinConfidence float64
+	// ClauseMinConfidence is the least confidence at which the
+	// Classifier's reading of one clause of a long message counts
+	// (DefaultClauseMinConfidence when zero; above 1: clauses are not
+	// read). Higher than MinConfidence: a message of ten clauses gives
+	// the model ten chances to be wrong.
+	ClauseMinConfidence float64
 	// Now is the clock ID cards' birth dates are checked against.
 	Now func() time.Time
 }
@@ -39,11 +46,18 @@ type Scanner struct {
 // repository root). The threshold was chosen on those held-out lines.
 const DefaultMinConfidence = 0.95
 
+// DefaultClauseMinConfidence is the least confidence for a hit on one
+// clause of a long message; see ScannerConfig.ClauseMinConfidence.
+const DefaultClauseMinConfidence = 0.98
+
 // NewScanner returns a scanner over lex (nil: detectors and classifier
 // only).
 func NewScanner(lex *Lexicon, cfg ScannerConfig) *Scanner {
 	if cfg.MinConfidence <= 0 {
 		cfg.MinConfidence = DefaultMinConfidence
+	}
+	if cfg.ClauseMinConfidence <= 0 {
+		cfg.ClauseMinConfidence = DefaultClauseMinConfidence
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -79,13 +93,7 @@ func (s *Scanner) ScanWith(text string, extra *Lexicon, minConfidence float64) [
 		if minConfidence <= 0 {
 			minConfidence = s.cfg.MinConfidence
 		}
-		label, conf := s.cfg.Classifier.Classify(bot.Normalize(text))
-		if c := Category(label); c != PII && c.rank() >= 0 && conf >= minConfidence && indexOf(hits, c) < 0 {
-			// The model cannot point at words: its evidence is its
-			// confidence. Medium: a guess alerts staff only where the
-			// scripts ask for it.
-			hits = append(hits, Hit{Category: c, Severity: Medium, Source: SourceModel, Evidence: "model " + strconv.FormatFloat(conf, 'f', 2, 64)})
-		}
+		hits = s.classify(text, minConfidence, hits)
 	}
 	if len(hits) > 1 {
 		slices.SortStableFunc(hits, func(a, b Hit) int {
@@ -96,4 +104,118 @@ func (s *Scanner) ScanWith(text string, extra *Lexicon, minConfidence float64) [
 		})
 	}
 	return hits
+}
+
+// classify adds the Classifier's hit: on the whole message, and, for a
+// long message, on each of its clauses (see clauses), so that one risky
+// clause among ordinary ones is not averaged away. A clause's hit names
+// the clause in its evidence (personal data masked) and its span.
+func (s *Scanner) classify(text string, minConfidence float64, hits []Hit) []Hit {
+	label, conf := s.cfg.Classifier.Classify(bot.Normalize(text))
+	if c := Category(label); c != PII && c.rank() >= 0 && conf >= minConfidence && indexOf(hits, c) < 0 {
+		// The model cannot point at words: its evidence is its
+		// confidence. Medium: a guess alerts staff only where the
+		// scripts ask for it.
+		return append(hits, Hit{Category: c, Severity: Medium, Source: SourceModel, Evidence: "model " + strconv.FormatFloat(conf, 'f', 2, 64)})
+	}
+	clauseMin := max(s.cfg.ClauseMinConfidence, minConfidence)
+	if clauseMin > 1 {
+		return hits
+	}
+	var buf [maxClauses][2]int
+	spans := clauses(text, buf[:0])
+	if len(spans) < 2 {
+		return hits
+	}
+	for _, sp := range spans {
+		label, conf := s.cfg.Classifier.Classify(bot.Normalize(text[sp[0]:sp[1]]))
+		if c := Category(label); c != PII && c.rank() >= 0 && conf >= clauseMin && indexOf(hits, c) < 0 {
+			hits = append(hits, Hit{Category: c, Severity: Medium, Source: SourceModel,
+				Evidence: "model " + strconv.FormatFloat(conf, 'f', 2, 64) + ": " + evidence(maskSpan(text, sp[0], sp[1], hits)), Start: sp[0], End: sp[1]})
+		}
+	}
+	return hits
+}
+
+// Clause reading, bounded: a clause is at least minClauseRunes runes
+// (shorter pieces join their neighbour: 包邮吗 alone reads like an ad, in
+// 两件多少钱，包邮吗 it does not), a message longer than one clause of
+// maxClauseRunes is cut into several, and at most maxClauses are read:
+// the first ones and the last ones, where a long post puts its point
+// (a threat, a contact, a link). A 64 KiB message costs as much as a
+// message of maxClauses clauses.
+const (
+	minClauseRunes = 8
+	maxClauseRunes = 48
+	maxClauses     = 16
+)
+
+// clauses returns the byte spans of text's clauses, appended to dst: cut
+// at sentence and clause punctuation and line breaks, short pieces
+// joined to the next, long ones cut at maxClauseRunes. A text of one
+// clause gives one span. Only the first and last maxClauses/2 are kept.
+func clauses(text string, dst [][2]int) [][2]int {
+	start, runes := 0, 0
+	var tail [maxClauses / 2][2]int // ring of the last clauses past the first half
+	nTail := 0
+	emit := func(a, b int) {
+		if len(dst) < maxClauses/2 {
+			dst = append(dst, [2]int{a, b})
+			return
+		}
+		tail[nTail%len(tail)] = [2]int{a, b}
+		nTail++
+	}
+	for i, r := range text {
+		if isClauseEnd(r) {
+			if runes >= minClauseRunes {
+				emit(start, i)
+				start, runes = i+utf8.RuneLen(r), 0
+			}
+			continue
+		}
+		runes++
+		if runes >= maxClauseRunes {
+			emit(start, i+utf8.RuneLen(r))
+			start, runes = i+utf8.RuneLen(r), 0
+		}
+	}
+	if runes > 0 {
+		if runes < minClauseRunes && (len(dst) > 0 || nTail > 0) {
+			// A short last piece joins the clause before it.
+			if nTail > 0 {
+				tail[(nTail-1)%len(tail)][1] = len(text)
+			} else {
+				dst[len(dst)-1][1] = len(text)
+			}
+		} else {
+			emit(start, len(text))
+		}
+	}
+	for k := max(0, nTail-len(tail)); k < nTail; k++ {
+		dst = append(dst, tail[k%len(tail)])
+	}
+	return dst
+}
+
+// isClauseEnd reports whether r ends a clause.
+func isClauseEnd(r rune) bool {
+	switch r {
+	case '。', '！', '？', '!', '?', '；', ';', '\n', '，', ',', '…', '～', '~':
+		return true
+	}
+	return false
+}
+
+// maskSpan returns text[start:end] with the personal data that hits
+// found in it masked.
+func maskSpan(text string, start, end int, hits []Hit) string {
+	var inside []Hit
+	for _, h := range hits {
+		if h.Category == PII && h.Start >= start && h.End <= end {
+			h.Start, h.End = h.Start-start, h.End-start
+			inside = append(inside, h)
+		}
+	}
+	return MaskText(text[start:end], inside)
 }

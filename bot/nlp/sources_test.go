@@ -1,0 +1,209 @@
+package nlp
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/siyu-bot/siyu/bot"
+)
+
+func sourcesFS() fstest.MapFS {
+	f := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	return fstest.MapFS{
+		"intents/train/checkin.txt":       f("签到\n我要签到\n打卡\n"),
+		"intents/train/other.txt":         f("哈哈\n# a comment\n今天天气不错\n"),
+		"intents/calib/checkin.txt":       f("签个到\n"),
+		"intents/calib/other.txt":         f("好的\n"),
+		"intents/heldout/checkin.txt":     f("打个卡\n"),
+		"intents/heldout/other.txt":       f("嗯嗯\n"),
+		"intents/sources/w1/checkin.txt":  f("每日打卡\n今天签到了吗\n签到签到\n打卡打卡\n"),
+		"intents/sources/w1/other.txt":    f("吃了吗\n下雨了\n"),
+		"intents/sources/w1/README.md":    f("not lines"),
+		"intents/sources/brand/other.txt": f("# exported by staff\n"),
+		"intents/sources/lccc/other.txt":  f("坐等反弹\n新年快乐\n"),
+	}
+}
+
+// TestReadSources checks the seed source and the sources/ folders: the
+// seed's parts come from train/, calib/ and heldout/; another source's
+// lines are all training lines and split between Fit and Report, neither
+// overlapping nor losing one; an empty brand folder is no source.
+func TestReadSources(t *testing.T) {
+	srcs, err := ReadSources(sourcesFS(), "intents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range srcs {
+		names = append(names, s.Name)
+	}
+	if want := []string{"seed", "lccc", "w1"}; !slices.Equal(names, want) {
+		t.Fatalf("sources %v, want %v", names, want)
+	}
+	seed := srcs[0]
+	if len(seed.Train) != 5 || len(seed.Fit) != 2 || len(seed.Report) != 2 {
+		t.Errorf("seed: train %d fit %d report %d, want 5 2 2", len(seed.Train), len(seed.Fit), len(seed.Report))
+	}
+	w1 := srcs[2]
+	if len(w1.Train) != 6 || len(w1.Fit)+len(w1.Report) != 6 {
+		t.Errorf("w1: train %d, fit+report %d, want 6 and 6", len(w1.Train), len(w1.Fit)+len(w1.Report))
+	}
+	for _, e := range w1.Fit {
+		if slices.Contains(w1.Report, e) {
+			t.Errorf("w1: %q is in Fit and Report", e.Text)
+		}
+	}
+}
+
+// TestReadSourcesRefuses checks the errors: a label the dataset does not
+// have, and an unmasked number in the brand's exported lines.
+func TestReadSourcesRefuses(t *testing.T) {
+	tests := []struct {
+		name, file, data, want string
+	}{
+		{name: "unknown label", file: "intents/sources/w2/refund.txt", data: "我要退款\n", want: `"refund" is not a label`},
+		{name: "unmasked brand line", file: "intents/sources/brand/other.txt", data: "我电话13800138000\n", want: "mask personal data"},
+		{name: "bad source name", file: "intents/sources/W-2/other.txt", data: "好\n", want: "source names"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := sourcesFS()
+			fsys[tc.file] = &fstest.MapFile{Data: []byte(tc.data)}
+			_, err := ReadSources(fsys, "intents")
+			if !errors.Is(err, bot.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want ErrInvalid saying %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("writer's number kept", func(t *testing.T) {
+		fsys := sourcesFS()
+		fsys["intents/sources/w2/other.txt"] = &fstest.MapFile{Data: []byte("加我13800138000\n")}
+		if _, err := ReadSources(fsys, "intents"); err != nil {
+			t.Errorf("err = %v, want nil: only the brand's export must be masked", err)
+		}
+	})
+}
+
+// TestAugment checks the synthetic long lines: each keeps the label of
+// the line it was built around and contains it, a background line is
+// joined with background fillers only, and the result is the same for a
+// seed.
+func TestAugment(t *testing.T) {
+	ex := []Example{
+		{"你好", "greeting"}, {"在吗", "greeting"},
+		{"哈哈", "other"}, {"今天下雨", "other"},
+		{"我的外卖怎么还没到", "order_status"}, {"有优惠券吗", "coupon"},
+	}
+	got := Augment(ex, "other", []string{"greeting", "other"}, 200, 3)
+	if len(got) == 0 {
+		t.Fatal("no lines")
+	}
+	for _, e := range got {
+		switch e.Label {
+		case "order_status", "coupon":
+		case "other":
+			if strings.Contains(e.Text, "你好") || strings.Contains(e.Text, "在吗") {
+				t.Errorf("%q: a background line joined with a greeting", e.Text)
+			}
+		default:
+			t.Errorf("%q labelled %s: fillers' own labels are no base but background", e.Text, e.Label)
+		}
+		base := map[string]string{"order_status": "我的外卖怎么还没到", "coupon": "有优惠券吗"}[e.Label]
+		if base != "" && !strings.Contains(e.Text, base) {
+			t.Errorf("%q labelled %s does not contain its line", e.Text, e.Label)
+		}
+	}
+	if again := Augment(ex, "other", []string{"greeting", "other"}, 200, 3); !slices.Equal(got, again) {
+		t.Error("not deterministic for a seed")
+	}
+}
+
+// TestFitSureThresholds checks the walk from the most confident answer
+// down: the threshold stops before the share right falls under 99%, and
+// a label with too few answers gets none.
+func TestFitSureThresholds(t *testing.T) {
+	var rs []Reading
+	add := func(label, gold string, conf float64) {
+		rs = append(rs, Reading{Example: Example{Text: "x", Label: gold}, Label: label, Confidence: conf})
+	}
+	for i := range 100 {
+		add("checkin", "checkin", 0.99-float64(i)*0.001) // 0.99 … 0.891, all right
+	}
+	add("checkin", "other", 0.885) // a wrong one: 100/101 is still 99%
+	add("checkin", "other", 0.88)  // 100/102 is not
+	for i := range 50 {
+		add("checkin", "checkin", 0.87-float64(i)*0.001)
+	}
+	for i := range 10 {
+		add("coupon", "coupon", 0.99-float64(i)*0.01)
+	}
+	got := FitSureThresholds(rs, 30)
+	if th, ok := got["checkin"]; !ok || th != 0.885 {
+		t.Errorf("checkin threshold %v (%v), want 0.885", th, ok)
+	}
+	if th, ok := got["coupon"]; ok {
+		t.Errorf("coupon threshold %v over 10 lines, want none", th)
+	}
+}
+
+// TestLeaveOneSourceOut trains tiny folds and checks that every source
+// with lines to measure is held out once, that the table names them
+// with the worst first, and that thresholds come out only from Fit
+// lines.
+func TestLeaveOneSourceOut(t *testing.T) {
+	srcs, err := ReadSources(sourcesFS(), "intents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := LeaveOneSourceOut(t.Context(), srcs, SourceConfig{
+		Train: TrainConfig{Epochs: 20, Seed: 1}, Background: "other", Fillers: []string{"other"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Folds) != 3 {
+		t.Fatalf("%d folds, want 3 (seed, lccc, w1)", len(ev.Folds))
+	}
+	var b bytes.Buffer
+	if err := ev.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, s := range []string{"seed", "lccc", "w1", "all", "temperature"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("report lacks %q:\n%s", s, out)
+		}
+	}
+	if ev.Temperature <= 0 {
+		t.Errorf("temperature %v", ev.Temperature)
+	}
+}
+
+// TestLoadRetrained checks the loader of a brand's retrained model: it
+// loads a model that knows every intent the scripts use and refuses one
+// that lacks any, naming it.
+func TestLoadRetrained(t *testing.T) {
+	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{"intents.model": &fstest.MapFile{Data: buf.Bytes()}}
+	if _, err := LoadRetrained(fsys, "intents.model", []string{"checkin", "coupon"}); err != nil {
+		t.Errorf("err = %v, want nil", err)
+	}
+	_, err = LoadRetrained(fsys, "intents.model", []string{"checkin", "human_agent", "unsubscribe"})
+	if !errors.Is(err, bot.ErrInvalid) || !strings.Contains(err.Error(), "human_agent, unsubscribe") {
+		t.Errorf("err = %v, want ErrInvalid naming human_agent, unsubscribe", err)
+	}
+	if _, err := LoadRetrained(fsys, "missing.model", nil); err == nil {
+		t.Error("a missing file loaded")
+	}
+}
