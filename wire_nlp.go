@@ -100,7 +100,8 @@ func cmdTrain(ctx context.Context, env runEnv) error {
 	fl.Float64Var(&cfg.LearningRate, "lr", 0.01, "Adam step size")
 	fl.Float64Var(&cfg.LabelSmoothing, "smoothing", 0, "label smoothing (spreads confidences, costs accuracy)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
-	split := fl.Float64("split", 0.1, "fraction of each label kept apart for measuring")
+	long := fl.Float64("long", 0.3, "synthetic long lines per training line (ordinary clauses joined with a line); negative: none")
+	balance := fl.Int("balance", 1500, "least weight in lines of a source other than the seed (its lines repeated up to 4 times); 0: none")
 	if err := fl.Parse(env.args[1:]); err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func cmdTrain(ctx context.Context, env runEnv) error {
 		if st, err := fs.Stat(fsys, name+"/train"); err != nil || !st.IsDir() {
 			continue
 		}
-		if err := trainDataset(ctx, env.stdout, fsys, *dir, name, cfg, *split); err != nil {
+		if err := trainDataset(ctx, env.stdout, fsys, *dir, name, cfg, *balance, *long); err != nil {
 			return fmt.Errorf("train %s: %w", name, err)
 		}
 		trained++
@@ -129,20 +130,21 @@ func cmdTrain(ctx context.Context, env runEnv) error {
 	return nil
 }
 
-func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name string, cfg nlp.TrainConfig, split float64) error {
+func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name string, cfg nlp.TrainConfig, balance int, long float64) error {
 	sources, err := nlp.ReadSources(fsys, name)
 	if err != nil {
 		return err
 	}
-	sc := nlp.SourceConfig{Train: cfg, Background: "other", Fillers: []string{"greeting", "other"}}
+	sc := nlp.SourceConfig{Train: cfg, Background: "other", Fillers: []string{"greeting", "other"}, Balance: balance, Long: long}
 	if name == "risk" {
 		sc.Background, sc.Fillers = "none", []string{"none"}
 		lex, err := risk.LoadLexicon(fsys, "risk/lexicon")
 		if err != nil {
 			return err
 		}
-		sc.Detect = func(m *nlp.Model) func(string) []string {
-			s := risk.NewScanner(lex, risk.ScannerConfig{Classifier: riskClassifier(m)})
+		sc.Detect = func(m *nlp.Model, minConfidence float64) func(string) []string {
+			s := risk.NewScanner(lex, risk.ScannerConfig{Classifier: riskClassifier(m), MinConfidence: minConfidence,
+				ClauseMinConfidence: risk.ClauseThreshold(minConfidence)})
 			return func(text string) []string { return risk.Main(s.Scan(text)) }
 		}
 	}

@@ -20,24 +20,38 @@ type SourceConfig struct {
 	// lines into long ones (intents: greeting and other; risk: none);
 	// nil: no synthetic long lines.
 	Fillers []string
+	// Balance is the least weight, in lines, of a source other than the
+	// seed: a smaller source's lines are repeated (at most four times)
+	// so that a few hundred lines from one writer are not drowned by
+	// thousands of template lines; 0: no repeats.
+	Balance int
 	// Long is how many synthetic long lines are added per training line
-	// (0.3: three for every ten); 0 with Fillers set: 0.3.
+	// (0.3: three for every ten); 0 with Fillers set: 0.3; negative: none.
 	Long float64
 	// Detect, when set, makes the evaluation a detector's: it returns
 	// the function that says which categories a text is flagged for with
-	// model m (the risk scanner: lexicons, detectors and m). The report
-	// then gives recall per category and false alarms on Background
-	// lines instead of accuracy.
-	Detect func(m *Model) func(text string) []string
+	// model m when the model's word counts from minConfidence (the risk
+	// scanner: lexicons, detectors and m). The report then gives recall
+	// per category and false alarms on Background lines instead of
+	// accuracy.
+	Detect func(m *Model, minConfidence float64) func(text string) []string
+	// DetectThresholds are the minConfidence values tried on the Fit
+	// lines (nil: DefaultDetectThresholds); the least one whose false
+	// alarms on the Fit lines' background stay within MaxFalseAlarms is
+	// the one reported (SourceEval.DetectThreshold).
+	DetectThresholds []float64
+	// MaxFalseAlarms is the share of background Fit lines a detector may
+	// flag (0: 0.01).
+	MaxFalseAlarms float64
 	// Progress, when set, is told what is being trained.
 	Progress func(msg string)
 }
 
 func (c *SourceConfig) long() float64 {
-	if len(c.Fillers) == 0 {
+	if len(c.Fillers) == 0 || c.Long < 0 {
 		return 0
 	}
-	if c.Long <= 0 {
+	if c.Long == 0 {
 		return 0.3
 	}
 	return c.Long
@@ -48,7 +62,14 @@ func (c *SourceConfig) long() float64 {
 func (c *SourceConfig) trainingLines(sources []Source, skip string) []Example {
 	var lines []Example
 	for _, s := range sources {
-		if s.Name != skip {
+		if s.Name == skip {
+			continue
+		}
+		reps := 1
+		if s.Name != SeedSource && c.Balance > 0 && len(s.Train) > 0 {
+			reps = min(4, max(1, int(math.Round(float64(c.Balance)/float64(len(s.Train))))))
+		}
+		for range reps {
 			lines = append(lines, s.Train...)
 		}
 	}
@@ -97,8 +118,27 @@ type SourceEval struct {
 	Temperature float64
 	// Sure is each label's sure threshold (FitSureThresholds), fitted on
 	// the same lines; a label missing never reached 99%.
-	Sure  map[string]float64
-	Folds []Fold
+	Sure map[string]float64
+	// DetectThreshold is the detector's minConfidence chosen on the Fit
+	// lines (SourceConfig.DetectThresholds), and Sweep what each one
+	// tried did there.
+	DetectThreshold float64
+	Sweep           []SweepPoint
+	Folds           []Fold
+}
+
+// SweepPoint is what a detector did on the Fit lines at one
+// minConfidence: the share of risky lines flagged with their category
+// and of background lines flagged at all.
+type SweepPoint struct {
+	MinConfidence      float64
+	Recall, FalseAlarm float64
+}
+
+// DefaultDetectThresholds are the minConfidence values LeaveOneSourceOut
+// tries for a detector.
+func DefaultDetectThresholds() []float64 {
+	return []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995}
 }
 
 // LeaveOneSourceOut measures how a model does on a source it never
@@ -138,17 +178,22 @@ func LeaveOneSourceOut(ctx context.Context, sources []Source, cfg SourceConfig) 
 		fit = append(fit, f.Fit...)
 	}
 	ev.Temperature = fitReadings(fit)
+	fold := make([]*Model, len(ev.Folds))
 	for i := range ev.Folds {
 		f := &ev.Folds[i]
-		m := models[f.Source].WithTemperature(ev.Temperature)
-		var detect func(string) []string
-		if cfg.Detect != nil {
-			detect = cfg.Detect(m)
-		}
+		fold[i] = models[f.Source].WithTemperature(ev.Temperature)
 		for _, rs := range [][]Reading{f.Fit, f.Report} {
 			for j := range rs {
 				rs[j].Label, rs[j].Confidence = softmaxBest(rs[j].logits, rs[j].labels, ev.Temperature)
-				if detect != nil {
+			}
+		}
+	}
+	if cfg.Detect != nil {
+		ev.sweep(fold, cfg)
+		for i := range ev.Folds {
+			detect := cfg.Detect(fold[i], ev.DetectThreshold)
+			for _, rs := range [][]Reading{ev.Folds[i].Fit, ev.Folds[i].Report} {
+				for j := range rs {
 					rs[j].Flags = detect(rs[j].Text)
 				}
 			}
@@ -160,6 +205,67 @@ func LeaveOneSourceOut(ctx context.Context, sources []Source, cfg SourceConfig) 
 	}
 	ev.Sure = FitSureThresholds(fit, sureMinLines)
 	return ev, nil
+}
+
+// sweep tries the detector's thresholds on the Fit lines and keeps the
+// least whose false alarms stay within the limit (the highest tried when
+// none does).
+func (ev *SourceEval) sweep(fold []*Model, cfg SourceConfig) {
+	ths := cfg.DetectThresholds
+	if ths == nil {
+		ths = DefaultDetectThresholds()
+	}
+	limit := cfg.MaxFalseAlarms
+	if limit <= 0 {
+		limit = 0.01
+	}
+	ev.DetectThreshold = ths[len(ths)-1]
+	chosen := false
+	for _, t := range ths {
+		var risky, hit, bg, alarms int
+		for i, f := range ev.Folds {
+			detect := cfg.Detect(fold[i], t)
+			for _, r := range f.Fit {
+				flags := detect(r.Text)
+				if r.Example.Label == ev.Background {
+					bg++
+					if ev.alarm(flags) {
+						alarms++
+					}
+					continue
+				}
+				risky++
+				if slices.Contains(flags, r.Example.Label) {
+					hit++
+				}
+			}
+		}
+		p := SweepPoint{MinConfidence: t}
+		if risky > 0 {
+			p.Recall = float64(hit) / float64(risky)
+		}
+		if bg > 0 {
+			p.FalseAlarm = float64(alarms) / float64(bg)
+		}
+		ev.Sweep = append(ev.Sweep, p)
+		if !chosen && p.FalseAlarm <= limit {
+			ev.DetectThreshold, chosen = t, true
+		}
+	}
+}
+
+// alarm reports whether a background line's flags are a false alarm: a
+// category the dataset teaches. A detector's other findings (risk's
+// personal data: an ordinary customer may give a phone number) are not
+// judgements of the model or lexicons and are measured on their own
+// lines.
+func (ev *SourceEval) alarm(flags []string) bool {
+	for _, f := range flags {
+		if f != ev.Background && slices.Contains(ev.Labels, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // read gives m's raw logits on examples (labels it does not know stay
@@ -330,7 +436,7 @@ func (ev *SourceEval) score(name string, rs []Reading) sourceScore {
 	alarms := 0
 	for _, r := range rs {
 		if r.Example.Label == ev.Background {
-			if len(r.Flags) > 0 {
+			if ev.alarm(r.Flags) {
 				alarms++
 			}
 			continue
@@ -454,9 +560,16 @@ func (ev *SourceEval) Write(w io.Writer) error {
 		}
 	}
 	if ev.Detector {
-		b.WriteString("(recall per category with its lines; false alarms: background lines flagged at all)\n")
+		b.WriteString("(recall per category with its lines; false alarms: background lines flagged with a category the model learns, pii aside)\n")
 	} else {
 		b.WriteString("(recall per intent; sure/right: lines at their intent's sure threshold, and how many of those are right; acting: background lines given a sure intent)\n")
+	}
+	if ev.Detector {
+		fmt.Fprintf(&b, "detector threshold %.3f, the least whose false alarms on the fit lines stay within the limit; on the fit lines:", ev.DetectThreshold)
+		for _, p := range ev.Sweep {
+			fmt.Fprintf(&b, " %.3f→%.1f%%/%.1f%%", p.MinConfidence, 100*p.Recall, 100*p.FalseAlarm)
+		}
+		b.WriteString(" (recall/false alarms)\n")
 	}
 	fmt.Fprintf(&b, "temperature %.3f; sure thresholds (≥ %.0f%% right on the fit lines of held-out sources):", ev.Temperature, 100*SurePrecision)
 	for _, l := range ev.Labels {

@@ -207,3 +207,63 @@ func TestLoadRetrained(t *testing.T) {
 		t.Error("a missing file loaded")
 	}
 }
+
+// TestLeaveOneSourceOutDetector checks a detector's evaluation: every
+// threshold is tried on the Fit lines, false alarms fall as the
+// threshold rises, and the one kept is the least within the limit.
+func TestLeaveOneSourceOutDetector(t *testing.T) {
+	f := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	fsys := fstest.MapFS{
+		"risk/train/ad_spam.txt":        f("加微信领红包\n日结兼职加v\n免费领取加群\n代开发票联系我\n"),
+		"risk/train/none.txt":           f("拿铁多少钱\n我的外卖到哪了\n谢谢\n好的\n"),
+		"risk/heldout/ad_spam.txt":      f("加v领福利\n"),
+		"risk/heldout/none.txt":         f("几点关门\n"),
+		"risk/sources/w1/ad_spam.txt":   f("兼职日结加微信\n加群领红包\n免费送加v\n低价代开发票\n刷单返现加群\n"),
+		"risk/sources/w1/none.txt":      f("今天下雨了\n有燕麦奶吗\n发票怎么开\n在吗\n快递到了\n拿铁好喝\n"),
+		"risk/sources/cold/none.txt":    f("坐等反弹\n新年快乐\n吃了吗\n"),
+		"risk/sources/cold/ad_spam.txt": f("加微信看片\n"),
+	}
+	srcs, err := ReadSources(fsys, "risk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ths := []float64{0.3, 0.5, 0.7, 0.9, 0.99}
+	ev, err := LeaveOneSourceOut(t.Context(), srcs, SourceConfig{
+		Train: TrainConfig{Epochs: 20, Seed: 1}, Background: "none", Fillers: []string{"none"},
+		DetectThresholds: ths, MaxFalseAlarms: 0.2,
+		Detect: func(m *Model, min float64) func(string) []string {
+			return func(text string) []string {
+				if l, c := m.ClassifyOther(Canonical(text), "none"); c >= min {
+					return []string{l}
+				}
+				return nil
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Sweep) != len(ths) {
+		t.Fatalf("%d sweep points, want %d", len(ev.Sweep), len(ths))
+	}
+	for i := 1; i < len(ev.Sweep); i++ {
+		if ev.Sweep[i].FalseAlarm > ev.Sweep[i-1].FalseAlarm {
+			t.Errorf("false alarms rise from %v to %v", ev.Sweep[i-1], ev.Sweep[i])
+		}
+	}
+	for _, p := range ev.Sweep {
+		if p.FalseAlarm <= 0.2 {
+			if p.MinConfidence != ev.DetectThreshold {
+				t.Errorf("threshold %v kept, want %v, the least within the limit", ev.DetectThreshold, p.MinConfidence)
+			}
+			break
+		}
+	}
+	var b bytes.Buffer
+	if err := ev.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "false alarms") || !strings.Contains(b.String(), "detector threshold") {
+		t.Errorf("report:\n%s", b.String())
+	}
+}
