@@ -167,7 +167,13 @@ func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name stri
 	if err != nil {
 		return err
 	}
-	m := raw.WithTemperature(ev.Temperature).WithSureThresholds(ev.Sure)
+	temp := ev.Temperature
+	if len(ev.Folds) == 0 && len(sources[0].Fit) > 0 {
+		// One source: no fold to fit on; calib/ was written apart.
+		temp = nlp.FitTemperature(raw, sources[0].Fit)
+		fmt.Fprintf(out, "-- %s: one source: temperature %.3f fitted on calib/, no sure thresholds\n", name, temp)
+	}
+	m := raw.WithTemperature(temp).WithSureThresholds(ev.Sure)
 	held, err := readKnown(fsys, name+"/heldout", m, out)
 	if err != nil {
 		return err

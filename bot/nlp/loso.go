@@ -114,7 +114,8 @@ type SourceEval struct {
 	Background string
 	Detector   bool
 	// Temperature is fitted on the Fit lines of every held-out source,
-	// read by the fold that never learned from it.
+	// read by the fold that never learned from it; 1 without folds (a
+	// dataset of one source: fit it on the seed's calib/ instead).
 	Temperature float64
 	// Sure is each label's sure threshold (FitSureThresholds), fitted on
 	// the same lines; a label missing never reached 99%.
@@ -162,10 +163,19 @@ func LeaveOneSourceOut(ctx context.Context, sources []Source, cfg SourceConfig) 
 		if len(s.Fit)+len(s.Report) == 0 {
 			continue
 		}
+		lines := cfg.trainingLines(sources, s.Name)
+		if len(labelsIn(lines)) < 2 {
+			// The only source, or the only one with a second label:
+			// nothing to train without it.
+			if cfg.Progress != nil {
+				cfg.Progress(fmt.Sprintf("%s cannot be held out: the other sources have fewer than two labels", s.Name))
+			}
+			continue
+		}
 		if cfg.Progress != nil {
 			cfg.Progress(fmt.Sprintf("training without %s", s.Name))
 		}
-		m, err := Train(ctx, cfg.trainingLines(sources, s.Name), cfg.Train)
+		m, err := Train(ctx, lines, cfg.Train)
 		if err != nil {
 			return nil, fmt.Errorf("nlp.LeaveOneSourceOut without %s: %w", s.Name, err)
 		}
@@ -266,6 +276,16 @@ func (ev *SourceEval) alarm(flags []string) bool {
 		}
 	}
 	return false
+}
+
+func labelsIn(es []Example) []string {
+	var out []string
+	for _, e := range es {
+		if !slices.Contains(out, e.Label) {
+			out = append(out, e.Label)
+		}
+	}
+	return out
 }
 
 // read gives m's raw logits on examples (labels it does not know stay
