@@ -118,8 +118,12 @@ type SourceEval struct {
 	// dataset of one source: fit it on the seed's calib/ instead).
 	Temperature float64
 	// Sure is each label's sure threshold (FitSureThresholds), fitted on
-	// the same lines; a label missing never reached 99%.
+	// the same lines; a label missing never reached 99%, or was withdrawn.
 	Sure map[string]float64
+	// Withdrawn are the thresholds fitted on the Fit lines that were
+	// right less than 99% of the time on the Report lines, and are not
+	// in Sure: what they did there, by label.
+	Withdrawn map[string]string
 	// DetectThreshold is the detector's minConfidence chosen on the Fit
 	// lines (SourceConfig.DetectThresholds), and Sweep what each one
 	// tried did there.
@@ -214,7 +218,35 @@ func LeaveOneSourceOut(ctx context.Context, sources []Source, cfg SourceConfig) 
 		fit = append(fit, f.Fit...)
 	}
 	ev.Sure = FitSureThresholds(fit, sureMinLines)
+	ev.Withdrawn = ev.withdraw()
 	return ev, nil
+}
+
+// withdraw removes the sure thresholds that do not hold on the Report
+// lines (right less than SurePrecision of the time there) and returns
+// what each withdrawn one did there. A gate, not a fit: it can only make
+// the model less sure, and the report says what it withdrew. Fitted on
+// a few dozen lines per label, a threshold can be lucky.
+func (ev *SourceEval) withdraw() map[string]string {
+	right, n := map[string]int{}, map[string]int{}
+	for _, f := range ev.Folds {
+		for _, r := range f.Report {
+			if t, ok := ev.Sure[r.Label]; ok && r.Confidence >= t {
+				n[r.Label]++
+				if r.Label == r.Example.Label {
+					right[r.Label]++
+				}
+			}
+		}
+	}
+	out := map[string]string{}
+	for l, t := range ev.Sure {
+		if n[l] > 0 && float64(right[l]) < SurePrecision*float64(n[l]) {
+			out[l] = fmt.Sprintf("%.3f: %d of %d right on the report lines", t, right[l], n[l])
+			delete(ev.Sure, l)
+		}
+	}
+	return out
 }
 
 // sweep tries the detector's thresholds on the Fit lines and keeps the
@@ -600,6 +632,11 @@ func (ev *SourceEval) Write(w io.Writer) error {
 		}
 	}
 	b.WriteByte('\n')
+	for _, l := range ev.Labels {
+		if w, ok := ev.Withdrawn[l]; ok {
+			fmt.Fprintf(&b, "withdrawn: %s %s (the model alone is never sure of it)\n", l, w)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

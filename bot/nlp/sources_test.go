@@ -267,3 +267,28 @@ func TestLeaveOneSourceOutDetector(t *testing.T) {
 		t.Errorf("report:\n%s", b.String())
 	}
 }
+
+// TestWithdrawSure checks the gate on the Report lines: a threshold right
+// less than 99% of the time there is withdrawn and said so, one that
+// holds stays.
+func TestWithdrawSure(t *testing.T) {
+	ev := &SourceEval{Sure: map[string]float64{"checkin": 0.7, "coupon": 0.8}}
+	var rs []Reading
+	for i := range 50 {
+		gold := "checkin"
+		if i%10 == 0 {
+			gold = "other" // 45 of 50 right: 90%
+		}
+		rs = append(rs, Reading{Example: Example{Label: gold}, Label: "checkin", Confidence: 0.9})
+		rs = append(rs, Reading{Example: Example{Label: "coupon"}, Label: "coupon", Confidence: 0.95})
+		rs = append(rs, Reading{Example: Example{Label: "coupon"}, Label: "coupon", Confidence: 0.5}) // below: not counted
+	}
+	ev.Folds = []Fold{{Source: "w1", Report: rs}}
+	got := ev.withdraw()
+	if _, ok := ev.Sure["checkin"]; ok || !strings.Contains(got["checkin"], "45 of 50") {
+		t.Errorf("checkin: sure %v, withdrawn %q; want withdrawn, 45 of 50 right", ev.Sure, got["checkin"])
+	}
+	if _, ok := ev.Sure["coupon"]; !ok {
+		t.Errorf("coupon withdrawn (%q), want kept: all its sure answers are right", got["coupon"])
+	}
+}
