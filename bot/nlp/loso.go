@@ -36,12 +36,14 @@ type SourceConfig struct {
 	// accuracy.
 	Detect func(m *Model, minConfidence float64) func(text string) []string
 	// DetectThresholds are the minConfidence values tried on the Fit
-	// lines (nil: DefaultDetectThresholds); the least one whose false
-	// alarms on the Fit lines' background stay within MaxFalseAlarms is
-	// the one reported (SourceEval.DetectThreshold).
+	// lines (nil: DefaultDetectThresholds); the least one at which the
+	// model adds at most MaxFalseAlarms to the false alarms the detector
+	// raises without it (minConfidence above 1) is the one reported
+	// (SourceEval.DetectThreshold). The model's threshold answers for the
+	// model's mistakes; the lexicons' are theirs.
 	DetectThresholds []float64
-	// MaxFalseAlarms is the share of background Fit lines a detector may
-	// flag (0: 0.01).
+	// MaxFalseAlarms is the share of background Fit lines the model may
+	// add to the detector's false alarms (0: 0.01).
 	MaxFalseAlarms float64
 	// Progress, when set, is told what is being trained.
 	Progress func(msg string)
@@ -129,6 +131,8 @@ type SourceEval struct {
 	// tried did there.
 	DetectThreshold float64
 	Sweep           []SweepPoint
+	// SweepBase is the detector without the model on the Fit lines.
+	SweepBase SweepPoint
 	Folds           []Fold
 }
 
@@ -250,8 +254,8 @@ func (ev *SourceEval) withdraw() map[string]string {
 }
 
 // sweep tries the detector's thresholds on the Fit lines and keeps the
-// least whose false alarms stay within the limit (the highest tried when
-// none does).
+// least at which the model adds at most the limit to the false alarms of
+// the detector without it (the highest tried when none does).
 func (ev *SourceEval) sweep(fold []*Model, cfg SourceConfig) {
 	ths := cfg.DetectThresholds
 	if ths == nil {
@@ -263,7 +267,8 @@ func (ev *SourceEval) sweep(fold []*Model, cfg SourceConfig) {
 	}
 	ev.DetectThreshold = ths[len(ths)-1]
 	chosen := false
-	for _, t := range ths {
+	base := -1.0 // false alarms without the model
+	for _, t := range append([]float64{2}, ths...) {
 		var risky, hit, bg, alarms int
 		for i, f := range ev.Folds {
 			detect := cfg.Detect(fold[i], t)
@@ -289,8 +294,12 @@ func (ev *SourceEval) sweep(fold []*Model, cfg SourceConfig) {
 		if bg > 0 {
 			p.FalseAlarm = float64(alarms) / float64(bg)
 		}
+		if base < 0 {
+			base, ev.SweepBase = p.FalseAlarm, p
+			continue
+		}
 		ev.Sweep = append(ev.Sweep, p)
-		if !chosen && p.FalseAlarm <= limit {
+		if !chosen && p.FalseAlarm <= base+limit {
 			ev.DetectThreshold, chosen = t, true
 		}
 	}
@@ -617,7 +626,7 @@ func (ev *SourceEval) Write(w io.Writer) error {
 		b.WriteString("(recall per intent; sure/right: lines at their intent's sure threshold, and how many of those are right; acting: background lines given a sure intent)\n")
 	}
 	if ev.Detector {
-		fmt.Fprintf(&b, "detector threshold %.3f, the least whose false alarms on the fit lines stay within the limit; on the fit lines:", ev.DetectThreshold)
+		fmt.Fprintf(&b, "detector threshold %.3f, the least at which the model adds at most the limit to the false alarms on the fit lines; there, without the model %.1f%%/%.1f%%, with it:", ev.DetectThreshold, 100*ev.SweepBase.Recall, 100*ev.SweepBase.FalseAlarm)
 		for _, p := range ev.Sweep {
 			fmt.Fprintf(&b, " %.3f→%.1f%%/%.1f%%", p.MinConfidence, 100*p.Recall, 100*p.FalseAlarm)
 		}
