@@ -100,6 +100,7 @@ func cmdTrain(ctx context.Context, env runEnv) error {
 	fl.Float64Var(&cfg.LearningRate, "lr", 0.01, "Adam step size")
 	fl.Float64Var(&cfg.LabelSmoothing, "smoothing", 0, "label smoothing (spreads confidences, costs accuracy)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	fl.IntVar(&cfg.MinCount, "mincount", 1, "drop features found in fewer training lines (a smaller model)")
 	long := fl.Float64("long", 0.3, "synthetic long lines per training line (ordinary clauses joined with a line); negative: none")
 	balance := fl.Int("balance", 1500, "least weight in lines of a source other than the seed (its lines repeated up to 4 times); 0: none")
 	if err := fl.Parse(env.args[1:]); err != nil {

@@ -279,3 +279,22 @@ func TestSureThresholds(t *testing.T) {
 		t.Errorf("version 3: threshold %v, temperature %v; want none, 2", ok, old.Temperature())
 	}
 }
+
+// TestTrainMinCount checks that MinCount drops the features of fewer
+// training lines than it, and that the model still reads its lines.
+func TestTrainMinCount(t *testing.T) {
+	all, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 30, Seed: 7, FeatureDropout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 30, Seed: 7, FeatureDropout: -1, MinCount: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pruned.Features() >= all.Features() || pruned.Features() == 0 {
+		t.Errorf("features: %d with MinCount 2, %d without; want fewer, not none", pruned.Features(), all.Features())
+	}
+	if got, _ := pruned.Classify(Canonical("我要签到")); got != "checkin" {
+		t.Errorf("Classify(我要签到) = %s with MinCount 2, want checkin", got)
+	}
+}
