@@ -133,7 +133,7 @@ type SourceEval struct {
 	Sweep           []SweepPoint
 	// SweepBase is the detector without the model on the Fit lines.
 	SweepBase SweepPoint
-	Folds           []Fold
+	Folds     []Fold
 }
 
 // SweepPoint is what a detector did on the Fit lines at one
