@@ -255,3 +255,19 @@ func TestComboWithinOneStretch(t *testing.T) {
 		})
 	}
 }
+
+// TestScannerModelNeedsChinese checks that the model's word does not
+// count on a message with fewer than three Chinese characters (romanised
+// and English lines, [图片]), while the lexicons still read it.
+func TestScannerModelNeedsChinese(t *testing.T) {
+	c := &fakeClassifier{label: "fraud", conf: 0.999}
+	s := NewScanner(nil, ScannerConfig{Classifier: c})
+	for _, text := range []string{"qiandao", "stop", "[图片]", "renGong"} {
+		if hits := s.Scan(text); len(hits) > 0 {
+			t.Errorf("Scan(%q) = %+v, want no model hit", text, hits)
+		}
+	}
+	if hits := s.Scan("日结兼职"); indexOf(hits, Fraud) < 0 {
+		t.Errorf("Scan(日结兼职) = %+v, want the model's fraud hit", hits)
+	}
+}
