@@ -25,6 +25,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"cluster URL with a bad scheme", "http://:secret@127.0.0.1:1?addr=127.0.0.1:2", []redisstore.Option{redisstore.Cluster()}},
 		{"cluster URL with a bad address", "redis://:secret@127.0.0.1:1?addr=nowhere", []redisstore.Option{redisstore.Cluster()}},
 		{"sentinel URL with an unknown parameter", "redis://:secret@127.0.0.1:1?colour=blue", []redisstore.Option{redisstore.Sentinel("mymaster")}},
+		{"cluster URL with a database", "redis://:secret@127.0.0.1:1/2?addr=127.0.0.1:2", []redisstore.Option{redisstore.Cluster()}},
 		{"cluster form without the cluster option", "redis://:secret@127.0.0.1:1?addr=127.0.0.1:2", nil},
 		{"prefix with an unclosed hash tag", "", []redisstore.Option{redisstore.WithPrefix("siyu:{a:")}},
 		{"prefix with an empty hash tag", "", []redisstore.Option{redisstore.WithPrefix("siyu:{}:")}},

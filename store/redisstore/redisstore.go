@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +119,11 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		if err != nil {
 			// The parse error may quote the URL, password included.
 			return nil, fmt.Errorf("redisstore.Open: invalid REDIS_URL for a cluster: %w", bot.ErrInvalid)
+		}
+		// ParseClusterURL ignores a database number; a cluster has only
+		// database 0, so another would silently not be the one asked for.
+		if u, err := neturl.Parse(url); err != nil || (u.Path != "" && u.Path != "/" && u.Path != "/0") {
+			return nil, fmt.Errorf("redisstore.Open: a cluster has only database 0; REDIS_URL names another: %w", bot.ErrInvalid)
 		}
 		c.rdb, addrs = redis.NewClusterClient(o), o.Addrs
 	case modeSentinel:
