@@ -110,6 +110,9 @@ func (e *Engine) Run(ctx context.Context, ev Event, dryRun bool) (*Turn, error) 
 			return t, nil
 		}
 	}
+	if ev.Kind == KindMessage && t.Barred() {
+		return t, nil
+	}
 	if e.rules(t) {
 		return t, nil
 	}

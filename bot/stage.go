@@ -23,7 +23,9 @@ import "context"
 //  6. Fallback (built in): 1:1 only; never in groups.
 //
 // Observed events stop after layer 2. Once a stage of layers 3–5 takes a
-// message, the layers after it do not run. Around the engine, middleware
+// message, the layers after it do not run. A message flagged ad_spam,
+// fraud or poaching (Turn.Barred) stops after layer 3: scripted texts may
+// advertise, and such a message earns nothing (see confirm.go). Around the engine, middleware
 // (see Chain) adds what concerns every event whatever its answer:
 // recover, validation, dedupe, and do-not-disturb on proactive actions.
 
@@ -38,6 +40,11 @@ type Turn struct {
 	// ("" and 0 without a classifier or text).
 	Intent     string
 	Confidence float64
+	// Sure reports that the classifier's reading is one it is right
+	// about at least 99% of the time (its calibrated threshold for the
+	// intent, fitted on text from sources it never learned from): enough
+	// to change a customer's state on its own. See SureAt.
+	Sure bool
 	// Risks are the risk categories the message hit, the main one first.
 	Risks []string
 	// Actions are what the turn will answer with, in order.

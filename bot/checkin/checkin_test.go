@@ -256,25 +256,71 @@ func TestCommandsBeforeKeywordRules(t *testing.T) {
 	}
 }
 
+// TestCheckinIntent: the checkin intent alone records nothing unless the
+// reading is sure: a courier who needs a signature (签收, read checkin at
+// 0.99 on real text) is asked at most, and only a keyword, the answer,
+// or a sure reading checks in. Spam, fraud and poaching earn no points.
 func TestCheckinIntent(t *testing.T) {
 	tests := []struct {
 		name       string
+		text       string
 		intent     string
 		confidence float64
-		wantTaken  bool
+		sure       bool
+		risks      []string
+		group      bool
+		observed   bool
+		yaml       string // appended to the checkin: section
+		wantStage  string
+		wantReply  string
+		wantIns    int
 	}{
-		{"sure", "checkin", 0.95, true},
-		{"unsure", "checkin", 0.5, false},
-		{"another intent", "refund", 0.99, false},
+		{name: "a courier needing a signature is asked, not checked in", text: "快递员说要本人签收，需要签字", intent: "checkin", confidence: 0.99,
+			wantStage: "ask:checkin", wantReply: "要签到吗？回复「签到」打卡～"},
+		{name: "the keyword checks in", text: "签到", wantStage: "command:checkin", wantIns: 1},
+		{name: "a sure reading checks in", text: "今天来报到", intent: "checkin", confidence: 0.95, sure: true, wantStage: "command:checkin", wantIns: 1},
+		{name: "the brand's sure_confidence checks in", text: "今天来报到", intent: "checkin", confidence: 0.95, yaml: "  sure_confidence: 0.9\n",
+			wantStage: "command:checkin", wantIns: 1},
+		{name: "below it, asks in the brand's words", text: "今天来报到", intent: "checkin", confidence: 0.85, yaml: "  sure_confidence: 0.9\n  confirm_reply: 打卡请回复 签到\n",
+			wantStage: "ask:checkin", wantReply: "打卡请回复 签到"},
+		{name: "unsure and low: nothing", text: "今天来报到", intent: "checkin", confidence: 0.5},
+		{name: "another intent", text: "今天来报到", intent: "refund", confidence: 0.99},
+		{name: "in a group nobody is asked", text: "快递员说要本人签收", intent: "checkin", confidence: 0.99, group: true},
+		{name: "seen after the fact, nobody is asked", text: "快递员说要本人签收", intent: "checkin", confidence: 0.99, group: true, observed: true},
+		{name: "a message flagged as ad spam earns no points", text: "签到", risks: []string{"ad_spam"}},
+		{name: "nor as poaching, even sure", text: "今天来报到", intent: "checkin", confidence: 0.99, sure: true, risks: []string{"pii", "poaching"}},
+		{name: "abuse alone still checks in", text: "签到", risks: []string{"abuse"}, wantStage: "command:checkin", wantIns: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, testYAML)
+			yaml := strings.Replace(testYAML, "  digest_window: 30s\n", "  digest_window: 30s\n"+tc.yaml, 1)
+			r := newRig(t, yaml)
 			r.clock.Set(shanghai("2026-11-26 09:00"))
-			turn := &bot.Turn{Event: dm("u1", "今天来报到"), Scripts: mustScripts(t, testYAML), Text: "今天来报到", Intent: tc.intent, Confidence: tc.confidence}
-			taken, err := r.svc.HandleTurn(context.Background(), turn)
-			if err != nil || taken != tc.wantTaken {
-				t.Fatalf("HandleTurn = %v, %v, want %v", taken, err, tc.wantTaken)
+			ev := dm("u1", tc.text)
+			if tc.group {
+				ev.Conversation.Group = "g1"
+			}
+			ev.Observe = tc.observed
+			turn := &bot.Turn{Event: ev, Scripts: mustScripts(t, yaml), Text: bot.Normalize(tc.text), Intent: tc.intent, Confidence: tc.confidence, Sure: tc.sure, Risks: tc.risks}
+			var err error
+			if tc.observed {
+				_, err = r.svc.Observer().HandleTurn(context.Background(), turn)
+			} else {
+				_, err = r.svc.HandleTurn(context.Background(), turn)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if turn.Answer.Stage != tc.wantStage {
+				t.Errorf("stage = %q, want %q", turn.Answer.Stage, tc.wantStage)
+			}
+			if tc.wantReply != "" {
+				if got := texts(turn.Actions); len(got) != 1 || got[0] != tc.wantReply {
+					t.Errorf("replies = %q, want [%q]", got, tc.wantReply)
+				}
+			}
+			if r.store.inserts != tc.wantIns {
+				t.Errorf("check-ins recorded = %d, want %d", r.store.inserts, tc.wantIns)
 			}
 		})
 	}

@@ -138,6 +138,10 @@ type Config struct {
 	// OnHeld, when set, is told the reason of every held-back record
 	// stored (metrics count them).
 	OnHeld func(reason string)
+	// Confirm asks before an opt-out read from the intent alone, and
+	// recognises the answer; nil asks without remembering the question
+	// (its answer T still opts out, being an unsubscribe word).
+	Confirm *bot.Confirmations
 }
 
 // Service is do-not-disturb: the command stage (Stage), the engine
@@ -150,6 +154,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	every    time.Duration
+	confirm  *bot.Confirmations
 }
 
 // Interface guard: the outbox asks the Service before sending a Push.
@@ -157,7 +162,7 @@ var _ bot.SendGate = (*Service)(nil)
 
 // New returns a Service. Store and Counters are required.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, counters: cfg.Counters, scripts: cfg.Scripts, now: cfg.Now, log: cfg.Logger, every: cfg.ConfirmEvery}
+	s := &Service{store: cfg.Store, counters: cfg.Counters, scripts: cfg.Scripts, now: cfg.Now, log: cfg.Logger, every: cfg.ConfirmEvery, confirm: cfg.Confirm}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -180,8 +185,12 @@ func (s *Service) config() *Rules {
 	return RulesOf(s.scripts.Scripts())
 }
 
-// Stage returns the command stage (rank 10): it takes the unsubscribe
-// and resubscribe words, and the unsubscribe intent, in 1:1 chats.
+// Capability names do-not-disturb's confirming questions.
+const Capability = "dnd"
+
+// Stage returns the command stage: it takes the unsubscribe and
+// resubscribe words, the answer to its confirming question, and the
+// unsubscribe intent (which asks unless it is sure), in 1:1 chats.
 func (s *Service) Stage() bot.Stage { return bot.StageFunc(s.handleTurn) }
 
 // command is what a message asks of do-not-disturb.
@@ -193,20 +202,25 @@ const (
 	resubscribe
 )
 
-func (c *Rules) command(t *bot.Turn) command {
+// command reads what t asks of do-not-disturb; ask is true when only the
+// intent says unsubscribe and is not sure: the person is asked first.
+func (c *Rules) command(t *bot.Turn) (cmd command, ask bool) {
 	if t.Text != "" {
 		// Whole-message matches only: "T" opts out, "Tea" or "T恤" do not.
 		if slices.Contains(c.Unsubscribe, t.Text) {
-			return unsubscribe
+			return unsubscribe, false
 		}
 		if slices.Contains(c.Resubscribe, t.Text) {
-			return resubscribe
+			return resubscribe, false
 		}
 	}
-	if c.Intent != "" && t.Intent == c.Intent && t.Confidence >= c.MinConfidence {
-		return unsubscribe
+	if _, ok := t.Confirms(Capability); ok {
+		return unsubscribe, false
 	}
-	return noCommand
+	if c.Intent != "" && t.Intent == c.Intent && t.Confidence >= c.MinConfidence {
+		return unsubscribe, !t.SureAt(c.SureConfidence)
+	}
+	return noCommand, false
 }
 
 // handleTurn is the command stage. Only 1:1 messages count: in a group a
@@ -218,9 +232,25 @@ func (s *Service) handleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 		return false, nil
 	}
 	c := RulesOf(t.Scripts)
-	cmd := c.command(t)
+	cmd, ask := c.command(t)
 	if cmd == noCommand {
 		return false, nil
+	}
+	if ask && !t.DryRun {
+		// Someone opted out already loses nothing: no question then.
+		out, err := s.store.AnyOptedOut(ctx, personIDs(ev.ReplyTarget())...)
+		if err != nil {
+			return false, fmt.Errorf("dnd.Stage: %w", err)
+		}
+		ask = !out
+	}
+	if ask {
+		// Silencing a customer by mistake is worse than one question.
+		if !s.confirm.Ask(ctx, t, bot.Question{Capability: Capability, Words: c.ConfirmWords, Prompt: c.ConfirmReply}) {
+			return false, nil
+		}
+		t.Answer = bot.Answer{Stage: "ask:dnd", Rule: "unsubscribe", Intent: t.Intent, Confidence: t.Confidence}
+		return true, nil
 	}
 	optOut, reply, rule := cmd == unsubscribe, c.UnsubscribedReply, "unsubscribe"
 	if !optOut {

@@ -84,7 +84,7 @@ func (s *Scanner) ScanWith(text string, extra *Lexicon, minConfidence float64) [
 			// The model cannot point at words: its evidence is its
 			// confidence. Medium: a guess alerts staff only where the
 			// scripts ask for it.
-			hits = append(hits, Hit{Category: c, Severity: Medium, Source: SourceModel, Evidence: "model " + strconv.FormatFloat(conf, 'f', 2, 64)})
+			hits = append(hits, Hit{Category: c, Severity: Medium, Source: SourceModel, Evidence: "model " + strconv.FormatFloat(conf, 'f', 2, 64), Confidence: conf})
 		}
 	}
 	if len(hits) > 1 {

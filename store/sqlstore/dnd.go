@@ -118,7 +118,8 @@ func (s *DND) AnyOptedOut(ctx context.Context, persons ...bot.PersonID) (bool, e
 		keys[i] = string(p)
 	}
 	var n int64
-	err := s.db.gorm.WithContext(ctx).Model(&dndOptOutRow{}).
+	// Prepared: one or two names, so two shapes, asked of every push.
+	err := s.db.prepared(ctx).Model(&dndOptOutRow{}).
 		Where("person IN ? AND opted_out = ?", keys, true).Count(&n).Error
 	if err != nil {
 		return false, fmt.Errorf("sqlstore.DND.AnyOptedOut: %w: %w", bot.ErrUnavailable, err)
@@ -154,7 +155,7 @@ func (s *DND) RecordHeld(ctx context.Context, h dnd.HeldBack) error {
 		u := dbTime(h.Until)
 		row.Until = &u
 	}
-	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := s.db.prepared(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("sqlstore.DND.RecordHeld: %w: %w", bot.ErrUnavailable, err)
 	}
 	return nil

@@ -114,7 +114,9 @@ func (o *Outbox) Enqueue(ctx context.Context, items []bot.OutboxItem) error {
 			ExpiresAt: expires,
 		})
 	}
-	err := o.db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+	// Prepared: one row per statement shape, and rarely more than
+	// three (an event's actions).
+	err := o.db.prepared(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
 	if err != nil {
 		return fmt.Errorf("sqlstore.Outbox.Enqueue: %w: %w", bot.ErrUnavailable, err)
 	}
@@ -165,6 +167,8 @@ func due(tx *gorm.DB, now time.Time, limit int) *gorm.DB {
 func (o *Outbox) claimLocked(ctx context.Context, now, until time.Time, limit int) ([]outboxRow, error) {
 	var rows []outboxRow
 	err := o.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Not prepared (DB.prepared): inside a transaction gorm would
+		// prepare the statement anew every time.
 		err := due(tx, now, limit).
 			Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
 			Find(&rows).Error
@@ -298,7 +302,7 @@ func (o *Outbox) Fail(ctx context.Context, id int64, lastErr string, next time.T
 // Defer implements bot.OutboxStore: the claimed row is due again at next
 // and its claim is not counted as an attempt.
 func (o *Outbox) Defer(ctx context.Context, id int64, note string, next time.Time) error {
-	err := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+	err := o.db.prepared(ctx).Model(&outboxRow{}).
 		Where("id = ? AND status = ?", id, string(bot.OutboxPending)).
 		Updates(map[string]any{
 			"attempts":   gorm.Expr("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"),
@@ -314,7 +318,7 @@ func (o *Outbox) Defer(ctx context.Context, id int64, note string, next time.Tim
 
 func (o *Outbox) update(ctx context.Context, op string, id int64, fields map[string]any) error {
 	fields["updated_at"] = dbTime(o.db.now())
-	res := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", id).Updates(fields)
+	res := o.db.prepared(ctx).Model(&outboxRow{}).Where("id = ?", id).Updates(fields)
 	if res.Error != nil {
 		return fmt.Errorf("%s %d: %w: %w", op, id, bot.ErrUnavailable, res.Error)
 	}
