@@ -92,6 +92,7 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 		a.workers = append(a.workers, func(ctx context.Context) { library.Watch(ctx, 2*time.Second) })
 	}
 	a.workers = append(a.workers, stack.Workers()...)
+	a.workers = append(a.workers, bot.OutboxPurger{Outbox: sqlOutbox, Locks: st.rdb, Retention: cfg.OutboxRetention, Now: time.Now, Logger: logger}.Run)
 	a.outbox = bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: stack.Gate(), Renderers: stack.Renderers(),
 		OnResult: func(p bot.Platform, result string) {
 			obs.Sent(p, result)
@@ -116,8 +117,12 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 		handlers.Check{Name: "database", Pinger: st.db},
 		handlers.Check{Name: "redis", Pinger: st.rdb})
 	a.readiness.Register(a.echo)
-	// Prometheus scrapes every replica; the figures hold no customer data.
-	a.echo.GET("/metrics", echo.WrapHandler(obs.Handler()))
+	// Prometheus scrapes every replica; the figures hold no customer data,
+	// but they are served on the public listener only when no private
+	// one is configured (SIYU_METRICS_ADDR, served by serve).
+	if cfg.MetricsAddr == "" {
+		a.echo.GET("/metrics", echo.WrapHandler(obs.Handler()))
+	}
 	g := a.echo.Group("", obs.Callbacks())
 	// An outer bound for every route; callback handlers read at most
 	// 64 KiB of it (handlers/internal/body).

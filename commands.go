@@ -78,6 +78,9 @@ func simulate(ctx context.Context, env runEnv) error {
 	if err != nil {
 		return err
 	}
+	if !cfg.WeChatOn {
+		return fmt.Errorf("simulate: no WeChat Official Account in this environment, so the server has no /wechat/callback: set the server's WECHAT_* here too, or SIYU_DEMO=1 on both for the demo account")
+	}
 	fl := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
 	addr := cfg.Addr

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,7 +37,9 @@ type platformWiring struct {
 	identity *identity.Service
 }
 
-// mount wires every platform, then the senders of staff alerts.
+// mount wires every platform that is configured, then the senders of
+// staff alerts, and logs which platforms are on. A platform that is not
+// configured has no route: its callback path answers 404.
 func (w platformWiring) mount(ctx context.Context) error {
 	if err := w.weChat(); err != nil {
 		return err
@@ -47,6 +50,7 @@ func (w platformWiring) mount(ctx context.Context) error {
 	if err := w.douyin(); err != nil {
 		return err
 	}
+	w.logPlatforms()
 	if w.cfg.RiskAlertWebhook != "" && len(w.cfg.WeCom.AlertTo) == 0 {
 		robot, err := wecom.NewRobotSender(w.cfg.RiskAlertWebhook, &http.Client{Timeout: 10 * time.Second})
 		if err != nil {
@@ -58,9 +62,36 @@ func (w platformWiring) mount(ctx context.Context) error {
 	return nil
 }
 
-// weChat mounts the Official Account callback and its sender.
+// logPlatforms says which platforms answer callbacks, in one line.
+func (w platformWiring) logPlatforms() {
+	var on []string
+	switch {
+	case w.cfg.WeChatDemo:
+		on = append(on, "wechat (public demo account)")
+	case w.cfg.WeChatOn:
+		on = append(on, "wechat")
+	}
+	if w.cfg.WeCom.enabled() {
+		on = append(on, "wecom")
+	}
+	if w.cfg.Douyin.enabled() {
+		on = append(on, "douyin")
+	}
+	if len(on) == 0 {
+		w.logger.Warn("no platform is on: siyu answers no callbacks (configure WECHAT_*, WECOM_* or DOUYIN_*, or SIYU_DEMO=1 for the demo account)")
+		return
+	}
+	w.logger.Info("platforms on", "platforms", strings.Join(on, ", "))
+}
+
+// weChat mounts the Official Account callback and its sender, when an
+// account (real or demo) is on.
 func (w platformWiring) weChat() error {
 	cfg, ob := w.cfg, w.app.outbox
+	if !cfg.WeChatOn {
+		w.logger.Info("WeChat off: set WECHAT_APPID and WECHAT_TOKEN (and WECHAT_AES_KEY) to enable it")
+		return nil
+	}
 	var sender bot.Sender = wechat.NewSender(w.clients.oa, w.tokens, cfg.WeChatAppID)
 	if cfg.WeChatAppSecret == "" {
 		sender = bot.SenderFunc(func(context.Context, bot.Action) error {

@@ -98,9 +98,30 @@ type Event struct {
 	Time    time.Time
 }
 
-// Validate reports whether the event is complete enough for the engine.
+// MaxIDLen is the longest platform id siyu accepts, in bytes. Real ids
+// are far shorter (an openid has 28 characters, an external_userid 32,
+// a Douyin open_id about 40); the stores keep ids in columns of 128
+// characters or fewer, so a longer one would fail there, as a server
+// error the platform retries, instead of as a bad request.
+const MaxIDLen = 128
+
+// LongID reports whether any of ids is longer than MaxIDLen bytes.
+// Adapters refuse such a callback with 400 before it reaches the engine.
+func LongID(ids ...string) bool {
+	for _, id := range ids {
+		if len(id) > MaxIDLen {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate reports whether the event is complete enough for the engine,
+// with no id longer than MaxIDLen.
 func (e *Event) Validate() error {
 	switch {
+	case LongID(string(e.Account), string(e.Sender), string(e.Conversation.Group), e.UnionID, e.MessageID) || longMember(e.Members):
+		return fmt.Errorf("bot.Event: an id is longer than %d bytes: %w", MaxIDLen, ErrInvalid)
 	case e.Platform == "":
 		return fmt.Errorf("bot.Event: no platform: %w", ErrInvalid)
 	case e.Kind == "":
@@ -111,6 +132,15 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("bot.Event: no time: %w", ErrInvalid)
 	}
 	return nil
+}
+
+func longMember(ms []UserID) bool {
+	for _, m := range ms {
+		if len(m) > MaxIDLen {
+			return true
+		}
+	}
+	return false
 }
 
 // ReplyTarget is where a reply to this event goes.

@@ -59,7 +59,8 @@ func (s *Scanner) Lexicon() *Lexicon { return s.lex }
 // Scan returns the risks in one message, the most severe first (see
 // Main). Spans refer to text as given, not a normalised form: a leading
 // "+" or "➕" (+V, ➕wx) is evidence that normalising would trim. Personal
-// data in evidence is masked.
+// data in evidence is masked, and so is every run of MaskDigits or more
+// digits.
 func (s *Scanner) Scan(text string) []Hit { return s.ScanWith(text, nil, 0) }
 
 // ScanWith is Scan with extra terms (the brand words of the scripts'
@@ -85,6 +86,13 @@ func (s *Scanner) ScanWith(text string, extra *Lexicon, minConfidence float64) [
 			// confidence. Medium: a guess alerts staff only where the
 			// scripts ask for it.
 			hits = append(hits, Hit{Category: c, Severity: Medium, Source: SourceModel, Evidence: "model " + strconv.FormatFloat(conf, 'f', 2, 64), Confidence: conf})
+		}
+	}
+	for i := range hits {
+		// A lexicon's evidence is the customer's own words, numbers
+		// included; a detector's is masked already.
+		if hits[i].Source != SourcePII {
+			hits[i].Evidence = MaskNumbers(hits[i].Evidence)
 		}
 	}
 	if len(hits) > 1 {

@@ -84,6 +84,9 @@ type Handler struct {
 	// saveMu serialises saves on this replica, so two staff saving at
 	// once cannot interleave the history copy and the rename.
 	saveMu sync.Mutex
+	// checks holds a slot per script load running for validate or save
+	// (maxChecks).
+	checks chan struct{}
 }
 
 // New returns the admin API guarded by token, which must not be empty,
@@ -92,7 +95,7 @@ func New(token string, outbox OutboxAdmin, scripts ScriptsAdmin, logger *slog.Lo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{token: token, outbox: outbox, scripts: scripts, logger: logger, now: time.Now, modules: modules}
+	return &Handler{token: token, outbox: outbox, scripts: scripts, logger: logger, now: time.Now, modules: modules, checks: make(chan struct{}, maxChecks)}
 }
 
 // WithDryRun enables POST /admin/api/dry-run over runner (the engine).

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -36,6 +37,13 @@ const (
 	historyDir = ".history"
 	// keepHistory is how many previous versions of each file are kept.
 	keepHistory = 20
+	// maxChecks bounds the script loads (validate, save) running at once
+	// on a replica: one is up to 4 MB of drafts to parse, and the console
+	// validates as staff type.
+	maxChecks = 2
+	// checkWait bounds how long a validation waits for a slot before it
+	// is refused (503): the console asks again at the next keystroke.
+	checkWait = 10 * time.Second
 )
 
 // scriptFile is one script file as listed.
@@ -167,13 +175,26 @@ func (h *Handler) overlay(drafts map[string][]byte) (fs.FS, error) {
 }
 
 // check loads the scripts as they would be with drafts saved, and returns
-// their mistakes (none: they load).
-func (h *Handler) check(drafts map[string][]byte) ([]scriptProblem, error) {
+// their mistakes (none: they load). It waits for one of maxChecks slots
+// and gives up when ctx (the request's) ends: a client that went away
+// stops costing the server.
+func (h *Handler) check(ctx context.Context, drafts map[string][]byte) ([]scriptProblem, error) {
+	wait, cancel := context.WithTimeout(ctx, checkWait)
+	defer cancel()
+	select {
+	case h.checks <- struct{}{}:
+		defer func() { <-h.checks }()
+	case <-wait.Done():
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("admin.check: %w", ctx.Err())
+		}
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, "正在校验的脚本太多，请稍后再试")
+	}
 	fsys, err := h.overlay(drafts)
 	if err != nil {
 		return nil, err
 	}
-	_, err = bot.LoadScripts(fsys, h.scripts.Sections()...)
+	_, err = bot.LoadScriptsContext(ctx, fsys, h.scripts.Sections()...)
 	if err == nil {
 		return []scriptProblem{}, nil
 	}
@@ -221,7 +242,7 @@ func (h *Handler) validateScripts(c echo.Context) error {
 		}
 		drafts[name] = []byte(text)
 	}
-	problems, err := h.check(drafts)
+	problems, err := h.check(c.Request().Context(), drafts)
 	if err != nil {
 		return err
 	}
@@ -271,7 +292,7 @@ func (h *Handler) saveScript(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusConflict, "文件已被他人修改，请重新打开后再保存")
 		}
 	}
-	problems, err := h.check(map[string][]byte{name: data})
+	problems, err := h.check(c.Request().Context(), map[string][]byte{name: data})
 	if err != nil {
 		return err
 	}

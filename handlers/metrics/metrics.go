@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,12 +36,21 @@ const (
 	OutcomeError        = "error"
 )
 
-// OutboxStats is what the outbox gauges read, on each scrape.
+// OutboxStats is what the outbox gauges read, at most once per
+// DepthEvery however often /metrics is scraped.
 type OutboxStats interface {
-	// Depth returns the rows per status and the creation time of the
-	// oldest pending row (zero when none is pending).
+	// Depth returns the pending and dead rows and the creation time of
+	// the oldest pending row (zero when none is pending). It must be
+	// cheap: it runs on scrapes, which anyone who reaches /metrics can
+	// send.
 	Depth(ctx context.Context) (map[bot.OutboxStatus]int, time.Time, error)
 }
+
+// DepthEvery is how long the outbox's depth read from the database
+// serves scrapes: Prometheus scrapes every 15 s by default, and any
+// number of scrapers (or anyone who reaches /metrics) costs the shared
+// database at most one read per replica per DepthEvery.
+const DepthEvery = 15 * time.Second
 
 // Metrics holds siyu's collectors and the registry they are served from.
 type Metrics struct {
@@ -103,8 +113,8 @@ func New(stats OutboxStats) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&outboxCollector{
-			stats: stats, now: m.now,
-			depth: prometheus.NewDesc("siyu_outbox_rows", "Outbox rows by status (pending, sent, dead).", []string{"status"}, nil),
+			stats: stats, now: func() time.Time { return m.now() },
+			depth: prometheus.NewDesc("siyu_outbox_rows", "Outbox rows waiting (pending) or dead-lettered (dead), read from the shared database at most every 15 s.", []string{"status"}, nil),
 			age:   prometheus.NewDesc("siyu_outbox_oldest_pending_seconds", "Age of the oldest pending outbox row; 0 when none is pending.", nil, nil),
 		})
 	}
@@ -239,12 +249,19 @@ func (m *Metrics) ObserveTurn(t *bot.Turn) {
 	}
 }
 
-// outboxCollector reads the outbox's depth from the database on each
-// scrape, so every replica reports the shared truth.
+// outboxCollector reads the outbox's depth from the database, so every
+// replica reports the shared truth, and keeps it for DepthEvery:
+// concurrent scrapes wait for one read instead of each making their own.
 type outboxCollector struct {
 	stats      OutboxStats
 	now        func() time.Time
 	depth, age *prometheus.Desc
+
+	mu     sync.Mutex
+	readAt time.Time // zero: never read
+	counts map[bot.OutboxStatus]int
+	oldest time.Time
+	err    error
 }
 
 func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -253,20 +270,34 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	// A scrape must not hang on a stalled database.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	depth, oldest, err := c.stats.Depth(ctx)
+	counts, oldest, err := c.read()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.depth, err)
 		return
 	}
-	for _, s := range []bot.OutboxStatus{bot.OutboxPending, bot.OutboxSent, bot.OutboxDead} {
-		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(depth[s]), string(s))
+	for _, s := range []bot.OutboxStatus{bot.OutboxPending, bot.OutboxDead} {
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(counts[s]), string(s))
 	}
 	age := 0.0
 	if !oldest.IsZero() {
 		age = c.now().Sub(oldest).Seconds()
 	}
 	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age)
+}
+
+// read returns the depth read at most DepthEvery ago, reading it again
+// when older. A failed read is kept as long, so a stalled database is not
+// asked again by every scrape.
+func (c *outboxCollector) read() (map[bot.OutboxStatus]int, time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if c.readAt.IsZero() || now.Sub(c.readAt) >= DepthEvery || now.Before(c.readAt) {
+		// A scrape must not hang on a stalled database.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c.counts, c.oldest, c.err = c.stats.Depth(ctx)
+		c.readAt = now
+	}
+	return c.counts, c.oldest, c.err
 }

@@ -134,6 +134,8 @@ func (h *Handler) verifyURL(c echo.Context) error {
 		h.logger.WarnContext(c.Request().Context(), "wechat: URL verification with a bad signature", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	}
+	// echostr is echoed back as sent: no browser may read it as HTML.
+	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
 	return c.String(http.StatusOK, q.echostr)
 }
 
@@ -193,6 +195,12 @@ func (h *Handler) callback(c echo.Context) error {
 	if err != nil {
 		h.logger.WarnContext(c.Request().Context(), "wechat: malformed message", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed message")
+	}
+	if bot.LongID(m.FromUserName, m.ToUserName) {
+		// No store would take it: refused here as a bad request, not
+		// failed there as an error WeChat retries.
+		h.logger.WarnContext(c.Request().Context(), "wechat: callback with an id longer than bot.MaxIDLen refused", "from_bytes", len(m.FromUserName), "to_bytes", len(m.ToUserName))
+		return echo.NewHTTPError(http.StatusBadRequest, "id too long")
 	}
 	account := bot.AccountID(h.cfg.AppID)
 	if account == "" {

@@ -31,12 +31,14 @@ const DefaultPrefix = "siyu:"
 // Client is a connection to Redis (or an embedded miniredis) with siyu's
 // key prefix.
 type Client struct {
-	rdb    redis.UniversalClient
-	mini   *miniredis.Miniredis // nil unless embedded
-	prefix string
-	log    *slog.Logger
-	unlock *redis.Script
-	batch  *batcher
+	rdb  redis.UniversalClient
+	mini *miniredis.Miniredis // nil unless embedded
+	// embeddedPassword is the embedded server's random password.
+	embeddedPassword string
+	prefix           string
+	log              *slog.Logger
+	unlock           *redis.Script
+	batch            *batcher
 	// mode is how Open reaches Redis: modeSingle, modeCluster or
 	// modeSentinel.
 	mode string
@@ -102,12 +104,20 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		if c.mode != modeSingle {
 			return nil, fmt.Errorf("redisstore.Open: %s needs a URL: %w", c.mode, bot.ErrInvalid)
 		}
+		// miniredis listens on a loopback TCP port (it has no unix
+		// socket), where any local process could read the dedupe values
+		// (openids) and cached access tokens, or write keys: a random
+		// password, never logged, keeps them to this process.
+		var pw [16]byte
+		_, _ = rand.Read(pw[:]) // never fails (crypto/rand docs)
 		m := miniredis.NewMiniRedis()
+		m.RequireAuth(hex.EncodeToString(pw[:]))
 		if err := m.Start(); err != nil {
 			return nil, fmt.Errorf("redisstore.Open: embedded: %w: %w", bot.ErrUnavailable, err)
 		}
 		c.mini = m
-		c.rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		c.embeddedPassword = hex.EncodeToString(pw[:])
+		c.rdb = redis.NewClient(&redis.Options{Addr: m.Addr(), Password: c.embeddedPassword})
 		c.batch = newBatcher(c.rdb, logger)
 		logger.InfoContext(ctx, "redisstore: using embedded miniredis; state is lost on restart and not shared between replicas", "addr", m.Addr())
 		return c, nil
@@ -194,6 +204,16 @@ func (c *Client) Embedded() bool { return c.mini != nil }
 // Redis. Tests use it to move the server's clock (FastForward), since
 // miniredis does not expire keys by wall time.
 func (c *Client) Miniredis() *miniredis.Miniredis { return c.mini }
+
+// EmbeddedURL returns the URL another client in this process opens the
+// embedded server with (a second replica in a test), password included:
+// never log it. It is "" when connected to a real Redis.
+func (c *Client) EmbeddedURL() string {
+	if c.mini == nil {
+		return ""
+	}
+	return "redis://:" + c.embeddedPassword + "@" + c.mini.Addr()
+}
 
 // key returns the full key of name in namespace ns ("dedupe", "token",
 // "lock"): for keys that no script or multi-key command uses together.

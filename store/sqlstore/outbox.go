@@ -281,9 +281,11 @@ func expiresAt(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// Complete implements bot.OutboxStore. A missing row is bot.ErrNotFound.
+// Complete implements bot.OutboxStore. The row's next_at becomes the
+// time it was sent, which PurgeSent reads. A missing row is
+// bot.ErrNotFound.
 func (o *Outbox) Complete(ctx context.Context, id int64) error {
-	return o.update(ctx, "sqlstore.Outbox.Complete", id, map[string]any{"status": string(bot.OutboxSent)})
+	return o.update(ctx, "sqlstore.Outbox.Complete", id, map[string]any{"status": string(bot.OutboxSent), "next_at": dbTime(o.db.now())})
 }
 
 // Fail implements bot.OutboxStore. lastErr is kept to its first

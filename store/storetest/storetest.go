@@ -90,7 +90,7 @@ func RedisReplica(tb testing.TB, c *redisstore.Client) *redisstore.Client {
 	tb.Helper()
 	url, opts := os.Getenv("REDIS_URL"), RedisOptions()
 	if c.Embedded() {
-		url, opts = "redis://"+c.Miniredis().Addr(), nil
+		url, opts = c.EmbeddedURL(), nil
 	}
 	r, err := redisstore.Open(tb.Context(), url, nil, append(opts, redisstore.WithPrefix(c.Prefix()))...)
 	if err != nil {
