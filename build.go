@@ -23,6 +23,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/metrics"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/handlers/wecom"
@@ -71,7 +72,9 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	clients := newPlatformClients(cfg, tokens)
 
 	src := &scriptsSource{}
-	caps, ids, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients})
+	// The console's home page counts answers and refused coupons per day.
+	daily := admin.NewRecorder(redisstore.NewDailyCounts(st.rdb), src, logger)
+	caps, ids, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients, daily: daily})
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +95,7 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 		a.workers = append(a.workers, func(ctx context.Context) { library.Watch(ctx, 2*time.Second) })
 	}
 	a.workers = append(a.workers, stack.Workers()...)
+	a.workers = append(a.workers, daily.Run)
 	a.workers = append(a.workers, bot.OutboxPurger{Outbox: sqlOutbox, Locks: st.rdb, Retention: cfg.OutboxRetention, Now: time.Now, Logger: logger}.Run)
 	a.outbox = bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: stack.Gate(), Renderers: stack.Renderers(),
 		OnResult: func(p bot.Platform, result string) {
@@ -100,7 +104,10 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 				obs.Ambiguous(p)
 			}
 		}})
-	a.engine = stack.Engine(bot.EngineConfig{Scripts: library, Logger: logger, OnTurn: obs.ObserveTurn})
+	a.engine = stack.Engine(bot.EngineConfig{Scripts: library, Logger: logger, OnTurn: func(t *bot.Turn) {
+		obs.ObserveTurn(t)
+		daily.ObserveTurn(t)
+	}})
 	a.handler = bot.Chain(a.engine, append([]bot.Middleware{
 		bot.Recover(logger),
 		bot.Validate(),
@@ -151,6 +158,8 @@ type capDeps struct {
 	obs     *metrics.Metrics
 	clients platformClients
 	now     func() time.Time
+	// daily, when set, counts coupons refused for want of stock.
+	daily *admin.Recorder
 }
 
 // capabilities builds siyu's capabilities on their stores. The list it
@@ -187,6 +196,15 @@ func capabilities(ctx context.Context, d capDeps) (_ []bot.Capability, _ *identi
 	var onHeld func(reason string)
 	if d.obs != nil {
 		onClaim, onHeld = d.obs.CouponClaim, d.obs.HeldBack
+	}
+	if d.daily != nil {
+		metric := onClaim
+		onClaim = func(campaign, outcome string) {
+			if metric != nil {
+				metric(campaign, outcome)
+			}
+			d.daily.CouponOutcome(campaign, outcome)
+		}
 	}
 
 	// Confirming questions live in Redis, shared by replicas, so the

@@ -18,6 +18,7 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/checkin"
+	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/scripts"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -398,7 +399,8 @@ func TestCheckinThroughWeChat(t *testing.T) {
 		} `json:"by_points"`
 	}
 	get("boards?"+url.Values{"scope": {scope}, "period": {"all"}}.Encode(), &b)
-	if len(b.ByPoints) != 1 || b.ByPoints[0].Person != person || b.ByPoints[0].Points != 10 || b.ByPoints[0].Rank != 1 {
+	// People are shown masked, as everywhere in the admin API.
+	if len(b.ByPoints) != 1 || b.ByPoints[0].Person != admin.MaskPerson(person) || b.ByPoints[0].Points != 10 || b.ByPoints[0].Rank != 1 {
 		t.Errorf("boards = %+v, want the one person with 10 points", b)
 	}
 	var sc struct {

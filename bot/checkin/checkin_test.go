@@ -544,3 +544,45 @@ func TestObservedWeComGroup(t *testing.T) {
 		t.Errorf("coupons = %d, want 1", got)
 	}
 }
+
+// TestRankSharesTies: equal values share a rank and the next value's
+// rank skips past them; a person's own entry says the shared rank.
+func TestRankSharesTies(t *testing.T) {
+	scores := []checkin.Score{
+		{Person: "a", Points: 30, Streak: 2}, {Person: "b", Points: 50, Streak: 2},
+		{Person: "c", Points: 30, Streak: 5}, {Person: "d", Points: 10, Streak: 1},
+	}
+	tests := []struct {
+		name, by, me string
+		want         []int
+		wantMe       int
+	}{
+		{name: "points", by: "points", me: "a", want: []int{1, 2, 2, 4}, wantMe: 2},
+		{name: "streak", by: "streak", me: "b", want: []int{1, 2, 2, 4}, wantMe: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			top, me := checkin.Rank(scores, tc.by, 10, tc.me)
+			var got []int
+			for _, e := range top {
+				got = append(got, e.Rank)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("ranks = %v, want %v", got, tc.want)
+			}
+			if me.Rank != tc.wantMe {
+				t.Errorf("%s's rank = %d, want %d", tc.me, me.Rank, tc.wantMe)
+			}
+			entries := make([]checkin.Entry, len(top))
+			for i, e := range top {
+				entries[i] = checkin.Entry{Rank: i + 1, Points: e.Points, Streak: e.Streak}
+			}
+			checkin.ShareTies(entries, tc.by)
+			for i, e := range entries {
+				if e.Rank != tc.want[i] {
+					t.Errorf("ShareTies #%d = %d, want %d", i+1, e.Rank, tc.want[i])
+				}
+			}
+		})
+	}
+}

@@ -42,8 +42,12 @@ type Store interface {
 	AnyOptedOut(ctx context.Context, persons ...bot.PersonID) (bool, error)
 	// OptOut returns whether person has opted out and since when.
 	OptOut(ctx context.Context, person bot.PersonID) (optedOut bool, since time.Time, err error)
-	// RecordHeld stores one held-back record. Errors are
-	// bot.ErrUnavailable.
+	// RecordHeld stores one held-back record. It replaces the newest
+	// record of the same Key that was deferred to h.At or earlier (Until
+	// set, not after h.At): that is the same push come back when it was
+	// due and held again, so a push held when it was produced and again
+	// when the outbox tried it is one record, saying what happened last.
+	// Errors are bot.ErrUnavailable.
 	RecordHeld(ctx context.Context, h HeldBack) error
 	// Held returns up to limit held-back records, newest first.
 	Held(ctx context.Context, limit int) ([]HeldBack, error)
@@ -105,6 +109,10 @@ const DouyinPerDay = 3
 // HeldBack is one proactive action do-not-disturb dropped or deferred,
 // as staff see it. It names the action's type, never its text.
 type HeldBack struct {
+	// Key identifies the held action (a digest of the push, recipient
+	// included), the same when the engine produced it and when the
+	// outbox tries to send it; "" for none.
+	Key string
 	// Person is who the action was for, or "group:<platform>:<account>:<group>"
 	// for a group. It is a customer id: never log it.
 	Person   string
@@ -362,6 +370,7 @@ func (s *Service) filter(ctx context.Context, key string, actions []bot.Action) 
 			return nil, err
 		}
 		if d.held {
+			d.record.Key = heldKey(asPush(a))
 			if err := s.store.RecordHeld(ctx, d.record); err != nil {
 				return nil, err
 			}
@@ -447,6 +456,7 @@ func (s *Service) Admit(ctx context.Context, p bot.Push, now time.Time) (time.Ti
 	if !d.held {
 		return time.Time{}, nil
 	}
+	d.record.Key = heldKey(p)
 	if err := s.store.RecordHeld(ctx, d.record); err != nil {
 		// Not recorded is better than sent against the rules: the outbox
 		// defers and asks again.
@@ -579,6 +589,19 @@ func (c *Rules) counters(to bot.Target, at time.Time) ([]Counter, []string, []ti
 
 func groupKey(to bot.Target) string {
 	return string(to.Platform) + ":" + string(to.Account) + ":" + string(to.Conversation.Group)
+}
+
+// heldKey identifies a held push: the digest of what the outbox stores
+// and hands back to the gate, so the engine's and the gate's holds of one
+// push name it alike. (Two pushes of the same text to the same person
+// share a key too; the store tells them apart by when each was due.)
+func heldKey(p bot.Push) string {
+	payload, err := bot.MarshalAction(p)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(payload)
+	return hex.EncodeToString(sum[:16])
 }
 
 // recipient names who a held-back action was for, for staff.

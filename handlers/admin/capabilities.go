@@ -180,11 +180,23 @@ func (a riskAdapter) ListEvents(ctx context.Context, category, status string, li
 	for i, e := range events {
 		out[i] = RiskEvent{
 			ID: e.ID, Category: string(e.Category), Severity: e.Severity.String(), Evidence: e.Evidence,
-			Platform: string(e.Platform), Conversation: string(e.Conversation), Sender: string(e.Sender),
+			Platform: string(e.Platform), Conversation: string(e.Conversation), Sender: senderOf(e),
 			TextMasked: e.TextMasked, Count: e.Count, Status: string(e.Status), CreatedAt: e.CreatedAt,
 		}
 	}
 	return out, nil
+}
+
+// senderOf is the PersonID of who sent a risky message (the module
+// masks it).
+func senderOf(e risk.Event) string {
+	if e.Person != "" {
+		return string(e.Person)
+	}
+	if e.Sender == "" {
+		return ""
+	}
+	return string(bot.PersonOf(e.Platform, e.Account, e.Sender, ""))
 }
 
 func (a riskAdapter) SetStatus(ctx context.Context, id int64, status string) error {

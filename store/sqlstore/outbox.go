@@ -412,3 +412,32 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// ListBefore returns rows of status (all when "") with ids below before
+// (0: from the newest), newest first: the console's pages. limit must be
+// 1…MaxListLimit+1 (else bot.ErrInvalid).
+func (o *Outbox) ListBefore(ctx context.Context, status bot.OutboxStatus, before int64, limit int) ([]bot.OutboxItem, error) {
+	if limit <= 0 || limit > MaxListLimit+1 {
+		return nil, fmt.Errorf("sqlstore.Outbox.ListBefore: limit %d: %w", limit, bot.ErrInvalid)
+	}
+	q := o.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit)
+	switch status {
+	case "":
+	case bot.OutboxPending, bot.OutboxSent, bot.OutboxDead:
+		q = q.Where("status = ?", status)
+	default:
+		return nil, fmt.Errorf("sqlstore.Outbox.ListBefore: status %q: %w", status, bot.ErrInvalid)
+	}
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	var rows []outboxRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sqlstore.Outbox.ListBefore: %w: %w", bot.ErrUnavailable, err)
+	}
+	items := make([]bot.OutboxItem, len(rows))
+	for i, r := range rows {
+		items[i] = r.item()
+	}
+	return items, nil
+}
