@@ -98,6 +98,10 @@ func TestScriptKeysShareASlot(t *testing.T) {
 				counts = append(counts, d.counter+k.Key)
 			}
 			groups["dnd"] = counts
+			// staff console sessions: a session and its staff member's set
+			// in one transaction; all of a member's in one DEL.
+			as := NewAdminSessions(c)
+			groups["admin sessions"] = []string{as.sessionKey(id), as.ofKey(id), as.sessionKey("d2"), as.ofKey("otto")}
 			for name, keys := range groups {
 				for _, k := range keys[1:] {
 					if slot(k) != slot(keys[0]) {
