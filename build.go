@@ -19,6 +19,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/dnd"
 	"github.com/siyu-bot/siyu/bot/feedback"
+	"github.com/siyu-bot/siyu/bot/handover"
 	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
@@ -53,6 +54,7 @@ type app struct {
 	outbox    *bot.Outbox
 	metrics   *metrics.Metrics
 	identity  *identity.Service // learns links; tests wait on its index
+	handover  *handover.Service // keeps the index of hand-overs; tests wait on it
 	// workers run until the server stops: script reloads, the
 	// capabilities' and the platforms' background work.
 	workers []func(ctx context.Context)
@@ -74,11 +76,12 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	src := &scriptsSource{}
 	// The console's home page counts answers and refused coupons per day.
 	daily := admin.NewRecorder(redisstore.NewDailyCounts(st.rdb), src, logger)
-	caps, ids, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients, daily: daily})
+	ob := &outboxRef{}
+	caps, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients, daily: daily, outbox: ob})
 	if err != nil {
 		return nil, err
 	}
-	stack, err := bot.NewStack(caps...)
+	stack, err := bot.NewStack(caps.list...)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +93,7 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	src.lib = library
 	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()))
 
-	a := &app{st: st, library: library, stack: stack, metrics: obs, identity: ids}
+	a := &app{st: st, library: library, stack: stack, metrics: obs, identity: caps.identity, handover: caps.handover}
 	if source == cfg.ScriptsDir {
 		a.workers = append(a.workers, func(ctx context.Context) { library.Watch(ctx, 2*time.Second) })
 	}
@@ -104,6 +107,7 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 				obs.Ambiguous(p)
 			}
 		}})
+	ob.Outbox = a.outbox
 	a.engine = stack.Engine(bot.EngineConfig{Scripts: library, Logger: logger, OnTurn: func(t *bot.Turn) {
 		obs.ObserveTurn(t)
 		daily.ObserveTurn(t)
@@ -134,7 +138,7 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	// An outer bound for every route; callback handlers read at most
 	// 64 KiB of it (handlers/internal/body).
 	g.Use(middleware.BodyLimit("1M"))
-	w := platformWiring{cfg: cfg, logger: logger, st: st, tokens: tokens, clients: clients, app: a, group: g, identity: ids}
+	w := platformWiring{cfg: cfg, logger: logger, st: st, tokens: tokens, clients: clients, app: a, group: g, identity: caps.identity, handover: caps.handover}
 	if err := w.mount(ctx); err != nil {
 		return nil, err
 	}
@@ -157,9 +161,24 @@ type capDeps struct {
 	scripts bot.ScriptSource
 	obs     *metrics.Metrics
 	clients platformClients
-	now     func() time.Time
 	// daily, when set, counts coupons refused for want of stock.
 	daily *admin.Recorder
+	// outbox sends staff's hand-over replies and tells platforms of
+	// hand-overs' ends; it is filled once build has made the outbox.
+	outbox *outboxRef
+	now    func() time.Time
+}
+
+// outboxRef is the app's outbox for capabilities built before it.
+type outboxRef struct{ *bot.Outbox }
+
+// capSet is what capabilities returns: the stack's list, and the
+// capabilities the adapters are given (WeCom tells identity of new
+// contacts' links, and the hand-over of 微信客服 sessions a person holds).
+type capSet struct {
+	list     []bot.Capability
+	identity *identity.Service
+	handover *handover.Service
 }
 
 // capabilities builds siyu's capabilities on their stores. The list it
@@ -168,34 +187,37 @@ type capDeps struct {
 // confirmations' observer, which finds the open question a message
 // answers before any command asks; intents before risk, which reads them;
 // opting out before check-ins before coupons, so 退订 is never taken for
-// anything else and 签到 with a coupon reward is one command; feedback,
-// which adds no stage (the console finds it in the list).
-//
-// It also returns identity, which the WeCom adapter tells of new
-// contacts' links.
-func capabilities(ctx context.Context, d capDeps) (_ []bot.Capability, _ *identity.Service, err error) {
+// anything else and 签到 with a coupon reward is one command; the
+// hand-over after check-ins and before coupons, so that in a
+// conversation a person holds 退订 and 签到 still answer and nothing after
+// them does (bot/handover's stage.go says why); feedback, which adds no
+// stage (the console finds it in the list).
+func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 	intentModel, err := nlp.LoadDatasetModel(knowledge.FS, intentsDataset)
 	if err != nil {
-		return nil, nil, err
+		return capSet{}, err
 	}
 	riskModel, err := loadRiskModel()
 	if err != nil {
-		return nil, nil, err
+		return capSet{}, err
 	}
 	scanner, err := newRiskScanner(riskModel)
 	if err != nil {
-		return nil, nil, err
+		return capSet{}, err
 	}
 	var s capStores
 	if d.st.db != nil {
 		if s, err = openCapStores(ctx, d.st); err != nil {
-			return nil, nil, err
+			return capSet{}, err
 		}
 	}
 	var onClaim func(campaign, outcome string)
 	var onHeld func(reason string)
+	var onHandover func(reason string)
+	var onFirstReply func(time.Duration)
 	if d.obs != nil {
 		onClaim, onHeld = d.obs.CouponClaim, d.obs.HeldBack
+		onHandover, onFirstReply = d.obs.Handover, d.obs.FirstReply
 	}
 	if d.daily != nil {
 		metric := onClaim
@@ -229,18 +251,37 @@ func capabilities(ctx context.Context, d capDeps) (_ []bot.Capability, _ *identi
 		Announcer:  s.identityLinks,
 		FollowWait: d.cfg.UnionIDFollowWait, ContactWait: d.cfg.UnionIDContactWait,
 	})
-	// Until the intent model carries per-intent thresholds measured on
-	// text from other sources (issue 24), no reading is sure on its own
-	// (Sure nil): opting out, check-ins, coupons and hand-overs read from
+	// A reading is sure on its own only where the model carries a
+	// threshold right ≥ 99% of the time on sources it was not trained on
+	// (siyu train fits and checks them; the shipped model has none yet):
+	// otherwise opting out, check-ins, coupons and hand-overs read from
 	// the intent ask first, unless the scripts set a sure_confidence.
-	intents := nlp.Intents{Model: intentModel, Confirm: confirm}
+	intents := nlp.Intents{Model: intentModel, Confirm: confirm, Sure: intentModel.IsSure}
 	risks := risk.NewService(risk.ServiceConfig{Scanner: scanner, Store: s.risk, Reviews: s.risk, Logger: d.logger, Learner: learn})
 	optOuts := dnd.New(dnd.Config{Store: s.dnd, Counters: s.dndCounters, Scripts: d.scripts, Logger: d.logger, OnHeld: onHeld, Now: d.now, Confirm: confirm})
 	coupons := coupon.New(coupon.Config{Store: s.coupons, Reports: s.coupons, Counter: s.couponCounter, Scripts: d.scripts, Logger: d.logger, OnClaim: onClaim, Now: d.now, Confirm: confirm})
 	// Milestone rewards claim through the coupon campaigns.
 	checkins := checkin.New(checkin.Options{Store: s.checkins, Records: s.checkins, Boards: s.boards, Coupons: coupons, Scripts: d.scripts, Logger: d.logger, Now: d.now, Confirm: confirm})
+	hc := handover.Config{
+		Scripts: d.scripts, Retention: d.cfg.InboxRetention, Logger: d.logger, Now: d.now,
+		OnHandover: onHandover, OnFirstReply: onFirstReply,
+	}
+	if s.pauses != nil {
+		hc.Pauses, hc.Board, hc.Turns = s.pauses, s.pauses, s.pauses
+		hc.Log, hc.History, hc.Purger = s.handovers, s.handovers, s.handovers
+		// Each replica indexes the hand-overs, so an ordinary message
+		// reads no pause.
+		hc.Announcer = s.announcer
+	}
+	if d.outbox != nil {
+		hc.Sender, hc.Outbox = d.outbox, d.outbox
+	}
+	handovers := handover.New(hc)
 
-	return []bot.Capability{ids, confirm, intents, risks, optOuts, checkins, coupons, learn}, ids, nil
+	return capSet{
+		list:     []bot.Capability{ids, confirm, intents, risks, optOuts, checkins, handovers, coupons, learn},
+		identity: ids, handover: handovers,
+	}, nil
 }
 
 // capStores are the capabilities' stores on the shared backends.
@@ -254,6 +295,9 @@ type capStores struct {
 	couponCounter coupon.Counter
 	checkins      *sqlstore.Checkins
 	boards        checkin.Boards
+	pauses        *redisstore.Handovers
+	announcer     *redisstore.HandoverAnnouncements
+	handovers     *sqlstore.Handovers
 	feedback      feedback.Store
 }
 
@@ -275,6 +319,11 @@ func openCapStores(ctx context.Context, st stores) (capStores, error) {
 	if s.checkins, err = sqlstore.NewCheckins(ctx, st.db); err != nil {
 		return s, err
 	}
+	if s.handovers, err = sqlstore.NewHandovers(ctx, st.db); err != nil {
+		return s, err
+	}
+	s.pauses = redisstore.NewHandovers(st.rdb)
+	s.announcer = redisstore.NewHandoverAnnouncements(st.rdb)
 	if s.feedback, err = sqlstore.NewFeedback(ctx, st.db); err != nil {
 		return s, err
 	}
@@ -311,7 +360,13 @@ func loadRiskModel() (risk.Classifier, error) {
 	// targets, where P(risky) gave 95.5% at 1.8%; with the shipped model
 	// the best label reaches 95.3% at 2.4% (0.75) or 94.1% at 1.8% (0.85),
 	// P(risky) 95.5% at 1.8% (0.95).
-	return risk.ClassifierFunc(func(text string) (string, float64) { return m.ClassifyOther(nlp.Canonical(text), "none") }), nil
+	return riskClassifier(m), nil
+}
+
+// riskClassifier is the risk model as the scanner asks it: the likeliest
+// category and the probability that the text is not "none".
+func riskClassifier(m *nlp.Model) risk.Classifier {
+	return risk.ClassifierFunc(func(text string) (string, float64) { return m.ClassifyOther(nlp.Canonical(text), "none") })
 }
 
 // newRiskScanner builds the scanner over the lexicons built into the

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -31,11 +32,11 @@ import (
 // scriptSections returns every capability's script sections, from a
 // stack built without stores: enough to check scripts.
 func scriptSections(ctx context.Context) ([]bot.Section, error) {
-	caps, _, err := capabilities(ctx, capDeps{})
+	caps, err := capabilities(ctx, capDeps{})
 	if err != nil {
 		return nil, err
 	}
-	stack, err := bot.NewStack(caps...)
+	stack, err := bot.NewStack(caps.list...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +121,10 @@ func simulate(ctx context.Context, env runEnv) error {
 	}
 	if r.MsgType == "" {
 		fmt.Fprintln(env.stdout, "(no reply: the server answered success)")
+		return nil
+	}
+	if r.MsgType == "transfer_customer_service" {
+		fmt.Fprintln(env.stdout, "(passed to the Official Account's customer service: transfer_customer_service "+r.KfAccount+")")
 		return nil
 	}
 	fmt.Fprintln(env.stdout, r.Content)
@@ -525,4 +530,27 @@ func staffCommand(ctx context.Context, staff admin.StaffStore, sessions admin.Se
 		return fmt.Errorf("staff: unknown command %q\n%s", args[0], staffUsage)
 	}
 	return nil
+}
+
+// trainDatasets says how `siyu train` trains the datasets other than the
+// intents': risk's ordinary lines are "none", and its evaluation reads
+// through the scanner (lexicons, detectors and the model), as siyu
+// decides on a message.
+func trainDatasets() map[string]nlp.DatasetOptions {
+	return map[string]nlp.DatasetOptions{
+		"risk": {
+			Background: "none", Fillers: []string{"none"},
+			Detector: func(fsys fs.FS) (func(m *nlp.Model, minConfidence float64) func(string) []string, error) {
+				lex, err := risk.LoadLexicon(fsys, "risk/lexicon")
+				if err != nil {
+					return nil, err
+				}
+				return func(m *nlp.Model, minConfidence float64) func(string) []string {
+					s := risk.NewScanner(lex, risk.ScannerConfig{Classifier: riskClassifier(m), MinConfidence: minConfidence,
+						ClauseMinConfidence: risk.ClauseThreshold(minConfidence)})
+					return func(text string) []string { return risk.Main(s.Scan(text)) }
+				}, nil
+			},
+		},
+	}
 }

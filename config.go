@@ -82,6 +82,9 @@ type config struct {
 	// engine runs (identity.Config).
 	UnionIDFollowWait  time.Duration
 	UnionIDContactWait time.Duration
+	// InboxRetention is how long the text of conversations handed to a
+	// person is kept (SIYU_INBOX_RETENTION, default 30 days).
+	InboxRetention time.Duration
 }
 
 // weComConfig is WeCom's part of the environment (see handlers/wecom/README.md).
@@ -183,6 +186,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"SIYU_REPLY_BUDGET", 4 * time.Second, &c.ReplyBudget},
 		{"SIYU_REPLAY_WINDOW", time.Hour, &c.ReplayWindow},
 		{"SIYU_DEDUPE_TTL", 0, &c.DedupeTTL},
+		{"SIYU_INBOX_RETENTION", 30 * 24 * time.Hour, &c.InboxRetention},
 		// A week of sent rows answers "was it sent?" for the console
 		// and support; older ones only slow the table down.
 		{"SIYU_OUTBOX_RETENTION", 7 * 24 * time.Hour, &c.OutboxRetention},

@@ -203,9 +203,9 @@ func (f *hotpathAPIs) asked() []string {
 // hotpath is siyu built as serve builds it (every capability, the
 // middleware stack, the outbox, and the Official Account, WeCom and
 // Douyin adapters) on stores the test opened and watches, through
-// build. Of the background work only identity's index runs (the reply
-// path depends on it); the outbox's sender loop and the other workers do
-// not.
+// build. Of the background work only identity's and the hand-over's
+// indexes run (the reply path depends on them); the outbox's sender loop
+// and the other workers do not.
 type hotpath struct {
 	base     string
 	db       *sqlstore.DB
@@ -267,10 +267,12 @@ func newHotpath(t testing.TB) *hotpath {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { defer close(ran); a.identity.Run(runCtx) }()
-	t.Cleanup(func() { stopRun(); <-ran })
-	for deadline := time.Now().Add(20 * time.Second); !a.identity.Indexed(); time.Sleep(time.Millisecond) {
+	handoverRan := make(chan struct{})
+	go func() { defer close(handoverRan); a.handover.Run(runCtx) }()
+	t.Cleanup(func() { stopRun(); <-ran; <-handoverRan })
+	for deadline := time.Now().Add(20 * time.Second); !a.identity.Indexed() || !a.handover.Indexed(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) { // only a broken test gets here
-			t.Fatal("identity's index did not load")
+			t.Fatal("identity's or the hand-over's index did not load")
 		}
 	}
 	srv := httptest.NewUnstartedServer(a.echo)

@@ -85,7 +85,7 @@ func run(ctx context.Context, env runEnv) error {
 	case "simulate":
 		return simulate(ctx, env)
 	case "train":
-		return nlp.TrainCommand(ctx, env.args[1:], env.stdout, env.stderr)
+		return nlp.TrainCommand(ctx, env.args[1:], env.stdout, env.stderr, trainDatasets())
 	case "classify":
 		return cmdClassify(ctx, env)
 	case "coupons":

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/handover"
 	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/window"
@@ -37,6 +38,7 @@ type platformWiring struct {
 	app      *app
 	group    *echo.Group
 	identity *identity.Service
+	handover *handover.Service
 }
 
 // mount wires every platform that is configured, then the senders of
@@ -138,7 +140,7 @@ func (w platformWiring) weCom(ctx context.Context) error {
 	})
 	var kf *wecom.KFPuller
 	if app != nil {
-		sender = wecom.NewSender(app, st, wecom.SenderConfig{Logger: log})
+		sender = wecom.NewSender(app, st, wecom.SenderConfig{Logger: log, PersonHolds: w.personHolds})
 		kf = wecom.NewKFPuller(wecom.KFConfig{CorpID: cfg.CorpID}, app, st, w.st.rdb, w.app.handler, ob, log)
 	}
 	ob.SetSender(bot.WeCom, sender)
@@ -190,6 +192,17 @@ func (w platformWiring) weCom(ctx context.Context) error {
 	log.Info("WeCom on", "corp", cfg.CorpID, "agent", cfg.AgentID, "callback", "/wecom/callback",
 		"welcomes", contact != nil, "kf", kf != nil, "alerts", len(cfg.AlertTo) > 0)
 	return nil
+}
+
+// personHolds keeps the bot quiet in a 微信客服 conversation WeCom says a
+// person holds (95018), as after a hand-over.
+func (w platformWiring) personHolds(ctx context.Context, to bot.Target) {
+	if w.handover == nil {
+		return
+	}
+	if err := w.handover.Hold(ctx, to, handover.ReasonPlatform); err != nil {
+		w.logger.WarnContext(ctx, "wecom: 微信客服 session held by a person, but the bot's pause was not recorded", "err", err)
+	}
 }
 
 // douyin mounts the Douyin webhook and registers its sender.

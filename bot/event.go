@@ -35,6 +35,20 @@ const (
 	KindMemberLeft     EventKind = "member_left"     // members left a group
 	KindSessionOpened  EventKind = "session_opened"  // a customer opened the 1:1 chat page (Douyin)
 	KindRecall         EventKind = "recall"          // a customer recalled a message
+	// KindMedia: a customer sent something that is not text (an image, a
+	// voice message, a video, a location, a link, a file). Key names what
+	// ("image", "voice", …). The engine answers none; a conversation a
+	// person holds passes it on to them.
+	KindMedia EventKind = "media"
+	// KindStaffMessage: a person on the brand's side wrote to the customer
+	// in the platform's own staff tool (a 微信客服 servicer in the WeCom
+	// client). Sender is the customer the conversation is with; Text is
+	// what staff wrote. The engine answers nothing.
+	KindStaffMessage EventKind = "staff_message"
+	// KindSessionClosed: the platform's staff tool ended the session a
+	// person held with the customer (the Official Account's
+	// kf_close_session, 微信客服's session end). Sender is the customer.
+	KindSessionClosed EventKind = "session_closed"
 )
 
 // AccountID is the brand's account on a platform: an OA's original id or

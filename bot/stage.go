@@ -14,7 +14,9 @@ import "context"
 //     records hits and alerts staff.
 //  3. Commands (EngineConfig.Commands): stages that may take a message
 //     for themselves, in the order given: 退订/订阅 (bot/dnd), 签到/排行榜
-//     (bot/checkin), 领券 (bot/coupon). They also react to other events
+//     (bot/checkin), the hand-over to a person (bot/handover: 人工, and
+//     every message of a conversation a person holds, so nothing after
+//     it answers), 领券 (bot/coupon). They also react to other events
 //     (a follow may earn a coupon) by adding actions without taking them.
 //  4. Rules (built in): keyword rules (exact, contains, regex, menu), and
 //     the welcomes of follows, new contacts and new group members.

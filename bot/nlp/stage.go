@@ -34,10 +34,14 @@ const HandoverCapability = "handover"
 
 // Handover is a layer-5 stage: a message the classifier reads as the
 // hand-over intent (human_agent) with at least the section's
-// min_confidence raises a bot.StaffAlert about the conversation and tells
-// the customer a person will answer (scripts' intents: section), when
-// the reading is sure; otherwise a 1:1 message is asked first
-// (intents.confirm_reply) and HandoverConfirm hands over on the answer.
+// min_confidence hands the conversation to a person, when the reading
+// is sure: it asks for a bot.Handover (the platform's adapter passes the
+// conversation to the brand's staff, and bot/handover pauses the bot
+// there), raises a bot.StaffAlert about it and tells the customer a
+// person will answer (scripts' intents: section). Otherwise a 1:1
+// message is asked first (intents.confirm_reply) and HandoverConfirm
+// hands over on the answer. In a group it only alerts: a group is not
+// handed to a person.
 type Handover struct {
 	// Pick chooses one of several replies; nil: at random.
 	Pick func(n int) int
@@ -82,7 +86,11 @@ func (h HandoverConfirm) HandleTurn(_ context.Context, t *bot.Turn) (bool, error
 }
 
 func handOver(t *bot.Turn, s *Settings, p func(int) int) {
-	t.Add(bot.StaffAlert{To: t.Event.ReplyTarget(), Title: s.AlertTitle, Text: t.Event.Text})
+	to := t.Event.ReplyTarget()
+	if !t.Event.Conversation.IsGroup() {
+		t.Add(bot.Handover{To: to, Step: bot.HandoverStart, Reason: "intent"})
+	}
+	t.Add(bot.StaffAlert{To: to, Title: s.AlertTitle, Text: t.Event.Text})
 	t.ReplyText(pick(s.HandoverReply, p))
 	t.Answer = bot.Answer{Stage: "handover", Intent: t.Intent, Confidence: t.Confidence}
 }

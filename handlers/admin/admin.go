@@ -258,7 +258,7 @@ func (h *Handler) capabilities(names []string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		// The capabilities the console has a section for are each
 		// reported present or absent.
-		present := map[string]bool{"risk": false, "coupon": false, "checkin": false, "dnd": false, "feedback": false}
+		present := map[string]bool{"risk": false, "coupon": false, "checkin": false, "dnd": false, "feedback": false, "inbox": false}
 		for _, n := range names {
 			present[n] = true
 		}

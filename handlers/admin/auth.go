@@ -392,6 +392,10 @@ func requiredRole(method, route string) Role {
 	switch {
 	case strings.Contains(route, "/admin/api/staff"):
 		return RoleAdmin
+	case strings.Contains(route, "/admin/api/inbox"):
+		// Conversations are customers' own words: only staff who answer
+		// them read them.
+		return RoleOperator
 	case isSafe(method):
 		return RoleViewer
 	case isReadOnlyPost(method, route):

@@ -138,6 +138,8 @@ func TestRequiredRole(t *testing.T) {
 		{http.MethodPost, "/admin/api/staff", RoleAdmin},
 		{http.MethodDelete, "/admin/api/session", RoleViewer},
 		{http.MethodPost, "/prefix/admin/api/outbox/:id/requeue", RoleOperator},
+		// Conversations are customers' own words: viewers do not read them.
+		{http.MethodGet, "/admin/api/inbox/conversations", RoleOperator},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.route, func(t *testing.T) {

@@ -70,6 +70,9 @@ func FromCapabilities(caps []bot.Capability) (modules []Module, holds HoldExplai
 		if svc, ok := c.(FeedbackService); ok {
 			modules = append(modules, NewFeedback(feedbackAdapter{svc}))
 		}
+		if svc, ok := c.(InboxService); ok {
+			modules = append(modules, NewInbox(svc))
+		}
 	}
 	return modules, holds
 }

@@ -65,6 +65,8 @@ type Metrics struct {
 	risks     *prometheus.CounterVec
 	heldBack  *prometheus.CounterVec
 	coupons   *prometheus.CounterVec
+	handovers *prometheus.CounterVec
+	firstWait prometheus.Histogram
 	now       func() time.Time
 }
 
@@ -107,9 +109,18 @@ func New(stats OutboxStats) *Metrics {
 		coupons: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siyu_coupon_claims_total", Help: "Coupon claims by campaign and outcome (issued, out_of_stock, limit_reached, ended, not_started).",
 		}, []string{"campaign", "outcome"}),
+		handovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siyu_handovers_total", Help: "Conversations handed to a person, by reason (keyword, intent, risk, platform); per day: increase(…[1d]).",
+		}, []string{"reason"}),
+		firstWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "siyu_handover_first_reply_seconds", Help: "Wait from a hand-over to staff's first reply through siyu (the console, 微信客服's client).",
+			// From a minute (staff on watch) to a day (a hand-over at
+			// night answered in the morning).
+			Buckets: []float64{30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400},
+		}),
 		now: time.Now,
 	}
-	m.reg.MustRegister(m.callbacks, m.latency, m.dedupe, m.sends, m.ambiguous, m.tokens, m.turns, m.risks, m.heldBack, m.coupons,
+	m.reg.MustRegister(m.callbacks, m.latency, m.dedupe, m.sends, m.ambiguous, m.tokens, m.turns, m.risks, m.heldBack, m.coupons, m.handovers, m.firstWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&outboxCollector{
@@ -230,6 +241,12 @@ func (m *Metrics) TokenRefreshKey(key string) {
 		m.TokenRefresh("other")
 	}
 }
+
+// Handover counts a conversation handed to a person.
+func (m *Metrics) Handover(reason string) { m.handovers.WithLabelValues(reason).Inc() }
+
+// FirstReply observes the wait from a hand-over to staff's first reply.
+func (m *Metrics) FirstReply(wait time.Duration) { m.firstWait.Observe(wait.Seconds()) }
 
 // HeldBack counts a proactive message do-not-disturb held back.
 func (m *Metrics) HeldBack(reason string) { m.heldBack.WithLabelValues(reason).Inc() }

@@ -213,3 +213,24 @@ func TestTokenRefreshKey(t *testing.T) {
 		}
 	}
 }
+
+func TestHandoverMetrics(t *testing.T) {
+	m := New(nil)
+	m.Handover("keyword")
+	m.Handover("keyword")
+	m.Handover("intent")
+	m.FirstReply(90 * time.Second)
+	for reason, want := range map[string]float64{"keyword": 2, "intent": 1, "risk": 0} {
+		if got := testutil.ToFloat64(m.handovers.WithLabelValues(reason)); got != want {
+			t.Errorf("handovers{%s} = %v, want %v", reason, got, want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`siyu_handovers_total{reason="keyword"} 2`, "siyu_handover_first_reply_seconds_sum 90", `siyu_handover_first_reply_seconds_bucket{le="120"} 1`, `siyu_handover_first_reply_seconds_bucket{le="60"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

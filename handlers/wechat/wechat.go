@@ -393,28 +393,43 @@ func (h *Handler) notAnsweredElsewhere(ctx context.Context, ev bot.Event, action
 	return rest
 }
 
-// splitPassive picks the one action WeChat lets a callback answer with: the
-// first text or news to the sender. The rest go to the outbox; rest keeps
-// the passive action's place as nil, so every action keeps its outbox key
-// (its index) whether it is answered passively or queued late.
+// splitPassive picks the one action WeChat lets a callback answer with: a
+// hand-over to a person (the transfer_customer_service reply is the only
+// way an Official Account passes a message to its 客服 system), else the
+// first text or news to the sender. The rest go to the outbox (a
+// hand-over's "please wait" goes as a customer-service message); rest
+// keeps the passive action's place as nil, so every action keeps its
+// outbox key (its index) whether it is answered passively or queued late.
 func splitPassive(ev bot.Event, actions []bot.Action) (bot.Action, []bot.Action) {
+	pick := -1
 	for i, a := range actions {
 		to := a.Dest()
 		if to.Platform != bot.WeChat || to.User != ev.Sender || to.Conversation.IsGroup() {
 			continue
 		}
+		if h, ok := a.(bot.Handover); ok && h.Step != bot.HandoverEnd {
+			pick = i // wins over any text
+			break
+		}
 		switch a.(type) {
 		case bot.Reply, bot.Welcome, bot.News:
-			rest := slices.Clone(actions)
-			rest[i] = nil
-			return a, rest
+			if pick < 0 {
+				pick = i
+			}
 		}
 	}
-	return nil, actions
+	if pick < 0 {
+		return nil, actions
+	}
+	rest := slices.Clone(actions)
+	rest[pick] = nil
+	return actions[pick], rest
 }
 
 func renderReply(to, from string, a bot.Action, now time.Time) []byte {
 	switch a := a.(type) {
+	case bot.Handover:
+		return transferReply(to, from, a.Agent, now)
 	case bot.News:
 		return newsReply(to, from, a.Articles, now)
 	default:

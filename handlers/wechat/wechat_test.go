@@ -164,8 +164,10 @@ func TestToEvent(t *testing.T) {
 		{"unsubscribe", ev("unsubscribe", ""), true, bot.KindUnfollow, "", ""},
 		{"scan carries the scene", ev("SCAN", "store-01"), true, bot.KindScan, "store-01", ""},
 		{"menu click", ev("CLICK", "MENU_CONTACT"), true, bot.KindMenuClick, "", "MENU_CONTACT"},
+		{"客服 closed the session", ev("kf_close_session", ""), true, bot.KindSessionClosed, "", ""},
 		{"location report is dropped", ev("LOCATION", ""), false, "", "", ""},
-		{"image is dropped", inbound{FromUserName: "o1", MsgType: "image", MsgID: 1}, false, "", "", ""},
+		{"an image is media, named", inbound{FromUserName: "o1", MsgType: "image", MsgID: 1}, true, bot.KindMedia, "", "image"},
+		{"a template-send receipt is dropped", ev("TEMPLATESENDJOBFINISH", ""), false, "", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -182,9 +182,10 @@
     stage: {
       rule: '关键词规则', intent: '意图规则', fallback: '兜底回复', menu: '菜单', welcome: '欢迎语', faq: '常见问题', handover: '转人工',
       'command:checkin': '签到指令', 'command:coupon': '领券指令', 'command:dnd': '免打扰指令', 'command:nlp': '转人工',
+      'handover:held': '人工接待中（机器人暂停）',
     },
     command: { checkin: '签到', coupon: '领券', dnd: '退订/订阅', nlp: '转人工' },
-    action: { reply: '回复', news: '图文', welcome: '欢迎语', staff_alert: '通知员工', render: '发送时生成', push: '主动消息', group_notice: '群公告' },
+    action: { reply: '回复', news: '图文', welcome: '欢迎语', staff_alert: '通知员工', render: '发送时生成', push: '主动消息', group_notice: '群公告', handover: '转人工' },
     outcome: { sent: '已发送', already_sent: '他人已发', no_code: '无欢迎码', no_text: '无欢迎语', busy_gave_up: '繁忙放弃', failed: '失败', pending: '发送中' },
     outboxStatus: { pending: '待发送', dead: '发送失败', sent: '已发送' },
     hold: {
