@@ -7,6 +7,7 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/checkin"
 	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/bot/handover"
 )
 
 // slot is Redis Cluster's HASH_SLOT of key (the cluster spec's keyHashSlot):
@@ -102,6 +103,9 @@ func TestScriptKeysShareASlot(t *testing.T) {
 			// in one transaction; all of a member's in one DEL.
 			as := NewAdminSessions(c)
 			groups["admin sessions"] = []string{as.sessionKey(id), as.ofKey(id), as.sessionKey("d2"), as.ofKey("otto")}
+			// hand-overs: Start and End change a pause and the index.
+			h := NewHandovers(c)
+			groups["handover"] = []string{h.index, h.key(handover.Conv(id)), h.key("wechat:gh:o2")}
 			for name, keys := range groups {
 				for _, k := range keys[1:] {
 					if slot(k) != slot(keys[0]) {
