@@ -100,14 +100,10 @@ func groupCheckin(user, text, key string, at time.Time) bot.Event {
 func flushPrefix(tb testing.TB, rdb *redisstore.Client) {
 	tb.Helper()
 	ctx := context.Background()
-	iter := rdb.Redis().Scan(ctx, 0, rdb.Prefix()+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		if err := rdb.Redis().Del(ctx, iter.Val()).Err(); err != nil {
+	for _, k := range storetest.Keys(tb, rdb) { // on every cluster master
+		if err := rdb.Redis().Del(ctx, k).Err(); err != nil {
 			tb.Fatal(err)
 		}
-	}
-	if err := iter.Err(); err != nil {
-		tb.Fatal(err)
 	}
 }
 

@@ -182,7 +182,7 @@ func cmdCoupons(ctx context.Context, env runEnv) error {
 			// Running replicas recount the campaign's codes at the next
 			// claim (an embedded Redis is per process: they notice when
 			// stock seems to run out).
-			rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger)
+			rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger, redisOptions(cfg)...)
 			if err != nil {
 				return err
 			}

@@ -32,6 +32,13 @@ type config struct {
 	LogLevel   string
 	LogFormat  string
 
+	// RedisCluster reads RedisURL as a Redis Cluster's (REDIS_CLUSTER=1):
+	// go-redis's ParseClusterURL form, redis://h1:p1?addr=h2:p2&addr=h3:p3.
+	RedisCluster bool
+	// RedisSentinelMaster names the master Sentinel is asked for
+	// (REDIS_SENTINEL_MASTER); RedisURL then names the sentinels.
+	RedisSentinelMaster string
+
 	WeChatAppID     string
 	WeChatAppSecret string
 	WeChatToken     string
@@ -142,6 +149,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RiskAlertWebhook: getenv("RISK_ALERT_WEBHOOK"),
 	}
 	var err error
+	if err := c.redisTopology(getenv("REDIS_CLUSTER"), getenv("REDIS_SENTINEL_MASTER")); err != nil {
+		return c, err
+	}
 	if c.WeCom, err = loadWeComConfig(getenv); err != nil {
 		return c, err
 	}
@@ -221,6 +231,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("config: WECHAT_AES_KEY must be the 43-character EncodingAESKey, got %s characters", strconv.Itoa(len(c.WeChatAESKey)))
 	}
 	return c, nil
+}
+
+// redisTopology reads REDIS_CLUSTER and REDIS_SENTINEL_MASTER, and checks
+// that a cluster or Sentinel comes with the REDIS_URL that reaches it.
+func (c *config) redisTopology(cluster, master string) error {
+	switch strings.ToLower(cluster) {
+	case "", "0", "false":
+	case "1", "true":
+		c.RedisCluster = true
+	default:
+		return fmt.Errorf("config: REDIS_CLUSTER=%q: want 1 (REDIS_URL names cluster nodes) or 0", cluster)
+	}
+	c.RedisSentinelMaster = master
+	switch {
+	case c.RedisCluster && master != "":
+		return fmt.Errorf("config: REDIS_CLUSTER and REDIS_SENTINEL_MASTER are both set: a Redis is a cluster or behind Sentinel, not both")
+	case (c.RedisCluster || master != "") && c.RedisURL == "":
+		return fmt.Errorf("config: REDIS_CLUSTER or REDIS_SENTINEL_MASTER is set without REDIS_URL, which names the cluster's nodes or the sentinels")
+	}
+	return nil
 }
 
 // weChatAccount settles the Official Account: a complete real account

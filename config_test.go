@@ -227,3 +227,45 @@ func TestOutboxRetentionAndMetricsAddrConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisTopologyConfig: REDIS_CLUSTER and REDIS_SENTINEL_MASTER say how
+// REDIS_URL is read, and need it; a Redis is not both.
+func TestRedisTopologyConfig(t *testing.T) {
+	const clusterURL = "redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379"
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantErr     string // "" for no error
+		wantCluster bool
+		wantMaster  string
+	}{
+		{"single server", map[string]string{"REDIS_URL": "redis://r:6379/0"}, "", false, ""},
+		{"cluster", map[string]string{"REDIS_URL": clusterURL, "REDIS_CLUSTER": "1"}, "", true, ""},
+		{"cluster off", map[string]string{"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER": "0"}, "", false, ""},
+		{"sentinel", map[string]string{"REDIS_URL": "redis://s1:26379?addr=s2:26379", "REDIS_SENTINEL_MASTER": "mymaster"}, "", false, "mymaster"},
+		{"cluster without a URL", map[string]string{"REDIS_CLUSTER": "1"}, "REDIS_URL", false, ""},
+		{"sentinel without a URL", map[string]string{"REDIS_SENTINEL_MASTER": "mymaster"}, "REDIS_URL", false, ""},
+		{"both", map[string]string{"REDIS_URL": clusterURL, "REDIS_CLUSTER": "1", "REDIS_SENTINEL_MASTER": "m"}, "not both", false, ""},
+		{"cluster yes", map[string]string{"REDIS_URL": clusterURL, "REDIS_CLUSTER": "yes"}, "REDIS_CLUSTER", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("loadConfig err = %v, want an error naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if cfg.RedisCluster != tc.wantCluster || cfg.RedisSentinelMaster != tc.wantMaster {
+				t.Fatalf("cluster %v master %q, want %v %q", cfg.RedisCluster, cfg.RedisSentinelMaster, tc.wantCluster, tc.wantMaster)
+			}
+			if got := len(redisOptions(cfg)); got != map[bool]int{false: 0, true: 1}[tc.wantCluster || tc.wantMaster != ""] {
+				t.Errorf("redisOptions = %d options", got)
+			}
+		})
+	}
+}

@@ -35,8 +35,8 @@ func TestRunDrainsOnSignal(t *testing.T) {
 	if os.Getenv("MYSQL_DSN") != "" {
 		env["MYSQL_DSN"] = storetest.SQLConfig(t).MySQLDSN
 	}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		env["REDIS_URL"] = u
+	for k, v := range storetest.RedisEnv() { // a cluster or Sentinel too
+		env[k] = v
 	}
 	redisPrefix := storetest.RedisPrefix(t)
 	draining, proceed := make(chan time.Duration, 1), make(chan struct{})

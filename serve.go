@@ -129,7 +129,7 @@ func openStores(ctx context.Context, cfg config, logger *slog.Logger, redisPrefi
 	if err != nil {
 		return stores{}, nil, err
 	}
-	var opts []redisstore.Option
+	opts := redisOptions(cfg)
 	if redisPrefix != "" {
 		opts = append(opts, redisstore.WithPrefix(redisPrefix))
 	}
@@ -138,7 +138,27 @@ func openStores(ctx context.Context, cfg config, logger *slog.Logger, redisPrefi
 		db.Close()
 		return stores{}, nil, err
 	}
+	// Keys named before the cluster-ready scheme are carried over once;
+	// a failure is no reason not to serve (see redisstore.Migrate).
+	if n, err := rdb.Migrate(ctx); err != nil {
+		logger.Warn("redis: old keys not carried over to the cluster-ready names; the next start tries again", "copied", n, "err", err)
+	} else if n > 0 {
+		logger.Info("redis: carried old keys over to the cluster-ready names", "keys", n)
+	}
 	return stores{db: db, rdb: rdb}, func() { rdb.Close(); db.Close() }, nil
+}
+
+// redisOptions are the redisstore options cfg asks for: a Redis Cluster
+// or Sentinel.
+func redisOptions(cfg config) []redisstore.Option {
+	var opts []redisstore.Option
+	if cfg.RedisCluster {
+		opts = append(opts, redisstore.Cluster())
+	}
+	if cfg.RedisSentinelMaster != "" {
+		opts = append(opts, redisstore.Sentinel(cfg.RedisSentinelMaster))
+	}
+	return opts
 }
 
 // drain serves a on ln until ctx ends, then drains: /readyz answers 503

@@ -2,7 +2,6 @@ package coupontest_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/bottest"
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/storetest"
 )
 
 const confirmCampaigns = `campaigns:
@@ -46,15 +46,7 @@ func TestCouponAsksUnlessSure(t *testing.T) {
 	r := newReplicas(t, 2, confirmCampaigns, clock.Now, nil)
 	// Each replica reads the open questions through its own client, on
 	// the same Redis prefix.
-	url := os.Getenv("REDIS_URL")
-	if r.rdb.Embedded() {
-		url = r.rdb.EmbeddedURL()
-	}
-	other, err := redisstore.Open(ctx, url, nil, redisstore.WithPrefix(r.rdb.Prefix()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
+	other := storetest.RedisReplica(t, r.rdb)
 	engines := make([]*bot.Engine, 2)
 	for i, rdb := range []*redisstore.Client{r.rdb, other} {
 		confirm := bot.NewConfirmations(bot.ConfirmConfig{Store: redisstore.NewQuestions(rdb), Now: clock.Now})

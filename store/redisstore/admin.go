@@ -30,8 +30,16 @@ type AdminSessions struct{ c *Client }
 // NewAdminSessions returns the console's sessions kept in c.
 func NewAdminSessions(c *Client) *AdminSessions { return &AdminSessions{c: c} }
 
-func (s *AdminSessions) sessionKey(id string) string { return s.c.key("admin-session", id) }
-func (s *AdminSessions) ofKey(name string) string    { return s.c.key("admin-sessions-of", name) }
+// Every session key and every staff member's set share the hash tag
+// {admin:sessions}, so PutSession's transaction and DeleteSessionsOf's
+// DEL stay in one cluster slot: a session is found by its id alone, so
+// no finer tag (the name) would do, and staff sessions are few.
+
+func (s *AdminSessions) sessionKey(id string) string {
+	return s.c.tagged("admin", "sessions", "session:"+id)
+}
+
+func (s *AdminSessions) ofKey(name string) string { return s.c.tagged("admin", "sessions", "of:"+name) }
 
 // PutSession stores ss until ss.Expires.
 func (s *AdminSessions) PutSession(ctx context.Context, ss AdminSession) error {

@@ -52,7 +52,7 @@ func (a *HandoverAnnouncements) Listen(ctx context.Context, heard func(handover.
 // channel is one pub/sub channel a replica listens to for as long as it
 // runs. The loop is the one IdentityLinks runs, for any payload.
 type channel struct {
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	name string
 	log  *slog.Logger
 	// idle is how long listen waits for a message before it pings, and

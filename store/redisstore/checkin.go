@@ -115,13 +115,16 @@ func (b *CheckinBoards) keys(scope string, p checkin.Period, day checkin.Day) (p
 	default:
 		suffix = ":all"
 	}
-	return b.c.key("checkin", scope+":pts"+suffix), b.c.key("checkin", scope+":st"+suffix), ttl
+	return b.c.tagged("checkin", scope, "pts"+suffix), b.c.tagged("checkin", scope, "st"+suffix), ttl
 }
 
-func (b *CheckinBoards) marker(scope string) string { return b.c.key("checkin", scope+":built") }
+// A scope's keys share the hash tag {checkin:<scope>}: one script reads
+// or writes its boards, order and marker together.
+
+func (b *CheckinBoards) marker(scope string) string { return b.c.tagged("checkin", scope, "built") }
 
 func (b *CheckinBoards) order(scope string, day checkin.Day) string {
-	return b.c.key("checkin", scope+":order:"+strconv.Itoa(int(day)))
+	return b.c.tagged("checkin", scope, "order:"+strconv.Itoa(int(day)))
 }
 
 // Add implements checkin.Boards in one script call.

@@ -41,7 +41,13 @@ var (
 // NewHandovers returns the hand-over pauses stored in c under c's prefix.
 func NewHandovers(c *Client) *Handovers {
 	return &Handovers{
-		c: c, rdb: c.Redis(), prefix: c.key("handover", "p:"), index: c.key("handover", "open"), turns: c.key("handover", "rr:"),
+		// Start and End change a pause and the index in one script, so
+		// every pause and the index share the hash tag {handover:open}
+		// and one cluster slot: Get reads one small hash per 1:1
+		// message there, a few thousand a second at most, far below what
+		// one Redis node serves. A finer tag would need the index split
+		// by it.
+		c: c, rdb: c.Redis(), prefix: c.tagged("handover", "open", "p:"), index: c.tagged("handover", "open", "index"), turns: c.key("handover", "rr:"),
 		start: redis.NewScript(handoverStartScript), touch: redis.NewScript(handoverTouchScript),
 		end: redis.NewScript(handoverEndScript), assign: redis.NewScript(handoverAssignScript),
 	}

@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -19,16 +18,7 @@ import (
 // second replica, or the same one after a restart.
 func secondClient(t *testing.T, c *redisstore.Client) *redisstore.Client {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if c.Embedded() {
-		url = c.EmbeddedURL()
-	}
-	c2, err := redisstore.Open(t.Context(), url, nil, redisstore.WithPrefix(c.Prefix()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c2.Close() })
-	return c2
+	return storetest.RedisReplica(t, c)
 }
 
 func testPause(id, user string, since time.Time) handover.Pause {

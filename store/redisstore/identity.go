@@ -22,7 +22,7 @@ import (
 // (messages sent while a subscriber's connection is down) bot/identity
 // makes up for by reloading its index when Listen reports the gap.
 type IdentityLinks struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	channel string
 	log     *slog.Logger
 	// idle is how long Listen waits for a message before it pings, and

@@ -55,11 +55,11 @@ func (e *ear) until(t *testing.T, what string, cond func(e *ear) bool) {
 // new one.
 func TestIdentityLinks(t *testing.T) {
 	prefix := storetest.RedisPrefix(t)
-	base := os.Getenv("REDIS_URL")
+	base, opts := os.Getenv("REDIS_URL"), storetest.RedisOptions()
 	var m *miniredis.Miniredis
 	if base == "" {
 		m = miniredis.RunT(t)
-		base = "redis://" + m.Addr()
+		base, opts = "redis://"+m.Addr(), nil
 	}
 	open := func(name string) *redisstore.Client {
 		u, err := url.Parse(base)
@@ -69,7 +69,7 @@ func TestIdentityLinks(t *testing.T) {
 		q := u.Query()
 		q.Set("client_name", name)
 		u.RawQuery = q.Encode()
-		c, err := redisstore.Open(t.Context(), u.String(), nil, redisstore.WithPrefix(prefix))
+		c, err := redisstore.Open(t.Context(), u.String(), nil, append(opts, redisstore.WithPrefix(prefix))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,8 @@ func TestIdentityLinks(t *testing.T) {
 	}
 	name := "siyu-t-listener-" + strings.TrimSuffix(strings.TrimPrefix(prefix, "siyu:t:"), ":")
 	listener := redisstore.NewIdentityLinks(open(name))
-	speaker := redisstore.NewIdentityLinks(open("siyu-t-speaker"))
+	speakerClient := open("siyu-t-speaker")
+	speaker := redisstore.NewIdentityLinks(speakerClient)
 
 	e := &ear{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -103,7 +104,7 @@ func TestIdentityLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	} else {
-		killClient(t, base, name)
+		killClient(t, speakerClient.Redis(), name)
 	}
 	e.until(t, "the break, then listening again", func(e *ear) bool {
 		return len(e.state) == 3 && !e.state[1] && e.state[2]
@@ -118,32 +119,44 @@ func TestIdentityLinks(t *testing.T) {
 	}
 }
 
-// killClient closes the server side of the connections named name.
-func killClient(t *testing.T, url, name string) {
+// killClient closes the server side of the connections named name, on
+// every master of a cluster.
+func killClient(t *testing.T, admin redis.UniversalClient, name string) {
 	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := redis.NewClient(opts)
-	defer admin.Close()
-	list, err := admin.ClientList(t.Context()).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	killed := 0
-	for _, line := range strings.Split(list, "\n") {
-		if !strings.Contains(line, " name="+name+" ") {
-			continue
+	var (
+		mu     sync.Mutex
+		killed int
+	)
+	kill := func(ctx context.Context, c redis.UniversalClient) error {
+		list, err := c.ClientList(ctx).Result()
+		if err != nil {
+			return err
 		}
-		for _, field := range strings.Fields(line) {
-			if id, ok := strings.CutPrefix(field, "id="); ok {
-				if err := admin.Do(t.Context(), "client", "kill", "id", id).Err(); err != nil {
-					t.Fatal(err)
+		for _, line := range strings.Split(list, "\n") {
+			if !strings.Contains(line, " name="+name+" ") {
+				continue
+			}
+			for _, field := range strings.Fields(line) {
+				if id, ok := strings.CutPrefix(field, "id="); ok {
+					if err := c.Do(ctx, "client", "kill", "id", id).Err(); err != nil {
+						return err
+					}
+					mu.Lock()
+					killed++
+					mu.Unlock()
 				}
-				killed++
 			}
 		}
+		return nil
+	}
+	var err error
+	if cc, ok := admin.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(t.Context(), func(ctx context.Context, c *redis.Client) error { return kill(ctx, c) })
+	} else {
+		err = kill(t.Context(), admin)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	if killed == 0 {
 		t.Fatalf("no connection named %s to break", name)

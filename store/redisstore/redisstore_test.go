@@ -92,7 +92,7 @@ func TestDeduperInvalidTTL(t *testing.T) {
 func TestDeduperErrorsHideKey(t *testing.T) {
 	const openid = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
 	const key = "wechat:gh_1:ev:" + openid + ":1348831860:subscribe"
-	c, err := redisstore.Open(t.Context(), os.Getenv("REDIS_URL"), nil, redisstore.WithPrefix("siyu:t:hidekey:"))
+	c, err := redisstore.Open(t.Context(), os.Getenv("REDIS_URL"), nil, append(storetest.RedisOptions(), redisstore.WithPrefix("siyu:t:hidekey:"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,10 +206,7 @@ func TestKeyPrefix(t *testing.T) {
 	if err := redisstore.NewTokenCache(c).Set("t", "v", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Redis().Keys(t.Context(), c.Prefix()+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := storetest.Keys(t, c)
 	want := map[string]bool{c.Prefix() + "dedupe:k": true, c.Prefix() + "token:t": true}
 	if len(got) != len(want) || !want[got[0]] || !want[got[1]] {
 		t.Errorf("keys=%v, want %v", got, want)
