@@ -50,7 +50,8 @@ func (a *HandoverAnnouncements) Listen(ctx context.Context, heard func(handover.
 }
 
 // channel is one pub/sub channel a replica listens to for as long as it
-// runs. The loop is the one IdentityLinks runs, for any payload.
+// runs, for any payload: identity's and the hand-over's announcements
+// both go through it.
 type channel struct {
 	rdb  redis.UniversalClient
 	name string
