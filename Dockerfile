@@ -16,7 +16,10 @@ COPY scripts /scripts
 # siyu.db and its journal there, and a root-owned folder refuses them.
 COPY --from=build --chown=65532:65532 /out/data /data
 WORKDIR /data
-ENV SIYU_SCRIPTS=/scripts SIYU_SQLITE=/data/siyu.db
+# A container listens on every interface, configured or not (siyu's own
+# default is loopback when no platform is configured): the public demo
+# account then answers only with SIYU_DEMO=1.
+ENV SIYU_SCRIPTS=/scripts SIYU_SQLITE=/data/siyu.db SIYU_ADDR=:8080
 USER nonroot:nonroot
 EXPOSE 8080
 ENTRYPOINT ["/siyu"]

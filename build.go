@@ -18,10 +18,13 @@ import (
 	"github.com/siyu-bot/siyu/bot/checkin"
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/bot/feedback"
+	"github.com/siyu-bot/siyu/bot/handover"
 	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/metrics"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/handlers/wecom"
@@ -50,6 +53,8 @@ type app struct {
 	handler   bot.Handler // the engine behind its middleware
 	outbox    *bot.Outbox
 	metrics   *metrics.Metrics
+	identity  *identity.Service // learns links; tests wait on its index
+	handover  *handover.Service // keeps the index of hand-overs; tests wait on it
 	// workers run until the server stops: script reloads, the
 	// capabilities' and the platforms' background work.
 	workers []func(ctx context.Context)
@@ -69,11 +74,14 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	clients := newPlatformClients(cfg, tokens)
 
 	src := &scriptsSource{}
-	caps, ids, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients})
+	// The console's home page counts answers and refused coupons per day.
+	daily := admin.NewRecorder(redisstore.NewDailyCounts(st.rdb), src, logger)
+	ob := &outboxRef{}
+	caps, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients, daily: daily, outbox: ob})
 	if err != nil {
 		return nil, err
 	}
-	stack, err := bot.NewStack(caps...)
+	stack, err := bot.NewStack(caps.list...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +93,13 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	src.lib = library
 	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()))
 
-	a := &app{st: st, library: library, stack: stack, metrics: obs}
+	a := &app{st: st, library: library, stack: stack, metrics: obs, identity: caps.identity, handover: caps.handover}
 	if source == cfg.ScriptsDir {
 		a.workers = append(a.workers, func(ctx context.Context) { library.Watch(ctx, 2*time.Second) })
 	}
 	a.workers = append(a.workers, stack.Workers()...)
+	a.workers = append(a.workers, daily.Run)
+	a.workers = append(a.workers, bot.OutboxPurger{Outbox: sqlOutbox, Locks: st.rdb, Retention: cfg.OutboxRetention, Now: time.Now, Logger: logger}.Run)
 	a.outbox = bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: stack.Gate(), Renderers: stack.Renderers(),
 		OnResult: func(p bot.Platform, result string) {
 			obs.Sent(p, result)
@@ -97,7 +107,11 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 				obs.Ambiguous(p)
 			}
 		}})
-	a.engine = stack.Engine(bot.EngineConfig{Scripts: library, Logger: logger, OnTurn: obs.ObserveTurn})
+	ob.Outbox = a.outbox
+	a.engine = stack.Engine(bot.EngineConfig{Scripts: library, Logger: logger, OnTurn: func(t *bot.Turn) {
+		obs.ObserveTurn(t)
+		daily.ObserveTurn(t)
+	}})
 	a.handler = bot.Chain(a.engine, append([]bot.Middleware{
 		bot.Recover(logger),
 		bot.Validate(),
@@ -114,13 +128,17 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 		handlers.Check{Name: "database", Pinger: st.db},
 		handlers.Check{Name: "redis", Pinger: st.rdb})
 	a.readiness.Register(a.echo)
-	// Prometheus scrapes every replica; the figures hold no customer data.
-	a.echo.GET("/metrics", echo.WrapHandler(obs.Handler()))
+	// Prometheus scrapes every replica; the figures hold no customer data,
+	// but they are served on the public listener only when no private
+	// one is configured (SIYU_METRICS_ADDR, served by serve).
+	if cfg.MetricsAddr == "" {
+		a.echo.GET("/metrics", echo.WrapHandler(obs.Handler()))
+	}
 	g := a.echo.Group("", obs.Callbacks())
 	// An outer bound for every route; callback handlers read at most
 	// 64 KiB of it (handlers/internal/body).
 	g.Use(middleware.BodyLimit("1M"))
-	w := platformWiring{cfg: cfg, logger: logger, st: st, tokens: tokens, clients: clients, app: a, group: g, identity: ids}
+	w := platformWiring{cfg: cfg, logger: logger, st: st, tokens: tokens, clients: clients, app: a, group: g, identity: caps.identity, handover: caps.handover}
 	if err := w.mount(ctx); err != nil {
 		return nil, err
 	}
@@ -143,60 +161,133 @@ type capDeps struct {
 	scripts bot.ScriptSource
 	obs     *metrics.Metrics
 	clients platformClients
-	now     func() time.Time
+	// daily, when set, counts coupons refused for want of stock.
+	daily *admin.Recorder
+	// outbox sends staff's hand-over replies and tells platforms of
+	// hand-overs' ends; it is filled once build has made the outbox.
+	outbox *outboxRef
+	now    func() time.Time
+}
+
+// outboxRef is the app's outbox for capabilities built before it.
+type outboxRef struct{ *bot.Outbox }
+
+// capSet is what capabilities returns: the stack's list, and the
+// capabilities the adapters are given (WeCom tells identity of new
+// contacts' links, and the hand-over of 微信客服 sessions a person holds).
+type capSet struct {
+	list     []bot.Capability
+	identity *identity.Service
+	handover *handover.Service
 }
 
 // capabilities builds siyu's capabilities on their stores. The list it
 // returns is the stack's order (bot.NewStack): identity first, so its
-// middleware and gate fill unionids before everyone reads them; intents
-// before risk, which reads them; opting out before check-ins before
-// coupons, so 退订 is never taken for anything else and 签到 with a coupon
-// reward is one command.
-//
-// It also returns identity, which the WeCom adapter tells of new
-// contacts' links.
-func capabilities(ctx context.Context, d capDeps) (_ []bot.Capability, _ *identity.Service, err error) {
+// middleware and gate fill unionids before everyone reads them; the
+// confirmations' observer, which finds the open question a message
+// answers before any command asks; intents before risk, which reads them;
+// opting out before check-ins before coupons, so 退订 is never taken for
+// anything else and 签到 with a coupon reward is one command; the
+// hand-over after check-ins and before coupons, so that in a
+// conversation a person holds 退订 and 签到 still answer and nothing after
+// them does (bot/handover's stage.go says why); feedback, which adds no
+// stage (the console finds it in the list).
+func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 	intentModel, err := nlp.LoadDatasetModel(knowledge.FS, intentsDataset)
 	if err != nil {
-		return nil, nil, err
+		return capSet{}, err
 	}
 	riskModel, err := loadRiskModel()
 	if err != nil {
-		return nil, nil, err
+		return capSet{}, err
 	}
 	scanner, err := newRiskScanner(riskModel)
 	if err != nil {
-		return nil, nil, err
+		return capSet{}, err
 	}
 	var s capStores
 	if d.st.db != nil {
 		if s, err = openCapStores(ctx, d.st); err != nil {
-			return nil, nil, err
+			return capSet{}, err
 		}
 	}
 	var onClaim func(campaign, outcome string)
 	var onHeld func(reason string)
+	var onHandover func(reason string)
+	var onFirstReply func(time.Duration)
 	if d.obs != nil {
 		onClaim, onHeld = d.obs.CouponClaim, d.obs.HeldBack
+		onHandover, onFirstReply = d.obs.Handover, d.obs.FirstReply
 	}
+	if d.daily != nil {
+		metric := onClaim
+		onClaim = func(campaign, outcome string) {
+			if metric != nil {
+				metric(campaign, outcome)
+			}
+			d.daily.CouponOutcome(campaign, outcome)
+		}
+	}
+
+	// Confirming questions live in Redis, shared by replicas, so the
+	// answer counts whichever replica it reaches.
+	var questions bot.QuestionStore
+	if d.st.rdb != nil {
+		questions = redisstore.NewQuestions(d.st.rdb)
+	}
+	confirm := bot.NewConfirmations(bot.ConfirmConfig{Store: questions, Logger: d.logger, Now: d.now})
+	// Lines staff label (reviewed risk events, corrected dry-runs) are
+	// masked by risk's detectors before they are kept.
+	learn := feedback.New(feedback.Config{
+		Store:  s.feedback,
+		Labels: map[string][]string{intentsDataset: intentModel.Labels(), risk.Dataset: risk.Labels()},
+		Mask:   scanner.MaskPII, Logger: d.logger, Now: d.now,
+	})
 
 	ids := identity.New(identity.Config{
 		Store: s.identities, Fetchers: d.clients.fetchers(), Scope: identityScope, Logger: d.logger,
+		// Replicas tell each other the links they learn, so none waits
+		// for the database for a sender it has not cached.
+		Announcer:  s.identityLinks,
 		FollowWait: d.cfg.UnionIDFollowWait, ContactWait: d.cfg.UnionIDContactWait,
 	})
-	intents := nlp.Intents{Model: intentModel}
-	risks := risk.NewService(risk.ServiceConfig{Scanner: scanner, Store: s.risk, Reviews: s.risk, Logger: d.logger})
-	optOuts := dnd.New(dnd.Config{Store: s.dnd, Counters: s.dndCounters, Scripts: d.scripts, Logger: d.logger, OnHeld: onHeld, Now: d.now})
-	coupons := coupon.New(coupon.Config{Store: s.coupons, Reports: s.coupons, Counter: s.couponCounter, Scripts: d.scripts, Logger: d.logger, OnClaim: onClaim, Now: d.now})
+	// A reading is sure on its own only where the model carries a
+	// threshold right ≥ 99% of the time on sources it was not trained on
+	// (siyu train fits and checks them; the shipped model has none yet):
+	// otherwise opting out, check-ins, coupons and hand-overs read from
+	// the intent ask first, unless the scripts set a sure_confidence.
+	intents := nlp.Intents{Model: intentModel, Confirm: confirm, Sure: intentModel.IsSure}
+	risks := risk.NewService(risk.ServiceConfig{Scanner: scanner, Store: s.risk, Reviews: s.risk, Logger: d.logger, Learner: learn})
+	optOuts := dnd.New(dnd.Config{Store: s.dnd, Counters: s.dndCounters, Scripts: d.scripts, Logger: d.logger, OnHeld: onHeld, Now: d.now, Confirm: confirm})
+	coupons := coupon.New(coupon.Config{Store: s.coupons, Reports: s.coupons, Counter: s.couponCounter, Scripts: d.scripts, Logger: d.logger, OnClaim: onClaim, Now: d.now, Confirm: confirm})
 	// Milestone rewards claim through the coupon campaigns.
-	checkins := checkin.New(checkin.Options{Store: s.checkins, Records: s.checkins, Boards: s.boards, Coupons: coupons, Scripts: d.scripts, Logger: d.logger, Now: d.now})
+	checkins := checkin.New(checkin.Options{Store: s.checkins, Records: s.checkins, Boards: s.boards, Coupons: coupons, Scripts: d.scripts, Logger: d.logger, Now: d.now, Confirm: confirm})
+	hc := handover.Config{
+		Scripts: d.scripts, Retention: d.cfg.InboxRetention, Logger: d.logger, Now: d.now,
+		OnHandover: onHandover, OnFirstReply: onFirstReply,
+	}
+	if s.pauses != nil {
+		hc.Pauses, hc.Board, hc.Turns = s.pauses, s.pauses, s.pauses
+		hc.Log, hc.History, hc.Purger = s.handovers, s.handovers, s.handovers
+		// Each replica indexes the hand-overs, so an ordinary message
+		// reads no pause.
+		hc.Announcer = s.announcer
+	}
+	if d.outbox != nil {
+		hc.Sender, hc.Outbox = d.outbox, d.outbox
+	}
+	handovers := handover.New(hc)
 
-	return []bot.Capability{ids, intents, risks, optOuts, checkins, coupons}, ids, nil
+	return capSet{
+		list:     []bot.Capability{ids, confirm, intents, risks, optOuts, checkins, handovers, coupons, learn},
+		identity: ids, handover: handovers,
+	}, nil
 }
 
 // capStores are the capabilities' stores on the shared backends.
 type capStores struct {
 	identities    identity.Store
+	identityLinks identity.Announcer
 	risk          *sqlstore.Risk
 	dnd           *sqlstore.DND
 	dndCounters   dnd.Counters
@@ -204,6 +295,10 @@ type capStores struct {
 	couponCounter coupon.Counter
 	checkins      *sqlstore.Checkins
 	boards        checkin.Boards
+	pauses        *redisstore.Handovers
+	announcer     *redisstore.HandoverAnnouncements
+	handovers     *sqlstore.Handovers
+	feedback      feedback.Store
 }
 
 func openCapStores(ctx context.Context, st stores) (capStores, error) {
@@ -224,6 +319,15 @@ func openCapStores(ctx context.Context, st stores) (capStores, error) {
 	if s.checkins, err = sqlstore.NewCheckins(ctx, st.db); err != nil {
 		return s, err
 	}
+	if s.handovers, err = sqlstore.NewHandovers(ctx, st.db); err != nil {
+		return s, err
+	}
+	s.pauses = redisstore.NewHandovers(st.rdb)
+	s.announcer = redisstore.NewHandoverAnnouncements(st.rdb)
+	if s.feedback, err = sqlstore.NewFeedback(ctx, st.db); err != nil {
+		return s, err
+	}
+	s.identityLinks = redisstore.NewIdentityLinks(st.rdb)
 	s.dndCounters = redisstore.NewDNDCounters(st.rdb)
 	s.couponCounter = redisstore.NewCouponCounter(st.rdb)
 	s.boards = redisstore.NewCheckinBoards(st.rdb)
@@ -256,7 +360,13 @@ func loadRiskModel() (risk.Classifier, error) {
 	// targets, where P(risky) gave 95.5% at 1.8%; with the shipped model
 	// the best label reaches 95.3% at 2.4% (0.75) or 94.1% at 1.8% (0.85),
 	// P(risky) 95.5% at 1.8% (0.95).
-	return risk.ClassifierFunc(func(text string) (string, float64) { return m.ClassifyOther(nlp.Canonical(text), "none") }), nil
+	return riskClassifier(m), nil
+}
+
+// riskClassifier is the risk model as the scanner asks it: the likeliest
+// category and the probability that the text is not "none".
+func riskClassifier(m *nlp.Model) risk.Classifier {
+	return risk.ClassifierFunc(func(text string) (string, float64) { return m.ClassifyOther(nlp.Canonical(text), "none") })
 }
 
 // newRiskScanner builds the scanner over the lexicons built into the

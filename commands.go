@@ -8,10 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net/http"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -20,6 +22,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
+	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/knowledge"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -29,11 +32,11 @@ import (
 // scriptSections returns every capability's script sections, from a
 // stack built without stores: enough to check scripts.
 func scriptSections(ctx context.Context) ([]bot.Section, error) {
-	caps, _, err := capabilities(ctx, capDeps{})
+	caps, err := capabilities(ctx, capDeps{})
 	if err != nil {
 		return nil, err
 	}
-	stack, err := bot.NewStack(caps...)
+	stack, err := bot.NewStack(caps.list...)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +81,9 @@ func simulate(ctx context.Context, env runEnv) error {
 	if err != nil {
 		return err
 	}
+	if !cfg.WeChatOn {
+		return fmt.Errorf("simulate: no WeChat Official Account in this environment, so the server has no /wechat/callback: set the server's WECHAT_* here too, or SIYU_DEMO=1 on both for the demo account")
+	}
 	fl := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
 	addr := cfg.Addr
@@ -115,6 +121,10 @@ func simulate(ctx context.Context, env runEnv) error {
 	}
 	if r.MsgType == "" {
 		fmt.Fprintln(env.stdout, "(no reply: the server answered success)")
+		return nil
+	}
+	if r.MsgType == "transfer_customer_service" {
+		fmt.Fprintln(env.stdout, "(passed to the Official Account's customer service: transfer_customer_service "+r.KfAccount+")")
 		return nil
 	}
 	fmt.Fprintln(env.stdout, r.Content)
@@ -172,7 +182,7 @@ func cmdCoupons(ctx context.Context, env runEnv) error {
 			// Running replicas recount the campaign's codes at the next
 			// claim (an embedded Redis is per process: they notice when
 			// stock seems to run out).
-			rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger)
+			rdb, err := redisstore.Open(ctx, cfg.RedisURL, logger, redisOptions(cfg)...)
 			if err != nil {
 				return err
 			}
@@ -354,11 +364,193 @@ func loadModelFile(path string) (*nlp.Model, error) {
 
 // riskReading is what `siyu classify` reports for risk: "risk", the main
 // category or "none", and "risk_categories", every category that hit.
-// cmdClassify (wire_nlp.go) adds it to each line's reading.
+// cmdClassify adds it to each line's reading.
 func riskReading(s *risk.Scanner, text string) (main string, categories []string) {
 	categories = risk.Main(s.Scan(text))
 	if len(categories) == 0 {
 		return "none", []string{}
 	}
 	return categories[0], categories
+}
+
+// cmdStaff is `siyu staff …`: staff accounts of the console, on the
+// database and Redis of the configuration (the same environment as the
+// server). The first admin is made this way:
+//
+//	printf '%s\n' "$PASSWORD" | siyu staff add 店长 --role admin
+func cmdStaff(ctx context.Context, env runEnv) error {
+	args := env.args[1:]
+	if len(args) == 0 {
+		fmt.Fprint(env.stderr, staffUsage)
+		return errors.New("staff: which command?")
+	}
+	cfg, err := loadConfig(env.getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(env.stderr, "warn", cfg.LogFormat)
+	st, closeStores, err := openStores(ctx, cfg, logger, env.redisPrefix)
+	if err != nil {
+		return err
+	}
+	defer closeStores()
+	sc, _, err := consoleStaff(ctx, st)
+	if err != nil {
+		return err
+	}
+	return staffCommand(ctx, sc.Staff, sc.Sessions, env.stdin, env.stdout, args, time.Now)
+}
+
+// staffCommand runs one staff command on the stores.
+func staffCommand(ctx context.Context, staff admin.StaffStore, sessions admin.SessionStore, stdin io.Reader, stdout io.Writer, args []string, now func() time.Time) error {
+	need := func(n int) error {
+		if len(args) != n {
+			return fmt.Errorf("staff %s: wrong arguments\n%s", args[0], staffUsage)
+		}
+		return nil
+	}
+	readPassword := func() (string, error) {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("staff: reading the password: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return "", errors.New("staff: no password on stdin")
+		}
+		return pw, nil
+	}
+	update := func(name string, change func(*admin.StaffMember) error) error {
+		m, err := staff.Staff(ctx, name)
+		if err != nil {
+			return fmt.Errorf("staff: %s: %w", name, err)
+		}
+		if err := change(&m); err != nil {
+			return err
+		}
+		m.UpdatedAt = now()
+		if err := staff.UpdateStaff(ctx, m); err != nil {
+			return err
+		}
+		return sessions.DeleteSessionsOf(ctx, name)
+	}
+	switch args[0] {
+	case "add":
+		if err := need(4); err != nil || args[2] != "--role" {
+			return fmt.Errorf("staff add: wrong arguments\n%s", staffUsage)
+		}
+		name := args[1]
+		if err := admin.CheckStaffName(name); err != nil {
+			return fmt.Errorf("staff add: %w", err)
+		}
+		role, err := admin.ParseRole(args[3])
+		if err != nil {
+			return fmt.Errorf("staff add: %w", err)
+		}
+		pw, err := readPassword()
+		if err != nil {
+			return err
+		}
+		hash, err := admin.HashPassword(pw)
+		if err != nil {
+			return fmt.Errorf("staff add: %w", err)
+		}
+		t := now()
+		if err := staff.AddStaff(ctx, admin.StaffMember{Name: name, Role: role, PasswordHash: hash, CreatedAt: t, UpdatedAt: t}); err != nil {
+			if errors.Is(err, bot.ErrConflict) {
+				return fmt.Errorf("staff add: %s exists already (siyu staff passwd %s changes the password)", name, name)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "added %s (%s)\n", name, role)
+	case "passwd":
+		if err := need(2); err != nil {
+			return err
+		}
+		pw, err := readPassword()
+		if err != nil {
+			return err
+		}
+		hash, err := admin.HashPassword(pw)
+		if err != nil {
+			return fmt.Errorf("staff passwd: %w", err)
+		}
+		if err := update(args[1], func(m *admin.StaffMember) error { m.PasswordHash = hash; return nil }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password of %s changed; their sessions ended\n", args[1])
+	case "role":
+		if err := need(3); err != nil {
+			return err
+		}
+		role, err := admin.ParseRole(args[2])
+		if err != nil {
+			return fmt.Errorf("staff role: %w", err)
+		}
+		if err := update(args[1], func(m *admin.StaffMember) error { m.Role = role; return nil }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s is now %s; their sessions ended\n", args[1], role)
+	case "disable", "enable":
+		if err := need(2); err != nil {
+			return err
+		}
+		off := args[0] == "disable"
+		if err := update(args[1], func(m *admin.StaffMember) error { m.Disabled = off; return nil }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s %sd\n", args[1], args[0])
+	case "remove":
+		if err := need(2); err != nil {
+			return err
+		}
+		if err := staff.RemoveStaff(ctx, args[1]); err != nil {
+			return fmt.Errorf("staff remove: %s: %w", args[1], err)
+		}
+		if err := sessions.DeleteSessionsOf(ctx, args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %s\n", args[1])
+	case "list":
+		ms, err := staff.ListStaff(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tROLE\tSTATE\tUPDATED")
+		for _, m := range ms {
+			state := "active"
+			if m.Disabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.Name, m.Role, state, m.UpdatedAt.Format(time.RFC3339))
+		}
+		return w.Flush()
+	default:
+		return fmt.Errorf("staff: unknown command %q\n%s", args[0], staffUsage)
+	}
+	return nil
+}
+
+// trainDatasets says how `siyu train` trains the datasets other than the
+// intents': risk's ordinary lines are "none", and its evaluation reads
+// through the scanner (lexicons, detectors and the model), as siyu
+// decides on a message.
+func trainDatasets() map[string]nlp.DatasetOptions {
+	return map[string]nlp.DatasetOptions{
+		"risk": {
+			Background: "none", Fillers: []string{"none"},
+			Detector: func(fsys fs.FS) (func(m *nlp.Model, minConfidence float64) func(string) []string, error) {
+				lex, err := risk.LoadLexicon(fsys, "risk/lexicon")
+				if err != nil {
+					return nil, err
+				}
+				return func(m *nlp.Model, minConfidence float64) func(string) []string {
+					s := risk.NewScanner(lex, risk.ScannerConfig{Classifier: riskClassifier(m), MinConfidence: minConfidence,
+						ClauseMinConfidence: risk.ClauseThreshold(minConfidence)})
+					return func(text string) []string { return risk.Main(s.Scan(text)) }
+				}, nil
+			},
+		},
+	}
 }

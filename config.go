@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// Demo credentials used when no WeChat account is configured at all (none
-// of WECHAT_APPID, WECHAT_APPSECRET, WECHAT_TOKEN, WECHAT_AES_KEY), so
-// `go run .` and `siyu simulate` work at once. They are public: anyone can
-// sign callbacks with them, so they are never used to fill in a real
-// account's missing settings.
+// Demo credentials of the demo Official Account, so `go run .` and
+// `siyu simulate` work at once. They are public: anyone can sign
+// callbacks with them, so the demo account answers only where nobody else
+// can reach it (see config.demo), and they are never used to fill in a
+// real account's missing settings.
 const (
 	demoToken  = "siyu-demo-token"
 	demoAESKey = "c2l5dWRlbW9rZXlzaXl1ZGVtb2tleXNpeXVkZW1va2U"
@@ -32,12 +32,23 @@ type config struct {
 	LogLevel   string
 	LogFormat  string
 
+	// RedisCluster reads RedisURL as a Redis Cluster's (REDIS_CLUSTER=1):
+	// go-redis's ParseClusterURL form, redis://h1:p1?addr=h2:p2&addr=h3:p3.
+	RedisCluster bool
+	// RedisSentinelMaster names the master Sentinel is asked for
+	// (REDIS_SENTINEL_MASTER); RedisURL then names the sentinels.
+	RedisSentinelMaster string
+
 	WeChatAppID     string
 	WeChatAppSecret string
 	WeChatToken     string
 	WeChatAESKey    string
 	WeChatAPIBase   string
-	WeChatDemo      bool
+	// WeChatDemo says the Official Account is the demo account.
+	WeChatDemo bool
+	// WeChatOn says /wechat/callback is served: a real account or the
+	// demo one. Off, the route does not exist (404).
+	WeChatOn bool
 	// WeChatAllowPlain accepts plain-mode callbacks: WECHAT_MODE=plain,
 	// or no EncodingAESKey. Otherwise only encrypted callbacks are.
 	WeChatAllowPlain bool
@@ -54,6 +65,12 @@ type config struct {
 	ShutdownDelay time.Duration
 	// GCPercentSet says GOGC is set, so serve leaves the collector alone.
 	GCPercentSet bool
+	// MetricsAddr, when set, is the only address /metrics is served on
+	// (SIYU_METRICS_ADDR), so it can stay off the public listener.
+	MetricsAddr string
+	// OutboxRetention is how long sent outbox rows are kept before they
+	// are purged (SIYU_OUTBOX_RETENTION).
+	OutboxRetention time.Duration
 
 	WeCom  weComConfig
 	Douyin douyinConfig
@@ -65,6 +82,9 @@ type config struct {
 	// engine runs (identity.Config).
 	UnionIDFollowWait  time.Duration
 	UnionIDContactWait time.Duration
+	// InboxRetention is how long the text of conversations handed to a
+	// person is kept (SIYU_INBOX_RETENTION, default 30 days).
+	InboxRetention time.Duration
 }
 
 // weComConfig is WeCom's part of the environment (see handlers/wecom/README.md).
@@ -108,7 +128,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return def
 	}
 	c := config{
-		Addr:            or("SIYU_ADDR", ":8080"),
+		Addr:            getenv("SIYU_ADDR"), // defaulted by weChatAccount
 		MySQLDSN:        getenv("MYSQL_DSN"),
 		RedisURL:        getenv("REDIS_URL"),
 		SQLitePath:      or("SIYU_SQLITE", "siyu.db"),
@@ -129,6 +149,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RiskAlertWebhook: getenv("RISK_ALERT_WEBHOOK"),
 	}
 	var err error
+	if err := c.redisTopology(getenv("REDIS_CLUSTER"), getenv("REDIS_SENTINEL_MASTER")); err != nil {
+		return c, err
+	}
 	if c.WeCom, err = loadWeComConfig(getenv); err != nil {
 		return c, err
 	}
@@ -143,8 +166,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("config: RISK_ALERT_WEBHOOK is not an http(s) URL")
 		}
 	}
-	if err := c.weChatAccount(getenv("WECHAT_MODE")); err != nil {
+	if err := c.weChatAccount(getenv("WECHAT_MODE"), getenv("SIYU_DEMO")); err != nil {
 		return c, err
+	}
+	c.MetricsAddr = getenv("SIYU_METRICS_ADDR")
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+		return c, fmt.Errorf("config: SIYU_METRICS_ADDR must differ from SIYU_ADDR (%s): it is the private listener for /metrics", c.Addr)
 	}
 	proxies, err := parseProxies(getenv("SIYU_TRUSTED_PROXIES"))
 	if err != nil {
@@ -159,6 +186,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"SIYU_REPLY_BUDGET", 4 * time.Second, &c.ReplyBudget},
 		{"SIYU_REPLAY_WINDOW", time.Hour, &c.ReplayWindow},
 		{"SIYU_DEDUPE_TTL", 0, &c.DedupeTTL},
+		{"SIYU_INBOX_RETENTION", 30 * 24 * time.Hour, &c.InboxRetention},
+		// A week of sent rows answers "was it sent?" for the console
+		// and support; older ones only slow the table down.
+		{"SIYU_OUTBOX_RETENTION", 7 * 24 * time.Hour, &c.OutboxRetention},
 	} {
 		*d.dest = d.def
 		if v := getenv(d.key); v != "" {
@@ -188,6 +219,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.DedupeTTL < c.ReplayWindow {
 		return c, fmt.Errorf("config: SIYU_DEDUPE_TTL (%s) must not be shorter than SIYU_REPLAY_WINDOW (%s)", c.DedupeTTL, c.ReplayWindow)
 	}
+	if c.OutboxRetention < c.DedupeTTL {
+		// A sent row's key stops a callback's actions being queued twice:
+		// it must outlive every copy of the callback that can still come.
+		return c, fmt.Errorf("config: SIYU_OUTBOX_RETENTION (%s) must not be shorter than SIYU_DEDUPE_TTL (%s)", c.OutboxRetention, c.DedupeTTL)
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("config: SIYU_LOG_FORMAT=%q: want text or json", c.LogFormat)
 	}
@@ -197,15 +233,45 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-// weChatAccount settles the Official Account: the demo credentials when
-// none is configured at all, else a complete real account (a partial one
-// is refused rather than completed with public demo values), and which
-// callback modes it accepts.
-func (c *config) weChatAccount(mode string) error {
+// redisTopology reads REDIS_CLUSTER and REDIS_SENTINEL_MASTER, and checks
+// that a cluster or Sentinel comes with the REDIS_URL that reaches it.
+func (c *config) redisTopology(cluster, master string) error {
+	switch strings.ToLower(cluster) {
+	case "", "0", "false":
+	case "1", "true":
+		c.RedisCluster = true
+	default:
+		return fmt.Errorf("config: REDIS_CLUSTER=%q: want 1 (REDIS_URL names cluster nodes) or 0", cluster)
+	}
+	c.RedisSentinelMaster = master
+	switch {
+	case c.RedisCluster && master != "":
+		return fmt.Errorf("config: REDIS_CLUSTER and REDIS_SENTINEL_MASTER are both set: a Redis is a cluster or behind Sentinel, not both")
+	case (c.RedisCluster || master != "") && c.RedisURL == "":
+		return fmt.Errorf("config: REDIS_CLUSTER or REDIS_SENTINEL_MASTER is set without REDIS_URL, which names the cluster's nodes or the sentinels")
+	}
+	return nil
+}
+
+// weChatAccount settles the Official Account: a complete real account
+// (a partial one is refused rather than completed with public demo
+// values), the demo account where config.demo allows it, or none (no
+// route); which callback modes it accepts; and the listen address, which
+// defaults to loopback when siyu runs the demo on its own.
+func (c *config) weChatAccount(mode, demo string) error {
 	if c.WeChatAppID == "" && c.WeChatAppSecret == "" && c.WeChatToken == "" && c.WeChatAESKey == "" {
-		c.WeChatDemo = true
-		c.WeChatAppID, c.WeChatToken, c.WeChatAESKey = demoAppID, demoToken, demoAESKey
+		on, err := c.demo(demo)
+		if err != nil {
+			return err
+		}
+		if on {
+			c.WeChatDemo, c.WeChatOn = true, true
+			c.WeChatAppID, c.WeChatToken, c.WeChatAESKey = demoAppID, demoToken, demoAESKey
+		}
 	} else {
+		if demo == "1" {
+			return fmt.Errorf("config: SIYU_DEMO=1 runs the public demo Official Account, but a real one is configured (WECHAT_*): unset one of them")
+		}
 		var missing []string
 		if c.WeChatAppID == "" {
 			missing = append(missing, "WECHAT_APPID (the account's AppID)")
@@ -217,6 +283,10 @@ func (c *config) weChatAccount(mode string) error {
 			return fmt.Errorf("config: a WeChat Official Account is partly configured (some of WECHAT_APPID, WECHAT_APPSECRET, WECHAT_TOKEN, WECHAT_AES_KEY are set); "+
 				"siyu will not run it on the public demo credentials: set %s, or unset them all for the demo", strings.Join(missing, " and "))
 		}
+		c.WeChatOn = true
+	}
+	if c.Addr == "" {
+		c.Addr = ":8080"
 	}
 	switch strings.ToLower(mode) {
 	case "":
@@ -231,6 +301,48 @@ func (c *config) weChatAccount(mode string) error {
 		return fmt.Errorf("config: WECHAT_MODE=%q: want safe (also for compatibility mode) or plain", mode)
 	}
 	return nil
+}
+
+// demo reports whether the demo Official Account answers, no WeChat
+// account being configured. Its credentials are public, so anyone who
+// reaches it can claim coupons or opt people out as any openid: it
+// answers only when siyu runs with no platform configured at all and on
+// a loopback address (the default address then, where SIYU_ADDR is
+// unset), or when SIYU_DEMO=1 says so explicitly. SIYU_DEMO=0 turns it
+// off.
+func (c *config) demo(v string) (bool, error) {
+	switch v {
+	case "1":
+		return true, nil
+	case "0":
+		return false, nil
+	case "":
+	default:
+		return false, fmt.Errorf("config: SIYU_DEMO=%q: want 1 (run the public demo Official Account) or 0", v)
+	}
+	if c.WeCom.CorpID != "" || c.WeCom.Token != "" || c.Douyin.ClientKey != "" || c.Douyin.ClientSecret != "" {
+		return false, nil // a real deployment: only its own platforms answer
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+		return true, nil
+	}
+	return loopback(c.Addr), nil
+}
+
+// loopback reports whether the listen address addr accepts connections
+// from this machine only: a loopback IP or localhost. ":8080" listens on
+// every interface and is not.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // parseProxies reads SIYU_TRUSTED_PROXIES: comma-separated CIDRs or bare

@@ -34,6 +34,8 @@ func TestWeChatAccountConfig(t *testing.T) {
 		{"compatibility mode is safe", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t", "WECHAT_AES_KEY": key, "WECHAT_MODE": "compat"}, "", false, "t", false},
 		{"safe mode without a key", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t", "WECHAT_MODE": "safe"}, "WECHAT_AES_KEY", false, "", false},
 		{"unknown mode", map[string]string{"WECHAT_MODE": "secure"}, "WECHAT_MODE", false, "", false},
+		{"demo asked for with a real account", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t", "SIYU_DEMO": "1"}, "SIYU_DEMO", false, "", false},
+		{"SIYU_DEMO not 0 or 1", map[string]string{"SIYU_DEMO": "yes"}, "SIYU_DEMO", false, "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +51,61 @@ func TestWeChatAccountConfig(t *testing.T) {
 			}
 			if cfg.WeChatDemo != tc.wantDemo || cfg.WeChatToken != tc.wantToken || cfg.WeChatAllowPlain != tc.wantPlain {
 				t.Fatalf("demo %v token %q plain %v, want %v %q %v", cfg.WeChatDemo, cfg.WeChatToken, cfg.WeChatAllowPlain, tc.wantDemo, tc.wantToken, tc.wantPlain)
+			}
+		})
+	}
+}
+
+// TestDemoAccountOnlyAlone: the demo Official Account, whose credentials
+// are public, answers only when siyu runs with no platform configured and
+// on a loopback address (the default address then), or with SIYU_DEMO=1;
+// never beside a real WeCom or Douyin deployment.
+func TestDemoAccountOnlyAlone(t *testing.T) {
+	const key = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+	wecom := map[string]string{"WECOM_CORPID": "ww1", "WECOM_TOKEN": "tok", "WECOM_AES_KEY": key}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantDemo bool
+		wantOn   bool // /wechat/callback is served
+		wantAddr string
+	}{
+		{"nothing configured: demo on loopback", nil, true, true, "127.0.0.1:8080"},
+		{"nothing configured, loopback address", with(nil, "SIYU_ADDR", "127.0.0.1:9000"), true, true, "127.0.0.1:9000"},
+		{"nothing configured, localhost", with(nil, "SIYU_ADDR", "localhost:9000"), true, true, "localhost:9000"},
+		{"nothing configured, IPv6 loopback", with(nil, "SIYU_ADDR", "[::1]:9000"), true, true, "[::1]:9000"},
+		{"nothing configured, every interface", with(nil, "SIYU_ADDR", ":8080"), false, false, ":8080"},
+		{"nothing configured, a public address", with(nil, "SIYU_ADDR", "192.0.2.1:8080"), false, false, "192.0.2.1:8080"},
+		{"WeCom configured", wecom, false, false, ":8080"},
+		{"WeCom configured on loopback", with(wecom, "SIYU_ADDR", "127.0.0.1:8080"), false, false, "127.0.0.1:8080"},
+		{"Douyin configured", map[string]string{"DOUYIN_CLIENT_KEY": "k", "DOUYIN_CLIENT_SECRET": "s"}, false, false, ":8080"},
+		{"Douyin half configured", map[string]string{"DOUYIN_CLIENT_KEY": "k"}, false, false, ":8080"},
+		{"SIYU_DEMO=1 on every interface", with(nil, "SIYU_DEMO", "1", "SIYU_ADDR", ":8080"), true, true, ":8080"},
+		{"SIYU_DEMO=1 beside WeCom", with(wecom, "SIYU_DEMO", "1"), true, true, ":8080"},
+		{"SIYU_DEMO=0", with(nil, "SIYU_DEMO", "0"), false, false, ":8080"},
+		{"a real account", map[string]string{"WECHAT_APPID": "wx1", "WECHAT_TOKEN": "t"}, false, true, ":8080"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.WeChatDemo != tc.wantDemo || cfg.WeChatOn != tc.wantOn || cfg.Addr != tc.wantAddr {
+				t.Fatalf("demo %v, wechat on %v, addr %q; want %v, %v, %q", cfg.WeChatDemo, cfg.WeChatOn, cfg.Addr, tc.wantDemo, tc.wantOn, tc.wantAddr)
+			}
+			if !tc.wantDemo && cfg.WeChatToken == demoToken {
+				t.Fatal("the demo token is configured although the demo account is off")
 			}
 		})
 	}
@@ -132,6 +189,82 @@ func TestShutdownDelayConfig(t *testing.T) {
 			}
 			if !tc.wantErr && cfg.ShutdownDelay != tc.want {
 				t.Fatalf("ShutdownDelay = %v, want %v", cfg.ShutdownDelay, tc.want)
+			}
+		})
+	}
+}
+
+func TestOutboxRetentionAndMetricsAddrConfig(t *testing.T) {
+	tests := []struct {
+		name          string
+		env           map[string]string
+		wantRetention time.Duration
+		wantMetrics   string
+		wantErr       string
+	}{
+		{"defaults", nil, 7 * 24 * time.Hour, "", ""},
+		{"a month", map[string]string{"SIYU_OUTBOX_RETENTION": "720h"}, 720 * time.Hour, "", ""},
+		{"shorter than the dedupe TTL", map[string]string{"SIYU_OUTBOX_RETENTION": "1h"}, 0, "", "SIYU_OUTBOX_RETENTION"},
+		{"not a duration", map[string]string{"SIYU_OUTBOX_RETENTION": "7d"}, 0, "", "SIYU_OUTBOX_RETENTION"},
+		{"private metrics", map[string]string{"SIYU_METRICS_ADDR": "127.0.0.1:9090"}, 7 * 24 * time.Hour, "127.0.0.1:9090", ""},
+		{"metrics on the public address", map[string]string{"SIYU_ADDR": ":8080", "SIYU_METRICS_ADDR": ":8080"}, 0, "", "SIYU_METRICS_ADDR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.OutboxRetention != tc.wantRetention || cfg.MetricsAddr != tc.wantMetrics {
+				t.Fatalf("retention %v, metrics %q; want %v, %q", cfg.OutboxRetention, cfg.MetricsAddr, tc.wantRetention, tc.wantMetrics)
+			}
+		})
+	}
+}
+
+// TestRedisTopologyConfig: REDIS_CLUSTER and REDIS_SENTINEL_MASTER say how
+// REDIS_URL is read, and need it; a Redis is not both.
+func TestRedisTopologyConfig(t *testing.T) {
+	const clusterURL = "redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379"
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantErr     string // "" for no error
+		wantCluster bool
+		wantMaster  string
+	}{
+		{"single server", map[string]string{"REDIS_URL": "redis://r:6379/0"}, "", false, ""},
+		{"cluster", map[string]string{"REDIS_URL": clusterURL, "REDIS_CLUSTER": "1"}, "", true, ""},
+		{"cluster off", map[string]string{"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER": "0"}, "", false, ""},
+		{"sentinel", map[string]string{"REDIS_URL": "redis://s1:26379?addr=s2:26379", "REDIS_SENTINEL_MASTER": "mymaster"}, "", false, "mymaster"},
+		{"cluster without a URL", map[string]string{"REDIS_CLUSTER": "1"}, "REDIS_URL", false, ""},
+		{"sentinel without a URL", map[string]string{"REDIS_SENTINEL_MASTER": "mymaster"}, "REDIS_URL", false, ""},
+		{"both", map[string]string{"REDIS_URL": clusterURL, "REDIS_CLUSTER": "1", "REDIS_SENTINEL_MASTER": "m"}, "not both", false, ""},
+		{"cluster yes", map[string]string{"REDIS_URL": clusterURL, "REDIS_CLUSTER": "yes"}, "REDIS_CLUSTER", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("loadConfig err = %v, want an error naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if cfg.RedisCluster != tc.wantCluster || cfg.RedisSentinelMaster != tc.wantMaster {
+				t.Fatalf("cluster %v master %q, want %v %q", cfg.RedisCluster, cfg.RedisSentinelMaster, tc.wantCluster, tc.wantMaster)
+			}
+			if got := len(redisOptions(cfg)); got != map[bool]int{false: 0, true: 1}[tc.wantCluster || tc.wantMaster != ""] {
+				t.Errorf("redisOptions = %d options", got)
 			}
 		})
 	}

@@ -68,6 +68,8 @@ const usage = `usage:
   siyu train                   train the intent model from knowledge/ and write it there
   siyu classify                read lines on stdin, write one JSON reading per line
   siyu coupons import|stats    load a campaign's codes from a CSV file; show a campaign's figures
+  siyu staff add|passwd|role|disable|enable|remove|list
+                               staff accounts of the console (siyu staff for usage)
 `
 
 func run(ctx context.Context, env runEnv) error {
@@ -83,11 +85,13 @@ func run(ctx context.Context, env runEnv) error {
 	case "simulate":
 		return simulate(ctx, env)
 	case "train":
-		return nlp.TrainCommand(ctx, env.args[1:], env.stdout, env.stderr)
+		return nlp.TrainCommand(ctx, env.args[1:], env.stdout, env.stderr, trainDatasets())
 	case "classify":
 		return cmdClassify(ctx, env)
 	case "coupons":
 		return cmdCoupons(ctx, env)
+	case "staff":
+		return cmdStaff(ctx, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.stdout, usage)
 		return nil

@@ -45,6 +45,9 @@ func TestLogsCarryRequestID(t *testing.T) {
 		"SIYU_ADMIN_TOKEN":  adminToken,
 		"DOUYIN_CLIENT_KEY": "dy-key", "DOUYIN_CLIENT_SECRET": dySecret,
 		"WECOM_CORPID": wecomCorp, "WECOM_TOKEN": wecomToken, "WECOM_AES_KEY": wecomAESKey,
+		// The demo account never answers beside real platforms: the
+		// Official Account is configured, on the same credentials.
+		"WECHAT_APPID": demoAppID, "WECHAT_TOKEN": demoToken, "WECHAT_AES_KEY": demoAESKey,
 	})
 
 	sim := &wechat.Simulator{URL: base + "/wechat/callback", Token: demoToken, EncodingAESKey: demoAESKey, AppID: demoAppID, OriginalID: demoOrigID}

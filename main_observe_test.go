@@ -127,7 +127,7 @@ func TestMetrics(t *testing.T) {
 		`siyu_callbacks_total{outcome="refused_signature",platform="wechat"} 1`,
 		`siyu_dedupe_hits_total 1`,
 		`siyu_answers_total{platform="wechat",stage="rule"} 1`,
-		`siyu_outbox_rows{status="sent"} 0`,
+		`siyu_outbox_rows{status="pending"} `,
 		`siyu_callback_duration_seconds_count{platform="wechat"} 5`,
 		`siyu_coupon_claims_total{campaign="welcome-2026",outcome="issued"} 1`,
 	} {

@@ -35,8 +35,8 @@ func TestRunDrainsOnSignal(t *testing.T) {
 	if os.Getenv("MYSQL_DSN") != "" {
 		env["MYSQL_DSN"] = storetest.SQLConfig(t).MySQLDSN
 	}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		env["REDIS_URL"] = u
+	for k, v := range storetest.RedisEnv() { // a cluster or Sentinel too
+		env[k] = v
 	}
 	redisPrefix := storetest.RedisPrefix(t)
 	draining, proceed := make(chan time.Duration, 1), make(chan struct{})
@@ -77,6 +77,16 @@ func TestRunDrainsOnSignal(t *testing.T) {
 	if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s",
 		req.URL.RequestURI(), addr, len(body), body[:half]); err != nil {
 		t.Fatal(err)
+	}
+	// The server accepts connections in the order they came: once a
+	// later connection is answered, this one was accepted, so the
+	// listener closing below cannot reset it in the accept queue (which
+	// a loaded machine showed as an EOF).
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := probe.Get(base + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
 	}
 
 	signal()

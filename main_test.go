@@ -48,8 +48,8 @@ func startSiyu(t testing.TB, extra map[string]string) (string, *bottest.Logs) {
 	if os.Getenv("MYSQL_DSN") != "" {
 		env["MYSQL_DSN"] = storetest.SQLConfig(t).MySQLDSN
 	}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		env["REDIS_URL"] = u
+	for k, v := range storetest.RedisEnv() { // a cluster or Sentinel too
+		env[k] = v
 	}
 	// Keys of this test's own, never siyu's production prefix, deleted
 	// after the server below has stopped (cleanups run in reverse).

@@ -7,17 +7,21 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/handover"
 	"github.com/siyu-bot/siyu/bot/identity"
+	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/window"
 	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/douyin"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/handlers/wecom"
+	"github.com/siyu-bot/siyu/knowledge"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -34,9 +38,12 @@ type platformWiring struct {
 	app      *app
 	group    *echo.Group
 	identity *identity.Service
+	handover *handover.Service
 }
 
-// mount wires every platform, then the senders of staff alerts.
+// mount wires every platform that is configured, then the senders of
+// staff alerts, and logs which platforms are on. A platform that is not
+// configured has no route: its callback path answers 404.
 func (w platformWiring) mount(ctx context.Context) error {
 	if err := w.weChat(); err != nil {
 		return err
@@ -47,6 +54,7 @@ func (w platformWiring) mount(ctx context.Context) error {
 	if err := w.douyin(); err != nil {
 		return err
 	}
+	w.logPlatforms()
 	if w.cfg.RiskAlertWebhook != "" && len(w.cfg.WeCom.AlertTo) == 0 {
 		robot, err := wecom.NewRobotSender(w.cfg.RiskAlertWebhook, &http.Client{Timeout: 10 * time.Second})
 		if err != nil {
@@ -58,9 +66,36 @@ func (w platformWiring) mount(ctx context.Context) error {
 	return nil
 }
 
-// weChat mounts the Official Account callback and its sender.
+// logPlatforms says which platforms answer callbacks, in one line.
+func (w platformWiring) logPlatforms() {
+	var on []string
+	switch {
+	case w.cfg.WeChatDemo:
+		on = append(on, "wechat (public demo account)")
+	case w.cfg.WeChatOn:
+		on = append(on, "wechat")
+	}
+	if w.cfg.WeCom.enabled() {
+		on = append(on, "wecom")
+	}
+	if w.cfg.Douyin.enabled() {
+		on = append(on, "douyin")
+	}
+	if len(on) == 0 {
+		w.logger.Warn("no platform is on: siyu answers no callbacks (configure WECHAT_*, WECOM_* or DOUYIN_*, or SIYU_DEMO=1 for the demo account)")
+		return
+	}
+	w.logger.Info("platforms on", "platforms", strings.Join(on, ", "))
+}
+
+// weChat mounts the Official Account callback and its sender, when an
+// account (real or demo) is on.
 func (w platformWiring) weChat() error {
 	cfg, ob := w.cfg, w.app.outbox
+	if !cfg.WeChatOn {
+		w.logger.Info("WeChat off: set WECHAT_APPID and WECHAT_TOKEN (and WECHAT_AES_KEY) to enable it")
+		return nil
+	}
 	var sender bot.Sender = wechat.NewSender(w.clients.oa, w.tokens, cfg.WeChatAppID)
 	if cfg.WeChatAppSecret == "" {
 		sender = bot.SenderFunc(func(context.Context, bot.Action) error {
@@ -105,7 +140,7 @@ func (w platformWiring) weCom(ctx context.Context) error {
 	})
 	var kf *wecom.KFPuller
 	if app != nil {
-		sender = wecom.NewSender(app, st, wecom.SenderConfig{Logger: log})
+		sender = wecom.NewSender(app, st, wecom.SenderConfig{Logger: log, PersonHolds: w.personHolds})
 		kf = wecom.NewKFPuller(wecom.KFConfig{CorpID: cfg.CorpID}, app, st, w.st.rdb, w.app.handler, ob, log)
 	}
 	ob.SetSender(bot.WeCom, sender)
@@ -159,6 +194,17 @@ func (w platformWiring) weCom(ctx context.Context) error {
 	return nil
 }
 
+// personHolds keeps the bot quiet in a 微信客服 conversation WeCom says a
+// person holds (95018), as after a hand-over.
+func (w platformWiring) personHolds(ctx context.Context, to bot.Target) {
+	if w.handover == nil {
+		return
+	}
+	if err := w.handover.Hold(ctx, to, handover.ReasonPlatform); err != nil {
+		w.logger.WarnContext(ctx, "wecom: 微信客服 session held by a person, but the bot's pause was not recorded", "err", err)
+	}
+}
+
 // douyin mounts the Douyin webhook and registers its sender.
 func (w platformWiring) douyin() error {
 	cfg := w.cfg.Douyin
@@ -197,16 +243,38 @@ func (w platformWiring) douyin() error {
 // dry-run over the engine, saving into the scripts folder (editDir, ""
 // for the embedded examples), and the WeCom contacts report.
 func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, editDir string) error {
-	if w.cfg.AdminToken == "" {
-		w.logger.Info("admin API and console off: set SIYU_ADMIN_TOKEN to enable them")
+	staff, people, err := consoleStaff(ctx, w.st)
+	if err != nil {
+		return err
+	}
+	accounts, err := staff.Staff.ListStaff(ctx)
+	if err != nil {
+		return err
+	}
+	if w.cfg.AdminToken == "" && len(accounts) == 0 {
+		w.logger.Info("admin API and console off: set SIYU_ADMIN_TOKEN, or add a staff account (siyu staff add NAME --role admin)")
 		return nil
 	}
-	if len(w.cfg.AdminToken) < 16 {
-		// The token is the console's only lock; a short one can be guessed.
+	if w.cfg.AdminToken != "" && len(w.cfg.AdminToken) < 16 {
+		// The token is an admin's key; a short one can be guessed.
 		w.logger.Warn("SIYU_ADMIN_TOKEN is shorter than 16 characters; use a long random value (openssl rand -hex 24)")
 	}
 	modules, holds := admin.FromCapabilities(w.app.stack.Capabilities())
 	h := admin.New(w.cfg.AdminToken, outbox, w.app.library, w.logger, modules...)
+	h.WithStaff(staff).WithPeople(people)
+	if labels, err := nlp.DatasetLabels(knowledge.FS, intentsDataset); err == nil {
+		h.WithIntents(labels) // the rule form's choice of intents
+	}
+	ov, err := sqlstore.NewOverview(ctx, w.st.db)
+	if err != nil {
+		return err
+	}
+	h.WithOverview(overviewStore{ov}, redisstore.NewDailyCounts(w.st.rdb))
+	dndStore, err := sqlstore.NewDND(ctx, w.st.db)
+	if err != nil {
+		return err
+	}
+	h.WithOptOuts(optOutLister{dndStore})
 	h.WithDryRun(w.app.engine, holds)
 	if editDir != "" {
 		h.WithScriptsDir(editDir)
@@ -219,7 +287,7 @@ func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, e
 		h.WithContacts(contactsReport{store})
 	}
 	h.Register(w.group)
-	w.logger.Info("admin API and console on", "path", "/admin/", "scripts_save", editDir != "")
+	w.logger.Info("admin API and console on", "path", "/admin/", "scripts_save", editDir != "", "staff_accounts", len(accounts), "token", w.cfg.AdminToken != "")
 	return nil
 }
 
@@ -261,3 +329,163 @@ func (r contactsReport) NewContactsByDay(ctx context.Context, since time.Time, l
 	}
 	return out, err
 }
+
+// The staff console's stores: accounts, the audit log and the people
+// directory in the database, sessions and sign-in failure counts in
+// Redis, all shared by every replica. The adapters below convert the
+// stores' record types, which mirror admin's, field for field.
+
+// consoleStaff returns the staff console's StaffConfig and its people
+// directory on st.
+func consoleStaff(ctx context.Context, st stores) (admin.StaffConfig, admin.PeopleDirectory, error) {
+	s, err := sqlstore.NewAdmin(ctx, st.db)
+	if err != nil {
+		return admin.StaffConfig{}, nil, err
+	}
+	return admin.StaffConfig{
+		Staff:    staffStore{s},
+		Sessions: sessionStore{redisstore.NewAdminSessions(st.rdb)},
+		Audit:    auditLog{s},
+		Limiter:  redisstore.NewSignInLimiter(st.rdb),
+	}, s, nil
+}
+
+type staffStore struct{ s *sqlstore.Admin }
+
+func toStaff(m sqlstore.StaffMember) admin.StaffMember {
+	return admin.StaffMember{Name: m.Name, Role: admin.Role(m.Role), PasswordHash: m.PasswordHash, Disabled: m.Disabled, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+}
+
+func fromStaff(m admin.StaffMember) sqlstore.StaffMember {
+	return sqlstore.StaffMember{Name: m.Name, Role: string(m.Role), PasswordHash: m.PasswordHash, Disabled: m.Disabled, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+}
+
+func (a staffStore) Staff(ctx context.Context, name string) (admin.StaffMember, error) {
+	m, err := a.s.Staff(ctx, name)
+	return toStaff(m), err
+}
+
+func (a staffStore) ListStaff(ctx context.Context) ([]admin.StaffMember, error) {
+	ms, err := a.s.ListStaff(ctx)
+	out := make([]admin.StaffMember, len(ms))
+	for i, m := range ms {
+		out[i] = toStaff(m)
+	}
+	return out, err
+}
+
+func (a staffStore) AddStaff(ctx context.Context, m admin.StaffMember) error {
+	return a.s.AddStaff(ctx, fromStaff(m))
+}
+
+func (a staffStore) UpdateStaff(ctx context.Context, m admin.StaffMember) error {
+	return a.s.UpdateStaff(ctx, fromStaff(m))
+}
+
+func (a staffStore) RemoveStaff(ctx context.Context, name string) error {
+	return a.s.RemoveStaff(ctx, name)
+}
+
+type sessionStore struct{ s *redisstore.AdminSessions }
+
+func (a sessionStore) PutSession(ctx context.Context, s admin.Session) error {
+	return a.s.PutSession(ctx, redisstore.AdminSession{ID: s.ID, Name: s.Name, Role: string(s.Role), CSRF: s.CSRF, Expires: s.Expires})
+}
+
+func (a sessionStore) Session(ctx context.Context, id string) (admin.Session, error) {
+	s, err := a.s.Session(ctx, id)
+	return admin.Session{ID: s.ID, Name: s.Name, Role: admin.Role(s.Role), CSRF: s.CSRF, Expires: s.Expires}, err
+}
+
+func (a sessionStore) DeleteSession(ctx context.Context, id string) error {
+	return a.s.DeleteSession(ctx, id)
+}
+
+func (a sessionStore) DeleteSessionsOf(ctx context.Context, name string) error {
+	return a.s.DeleteSessionsOf(ctx, name)
+}
+
+type auditLog struct{ s *sqlstore.Admin }
+
+func (a auditLog) Record(ctx context.Context, e admin.AuditEntry) error {
+	return a.s.Record(ctx, sqlstore.AuditEntry(e))
+}
+
+// Recent implements admin.HandledLog.
+func (a auditLog) Recent(ctx context.Context, actions []string, limit int) ([]admin.AuditEntry, error) {
+	es, err := a.s.Recent(ctx, actions, limit)
+	out := make([]admin.AuditEntry, len(es))
+	for i, e := range es {
+		out[i] = admin.AuditEntry(e)
+	}
+	return out, err
+}
+
+func (a auditLog) Audit(ctx context.Context, before int64, limit int) ([]admin.AuditEntry, error) {
+	es, err := a.s.Audit(ctx, before, limit)
+	out := make([]admin.AuditEntry, len(es))
+	for i, e := range es {
+		out[i] = admin.AuditEntry(e)
+	}
+	return out, err
+}
+
+// overviewStore adapts sqlstore.Overview to admin.OverviewStore.
+type overviewStore struct{ *sqlstore.Overview }
+
+// OpenAlerts implements admin.OverviewStore.
+func (o overviewStore) OpenAlerts(ctx context.Context) ([]admin.AlertCount, error) {
+	cs, err := o.Overview.OpenAlerts(ctx)
+	out := make([]admin.AlertCount, len(cs))
+	for i, c := range cs {
+		out[i] = admin.AlertCount(c)
+	}
+	return out, err
+}
+
+// DeadReasons implements admin.OverviewStore.
+func (o overviewStore) DeadReasons(ctx context.Context, limit int) ([]admin.DeadReason, error) {
+	rs, err := o.Overview.DeadReasons(ctx, limit)
+	out := make([]admin.DeadReason, len(rs))
+	for i, r := range rs {
+		out[i] = admin.DeadReason(r)
+	}
+	return out, err
+}
+
+// optOutLister adapts sqlstore.DND to admin.OptOutLister.
+type optOutLister struct{ *sqlstore.DND }
+
+// OptedOut implements admin.OptOutLister.
+func (l optOutLister) OptedOut(ctx context.Context, cursor string, limit int) ([]admin.OptOut, error) {
+	rs, err := l.DND.OptedOut(ctx, cursor, limit)
+	out := make([]admin.OptOut, len(rs))
+	for i, r := range rs {
+		out[i] = admin.OptOut(r)
+	}
+	return out, err
+}
+
+// Interface guards.
+var (
+	_ admin.StaffStore      = staffStore{}
+	_ admin.SessionStore    = sessionStore{}
+	_ admin.AuditLog        = auditLog{}
+	_ admin.HandledLog      = auditLog{}
+	_ admin.Limiter         = (*redisstore.SignInLimiter)(nil)
+	_ admin.PeopleDirectory = (*sqlstore.Admin)(nil)
+	_ admin.OverviewStore   = overviewStore{}
+	_ admin.DeadGrouper     = overviewStore{}
+	_ admin.OptOutLister    = optOutLister{}
+	_ admin.OutboxPager     = (*sqlstore.Outbox)(nil)
+	_ admin.DailyCounter    = (*redisstore.DailyCounts)(nil)
+)
+
+const staffUsage = `usage:
+  siyu staff add NAME --role viewer|operator|admin   password read from stdin (one line)
+  siyu staff passwd NAME                             new password read from stdin; ends their sessions
+  siyu staff role NAME viewer|operator|admin         change a role; ends their sessions
+  siyu staff disable|enable NAME
+  siyu staff remove NAME
+  siyu staff list
+`

@@ -2,11 +2,15 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/siyu-bot/siyu/bot/bottest"
+	"github.com/siyu-bot/siyu/handlers/wechat"
 )
 
 func TestLoadWeComConfig(t *testing.T) {
@@ -90,5 +94,60 @@ func TestWeComOff(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("GET /wecom/callback with WeCom off = %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestDemoAccountNotBesideRealPlatforms: with WeCom (or Douyin) configured
+// and no WECHAT_*, a callback signed with the public demo credentials finds
+// no /wechat/callback (404) instead of an engine that claims coupons and
+// opts people out for it; and the log says which platforms are on.
+func TestDemoAccountNotBesideRealPlatforms(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantOn  string // in the "platforms on" line
+		wantOff string // not in it
+	}{
+		{"WeCom configured", map[string]string{
+			"WECOM_CORPID": "wx5823bf96d3bd56c7", "WECOM_TOKEN": "QDG6eK", "WECOM_AES_KEY": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+		}, "platforms=wecom", "wechat"},
+		{"Douyin configured", map[string]string{"DOUYIN_CLIENT_KEY": "k", "DOUYIN_CLIENT_SECRET": "s"}, "platforms=douyin", "wechat"},
+		{"nothing configured, every interface", map[string]string{"SIYU_ADDR": ":8080"}, "no platform is on", "platforms on"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.env["SIYU_SCRIPTS"] = "scripts"
+			logs := &bottest.Logs{}
+			_, srv := buildTestLog(t, tc.env, logs.Logger(slog.LevelInfo))
+			sim := &wechat.Simulator{URL: srv.URL + "/wechat/callback", Token: demoToken, EncodingAESKey: demoAESKey, AppID: demoAppID, OriginalID: demoOrigID}
+			r, err := sim.Post(t.Context(), sim.TextXML("o-attacker", "领券", wechat.NewMsgID()))
+			if r.Status != http.StatusNotFound {
+				t.Fatalf("demo-signed callback = %d (%v), want 404: no WeChat account is configured", r.Status, err)
+			}
+			var line string
+			for l := range strings.SplitSeq(logs.String(), "\n") {
+				if strings.Contains(l, "platforms on") || strings.Contains(l, "no platform is on") {
+					line = l
+				}
+			}
+			if !strings.Contains(line, tc.wantOn) || strings.Contains(line, tc.wantOff) {
+				t.Fatalf("platforms log line = %q, want %q without %q", line, tc.wantOn, tc.wantOff)
+			}
+		})
+	}
+}
+
+// TestDemoAccountAlone: with nothing configured, the demo account answers
+// (siyu listens on loopback), and the log says so.
+func TestDemoAccountAlone(t *testing.T) {
+	logs := &bottest.Logs{}
+	_, srv := buildTestLog(t, map[string]string{"SIYU_SCRIPTS": "scripts"}, logs.Logger(slog.LevelInfo))
+	sim := &wechat.Simulator{URL: srv.URL + "/wechat/callback", Token: demoToken, EncodingAESKey: demoAESKey, AppID: demoAppID, OriginalID: demoOrigID}
+	r, err := sim.Post(t.Context(), sim.TextXML("o-demo", "营业时间", wechat.NewMsgID()))
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("demo callback = %d, %v; want 200", r.Status, err)
+	}
+	if !strings.Contains(logs.String(), "platforms=\"wechat (public demo account)\"") {
+		t.Fatalf("logs say nothing of the demo account:\n%s", logs.String())
 	}
 }

@@ -59,6 +59,15 @@ func serve(ctx context.Context, env runEnv) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	if cfg.MetricsAddr != "" {
+		// Serves on while the replica drains: the drain is worth watching.
+		_, stopMetrics, err := serveMetrics(cfg.MetricsAddr, a.metrics.Handler(), logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 	// Startup is over once the listener is open: from here a signal
 	// drains instead.
 	abortStartup()
@@ -76,8 +85,11 @@ func logStart(logger *slog.Logger, cfg config) {
 	if cfg.MySQLDSN == "" && cfg.RedisURL != "" || cfg.MySQLDSN != "" && cfg.RedisURL == "" {
 		logger.Warn("only one of MYSQL_DSN and REDIS_URL is set; the other backend is embedded and not shared between replicas")
 	}
-	if cfg.WeChatDemo {
-		logger.Warn("no WeChat Official Account configured (WECHAT_APPID, WECHAT_APPSECRET, WECHAT_TOKEN, WECHAT_AES_KEY): using public demo credentials; `siyu simulate` works, a real account will not")
+	switch {
+	case cfg.WeChatDemo && !loopback(cfg.Addr):
+		logger.Warn("SIYU_DEMO=1 on a non-loopback address: the public demo Official Account answers anyone who reaches siyu; its credentials are in the source, so anyone can act as any follower", "addr", cfg.Addr)
+	case cfg.WeChatDemo:
+		logger.Warn("no platform configured: the public demo Official Account answers on this machine only; `siyu simulate` works, a real account will not", "addr", cfg.Addr)
 	}
 	if cfg.WeChatAllowPlain && cfg.WeChatAESKey != "" {
 		logger.Warn("WECHAT_MODE=plain: WeChat callbacks in plain mode are accepted; their bodies are not authenticated, so set the account to safe mode when you can")
@@ -117,7 +129,7 @@ func openStores(ctx context.Context, cfg config, logger *slog.Logger, redisPrefi
 	if err != nil {
 		return stores{}, nil, err
 	}
-	var opts []redisstore.Option
+	opts := redisOptions(cfg)
 	if redisPrefix != "" {
 		opts = append(opts, redisstore.WithPrefix(redisPrefix))
 	}
@@ -126,7 +138,27 @@ func openStores(ctx context.Context, cfg config, logger *slog.Logger, redisPrefi
 		db.Close()
 		return stores{}, nil, err
 	}
+	// Keys named before the cluster-ready scheme are carried over once;
+	// a failure is no reason not to serve (see redisstore.Migrate).
+	if n, err := rdb.Migrate(ctx); err != nil {
+		logger.Warn("redis: old keys not carried over to the cluster-ready names; the next start tries again", "copied", n, "err", err)
+	} else if n > 0 {
+		logger.Info("redis: carried old keys over to the cluster-ready names", "keys", n)
+	}
 	return stores{db: db, rdb: rdb}, func() { rdb.Close(); db.Close() }, nil
+}
+
+// redisOptions are the redisstore options cfg asks for: a Redis Cluster
+// or Sentinel.
+func redisOptions(cfg config) []redisstore.Option {
+	var opts []redisstore.Option
+	if cfg.RedisCluster {
+		opts = append(opts, redisstore.Cluster())
+	}
+	if cfg.RedisSentinelMaster != "" {
+		opts = append(opts, redisstore.Sentinel(cfg.RedisSentinelMaster))
+	}
+	return opts
 }
 
 // drain serves a on ln until ctx ends, then drains: /readyz answers 503
@@ -198,6 +230,40 @@ func drain(ctx, runCtx context.Context, stopRun func(), a *app, ln net.Listener,
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves /metrics alone on addr (SIYU_METRICS_ADDR), a
+// listener operators keep private, until stop is called. The listener is
+// opened before it returns, so an address in use is an error; it returns
+// the address it listens on.
+func serveMetrics(addr string, h http.Handler, logger *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("listen %s (SIYU_METRICS_ADDR): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{
+		Handler: mux,
+		// Scrapers send a bare GET and read a few hundred kilobytes.
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	logger.Info("metrics listening", "addr", ln.Addr().String(), "path", "/metrics")
+	stop := func() {
+		// A scrape in flight is not worth waiting for.
+		_ = srv.Close()
+		<-done
+	}
+	return ln.Addr().String(), stop, nil
 }
 
 // waitUntil runs wait and returns when it does, or at deadline, logging

@@ -81,6 +81,53 @@ type StaffAlert struct {
 	Text  string `json:"text"`
 }
 
+// Handover hands a 1:1 conversation to a person on the brand's side, or
+// passes on a message of a conversation a person holds, or tells the
+// platform that staff ended it. It says what, not how; each platform's
+// adapter turns it into its own mechanism:
+//
+//   - the Official Account answers the customer's message with the
+//     transfer_customer_service passive reply, so the OA's 客服 system
+//     gets it (start and forward alike; the OA forwards message by
+//     message);
+//   - WeCom 微信客服 moves the session to a person with the session-state
+//     API (kf/service_state/trans) on start and ends it on end; WeCom
+//     passes the customer's messages on itself;
+//   - Douyin and WeCom external contacts have no staff tool siyu can hand
+//     to: staff answer from siyu's inbox, and the sender has nothing to do.
+//
+// bot/handover pauses the bot for the conversation while a person holds
+// it; any stage may ask for a hand-over by adding a Handover (the intent
+// classifier's human_agent, the 人工 keyword, a risk).
+type Handover struct {
+	To Target `json:"to"`
+	// Step is what to do: HandoverStart, HandoverForward or HandoverEnd.
+	Step HandoverStep `json:"step"`
+	// Reason is why the conversation was handed over: "keyword",
+	// "intent", "risk", "platform" (the platform said a person holds it),
+	// for counts and staff.
+	Reason string `json:"reason,omitempty"`
+	// Agent names the person on the platform's side when the scripts
+	// choose one: an Official Account KfAccount (kf2001@gh_…), a 微信客服
+	// servicer's userid. Empty lets the platform choose.
+	Agent string `json:"agent,omitempty"`
+}
+
+// HandoverStep is what a Handover asks for.
+type HandoverStep string
+
+// Handover steps.
+const (
+	// HandoverStart hands the conversation to a person.
+	HandoverStart HandoverStep = "start"
+	// HandoverForward passes on a customer's message of a conversation a
+	// person holds (the Official Account forwards message by message).
+	HandoverForward HandoverStep = "forward"
+	// HandoverEnd tells the platform that staff ended the conversation:
+	// the bot answers again.
+	HandoverEnd HandoverStep = "end"
+)
+
 // Batched delays an action and merges it with others of the same Key:
 // of all actions enqueued with one Key, only the first is kept, and it is
 // sent at SendAt. A group's welcome for everyone who joined within a window
@@ -174,6 +221,9 @@ func Retarget(a Action, f func(Target) Target) Action {
 		v.To = f(v.To)
 		return v
 	case Render:
+		v.To = f(v.To)
+		return v
+	case Handover:
 		v.To = f(v.To)
 		return v
 	}
@@ -274,11 +324,13 @@ func (a Reply) Dest() Target      { return a.To }
 func (a News) Dest() Target       { return a.To }
 func (a Welcome) Dest() Target    { return a.To }
 func (a StaffAlert) Dest() Target { return a.To }
+func (a Handover) Dest() Target   { return a.To }
 
 func (Reply) actionType() string      { return "reply" }
 func (News) actionType() string       { return "news" }
 func (Welcome) actionType() string    { return "welcome" }
 func (StaffAlert) actionType() string { return "staff_alert" }
+func (Handover) actionType() string   { return "handover" }
 
 // TextOf returns the text an action would show a customer, for actions that
 // carry one, and reports whether it has one.
@@ -404,6 +456,10 @@ func decodeAction(env actionEnvelope) (Action, error) {
 		a = v
 	case "push":
 		var v Push
+		err = json.Unmarshal(env.Data, &v)
+		a = v
+	case "handover":
+		var v Handover
 		err = json.Unmarshal(env.Data, &v)
 		a = v
 	default:

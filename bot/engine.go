@@ -84,7 +84,14 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) ([]Action, error) {
 // actions and which stage answered. With dryRun, stages say what they
 // would do without writing anything (the staff console's dry-run).
 func (e *Engine) Run(ctx context.Context, ev Event, dryRun bool) (*Turn, error) {
-	t := &Turn{Event: ev, Scripts: e.cfg.Scripts.Scripts(), DryRun: dryRun}
+	return e.RunWith(ctx, ev, e.cfg.Scripts.Scripts(), dryRun)
+}
+
+// RunWith is Run over scripts s instead of those in force: the staff
+// console dry-runs a draft that is not saved yet. Every stage reads the
+// turn's scripts, so the whole stack answers as it would once s is saved.
+func (e *Engine) RunWith(ctx context.Context, ev Event, s *Scripts, dryRun bool) (*Turn, error) {
+	t := &Turn{Event: ev, Scripts: s, DryRun: dryRun}
 	if ev.Kind == KindMessage {
 		t.Text = Normalize(ev.Text)
 		for _, a := range e.cfg.Understand {
@@ -109,6 +116,9 @@ func (e *Engine) Run(ctx context.Context, ev Event, dryRun bool) (*Turn, error) 
 		if taken {
 			return t, nil
 		}
+	}
+	if ev.Kind == KindMessage && t.Barred() {
+		return t, nil
 	}
 	if e.rules(t) {
 		return t, nil

@@ -103,6 +103,7 @@ func TestActionsRoundTrip(t *testing.T) {
 		bot.Push{Action: bot.Reply{To: to, Text: "券"}, Topic: "coupon"},
 		bot.Render{To: to, Renderer: "checkin_digest", Key: "scope|day"},
 		bot.Batched{Action: bot.Push{Action: bot.Render{To: to, Renderer: "checkin_digest", Key: "d"}, Topic: "checkin_digest"}, Key: "k2", SendAt: time.Unix(1700000060, 0).UTC()},
+		bot.Handover{To: to, Step: bot.HandoverStart, Reason: "keyword", Agent: "kf1@gh_x"},
 	}
 	b, err := bot.MarshalActions(actions)
 	if err != nil {

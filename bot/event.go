@@ -35,6 +35,20 @@ const (
 	KindMemberLeft     EventKind = "member_left"     // members left a group
 	KindSessionOpened  EventKind = "session_opened"  // a customer opened the 1:1 chat page (Douyin)
 	KindRecall         EventKind = "recall"          // a customer recalled a message
+	// KindMedia: a customer sent something that is not text (an image, a
+	// voice message, a video, a location, a link, a file). Key names what
+	// ("image", "voice", …). The engine answers none; a conversation a
+	// person holds passes it on to them.
+	KindMedia EventKind = "media"
+	// KindStaffMessage: a person on the brand's side wrote to the customer
+	// in the platform's own staff tool (a 微信客服 servicer in the WeCom
+	// client). Sender is the customer the conversation is with; Text is
+	// what staff wrote. The engine answers nothing.
+	KindStaffMessage EventKind = "staff_message"
+	// KindSessionClosed: the platform's staff tool ended the session a
+	// person held with the customer (the Official Account's
+	// kf_close_session, 微信客服's session end). Sender is the customer.
+	KindSessionClosed EventKind = "session_closed"
 )
 
 // AccountID is the brand's account on a platform: an OA's original id or
@@ -98,9 +112,30 @@ type Event struct {
 	Time    time.Time
 }
 
-// Validate reports whether the event is complete enough for the engine.
+// MaxIDLen is the longest platform id siyu accepts, in bytes. Real ids
+// are far shorter (an openid has 28 characters, an external_userid 32,
+// a Douyin open_id about 40); the stores keep ids in columns of 128
+// characters or fewer, so a longer one would fail there, as a server
+// error the platform retries, instead of as a bad request.
+const MaxIDLen = 128
+
+// LongID reports whether any of ids is longer than MaxIDLen bytes.
+// Adapters refuse such a callback with 400 before it reaches the engine.
+func LongID(ids ...string) bool {
+	for _, id := range ids {
+		if len(id) > MaxIDLen {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate reports whether the event is complete enough for the engine,
+// with no id longer than MaxIDLen.
 func (e *Event) Validate() error {
 	switch {
+	case LongID(string(e.Account), string(e.Sender), string(e.Conversation.Group), e.UnionID, e.MessageID) || longMember(e.Members):
+		return fmt.Errorf("bot.Event: an id is longer than %d bytes: %w", MaxIDLen, ErrInvalid)
 	case e.Platform == "":
 		return fmt.Errorf("bot.Event: no platform: %w", ErrInvalid)
 	case e.Kind == "":
@@ -111,6 +146,15 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("bot.Event: no time: %w", ErrInvalid)
 	}
 	return nil
+}
+
+func longMember(ms []UserID) bool {
+	for _, m := range ms {
+		if len(m) > MaxIDLen {
+			return true
+		}
+	}
+	return false
 }
 
 // ReplyTarget is where a reply to this event goes.

@@ -7,7 +7,9 @@ import (
 
 // FuzzLoadScripts feeds arbitrary text to the scripts loader as one
 // file: it must answer with scripts or with file:line errors, never
-// panic, and a load that fails must say where. `go test -fuzz
+// panic, and a load that fails must say where; scripts that load keep
+// within the budgets (patterns, regex programs). The corpus holds a
+// bomb of each kind issue 22 found (testdata/fuzz/FuzzLoadScripts/bomb-*). `go test -fuzz
 // FuzzLoadScripts -fuzztime 60s ./bot/` explores (README: Fuzzing).
 func FuzzLoadScripts(f *testing.F) {
 	for _, s := range []string{
@@ -28,6 +30,14 @@ func FuzzLoadScripts(f *testing.F) {
 				t.Fatal("LoadScripts = nil, nil")
 			}
 			s.Match(WeChat, text)
+			patterns, insts := 0, 0
+			for _, r := range s.rules {
+				patterns += len(r.Exact) + len(r.Contains) + len(r.Regex) + len(r.Menu)
+				insts += r.regexInsts
+			}
+			if patterns > maxPatterns || insts > maxRegexTotalInsts {
+				t.Fatalf("loaded %d patterns, %d regex instructions: over the budgets (%d, %d)", patterns, insts, maxPatterns, maxRegexTotalInsts)
+			}
 			return
 		}
 		errs := ScriptErrors(err)

@@ -183,7 +183,7 @@ func (l *Library) parse(raw []rawScript, readErr error) (*loadedScripts, error) 
 	if readErr != nil {
 		return nil, fmt.Errorf("bot.readScripts: %w", readErr)
 	}
-	s, err := parseScripts(raw, l.sections)
+	s, err := parseScripts(context.Background(), raw, l.sections)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package bot
 import (
 	"regexp"
 	"slices"
+	"unicode/utf8"
 )
 
 // Rule is a keyword rule: when a customer's message matches, the bot
@@ -43,6 +44,7 @@ type Rule struct {
 
 	exact, contains []string // normalised
 	regexps         []*regexp.Regexp
+	regexInsts      int // the size of their programs, for the scripts' budget
 	platforms       platformSet
 	order           int // position in file order
 }
@@ -153,6 +155,16 @@ func (s *Scripts) Match(p Platform, text string) (*Rule, bool) {
 	c := platformClass(p)
 	best := s.exact[text].get(c)
 	best = s.contains.scan(text, c, best)
+	// Patterns see the start of a long message only: their work grows
+	// with the text (maxRegexText).
+	rtext := text
+	if len(rtext) > maxRegexText {
+		cut := maxRegexText
+		for cut > 0 && !utf8.RuneStart(rtext[cut]) {
+			cut--
+		}
+		rtext = rtext[:cut]
+	}
 	for _, rank := range s.regexps {
 		if rank >= best {
 			break
@@ -161,7 +173,7 @@ func (s *Scripts) Match(p Platform, text string) (*Rule, bool) {
 		if !r.platforms.allowsClass(c) {
 			continue
 		}
-		if slices.ContainsFunc(r.regexps, func(re *regexp.Regexp) bool { return re.MatchString(text) }) {
+		if slices.ContainsFunc(r.regexps, func(re *regexp.Regexp) bool { return re.MatchString(rtext) }) {
 			best = rank
 			break
 		}

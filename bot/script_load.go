@@ -3,6 +3,7 @@ package bot
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,13 @@ import (
 //
 // Wherever a list of texts or keywords is expected a single text is
 // accepted too, and scalars such as 1 or true are taken as written.
+//
+// YAML anchors and aliases (&name, *name) work, but every use of an
+// alias is read again, so together they may add at most maxAliasNodes
+// nodes to a file (4,400 rules reusing one list of 2,000 keywords took 7 s
+// and a gigabyte to load); the scripts hold at most maxPatterns keywords
+// and patterns. Patterns have a budget (maxRegexInsts,
+// maxRegexTotalInsts) and see at most maxRegexText bytes of a message.
 
 // ScriptError is one mistake in a script file, located by file and line
 // so that staff can fix it. Line is 0 when the YAML parser could not say.
@@ -99,6 +107,13 @@ func ScriptErrors(err error) []ScriptError {
 // ErrInvalid and one ScriptError per mistake, which ScriptErrors extracts.
 // A file system that cannot be read gives an error without ErrInvalid.
 func LoadScripts(fsys fs.FS, sections ...Section) (*Scripts, error) {
+	return LoadScriptsContext(context.Background(), fsys, sections...)
+}
+
+// LoadScriptsContext is LoadScripts that gives up once ctx ends (a
+// validation whose client went away), with an error wrapping ctx's and
+// no ScriptError.
+func LoadScriptsContext(ctx context.Context, fsys fs.FS, sections ...Section) (*Scripts, error) {
 	if _, err := sectionKeys(sections); err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
 	}
@@ -106,7 +121,7 @@ func LoadScripts(fsys fs.FS, sections ...Section) (*Scripts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
 	}
-	return parseScripts(raw, sections)
+	return parseScripts(ctx, raw, sections)
 }
 
 // rawScript is one script file as read, before parsing.
@@ -134,7 +149,7 @@ func readScripts(fsys fs.FS) ([]rawScript, error) {
 
 // parseScripts parses and merges files read by readScripts, so that a
 // caller can know exactly which bytes it loaded (Library's version).
-func parseScripts(raw []rawScript, sections []Section) (*Scripts, error) {
+func parseScripts(ctx context.Context, raw []rawScript, sections []Section) (*Scripts, error) {
 	keys, err := sectionKeys(sections)
 	if err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
@@ -145,10 +160,16 @@ func parseScripts(raw []rawScript, sections []Section) (*Scripts, error) {
 	}
 	files := make([]*scriptFile, 0, len(raw))
 	for _, r := range raw {
-		sp := &scriptParser{f: &scriptFile{path: r.path}, sections: sections, sectionKeys: keys}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("bot.LoadScripts: %w", err)
+		}
+		sp := &scriptParser{ctx: ctx, f: &scriptFile{path: r.path}, sections: sections, sectionKeys: keys}
 		sp.parse(r.data)
 		errs = append(errs, sp.errs...)
 		files = append(files, sp.f)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bot.LoadScripts: %w", err) // a YAML error may be unlocated
 	}
 	s, merrs := mergeScripts(files, sections)
 	errs = append(errs, merrs...)
@@ -243,6 +264,8 @@ func mergeScripts(files []*scriptFile, sections []Section) (*Scripts, []ScriptEr
 		*dst = def.texts
 	}
 	ruleAt := make(map[string]origin)
+	regexInsts, overBudget := 0, false
+	patterns, overPatterns := 0, false
 	for _, f := range files {
 		set("welcome.follow", f.welcome["follow"], f.path, &s.follow)
 		set("welcome.contact", f.welcome["contact"], f.path, &s.contact)
@@ -254,6 +277,17 @@ func mergeScripts(files []*scriptFile, sections []Section) (*Scripts, []ScriptEr
 				continue
 			}
 			ruleAt[r.Name] = origin{r.File, r.Line}
+			if patterns += len(r.Exact) + len(r.Contains) + len(r.Regex) + len(r.Menu); patterns > maxPatterns && !overPatterns {
+				overPatterns = true
+				errs = append(errs, ScriptError{r.File, r.Line, fmt.Sprintf("rule %q: the scripts hold over %d keywords, patterns and menu keys by here: split the rules by meaning, or use intents", r.Name, maxPatterns)})
+			}
+			if regexInsts += r.regexInsts; regexInsts > maxRegexTotalInsts && !overBudget {
+				// Once: the rules after it are over budget only because of
+				// the ones before.
+				overBudget = true
+				errs = append(errs, ScriptError{r.File, r.Line, fmt.Sprintf("rule %q: its patterns bring the scripts' regex programs to %d instructions, over the budget of %d for all scripts together: "+
+					"use fewer or simpler patterns (contains keywords cost nothing)", r.Name, regexInsts, maxRegexTotalInsts)})
+			}
 			r.order = len(s.rules)
 			s.rules = append(s.rules, r)
 		}
@@ -291,6 +325,7 @@ func mergeScripts(files []*scriptFile, sections []Section) (*Scripts, []ScriptEr
 // scriptParser checks one file's YAML tree against the format and
 // collects every mistake it finds.
 type scriptParser struct {
+	ctx         context.Context
 	f           *scriptFile
 	errs        []ScriptError
 	sections    []Section
@@ -310,6 +345,12 @@ func (p *scriptParser) parse(data []byte) {
 	if err != nil {
 		p.yamlError(data, err)
 		return
+	}
+	for _, doc := range docs {
+		if at := aliasOverflow(doc, maxAliasNodes); at != nil {
+			p.errorf(at, "YAML aliases add over %d nodes to this file by here (*%s): each use of an alias is read again; write the lists out, or reuse less", maxAliasNodes, at.Value)
+			return
+		}
 	}
 	if len(docs) > 1 {
 		p.errorf(docs[1], "a second YAML document (---): put everything in one document per file")
@@ -337,30 +378,111 @@ func decodeYAML(data []byte) ([]*yaml.Node, error) {
 	}
 }
 
-// maxRefinedLines bounds the quadratic search in yamlError: script files
-// are hand-written and far shorter.
-const maxRefinedLines = 5000
+// Bounds of what a set of scripts may make the loader and the match
+// index hold, whatever its size on disk.
+const (
+	// maxAliasNodes bounds the nodes a file's aliases add once each use
+	// is expanded: reusing a reply list in a few dozen rules takes
+	// hundreds.
+	maxAliasNodes = 10_000
+	// maxPatterns bounds the keywords, patterns and menu keys of all the
+	// scripts together: the shipped examples have a few dozen, a large
+	// FAQ a few thousand.
+	maxPatterns = 20_000
+)
+
+// aliasOverflow returns the alias of doc, in document order, at which the
+// nodes its aliases add (each use counts its anchor's nodes, nested
+// aliases expanded) pass limit, or nil if they never do. It visits each
+// node once, whatever the aliases expand to.
+func aliasOverflow(doc *yaml.Node, limit int) *yaml.Node {
+	ceil := limit + 1 // counts saturate here: nested aliases grow exponentially
+	sizes := make(map[*yaml.Node]int)
+	var size func(n *yaml.Node) int // n's nodes with aliases expanded
+	size = func(n *yaml.Node) int {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		if v, ok := sizes[n]; ok {
+			return v
+		}
+		sizes[n] = ceil // an anchor inside itself counts as too many
+		total := 1
+		for _, c := range n.Content {
+			total = min(total+size(c), ceil)
+		}
+		sizes[n] = total
+		return total
+	}
+	added := 0
+	var walk func(n *yaml.Node) *yaml.Node
+	walk = func(n *yaml.Node) *yaml.Node {
+		if n.Kind == yaml.AliasNode {
+			if added = min(added+size(n), ceil); added > limit {
+				return n
+			}
+			return nil
+		}
+		for _, c := range n.Content {
+			if at := walk(c); at != nil {
+				return at
+			}
+		}
+		return nil
+	}
+	return walk(doc)
+}
 
 // yamlError turns a yaml.v3 syntax error, "yaml: line 3: did not find
 // expected key", into a ScriptError. yaml.v3 often gives the line where
 // the enclosing block starts, counted from 0, rather than where the
-// mistake is; the first line at which a prefix of the file fails with
-// the same message is where staff should look.
+// mistake is; the line at which prefixes of the file start failing with
+// the same message is where staff should look (yamlErrorLine).
 func (p *scriptParser) yamlError(data []byte, err error) {
 	line, msg := splitYAMLError(err)
-	if lines := bytes.SplitAfter(data, []byte("\n")); len(lines) <= maxRefinedLines {
-		for k := 1; k <= len(lines); k++ {
-			_, perr := decodeYAML(bytes.Join(lines[:k], nil))
-			if perr == nil {
-				continue
-			}
-			if _, pmsg := splitYAMLError(perr); pmsg == msg {
-				line = k
-				break
-			}
-		}
+	if k, ok := yamlErrorLine(p.ctx, data, msg); ok {
+		line = k
 	}
 	p.errs = append(p.errs, ScriptError{File: p.f.path, Line: line, Msg: "invalid YAML: " + msg})
+}
+
+// yamlErrorLine finds by bisection a line k such that the file's first k
+// lines fail to parse with msg and its first k-1 do not: about log2 of
+// the lines parses of a prefix each, where trying every prefix in turn
+// cost 53 s for an error on the last line of a 106 KB draft. It reports
+// false when ctx ends first.
+func yamlErrorLine(ctx context.Context, data []byte, msg string) (int, bool) {
+	var ends []int // ends[k-1]: the end of line k
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	fails := func(k int) bool {
+		_, err := decodeYAML(data[:ends[k-1]])
+		if err == nil {
+			return false
+		}
+		_, m := splitYAMLError(err)
+		return m == msg
+	}
+	// No line parses with no error; all of them fail with msg.
+	lo, hi := 0, len(ends)
+	for hi-lo > 1 {
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		mid := lo + (hi-lo)/2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, true
 }
 
 func splitYAMLError(err error) (line int, msg string) {
@@ -658,12 +780,13 @@ func (p *scriptParser) match(r *Rule, n *yaml.Node, what string) {
 					r.Contains, r.contains = append(r.Contains, raw), append(r.contains, k)
 				}
 			case "regex":
-				re, err := compileScriptRegex(raw)
+				re, insts, err := compileScriptRegex(raw)
 				if err != nil {
 					p.errorf(item, "%s: %v", w, err)
 					continue
 				}
 				r.Regex, r.regexps = append(r.Regex, raw), append(r.regexps, re)
+				r.regexInsts += insts
 			case "menu":
 				if strings.TrimSpace(raw) == "" {
 					p.errorf(item, "%s: empty menu key", w)
@@ -710,24 +833,54 @@ func validIntentName(s string) bool {
 	return true
 }
 
+// Regex budgets. Go's regexp takes time linear in the text, but the
+// factor is the size of the compiled program: a counted repetition such
+// as [^z]{999} compiles to a thousand instructions, all of them live at
+// once, and every message runs every rule's program. 200 rules of
+// [^z]{999}zN made one 2,000-character message cost 17 s. With these, a
+// message's regex work is at most maxRegexTotalInsts × maxRegexText
+// steps (BenchmarkRegexMessage).
+const (
+	// maxRegexInsts bounds one pattern's program: the shipped pattern
+	// compiles to 20 instructions, ^(退款|退货).{0,20}(怎么|如何) to 54.
+	maxRegexInsts = 200
+	// maxRegexTotalInsts bounds the programs of all the scripts' patterns
+	// together: a few dozen ordinary patterns.
+	maxRegexTotalInsts = 1000
+	// maxRegexText is how much of a normalised message patterns see, in
+	// bytes, cut at a character: about 170 Chinese characters, more than
+	// nearly every customer message. Keywords and intents read it all.
+	maxRegexText = 512
+)
+
 // compileScriptRegex compiles a rule's pattern, rejecting patterns that
-// could never match normalised text.
-func compileScriptRegex(expr string) (*regexp.Regexp, error) {
+// could never match normalised text and programs over maxRegexInsts, and
+// returns the size of its program.
+func compileScriptRegex(expr string) (*regexp.Regexp, int, error) {
 	if strings.TrimSpace(expr) == "" {
-		return nil, errors.New("empty pattern")
-	}
-	re, err := regexp.Compile(expr)
-	if err != nil {
-		return nil, fmt.Errorf("invalid pattern: %w", err)
+		return nil, 0, errors.New("empty pattern")
 	}
 	tree, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
-		return nil, fmt.Errorf("invalid pattern: %w", err)
+		return nil, 0, fmt.Errorf("invalid pattern: %w", err)
 	}
 	if r, ok := unmatchableLiteral(tree); ok {
-		return nil, fmt.Errorf("pattern has %q but messages are matched lower-case and half-width", r)
+		return nil, 0, fmt.Errorf("pattern has %q but messages are matched lower-case and half-width", r)
 	}
-	return re, nil
+	// The program regexp.Compile builds, measured before it is built.
+	prog, err := syntax.Compile(tree.Simplify())
+	if err != nil {
+		return nil, 0, fmt.Errorf("invalid pattern: %w", err)
+	}
+	if n := len(prog.Inst); n > maxRegexInsts {
+		return nil, 0, fmt.Errorf("pattern compiles to %d instructions, over the budget of %d per pattern: "+
+			"a counted repetition such as {999} costs instructions in proportion to its count, on every message", n, maxRegexInsts)
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("invalid pattern: %w", err)
+	}
+	return re, len(prog.Inst), nil
 }
 
 // unmatchableLiteral finds a case-sensitive literal rune that normalised

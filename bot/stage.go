@@ -14,7 +14,9 @@ import "context"
 //     records hits and alerts staff.
 //  3. Commands (EngineConfig.Commands): stages that may take a message
 //     for themselves, in the order given: 退订/订阅 (bot/dnd), 签到/排行榜
-//     (bot/checkin), 领券 (bot/coupon). They also react to other events
+//     (bot/checkin), the hand-over to a person (bot/handover: 人工, and
+//     every message of a conversation a person holds, so nothing after
+//     it answers), 领券 (bot/coupon). They also react to other events
 //     (a follow may earn a coupon) by adding actions without taking them.
 //  4. Rules (built in): keyword rules (exact, contains, regex, menu), and
 //     the welcomes of follows, new contacts and new group members.
@@ -23,7 +25,9 @@ import "context"
 //  6. Fallback (built in): 1:1 only; never in groups.
 //
 // Observed events stop after layer 2. Once a stage of layers 3–5 takes a
-// message, the layers after it do not run. Around the engine, middleware
+// message, the layers after it do not run. A message flagged ad_spam,
+// fraud or poaching (Turn.Barred) stops after layer 3: scripted texts may
+// advertise, and such a message earns nothing (see confirm.go). Around the engine, middleware
 // (see Chain) adds what concerns every event whatever its answer:
 // recover, validation, dedupe, and do-not-disturb on proactive actions.
 
@@ -38,6 +42,11 @@ type Turn struct {
 	// ("" and 0 without a classifier or text).
 	Intent     string
 	Confidence float64
+	// Sure reports that the classifier's reading is one it is right
+	// about at least 99% of the time (its calibrated threshold for the
+	// intent, fitted on text from sources it never learned from): enough
+	// to change a customer's state on its own. See SureAt.
+	Sure bool
 	// Risks are the risk categories the message hit, the main one first.
 	Risks []string
 	// Actions are what the turn will answer with, in order.

@@ -210,6 +210,7 @@ func TestRetarget(t *testing.T) {
 		bot.Welcome{To: to, Text: "w"},
 		bot.StaffAlert{To: to, Title: "t"},
 		bot.Render{To: to, Renderer: "r"},
+		bot.Handover{To: to, Step: bot.HandoverForward},
 		bot.Push{Action: bot.Batched{Action: bot.Reply{To: to, Text: "x"}, Key: "k"}, Topic: "coupon"},
 	} {
 		got := bot.Retarget(a, set)

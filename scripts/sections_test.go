@@ -1,14 +1,17 @@
 package scripts_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/checkin"
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/bot/handover"
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/knowledge"
@@ -28,7 +31,7 @@ func shippedSections(t *testing.T) []bot.Section {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}, risk.Section{}, coupon.Section{}, checkin.Section{}}
+	return []bot.Section{nlp.IntentsSection{Labels: labels}, nlp.FAQSection{}, dnd.Section{}, risk.Section{}, coupon.Section{}, checkin.Section{}, handover.Section{}}
 }
 
 // TestShippedIntentScripts checks nlp.yaml: its intent rules, hand-over
@@ -52,6 +55,19 @@ func TestShippedIntentScripts(t *testing.T) {
 	faq := s.Section("faq").(*nlp.FAQ)
 	if e, _, ok := faq.Match(nlp.Canonical("拿铁可以换燕麦奶吗？")); !ok || e.Name != "oat-milk" {
 		t.Errorf("FAQ match for 燕麦奶 = %q, %v, want oat-milk", e.Name, ok)
+	}
+}
+
+// TestShippedHandover checks handover.yaml: 人工 and the contact menu
+// hand over, so does a complaint, and the bot resumes after 30 minutes.
+func TestShippedHandover(t *testing.T) {
+	s, err := bot.LoadScripts(scripts.FS, shippedSections(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.Section("handover").(*handover.Settings)
+	if !slices.Contains(st.Exact, "人工") || !slices.Contains(st.Menu, "MENU_CONTACT") || !slices.Contains(st.Risks, "complaint") || st.Quiet != 30*time.Minute {
+		t.Errorf("handover: = %+v, want 人工, MENU_CONTACT, complaint and a 30-minute quiet time", st)
 	}
 }
 

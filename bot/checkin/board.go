@@ -93,7 +93,9 @@ type Boards interface {
 // Rank orders scores as the boards do: by value descending, ties by
 // person descending (Redis's ZREVRANGE order), and returns the top n
 // entries and person's own (Rank 0 when absent). by is "points" or
-// "streak".
+// "streak". Equal values share a rank and the next value's rank skips
+// past them (1, 1, 3), as sports tables do: listing order among equals is
+// no achievement.
 func Rank(scores []Score, by string, n int, person string) (top []Entry, me Entry) {
 	val := func(s Score) int {
 		if by == "streak" {
@@ -108,8 +110,12 @@ func Rank(scores []Score, by string, n int, person string) (top []Entry, me Entr
 		}
 		return strings.Compare(b.Person, a.Person)
 	})
+	rank := 0
 	for i, s := range sorted {
-		e := Entry{Rank: i + 1, Person: s.Person, Points: s.Points, Streak: s.Streak}
+		if i == 0 || val(s) != val(sorted[i-1]) {
+			rank = i + 1
+		}
+		e := Entry{Rank: rank, Person: s.Person, Points: s.Points, Streak: s.Streak}
 		if i < n {
 			top = append(top, e)
 		}
@@ -118,6 +124,23 @@ func Rank(scores []Score, by string, n int, person string) (top []Entry, me Entr
 		}
 	}
 	return top, me
+}
+
+// ShareTies gives entries listed by value descending (by is "points" or
+// "streak") the ranks Rank gives: equal values share the first one's.
+// Boards kept elsewhere (Redis) list in order; this ranks them alike.
+func ShareTies(entries []Entry, by string) {
+	val := func(e Entry) int {
+		if by == "streak" {
+			return e.Streak
+		}
+		return e.Points
+	}
+	for i := 1; i < len(entries); i++ {
+		if val(entries[i]) == val(entries[i-1]) {
+			entries[i].Rank = entries[i-1].Rank
+		}
+	}
 }
 
 // BoardSize is how many people a board shows.

@@ -256,25 +256,71 @@ func TestCommandsBeforeKeywordRules(t *testing.T) {
 	}
 }
 
+// TestCheckinIntent: the checkin intent alone records nothing unless the
+// reading is sure: a courier who needs a signature (签收, read checkin at
+// 0.99 on real text) is asked at most, and only a keyword, the answer,
+// or a sure reading checks in. Spam, fraud and poaching earn no points.
 func TestCheckinIntent(t *testing.T) {
 	tests := []struct {
 		name       string
+		text       string
 		intent     string
 		confidence float64
-		wantTaken  bool
+		sure       bool
+		risks      []string
+		group      bool
+		observed   bool
+		yaml       string // appended to the checkin: section
+		wantStage  string
+		wantReply  string
+		wantIns    int
 	}{
-		{"sure", "checkin", 0.95, true},
-		{"unsure", "checkin", 0.5, false},
-		{"another intent", "refund", 0.99, false},
+		{name: "a courier needing a signature is asked, not checked in", text: "快递员说要本人签收，需要签字", intent: "checkin", confidence: 0.99,
+			wantStage: "ask:checkin", wantReply: "要签到吗？回复「签到」打卡～"},
+		{name: "the keyword checks in", text: "签到", wantStage: "command:checkin", wantIns: 1},
+		{name: "a sure reading checks in", text: "今天来报到", intent: "checkin", confidence: 0.95, sure: true, wantStage: "command:checkin", wantIns: 1},
+		{name: "the brand's sure_confidence checks in", text: "今天来报到", intent: "checkin", confidence: 0.95, yaml: "  sure_confidence: 0.9\n",
+			wantStage: "command:checkin", wantIns: 1},
+		{name: "below it, asks in the brand's words", text: "今天来报到", intent: "checkin", confidence: 0.85, yaml: "  sure_confidence: 0.9\n  confirm_reply: 打卡请回复 签到\n",
+			wantStage: "ask:checkin", wantReply: "打卡请回复 签到"},
+		{name: "unsure and low: nothing", text: "今天来报到", intent: "checkin", confidence: 0.5},
+		{name: "another intent", text: "今天来报到", intent: "refund", confidence: 0.99},
+		{name: "in a group nobody is asked", text: "快递员说要本人签收", intent: "checkin", confidence: 0.99, group: true},
+		{name: "seen after the fact, nobody is asked", text: "快递员说要本人签收", intent: "checkin", confidence: 0.99, group: true, observed: true},
+		{name: "a message flagged as ad spam earns no points", text: "签到", risks: []string{"ad_spam"}},
+		{name: "nor as poaching, even sure", text: "今天来报到", intent: "checkin", confidence: 0.99, sure: true, risks: []string{"pii", "poaching"}},
+		{name: "abuse alone still checks in", text: "签到", risks: []string{"abuse"}, wantStage: "command:checkin", wantIns: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, testYAML)
+			yaml := strings.Replace(testYAML, "  digest_window: 30s\n", "  digest_window: 30s\n"+tc.yaml, 1)
+			r := newRig(t, yaml)
 			r.clock.Set(shanghai("2026-11-26 09:00"))
-			turn := &bot.Turn{Event: dm("u1", "今天来报到"), Scripts: mustScripts(t, testYAML), Text: "今天来报到", Intent: tc.intent, Confidence: tc.confidence}
-			taken, err := r.svc.HandleTurn(context.Background(), turn)
-			if err != nil || taken != tc.wantTaken {
-				t.Fatalf("HandleTurn = %v, %v, want %v", taken, err, tc.wantTaken)
+			ev := dm("u1", tc.text)
+			if tc.group {
+				ev.Conversation.Group = "g1"
+			}
+			ev.Observe = tc.observed
+			turn := &bot.Turn{Event: ev, Scripts: mustScripts(t, yaml), Text: bot.Normalize(tc.text), Intent: tc.intent, Confidence: tc.confidence, Sure: tc.sure, Risks: tc.risks}
+			var err error
+			if tc.observed {
+				_, err = r.svc.Observer().HandleTurn(context.Background(), turn)
+			} else {
+				_, err = r.svc.HandleTurn(context.Background(), turn)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if turn.Answer.Stage != tc.wantStage {
+				t.Errorf("stage = %q, want %q", turn.Answer.Stage, tc.wantStage)
+			}
+			if tc.wantReply != "" {
+				if got := texts(turn.Actions); len(got) != 1 || got[0] != tc.wantReply {
+					t.Errorf("replies = %q, want [%q]", got, tc.wantReply)
+				}
+			}
+			if r.store.inserts != tc.wantIns {
+				t.Errorf("check-ins recorded = %d, want %d", r.store.inserts, tc.wantIns)
 			}
 		})
 	}
@@ -496,5 +542,47 @@ func TestObservedWeComGroup(t *testing.T) {
 	}
 	if got := r.coupons.count(); got != 1 {
 		t.Errorf("coupons = %d, want 1", got)
+	}
+}
+
+// TestRankSharesTies: equal values share a rank and the next value's
+// rank skips past them; a person's own entry says the shared rank.
+func TestRankSharesTies(t *testing.T) {
+	scores := []checkin.Score{
+		{Person: "a", Points: 30, Streak: 2}, {Person: "b", Points: 50, Streak: 2},
+		{Person: "c", Points: 30, Streak: 5}, {Person: "d", Points: 10, Streak: 1},
+	}
+	tests := []struct {
+		name, by, me string
+		want         []int
+		wantMe       int
+	}{
+		{name: "points", by: "points", me: "a", want: []int{1, 2, 2, 4}, wantMe: 2},
+		{name: "streak", by: "streak", me: "b", want: []int{1, 2, 2, 4}, wantMe: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			top, me := checkin.Rank(scores, tc.by, 10, tc.me)
+			var got []int
+			for _, e := range top {
+				got = append(got, e.Rank)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("ranks = %v, want %v", got, tc.want)
+			}
+			if me.Rank != tc.wantMe {
+				t.Errorf("%s's rank = %d, want %d", tc.me, me.Rank, tc.wantMe)
+			}
+			entries := make([]checkin.Entry, len(top))
+			for i, e := range top {
+				entries[i] = checkin.Entry{Rank: i + 1, Points: e.Points, Streak: e.Streak}
+			}
+			checkin.ShareTies(entries, tc.by)
+			for i, e := range entries {
+				if e.Rank != tc.want[i] {
+					t.Errorf("ShareTies #%d = %d, want %d", i+1, e.Rank, tc.want[i])
+				}
+			}
+		})
 	}
 }

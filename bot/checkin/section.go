@@ -49,6 +49,12 @@ type Config struct {
 	Already       Template
 	BoardKeywords []string
 	DigestWindow  time.Duration
+	// SureConfidence is the brand's own threshold for checking in on the
+	// classifier's checkin intent alone (0: off, only a reading the
+	// classifier marks sure); below it a 1:1 message is asked
+	// ConfirmReply, whose answer is a keyword.
+	SureConfidence float64
+	ConfirmReply   string
 }
 
 // Section decodes the scripts' checkin: key. Its compiled value, read
@@ -61,7 +67,7 @@ func (Section) Key() string { return "checkin" }
 
 // Parse decodes one file's checkin: mapping into a *Config.
 func (Section) Parse(p *bot.SectionParser, n *yaml.Node) any {
-	entries, _ := p.Mapping(n, "checkin", "keywords", "timezone", "points", "streak_bonus", "rewards", "reply", "already", "board_keywords", "digest_window")
+	entries, _ := p.Mapping(n, "checkin", "keywords", "timezone", "points", "streak_bonus", "rewards", "reply", "already", "board_keywords", "digest_window", "sure_confidence", "confirm_reply")
 	c := &Config{Points: DefaultPoints, DigestWindow: DefaultDigestWindow, BoardKeywords: []string{"排行榜"}, StreakBonus: map[int]int{}}
 	c.Location, _ = time.LoadLocation(DefaultTimezone)
 	c.Reply, _ = ParseTemplate(DefaultReply)
@@ -109,6 +115,17 @@ func (Section) Parse(p *bot.SectionParser, n *yaml.Node) any {
 			} else {
 				c.Already = t
 			}
+		case "sure_confidence":
+			if v, ok := p.SureConfidence(e.Value, what); ok {
+				c.SureConfidence = v
+			}
+		case "confirm_reply":
+			if s, ok := p.Text(e.Value, what); ok {
+				if s == "" {
+					p.Errorf(e.Value, "%s: empty", what)
+				}
+				c.ConfirmReply = s
+			}
 		case "digest_window":
 			if d, ok := p.Duration(e.Value, what); ok {
 				if d < time.Second {
@@ -120,6 +137,11 @@ func (Section) Parse(p *bot.SectionParser, n *yaml.Node) any {
 	}
 	if !hasKeywords {
 		p.Errorf(n, "checkin: keywords missing (the words that check in, e.g. [签到, 打卡])")
+	}
+	if c.ConfirmReply == "" && len(c.Keywords) > 0 {
+		// The answer is a keyword: it checks in even where the question
+		// was not remembered.
+		c.ConfirmReply = "要签到吗？回复「" + c.Keywords[0] + "」打卡～"
 	}
 	return c
 }

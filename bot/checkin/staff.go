@@ -3,6 +3,7 @@ package checkin
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/siyu-bot/siyu/bot"
 )
@@ -12,6 +13,10 @@ import (
 // renderer.
 func (s *Service) Install(st *bot.Stack) error {
 	st.Sections(Section{})
+	s.asker.Answers(func(sc *bot.Scripts, text string) bool {
+		c := FromScripts(sc)
+		return c != nil && slices.Contains(c.Keywords, text)
+	})
 	st.Observe(s.Observer())
 	st.Command(s)
 	return st.Render(DigestRenderer, s)

@@ -208,9 +208,14 @@ type Config struct {
 	// Native issuers by campaign id: their coupons come from the platform
 	// instead of generated or imported codes.
 	Native map[string]NativeIssuer
-	// MinConfidence is the least confidence at which the coupon intent
-	// claims; 0.6 by default.
+	// MinConfidence is where a campaign's intent starts to count: from it
+	// a 1:1 message is asked to confirm (or, when the reading is sure,
+	// claims); 0.6 by default.
 	MinConfidence float64
+	// Confirm asks before a claim read from the intent alone, and
+	// recognises the answer; nil asks without remembering (a campaign's
+	// keyword answers it anyway).
+	Confirm *bot.Confirmations
 	// RecheckAfter bounds how often a sold-out answer is checked against
 	// the database (a lost reservation would otherwise strand stock).
 	RecheckAfter time.Duration

@@ -56,8 +56,14 @@ type Campaign struct {
 type Trigger struct {
 	// Keywords are exact messages (in bot.Normalize's form): 领券.
 	Keywords []string
-	// Intent is the classifier's intent that claims, e.g. coupon.
+	// Intent is the classifier's intent that claims, e.g. coupon: from
+	// the service's MinConfidence it asks first (Replies.Confirm), and
+	// claims on its own only when the reading is sure
+	// (bot.Turn.SureAt(SureConfidence)).
 	Intent string
+	// SureConfidence is the brand's own threshold for claiming on the
+	// intent alone (0: off, only a reading the classifier marks sure).
+	SureConfidence float64
 	// Follow: a new follower (OA) or new external contact (WeCom).
 	Follow bool
 	// Channels, when set, limit claims to contacts acquired through these
@@ -80,7 +86,22 @@ type Codes struct {
 // {{end}} are replaced.
 type Replies struct {
 	Issued, OutOfStock, LimitReached, Ended, NotStarted string
+	// Confirm asks before a claim read from the intent alone; its answer
+	// is one of ConfirmWords.
+	Confirm string
 }
+
+// ConfirmWords are the answers to the campaign's confirming question:
+// its keywords, or 领券 when it has none.
+func (c *Campaign) ConfirmWords() []string {
+	if len(c.Trigger.Keywords) > 0 {
+		return c.Trigger.Keywords
+	}
+	return []string{DefaultConfirmWord}
+}
+
+// DefaultConfirmWord answers the question of a campaign without keywords.
+const DefaultConfirmWord = "领券"
 
 // InWindow reports where now is relative to the campaign's window.
 func (c *Campaign) InWindow(now time.Time) Outcome {
@@ -262,6 +283,7 @@ func parseCampaign(p *bot.SectionParser, n *yaml.Node) (Campaign, bool) {
 	r.LimitReached = cmpOr(r.LimitReached, DefaultLimitReached)
 	r.Ended = cmpOr(r.Ended, DefaultEnded)
 	r.NotStarted = cmpOr(r.NotStarted, DefaultNotStarted)
+	r.Confirm = cmpOr(r.Confirm, "想领取{{name}}吗？回复「"+c.ConfirmWords()[0]+"」领取～")
 	return c, ok
 }
 
@@ -286,7 +308,7 @@ func parseTime(p *bot.SectionParser, n *yaml.Node, what string) (time.Time, bool
 }
 
 func parseTrigger(p *bot.SectionParser, n *yaml.Node, what string) (t Trigger, channelsLine int, ok bool) {
-	kvs, ok := p.Mapping(n, what, "keywords", "intent", "follow", "channels", "checkin_streak")
+	kvs, ok := p.Mapping(n, what, "keywords", "intent", "sure_confidence", "follow", "channels", "checkin_streak")
 	channelsLine = n.Line
 	for _, kv := range kvs {
 		var good bool
@@ -295,6 +317,8 @@ func parseTrigger(p *bot.SectionParser, n *yaml.Node, what string) (t Trigger, c
 			t.Keywords, good = p.Keywords(kv.Value, what+": keywords")
 		case "intent":
 			t.Intent, good = p.Text(kv.Value, what+": intent")
+		case "sure_confidence":
+			t.SureConfidence, good = p.SureConfidence(kv.Value, what+": sure_confidence")
 		case "follow":
 			t.Follow, good = p.Bool(kv.Value, what+": follow")
 		case "channels":
@@ -367,7 +391,7 @@ func parseCodes(p *bot.SectionParser, n *yaml.Node, what string) (Codes, bool) {
 
 func parseReplies(p *bot.SectionParser, n *yaml.Node, what string) (Replies, bool) {
 	var r Replies
-	kvs, ok := p.Mapping(n, what, "issued", "out_of_stock", "limit_reached", "ended", "not_started")
+	kvs, ok := p.Mapping(n, what, "issued", "out_of_stock", "limit_reached", "ended", "not_started", "confirm")
 	for _, kv := range kvs {
 		s, good := p.Text(kv.Value, what+": "+kv.Key)
 		switch kv.Key {
@@ -385,6 +409,8 @@ func parseReplies(p *bot.SectionParser, n *yaml.Node, what string) (Replies, boo
 			r.Ended = s
 		case "not_started":
 			r.NotStarted = s
+		case "confirm":
+			r.Confirm = s
 		}
 		ok = ok && good
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -14,6 +15,15 @@ import (
 // command (with follow claims) and the renderer of coupon messages.
 func (s *Service) Install(st *bot.Stack) error {
 	st.Sections(Section{})
+	s.cfg.Confirm.Answers(func(sc *bot.Scripts, text string) bool {
+		list := From(sc).List()
+		for i := range list {
+			if slices.Contains(list[i].ConfirmWords(), text) {
+				return true
+			}
+		}
+		return false
+	})
 	st.Command(s)
 	return st.Render(RendererName, s)
 }

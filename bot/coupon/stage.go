@@ -5,15 +5,21 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/siyu-bot/siyu/bot"
 )
 
-// HandleTurn implements bot.Stage as the command at rank 30. A message
-// that is a campaign's keyword (or the coupon intent) is taken and
-// answered with the claim's outcome; a follow or a new contact claims the
-// campaigns with trigger.follow without being taken, so the welcome still
-// goes, and says nothing unless a coupon is issued.
+// Capability names coupon's confirming questions.
+const Capability = "coupon"
+
+// HandleTurn implements bot.Stage as a command. A message that is a
+// campaign's keyword, the answer to a coupon question, or a sure reading
+// of a campaign's intent is taken and answered with the claim's outcome;
+// a reading that is not sure asks first (replies.confirm). A message
+// flagged as spam, fraud or poaching claims nothing. A follow or a new
+// contact claims the campaigns with trigger.follow without being taken,
+// so the welcome still goes, and says nothing unless a coupon is issued.
 func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 	cs := From(t.Scripts)
 	if cs == nil || len(cs.list) == 0 {
@@ -25,19 +31,27 @@ func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 		if ev.Conversation.IsGroup() || ev.Sender == "" {
 			return false, nil // a code posted in a group is everyone's
 		}
-		var matched []*Campaign
-		for i := range cs.list {
-			c := &cs.list[i]
-			if slices.Contains(c.Trigger.Keywords, t.Text) ||
-				c.Trigger.Intent != "" && t.Intent == c.Trigger.Intent && t.Confidence >= s.cfg.MinConfidence {
-				matched = append(matched, c)
-			}
+		if t.Barred() {
+			return false, nil // spam, fraud and poaching earn nothing
 		}
+		matched, ask, trigger := s.match(cs, t)
 		if len(matched) == 0 {
-			return false, nil
+			if len(ask) == 0 {
+				return false, nil
+			}
+			ids := make([]string, len(ask))
+			for i, c := range ask {
+				ids[i] = c.ID
+			}
+			q := bot.Question{Capability: Capability, Ref: strings.Join(ids, ","), Words: ask[0].ConfirmWords(), Prompt: ask[0].message(ask[0].Replies.Confirm)}
+			if !s.cfg.Confirm.Ask(ctx, t, q) {
+				return false, nil
+			}
+			t.Answer = bot.Answer{Stage: "ask:coupon", Rule: ask[0].ID, Intent: t.Intent, Confidence: t.Confidence}
+			return true, nil
 		}
 		for _, c := range matched {
-			if err := s.answer(ctx, t, c, false); err != nil {
+			if err := s.answer(ctx, t, c, trigger, false); err != nil {
 				return false, err
 			}
 		}
@@ -52,7 +66,7 @@ func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 			if !c.Trigger.Follow || !c.AllowsChannel(ev.Channel) {
 				continue
 			}
-			if err := s.answer(ctx, t, c, true); err != nil {
+			if err := s.answer(ctx, t, c, EventTrigger(ev), true); err != nil {
 				return false, err
 			}
 		}
@@ -60,9 +74,54 @@ func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 	return false, nil
 }
 
-// answer claims c for the turn's sender and adds the outcome's reply.
-// Proactive claims (a follow) only ever add an issued coupon.
-func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, proactive bool) error {
+// match returns the campaigns a message claims and the trigger it claims
+// them under: those of the coupon question it answers, under the asking
+// message's trigger (so a question answered twice claims once); else
+// those whose keyword it is, or whose intent it surely means, under its
+// own. ask are the campaigns whose intent it means without being sure.
+func (s *Service) match(cs *Campaigns, t *bot.Turn) (matched, ask []*Campaign, trigger string) {
+	if q, ok := t.Confirms(Capability); ok {
+		for _, id := range strings.Split(q.Ref, ",") {
+			if c, ok := cs.Get(id); ok {
+				matched = append(matched, c)
+			}
+		}
+		if q.Trigger != "" {
+			trigger = string(t.Event.Platform) + ":" + string(t.Event.Account) + ":" + q.Trigger
+		}
+		if len(matched) > 0 {
+			return matched, nil, trigger
+		}
+	}
+	var unclaimable []*Campaign
+	for i := range cs.list {
+		c := &cs.list[i]
+		switch {
+		case slices.Contains(c.Trigger.Keywords, t.Text):
+			matched = append(matched, c)
+		case c.Trigger.Intent != "" && t.Intent == c.Trigger.Intent && t.Confidence >= s.cfg.MinConfidence:
+			switch {
+			case t.SureAt(c.Trigger.SureConfidence):
+				matched = append(matched, c)
+			case !c.AllowsChannel(t.Event.Channel) || c.InWindow(s.cfg.Now()) != "":
+				// Nothing to confirm: the answer (not eligible, ended, not
+				// started) changes nothing.
+				unclaimable = append(unclaimable, c)
+			default:
+				ask = append(ask, c)
+			}
+		}
+	}
+	if len(matched) == 0 && len(ask) == 0 {
+		matched = unclaimable
+	}
+	return matched, ask, EventTrigger(&t.Event)
+}
+
+// answer claims c for the turn's sender under trigger and adds the
+// outcome's reply. Proactive claims (a follow) only ever add an issued
+// coupon.
+func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, trigger string, proactive bool) error {
 	ev := &t.Event
 	to := personTarget(ev)
 	var res Result
@@ -72,10 +131,10 @@ func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, proactiv
 		// contacts that channel brought, claimed when they arrive.
 		res = Result{Outcome: NotEligible}
 	case t.DryRun:
-		res = s.dryRun(ctx, c, ev)
+		res = s.dryRun(ctx, c, ev, trigger)
 	default:
 		var err error
-		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(ev), Trigger: EventTrigger(ev), To: to, Channel: ev.Channel, Proactive: proactive,
+		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(ev), Trigger: trigger, To: to, Channel: ev.Channel, Proactive: proactive,
 			InAnswer: !proactive && bot.AnswerWindowFrom(ctx).Open()})
 		if err != nil {
 			return fmt.Errorf("coupon stage %s: %w", c.ID, err)
@@ -94,12 +153,12 @@ func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, proactiv
 // dryRun says what a claim would answer without claiming, from reads
 // only: the window, a claim the trigger made before, the stock left. The
 // person's limit is not read (it needs the counter).
-func (s *Service) dryRun(ctx context.Context, c *Campaign, ev *bot.Event) Result {
+func (s *Service) dryRun(ctx context.Context, c *Campaign, ev *bot.Event, trigger string) Result {
 	if o := c.InWindow(s.cfg.Now()); o != "" {
 		return Result{Outcome: o}
 	}
 	for _, name := range (Request{Person: ev.Person(), Alias: AliasOf(ev)}).names() {
-		if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, name, EventTrigger(ev)); err == nil && ok {
+		if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, name, trigger); err == nil && ok {
 			return Result{Outcome: Issued, Claim: prev, Replayed: true}
 		}
 	}

@@ -42,8 +42,12 @@ type Store interface {
 	AnyOptedOut(ctx context.Context, persons ...bot.PersonID) (bool, error)
 	// OptOut returns whether person has opted out and since when.
 	OptOut(ctx context.Context, person bot.PersonID) (optedOut bool, since time.Time, err error)
-	// RecordHeld stores one held-back record. Errors are
-	// bot.ErrUnavailable.
+	// RecordHeld stores one held-back record. It replaces the newest
+	// record of the same Key that was deferred to h.At or earlier (Until
+	// set, not after h.At): that is the same push come back when it was
+	// due and held again, so a push held when it was produced and again
+	// when the outbox tried it is one record, saying what happened last.
+	// Errors are bot.ErrUnavailable.
 	RecordHeld(ctx context.Context, h HeldBack) error
 	// Held returns up to limit held-back records, newest first.
 	Held(ctx context.Context, limit int) ([]HeldBack, error)
@@ -105,6 +109,10 @@ const DouyinPerDay = 3
 // HeldBack is one proactive action do-not-disturb dropped or deferred,
 // as staff see it. It names the action's type, never its text.
 type HeldBack struct {
+	// Key identifies the held action (a digest of the push, recipient
+	// included), the same when the engine produced it and when the
+	// outbox tries to send it; "" for none.
+	Key string
 	// Person is who the action was for, or "group:<platform>:<account>:<group>"
 	// for a group. It is a customer id: never log it.
 	Person   string
@@ -138,6 +146,10 @@ type Config struct {
 	// OnHeld, when set, is told the reason of every held-back record
 	// stored (metrics count them).
 	OnHeld func(reason string)
+	// Confirm asks before an opt-out read from the intent alone, and
+	// recognises the answer; nil asks without remembering the question
+	// (its answer T still opts out, being an unsubscribe word).
+	Confirm *bot.Confirmations
 }
 
 // Service is do-not-disturb: the command stage (Stage), the engine
@@ -150,6 +162,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	every    time.Duration
+	confirm  *bot.Confirmations
 }
 
 // Interface guard: the outbox asks the Service before sending a Push.
@@ -157,7 +170,7 @@ var _ bot.SendGate = (*Service)(nil)
 
 // New returns a Service. Store and Counters are required.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, counters: cfg.Counters, scripts: cfg.Scripts, now: cfg.Now, log: cfg.Logger, every: cfg.ConfirmEvery}
+	s := &Service{store: cfg.Store, counters: cfg.Counters, scripts: cfg.Scripts, now: cfg.Now, log: cfg.Logger, every: cfg.ConfirmEvery, confirm: cfg.Confirm}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -180,8 +193,12 @@ func (s *Service) config() *Rules {
 	return RulesOf(s.scripts.Scripts())
 }
 
-// Stage returns the command stage (rank 10): it takes the unsubscribe
-// and resubscribe words, and the unsubscribe intent, in 1:1 chats.
+// Capability names do-not-disturb's confirming questions.
+const Capability = "dnd"
+
+// Stage returns the command stage: it takes the unsubscribe and
+// resubscribe words, the answer to its confirming question, and the
+// unsubscribe intent (which asks unless it is sure), in 1:1 chats.
 func (s *Service) Stage() bot.Stage { return bot.StageFunc(s.handleTurn) }
 
 // command is what a message asks of do-not-disturb.
@@ -193,20 +210,25 @@ const (
 	resubscribe
 )
 
-func (c *Rules) command(t *bot.Turn) command {
+// command reads what t asks of do-not-disturb; ask is true when only the
+// intent says unsubscribe and is not sure: the person is asked first.
+func (c *Rules) command(t *bot.Turn) (cmd command, ask bool) {
 	if t.Text != "" {
 		// Whole-message matches only: "T" opts out, "Tea" or "T恤" do not.
 		if slices.Contains(c.Unsubscribe, t.Text) {
-			return unsubscribe
+			return unsubscribe, false
 		}
 		if slices.Contains(c.Resubscribe, t.Text) {
-			return resubscribe
+			return resubscribe, false
 		}
 	}
-	if c.Intent != "" && t.Intent == c.Intent && t.Confidence >= c.MinConfidence {
-		return unsubscribe
+	if _, ok := t.Confirms(Capability); ok {
+		return unsubscribe, false
 	}
-	return noCommand
+	if c.Intent != "" && t.Intent == c.Intent && t.Confidence >= c.MinConfidence {
+		return unsubscribe, !t.SureAt(c.SureConfidence)
+	}
+	return noCommand, false
 }
 
 // handleTurn is the command stage. Only 1:1 messages count: in a group a
@@ -218,9 +240,25 @@ func (s *Service) handleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 		return false, nil
 	}
 	c := RulesOf(t.Scripts)
-	cmd := c.command(t)
+	cmd, ask := c.command(t)
 	if cmd == noCommand {
 		return false, nil
+	}
+	if ask && !t.DryRun {
+		// Someone opted out already loses nothing: no question then.
+		out, err := s.store.AnyOptedOut(ctx, personIDs(ev.ReplyTarget())...)
+		if err != nil {
+			return false, fmt.Errorf("dnd.Stage: %w", err)
+		}
+		ask = !out
+	}
+	if ask {
+		// Silencing a customer by mistake is worse than one question.
+		if !s.confirm.Ask(ctx, t, bot.Question{Capability: Capability, Words: c.ConfirmWords, Prompt: c.ConfirmReply}) {
+			return false, nil
+		}
+		t.Answer = bot.Answer{Stage: "ask:dnd", Rule: "unsubscribe", Intent: t.Intent, Confidence: t.Confidence}
+		return true, nil
 	}
 	optOut, reply, rule := cmd == unsubscribe, c.UnsubscribedReply, "unsubscribe"
 	if !optOut {
@@ -332,6 +370,7 @@ func (s *Service) filter(ctx context.Context, key string, actions []bot.Action) 
 			return nil, err
 		}
 		if d.held {
+			d.record.Key = heldKey(asPush(a))
 			if err := s.store.RecordHeld(ctx, d.record); err != nil {
 				return nil, err
 			}
@@ -417,6 +456,7 @@ func (s *Service) Admit(ctx context.Context, p bot.Push, now time.Time) (time.Ti
 	if !d.held {
 		return time.Time{}, nil
 	}
+	d.record.Key = heldKey(p)
 	if err := s.store.RecordHeld(ctx, d.record); err != nil {
 		// Not recorded is better than sent against the rules: the outbox
 		// defers and asks again.
@@ -549,6 +589,19 @@ func (c *Rules) counters(to bot.Target, at time.Time) ([]Counter, []string, []ti
 
 func groupKey(to bot.Target) string {
 	return string(to.Platform) + ":" + string(to.Account) + ":" + string(to.Conversation.Group)
+}
+
+// heldKey identifies a held push: the digest of what the outbox stores
+// and hands back to the gate, so the engine's and the gate's holds of one
+// push name it alike. (Two pushes of the same text to the same person
+// share a key too; the store tells them apart by when each was due.)
+func heldKey(p bot.Push) string {
+	payload, err := bot.MarshalAction(p)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(payload)
+	return hex.EncodeToString(sum[:16])
 }
 
 // recipient names who a held-back action was for, for staff.

@@ -86,7 +86,7 @@ func TestStage(t *testing.T) {
 		{name: "T inside a word is not a command", ev: message("u1", "T恤有吗"), wantStage: ""},
 		{name: "Tea is not a command", ev: message("u1", "tea"), wantStage: ""},
 		{name: "unsure intent is not a command", ev: message("u1", "能少发点吗"), intent: "unsubscribe", conf: 0.5, wantStage: ""},
-		{name: "sure intent opts out", ev: message("u1", "以后不要再给我发消息"), intent: "unsubscribe", conf: 0.93, wantReply: dnd.DefaultUnsubscribedReply, wantStage: "command:dnd", wantOut: true},
+		{name: "intent alone asks first", ev: message("u1", "以后不要再给我发消息"), intent: "unsubscribe", conf: 0.93, wantReply: dnd.DefaultConfirmReply, wantStage: "ask:dnd"},
 	}
 	group := message("u2", "退订")
 	group.Conversation = bot.Conversation{Group: "g1"}

@@ -50,6 +50,14 @@ func (m *memStore) OptOut(_ context.Context, p bot.PersonID) (bool, time.Time, e
 func (m *memStore) RecordHeld(_ context.Context, h dnd.HeldBack) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// As the contract says: the newest record of the Key deferred to
+	// h.At or earlier is this push come back, and is replaced.
+	for i := len(m.held) - 1; h.Key != "" && i >= 0; i-- {
+		if o := m.held[i]; o.Key == h.Key && !o.Until.IsZero() && !o.Until.After(h.At) {
+			m.held = slices.Delete(m.held, i, i+1)
+			break
+		}
+	}
 	m.held = append(m.held, h)
 	return nil
 }

@@ -3,7 +3,9 @@ package dnd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
 	// The brand's time zone (dnd.quiet_hours.timezone) must load on hosts
 	// and images without zoneinfo; the embedded copy is the fallback.
 	_ "time/tzdata"
@@ -16,6 +18,7 @@ import (
 // engine produces them, and the send gate the outbox asks before sending.
 func (s *Service) Install(st *bot.Stack) error {
 	st.Sections(Section{})
+	s.confirm.Answers(func(sc *bot.Scripts, text string) bool { return slices.Contains(RulesOf(sc).ConfirmWords, text) })
 	st.Command(s.Stage())
 	st.Use(s.Middleware())
 	st.WrapGate(func(next bot.SendGate) bot.SendGate { return bot.BothGates(s, next) })

@@ -8,9 +8,16 @@
 // Links are learnt from the platforms' user APIs (the OA's
 // cgi-bin/user/info, WeCom's externalcontact/get) through a Fetcher per
 // platform and stored durably (Store; the database is the truth). The
-// engine never waits long for them: the Middleware looks a link up with a
-// tight timeout; an unknown user's link is fetched in the background (a
-// new OA follower's is waited for briefly, so the follow itself counts as
+// engine never waits for the database on an ordinary event: each replica
+// keeps a bounded cache of the store's answers, linked and not, and an
+// index of every linked user (loaded from the store by Run and kept
+// whole through an Announcer: each replica announces the links it
+// saves). A sender the cache does not know and the index says was never
+// linked goes on unlinked at once, and is looked up and asked about in
+// the background; only a sender the index may hold (a linked user this
+// replica has not cached, or one of the index's rare false positives)
+// is looked up before the engine runs, with a tight timeout. A new OA
+// follower's link is waited for briefly (so the follow itself counts as
 // the person); a WeCom contact's is fetched by the adapter after the
 // welcome, which has 20 seconds and goes first (Learn). Whatever fails,
 // the event goes on without a unionid: the person then stands alone.
@@ -21,7 +28,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
@@ -47,6 +57,10 @@ type Store interface {
 	// (platform, account, user). Errors are bot.ErrInvalid (ids too
 	// long) or bot.ErrUnavailable.
 	Save(ctx context.Context, l Link) error
+	// Linked calls fn with every stored user that has a unionid, in no
+	// particular order; a user linked meanwhile may be left out. Errors
+	// are bot.ErrUnavailable.
+	Linked(ctx context.Context, fn func(p bot.Platform, account bot.AccountID, user bot.UserID)) error
 }
 
 // Fetcher asks one platform for a user's unionid. It returns "" with a
@@ -65,20 +79,51 @@ func (f FetcherFunc) UnionID(ctx context.Context, account bot.AccountID, user bo
 	return f(ctx, account, user)
 }
 
+// Announcement tells the replicas that one replica saved a user's link.
+type Announcement struct {
+	Digest Digest
+	// Linked: the saved link has a unionid; otherwise the user was
+	// checked and has none.
+	Linked bool
+	// From names the announcing replica, which ignores its own.
+	From string
+}
+
+// Announcer carries announcements between the replicas (Redis pub/sub
+// in store/redisstore), so each drops what it cached of a user whose
+// link another saved, and keeps its index of linked users whole.
+type Announcer interface {
+	// Announce tells every replica listening. Errors are
+	// bot.ErrUnavailable.
+	Announce(ctx context.Context, a Announcement) error
+	// Listen calls heard with every announcement, this replica's own
+	// included, until ctx ends. It calls listening(true) each time it
+	// starts listening (announcements made from then on reach heard)
+	// and listening(false) when it stopped (the connection broke):
+	// announcements made until the next listening(true) may be lost.
+	// It returns when ctx ends.
+	Listen(ctx context.Context, heard func(Announcement), listening func(bool))
+}
+
 // Config wires a Service.
 type Config struct {
 	Store Store
 	// Fetchers ask each platform; a platform without one (Douyin) is
 	// never looked up.
 	Fetchers map[bot.Platform]Fetcher
+	// Announcer tells the other replicas about the links this one saves
+	// and this one about theirs. Without it the replica assumes it is
+	// alone: its index is loaded once, and nobody else saves links.
+	Announcer Announcer
 	// Scope maps an event's account to the account links are kept under
 	// and fetched for, or "" when the account's users are no customers
 	// (WeCom's app chats with staff). WeCom's 微信客服 accounts and its
 	// contacts share the corp's external_userids, so both map to the corp.
 	// Nil keeps every account as it is.
 	Scope func(p bot.Platform, account bot.AccountID) bot.AccountID
-	// LookupTimeout bounds the stored lookup in the middleware: a slow
-	// store costs the link, never the callback. Default 300 ms.
+	// LookupTimeout bounds a lookup the middleware waits for (a sender
+	// the index may hold but the cache does not know): a slow store
+	// costs the link, never the callback. Default 300 ms.
 	LookupTimeout time.Duration
 	// FollowWait is how long the middleware waits for a new follower's
 	// fetch before it lets the engine run without it; the fetch goes on
@@ -105,8 +150,21 @@ type Config struct {
 	// not fetched this time (the next event tries again), so a hanging
 	// platform cannot pile up goroutines. Default 16.
 	MaxFetches int
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// CacheSize bounds the answers a replica keeps in memory (about 100
+	// bytes each). Default 100,000.
+	CacheSize int
+	// CacheTTL is how long a cached answer without a unionid is
+	// believed (a unionid is kept until the cache needs the room).
+	// Another replica's save drops it at once through the Announcer;
+	// the TTL bounds what a lost announcement can cost. Default 10 min.
+	CacheTTL time.Duration
+	// IndexRefresh is how often Run reloads the index of linked users
+	// from the store, besides each time the Announcer starts listening:
+	// it heals what a lost announcement that no broken connection
+	// revealed could hide. Default 1 h.
+	IndexRefresh time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Service fills events' unionids and learns links.
@@ -114,10 +172,34 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	sem chan struct{}
+	// id names this replica in announcements.
+	id string
+
+	cache *answers
+	// index holds every linked user's digest while complete is true;
+	// until then (before Run's first load, and after the Announcer lost
+	// its connection until the next load) a sender the cache does not
+	// know is looked up before the engine runs, as it may be linked.
+	index    atomic.Pointer[bloom]
+	complete atomic.Bool
+	// gaps counts the Announcer's lost connections: a load that one
+	// happened during cannot make the index complete. listening is
+	// whether the Announcer listens now.
+	gaps      atomic.Int64
+	listening atomic.Bool
+	// reload asks Run for a load of the index.
+	reload chan struct{}
 
 	mu       sync.Mutex
 	inflight map[key]*fetch
 	paused   map[bot.Platform]time.Time // no new fetch before, after a failure
+	// crowdedSaid is when the last warning that MaxFetches was reached
+	// was logged.
+	crowdedSaid time.Time
+	// building collects the digests added to the index while a load
+	// builds its successor, so the successor has them too; nil between
+	// loads.
+	building []Digest
 	// wg tracks background fetches, so tests (and a shutdown) can wait.
 	wg sync.WaitGroup
 }
@@ -127,6 +209,11 @@ type key struct {
 	account bot.AccountID
 	user    bot.UserID
 }
+
+func (k key) digest() Digest { return DigestOf(k.p, k.account, k.user) }
+
+// crowdedLogEvery spaces the warnings that MaxFetches is reached.
+const crowdedLogEvery = time.Minute
 
 // fetch is one fetch in flight; done closes when unionID is set.
 type fetch struct {
@@ -154,6 +241,15 @@ func New(cfg Config) *Service {
 	if cfg.FailPause <= 0 {
 		cfg.FailPause = 30 * time.Second
 	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 100_000
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 10 * time.Minute
+	}
+	if cfg.IndexRefresh <= 0 {
+		cfg.IndexRefresh = time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -164,8 +260,19 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, log: log, sem: make(chan struct{}, cfg.MaxFetches), inflight: map[key]*fetch{}, paused: map[bot.Platform]time.Time{}}
+	s := &Service{
+		cfg: cfg, log: log, sem: make(chan struct{}, cfg.MaxFetches), id: strconv.FormatUint(rand.Uint64(), 36),
+		cache: newAnswers(cfg.CacheSize, cfg.CacheTTL), reload: make(chan struct{}, 1),
+		inflight: map[key]*fetch{}, paused: map[bot.Platform]time.Time{},
+	}
+	s.index.Store(newBloom(0))
+	return s
 }
+
+// Indexed reports whether the replica's index of linked users is
+// complete, so that a sender it has not cached and the index does not
+// hold goes on without a wait for the store.
+func (s *Service) Indexed() bool { return s.complete.Load() }
 
 // Wait blocks until background fetches have finished.
 func (s *Service) Wait() { s.wg.Wait() }
@@ -183,13 +290,14 @@ func (s *Service) keyOf(p bot.Platform, account bot.AccountID, user bot.UserID) 
 	return key{p, a, user}, true
 }
 
-// Middleware fills Event.UnionID from the stored link of the sender,
-// before the engine and the capabilities' middleware see the event. An
-// unknown sender's link is fetched in the background; a new follower's
-// (bot.KindFollow) is waited for up to FollowWait. A WeCom new contact's
-// is left to the adapter (Learn after the welcome) unless ContactWait is
-// set. Failures are logged
-// and the event goes on without a unionid.
+// Middleware fills Event.UnionID from what is known of the sender,
+// before the engine and the capabilities' middleware see the event. It
+// waits for the store only for a sender the index may hold and the
+// cache does not know. An unknown sender is looked up and asked about in
+// the background; a new follower's (bot.KindFollow) answer is waited for
+// up to FollowWait. A WeCom new contact's is left to the adapter (Learn
+// after the welcome) unless ContactWait is set. Failures are logged and
+// the event goes on without a unionid.
 func (s *Service) Middleware() bot.Middleware {
 	return func(next bot.Handler) bot.Handler {
 		return bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
@@ -207,13 +315,27 @@ func (s *Service) resolve(ctx context.Context, ev bot.Event) string {
 	if !ok {
 		return ""
 	}
-	l, found, err := s.lookup(ctx, k)
-	if err != nil {
-		s.log.WarnContext(ctx, "identity: link lookup failed; the event goes on unlinked", "platform", k.p, "err", err)
-		return ""
-	}
-	if found && (l.UnionID != "" || s.cfg.Now().Sub(l.CheckedAt) < s.cfg.Recheck) {
-		return l.UnionID
+	d := k.digest()
+	now := s.cfg.Now()
+	lookup := false // whether what is stored is still to be read
+	if a, ok := s.cache.get(d, now); ok {
+		if a.state == linked || a.state == none && now.Sub(a.checkedAt) < s.cfg.Recheck {
+			return a.unionID
+		}
+	} else if s.mayBeLinked(d) {
+		l, found, err := s.lookup(ctx, k, d)
+		if err != nil {
+			s.log.WarnContext(ctx, "identity: link lookup failed; the event goes on unlinked", "platform", k.p, "err", err)
+			return ""
+		}
+		if found && (l.UnionID != "" || now.Sub(l.CheckedAt) < s.cfg.Recheck) {
+			return l.UnionID
+		}
+	} else {
+		// Never linked, as far as any replica knows: no answer the store
+		// holds can link this event. What it holds (a recent "none")
+		// is read behind the reply, before the platform is asked.
+		lookup = true
 	}
 	wait := time.Duration(0)
 	switch ev.Kind {
@@ -228,7 +350,7 @@ func (s *Service) resolve(ctx context.Context, ev bot.Event) string {
 	case bot.KindFollow:
 		wait = s.cfg.FollowWait
 	}
-	f := s.start(ctx, k)
+	f := s.start(ctx, k, d, lookup)
 	if f == nil || wait <= 0 {
 		return ""
 	}
@@ -243,14 +365,58 @@ func (s *Service) resolve(ctx context.Context, ev bot.Event) string {
 	return ""
 }
 
-func (s *Service) lookup(ctx context.Context, k key) (Link, bool, error) {
+// mayBeLinked reports whether d may be a linked user's: the index holds
+// it, or the index is not complete.
+func (s *Service) mayBeLinked(d Digest) bool {
+	return !s.complete.Load() || s.index.Load().has(d)
+}
+
+// lookup reads k's link from the store, within LookupTimeout, and
+// caches the answer.
+func (s *Service) lookup(ctx context.Context, k key, d Digest) (Link, bool, error) {
+	gen := s.cache.gen(d)
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.LookupTimeout)
 	defer cancel()
 	l, found, err := s.cfg.Store.Lookup(lctx, k.p, k.account, k.user)
 	if err != nil {
 		return Link{}, false, fmt.Errorf("identity.lookup: %w", err)
 	}
+	now := s.cfg.Now()
+	switch {
+	case !found:
+		s.cache.putIf(d, answer{state: absent}, now, time.Time{}, gen, true)
+	case l.UnionID != "":
+		s.addLinked(d)
+		s.cache.putIf(d, answer{state: linked, unionID: l.UnionID, checkedAt: l.CheckedAt}, now, time.Time{}, gen, true)
+	default:
+		s.cache.putIf(d, answer{state: none, checkedAt: l.CheckedAt}, now, l.CheckedAt.Add(s.cfg.Recheck), gen, true)
+	}
 	return l, found, nil
+}
+
+// linkOf returns k's unionid, or "": from the cache, else from the
+// index when it says k was never linked, else from the store.
+func (s *Service) linkOf(ctx context.Context, k key) (string, error) {
+	d := k.digest()
+	if a, ok := s.cache.get(d, s.cfg.Now()); ok {
+		return a.unionID, nil
+	}
+	if !s.mayBeLinked(d) {
+		return "", nil
+	}
+	l, _, err := s.lookup(ctx, k, d)
+	return l.UnionID, err
+}
+
+// known returns k's link from the cache or else the store, and reports
+// whether one is stored; for work behind the replies (Learn), where a
+// read of the store costs no customer a wait.
+func (s *Service) known(ctx context.Context, k key, d Digest) (Link, bool, error) {
+	if a, ok := s.cache.get(d, s.cfg.Now()); ok {
+		l := Link{Platform: k.p, Account: k.account, User: k.user, UnionID: a.unionID, CheckedAt: a.checkedAt}
+		return l, a.state != absent, nil
+	}
+	return s.lookup(ctx, k, d)
 }
 
 // Learn fetches and stores the link of a user in the background, unless
@@ -265,17 +431,20 @@ func (s *Service) Learn(ctx context.Context, p bot.Platform, account bot.Account
 	go func() {
 		defer s.wg.Done()
 		ctx := context.WithoutCancel(ctx)
-		if l, found, err := s.lookup(ctx, k); err == nil && found && (l.UnionID != "" || s.cfg.Now().Sub(l.CheckedAt) < s.cfg.Recheck) {
+		d := k.digest()
+		if l, found, err := s.known(ctx, k, d); err == nil && found && (l.UnionID != "" || s.cfg.Now().Sub(l.CheckedAt) < s.cfg.Recheck) {
 			return
 		}
-		s.start(ctx, k)
+		s.start(ctx, k, d, false)
 	}()
 }
 
 // start fetches k's link in the background, once at a time per user, and
 // returns the fetch in flight; nil when too many fetches are in flight or
-// the platform failed moments ago.
-func (s *Service) start(ctx context.Context, k key) *fetch {
+// the platform failed moments ago. With lookup it reads what is stored
+// first and asks the platform only if that is nothing, or a "none" due
+// for its recheck.
+func (s *Service) start(ctx context.Context, k key, d Digest, lookup bool) *fetch {
 	s.mu.Lock()
 	if f, ok := s.inflight[k]; ok {
 		s.mu.Unlock()
@@ -288,8 +457,17 @@ func (s *Service) start(ctx context.Context, k key) *fetch {
 	select {
 	case s.sem <- struct{}{}:
 	default:
+		// A burst of new senders fills the slots for every message of
+		// theirs: one line says so.
+		now := s.cfg.Now()
+		say := now.Sub(s.crowdedSaid) >= crowdedLogEvery
+		if say {
+			s.crowdedSaid = now
+		}
 		s.mu.Unlock()
-		s.log.WarnContext(ctx, "identity: too many fetches in flight; user left unlinked for now", "platform", k.p)
+		if say {
+			s.log.WarnContext(ctx, "identity: too many fetches in flight; new senders left unlinked for now", "platform", k.p, "max", s.cfg.MaxFetches, "quiet_for", crowdedLogEvery)
+		}
 		return nil
 	}
 	f := &fetch{done: make(chan struct{})}
@@ -299,23 +477,45 @@ func (s *Service) start(ctx context.Context, k key) *fetch {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer func() { <-s.sem }()
 		// The fetch outlives the callback that started it.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.FetchTimeout)
 		defer cancel()
-		f.unionID = s.fetchAndSave(fctx, k)
-		s.mu.Lock()
-		delete(s.inflight, k)
-		s.mu.Unlock()
-		<-s.sem
-		close(f.done)
+		done := func(unionID string) {
+			f.unionID = unionID
+			s.mu.Lock()
+			delete(s.inflight, k)
+			s.mu.Unlock()
+			close(f.done)
+		}
+		if lookup {
+			l, found, err := s.lookup(fctx, k, d)
+			if err != nil {
+				s.log.WarnContext(fctx, "identity: link lookup failed; asking again at the next event", "platform", k.p, "err", err)
+				done("")
+				return
+			}
+			if found && (l.UnionID != "" || s.cfg.Now().Sub(l.CheckedAt) < s.cfg.Recheck) {
+				done(l.UnionID)
+				return
+			}
+		}
+		l, ok := s.fetchOne(fctx, k, d)
+		// Whoever waits (a new follower) has the answer before it is
+		// stored: storing it is nobody's wait.
+		done(l.UnionID)
+		if ok {
+			s.save(fctx, l, d)
+		}
 	}()
 	return f
 }
 
-// fetchAndSave asks the platform and records the answer: a unionid, or
-// none when the platform says so for good. A failure that may pass
-// records nothing, so the next event asks again.
-func (s *Service) fetchAndSave(ctx context.Context, k key) string {
+// fetchOne asks the platform and caches the answer: a unionid, or none
+// when the platform says so for good. It reports whether there is an
+// answer to store; a failure that may pass has none, so the next event
+// asks again.
+func (s *Service) fetchOne(ctx context.Context, k key, d Digest) (Link, bool) {
 	unionID, err := s.cfg.Fetchers[k.p].UnionID(ctx, k.account, k.user)
 	switch {
 	case err != nil && !errors.Is(err, bot.ErrInvalid):
@@ -327,19 +527,170 @@ func (s *Service) fetchAndSave(ctx context.Context, k key) string {
 		if first {
 			s.log.WarnContext(ctx, "identity: unionid fetch failed; asking again later", "platform", k.p, "pause", s.cfg.FailPause, "err", err)
 		}
-		return ""
+		return Link{}, false
 	case err != nil:
 		s.log.InfoContext(ctx, "identity: platform refused the unionid fetch; user stands alone", "platform", k.p, "err", err)
 		unionID = ""
 	}
-	l := Link{Platform: k.p, Account: k.account, User: k.user, UnionID: unionID, CheckedAt: s.cfg.Now()}
-	if err := s.cfg.Store.Save(ctx, l); err != nil {
-		s.log.WarnContext(ctx, "identity: link not saved", "platform", k.p, "err", err)
+	now := s.cfg.Now()
+	l := Link{Platform: k.p, Account: k.account, User: k.user, UnionID: unionID, CheckedAt: now}
+	if unionID != "" {
+		s.cache.put(d, answer{state: linked, unionID: unionID, checkedAt: now}, now, time.Time{})
 	} else {
-		// Whether, never who: the ids are customers'.
-		s.log.InfoContext(ctx, "identity: user checked", "platform", k.p, "linked", unionID != "")
+		s.cache.put(d, answer{state: none, checkedAt: now}, now, now.Add(s.cfg.Recheck))
 	}
-	return unionID
+	return l, true
+}
+
+// save stores a fetched link and announces it to the other replicas.
+func (s *Service) save(ctx context.Context, l Link, d Digest) {
+	if err := s.cfg.Store.Save(ctx, l); err != nil {
+		s.log.WarnContext(ctx, "identity: link not saved", "platform", l.Platform, "err", err)
+		return
+	}
+	// Whether, never who: the ids are customers'.
+	s.log.InfoContext(ctx, "identity: user checked", "platform", l.Platform, "linked", l.UnionID != "")
+	if l.UnionID != "" {
+		s.addLinked(d)
+	}
+	if s.cfg.Announcer == nil {
+		return
+	}
+	if err := s.cfg.Announcer.Announce(ctx, Announcement{Digest: d, Linked: l.UnionID != "", From: s.id}); err != nil {
+		// The others' caches expire, and their indexes reload when they
+		// lose the connection (and every IndexRefresh).
+		s.log.WarnContext(ctx, "identity: link not announced to the other replicas", "platform", l.Platform, "err", err)
+	}
+}
+
+// addLinked adds d to the index, and to the one a load is building. d
+// must be stored already: a load that starts later finds it in the
+// store, one under way gets it from building.
+func (s *Service) addLinked(d Digest) {
+	s.mu.Lock()
+	b := s.index.Load()
+	b.add(d)
+	if s.building != nil {
+		s.building = append(s.building, d)
+	}
+	s.mu.Unlock()
+	if b.full() {
+		s.askReload()
+	}
+}
+
+func (s *Service) askReload() {
+	select {
+	case s.reload <- struct{}{}:
+	default: // one is asked for already
+	}
+}
+
+// heard takes another replica's announcement: what this one cached of
+// the user is dropped (the next event reads the store), and a link goes
+// into the index.
+func (s *Service) heard(a Announcement) {
+	if a.From == s.id {
+		return
+	}
+	if a.Linked {
+		s.addLinked(a.Digest)
+	}
+	s.cache.forget(a.Digest)
+}
+
+// heardState follows the Announcer: while it does not listen, other
+// replicas' links may be missed, so the index is not complete; once it
+// listens again, the index is loaded again.
+func (s *Service) heardState(listening bool) {
+	if !listening {
+		s.mu.Lock() // against loadIndex's verdict
+		s.gaps.Add(1)
+		s.listening.Store(false)
+		s.complete.Store(false)
+		s.mu.Unlock()
+		return
+	}
+	s.listening.Store(true)
+	s.askReload()
+}
+
+// Run keeps the replica's index of linked users whole until ctx ends:
+// it listens to the other replicas' announcements, and loads the index
+// from the store whenever announcements may have been missed (when it
+// starts listening, after a broken connection), when the index outgrew
+// its size, and every IndexRefresh. Until Run's first load, the
+// middleware looks up every sender it has not cached before the engine
+// runs.
+func (s *Service) Run(ctx context.Context) {
+	if s.cfg.Announcer != nil {
+		listened := make(chan struct{})
+		defer func() { <-listened }()
+		go func() {
+			defer close(listened)
+			s.cfg.Announcer.Listen(ctx, s.heard, s.heardState)
+		}()
+	} else {
+		s.listening.Store(true) // alone: nothing to miss
+		s.askReload()
+	}
+	refresh := time.NewTicker(s.cfg.IndexRefresh)
+	defer refresh.Stop()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.reload:
+		case <-refresh.C:
+		case <-retry:
+		}
+		retry = nil
+		if err := s.loadIndex(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "identity: index of linked users not loaded; senders not cached are looked up meanwhile", "err", err)
+			retry = time.After(10 * time.Second) // the store is down: do not hammer it
+		}
+	}
+}
+
+// loadIndex builds a new index from the store and puts it in place.
+func (s *Service) loadIndex(ctx context.Context) error {
+	if !s.listening.Load() {
+		return nil // the Announcer asks again once it listens
+	}
+	gaps := s.gaps.Load()
+	s.mu.Lock()
+	s.building = []Digest{}
+	s.mu.Unlock()
+	var ds []Digest
+	err := s.cfg.Store.Linked(ctx, func(p bot.Platform, account bot.AccountID, user bot.UserID) {
+		ds = append(ds, DigestOf(p, account, user))
+	})
+	if err != nil {
+		s.mu.Lock()
+		s.building = nil
+		s.mu.Unlock()
+		return fmt.Errorf("identity.loadIndex: %w", err)
+	}
+	b := newBloom(len(ds))
+	for _, d := range ds {
+		b.add(d)
+	}
+	s.mu.Lock()
+	for _, d := range s.building {
+		b.add(d)
+	}
+	s.building = nil
+	s.index.Store(b)
+	// A link another replica announced while the connection was down
+	// is in the store, but may have been saved after the scan read past
+	// it: only a load begun while listening, with no break since, is
+	// whole.
+	s.complete.Store(s.listening.Load() && s.gaps.Load() == gaps)
+	s.mu.Unlock()
+	// Not logged: it happens at start, every IndexRefresh and after each
+	// reconnection, in no request's name; only a failure is news.
+	return nil
 }
 
 // Gate wraps the outbox's send gate: a push queued for a user whose link
@@ -354,12 +705,10 @@ func (s *Service) Gate(next bot.SendGate) bot.SendGate {
 		to := p.Dest()
 		if to.UnionID == "" {
 			if k, ok := s.keyOf(to.Platform, to.Account, to.User); ok {
-				l, found, err := s.lookup(ctx, k)
-				switch {
-				case err != nil:
+				if unionID, err := s.linkOf(ctx, k); err != nil {
 					s.log.WarnContext(ctx, "identity: link lookup failed; push checked unlinked", "platform", k.p, "err", err)
-				case found && l.UnionID != "":
-					p = WithUnionID(p, l.UnionID).(bot.Push)
+				} else if unionID != "" {
+					p = WithUnionID(p, unionID).(bot.Push)
 				}
 			}
 		}
@@ -391,5 +740,8 @@ func WithUnionID(a bot.Action, unionID string) bot.Action {
 func (s *Service) Install(st *bot.Stack) error {
 	st.Use(s.Middleware())
 	st.WrapGate(s.Gate)
+	// Run keeps the index of linked users and listens to the other
+	// replicas' announcements.
+	st.Work(s.Run)
 	return nil
 }

@@ -4,6 +4,11 @@ import (
 	"context"
 
 	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,8 +24,11 @@ type memStore struct {
 	mu      sync.Mutex
 	links   map[string]identity.Link
 	lookups int
-	block   bool
-	fail    bool
+	// syncLookups are the lookups the middleware waited for.
+	syncLookups int
+	scans       int
+	block       bool
+	fail        bool
 }
 
 func newMemStore() *memStore { return &memStore{links: map[string]identity.Link{}} }
@@ -30,8 +38,12 @@ func k(p bot.Platform, a bot.AccountID, u bot.UserID) string {
 }
 
 func (m *memStore) Lookup(ctx context.Context, p bot.Platform, a bot.AccountID, u bot.UserID) (identity.Link, bool, error) {
+	sync := inMiddleware()
 	m.mu.Lock()
 	m.lookups++
+	if sync {
+		m.syncLookups++
+	}
 	block, fail := m.block, m.fail
 	l, ok := m.links[k(p, a, u)]
 	m.mu.Unlock()
@@ -50,6 +62,50 @@ func (m *memStore) Save(_ context.Context, l identity.Link) error {
 	defer m.mu.Unlock()
 	m.links[k(l.Platform, l.Account, l.User)] = l
 	return nil
+}
+
+func (m *memStore) Linked(_ context.Context, fn func(bot.Platform, bot.AccountID, bot.UserID)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.scans++
+	if m.fail {
+		return fmt.Errorf("mem: %w", bot.ErrUnavailable)
+	}
+	for _, l := range m.links {
+		if l.UnionID != "" {
+			fn(l.Platform, l.Account, l.User)
+		}
+	}
+	return nil
+}
+
+// inMiddleware reports whether the caller runs inside the middleware
+// (its resolve: the closure's own name changes when inlined),
+// on the event's own goroutine, rather than behind it.
+func inMiddleware() bool {
+	pc := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "identity.(*Service).resolve") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+func (m *memStore) syncLookupCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.syncLookups
+}
+
+func (m *memStore) lookupCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lookups
 }
 
 func (m *memStore) get(p bot.Platform, a bot.AccountID, u bot.UserID) (identity.Link, bool) {
@@ -319,6 +375,40 @@ func TestHangingPlatform(t *testing.T) {
 	}
 }
 
+// TestCrowdedLogsOnce: senders turned away while every fetch slot is
+// taken cost one warning, not one per message.
+func TestCrowdedLogsOnce(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	f := newFixture(t, func(c *identity.Config) {
+		c.MaxFetches = 1
+		c.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	})
+	f.wx.hang["o-slow"] = true
+	f.wx.started = make(chan bot.UserID, 10)
+	f.handle(t, ev(bot.WeChat, "gh", "o-slow", bot.KindMessage))
+	<-f.wx.started // the one slot is taken
+	for i := range 20 {
+		f.handle(t, ev(bot.WeChat, "gh", bot.UserID(fmt.Sprintf("o-%d", i)), bot.KindMessage))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "too many fetches"); n != 1 {
+		t.Errorf("%d warnings for 20 senders turned away, want 1:\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // TestFailPause: after a failure that may pass, no question starts on
 // that platform until FailPause has passed; then the next event asks
 // again. Other platforms are asked meanwhile.
@@ -454,19 +544,51 @@ func TestWithUnionID(t *testing.T) {
 	}
 }
 
-// BenchmarkMiddleware: the cost the middleware adds to an event whose
-// sender is linked (the store answers from memory).
+// BenchmarkMiddleware: what the middleware adds to an event, by what
+// the replica knows of the sender: linked and cached, unlinked and
+// cached, and never seen with the index complete (the platform paused,
+// so nothing starts behind the event). None touches the store.
 func BenchmarkMiddleware(b *testing.B) {
 	store := newMemStore()
-	_ = store.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o1", UnionID: "un-1", CheckedAt: t0})
-	svc := identity.New(identity.Config{Store: store, Fetchers: map[bot.Platform]identity.Fetcher{bot.WeChat: &fakeFetcher{}}, Now: func() time.Time { return t0 }})
+	_ = store.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o-linked", UnionID: "un-1", CheckedAt: t0})
+	_ = store.Save(b.Context(), identity.Link{Platform: bot.WeChat, Account: "gh", User: "o-alone", CheckedAt: t0})
+	paused := &fakeFetcher{errs: map[bot.UserID]error{"o-fail": fmt.Errorf("fake: %w", bot.ErrUnavailable)}}
+	svc := identity.New(identity.Config{Store: store, Fetchers: map[bot.Platform]identity.Fetcher{bot.WeChat: paused}, Now: func() time.Time { return t0 }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx)
+	for !svc.Indexed() {
+		time.Sleep(time.Millisecond)
+	}
 	h := bot.Chain(bot.HandlerFunc(func(context.Context, bot.Event) ([]bot.Action, error) { return nil, nil }), svc.Middleware())
-	e := ev(bot.WeChat, "gh", "o1", bot.KindMessage)
+	for _, u := range []bot.UserID{"o-linked", "o-alone", "o-fail"} {
+		_, _ = h.HandleEvent(b.Context(), ev(bot.WeChat, "gh", u, bot.KindMessage)) // cache them; pause the platform
+		svc.Wait()
+	}
+	for _, tc := range []struct {
+		name string
+		user func(i int) bot.UserID
+	}{
+		{"linked", func(int) bot.UserID { return "o-linked" }},
+		{"unlinked", func(int) bot.UserID { return "o-alone" }},
+		{"never seen", func(i int) bot.UserID { return bot.UserID("o-new-" + strconv.Itoa(i)) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			before := store.lookupCount()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := h.HandleEvent(b.Context(), ev(bot.WeChat, "gh", tc.user(i), bot.KindMessage)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(store.lookupCount()-before)/float64(b.N), "lookups/op")
+		})
+	}
+}
+
+func BenchmarkDigestOf(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := h.HandleEvent(b.Context(), e); err != nil {
-			b.Fatal(err)
-		}
+		identity.DigestOf(bot.WeChat, "wx5823bf96d3bd56c7", "oLVPpjqs9BhvzwPj5A-vTYAX3GLc")
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

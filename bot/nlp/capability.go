@@ -3,6 +3,7 @@ package nlp
 import (
 	"fmt"
 	"io/fs"
+	"slices"
 
 	"github.com/siyu-bot/siyu/bot"
 )
@@ -12,17 +13,25 @@ import (
 // the hand-over and the FAQ (layer 5).
 type Intents struct {
 	Model *Model
+	// Sure reports whether a reading is sure enough to act on alone (see
+	// Analyzer.Sure); nil: none is.
+	Sure func(label string, confidence float64) bool
+	// Confirm asks the hand-over's confirming question (see Handover).
+	Confirm *bot.Confirmations
 }
 
 // Install adds the intents capability to the stack. The hand-over comes
-// before the FAQ: whoever asks for a person gets one.
+// before the FAQ: whoever asks for a person gets one; the answer to its
+// question is a command, ahead of the keyword rules.
 func (c Intents) Install(st *bot.Stack) error {
 	if c.Model == nil {
 		return fmt.Errorf("nlp.Intents: no model")
 	}
 	st.Sections(IntentsSection{Labels: c.Model.Labels()}, FAQSection{})
-	st.Analyze(Analyzer{Model: c.Model})
-	st.Meaning(Handover{}, FAQStage{})
+	c.Confirm.Answers(func(sc *bot.Scripts, text string) bool { return slices.Contains(settings(sc).ConfirmWords, text) })
+	st.Analyze(Analyzer{Model: c.Model, Sure: c.Sure})
+	st.Command(HandoverConfirm{})
+	st.Meaning(Handover{Confirm: c.Confirm}, FAQStage{})
 	return nil
 }
 

@@ -15,11 +15,26 @@ import (
 	"time"
 )
 
-// TrainCommand is `siyu train`: it trains a model for every dataset under the
-// knowledge folder that has a train/ folder, reporting each epoch and
-// then accuracy, macro-F1 and a confusion table on a split kept apart
-// and on heldout/, and writes <dataset>.model beside the dataset.
-func TrainCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// DatasetOptions say how TrainCommand trains one dataset.
+type DatasetOptions struct {
+	// Background is the label of ordinary lines ("none" for risk;
+	// "other" by default) and Fillers the labels synthetic long lines are
+	// padded with.
+	Background string
+	Fillers    []string
+	// Detector, when set, makes the detector the dataset's evaluation
+	// reads through (SourceConfig.Detect) from the knowledge folder: risk
+	// is judged as its scanner decides, lexicons included.
+	Detector func(fsys fs.FS) (func(m *Model, minConfidence float64) func(string) []string, error)
+}
+
+// TrainCommand is `siyu train`: for every dataset under the knowledge
+// folder that has a train/ folder it reads the dataset's sources, reports
+// leave-one-source-out figures (worst source first), trains on every
+// source and writes <dataset>.model beside the dataset. datasets says how
+// a dataset other than the intents' is trained (risk's background label
+// and the detector its evaluation reads through).
+func TrainCommand(ctx context.Context, args []string, stdout, stderr io.Writer, datasets map[string]DatasetOptions) error {
 	fl := flag.NewFlagSet("train", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	dir := fl.String("knowledge", "knowledge", "the knowledge folder")
@@ -31,7 +46,9 @@ func TrainCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fl.Float64Var(&cfg.LearningRate, "lr", 0.01, "Adam step size")
 	fl.Float64Var(&cfg.LabelSmoothing, "smoothing", 0, "label smoothing (spreads confidences, costs accuracy)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
-	split := fl.Float64("split", 0.1, "fraction of each label kept apart for measuring")
+	fl.IntVar(&cfg.MinCount, "mincount", 1, "drop features found in fewer training lines (a smaller model)")
+	long := fl.Float64("long", 0.3, "synthetic long lines per training line (ordinary clauses joined with a line); negative: none")
+	balance := fl.Int("balance", 1500, "least weight in lines of a source other than the seed (its lines repeated up to 4 times); 0: none")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +66,7 @@ func TrainCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if st, err := fs.Stat(fsys, name+"/train"); err != nil || !st.IsDir() {
 			continue
 		}
-		if err := trainDataset(ctx, stdout, fsys, *dir, name, cfg, *split); err != nil {
+		if err := trainDataset(ctx, stdout, fsys, *dir, name, cfg, *balance, *long, datasets[name]); err != nil {
 			return fmt.Errorf("train %s: %w", name, err)
 		}
 		trained++
@@ -60,54 +77,56 @@ func TrainCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name string, cfg TrainConfig, split float64) error {
-	all, err := ReadDataset(fsys, name+"/train")
+func trainDataset(ctx context.Context, out io.Writer, fsys fs.FS, dir, name string, cfg TrainConfig, balance int, long float64, opt DatasetOptions) error {
+	sources, err := ReadSources(fsys, name)
 	if err != nil {
 		return err
 	}
-	train, valid := Split(all, split, cfg.Seed)
-	fmt.Fprintf(out, "== %s: %d examples, %d labels; training on %d, %d kept apart\n", name, len(all), len(labelsOf(all)), len(train), len(valid))
+	sc := SourceConfig{Train: cfg, Background: "other", Fillers: []string{"greeting", "other"}, Balance: balance, Long: long}
+	if opt.Background != "" {
+		sc.Background, sc.Fillers = opt.Background, opt.Fillers
+	}
+	if opt.Detector != nil {
+		if sc.Detect, err = opt.Detector(fsys); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
-	cfg.Valid = valid
-	cfg.Progress = func(s EpochStats) {
-		fmt.Fprintf(out, "epoch %2d/%d  loss %.4f  split accuracy %.3f  (%s)\n", s.Epoch, s.Epochs, s.Loss, s.ValidAccuracy, time.Since(start).Round(time.Millisecond))
+	sc.Progress = func(msg string) {
+		fmt.Fprintf(out, "-- %s: %s (%s)\n", name, msg, time.Since(start).Round(time.Millisecond))
 	}
-	m, err := Train(ctx, train, cfg)
+	for _, s := range sources {
+		fmt.Fprintf(out, "== %s: source %-10s train %5d  fit %4d  report %4d\n", name, s.Name, len(s.Train), len(s.Fit), len(s.Report))
+	}
+	ev, err := LeaveOneSourceOut(ctx, sources, sc)
 	if err != nil {
 		return err
 	}
-	classify := func(t string) string { l, _ := m.Classify(Canonical(t)); return l }
-	fmt.Fprintf(out, "-- %s: split kept apart\n", name)
-	if err := Evaluate(m.Labels(), valid, classify).Write(out); err != nil {
+	if err := ev.Write(out); err != nil {
 		return err
 	}
+	sc.Progress("training on every source")
+	raw, err := TrainSources(ctx, sources, sc)
+	if err != nil {
+		return err
+	}
+	temp := ev.Temperature
+	if len(ev.Folds) == 0 && len(sources[0].Fit) > 0 {
+		// One source: no fold to fit on; calib/ was written apart.
+		temp = FitTemperature(raw, sources[0].Fit)
+		fmt.Fprintf(out, "-- %s: one source: temperature %.3f fitted on calib/, no sure thresholds\n", name, temp)
+	}
+	m := raw.WithTemperature(temp).WithSureThresholds(ev.Sure)
 	held, err := readKnown(fsys, name+"/heldout", m, out)
 	if err != nil {
 		return err
 	}
 	if held != nil {
-		fmt.Fprintf(out, "-- %s: heldout/ (written apart from train/)\n", name)
+		classify := func(t string) string { l, _ := m.Classify(Canonical(t)); return l }
+		fmt.Fprintf(out, "-- %s: the shipped model on heldout/ (the seed's own held-out lines, never trained on)\n", name)
 		if err := Evaluate(m.Labels(), held, classify).Write(out); err != nil {
 			return err
 		}
-	}
-	// Temperature scaling on lines the model never learned from: calib/
-	// when the dataset has it (written apart, like heldout/, so it shows
-	// how sure the model should be on new text), else the split kept
-	// apart (near-copies of training lines: it barely moves the
-	// temperature). Never on heldout/, which judges the result.
-	calib, err := readKnown(fsys, name+"/calib", m, out)
-	if err != nil {
-		return err
-	}
-	fitOn := "calib/"
-	if calib == nil {
-		calib, fitOn = valid, "the split kept apart"
-	}
-	raw := m
-	m = raw.WithTemperature(FitTemperature(raw, calib))
-	fmt.Fprintf(out, "-- %s: temperature %.3f, fitted on %s (%d lines)\n", name, m.Temperature(), fitOn, len(calib))
-	if held != nil {
 		k := len(m.Labels())
 		for _, v := range []struct {
 			what string
@@ -161,14 +180,4 @@ func readKnown(fsys fs.FS, dir string, m *Model, out io.Writer) ([]Example, erro
 		fmt.Fprintf(out, "-- %s/%s.txt: %d lines left out, the model does not learn %q\n", dir, l, skipped[l], l)
 	}
 	return kept, nil
-}
-
-func labelsOf(es []Example) []string {
-	var out []string
-	for _, e := range es {
-		if !slices.Contains(out, e.Label) {
-			out = append(out, e.Label)
-		}
-	}
-	return out
 }

@@ -37,6 +37,51 @@ type Model struct {
 	// fitted after training on the split kept apart (FitTemperature), it
 	// makes confidences match how often the model is right. 1: as trained.
 	temp float32
+	// sure holds, per label, the least calibrated confidence at which
+	// the label was right at least 99% of the time on text from sources
+	// the model never learned from (FitSureThresholds); above 1, or nil:
+	// never sure on its own.
+	sure []float32
+}
+
+// neverSure is the sure threshold of a label that no confidence makes
+// sure.
+const neverSure = 2
+
+// SureThreshold returns the least confidence at which the model's label
+// was right at least 99% of the time on leave-one-source-out text, and
+// false when no confidence was (or the model file has no thresholds, as
+// before format version 4). Anything that changes a customer's state or
+// alerts staff on the model's word alone should ask for it.
+func (m *Model) SureThreshold(label string) (float64, bool) {
+	i := slices.Index(m.labels, label)
+	if i < 0 || m.sure == nil || m.sure[i] > 1 {
+		return 0, false
+	}
+	return float64(m.sure[i]), true
+}
+
+// IsSure reports whether confidence, a calibrated confidence of this
+// model for label, reaches the label's sure threshold.
+func (m *Model) IsSure(label string, confidence float64) bool {
+	t, ok := m.SureThreshold(label)
+	return ok && confidence >= t
+}
+
+// WithSureThresholds returns a copy of the model (sharing its weights)
+// with these sure thresholds, by label; a label without one is never
+// sure. Thresholds belong to a temperature: set them after
+// WithTemperature.
+func (m *Model) WithSureThresholds(th map[string]float64) *Model {
+	c := *m
+	c.sure = make([]float32, len(m.labels))
+	for i, l := range m.labels {
+		c.sure[i] = neverSure
+		if t, ok := th[l]; ok && t > 0 && t <= 1 {
+			c.sure[i] = float32(t)
+		}
+	}
+	return &c
 }
 
 // Temperature returns the temperature the model's logits are divided by
@@ -243,9 +288,13 @@ func (m *Model) CheckLabels(labels []string) error {
 // mean of many rows averages the rounding out; TestSaveLoad checks).
 // Version 3 adds the temperature (a float32 after the hidden size);
 // version 2 files, written before calibration, still load, with
-// temperature 1 (their confidences are as sharp as trained).
+// temperature 1 (their confidences are as sharp as trained). Version 4
+// adds the sure thresholds after the temperature: a count (0 or the
+// number of labels), then one float32 per label; version 3 files load
+// without them (never sure on the model's word alone).
 const (
-	modelMagic   = "SIYUNLP\x03"
+	modelMagic   = "SIYUNLP\x04"
+	modelMagicV3 = "SIYUNLP\x03"
 	modelMagicV2 = "SIYUNLP\x02"
 )
 
@@ -263,6 +312,7 @@ func (m *Model) Save(w io.Writer) error {
 	var t4 [4]byte
 	binary.LittleEndian.PutUint32(t4[:], math.Float32bits(m.temp))
 	bw.Write(t4[:])
+	putFloats(bw, m.sure)
 	rows := m.Features()
 	putUvarint(bw, uint64(rows))
 	// Feature hashes by row, delta-coded in increasing order: rows are
@@ -330,7 +380,7 @@ func ReadLabels(r io.Reader) ([]string, error) {
 	return labels, nil
 }
 
-// readHeader reads the magic and the labels; version is 2 or 3.
+// readHeader reads the magic and the labels; version is 2, 3 or 4.
 func readHeader(br *bufio.Reader) (labels []string, version int, err error) {
 	magic := make([]byte, len(modelMagic))
 	if _, err := io.ReadFull(br, magic); err != nil {
@@ -338,6 +388,8 @@ func readHeader(br *bufio.Reader) (labels []string, version int, err error) {
 	}
 	switch string(magic) {
 	case modelMagic:
+		version = 4
+	case modelMagicV3:
 		version = 3
 	case modelMagicV2:
 		version = 2
@@ -396,6 +448,23 @@ func loadModel(br *bufio.Reader) (*Model, error) {
 			err = corrupt(err)
 		} else if m.temp = math.Float32frombits(binary.LittleEndian.Uint32(t4[:])); !(m.temp > 0) || math.IsInf(float64(m.temp), 0) {
 			err = corrupt(fmt.Errorf("temperature %v", m.temp))
+		}
+	}
+	if err == nil && version >= 4 {
+		var n uint64
+		if n, err = getUvarint(br, 1<<10); err == nil && n != 0 {
+			if n != uint64(len(labels)) {
+				err = corrupt(fmt.Errorf("%d sure thresholds for %d labels", n, len(labels)))
+			} else {
+				m.sure = make([]float32, n)
+				raw := make([]byte, 4*n)
+				if _, err = io.ReadFull(br, raw); err != nil {
+					err = corrupt(err)
+				}
+				for i := range m.sure {
+					m.sure[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+				}
+			}
 		}
 	}
 	if err == nil {

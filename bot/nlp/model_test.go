@@ -198,14 +198,15 @@ func TestLoadVersion2(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Version 3 writes the temperature's four bytes right after the
-	// uvarints of dim and hidden (one byte each here).
+	// uvarints of dim and hidden (one byte each here); version 4 then the
+	// count of sure thresholds (0 here: one byte).
 	data := buf.Bytes()
 	hdr := len(modelMagic) + 1
 	for _, l := range m.Labels() {
 		hdr += 1 + len(l)
 	}
 	hdr += 2
-	v2 := append(append([]byte(modelMagicV2), data[len(modelMagic):hdr]...), data[hdr+4:]...)
+	v2 := append(append([]byte(modelMagicV2), data[len(modelMagic):hdr]...), data[hdr+4+1:]...)
 	got, err := LoadModel(bytes.NewReader(v2))
 	if err != nil {
 		t.Fatalf("LoadModel(version 2) err = %v, want nil", err)
@@ -219,5 +220,81 @@ func TestLoadVersion2(t *testing.T) {
 		if l1 != l2 || math.Abs(c1-c2) > 0.01 {
 			t.Errorf("%q: version 2 file says %s %.4f, want %s %.4f", e.Text, l2, c2, l1, c1)
 		}
+	}
+}
+
+// TestSureThresholds checks that a model's sure thresholds survive Save
+// and LoadModel, that a label without one is never sure, and that a
+// version 3 file (before thresholds) loads with none.
+func TestSureThresholds(t *testing.T) {
+	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = m.WithTemperature(2).WithSureThresholds(map[string]float64{"checkin": 0.9, "coupon": 0.75})
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadModel(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		label string
+		conf  float64
+		want  bool
+	}{
+		{name: "above", label: "checkin", conf: 0.95, want: true},
+		{name: "at", label: "coupon", conf: 0.75, want: true},
+		{name: "below", label: "checkin", conf: 0.89, want: false},
+		{name: "no threshold", label: "other", conf: 1, want: false},
+		{name: "unknown label", label: "refund", conf: 1, want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if g := got.IsSure(tc.label, tc.conf); g != tc.want {
+				t.Errorf("IsSure(%s, %v) = %v, want %v", tc.label, tc.conf, g, tc.want)
+			}
+		})
+	}
+	if th, ok := got.SureThreshold("checkin"); !ok || math.Abs(th-0.9) > 1e-6 {
+		t.Errorf("SureThreshold(checkin) = %v, %v; want 0.9, true", th, ok)
+	}
+	// Version 3: the same file without the thresholds (count and four
+	// floats of three labels) and with the old magic.
+	data := buf.Bytes()
+	hdr := len(modelMagic) + 1
+	for _, l := range m.Labels() {
+		hdr += 1 + len(l)
+	}
+	hdr += 2 + 4
+	v3 := append(append([]byte(modelMagicV3), data[len(modelMagic):hdr]...), data[hdr+1+4*len(m.Labels()):]...)
+	old, err := LoadModel(bytes.NewReader(v3))
+	if err != nil {
+		t.Fatalf("LoadModel(version 3) err = %v, want nil", err)
+	}
+	if _, ok := old.SureThreshold("checkin"); ok || old.Temperature() != 2 {
+		t.Errorf("version 3: threshold %v, temperature %v; want none, 2", ok, old.Temperature())
+	}
+}
+
+// TestTrainMinCount checks that MinCount drops the features of fewer
+// training lines than it, and that the model still reads its lines.
+func TestTrainMinCount(t *testing.T) {
+	all, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 30, Seed: 7, FeatureDropout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 30, Seed: 7, FeatureDropout: -1, MinCount: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pruned.Features() >= all.Features() || pruned.Features() == 0 {
+		t.Errorf("features: %d with MinCount 2, %d without; want fewer, not none", pruned.Features(), all.Features())
+	}
+	if got, _ := pruned.Classify(Canonical("我要签到")); got != "checkin" {
+		t.Errorf("Classify(我要签到) = %s with MinCount 2, want checkin", got)
 	}
 }

@@ -21,6 +21,13 @@ type Settings struct {
 	HandoverIntent string
 	HandoverReply  []string
 	AlertTitle     string
+	// SureConfidence is the brand's own threshold for handing over on the
+	// intent alone (0: off, only a reading the classifier marks sure,
+	// bot.Turn.SureAt); from MinConfidence up to it a 1:1 message is
+	// asked ConfirmReply, and one of ConfirmWords hands over.
+	SureConfidence float64
+	ConfirmReply   string
+	ConfirmWords   []string
 }
 
 // DefaultSettings are the settings of scripts without an intents:
@@ -33,6 +40,10 @@ func DefaultSettings() *Settings {
 		HandoverIntent: "human_agent",
 		HandoverReply:  []string{"好的，已为你转接人工客服，工作人员会尽快回复你，请稍候～"},
 		AlertTitle:     "客户请求人工客服",
+		// Staff alerted by a misread line stop trusting alerts: a reading
+		// that is not sure asks first.
+		ConfirmReply: "需要为你转接人工客服吗？回复「人工」即可转接～",
+		ConfirmWords: []string{"人工", "转人工", "人工客服"},
 	}
 }
 
@@ -50,7 +61,8 @@ func (IntentsSection) Key() string { return "intents" }
 
 // Parse decodes one file's intents: mapping.
 func (IntentsSection) Parse(p *bot.SectionParser, n *yaml.Node) any {
-	entries, _ := p.Mapping(n, "intents", "min_confidence", "handover_intent", "handover_reply", "alert_title")
+	entries, _ := p.Mapping(n, "intents", "min_confidence", "handover_intent", "handover_reply", "alert_title",
+		"sure_confidence", "confirm_reply", "confirm_words")
 	s := DefaultSettings()
 	for _, e := range entries {
 		switch e.Key {
@@ -75,6 +87,22 @@ func (IntentsSection) Parse(p *bot.SectionParser, n *yaml.Node) any {
 		case "alert_title":
 			if v, ok := p.Text(e.Value, "intents.alert_title"); ok && v != "" {
 				s.AlertTitle = v
+			}
+		case "sure_confidence":
+			if v, ok := p.SureConfidence(e.Value, "intents.sure_confidence"); ok {
+				s.SureConfidence = v
+			}
+		case "confirm_reply":
+			if v, ok := p.Text(e.Value, "intents.confirm_reply"); ok {
+				if v == "" {
+					p.Errorf(e.Value, "intents.confirm_reply: empty")
+					continue
+				}
+				s.ConfirmReply = v
+			}
+		case "confirm_words":
+			if v, ok := p.Keywords(e.Value, "intents.confirm_words"); ok {
+				s.ConfirmWords = v
 			}
 		}
 	}

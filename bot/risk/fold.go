@@ -22,10 +22,14 @@ type folded struct {
 	// and the like, or a line break) in the input: digit runs end there,
 	// so "29，13800138000" is a price and a phone, not one number.
 	cut []bool
+	// gap marks output bytes preceded by any dropped input character (a
+	// space, a dash, a strong separator): where a digit run may join two
+	// numbers ("房间3 13812345678"), findPII also tries its pieces.
+	gap []bool
 }
 
 func (f *folded) reset() {
-	f.text, f.start, f.end, f.cut = f.text[:0], f.start[:0], f.end[:0], f.cut[:0]
+	f.text, f.start, f.end, f.cut, f.gap = f.text[:0], f.start[:0], f.end[:0], f.cut[:0], f.gap[:0]
 }
 
 // Fold returns s in the form risk lexicons are matched in, with the
@@ -60,23 +64,24 @@ func Fold(s string) string {
 // foldInto folds s into f (reset first), recording spans.
 func foldInto(f *folded, s string) {
 	f.reset()
-	cut := false
+	cut, gap := false, false
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			i++
 			switch {
 			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-				f.add(rune(c), i-1, i, cut)
-				cut = false
+				f.add(rune(c), i-1, i, cut, gap)
+				cut, gap = false, false
 			case 'A' <= c && c <= 'Z':
-				f.add(rune(c+'a'-'A'), i-1, i, cut)
-				cut = false
+				f.add(rune(c+'a'-'A'), i-1, i, cut, gap)
+				cut, gap = false, false
 			case c == '+':
-				f.add('加', i-1, i, cut)
-				cut = false
+				f.add('加', i-1, i, cut, gap)
+				cut, gap = false, false
 			default:
 				cut = cut || isStrongSeparator(rune(c))
+				gap = true
 			}
 			continue
 		}
@@ -86,8 +91,10 @@ func foldInto(f *folded, s string) {
 		if isCJK(r) {
 			// No compatibility form: skip the NFKC lookup.
 			if out, ok := foldRune(r); ok {
-				f.add(out, from, to, cut)
-				cut = false
+				f.add(out, from, to, cut, gap)
+				cut, gap = false, false
+			} else {
+				gap = true
 			}
 			continue
 		}
@@ -100,24 +107,26 @@ func foldInto(f *folded, s string) {
 				dr, ds := utf8.DecodeRune(d[j:])
 				j += ds
 				if out, ok := foldRune(dr); ok {
-					f.add(out, from, to, cut)
-					cut = false
+					f.add(out, from, to, cut, gap)
+					cut, gap = false, false
 				} else {
 					cut = cut || isStrongSeparator(dr)
+					gap = true
 				}
 			}
 			continue
 		}
 		if out, ok := foldRune(r); ok {
-			f.add(out, from, to, cut)
-			cut = false
+			f.add(out, from, to, cut, gap)
+			cut, gap = false, false
 		} else {
 			cut = cut || isStrongSeparator(r)
+			gap = true
 		}
 	}
 }
 
-func (f *folded) add(r rune, from, to int, cut bool) {
+func (f *folded) add(r rune, from, to int, cut, gap bool) {
 	n := len(f.text)
 	// A repeated Chinese character is one ("加加微微信信" → 加微信): the
 	// stutter that splits a word without a separator. Digits and letters
@@ -135,7 +144,8 @@ func (f *folded) add(r rune, from, to int, cut bool) {
 		f.start = append(f.start, int32(from))
 		f.end = append(f.end, int32(to))
 		f.cut = append(f.cut, cut)
-		cut = false
+		f.gap = append(f.gap, gap)
+		cut, gap = false, false
 	}
 }
 

@@ -293,55 +293,94 @@ func (lx *Lexicon) matchCombos(f *folded, orig string, source string, hits []Hit
 	// Drop parts glued to letters or digits, as plain terms are.
 	kept := ms[:0]
 	for _, m := range ms {
-		if lx.partTerms[m.PatternID].fits(f, m) {
+		if lx.partTerms[m.PatternID].fits(f, m) && len(kept) < maxComboParts {
 			kept = append(kept, m)
 		}
 	}
+	// Each combination once, however many of its parts matched.
+	var cbuf [64]int32
+	cands := cbuf[:0]
 	for _, m := range kept {
-		for _, ci := range lx.partCombos[m.PatternID] {
-			cb := lx.combos[ci]
-			if i := indexOf(hits, cb.cat); i >= 0 && hits[i].Severity >= cb.sev {
-				continue
-			}
-			first, last, ok := cb.find(kept)
-			if !ok {
-				continue
-			}
-			s1, e1 := int(f.start[first.Start]), int(f.end[first.End-1])
-			s2, e2 := int(f.start[last.Start]), int(f.end[last.End-1])
-			ev := evidence(orig[s1:e1])
-			if s2 >= e1 {
-				ev += "…" + evidence(orig[s2:e2])
-			}
-			hits = addHit(hits, Hit{Category: cb.cat, Severity: cb.sev, Source: source, Evidence: ev, Start: s1, End: max(e1, e2)})
+		cands = append(cands, lx.partCombos[m.PatternID]...)
+	}
+	slices.Sort(cands)
+	for _, ci := range slices.Compact(cands) {
+		cb := lx.combos[ci]
+		if i := indexOf(hits, cb.cat); i >= 0 && hits[i].Severity >= cb.sev {
+			continue
 		}
+		first, last, ok := cb.find(f.text, kept)
+		if !ok {
+			continue
+		}
+		s1, e1 := int(f.start[first.Start]), int(f.end[first.End-1])
+		s2, e2 := int(f.start[last.Start]), int(f.end[last.End-1])
+		ev := evidence(orig[s1:e1])
+		if s2 >= e1 {
+			ev += "…" + evidence(orig[s2:e2])
+		}
+		hits = addHit(hits, Hit{Category: cb.cat, Severity: cb.sev, Source: source, Evidence: ev, Start: s1, End: max(e1, e2)})
 	}
 	return hits
 }
 
-// find reports whether every group of cb has a part among ms, with the
-// first and the last of the parts found.
-func (cb combo) find(ms []ahocorasick.Match) (first, last ahocorasick.Match, ok bool) {
-	first.Start = -1
-	for _, g := range cb.groups {
-		found := false
-		for _, m := range ms {
-			if slices.Contains(g, int32(m.PatternID)) {
-				if first.Start < 0 || m.Start < first.Start {
-					first = m
-				}
-				if m.End > last.End {
-					last = m
-				}
-				found = true
-				break
+// maxComboSpan bounds, in runes of folded text, the stretch a
+// combination's parts must all lie in: in a long post, 私我 in one
+// sentence and 便宜 forty characters later are two ideas, not one offer.
+// A combination is one idea said in one breath: 24 runes hold every
+// combination line of the shipped lexicons' examples.
+const maxComboSpan = 24
+
+// maxComboParts bounds the part matches a combination is looked for
+// among: a 64 KiB wall of text must not cost quadratic time.
+const maxComboParts = 512
+
+// find reports whether every group of cb has a part among ms within one
+// stretch of maxComboSpan runes of text, with the first and the last of
+// the parts found there.
+func (cb combo) find(text []byte, ms []ahocorasick.Match) (first, last ahocorasick.Match, ok bool) {
+	// The combination's own parts, each with the groups it belongs to:
+	// few, so the windows below cost little.
+	type part struct {
+		m      ahocorasick.Match
+		groups uint64
+	}
+	var buf [16]part
+	own := buf[:0]
+	for _, m := range ms {
+		var g uint64
+		for i, grp := range cb.groups {
+			if i < 64 && slices.Contains(grp, int32(m.PatternID)) {
+				g |= 1 << i
 			}
 		}
-		if !found {
-			return first, last, false
+		if g != 0 {
+			own = append(own, part{m, g})
 		}
 	}
-	return first, last, true
+	full := uint64(1)<<min(len(cb.groups), 63) - 1
+	for _, a := range own {
+		// The stretch starts at a's start and runs maxComboSpan runes.
+		limit := a.m.Start
+		for n := 0; n < maxComboSpan && limit < len(text); n++ {
+			_, size := utf8.DecodeRune(text[limit:])
+			limit += size
+		}
+		var have uint64
+		first, last = a.m, a.m
+		for _, p := range own {
+			if p.m.Start >= a.m.Start && p.m.End <= limit {
+				have |= p.groups
+				if p.m.End > last.End {
+					last = p.m
+				}
+			}
+		}
+		if have == full {
+			return first, last, true
+		}
+	}
+	return first, last, false
 }
 
 // fits reports whether match m of t stands on its own in f: see edges and

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Personal-data detectors. Numbers are read from the folded text, where
@@ -42,9 +44,12 @@ func findPII(f *folded, orig string, now time.Time, hits []Hit) []Hit {
 		if j-i == 17 && j < len(t) && t[j] == 'x' && !f.cut[j] {
 			j++
 		}
-		if kind, masked := classifyNumber(t[i:j], now); kind != "" && !(kind != KindIDCard && afterOrderWord(t[:i])) {
-			start, end := int(f.start[i]), int(f.end[j-1])
-			hits = append(hits, Hit{Category: PII, Severity: severityOf(kind), Source: SourcePII, Kind: kind, Evidence: masked, Start: start, End: end})
+		if kind, masked := classifyNumber(t[i:j], now); kind != "" {
+			if kind == KindIDCard || !afterOrderWord(t[:i]) {
+				hits = append(hits, numberHit(f, i, j, kind, masked))
+			}
+		} else {
+			hits = findInPieces(f, i, j, now, hits)
 		}
 		i = j
 	}
@@ -52,6 +57,55 @@ func findPII(f *folded, orig string, now time.Time, hits []Hit) []Hit {
 		hits = findEmails(orig, hits)
 	}
 	return findPassports(orig, hits)
+}
+
+func numberHit(f *folded, i, j int, kind, masked string) Hit {
+	return Hit{Category: PII, Severity: severityOf(kind), Source: SourcePII, Kind: kind, Evidence: masked, Start: int(f.start[i]), End: int(f.end[j-1])}
+}
+
+// maxPieces bounds how many separated pieces of one digit run
+// findInPieces combines: a phone number or a card is at most five
+// groups, and a run of hundreds of pieces would cost their square.
+const maxPieces = 12
+
+// findInPieces looks for personal numbers inside the digit run t[i:j]
+// that is none as a whole, where the customer separated its pieces
+// ("房间3 13812345678" folds to one 12-digit run): the longest span of
+// whole pieces that is a number, from the left.
+func findInPieces(f *folded, i, j int, now time.Time, hits []Hit) []Hit {
+	var bounds [maxPieces + 1]int
+	bounds[0] = i
+	n := 1
+	for k := i + 1; k < j && n < maxPieces; k++ {
+		if f.gap[k] {
+			bounds[n] = k
+			n++
+		}
+	}
+	if n == 1 {
+		return hits // no separator inside: nothing to split
+	}
+	bounds[n] = j
+	for s := 0; s < n && len(hits) < maxHits; {
+		found := false
+		for e := n; e > s; e-- {
+			from, to := bounds[s], bounds[e]
+			if to-from < 10 || to-from > 19 { // the lengths classifyNumber knows
+				continue
+			}
+			kind, masked := classifyNumber(f.text[from:to], now)
+			if kind == "" || kind != KindIDCard && afterOrderWord(f.text[:from]) {
+				continue
+			}
+			hits = append(hits, numberHit(f, from, to, kind, masked))
+			s, found = e, true
+			break
+		}
+		if !found {
+			s++
+		}
+	}
+	return hits
 }
 
 // classifyNumber says which kind of personal number d is, with its
@@ -239,9 +293,13 @@ func mask(d []byte, keep, tail int) string {
 }
 
 // MaskText returns text with the evidence of every pii hit that Scan
-// found in it replaced by its masked form: what is stored for staff to
-// read.
-func MaskText(text string, hits []Hit) string {
+// found in it replaced by its masked form, and every other run of
+// MaskDigits or more digits starred: what is stored for staff to read.
+func MaskText(text string, hits []Hit) string { return MaskNumbers(maskHits(text, hits)) }
+
+// maskHits returns text with the evidence of every pii hit replaced by
+// its masked form.
+func maskHits(text string, hits []Hit) string {
 	var b strings.Builder
 	last := 0
 	for _, h := range sortedPII(hits) {
@@ -257,6 +315,104 @@ func MaskText(text string, hits []Hit) string {
 	}
 	b.WriteString(text[last:])
 	return b.String()
+}
+
+// MaskDigits is the shortest run of digits MaskNumbers stars: a
+// landline without its area code has 7. Shorter numbers (prices, room
+// numbers, quantities) stay readable.
+const MaskDigits = 7
+
+// MaskNumbers stars every digit of each run of MaskDigits or more digits
+// in s, whatever the detectors made of it: a number they do not
+// recognise (joined to another, an unknown format) may still be
+// someone's phone. Runs are read as findPII reads them (Chinese and
+// full-width digits count; spaces and dashes inside a number do not end
+// it; clause punctuation and a masking star do), and each digit is
+// starred where the customer wrote it, its separators kept.
+func MaskNumbers(s string) string {
+	if !mayHoldRun(s) {
+		return s
+	}
+	var f folded
+	foldInto(&f, s)
+	t := f.text
+	var spans [][2]int32 // input spans to star, in order
+	for i := 0; i < len(t); {
+		if !isDigit(t[i]) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(t) && isDigit(t[j]) && !f.cut[j] && !starBetween(s, &f, j) {
+			j++
+		}
+		if j-i >= MaskDigits {
+			for k := i; k < j; k++ {
+				if n := len(spans); n > 0 && spans[n-1][0] == f.start[k] {
+					continue // one rune folded to several digits (⑽)
+				}
+				spans = append(spans, [2]int32{f.start[k], f.end[k]})
+			}
+		}
+		i = j
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for _, sp := range spans {
+		b.WriteString(s[last:sp[0]])
+		b.WriteByte('*')
+		last = int(sp[1])
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// starBetween reports whether a star (a masked digit) lies in s between
+// the runes that produced output bytes j-1 and j of f.
+func starBetween(s string, f *folded, j int) bool {
+	from, to := f.end[j-1], f.start[j]
+	return from < to && strings.IndexByte(s[from:to], '*') >= 0
+}
+
+// mayHoldRun reports whether s may hold a run of MaskDigits digits: a
+// cheap count of the runes that may fold to a digit, which spares most
+// evidence (a few Chinese words) its folding.
+func mayHoldRun(s string) bool {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			if isDigit(byte(r)) {
+				n++
+			}
+		case isCJK(r):
+			if _, ok := digitOf(r); ok {
+				n++
+			}
+		case !unicode.IsPunct(r) && !unicode.IsSpace(r):
+			n += 2 // full-width, circled (⑩ is two) and other scripts' digits
+		}
+	}
+	return n >= MaskDigits
+}
+
+// MaskPII returns text with the personal data the detectors find in it
+// masked as risk events mask it (138****8000): for lines kept to train
+// on, which must never hold a customer's numbers. Unlike MaskText it
+// leaves the digit runs the detectors do not recognise to the caller
+// (bot/feedback replaces them with a placeholder the models can learn).
+func (s *Scanner) MaskPII(text string) string {
+	if text == "" {
+		return text
+	}
+	f := s.pool.Get().(*folded)
+	defer s.pool.Put(f)
+	foldInto(f, text)
+	return maskHits(text, findPII(f, text, s.cfg.Now(), nil))
 }
 
 func sortedPII(hits []Hit) []Hit {

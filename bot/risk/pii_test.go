@@ -28,6 +28,12 @@ func TestPII(t *testing.T) {
 		{name: "mobile too long", text: "138001380001", kind: ""},
 		{name: "mobile too short", text: "1380013800", kind: ""},
 		{name: "price then mobile", text: "29，13800138000", kind: KindMobile, evidence: "138****8000"},
+		{name: "room then mobile", text: "加我薇信 房间3 13812345678", kind: KindMobile, evidence: "138****5678"},
+		{name: "room then mobile spaced", text: "房间 3 138 1234 5678", kind: KindMobile, evidence: "138****5678"},
+		{name: "mobile then quantity", text: "13812345678 2杯", kind: KindMobile, evidence: "138****5678"},
+		{name: "two numbers joined", text: "3 13812345678 6", kind: KindMobile, evidence: "138****5678"},
+		{name: "order word then joined", text: "订单 3 13800138000", kind: ""},
+		{name: "date and time joined", text: "2026 11 26 14 30", kind: ""},
 		{name: "landline beijing", text: "座机010-62345678", kind: KindLandline, evidence: "010******78"},
 		{name: "landline 4-digit area", text: "0571 8765432", kind: KindLandline, evidence: "057******32"},
 		{name: "landline bad subscriber", text: "010-12345678", kind: ""},
@@ -89,5 +95,46 @@ func TestMaskText(t *testing.T) {
 	want := "电话 138****8000，身份证110*************2x"
 	if got != want {
 		t.Errorf("MaskText = %q, want %q", got, want)
+	}
+}
+
+// TestMaskNumbers: whatever the detectors made of a message, no run of 7
+// or more digits reaches stored text, however the customer wrote it.
+func TestMaskNumbers(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+	}{
+		{"unknown 13-digit number", "我的号 3138123456789", "我的号 *************"},
+		{"number the detectors skip", "订单号 2024091800123456789 到了吗", "订单号 ******************* 到了吗"},
+		{"separators kept", "138-0013-8000", "***-****-****"},
+		{"chinese digits", "一三八零零一三八零零零", "***********"},
+		{"seven digits", "分机 1234567", "分机 *******"},
+		{"six digits stay", "验证码 123456", "验证码 123456"},
+		{"prices stay", "这杯38元，两杯66", "这杯38元，两杯66"},
+		{"clause punctuation ends a run", "29，1380013", "29，*******"},
+		{"masked evidence stays", "138****8000", "138****8000"},
+		{"one rune, several digits", "⑩⑩⑩⑩", "****"},
+		{"no digits", "你好", "你好"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MaskNumbers(tc.text); got != tc.want {
+				t.Errorf("MaskNumbers(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestMaskTextJoinedNumber: the message, a room number and a phone
+// joined by folding, is stored masked.
+func TestMaskTextJoinedNumber(t *testing.T) {
+	s := NewScanner(nil, ScannerConfig{Now: testNow})
+	for _, tc := range []struct{ text, want string }{
+		{"加我薇信 房间3 13812345678", "加我薇信 房间3 138****5678"},
+		{"加我薇信 房间313812345678", "加我薇信 房间************"},
+	} {
+		if got := MaskText(tc.text, s.Scan(tc.text)); got != tc.want {
+			t.Errorf("MaskText(%q) = %q, want %q", tc.text, got, tc.want)
+		}
 	}
 }

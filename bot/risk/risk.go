@@ -158,6 +158,9 @@ type Hit struct {
 	// Start and End are the evidence's byte span in the scanned text
 	// (both 0 for a model hit).
 	Start, End int
+	// Confidence is a model hit's calibrated confidence (0 for words and
+	// detectors, which point at their evidence).
+	Confidence float64
 }
 
 // Classifier is the model that reads what the lexicons miss (fraud

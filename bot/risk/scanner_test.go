@@ -147,3 +147,127 @@ func BenchmarkScan(b *testing.B) {
 		})
 	}
 }
+
+// TestClauses checks how a message is cut into the clauses the model
+// reads one by one: short pieces join their neighbour, long runs are
+// cut, and a long message keeps its first and last clauses only.
+func TestClauses(t *testing.T) {
+	long := strings.Repeat("今天的咖啡真的很好喝啊。", 40) + "不退款我就去12315投诉你们"
+	tests := []struct {
+		name string
+		text string
+		want []string
+	}{
+		{name: "one clause", text: "加我v信，内部价更便宜", want: []string{"加我v信，内部价更便宜"}},
+		{name: "short pieces join", text: "你好，两件多少钱，包邮吗？另外能开发票吗，我要报销的", want: []string{"你好，两件多少钱，包邮吗", "另外能开发票吗，我要报销的"}},
+		// A short end joins the clause before it.
+		{name: "long run cut", text: strings.Repeat("好", 100), want: []string{strings.Repeat("好", 48), strings.Repeat("好", 52)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, sp := range clauses(tc.text, nil) {
+				got = append(got, tc.text[sp[0]:sp[1]])
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("clauses(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+		})
+	}
+	t.Run("bounded", func(t *testing.T) {
+		spans := clauses(long, nil)
+		if len(spans) != maxClauses {
+			t.Fatalf("%d clauses, want %d", len(spans), maxClauses)
+		}
+		if last := long[spans[len(spans)-1][0]:spans[len(spans)-1][1]]; last != "不退款我就去12315投诉你们" {
+			t.Errorf("last clause %q, want the message's end", last)
+		}
+	})
+}
+
+// clauseClassifier reads a clause as risky when it contains word.
+type clauseClassifier struct {
+	word, label string
+	texts       []string
+}
+
+func (c *clauseClassifier) Classify(text string) (string, float64) {
+	c.texts = append(c.texts, text)
+	if strings.Contains(text, c.word) && len([]rune(text)) < 40 {
+		return c.label, 0.99
+	}
+	return c.label, 0.2
+}
+
+// TestScannerReadsClauses checks that a risky clause inside a long
+// ordinary message is found by the model, with the clause as evidence
+// (personal data masked), while the same model on a short message reads
+// it once, whole.
+func TestScannerReadsClauses(t *testing.T) {
+	text := "我在你们家买了好几年了，一直觉得东西不错，这次的快递也挺快的，顺便问一下，日结的兼职还招人吗联系13800138000，谢谢啦"
+	c := &clauseClassifier{word: "日结", label: "fraud"}
+	s := NewScanner(nil, ScannerConfig{Classifier: c})
+	hits := s.Scan(text)
+	i := indexOf(hits, Fraud)
+	if i < 0 {
+		t.Fatalf("hits %+v: want a fraud hit from one clause", hits)
+	}
+	h := hits[i]
+	if h.Source != SourceModel || !strings.Contains(h.Evidence, "日结的兼职还招人吗") || strings.Contains(h.Evidence, "13800138000") || !strings.Contains(h.Evidence, "138****8000") {
+		t.Errorf("evidence %q: want the clause, its phone number masked", h.Evidence)
+	}
+	if got := text[h.Start:h.End]; !strings.Contains(got, "日结") || len(got) >= len(text) {
+		t.Errorf("span %q: want the clause", got)
+	}
+	c.texts = nil
+	s.Scan("日结的兼职还招人吗")
+	if len(c.texts) != 1 {
+		t.Errorf("a short message was read %d times, want once", len(c.texts))
+	}
+	off := NewScanner(nil, ScannerConfig{Classifier: c, ClauseMinConfidence: 1.5})
+	if hits := off.Scan(text); indexOf(hits, Fraud) >= 0 {
+		t.Errorf("ClauseMinConfidence above 1: hits %+v, want no clause reading", hits)
+	}
+}
+
+// TestComboWithinOneStretch checks that a combination's parts must lie
+// close together: in a long post, 私我 and 便宜 far apart are two ideas.
+func TestComboWithinOneStretch(t *testing.T) {
+	lx, err := NewLexicon([]Term{{Category: Poaching, Severity: Medium, Text: "私我/找我 & 便宜/半价"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewScanner(lx, ScannerConfig{})
+	tests := []struct {
+		name string
+		text string
+		want bool
+	}{
+		{name: "together", text: "想要的私我，便宜出", want: true},
+		{name: "reversed", text: "半价出，找我", want: true},
+		{name: "far apart", text: "这家店的东西一直挺便宜的，我买了很多次了，每次快递都很快，包装也很好，客服态度也不错，有问题随时私我哈", want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := indexOf(s.Scan(tc.text), Poaching) >= 0; got != tc.want {
+				t.Errorf("Scan(%q) poaching = %v, want %v", tc.text, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestScannerModelNeedsChinese checks that the model's word does not
+// count on a message with fewer than three Chinese characters (romanised
+// and English lines, [图片]), while the lexicons still read it.
+func TestScannerModelNeedsChinese(t *testing.T) {
+	c := &fakeClassifier{label: "fraud", conf: 0.999}
+	s := NewScanner(nil, ScannerConfig{Classifier: c})
+	for _, text := range []string{"qiandao", "stop", "[图片]", "renGong"} {
+		if hits := s.Scan(text); len(hits) > 0 {
+			t.Errorf("Scan(%q) = %+v, want no model hit", text, hits)
+		}
+	}
+	if hits := s.Scan("日结兼职"); indexOf(hits, Fraud) < 0 {
+		t.Errorf("Scan(日结兼职) = %+v, want the model's fraud hit", hits)
+	}
+}

@@ -104,6 +104,9 @@ type ServiceConfig struct {
 	// Location is the time zone alerts show times in (Asia/Shanghai by
 	// default, where the brand's staff work).
 	Location *time.Location
+	// Learner keeps the events staff dismiss (a none line) or acknowledge
+	// (a line of its category) for retraining; nil keeps none.
+	Learner bot.Learner
 }
 
 // Service puts the scanner to work in the engine's stack: its Analyzer
@@ -159,7 +162,11 @@ func (s *Service) Analyzer() bot.Analyzer {
 func (s *Service) Observer() bot.Stage {
 	return bot.StageFunc(func(ctx context.Context, t *bot.Turn) (bool, error) {
 		hits, _ := t.Value(hitsKey{}).([]Hit)
-		if len(hits) == 0 || t.DryRun {
+		if len(hits) == 0 {
+			return false, nil
+		}
+		s.answerFlagged(t)
+		if t.DryRun {
 			return false, nil
 		}
 		if err := s.observe(ctx, t, hits); err != nil {
@@ -167,6 +174,32 @@ func (s *Service) Observer() bot.Stage {
 		}
 		return false, nil
 	})
+}
+
+// answerFlagged answers a 1:1 message flagged ad_spam, fraud or poaching
+// with the neutral risk.flagged_reply: the engine runs no scripted answer
+// for it (see bot.Turn.Barred), and staff hear of it through its event.
+func (s *Service) answerFlagged(t *bot.Turn) {
+	ev := &t.Event
+	if !t.Barred() || ev.Observe || ev.Conversation.IsGroup() || ev.Kind != bot.KindMessage {
+		return
+	}
+	cfg := ConfigOf(t.Scripts)
+	if cfg.FlaggedReply != "" {
+		t.ReplyText(cfg.FlaggedReply)
+	}
+	t.Answer = bot.Answer{Stage: "risk", Rule: t.Risks[0], Intent: t.Intent, Confidence: t.Confidence}
+}
+
+// evidenced reports whether a hit may alert staff: words and detectors
+// point at their evidence; the model alone alerts only from
+// risk.model.alert_confidence (off by default), since alerting on its
+// guesses is what makes staff stop reading alerts.
+func evidenced(cfg *Config, h Hit) bool {
+	if h.Source != SourceModel {
+		return true
+	}
+	return cfg.ModelAlertConfidence > 0 && h.Confidence >= cfg.ModelAlertConfidence
 }
 
 func (s *Service) observe(ctx context.Context, t *bot.Turn, hits []Hit) error {
@@ -219,7 +252,7 @@ func (s *Service) observe(ctx context.Context, t *bot.Turn, hits []Hit) error {
 		// Categories and severities only: the log never sees who said
 		// what.
 		s.cfg.Logger.InfoContext(ctx, "risk event recorded", "category", cat, "severity", sev.String(), "source", first.Source, "platform", ev.Platform, "repeats", repeats)
-		if cfg.Alerts(c, sev) {
+		if cfg.Alerts(c, sev) && evidenced(cfg, first) {
 			t.Add(s.alert(ev, scope, c, now, cfg.AlertWindow))
 		}
 		if c == PII && ev.Conversation.IsGroup() && cfg.Reminder != "" && remindable(hits) {

@@ -290,6 +290,27 @@ func TestReminderOnce(t *testing.T) {
 	}
 }
 
+// TestStoredEvidenceMasked: a phone number joined to a room number raises a
+// pii event, and neither the stored text nor any event's evidence holds a
+// run of 7 or more digits, a lexicon's evidence included.
+func TestStoredEvidenceMasked(t *testing.T) {
+	h := newHarness(t, testRiskYAML+"    ad_spam: [\"热线4008001234 | medium\"]\n", nil)
+	h.run(t, groupMsg("m1", "u1", "加我薇信 房间3 13812345678"), false)
+	h.run(t, groupMsg("m2", "u2", "打热线4008001234 领券"), false)
+	var cats []string
+	for _, e := range h.store.events {
+		cats = append(cats, string(e.Category))
+		for _, s := range []string{e.TextMasked, e.Evidence} {
+			if m := regexp.MustCompile(`\d{7,}`).FindString(s); m != "" {
+				t.Errorf("%s event stores %q (in %q)", e.Category, m, s)
+			}
+		}
+	}
+	if got := strings.Join(cats, " "); !strings.Contains(got, "pii") || !strings.Contains(got, "ad_spam") {
+		t.Errorf("events %q, want a pii event for the joined phone number and the scripts' ad_spam word", cats)
+	}
+}
+
 // TestLogsCarryNoPII runs messages full of personal data through the
 // stages with a debug logger and checks the log holds no phone, ID or
 // card number (nor any run of 7 or more digits).

@@ -2,6 +2,8 @@ package risk
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
 	"github.com/siyu-bot/siyu/bot"
 )
@@ -32,6 +34,9 @@ type Reviews interface {
 	// SetRiskStatus moves event id to status. Errors: bot.ErrNotFound,
 	// bot.ErrUnavailable.
 	SetRiskStatus(ctx context.Context, id int64, status Status) error
+	// RiskEvent returns event id. Errors: bot.ErrNotFound,
+	// bot.ErrUnavailable.
+	RiskEvent(ctx context.Context, id int64) (Event, error)
 }
 
 // Events returns recorded events for staff, newest first; category and
@@ -63,13 +68,52 @@ func (s *Service) Events(ctx context.Context, category, status string, limit int
 }
 
 // SetStatus moves an event to acknowledged or dismissed (kept as a
-// labelled false positive). Errors: bot.ErrInvalid, bot.ErrNotFound.
+// labelled false positive) and hands the labelled line to the Learner: a
+// dismissed event's masked text is a none line, an acknowledged one's a
+// line of its category (personal data is found by detectors, not
+// learnt: a pii event acknowledged teaches nothing). Errors:
+// bot.ErrInvalid, bot.ErrNotFound, bot.ErrUnavailable (the status may be
+// set while the line is not kept: setting it again keeps it).
 func (s *Service) SetStatus(ctx context.Context, id int64, status string) error {
 	st, err := ParseStatus(status)
 	if err != nil {
 		return err
 	}
-	return s.reviews().SetRiskStatus(ctx, id, st)
+	if err := s.reviews().SetRiskStatus(ctx, id, st); err != nil {
+		return err
+	}
+	if s.cfg.Learner == nil || st == StatusOpen {
+		return nil
+	}
+	e, err := s.reviews().RiskEvent(ctx, id)
+	if err != nil {
+		return fmt.Errorf("risk.SetStatus %d: %w", id, err)
+	}
+	l := bot.Labelled{Dataset: Dataset, Text: e.TextMasked, Was: string(e.Category), Key: "risk:" + strconv.FormatInt(id, 10)}
+	switch {
+	case st == StatusDismissed:
+		l.Label, l.Source = LabelNone, bot.SourceRiskDismissed
+	case e.Category == PII:
+		return nil
+	default:
+		l.Label, l.Source = string(e.Category), bot.SourceRiskConfirmed
+	}
+	if err := s.cfg.Learner.Learn(ctx, l); err != nil {
+		return fmt.Errorf("risk.SetStatus %d: %w", id, err)
+	}
+	return nil
+}
+
+// Dataset is the knowledge/ dataset the risk model is trained on, and
+// LabelNone its label of ordinary messages.
+const (
+	Dataset   = "risk"
+	LabelNone = "none"
+)
+
+// Labels are the risk model's labels: the categories it learns and none.
+func Labels() []string {
+	return []string{string(Abuse), string(AdSpam), string(Complaint), string(Fraud), LabelNone, string(Poaching)}
 }
 
 func (s *Service) reviews() Reviews {
@@ -85,3 +129,4 @@ func (noReviews) ListRisk(context.Context, Filter) ([]Event, error) { return nil
 func (noReviews) SetRiskStatus(context.Context, int64, Status) error {
 	return bot.ErrNotFound
 }
+func (noReviews) RiskEvent(context.Context, int64) (Event, error) { return Event{}, bot.ErrNotFound }

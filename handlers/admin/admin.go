@@ -15,8 +15,9 @@ package admin
 
 import (
 	"context"
-	"crypto/subtle"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -68,31 +69,63 @@ type Module interface {
 
 // Handler serves the admin API and the console.
 type Handler struct {
-	token   string
-	outbox  OutboxAdmin
-	scripts ScriptsAdmin
-	logger  *slog.Logger
-	now     func() time.Time
-	modules []Module
+	// tokenSum is the bearer token's digest (tokenDigest); the token
+	// itself is not kept.
+	tokenSum [32]byte
+	noToken  bool
+	outbox   OutboxAdmin
+	scripts  ScriptsAdmin
+	logger   *slog.Logger
+	now      func() time.Time
+	modules  []Module
 
 	// Optional parts, set by the With… methods before Register.
 	runner     DryRunner
 	explainer  HoldExplainer
 	scriptsDir string
 	contacts   ContactsAdmin
+	overview   OverviewStore
+	daily      DailyCounter
+	intents    []string
+	optOuts    OptOutLister
+
+	// Staff accounts (WithStaff); without them only the token signs in.
+	staffCfg  StaffConfig
+	staff     StaffStore
+	sessions  SessionStore
+	audit     AuditLog
+	limiter   Limiter
+	people    *people
+	hashSlots chan struct{}
+	// dummyHash is checked for an unknown name, so it costs what a known
+	// one does; made at the first sign-in.
+	dummyOnce sync.Once
+	dummyHash string
 
 	// saveMu serialises saves on this replica, so two staff saving at
 	// once cannot interleave the history copy and the rename.
 	saveMu sync.Mutex
+	// checks holds a slot per script load running for validate or save
+	// (maxChecks).
+	checks chan struct{}
 }
 
-// New returns the admin API guarded by token, which must not be empty,
-// with the modules of the capabilities that are wired.
+// New returns the admin API with the modules of the capabilities that
+// are wired. token is the bearer token automation signs in with, as an
+// admin; "" accepts no token (staff sign in with WithStaff's accounts).
 func New(token string, outbox OutboxAdmin, scripts ScriptsAdmin, logger *slog.Logger, modules ...Module) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{token: token, outbox: outbox, scripts: scripts, logger: logger, now: time.Now, modules: modules}
+	h := &Handler{
+		tokenSum: tokenDigest(token), noToken: token == "", outbox: outbox, scripts: scripts, logger: logger, now: time.Now, modules: modules,
+		staffCfg: StaffConfig{}.withDefaults(), people: newPeople(nil),
+		// Two at a time: see checkPassword.
+		hashSlots: make(chan struct{}, 2),
+		checks:    make(chan struct{}, maxChecks),
+	}
+	h.limiter = &localLimiter{m: map[string]localCount{}, now: func() time.Time { return h.now() }}
+	return h
 }
 
 // WithDryRun enables POST /admin/api/dry-run over runner (the engine).
@@ -128,7 +161,22 @@ func (h *Handler) Register(g *echo.Group) {
 
 	// The API renders its own errors, 401s included, so that staff
 	// scripts and the console read one JSON shape.
-	api := g.Group("/admin/api", h.jsonErrors, h.auth)
+	api := g.Group("/admin/api", h.jsonErrors, h.auth, h.withPeople, h.audited)
+	api.POST("/session", h.signIn)
+	api.GET("/session", h.whoAmI)
+	api.DELETE("/session", h.signOut)
+	api.GET("/staff", h.listStaff)
+	api.POST("/staff", h.addStaff)
+	api.PUT("/staff/:name", h.updateStaff)
+	api.DELETE("/staff/:name", h.removeStaff)
+	api.GET("/audit", h.listAudit)
+	api.GET("/people", h.findPeople)
+	api.GET("/overview", h.overviewHandler)
+	api.GET("/rules", h.listRules)
+	api.POST("/rules/preview", h.previewRule)
+	api.GET("/history", h.listHistory)
+	api.GET("/history/version", h.getVersion)
+	api.POST("/history/restore", h.restoreVersion)
 	names := make([]string, 0, len(h.modules))
 	for _, m := range h.modules {
 		m.Register(api.Group("/" + m.Name()))
@@ -136,6 +184,7 @@ func (h *Handler) Register(g *echo.Group) {
 	}
 	api.GET("/capabilities", h.capabilities(names))
 	api.GET("/outbox", h.listOutbox)
+	api.POST("/outbox/requeue", h.requeueBulk)
 	api.POST("/outbox/:id/requeue", h.requeue)
 	api.GET("/scripts", h.listScripts)
 	api.POST("/scripts/validate", h.validateScripts)
@@ -156,9 +205,37 @@ func (h *Handler) Register(g *echo.Group) {
 	}
 
 	// Go's profiler, for an operator chasing latency in production; behind
-	// the same bearer token as everything else here.
-	g.GET("/admin/debug/pprof/*", pprofIndex, h.auth)
+	// the same sign-in as everything else here, for admins.
+	g.GET("/admin/debug/pprof/*", pprofIndex, h.auth, h.needRole(RoleAdmin))
 }
+
+// needRole refuses principals below role.
+func (h *Handler) needRole(role Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if principalOf(c).Role.rank() < role.rank() {
+				return echo.NewHTTPError(http.StatusForbidden, "需要"+roleNames[role]+"角色")
+			}
+			return next(c)
+		}
+	}
+}
+
+// withPeople gives the request's handlers, modules' included, the
+// people directory (shownPeople, resolvePerson).
+func (h *Handler) withPeople(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set(peopleKey, h.people)
+		c.Set(handlerKey, h)
+		if h.optOuts != nil {
+			c.Set(optOutsKey, h.optOuts)
+		}
+		return next(c)
+	}
+}
+
+// handlerKey gives modules the Handler's shared parts (the scripts' zone).
+const handlerKey = "siyu.admin.handler"
 
 // movedToAPI redirects an old admin path to its place under /admin/api,
 // whatever prefix the group has. 308 keeps the method and the body.
@@ -181,18 +258,29 @@ func (h *Handler) capabilities(names []string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		// The capabilities the console has a section for are each
 		// reported present or absent.
-		present := map[string]bool{"risk": false, "coupon": false, "checkin": false, "dnd": false}
+		present := map[string]bool{"risk": false, "coupon": false, "checkin": false, "dnd": false, "feedback": false, "inbox": false}
 		for _, n := range names {
 			present[n] = true
 		}
+		channels := map[string]string{}
+		if h.scripts != nil {
+			for _, ch := range h.scripts.Scripts().Channels() {
+				channels[ch.State] = ch.Name
+			}
+		}
 		return c.JSON(http.StatusOK, map[string]any{
 			"modules":      names,
+			"timezone":     h.location().String(),
+			"channels":     channels,
 			"capabilities": present,
 			"features": map[string]bool{
 				"dry_run":         h.runner != nil,
 				"scripts_save":    h.scriptsDir != "",
 				"contacts":        h.contacts != nil,
 				"dnd_explanation": h.explainer != nil,
+				"staff_accounts":  h.staff != nil,
+				"audit":           h.audit != nil,
+				"overview":        h.overview != nil,
 			},
 		})
 	}
@@ -215,17 +303,6 @@ func pprofIndex(c echo.Context) error {
 		pprof.Handler(name).ServeHTTP(w, r)
 	}
 	return nil
-}
-
-func (h *Handler) auth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
-			h.logger.WarnContext(c.Request().Context(), "admin: request without a valid bearer token", "path", c.Path(), "remote", c.RealIP())
-			return echo.NewHTTPError(http.StatusUnauthorized, "需要有效的管理令牌（Authorization: Bearer …）")
-		}
-		return next(c)
-	}
 }
 
 // apiError is the one error shape of the admin API.
@@ -252,6 +329,12 @@ func apiErrorCode(status int) string {
 		return "invalid"
 	case http.StatusUnauthorized:
 		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusTooManyRequests:
+		return "too_many_requests"
+	case http.StatusPreconditionFailed:
+		return "precondition_failed"
 	case http.StatusNotFound:
 		return "not_found"
 	case http.StatusMethodNotAllowed:
@@ -308,21 +391,57 @@ func (h *Handler) jsonErrors(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 type outboxRow struct {
-	ID        int64     `json:"id"`
-	Platform  string    `json:"platform"`
-	Status    string    `json:"status"`
-	Attempts  int       `json:"attempts"`
-	NextAt    time.Time `json:"next_at"`
-	LastError string    `json:"last_error,omitempty"`
-	// AmbiguousResends: sent again after a send that may have reached
-	// the customer (its worker died mid-send): it may have arrived twice.
+	ID       int64  `json:"id"`
+	Platform string `json:"platform"`
+	Status   string `json:"status"`
+	// Kind is the message's type (reply, news, push…), never its text.
+	Kind        string    `json:"kind"`
+	Attempts    int       `json:"attempts"`
+	NextAt      time.Time `json:"next_at"`
+	LastError   string    `json:"last_error,omitempty"`
+	Hint        string    `json:"hint,omitempty"`
+	ResendHelps bool      `json:"resend_helps"`
+	// AmbiguousResends: sent again after a send whose outcome was never
+	// recorded (its worker died mid-send): it may have arrived twice.
 	AmbiguousResends int       `json:"ambiguous_resends,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
 }
 
-// listOutbox shows rows by status (default dead) and the counts per
-// status. Payloads are left out: they hold what customers were sent.
+// OutboxPager lists outbox rows a page at a time, by id: rows with ids
+// below before (0: from the newest), newest first.
+type OutboxPager interface {
+	ListBefore(ctx context.Context, status bot.OutboxStatus, before int64, limit int) ([]bot.OutboxItem, error)
+}
+
+// DeadGrouper finds the dead rows that failed with one error, for a
+// group's bulk requeue.
+type DeadGrouper interface {
+	DeadIDs(ctx context.Context, reason, platform string, limit int) ([]int64, error)
+}
+
+// outboxGroup is the dead rows of one error.
+type outboxGroup struct {
+	reasonView
+	IDs []int64 `json:"ids"`
+}
+
+// kindOf names a row's message type from its payload's envelope.
+func kindOf(payload []byte) string {
+	var env struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(payload, &env) != nil {
+		return ""
+	}
+	return env.Type
+}
+
+// listOutbox shows rows by status (default dead), a page at a time
+// (?before=<id>&limit=), the counts per status, and the dead rows
+// grouped by error with what each error means. Payloads are left out:
+// they hold what customers were sent.
 func (h *Handler) listOutbox(c echo.Context) error {
+	ctx := c.Request().Context()
 	status := bot.OutboxStatus(c.QueryParam("status"))
 	switch status {
 	case "":
@@ -335,20 +454,87 @@ func (h *Handler) listOutbox(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items, err := h.outbox.List(c.Request().Context(), status, limit)
+	var before int64
+	if s := c.QueryParam("before"); s != "" {
+		if before, err = strconv.ParseInt(s, 10, 64); err != nil || before <= 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "before 应为正整数")
+		}
+	}
+	var items []bot.OutboxItem
+	pager, paged := h.outbox.(OutboxPager)
+	if paged {
+		items, err = pager.ListBefore(ctx, status, before, limit+1)
+	} else {
+		items, err = h.outbox.List(ctx, status, limit)
+	}
 	if err != nil {
 		return err
 	}
-	counts, err := h.outbox.Counts(c.Request().Context())
+	var next int64
+	if paged && len(items) > limit {
+		items = items[:limit]
+		next = items[limit-1].ID
+	}
+	counts, err := h.outbox.Counts(ctx)
 	if err != nil {
 		return err
 	}
 	rows := make([]outboxRow, 0, len(items))
 	for _, it := range items {
-		rows = append(rows, outboxRow{ID: it.ID, Platform: string(it.Platform), Status: string(it.Status), Attempts: it.Attempts, NextAt: it.NextAt, LastError: it.LastError,
-			AmbiguousResends: it.AmbiguousResends, CreatedAt: it.CreatedAt})
+		r := outboxRow{ID: it.ID, Platform: string(it.Platform), Status: string(it.Status), Kind: kindOf(it.Payload), Attempts: it.Attempts, NextAt: it.NextAt, LastError: it.LastError,
+			AmbiguousResends: it.AmbiguousResends, CreatedAt: it.CreatedAt}
+		if it.LastError != "" {
+			r.Hint, r.ResendHelps = hintFor(it.LastError)
+		}
+		rows = append(rows, r)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"counts": counts, "items": rows})
+	groups := []outboxGroup{}
+	if status == bot.OutboxDead && h.overview != nil && before == 0 {
+		reasons, err := h.overview.DeadReasons(ctx, 5)
+		if err != nil {
+			return err
+		}
+		grouper, _ := h.overview.(DeadGrouper)
+		for _, r := range reasons {
+			hint, helps := hintFor(r.Reason)
+			g := outboxGroup{reasonView: reasonView{Reason: r.Reason, Platform: r.Platform, Count: r.Count, Hint: hint, ResendHelps: helps}, IDs: []int64{}}
+			if grouper != nil && helps {
+				if g.IDs, err = grouper.DeadIDs(ctx, r.Reason, r.Platform, maxBulk); err != nil {
+					return err
+				}
+			}
+			groups = append(groups, g)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"counts": counts, "items": rows, "groups": groups, "next_before": next})
+}
+
+// requeueBulk answers POST /admin/api/outbox/requeue {"ids":[…]}: each
+// dead row goes back to pending; one not dead is skipped and counted.
+func (h *Handler) requeueBulk(c echo.Context) error {
+	var req struct {
+		IDs []int64 `json:"ids"`
+	}
+	if err := decodeJSON(c, &req, 64<<10); err != nil {
+		return err
+	}
+	if len(req.IDs) == 0 || len(req.IDs) > maxBulk {
+		return echo.NewHTTPError(http.StatusBadRequest, "ids 应有 1 到 500 个")
+	}
+	done, skipped := 0, 0
+	for _, id := range req.IDs {
+		err := h.outbox.Requeue(c.Request().Context(), id, h.now())
+		switch {
+		case errors.Is(err, bot.ErrNotFound):
+			skipped++
+		case err != nil:
+			return fmt.Errorf("admin.requeueBulk: %d done: %w", done, err)
+		default:
+			done++
+		}
+	}
+	auditNote(c, joinIDs(req.IDs), fmt.Sprintf("%d 条重新排队", done))
+	return c.JSON(http.StatusOK, map[string]any{"requeued": done, "skipped": skipped})
 }
 
 // adminLimit reads ?limit=, def when absent; anything but 1…max is a 400.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,6 +220,25 @@ var adminRoutes = []struct{ method, path, body string }{
 	{http.MethodGet, "/admin/api/contacts", ""},
 	{http.MethodGet, "/admin/api/risk/events", ""},
 	{http.MethodPost, "/admin/api/risk/events/17/ack", ""},
+	{http.MethodPut, "/admin/api/dnd/persons/wechat:gh:o-1", `{"opted_out":true}`},
+	{http.MethodGet, "/admin/api/dnd/persons/wechat:gh:o-1", ""},
+	{http.MethodGet, "/admin/api/session", ""},
+	{http.MethodDelete, "/admin/api/session", ""},
+	{http.MethodGet, "/admin/api/staff", ""},
+	{http.MethodPost, "/admin/api/staff", `{"name":"newbie","role":"viewer","password":"a long password"}`},
+	{http.MethodPut, "/admin/api/staff/vic", `{"role":"operator"}`},
+	{http.MethodDelete, "/admin/api/staff/otto", ""},
+	{http.MethodGet, "/admin/api/audit", ""},
+	{http.MethodGet, "/admin/api/people?q=" + url.QueryEscape("用户8aa5"), ""},
+	{http.MethodGet, "/admin/api/overview", ""},
+	{http.MethodGet, "/admin/api/rules", ""},
+	{http.MethodPost, "/admin/api/rules/preview", `{"file":"faq.yaml","rule":{"name":"n","kind":"contains","patterns":["x"],"replies":["y"]}}`},
+	{http.MethodGet, "/admin/api/history?file=faq.yaml", ""},
+	{http.MethodGet, "/admin/api/history/version?file=faq.yaml&version=faq.yaml.20261126T000000.000000000Z", ""},
+	{http.MethodPost, "/admin/api/history/restore", `{"file":"faq.yaml","version":"faq.yaml.20261126T000000.000000000Z"}`},
+	{http.MethodPost, "/admin/api/risk/events/bulk", `{"ids":[17],"action":"ack"}`},
+	{http.MethodPost, "/admin/api/outbox/requeue", `{"ids":[1]}`},
+	{http.MethodGet, "/admin/api/dnd/opted-out", ""},
 	{http.MethodGet, "/admin/api/nosuch", ""},
 	{http.MethodGet, "/admin/debug/pprof/", ""},
 }
@@ -226,19 +246,42 @@ var adminRoutes = []struct{ method, path, body string }{
 // fullAdmin is an admin API with every optional part wired.
 func fullAdmin(t *testing.T) (srv *httptest.Server, lib *bot.Library, dir string, ob *fakeOutbox) {
 	t.Helper()
-	lib, dir = scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome})
-	ob = &fakeOutbox{items: []bot.OutboxItem{{ID: 1, Platform: bot.WeChat, Status: bot.OutboxDead}}}
+	site := newFullAdmin(t, 1000)
+	return site.srv, site.lib, site.dir, site.ob
+}
+
+// adminSite is an admin API with every optional part wired, staff
+// accounts included (newStaffFixture's).
+type adminSite struct {
+	srv   *httptest.Server
+	lib   *bot.Library
+	dir   string
+	ob    *fakeOutbox
+	staff *staffFixture
+}
+
+// newFullAdmin builds it; maxAddrFailures is the sign-in limit per
+// address (tests that try many wrong tokens raise it).
+func newFullAdmin(t *testing.T, maxAddrFailures int) *adminSite {
+	t.Helper()
+	lib, dir := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome})
+	ob := &fakeOutbox{items: []bot.OutboxItem{{ID: 1, Platform: bot.WeChat, Status: bot.OutboxDead}}}
 	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
 	engine := bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})
-	New("t0ken", ob, lib, logger, newStubRisk()).
+	staff := newStaffFixture(t)
+	cfg := staff.config()
+	cfg.MaxFailuresPerAddr, cfg.MaxFailuresPerName = maxAddrFailures, maxAddrFailures
+	New("t0ken", ob, lib, logger, newStubRisk(), NewDND(&fakeDND{out: map[bot.PersonID]time.Time{}})).
 		WithDryRun(engine, nil).
 		WithScriptsDir(dir).
 		WithContacts(&stubContacts{}).
+		WithStaff(cfg).
+		WithPeople(newMemPeople()).
 		Register(e.Group(""))
-	srv = httptest.NewServer(e)
+	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return srv, lib, dir, ob
+	return &adminSite{srv: srv, lib: lib, dir: dir, ob: ob, staff: staff}
 }
 
 func TestEveryRouteNeedsTheToken(t *testing.T) {
@@ -309,8 +352,8 @@ func TestCapabilities(t *testing.T) {
 		{"bare API: modules absent, not errors", false,
 			map[string]bool{"risk": false, "coupon": false, "checkin": false, "dnd": false},
 			map[string]bool{"dry_run": false, "scripts_save": false, "contacts": false}},
-		{"risk wired with every feature", true,
-			map[string]bool{"risk": true, "coupon": false, "checkin": false, "dnd": false},
+		{"risk and dnd wired with every feature", true,
+			map[string]bool{"risk": true, "coupon": false, "checkin": false, "dnd": true},
 			map[string]bool{"dry_run": true, "scripts_save": true, "contacts": true}},
 	}
 	for _, tc := range tests {

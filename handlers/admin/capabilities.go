@@ -8,6 +8,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/checkin"
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/dnd"
+	"github.com/siyu-bot/siyu/bot/feedback"
 	"github.com/siyu-bot/siyu/bot/risk"
 )
 
@@ -39,6 +40,12 @@ type (
 		Held(ctx context.Context, limit int) ([]dnd.HeldBack, error)
 		HoldExplainer
 	}
+	// FeedbackService is bot/feedback's Service as staff ask it.
+	FeedbackService interface {
+		Lines(ctx context.Context, dataset string, limit int) ([]feedback.Line, error)
+		Export(ctx context.Context, dataset string) ([]feedback.File, error)
+		Correct(ctx context.Context, text, intent, was string) (feedback.Line, error)
+	}
 )
 
 // FromCapabilities returns the modules of the capabilities that offer
@@ -59,6 +66,12 @@ func FromCapabilities(caps []bot.Capability) (modules []Module, holds HoldExplai
 		if svc, ok := c.(DNDService); ok {
 			modules = append(modules, NewDND(dndAdapter{svc}))
 			holds = svc
+		}
+		if svc, ok := c.(FeedbackService); ok {
+			modules = append(modules, NewFeedback(feedbackAdapter{svc}))
+		}
+		if svc, ok := c.(InboxService); ok {
+			modules = append(modules, NewInbox(svc))
 		}
 	}
 	return modules, holds
@@ -170,11 +183,23 @@ func (a riskAdapter) ListEvents(ctx context.Context, category, status string, li
 	for i, e := range events {
 		out[i] = RiskEvent{
 			ID: e.ID, Category: string(e.Category), Severity: e.Severity.String(), Evidence: e.Evidence,
-			Platform: string(e.Platform), Conversation: string(e.Conversation), Sender: string(e.Sender),
+			Platform: string(e.Platform), Conversation: string(e.Conversation), Sender: senderOf(e),
 			TextMasked: e.TextMasked, Count: e.Count, Status: string(e.Status), CreatedAt: e.CreatedAt,
 		}
 	}
 	return out, nil
+}
+
+// senderOf is the PersonID of who sent a risky message (the module
+// masks it).
+func senderOf(e risk.Event) string {
+	if e.Person != "" {
+		return string(e.Person)
+	}
+	if e.Sender == "" {
+		return ""
+	}
+	return string(bot.PersonOf(e.Platform, e.Account, e.Sender, ""))
 }
 
 func (a riskAdapter) SetStatus(ctx context.Context, id int64, status string) error {
@@ -203,10 +228,49 @@ func (a dndAdapter) HeldBack(ctx context.Context, limit int) ([]DNDHeld, error) 
 	return out, nil
 }
 
+type feedbackAdapter struct{ svc FeedbackService }
+
+func feedbackLine(l feedback.Line) FeedbackLine {
+	return FeedbackLine{Dataset: l.Dataset, Label: l.Label, Text: l.Text, Source: l.Source, Was: l.Was, UpdatedAt: l.At}
+}
+
+func (a feedbackAdapter) Lines(ctx context.Context, dataset string, limit int) ([]FeedbackLine, error) {
+	lines, err := a.svc.Lines(ctx, dataset, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FeedbackLine, len(lines))
+	for i, l := range lines {
+		out[i] = feedbackLine(l)
+	}
+	return out, nil
+}
+
+func (a feedbackAdapter) Export(ctx context.Context, dataset string) ([]FeedbackFile, error) {
+	files, err := a.svc.Export(ctx, dataset)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FeedbackFile, len(files))
+	for i, f := range files {
+		out[i] = FeedbackFile{Path: f.Path, Label: f.Label, Data: f.Data}
+	}
+	return out, nil
+}
+
+func (a feedbackAdapter) Correct(ctx context.Context, text, intent, was string) (FeedbackLine, error) {
+	l, err := a.svc.Correct(ctx, text, intent, was)
+	if err != nil {
+		return FeedbackLine{}, err
+	}
+	return feedbackLine(l), nil
+}
+
 // Interface guards: the capabilities offer their modules.
 var (
-	_ CheckinService = (*checkin.Service)(nil)
-	_ CouponService  = (*coupon.Service)(nil)
-	_ RiskService    = (*risk.Service)(nil)
-	_ DNDService     = (*dnd.Service)(nil)
+	_ CheckinService  = (*checkin.Service)(nil)
+	_ CouponService   = (*coupon.Service)(nil)
+	_ RiskService     = (*risk.Service)(nil)
+	_ DNDService      = (*dnd.Service)(nil)
+	_ FeedbackService = (*feedback.Service)(nil)
 )

@@ -54,7 +54,8 @@ type CheckinDay struct {
 // CheckinHistory is a person's check-ins in a scope: total points, the
 // current streak (0 once a day was missed) and the days, newest first.
 type CheckinHistory struct {
-	Person string       `json:"person"`
+	Person string       `json:"person"` // masked in answers
+	Tag    string       `json:"tag"`
 	Total  int          `json:"total"`
 	Streak int          `json:"streak"`
 	Days   []CheckinDay `json:"days"`
@@ -81,13 +82,32 @@ func (m checkinModule) Register(g *echo.Group) {
 		if err != nil {
 			return err
 		}
+		people := shownPeople(c)
+		for _, list := range [][]CheckinEntry{b.ByPoints, b.ByStreak} {
+			for i := range list {
+				list[i].Person = people.mask(list[i].Person)
+			}
+		}
+		if err := people.flush(c.Request().Context()); err != nil {
+			return err
+		}
 		return c.JSON(http.StatusOK, b)
 	})
 	g.GET("/history", func(c echo.Context) error {
-		h, err := m.a.History(c.Request().Context(), c.QueryParam("scope"), c.QueryParam("person"))
+		q := c.QueryParam("person")
+		if q == "" {
+			return echo.NewHTTPError(http.StatusBadRequest, "person 不能为空")
+		}
+		person, err := resolvePerson(c, q)
 		if err != nil {
 			return err
 		}
+		h, err := m.a.History(c.Request().Context(), c.QueryParam("scope"), string(person))
+		if err != nil {
+			return err
+		}
+		h.Person = MaskPerson(string(person))
+		h.Tag = PersonTag(string(person))
 		return c.JSON(http.StatusOK, h)
 	})
 	g.GET("/scopes", func(c echo.Context) error {

@@ -70,9 +70,9 @@ func TestCheckinModule(t *testing.T) {
 			}
 		}},
 		{"bad period", "/admin/api/checkin/boards?scope=s&period=year", http.StatusBadRequest, nil},
-		{"history", "/admin/api/checkin/history?person=p1&scope=s", http.StatusOK, func(t *testing.T, body map[string]any) {
+		{"history", "/admin/api/checkin/history?person=wechat:gh:p1&scope=s", http.StatusOK, func(t *testing.T, body map[string]any) {
 			day := body["days"].([]any)[0].(map[string]any)
-			if body["person"] != "p1" || body["total"] != 35.0 || body["streak"] != 3.0 || day["day"] != "2026-11-26" || day["points"] != 15.0 {
+			if body["person"] != MaskPerson("wechat:gh:p1") || body["total"] != 35.0 || body["streak"] != 3.0 || day["day"] != "2026-11-26" || day["points"] != 15.0 {
 				t.Fatalf("body = %v", body)
 			}
 		}},

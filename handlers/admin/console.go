@@ -63,4 +63,15 @@ func (h *Handler) registerConsole(g *echo.Group) {
 	})
 	g.GET("/admin/", serve)
 	g.GET("/admin/ui/*", serve)
+	// Browsers ask the site's root for an icon whatever the page says;
+	// answer with the console's, not a 404 in every log.
+	g.GET("/favicon.ico", func(c echo.Context) error {
+		data, err := fs.ReadFile(sub, "favicon.svg")
+		if err != nil {
+			return echo.NewHTTPError(http.StatusNotFound, "not found")
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+		return c.Blob(http.StatusOK, "image/svg+xml", data)
+	})
 }

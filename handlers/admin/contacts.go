@@ -51,15 +51,16 @@ func (h *Handler) contactsReport(c echo.Context) error {
 		}
 		days = n
 	}
-	offset := 0
+	// Days end at midnight in the scripts' zone, unless the caller asks
+	// for another (tz_offset, minutes east of UTC).
+	loc := h.location()
 	if s := c.QueryParam("tz_offset"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < -14*60 || n > 14*60 {
 			return echo.NewHTTPError(http.StatusBadRequest, "tz_offset 应为 -840 到 840 之间的分钟数")
 		}
-		offset = n
+		loc = time.FixedZone("staff", n*60)
 	}
-	loc := time.FixedZone("staff", offset*60)
 	now := h.now().In(loc)
 	first := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, -(days - 1))
 	labels := make([]string, days)

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/siyu-bot/siyu/bot"
 )
 
 // CouponCampaign is one campaign's figures for staff.
@@ -69,11 +67,27 @@ func (m *Coupon) campaigns(c echo.Context) error {
 }
 
 type couponClaimJSON struct {
-	Person    string    `json:"person"`
-	Code      string    `json:"code"`
-	Channel   string    `json:"channel"`
-	Trigger   string    `json:"trigger"`
-	CreatedAt time.Time `json:"created_at"`
+	Person  string `json:"person"` // masked
+	Tag     string `json:"tag"`
+	Code    string `json:"code"`
+	Channel string `json:"channel"`
+	// Source says what claimed: "reward" (a check-in milestone, named by
+	// SourceDetail) or the platform whose message or follow did.
+	Source       string    `json:"source"`
+	SourceDetail string    `json:"source_detail,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// claimSource names what claimed a coupon from the claim's trigger:
+// "reward:<milestone>" for a check-in reward, else
+// "<platform>:<account>:<event>" for a message or a follow. Only the
+// milestone is shown: the event part is an internal key.
+func claimSource(trigger string) (source, detail string) {
+	if m, ok := strings.CutPrefix(trigger, "reward:"); ok {
+		return "reward", m
+	}
+	kind, _, _ := strings.Cut(trigger, ":")
+	return kind, ""
 }
 
 func (m *Coupon) claims(c echo.Context) error {
@@ -85,22 +99,19 @@ func (m *Coupon) claims(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	people := shownPeople(c)
 	out := make([]couponClaimJSON, len(list))
 	for i, cl := range list {
+		src, detail := claimSource(cl.Trigger)
 		out[i] = couponClaimJSON{
-			Person: MaskPerson(cl.Person), Code: MaskCode(cl.Code), Channel: cl.Channel,
-			Trigger: bot.Fingerprint(cl.Trigger), CreatedAt: cl.CreatedAt,
+			Person: people.mask(cl.Person), Tag: PersonTag(cl.Person), Code: MaskCode(cl.Code), Channel: cl.Channel,
+			Source: src, SourceDetail: detail, CreatedAt: cl.CreatedAt,
 		}
 	}
+	if err := people.flush(c.Request().Context()); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, map[string]any{"claims": out})
-}
-
-// MaskPerson shows a PersonID's kind (union, or its platform) and a
-// fingerprint: staff can tell two claims of one person apart from two
-// people's without seeing the customer's id.
-func MaskPerson(p string) string {
-	kind, _, _ := strings.Cut(p, ":")
-	return kind + ":" + bot.Fingerprint(p)
 }
 
 // MaskCode keeps a code's first four and last two characters, enough for

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -50,22 +51,29 @@ func TestDNDModule(t *testing.T) {
 	}}
 	logger := bottest.Logger(t)
 	e := handlers.NewEcho(logger)
-	New("t0ken", &fakeOutbox{}, nil, logger, NewDND(f)).Register(e.Group(""))
+	New("t0ken", &fakeOutbox{}, nil, logger, NewDND(f)).WithPeople(newMemPeople()).Register(e.Group(""))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 
+	// Answers name people by their masked id; requests may name them by
+	// that, by a board's tag, or by the PersonID, path-escaped.
+	un1, o2, dyu := MaskPerson("union:un-1"), MaskPerson("wechat:gh:o-2"), MaskPerson("douyin:dy:u")
 	tests := []struct {
 		name, method, path, body string
 		wantStatus               int
 		want                     string // JSON the answer must equal
 	}{
-		{"opted out person", http.MethodGet, "/persons/union:un-1", "", http.StatusOK, `{"person":"union:un-1","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
-		{"unknown person", http.MethodGet, "/persons/wechat:gh:o-2", "", http.StatusOK, `{"person":"wechat:gh:o-2","opted_out":false,"since":null}`},
-		{"staff opt a person in", http.MethodPut, "/persons/union:un-1", `{"opted_out":false}`, http.StatusOK, `{"person":"union:un-1","opted_out":false,"since":null}`},
-		{"staff opt a person out", http.MethodPut, "/persons/douyin:dy:u", `{"opted_out":true}`, http.StatusOK, `{"person":"douyin:dy:u","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
+		{"opted out person", http.MethodGet, "/persons/union:un-1", "", http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
+		{"a path-escaped PersonID is the same person", http.MethodGet, "/persons/union%3Aun-1", "", http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
+		{"unknown person", http.MethodGet, "/persons/wechat:gh:o-2", "", http.StatusOK, `{"person":"` + o2 + `","tag":"` + PersonTag("wechat:gh:o-2") + `","opted_out":false,"since":null}`},
+		{"held lists people masked", http.MethodGet, "/held?limit=1", "", http.StatusOK, `{"held":[{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","topic":"coupon","reason":"opted_out","action":"reply","until":null,"created_at":"2026-11-26T04:00:00Z"}]}`},
+		{"the masked id shown finds the person", http.MethodGet, "/persons/" + url.PathEscape(un1), "", http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
+		{"the board's tag finds the person", http.MethodGet, "/persons/" + url.PathEscape(PersonTag("union:un-1")), "", http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
+		{"a tag no one has is not found", http.MethodGet, "/persons/" + url.PathEscape("用户0000"), "", http.StatusNotFound, ""},
+		{"staff opt a person in", http.MethodPut, "/persons/union%3Aun-1", `{"opted_out":false}`, http.StatusOK, `{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","opted_out":false,"since":null}`},
+		{"staff opt a person out", http.MethodPut, "/persons/douyin:dy:u", `{"opted_out":true}`, http.StatusOK, `{"person":"` + dyu + `","tag":"` + PersonTag("douyin:dy:u") + `","opted_out":true,"since":"2026-11-26T04:00:00Z"}`},
 		{"body without opted_out", http.MethodPut, "/persons/douyin:dy:u", `{}`, http.StatusBadRequest, ""},
-		{"held, limited", http.MethodGet, "/held?limit=1", "", http.StatusOK, `{"held":[{"person":"union:un-1","topic":"coupon","reason":"opted_out","action":"reply","until":null,"created_at":"2026-11-26T04:00:00Z"}]}`},
-		{"held, deferred with until", http.MethodGet, "/held", "", http.StatusOK, `{"held":[{"person":"union:un-1","topic":"coupon","reason":"opted_out","action":"reply","until":null,"created_at":"2026-11-26T04:00:00Z"},{"person":"group:douyin:dy:g","topic":"digest","reason":"quiet_hours","action":"render","until":"2026-11-26T12:00:00Z","created_at":"2026-11-26T04:00:00Z"}]}`},
+		{"held, deferred with until", http.MethodGet, "/held", "", http.StatusOK, `{"held":[{"person":"` + un1 + `","tag":"` + PersonTag("union:un-1") + `","topic":"coupon","reason":"opted_out","action":"reply","until":null,"created_at":"2026-11-26T04:00:00Z"},{"person":"group:douyin:dy:g","topic":"digest","reason":"quiet_hours","action":"render","until":"2026-11-26T12:00:00Z","created_at":"2026-11-26T04:00:00Z"}]}`},
 		{"held, bad limit", http.MethodGet, "/held?limit=0", "", http.StatusBadRequest, ""},
 	}
 	for _, tc := range tests {

@@ -23,6 +23,12 @@ type DryRunner interface {
 	Run(ctx context.Context, ev bot.Event, dryRun bool) (*bot.Turn, error)
 }
 
+// DraftRunner runs one event over scripts that are not in force (an
+// unsaved draft): (*bot.Engine).RunWith.
+type DraftRunner interface {
+	RunWith(ctx context.Context, ev bot.Event, s *bot.Scripts, dryRun bool) (*bot.Turn, error)
+}
+
 // HoldExplainer says which of a dry-run's proactive actions
 // do-not-disturb would hold back, and why, recording and counting
 // nothing. bot/dnd's Service implements it.
@@ -126,8 +132,11 @@ func (h *Handler) dryRun(c echo.Context) error {
 		Text     string    `json:"text"`
 		Platform string    `json:"platform"`
 		Group    flexGroup `json:"group"`
+		// Files are unsaved drafts to answer with, laid over the files
+		// in force (as validate takes them).
+		Files map[string]string `json:"files"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, maxValidateBytes))
 	if err := dec.Decode(&req); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "请求体应为 JSON：{\"text\",\"platform\",\"group\"}")
 	}
@@ -154,8 +163,22 @@ func (h *Handler) dryRun(c echo.Context) error {
 	if req.Group {
 		ev.Conversation = bot.Conversation{Group: dryRunGroup}
 	}
-	t, err := h.runner.Run(c.Request().Context(), ev, true)
-	if err != nil {
+	var t *bot.Turn
+	var err error
+	if len(req.Files) > 0 {
+		dr, ok := h.runner.(DraftRunner)
+		if !ok {
+			return echo.NewHTTPError(http.StatusNotFound, "试运行不支持草稿")
+		}
+		s, err := h.draftScripts(c.Request().Context(), req.Files)
+		if err != nil {
+			return err
+		}
+		t, err = dr.RunWith(c.Request().Context(), ev, s, true)
+		if err != nil {
+			return fmt.Errorf("admin.dryRun: %w", err)
+		}
+	} else if t, err = h.runner.Run(c.Request().Context(), ev, true); err != nil {
 		return fmt.Errorf("admin.dryRun: %w", err)
 	}
 	held := map[int]Hold{}
@@ -185,16 +208,26 @@ func (h *Handler) dryRun(c echo.Context) error {
 		}
 		actions = append(actions, v)
 	}
+	// The confidence meter is the intent's score, shown only when an
+	// intent (or a FAQ entry) answered: a keyword rule's answer has no
+	// score, whatever the classifier read.
+	answeredByIntent := t.Answer.Stage == "intent" || t.Answer.Stage == "faq" || t.Answer.Intent != ""
+	confidence := 0.0
+	if answeredByIntent {
+		confidence = max(t.Answer.Confidence, t.Confidence)
+	}
 	return c.JSON(http.StatusOK, map[string]any{
-		"stage":      t.Answer.Stage,
-		"rule":       t.Answer.Rule,
-		"intent":     cmp.Or(t.Answer.Intent, t.Intent),
-		"confidence": max(t.Answer.Confidence, t.Confidence),
-		"risks":      nonNilStrings(t.Risks),
-		"platform":   platform,
-		"group":      bool(req.Group),
-		"actions":    actions,
-		"held_back":  heldBack,
+		"stage":       t.Answer.Stage,
+		"rule":        t.Answer.Rule,
+		"intent":      cmp.Or(t.Answer.Intent, t.Intent),
+		"confidence":  confidence,
+		"read_intent": map[string]any{"intent": t.Intent, "confidence": t.Confidence},
+		"draft":       len(req.Files) > 0,
+		"risks":       nonNilStrings(t.Risks),
+		"platform":    platform,
+		"group":       bool(req.Group),
+		"actions":     actions,
+		"held_back":   heldBack,
 	})
 }
 

@@ -2,8 +2,10 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -12,17 +14,28 @@ import (
 // RiskEvent is one risk event as staff see it: customer ids and personal
 // data already masked.
 type RiskEvent struct {
-	ID           int64     `json:"id"`
-	Category     string    `json:"category"`
-	Severity     string    `json:"severity"`
-	Evidence     string    `json:"evidence"`
-	Platform     string    `json:"platform"`
-	Conversation string    `json:"conversation"`
-	Sender       string    `json:"sender"`
-	TextMasked   string    `json:"text_masked"`
-	Count        int       `json:"count"`
-	Status       string    `json:"status"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           int64  `json:"id"`
+	Category     string `json:"category"`
+	Severity     string `json:"severity"`
+	Evidence     string `json:"evidence"`
+	Platform     string `json:"platform"`
+	Conversation string `json:"conversation"`
+	// Sender is who sent the message: a PersonID from storage, masked
+	// in the API's answers.
+	Sender    string `json:"sender"`
+	SenderTag string `json:"sender_tag,omitempty"`
+	// HandledBy and HandledAt say who acknowledged or dismissed it, and
+	// when (from the audit log; listed for events not open).
+	HandledBy string     `json:"handled_by,omitempty"`
+	HandledAt *time.Time `json:"handled_at,omitempty"`
+	// Alerting says whether the event alerts staff under the scripts in
+	// force; one that does not (its category switched off, or below its
+	// severity) is recorded for review and is not waiting for anyone.
+	Alerting   bool      `json:"alerting"`
+	TextMasked string    `json:"text_masked"`
+	Count      int       `json:"count"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // RiskEvents is what the risk module needs from risk storage.
@@ -50,8 +63,51 @@ func (*Risk) Name() string { return "risk" }
 // POST /events/:id/dismiss.
 func (m *Risk) Register(g *echo.Group) {
 	g.GET("/events", m.list)
+	g.POST("/events/bulk", m.bulk)
 	g.POST("/events/:id/ack", m.setStatus("acknowledged"))
 	g.POST("/events/:id/dismiss", m.setStatus("dismissed"))
+	// reopen undoes an acknowledgement or a dismissal.
+	g.POST("/events/:id/reopen", m.setStatus("open"))
+}
+
+// maxBulk bounds one bulk action: a page of the queue, twice over.
+const maxBulk = 500
+
+var bulkStatus = map[string]string{"ack": "acknowledged", "dismiss": "dismissed", "reopen": "open"}
+
+// bulk answers POST /events/bulk {"ids":[…],"action":"ack|dismiss|reopen"}:
+// every event moves, or the first that cannot stops the rest (those
+// before it stay moved; the answer says which).
+func (m *Risk) bulk(c echo.Context) error {
+	var req struct {
+		IDs    []int64 `json:"ids"`
+		Action string  `json:"action"`
+	}
+	if err := decodeJSON(c, &req, 64<<10); err != nil {
+		return err
+	}
+	status, ok := bulkStatus[req.Action]
+	switch {
+	case !ok:
+		return echo.NewHTTPError(http.StatusBadRequest, "action 只能是 ack、dismiss 或 reopen")
+	case len(req.IDs) == 0 || len(req.IDs) > maxBulk:
+		return echo.NewHTTPError(http.StatusBadRequest, "ids 应有 1 到 500 个")
+	}
+	for i, id := range req.IDs {
+		if err := m.events.SetStatus(c.Request().Context(), id, status); err != nil {
+			return fmt.Errorf("admin.Risk.bulk: %d of %d done, then event %d: %w", i, len(req.IDs), id, err)
+		}
+	}
+	auditNote(c, joinIDs(req.IDs), bulkStatus[req.Action])
+	return c.JSON(http.StatusOK, map[string]any{"ids": req.IDs, "status": status})
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
 }
 
 func (m *Risk) list(c echo.Context) error {
@@ -65,6 +121,39 @@ func (m *Risk) list(c echo.Context) error {
 	}
 	if events == nil {
 		events = []RiskEvent{}
+	}
+	// Who acknowledged or dismissed each one, and when, from the audit
+	// log (open ones have not been handled, or were reopened).
+	if h, ok := c.Get(handlerKey).(*Handler); ok && c.QueryParam("status") != "open" && c.QueryParam("status") != "" && len(events) > 0 {
+		ids := make([]int64, len(events))
+		for i, e := range events {
+			ids[i] = e.ID
+		}
+		by, err := h.handledBy(c.Request().Context(), []string{"risk.ack", "risk.dismiss", "risk.bulk"}, ids)
+		if err != nil {
+			return err
+		}
+		for i := range events {
+			if e, ok := by[events[i].ID]; ok {
+				events[i].HandledBy = e.Actor
+				at := e.At
+				events[i].HandledAt = &at
+			}
+		}
+	}
+	h, _ := c.Get(handlerKey).(*Handler)
+	for i := range events {
+		events[i].Alerting = h == nil || h.alerting(events[i].Category, events[i].Severity)
+	}
+	people := shownPeople(c)
+	for i := range events {
+		if events[i].Sender != "" {
+			events[i].SenderTag = PersonTag(events[i].Sender)
+		}
+		events[i].Sender = people.mask(events[i].Sender)
+	}
+	if err := people.flush(c.Request().Context()); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"events": events})
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing/fstest"
@@ -36,6 +36,13 @@ const (
 	historyDir = ".history"
 	// keepHistory is how many previous versions of each file are kept.
 	keepHistory = 20
+	// maxChecks bounds the script loads (validate, save) running at once
+	// on a replica: one is up to 4 MB of drafts to parse, and the console
+	// validates as staff type.
+	maxChecks = 2
+	// checkWait bounds how long a validation waits for a slot before it
+	// is refused (503): the console asks again at the next keystroke.
+	checkWait = 10 * time.Second
 )
 
 // scriptFile is one script file as listed.
@@ -167,13 +174,26 @@ func (h *Handler) overlay(drafts map[string][]byte) (fs.FS, error) {
 }
 
 // check loads the scripts as they would be with drafts saved, and returns
-// their mistakes (none: they load).
-func (h *Handler) check(drafts map[string][]byte) ([]scriptProblem, error) {
+// their mistakes (none: they load). It waits for one of maxChecks slots
+// and gives up when ctx (the request's) ends: a client that went away
+// stops costing the server.
+func (h *Handler) check(ctx context.Context, drafts map[string][]byte) ([]scriptProblem, error) {
+	wait, cancel := context.WithTimeout(ctx, checkWait)
+	defer cancel()
+	select {
+	case h.checks <- struct{}{}:
+		defer func() { <-h.checks }()
+	case <-wait.Done():
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("admin.check: %w", ctx.Err())
+		}
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, "正在校验的脚本太多，请稍后再试")
+	}
 	fsys, err := h.overlay(drafts)
 	if err != nil {
 		return nil, err
 	}
-	_, err = bot.LoadScripts(fsys, h.scripts.Sections()...)
+	_, err = bot.LoadScriptsContext(ctx, fsys, h.scripts.Sections()...)
 	if err == nil {
 		return []scriptProblem{}, nil
 	}
@@ -221,7 +241,7 @@ func (h *Handler) validateScripts(c echo.Context) error {
 		}
 		drafts[name] = []byte(text)
 	}
-	problems, err := h.check(drafts)
+	problems, err := h.check(c.Request().Context(), drafts)
 	if err != nil {
 		return err
 	}
@@ -253,16 +273,48 @@ func (h *Handler) saveScript(c echo.Context) error {
 	if !utf8.Valid(data) {
 		return echo.NewHTTPError(http.StatusBadRequest, "脚本须为 UTF-8 文本")
 	}
+	return h.writeScript(c, name, data, saveOptions{
+		ifMatch: c.Request().Header.Get("If-Match"), mustBeNew: c.Request().Header.Get("If-None-Match") == "*",
+	})
+}
 
+// saveOptions are a save's preconditions.
+type saveOptions struct {
+	// ifMatch is the If-Match header: the sha256 the file must have.
+	ifMatch string
+	// mustBeNew refuses to overwrite a file (If-None-Match: *).
+	mustBeNew bool
+	// restoredFrom names the history version restored (for the log).
+	restoredFrom string
+}
+
+// writeScript validates data as name with the other files, keeps the
+// previous version, writes it and reloads: a save or a restore.
+func (h *Handler) writeScript(c echo.Context, name string, data []byte, opt saveOptions) error {
 	h.saveMu.Lock()
 	defer h.saveMu.Unlock()
-	dst := filepath.Join(h.scriptsDir, filepath.FromSlash(name))
-	prev, err := os.ReadFile(dst)
-	existed := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// Every file operation goes through an os.Root on the folder: a
+	// symlink (or a ".." planted in one) cannot lead a save outside it.
+	root, err := os.OpenRoot(h.scriptsDir)
+	if err != nil {
 		return fmt.Errorf("admin.saveScript: %w: %w", bot.ErrUnavailable, err)
 	}
-	if want := c.Request().Header.Get("If-Match"); want != "" {
+	defer root.Close()
+	prev, err := root.ReadFile(name)
+	existed := err == nil
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+	case err != nil && isEscape(err):
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("文件名 %q 无效：指向脚本目录之外", name))
+	case err != nil:
+		return fmt.Errorf("admin.saveScript: %w: %w", bot.ErrUnavailable, err)
+	}
+	// If-None-Match: * is a new file's save (the console's 新建文件): it
+	// must not overwrite a file of the same name.
+	if opt.mustBeNew && existed {
+		return echo.NewHTTPError(http.StatusPreconditionFailed, "已有同名文件："+name+"，请换一个文件名，或打开该文件编辑")
+	}
+	if want := opt.ifMatch; want != "" {
 		got := ""
 		if existed {
 			got = contentHash(prev)
@@ -271,7 +323,7 @@ func (h *Handler) saveScript(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusConflict, "文件已被他人修改，请重新打开后再保存")
 		}
 	}
-	problems, err := h.check(map[string][]byte{name: data})
+	problems, err := h.check(c.Request().Context(), map[string][]byte{name: data})
 	if err != nil {
 		return err
 	}
@@ -283,14 +335,22 @@ func (h *Handler) saveScript(c echo.Context) error {
 	}
 	kept := ""
 	if existed {
-		if kept, err = h.keepPrevious(name, prev); err != nil {
+		if kept, err = h.keepPrevious(root, name, prev); err != nil {
 			return err
 		}
 	}
-	if err := writeAtomic(dst, data); err != nil {
+	if err := writeAtomic(root, name, data); err != nil {
+		if isEscape(err) {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("文件名 %q 无效：指向脚本目录之外", name))
+		}
 		return err
 	}
 	h.logger.InfoContext(c.Request().Context(), "admin: script saved", "file", name, "bytes", len(data), "previous", kept)
+	if opt.restoredFrom != "" {
+		auditNote(c, name, "恢复为 "+opt.restoredFrom)
+	} else {
+		auditNote(c, name, kept)
+	}
 	if err := h.scripts.Reload(); err != nil {
 		// The folder changed under us (another file edited meanwhile);
 		// the saved file stays and Watch will retry.
@@ -301,50 +361,91 @@ func (h *Handler) saveScript(c echo.Context) error {
 	})
 }
 
+// isEscape reports whether err is os.Root refusing a path that leads
+// outside the folder.
+func isEscape(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes from parent")
+}
+
+// historyStamp is the time suffix of a kept version; it sorts lexically.
+const historyStamp = "20060102T150405.000000000Z"
+
+// historyBase names a script's versions in .history: the path with "%"
+// and "/" escaped, so two names never share a base ("sub/h.yaml" is
+// "sub%2Fh.yaml", "sub__h.yaml" stays itself).
+func historyBase(name string) string {
+	return strings.NewReplacer("%", "%25", "/", "%2F").Replace(name)
+}
+
+// versionOf reports whether file (in .history) is a version of the
+// script whose base is base, and when it was kept.
+func versionOf(file, base string) (time.Time, bool) {
+	n := len(historyStamp)
+	if len(file) != len(base)+1+n || !strings.HasPrefix(file, base+".") {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(historyStamp, file[len(base)+1:])
+	return t, err == nil
+}
+
 // keepPrevious copies the file's previous content to
-// .history/<name>.<time> and prunes the oldest beyond keepHistory.
-func (h *Handler) keepPrevious(name string, prev []byte) (string, error) {
-	base := strings.ReplaceAll(name, "/", "__")
-	dir := filepath.Join(h.scriptsDir, historyDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// .history/<base>.<time> and prunes the oldest beyond keepHistory.
+func (h *Handler) keepPrevious(root *os.Root, name string, prev []byte) (string, error) {
+	base := historyBase(name)
+	if err := root.MkdirAll(historyDir, 0o755); err != nil {
 		return "", fmt.Errorf("admin.keepPrevious: %w: %w", bot.ErrUnavailable, err)
 	}
-	// The timestamp sorts lexically, so pruning is a sort.
-	kept := base + "." + h.now().UTC().Format("20060102T150405.000000000Z")
-	if err := writeAtomic(filepath.Join(dir, kept), prev); err != nil {
+	at := h.now().UTC()
+	kept := base + "." + at.Format(historyStamp)
+	// Two saves within one clock tick must not share a name (the second
+	// would replace the first's version): take the next free instant.
+	for i := 0; i < 1000; i++ {
+		if _, err := root.Stat(historyDir + "/" + kept); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		at = at.Add(time.Nanosecond)
+		kept = base + "." + at.Format(historyStamp)
+	}
+	if err := writeAtomic(root, historyDir+"/"+kept, prev); err != nil {
 		return "", err
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := fs.ReadDir(root.FS(), historyDir)
 	if err != nil {
 		return "", fmt.Errorf("admin.keepPrevious: %w: %w", bot.ErrUnavailable, err)
 	}
 	var mine []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), base+".") && !strings.HasPrefix(e.Name(), ".") {
+		if _, ok := versionOf(e.Name(), base); ok {
 			mine = append(mine, e.Name())
 		}
 	}
 	slices.Sort(mine)
 	for len(mine) > keepHistory {
-		_ = os.Remove(filepath.Join(dir, mine[0])) // best effort: an extra old copy harms nothing
+		_ = root.Remove(historyDir + "/" + mine[0]) // best effort: an extra old copy harms nothing
 		mine = mine[1:]
 	}
 	return historyDir + "/" + kept, nil
 }
 
-// writeAtomic writes data to dst through a temporary dot-file in the same
-// folder (hidden from the loader) and a rename, so a reader sees the old
-// file or the new one, never half of one.
-func writeAtomic(dst string, data []byte) error {
-	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// writeAtomic writes data to name in root through a temporary dot-file
+// in the same folder (hidden from the loader) and a rename, so a reader
+// sees the old file or the new one, never half of one.
+func writeAtomic(root *os.Root, name string, data []byte) error {
+	dir := path.Dir(name)
+	if err := root.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("admin.writeAtomic: %w: %w", bot.ErrUnavailable, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".siyu-save-*")
+	suffix, err := randomToken()
+	if err != nil {
+		return err
+	}
+	tmpName := path.Join(dir, ".siyu-save-"+suffix[:12])
+	tmp, err := root.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("admin.writeAtomic: %w: %w", bot.ErrUnavailable, err)
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	defer root.Remove(tmpName) // after a successful rename there is nothing to remove
 	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
@@ -353,10 +454,7 @@ func writeAtomic(dst string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
+		err = root.Rename(tmpName, name)
 	}
 	if err != nil {
 		return fmt.Errorf("admin.writeAtomic: %w: %w", bot.ErrUnavailable, err)

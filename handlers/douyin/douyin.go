@@ -47,7 +47,8 @@ type Config struct {
 	// signed body) is further than this from now, so a captured webhook
 	// cannot be replayed once its dedupe record has expired. Douyin signs
 	// no timestamp outside the body; events without create_time
-	// (im_recall_msg, verify_webhook) cannot be checked.
+	// (im_recall_msg, verify_webhook) cannot be checked, and a message
+	// without one is refused.
 	ReplayWindow time.Duration
 	Now          func() time.Time
 }
@@ -120,6 +121,12 @@ func (h *Handler) webhook(c echo.Context) error {
 	if env.Event == eventVerify {
 		return h.challenge(c, ct)
 	}
+	if longID(env, ct) {
+		// No store would take it: refused here as a bad request, not
+		// failed there as an error Douyin retries.
+		h.logger.WarnContext(c.Request().Context(), "douyin: webhook with an id longer than bot.MaxIDLen refused", "event", env.Event)
+		return echo.NewHTTPError(http.StatusBadRequest, "id too long")
+	}
 	now := h.cfg.Now()
 	if ct.CreateTime > 0 {
 		age := now.Sub(eventTime(ct.CreateTime, now))
@@ -140,6 +147,13 @@ func (h *Handler) webhook(c echo.Context) error {
 	if !ok {
 		h.logger.DebugContext(c.Request().Context(), "douyin: event acknowledged without action", "event", env.Event)
 		return c.NoContent(http.StatusOK)
+	}
+	if in.ev.Kind == bot.KindMessage && ct.CreateTime <= 0 {
+		// Douyin stamps every message; one without create_time escapes
+		// the replay window, so a captured copy could be replayed once
+		// its dedupe record expired.
+		h.logger.WarnContext(c.Request().Context(), "douyin: message without create_time refused", "event", env.Event)
+		return echo.NewHTTPError(http.StatusBadRequest, "no create_time")
 	}
 	if in.ev.DedupeKey == "" {
 		// Nothing in the webhook identifies it, but a retry carries the
@@ -172,6 +186,9 @@ func (h *Handler) challenge(c echo.Context, ct content) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "no challenge")
 	}
 	h.logger.InfoContext(c.Request().Context(), "douyin: webhook URL verified")
+	// The challenge is echoed back: no browser may read it as anything
+	// but JSON.
+	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
 	return c.JSON(http.StatusOK, map[string]any{"challenge": v})
 }
 

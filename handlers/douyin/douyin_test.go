@@ -139,6 +139,11 @@ func TestWebhookRejects(t *testing.T) {
 		{"malformed JSON, signed", []byte(`{"event":"im_receive_msg",`), "", http.StatusBadRequest},
 		{"content of the wrong type, signed", []byte(`{"event":"im_receive_msg","from_user_id":"u-3","content":42}`), "", http.StatusBadRequest},
 		{"message without its id, signed", []byte(`{"event":"im_receive_msg","from_user_id":"u-3","content":{"text":"营业时间"}}`), "", http.StatusBadRequest},
+		{"message without create_time, signed", []byte(`{"event":"im_receive_msg","from_user_id":"u-3","to_user_id":"acct","content":{"server_message_id":"@srv-no-time","message_type":"text","text":"营业时间"}}`), "", http.StatusBadRequest},
+		{"group message without create_time, signed", []byte(`{"event":"im_group_receive_msg","from_user_id":"u-3","to_user_id":"acct","content":{"group_id":"g-1","server_message_id":"@gsrv-no-time","text":"营业时间"}}`), "", http.StatusBadRequest},
+		{"sender id over bot.MaxIDLen, signed", textMessage(t, strings.Repeat("u", bot.MaxIDLen+1), "@srv-long", "营业时间", clk.Now()), "", http.StatusBadRequest},
+		{"message id over bot.MaxIDLen, signed", textMessage(t, "u-3", strings.Repeat("@", bot.MaxIDLen+1), "营业时间", clk.Now()), "", http.StatusBadRequest},
+		{"member id over bot.MaxIDLen, signed", groupJoin(t, "g-long", strings.Repeat("m", bot.MaxIDLen+1), clk.Now()), "", http.StatusBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

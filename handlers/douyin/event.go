@@ -253,6 +253,21 @@ type mapOptions struct {
 	now time.Time
 }
 
+// longID reports whether any id of a webhook is longer than
+// bot.MaxIDLen.
+func longID(env envelope, c content) bool {
+	if bot.LongID(env.FromUserID, env.ToUserID, env.MsgID, c.ConversationShortID, c.ServerMessageID,
+		string(c.GroupID), string(c.IMGroupID), c.OwnerID, c.OpenID) {
+		return true
+	}
+	for _, u := range c.UserInfos {
+		if bot.LongID(u.OpenID) {
+			return true
+		}
+	}
+	return false
+}
+
 // toEvent maps a webhook to an inbound event. It reports false for
 // events siyu acknowledges without acting on (own sends, join
 // applications, authorization notices, unknown events), and an error

@@ -274,6 +274,9 @@ func TestVerifyWebhookSample(t *testing.T) {
 			if tc.wantBody != nil && !jsonEqual(t, rec.Body.Bytes(), tc.wantBody) {
 				t.Fatalf("body = %s, want %s", rec.Body, tc.wantBody)
 			}
+			if got := rec.Header().Get("X-Content-Type-Options"); tc.wantStatus == http.StatusOK && got != "nosniff" {
+				t.Fatalf("X-Content-Type-Options = %q on the echoed challenge, want nosniff", got)
+			}
 		})
 	}
 	if n := calls.Load(); n != 0 {

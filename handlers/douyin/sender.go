@@ -54,6 +54,11 @@ func NewSender(cfg SenderConfig) *Sender {
 // bot.ErrInvalid; everything else is retried by the outbox.
 func (s *Sender) Send(ctx context.Context, a bot.Action) error {
 	const op = "douyin.Send"
+	if _, ok := a.(bot.Handover); ok {
+		// Douyin has no staff tool siyu can hand a conversation to: staff
+		// answer from siyu's inbox, through this sender.
+		return nil
+	}
 	text, ok := bot.TextOf(a)
 	if !ok {
 		return fmt.Errorf("%s: %T cannot be sent on Douyin: %w", op, a, bot.ErrInvalid)

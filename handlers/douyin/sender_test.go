@@ -314,6 +314,23 @@ func TestSenderRefusesWhatDouyinCannotCarry(t *testing.T) {
 	}
 }
 
+// TestSenderHandover: Douyin has no staff tool to hand a conversation
+// to; a hand-over's steps send nothing and succeed (staff answer from
+// siyu's inbox).
+func TestSenderHandover(t *testing.T) {
+	api := newFakeAPI(t)
+	s, _ := newTestSender(t, storetest.Redis(t), api, newClock())
+	to := bot.Target{Platform: bot.Douyin, Account: testAccount, User: "u-1"}
+	for _, step := range []bot.HandoverStep{bot.HandoverStart, bot.HandoverForward, bot.HandoverEnd} {
+		if err := s.Send(t.Context(), bot.Handover{To: to, Step: step}); err != nil {
+			t.Errorf("%s: %v, want nothing to do", step, err)
+		}
+	}
+	if _, attempts := api.counts(); attempts != 0 {
+		t.Fatalf("%d hand-over steps reached the API", attempts)
+	}
+}
+
 // TestSenderRefreshesRejectedToken: a token Douyin rejects is dropped from
 // the shared cache and fetched again once; another replica then uses the
 // cached token.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,12 +36,21 @@ const (
 	OutcomeError        = "error"
 )
 
-// OutboxStats is what the outbox gauges read, on each scrape.
+// OutboxStats is what the outbox gauges read, at most once per
+// DepthEvery however often /metrics is scraped.
 type OutboxStats interface {
-	// Depth returns the rows per status and the creation time of the
-	// oldest pending row (zero when none is pending).
+	// Depth returns the pending and dead rows and the creation time of
+	// the oldest pending row (zero when none is pending). It must be
+	// cheap: it runs on scrapes, which anyone who reaches /metrics can
+	// send.
 	Depth(ctx context.Context) (map[bot.OutboxStatus]int, time.Time, error)
 }
+
+// DepthEvery is how long the outbox's depth read from the database
+// serves scrapes: Prometheus scrapes every 15 s by default, and any
+// number of scrapers (or anyone who reaches /metrics) costs the shared
+// database at most one read per replica per DepthEvery.
+const DepthEvery = 15 * time.Second
 
 // Metrics holds siyu's collectors and the registry they are served from.
 type Metrics struct {
@@ -55,6 +65,8 @@ type Metrics struct {
 	risks     *prometheus.CounterVec
 	heldBack  *prometheus.CounterVec
 	coupons   *prometheus.CounterVec
+	handovers *prometheus.CounterVec
+	firstWait prometheus.Histogram
 	now       func() time.Time
 }
 
@@ -97,14 +109,23 @@ func New(stats OutboxStats) *Metrics {
 		coupons: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siyu_coupon_claims_total", Help: "Coupon claims by campaign and outcome (issued, out_of_stock, limit_reached, ended, not_started).",
 		}, []string{"campaign", "outcome"}),
+		handovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siyu_handovers_total", Help: "Conversations handed to a person, by reason (keyword, intent, risk, platform); per day: increase(…[1d]).",
+		}, []string{"reason"}),
+		firstWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "siyu_handover_first_reply_seconds", Help: "Wait from a hand-over to staff's first reply through siyu (the console, 微信客服's client).",
+			// From a minute (staff on watch) to a day (a hand-over at
+			// night answered in the morning).
+			Buckets: []float64{30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400},
+		}),
 		now: time.Now,
 	}
-	m.reg.MustRegister(m.callbacks, m.latency, m.dedupe, m.sends, m.ambiguous, m.tokens, m.turns, m.risks, m.heldBack, m.coupons,
+	m.reg.MustRegister(m.callbacks, m.latency, m.dedupe, m.sends, m.ambiguous, m.tokens, m.turns, m.risks, m.heldBack, m.coupons, m.handovers, m.firstWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&outboxCollector{
-			stats: stats, now: m.now,
-			depth: prometheus.NewDesc("siyu_outbox_rows", "Outbox rows by status (pending, sent, dead).", []string{"status"}, nil),
+			stats: stats, now: func() time.Time { return m.now() },
+			depth: prometheus.NewDesc("siyu_outbox_rows", "Outbox rows waiting (pending) or dead-lettered (dead), read from the shared database at most every 15 s.", []string{"status"}, nil),
 			age:   prometheus.NewDesc("siyu_outbox_oldest_pending_seconds", "Age of the oldest pending outbox row; 0 when none is pending.", nil, nil),
 		})
 	}
@@ -221,6 +242,12 @@ func (m *Metrics) TokenRefreshKey(key string) {
 	}
 }
 
+// Handover counts a conversation handed to a person.
+func (m *Metrics) Handover(reason string) { m.handovers.WithLabelValues(reason).Inc() }
+
+// FirstReply observes the wait from a hand-over to staff's first reply.
+func (m *Metrics) FirstReply(wait time.Duration) { m.firstWait.Observe(wait.Seconds()) }
+
 // HeldBack counts a proactive message do-not-disturb held back.
 func (m *Metrics) HeldBack(reason string) { m.heldBack.WithLabelValues(reason).Inc() }
 
@@ -239,12 +266,19 @@ func (m *Metrics) ObserveTurn(t *bot.Turn) {
 	}
 }
 
-// outboxCollector reads the outbox's depth from the database on each
-// scrape, so every replica reports the shared truth.
+// outboxCollector reads the outbox's depth from the database, so every
+// replica reports the shared truth, and keeps it for DepthEvery:
+// concurrent scrapes wait for one read instead of each making their own.
 type outboxCollector struct {
 	stats      OutboxStats
 	now        func() time.Time
 	depth, age *prometheus.Desc
+
+	mu     sync.Mutex
+	readAt time.Time // zero: never read
+	counts map[bot.OutboxStatus]int
+	oldest time.Time
+	err    error
 }
 
 func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -253,20 +287,34 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	// A scrape must not hang on a stalled database.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	depth, oldest, err := c.stats.Depth(ctx)
+	counts, oldest, err := c.read()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.depth, err)
 		return
 	}
-	for _, s := range []bot.OutboxStatus{bot.OutboxPending, bot.OutboxSent, bot.OutboxDead, bot.OutboxStandby} {
-		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(depth[s]), string(s))
+	for _, s := range []bot.OutboxStatus{bot.OutboxPending, bot.OutboxDead} {
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(counts[s]), string(s))
 	}
 	age := 0.0
 	if !oldest.IsZero() {
 		age = c.now().Sub(oldest).Seconds()
 	}
 	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age)
+}
+
+// read returns the depth read at most DepthEvery ago, reading it again
+// when older. A failed read is kept as long, so a stalled database is not
+// asked again by every scrape.
+func (c *outboxCollector) read() (map[bot.OutboxStatus]int, time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if c.readAt.IsZero() || now.Sub(c.readAt) >= DepthEvery || now.Before(c.readAt) {
+		// A scrape must not hang on a stalled database.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c.counts, c.oldest, c.err = c.stats.Depth(ctx)
+		c.readAt = now
+	}
+	return c.counts, c.oldest, c.err
 }

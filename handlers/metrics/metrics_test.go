@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,13 +106,62 @@ func TestOutboxGauges(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`siyu_outbox_rows{status="pending"} 3`, `siyu_outbox_rows{status="dead"} 1`, `siyu_outbox_rows{status="sent"} 9`} {
+	for _, want := range []string{`siyu_outbox_rows{status="pending"} 3`, `siyu_outbox_rows{status="dead"} 1`, "siyu_outbox_oldest_pending_seconds 90"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if !strings.Contains(string(body), "siyu_outbox_oldest_pending_seconds ") {
-		t.Error("/metrics lacks the oldest pending age")
+}
+
+// countingStats counts the depth reads.
+type countingStats struct {
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingStats) Depth(context.Context) (map[bot.OutboxStatus]int, time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads++
+	return map[bot.OutboxStatus]int{bot.OutboxPending: c.reads}, time.Time{}, nil
+}
+
+// TestOutboxDepthRead: however many scrapes come, concurrently or not,
+// the database is read once per DepthEvery, where each scrape used to
+// count the whole outbox.
+func TestOutboxDepthRead(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	stats := &countingStats{}
+	m := New(stats)
+	m.now = clock.Now
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	scrape := func() string {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Error(err)
+			return ""
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { scrape() })
+	}
+	wg.Wait()
+	if stats.reads != 1 {
+		t.Fatalf("8 scrapes read the outbox %d times, want 1", stats.reads)
+	}
+	clock.Add(DepthEvery - time.Second)
+	scrape()
+	if stats.reads != 1 {
+		t.Fatalf("a scrape within DepthEvery read the outbox again (%d reads)", stats.reads)
+	}
+	clock.Add(time.Second)
+	if body := scrape(); stats.reads != 2 || !strings.Contains(body, `siyu_outbox_rows{status="pending"} 2`) {
+		t.Fatalf("after DepthEvery: %d reads, want 2, and the new figure served", stats.reads)
 	}
 }
 
@@ -160,6 +210,27 @@ func TestTokenRefreshKey(t *testing.T) {
 	for p, want := range map[string]float64{"wechat": 1, "wecom": 1, "douyin": 2, "other": 0} {
 		if got := testutil.ToFloat64(m.tokens.WithLabelValues(p)); got != want {
 			t.Errorf("token refreshes{%s} = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestHandoverMetrics(t *testing.T) {
+	m := New(nil)
+	m.Handover("keyword")
+	m.Handover("keyword")
+	m.Handover("intent")
+	m.FirstReply(90 * time.Second)
+	for reason, want := range map[string]float64{"keyword": 2, "intent": 1, "risk": 0} {
+		if got := testutil.ToFloat64(m.handovers.WithLabelValues(reason)); got != want {
+			t.Errorf("handovers{%s} = %v, want %v", reason, got, want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`siyu_handovers_total{reason="keyword"} 2`, "siyu_handover_first_reply_seconds_sum 90", `siyu_handover_first_reply_seconds_bucket{le="120"} 1`, `siyu_handover_first_reply_seconds_bucket{le="60"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
 		}
 	}
 }

@@ -26,6 +26,9 @@ type fakeAPI struct {
 
 	unions        map[string]string // openid → unionid for user/info; missing: 40003
 	userInfoCalls []string          // openids asked about, in order
+
+	sessions        []string // "create kf@x o-1", "close kf@x o-1": kfsession calls, in order
+	sessionFailures []int64  // errcodes for the next kfsession calls
 }
 
 type sentMessage struct {
@@ -111,6 +114,31 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}
 		json.NewEncoder(w).Encode(resp)
 	})
+	for _, op := range []string{"create", "close"} {
+		mux.HandleFunc("POST /customservice/kfsession/"+op, func(w http.ResponseWriter, r *http.Request) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if r.URL.Query().Get("access_token") != f.token {
+				w.Write([]byte(`{"errcode":40001,"errmsg":"invalid credential"}`))
+				return
+			}
+			var req struct {
+				KfAccount string `json:"kf_account"`
+				OpenID    string `json:"openid"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil || !strings.Contains(req.KfAccount, "@") || req.OpenID == "" {
+				t.Errorf("kfsession/%s body %+v (%v), want a full kf_account and an openid", op, req, err)
+			}
+			if len(f.sessionFailures) > 0 {
+				code := f.sessionFailures[0]
+				f.sessionFailures = f.sessionFailures[1:]
+				json.NewEncoder(w).Encode(map[string]any{"errcode": code, "errmsg": "fake failure"})
+				return
+			}
+			f.sessions = append(f.sessions, op+" "+req.KfAccount+" "+req.OpenID)
+			w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("fake WeChat API: unexpected %s %s", r.Method, r.URL.Path)
 		http.NotFound(w, r)

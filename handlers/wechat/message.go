@@ -132,6 +132,18 @@ func toEvent(account bot.AccountID, m inbound) (bot.Event, bool) {
 			ev.DedupeKey = "msg:" + eventKey()
 		}
 		return ev, true
+	case "image", "voice", "video", "shortvideo", "location", "link", "file":
+		// Answered by nobody, but passed on to 客服 while a person holds
+		// the conversation (the Official Account forwards only what the
+		// callback answers with transfer_customer_service).
+		ev.Kind, ev.Key = bot.KindMedia, m.MsgType
+		if m.MsgID != 0 {
+			ev.MessageID = strconv.FormatInt(m.MsgID, 10)
+			ev.DedupeKey = "msg:" + ev.MessageID
+		} else {
+			ev.DedupeKey = "msg:" + eventKey()
+		}
+		return ev, true
 	case "event":
 	default:
 		return ev, false
@@ -150,6 +162,10 @@ func toEvent(account bot.AccountID, m inbound) (bot.Event, bool) {
 	case "click":
 		ev.Kind = bot.KindMenuClick
 		ev.Key = m.EventKey
+	case "kf_close_session":
+		// The 客服 who held the follower closed the session (or it timed
+		// out): the bot answers again.
+		ev.Kind = bot.KindSessionClosed
 	default:
 		return ev, false
 	}
@@ -201,6 +217,27 @@ func textReply(to, from, text string, now time.Time) []byte {
 	b = append(b, "</CreateTime><MsgType><![CDATA[text]]></MsgType><Content>"...)
 	b = appendCDATA(b, text)
 	return append(b, "</Content></xml>"...)
+}
+
+// transferReply renders the passive reply that passes the follower's
+// message to the Official Account's customer-service system (多客服):
+// MsgType transfer_customer_service, with TransInfo naming a KfAccount
+// when the scripts chose one (otherwise WeChat picks a free one).
+func transferReply(to, from, kfAccount string, now time.Time) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, "<xml><ToUserName>"...)
+	b = appendCDATA(b, to)
+	b = append(b, "</ToUserName><FromUserName>"...)
+	b = appendCDATA(b, from)
+	b = append(b, "</FromUserName><CreateTime>"...)
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	b = append(b, "</CreateTime><MsgType><![CDATA[transfer_customer_service]]></MsgType>"...)
+	if kfAccount != "" {
+		b = append(b, "<TransInfo><KfAccount>"...)
+		b = appendCDATA(b, kfAccount)
+		b = append(b, "</KfAccount></TransInfo>"...)
+	}
+	return append(b, "</xml>"...)
 }
 
 // newsReply renders a passive news (图文) reply.

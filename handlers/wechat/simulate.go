@@ -36,7 +36,10 @@ type SimReply struct {
 	MsgType string // "" when the server answered "success" or nothing
 	Content string
 	ToUser  string
-	Raw     string // the body as received
+	// KfAccount is the 客服 account a transfer_customer_service reply
+	// names ("" when WeChat is to choose).
+	KfAccount string
+	Raw       string // the body as received
 }
 
 // TextXML is a text message from openid, as WeChat posts it.
@@ -156,11 +159,12 @@ func (s *Simulator) DecodeReply(status int, raw []byte) (SimReply, error) {
 		MsgType    string `xml:"MsgType"`
 		Content    string `xml:"Content"`
 		Title      string `xml:"Articles>item>Title"`
+		KfAccount  string `xml:"TransInfo>KfAccount"`
 	}
 	if err := xml.Unmarshal(body, &m); err != nil {
 		return r, fmt.Errorf("wechat simulate: reply message: %w", err)
 	}
-	r.MsgType, r.Content, r.ToUser = m.MsgType, m.Content, m.ToUserName
+	r.MsgType, r.Content, r.ToUser, r.KfAccount = m.MsgType, m.Content, m.ToUserName, m.KfAccount
 	if m.MsgType == "news" {
 		r.Content = m.Title
 	}

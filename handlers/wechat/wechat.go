@@ -153,6 +153,8 @@ func (h *Handler) verifyURL(c echo.Context) error {
 		h.logger.WarnContext(c.Request().Context(), "wechat: URL verification with a bad signature", "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, "bad signature")
 	}
+	// echostr is echoed back as sent: no browser may read it as HTML.
+	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
 	return c.String(http.StatusOK, q.echostr)
 }
 
@@ -215,6 +217,12 @@ func (h *Handler) callback(c echo.Context) error {
 	if err != nil {
 		h.logger.WarnContext(c.Request().Context(), "wechat: malformed message", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed message")
+	}
+	if bot.LongID(m.FromUserName, m.ToUserName) {
+		// No store would take it: refused here as a bad request, not
+		// failed there as an error WeChat retries.
+		h.logger.WarnContext(c.Request().Context(), "wechat: callback with an id longer than bot.MaxIDLen refused", "from_bytes", len(m.FromUserName), "to_bytes", len(m.ToUserName))
+		return echo.NewHTTPError(http.StatusBadRequest, "id too long")
 	}
 	account := bot.AccountID(h.cfg.AppID)
 	if account == "" {
@@ -466,28 +474,43 @@ func (h *Handler) enqueue(ctx context.Context, ev bot.Event, actions []bot.Actio
 	return h.outbox.Enqueue(ctx, ev.DedupeKey, actions)
 }
 
-// splitPassive picks the one action WeChat lets a callback answer with: the
-// first text or news to the sender. The rest go to the outbox; rest keeps
-// the passive action's place as nil, so every action keeps its outbox key
-// (its index) whether it is answered passively or queued late.
+// splitPassive picks the one action WeChat lets a callback answer with: a
+// hand-over to a person (the transfer_customer_service reply is the only
+// way an Official Account passes a message to its 客服 system), else the
+// first text or news to the sender. The rest go to the outbox (a
+// hand-over's "please wait" goes as a customer-service message); rest
+// keeps the passive action's place as nil, so every action keeps its
+// outbox key (its index) whether it is answered passively or queued late.
 func splitPassive(ev bot.Event, actions []bot.Action) (bot.Action, []bot.Action) {
+	pick := -1
 	for i, a := range actions {
 		to := a.Dest()
 		if to.Platform != bot.WeChat || to.User != ev.Sender || to.Conversation.IsGroup() {
 			continue
 		}
+		if h, ok := a.(bot.Handover); ok && h.Step != bot.HandoverEnd {
+			pick = i // wins over any text
+			break
+		}
 		switch a.(type) {
 		case bot.Reply, bot.Welcome, bot.News:
-			rest := slices.Clone(actions)
-			rest[i] = nil
-			return a, rest
+			if pick < 0 {
+				pick = i
+			}
 		}
 	}
-	return nil, actions
+	if pick < 0 {
+		return nil, actions
+	}
+	rest := slices.Clone(actions)
+	rest[pick] = nil
+	return actions[pick], rest
 }
 
 func renderReply(to, from string, a bot.Action, now time.Time) []byte {
 	switch a := a.(type) {
+	case bot.Handover:
+		return transferReply(to, from, a.Agent, now)
 	case bot.News:
 		return newsReply(to, from, a.Articles, now)
 	default:

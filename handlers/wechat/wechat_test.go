@@ -164,8 +164,10 @@ func TestToEvent(t *testing.T) {
 		{"unsubscribe", ev("unsubscribe", ""), true, bot.KindUnfollow, "", ""},
 		{"scan carries the scene", ev("SCAN", "store-01"), true, bot.KindScan, "store-01", ""},
 		{"menu click", ev("CLICK", "MENU_CONTACT"), true, bot.KindMenuClick, "", "MENU_CONTACT"},
+		{"客服 closed the session", ev("kf_close_session", ""), true, bot.KindSessionClosed, "", ""},
 		{"location report is dropped", ev("LOCATION", ""), false, "", "", ""},
-		{"image is dropped", inbound{FromUserName: "o1", MsgType: "image", MsgID: 1}, false, "", "", ""},
+		{"an image is media, named", inbound{FromUserName: "o1", MsgType: "image", MsgID: 1}, true, bot.KindMedia, "", "image"},
+		{"a template-send receipt is dropped", ev("TEMPLATESENDJOBFINISH", ""), false, "", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -283,6 +285,35 @@ func TestCallbackRejects(t *testing.T) {
 	}
 }
 
+// TestLongIDRefused: a signed callback whose FromUserName is longer than
+// any store column (a 3,000-character one failed in MySQL as a 503, which
+// WeChat retries and which raised the error-rate alert) is a bad request.
+func TestLongIDRefused(t *testing.T) {
+	b := newBackends(t)
+	var calls atomic.Int32
+	r := newReplica(t, b, handlertest.Counting(&calls, testEngine(t)), Config{}, nil)
+	for _, tc := range []struct {
+		name   string
+		openid string
+		want   int
+	}{
+		{"3,000 characters", strings.Repeat("o", 3000), http.StatusBadRequest},
+		{"one over bot.MaxIDLen", strings.Repeat("o", bot.MaxIDLen+1), http.StatusBadRequest},
+		{"bot.MaxIDLen", strings.Repeat("o", bot.MaxIDLen), http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := r.sim(false)
+			got, _ := s.Post(t.Context(), s.TextXML(tc.openid, "营业时间", NewMsgID()))
+			if got.Status != tc.want {
+				t.Fatalf("status = %d, want %d", got.Status, tc.want)
+			}
+		})
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the engine ran %d times, want once (for the id of bot.MaxIDLen bytes)", n)
+	}
+}
+
 // signOver signs body's Encrypt with the query's timestamp and nonce.
 func signOver(q url.Values, body []byte) string {
 	_, rest, ok := strings.Cut(string(body), "<Encrypt><![CDATA[")
@@ -315,6 +346,10 @@ func TestURLVerification(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.wantStatus || (tc.wantBody != "" && string(body) != tc.wantBody) {
 				t.Fatalf("GET = %d %q, want %d %q", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
+			}
+			// The echo is the caller's own text: a browser must not sniff it as HTML.
+			if got := resp.Header.Get("X-Content-Type-Options"); tc.wantStatus == http.StatusOK && got != "nosniff" {
+				t.Fatalf("X-Content-Type-Options = %q on the echo, want nosniff", got)
 			}
 		})
 	}

@@ -24,6 +24,14 @@ const (
 	codeWelcomeDelivered = 41051 // the welcome code was used already
 	codeWelcomeBusy      = 41096 // another app is sending with this welcome code
 	codeTagExists        = 40071 // add_corp_tag: a tag of that name exists already
+	// codeKFSessionHeld is kf/send_msg's "send msg session status
+	// invalid": the 微信客服 session is not one the API may answer (a person
+	// holds it, or it waits in the pool for one).
+	codeKFSessionHeld = 95018
+	// codeKFBadTransition is kf/service_state/trans's "the session cannot
+	// move to that state" (as third-party clients report it): ending a
+	// session that has ended.
+	codeKFBadTransition = 95016
 )
 
 // Client calls WeCom's server API with one secret: the self-built app's
@@ -323,7 +331,24 @@ type KFMessage struct {
 	Text           struct {
 		Content string `json:"content"`
 	} `json:"text"`
+	// Event is a system event's (origin 4, msgtype event), which carries
+	// the account and customer inside it rather than beside it.
+	Event KFEvent `json:"event"`
 }
+
+// KFEvent is the part of a 微信客服 event siyu reads.
+type KFEvent struct {
+	EventType      string `json:"event_type"` // "session_status_change", "enter_session", …
+	OpenKfID       string `json:"open_kfid"`
+	ExternalUserID string `json:"external_userid"`
+	// ChangeType of a session_status_change: 1 a servicer took it from
+	// the pool, 2 passed to another servicer, 3 ended, 4 taken up again.
+	ChangeType int `json:"change_type"`
+}
+
+// KFChangeEnded is a session_status_change's change_type when the
+// session ended.
+const KFChangeEnded = 3
 
 // SyncKFMsg pulls one page of 微信客服 messages (kf/sync_msg).
 func (c *Client) SyncKFMsg(ctx context.Context, req KFSyncRequest) (KFSyncResponse, error) {
@@ -341,6 +366,29 @@ func (c *Client) SendKFText(ctx context.Context, openKfID, externalUserID, text 
 		Text     textContent `json:"text"`
 	}{externalUserID, openKfID, "text", textContent{text}}
 	return c.call(ctx, "wecom.SendKFText", "kf/send_msg", req, nil)
+}
+
+// 微信客服 session states (kf/service_state, developer.work.weixin.qq.com
+// document/path/94669): 0 new, 1 the API (智能助手) answers, 2 waiting in
+// the pool for a servicer, 3 a servicer (人工) holds it, 4 ended.
+const (
+	KFStatePool  = 2
+	KFStateHuman = 3
+	KFStateEnded = 4
+)
+
+// TransKFSession moves a 微信客服 session to state
+// (kf/service_state/trans): to servicer (KFStateHuman; the servicer must
+// be 接待中), to the pool for WeCom to assign (KFStatePool), or ended
+// (KFStateEnded).
+func (c *Client) TransKFSession(ctx context.Context, openKfID, externalUserID string, state int, servicer string) error {
+	req := struct {
+		OpenKfID       string `json:"open_kfid"`
+		ExternalUserID string `json:"external_userid"`
+		ServiceState   int    `json:"service_state"`
+		ServicerUserID string `json:"servicer_userid,omitempty"`
+	}{openKfID, externalUserID, state, servicer}
+	return c.call(ctx, "wecom.TransKFSession", "kf/service_state/trans", req, nil)
 }
 
 // AppArticle is one item of an app news message.

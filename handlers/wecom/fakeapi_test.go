@@ -37,6 +37,11 @@ type fakeAPI struct {
 	kfSyncs   []KFSyncRequest
 	kfPulling int // sync_msg calls in flight
 	kfSent    []kfSend
+	// kfSendFailures are errcodes for the next kf/send_msg calls;
+	// kfSendCalls counts every call, failed ones included.
+	kfSendFailures []int64
+	kfSendCalls    int
+	kfTrans        []kfTrans // kf/service_state/trans calls
 
 	appSent []appSend
 
@@ -76,6 +81,13 @@ type kfPage struct {
 
 type kfSend struct {
 	ToUser, OpenKfID, MsgType, Text string
+}
+
+type kfTrans struct {
+	OpenKfID       string `json:"open_kfid"`
+	ExternalUserID string `json:"external_userid"`
+	ServiceState   int    `json:"service_state"`
+	ServicerUserID string `json:"servicer_userid"`
 }
 
 type appSend struct {
@@ -204,8 +216,31 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		if err := json.Unmarshal(body, &req); err != nil || req.ToUser == "" || req.OpenKfID == "" || req.MsgType != "text" {
 			t.Errorf("kf/send_msg body %s: %v", body, err)
 		}
+		f.kfSendCalls++
+		if len(f.kfSendFailures) > 0 {
+			code := f.kfSendFailures[0]
+			f.kfSendFailures = f.kfSendFailures[1:]
+			writeJSON(w, map[string]any{"errcode": code, "errmsg": "send msg session status invalid"})
+			return
+		}
 		f.kfSent = append(f.kfSent, kfSend{req.ToUser, req.OpenKfID, req.MsgType, req.Text.Content})
 		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "msgid": "m" + strconv.Itoa(len(f.kfSent))})
+	}))
+	mux.HandleFunc("POST /cgi-bin/kf/service_state/trans", f.app(func(w http.ResponseWriter, body []byte) {
+		var req kfTrans
+		err := json.Unmarshal(body, &req)
+		switch {
+		case err != nil || req.OpenKfID == "" || req.ExternalUserID == "":
+			t.Errorf("kf/service_state/trans body %s: %v", body, err)
+		case req.ServiceState == KFStateHuman && req.ServicerUserID == "":
+			// WeCom requires the servicer for 人工接待.
+			writeJSON(w, map[string]any{"errcode": 40058, "errmsg": "invalid servicer_userid"})
+			return
+		case req.ServiceState < 1 || req.ServiceState > 4:
+			t.Errorf("kf/service_state/trans to state %d", req.ServiceState)
+		}
+		f.kfTrans = append(f.kfTrans, req)
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
 	}))
 	mux.HandleFunc("POST /cgi-bin/message/send", f.app(func(w http.ResponseWriter, body []byte) {
 		var req struct {

@@ -91,7 +91,7 @@ func newRecorder(t *testing.T) *recorder {
 }
 
 // testStore adapts sqlstore.WeCom to this package's interfaces, as main
-// does (wire_wecom.go).
+// does (platforms.go).
 type testStore struct{ *sqlstore.WeCom }
 
 func (s testStore) ClaimContact(ctx context.Context, c ContactRecord) (bool, error) {

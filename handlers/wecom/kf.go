@@ -1,6 +1,7 @@
 package wecom
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -287,21 +288,36 @@ func handleAndQueue(ctx context.Context, h bot.Handler, outbox Enqueuer, log *sl
 	return nil
 }
 
-// kfEvent maps a pulled 微信客服 message to a bot.Event, and reports
-// false for what is not a customer's text (events, staff replies,
-// images…). See account.go for the account form.
+// kfEvent maps a pulled 微信客服 message to a bot.Event: a customer's
+// text, a servicer's text written in the WeCom client (KindStaffMessage:
+// a person is answering), or the end of a session (KindSessionClosed). It
+// reports false for everything else (other events, images…). See
+// account.go for the account form.
 func kfEvent(corpID string, m KFMessage) (bot.Event, bool) {
-	if m.Origin != KFOriginCustomer || m.MsgType != "text" || m.ExternalUserID == "" || m.MsgID == "" {
+	if m.MsgID == "" {
 		return bot.Event{}, false
 	}
-	return bot.Event{
+	ev := bot.Event{
 		Platform:  bot.WeCom,
 		Account:   KFAccount(corpID, m.OpenKfID),
-		Kind:      bot.KindMessage,
 		Sender:    bot.UserID(m.ExternalUserID),
-		Text:      m.Text.Content,
 		MessageID: m.MsgID,
 		DedupeKey: "kf:" + m.MsgID,
 		Time:      time.Unix(m.SendTime, 0),
-	}, true
+	}
+	switch {
+	case m.Origin == KFOriginCustomer && m.MsgType == "text":
+		ev.Kind, ev.Text = bot.KindMessage, m.Text.Content
+	case m.Origin == KFOriginServicer && m.MsgType == "text":
+		ev.Kind, ev.Text = bot.KindStaffMessage, m.Text.Content
+	case m.Origin == KFOriginEvent && m.MsgType == "event" && m.Event.EventType == "session_status_change" && m.Event.ChangeType == KFChangeEnded:
+		ev.Kind = bot.KindSessionClosed
+		ev.Account, ev.Sender = KFAccount(corpID, cmp.Or(m.Event.OpenKfID, m.OpenKfID)), bot.UserID(m.Event.ExternalUserID)
+	default:
+		return bot.Event{}, false
+	}
+	if ev.Sender == "" {
+		return bot.Event{}, false
+	}
+	return ev, true
 }

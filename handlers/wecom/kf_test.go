@@ -1,6 +1,7 @@
 package wecom
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -74,14 +75,14 @@ func TestKFPulledOnceAcrossReplicas(t *testing.T) {
 
 	var texts []string
 	for _, ev := range rec.events() {
-		if ev.Account != KFAccount(testCorp, testKF) || ev.Kind != bot.KindMessage {
+		if ev.Account != KFAccount(testCorp, testKF) || (ev.Kind != bot.KindMessage && ev.Kind != bot.KindStaffMessage) {
 			t.Fatalf("engine got %+v, want 微信客服 messages", ev)
 		}
-		texts = append(texts, string(ev.Sender)+":"+ev.Text)
+		texts = append(texts, string(ev.Kind)+":"+string(ev.Sender)+":"+ev.Text)
 	}
 	slices.Sort(texts)
-	if want := []string{"wm-kf-a:请问营业时间", "wm-kf-b:你好"}; !slices.Equal(texts, want) {
-		t.Fatalf("engine got %q, want each customer text once: %q", texts, want)
+	if want := []string{"message:wm-kf-a:请问营业时间", "message:wm-kf-b:你好", "staff_message:wm-kf-a:人工回复"}; !slices.Equal(texts, want) {
+		t.Fatalf("engine got %q, want each customer text and the servicer's once: %q", texts, want)
 	}
 	cursor, err := b.store.Cursor(t.Context(), testCorp, "kf:"+testKF)
 	if err != nil || cursor != "c3" {
@@ -113,8 +114,8 @@ func TestKFPulledOnceAcrossReplicas(t *testing.T) {
 	if len(syncs) != 1 || syncs[0].Cursor != "c3" {
 		t.Fatalf("later pull = %+v, want one sync_msg from c3", syncs)
 	}
-	if n := len(rec.events()); n != 2 {
-		t.Fatalf("engine ran %d times after the later pull, want 2", n)
+	if n := len(rec.events()); n != 3 {
+		t.Fatalf("engine ran %d times after the later pull, want 3", n)
 	}
 }
 
@@ -176,30 +177,121 @@ func TestKFEvent(t *testing.T) {
 	text := KFMessage{MsgID: "m1", OpenKfID: testKF, ExternalUserID: "wm1", SendTime: 1700000000, Origin: KFOriginCustomer, MsgType: "text"}
 	text.Text.Content = "你好"
 	with := func(f func(*KFMessage)) KFMessage { m := text; f(&m); return m }
+	// An event carries the account and the customer inside it only.
+	ended := KFMessage{MsgID: "e1", SendTime: 1700000000, Origin: KFOriginEvent, MsgType: "event",
+		Event: KFEvent{EventType: "session_status_change", OpenKfID: testKF, ExternalUserID: "wm1", ChangeType: KFChangeEnded}}
 	tests := []struct {
-		name   string
-		in     KFMessage
-		wantOK bool
+		name     string
+		in       KFMessage
+		wantKind bot.EventKind // "": not an event for the engine
+		wantText string
 	}{
-		{"customer text", text, true},
-		{"staff reply", with(func(m *KFMessage) { m.Origin = KFOriginServicer }), false},
-		{"system event", with(func(m *KFMessage) { m.Origin, m.MsgType = KFOriginEvent, "event" }), false},
-		{"customer image", with(func(m *KFMessage) { m.MsgType = "image" }), false},
-		{"no msgid", with(func(m *KFMessage) { m.MsgID = "" }), false},
+		{"customer text", text, bot.KindMessage, "你好"},
+		{"a servicer's text in the WeCom client", with(func(m *KFMessage) { m.Origin = KFOriginServicer }), bot.KindStaffMessage, "你好"},
+		{"the session ended", ended, bot.KindSessionClosed, ""},
+		{"a servicer took it from the pool", func() KFMessage { m := ended; m.Event.ChangeType = 1; return m }(), "", ""},
+		{"another system event", with(func(m *KFMessage) { m.Origin, m.MsgType = KFOriginEvent, "event"; m.Event.EventType = "enter_session" }), "", ""},
+		{"customer image", with(func(m *KFMessage) { m.MsgType = "image" }), "", ""},
+		{"no msgid", with(func(m *KFMessage) { m.MsgID = "" }), "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := kfEvent(testCorp, tc.in)
-			if ok != tc.wantOK {
-				t.Fatalf("ok = %v, want %v", ok, tc.wantOK)
+			if ok != (tc.wantKind != "") {
+				t.Fatalf("ok = %v, want %v", ok, tc.wantKind != "")
 			}
 			want := bot.Event{
-				Platform: bot.WeCom, Account: KFAccount(testCorp, testKF), Kind: bot.KindMessage, Sender: "wm1", Text: "你好",
-				MessageID: "m1", DedupeKey: "kf:m1", Time: time.Unix(1700000000, 0),
+				Platform: bot.WeCom, Account: KFAccount(testCorp, testKF), Kind: tc.wantKind, Sender: "wm1", Text: tc.wantText,
+				MessageID: tc.in.MsgID, DedupeKey: "kf:" + tc.in.MsgID, Time: time.Unix(1700000000, 0),
 			}
 			if ok && !eventsEqual(got, want) {
 				t.Fatalf("kfEvent = %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestKFHandover: a hand-over moves the 微信客服 session to the scripts'
+// servicer (人工接待), or to the pool for WeCom to assign; staff's end ends
+// it; a message of a held session needs no call (WeCom passes it on).
+func TestKFHandover(t *testing.T) {
+	to := bot.Target{Platform: bot.WeCom, Account: KFAccount(testCorp, testKF), User: "wm-ho"}
+	tests := []struct {
+		name string
+		h    bot.Handover
+		want []kfTrans
+	}{
+		{"to a named servicer", bot.Handover{To: to, Step: bot.HandoverStart, Reason: "keyword", Agent: "zhangsan"},
+			[]kfTrans{{OpenKfID: testKF, ExternalUserID: "wm-ho", ServiceState: KFStateHuman, ServicerUserID: "zhangsan"}}},
+		{"to the pool", bot.Handover{To: to, Step: bot.HandoverStart, Reason: "intent"},
+			[]kfTrans{{OpenKfID: testKF, ExternalUserID: "wm-ho", ServiceState: KFStatePool}}},
+		{"staff end it", bot.Handover{To: to, Step: bot.HandoverEnd, Agent: "zhangsan"},
+			[]kfTrans{{OpenKfID: testKF, ExternalUserID: "wm-ho", ServiceState: KFStateEnded}}},
+		{"a message of the held session", bot.Handover{To: to, Step: bot.HandoverForward, Agent: "zhangsan"}, nil},
+		{"an external contact: staff answer from siyu", bot.Handover{To: bot.Target{Platform: bot.WeCom, Account: testCorp, User: "wm-c"}, Step: bot.HandoverStart}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeAPI(t)
+			b := newBackends(t)
+			sender := NewSender(NewClient(testCorp, testSecret, testAgent, newTestTokens(b)), b.store, SenderConfig{})
+			if err := sender.Send(t.Context(), tc.h); err != nil {
+				t.Fatal(err)
+			}
+			api.mu.Lock()
+			got := slices.Clone(api.kfTrans)
+			api.mu.Unlock()
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("service_state/trans calls = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestKF95018: WeCom refuses a reply with 95018 once a person holds the
+// session. The reply is dead-lettered with that reason and not retried,
+// and the hand-over is told, so the bot pauses there.
+func TestKF95018(t *testing.T) {
+	api := newFakeAPI(t)
+	b := newBackends(t)
+	clk := bottest.NewClock(time.Now())
+	var held []bot.Target
+	sender := NewSender(NewClient(testCorp, testSecret, testAgent, newTestTokens(b)), b.store, SenderConfig{
+		Now:         clk.Now,
+		PersonHolds: func(_ context.Context, to bot.Target) { held = append(held, to) },
+	})
+	ob := bot.NewOutbox(sqlstore.NewOutbox(b.db), map[bot.Platform]bot.Sender{bot.WeCom: sender}, bot.OutboxConfig{Now: clk.Now, Backoff: time.Millisecond})
+	to := bot.Target{Platform: bot.WeCom, Account: KFAccount(testCorp, testKF), User: "wm-95018"}
+	if err := b.store.TouchKFSession(t.Context(), testCorp, testKF, "wm-95018", clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	api.kfSendFailures = []int64{codeKFSessionHeld}
+	api.mu.Unlock()
+	if err := ob.Enqueue(t.Context(), "held", []bot.Action{bot.Reply{To: to, Text: "机器人的回答"}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := ob.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Minute)
+	}
+	api.mu.Lock()
+	calls, sent := api.kfSendCalls, len(api.kfSent)
+	api.mu.Unlock()
+	if calls != 1 || sent != 0 {
+		t.Fatalf("kf/send_msg called %d times (%d delivered), want once, not retried", calls, sent)
+	}
+	dead, err := sqlstore.NewOutbox(b.db).List(t.Context(), bot.OutboxDead, 10)
+	if err != nil || len(dead) != 1 || !strings.Contains(dead[0].LastError, "95018") || !strings.Contains(dead[0].LastError, "a person holds") {
+		t.Fatalf("dead rows = %+v, %v; want the reply recorded with 95018 as the reason", dead, err)
+	}
+	if len(held) != 1 || held[0] != to {
+		t.Fatalf("hand-over told of %+v, want the customer once", held)
+	}
+	// The reply allowance was given back: a later reply may still go.
+	if err := sender.Send(t.Context(), bot.Reply{To: to, Text: "之后"}); err != nil {
+		t.Fatalf("a later reply: %v", err)
 	}
 }

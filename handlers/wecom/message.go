@@ -138,6 +138,12 @@ type inbound struct {
 	OpenKfID string `xml:"OpenKfId" json:"OpenKfId"`
 }
 
+// longID reports whether any id of m is longer than bot.MaxIDLen.
+func (m inbound) longID() bool {
+	return bot.LongID(m.ToUserName, m.FromUserName, string(m.MsgID), m.UserID, m.ExternalUserID, m.ChatID, m.OpenKfID) ||
+		bot.LongID(m.MemChangeList...)
+}
+
 // WeCom event and change names siyu acts on.
 const (
 	eventContact = "change_external_contact"

@@ -15,6 +15,7 @@ import (
 // AppAPI is the part of the app's Client the senders use.
 type AppAPI interface {
 	SendKFText(ctx context.Context, openKfID, externalUserID, text string) error
+	TransKFSession(ctx context.Context, openKfID, externalUserID string, state int, servicer string) error
 	SendAppText(ctx context.Context, agentID int, toUser, text string) (invalid string, err error)
 	SendAppNews(ctx context.Context, agentID int, toUser string, articles []AppArticle) (invalid string, err error)
 }
@@ -38,8 +39,12 @@ type SenderConfig struct {
 	// KFMaxReplies is how many messages may answer one customer message:
 	// 5 (kf/send_msg documentation).
 	KFMaxReplies int
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// PersonHolds, when set, is told of a 微信客服 customer whose session
+	// WeCom says a person holds (95018 on send): bot/handover then keeps
+	// the bot quiet there.
+	PersonHolds func(ctx context.Context, to bot.Target)
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 func (c SenderConfig) withDefaults() SenderConfig {
@@ -66,6 +71,7 @@ var (
 	errContact1to1 = errors.New("wecom: apps cannot message an external contact 1:1 outside 微信客服 " +
 		"(only the new-contact welcome, sent with its code by the callback)")
 	errLateWelcome = errors.New("wecom: a welcome goes out with its one-shot code from the callback within 20 s; a queued one is too late")
+	errPersonHolds = errors.New("wecom: a person holds this 微信客服 session (95018), so the bot's message was not sent; the conversation is now paused for the bot")
 )
 
 // Sender delivers actions addressed to WeCom conversations (see the
@@ -79,7 +85,16 @@ var (
 //   - a Reply or News to a staff member who wrote to the app goes out as
 //     an app message (message/send);
 //   - anything to a customer group or to a bare external contact is
-//     refused with bot.ErrInvalid: WeCom does not allow it.
+//     refused with bot.ErrInvalid: WeCom does not allow it;
+//   - a Handover of a 微信客服 customer moves the session with
+//     kf/service_state/trans: to the scripts' servicer (人工接待), or to
+//     the pool for WeCom to assign; an end ends the session. Other
+//     conversations have no WeCom tool to hand to: staff answer from
+//     siyu's inbox, and there is nothing to send.
+//
+// WeCom refuses a 微信客服 reply with 95018 once a person holds the
+// session: the sender records it (PersonHolds, and the row's dead letter
+// with the reason) and does not retry.
 type Sender struct {
 	api    AppAPI
 	limits KFLimits
@@ -106,6 +121,12 @@ func (s *Sender) Send(ctx context.Context, a bot.Action) error {
 	corpID, kind, id, ok := ParseAccount(to.Account)
 	if !ok || to.User == "" {
 		return fmt.Errorf("wecom.Send: no WeCom conversation in account %q: %w", to.Account, bot.ErrInvalid)
+	}
+	if h, ok := a.(bot.Handover); ok {
+		if kind != kindKF {
+			return nil // staff answer from siyu's inbox
+		}
+		return s.handoverKF(ctx, id, h)
 	}
 	switch kind {
 	case kindKF:
@@ -137,7 +158,44 @@ func (s *Sender) sendKF(ctx context.Context, corpID, openKfID, user, text string
 		if rerr := s.limits.ReleaseKFReply(rctx, corpID, openKfID, user); rerr != nil {
 			s.cfg.Logger.Warn("wecom: 微信客服 reply allowance not given back", "err", rerr)
 		}
+		if code, _ := ErrCode(err); code == codeKFSessionHeld {
+			// Not an error to retry: WeCom says a person has the
+			// customer. Recorded (the dead letter's reason), and the
+			// bot pauses there.
+			if s.cfg.PersonHolds != nil {
+				s.cfg.PersonHolds(rctx, bot.Target{Platform: bot.WeCom, Account: KFAccount(corpID, openKfID), User: bot.UserID(user)})
+			}
+			s.cfg.Logger.Info("wecom: 微信客服 reply not sent: a person holds the session (95018)")
+			return fmt.Errorf("wecom.Send: %w: %w: %w", errPersonHolds, bot.ErrInvalid, err)
+		}
 		return fmt.Errorf("wecom.Send: %w", err)
+	}
+	return nil
+}
+
+// handoverKF moves a 微信客服 session to a person, or ends it on staff's
+// word. A message of a held session needs nothing: WeCom passes it to
+// the servicer itself.
+func (s *Sender) handoverKF(ctx context.Context, openKfID string, h bot.Handover) error {
+	user := string(h.To.User)
+	var err error
+	switch h.Step {
+	case bot.HandoverStart:
+		state := KFStateHuman
+		if h.Agent == "" {
+			state = KFStatePool // WeCom assigns, by the account's own rule
+		}
+		err = s.api.TransKFSession(ctx, openKfID, user, state, h.Agent)
+	case bot.HandoverEnd:
+		err = s.api.TransKFSession(ctx, openKfID, user, KFStateEnded, "")
+		if code, _ := ErrCode(err); code == codeKFBadTransition {
+			return nil // ended already
+		}
+	default:
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("wecom.Send: 微信客服 session %s: %w", h.Step, err)
 	}
 	return nil
 }

@@ -189,6 +189,8 @@ func (h *Handler) verifyURL(c echo.Context) error {
 		h.log.WarnContext(c.Request().Context(), "wecom: URL verification: cannot decrypt echostr", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed echostr")
 	}
+	// The echo is the sender's plaintext: no browser may read it as HTML.
+	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
 	return c.Blob(http.StatusOK, echo.MIMETextPlainCharsetUTF8, plain)
 }
 
@@ -221,6 +223,12 @@ func (h *Handler) callback(c echo.Context) error {
 	if err != nil {
 		h.log.WarnContext(c.Request().Context(), "wecom: malformed message", "err", err)
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed message")
+	}
+	if m.longID() {
+		// No store would take it: refused here as a bad request, not
+		// failed there as an error WeCom retries.
+		h.log.WarnContext(c.Request().Context(), "wecom: callback with an id longer than bot.MaxIDLen refused", "event", m.Event, "change", m.ChangeType)
+		return echo.NewHTTPError(http.StatusBadRequest, "id too long")
 	}
 
 	if m.MsgType == "event" && m.Event == eventKF {

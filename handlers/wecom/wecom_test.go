@@ -85,6 +85,10 @@ func TestURLVerification(t *testing.T) {
 			if resp.StatusCode != tc.wantStatus || (tc.wantBody != "" && string(body) != tc.wantBody) {
 				t.Fatalf("GET = %d %q, want %d %q", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
 			}
+			// The echo is the caller's own text: a browser must not sniff it as HTML.
+			if got := resp.Header.Get("X-Content-Type-Options"); tc.wantStatus == http.StatusOK && got != "nosniff" {
+				t.Fatalf("X-Content-Type-Options = %q on the echo, want nosniff", got)
+			}
 		})
 	}
 }
@@ -174,6 +178,20 @@ func TestCallbackRejects(t *testing.T) {
 			resign(q, b)
 			return b
 		}, http.StatusBadRequest},
+	}
+	long := strings.Repeat("w", bot.MaxIDLen+1)
+	for _, tc := range []struct{ name, plain string }{
+		{"external userid over bot.MaxIDLen", contactXML(time.Now().Unix(), "zhangsan", long, "store-shanghai-01", "CODE-LONG")},
+		{"staff userid over bot.MaxIDLen", contactXML(time.Now().Unix(), long, "wm-reject", "store-shanghai-01", "CODE-LONG")},
+		{"chat id over bot.MaxIDLen", chatXML(time.Now().Unix(), long, "update", "add_member", "wm-reject")},
+		{"member over bot.MaxIDLen", chatXML(time.Now().Unix(), "wr-reject", "update", "add_member", long)},
+		{"open_kfid over bot.MaxIDLen", kfXML(time.Now().Unix(), "tok", long)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.post(t, tc.plain); got != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400", got)
+			}
+		})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

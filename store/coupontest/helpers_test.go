@@ -2,7 +2,6 @@ package coupontest_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -57,15 +56,7 @@ func newReplicas(t testing.TB, n int, campaigns string, now func() time.Time, na
 		}
 		client := rdb
 		if i > 0 {
-			url := os.Getenv("REDIS_URL")
-			if rdb.Embedded() {
-				url = "redis://" + rdb.Miniredis().Addr()
-			}
-			client, err = redisstore.Open(ctx, url, nil, redisstore.WithPrefix(rdb.Prefix()))
-			if err != nil {
-				t.Fatalf("redisstore.Open: %v", err)
-			}
-			t.Cleanup(func() { _ = client.Close() })
+			client = storetest.RedisReplica(t, rdb)
 		}
 		svc := coupon.New(coupon.Config{Store: store, Counter: redisstore.NewCouponCounter(client), Native: native, Now: now, Scripts: staticScripts{r.scripts}})
 		r.svcs = append(r.svcs, svc)
@@ -90,15 +81,7 @@ func (r *replicas) flush(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	c := r.rdb.Redis()
-	iter := c.Scan(ctx, 0, r.rdb.Prefix()+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("scan: %v", err)
-	}
-	for _, k := range keys {
+	for _, k := range storetest.Keys(t, r.rdb) {
 		if err := c.Del(ctx, k).Err(); err != nil {
 			t.Errorf("del: %v", err)
 		}

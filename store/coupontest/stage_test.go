@@ -182,9 +182,13 @@ func TestOutcomeReplies(t *testing.T) {
 		t.Errorf("issued reply does not end with the campaign's end date")
 	}
 
-	// The intent, as the classifier of bot/nlp sets it.
+	// The intent, as the classifier of bot/nlp sets it, when it is sure
+	// (TestCouponAsksUnlessSure: when it is not).
 	intent := bot.NewEngine(bot.EngineConfig{Scripts: staticScripts{r.scripts}, Commands: []bot.Stage{svc},
-		Understand: []bot.Analyzer{bot.AnalyzerFunc(func(_ context.Context, t *bot.Turn) error { t.Intent, t.Confidence = "coupon", 0.9; return nil })}})
+		Understand: []bot.Analyzer{bot.AnalyzerFunc(func(_ context.Context, t *bot.Turn) error {
+			t.Intent, t.Confidence, t.Sure = "coupon", 0.9, true
+			return nil
+		})}})
 	turn, err := intent.Run(ctx, message("g", "有没有什么优惠", "m9"), false)
 	if err != nil {
 		t.Fatal(err)

@@ -85,10 +85,17 @@ local function top(key, other)
   return out
 end
 local me = ARGV[2]
+-- rank counts those strictly ahead (0-based, -1: absent), so equal
+-- scores share a rank as checkin.Rank gives them.
+local function rank(key)
+  local s = redis.call("ZSCORE", key, me)
+  if not s then return -1 end
+  return redis.call("ZCOUNT", key, "(" .. s, "+inf")
+end
 return {
   top(KEYS[1], KEYS[2]), top(KEYS[2], KEYS[1]),
-  redis.call("ZREVRANK", KEYS[1], me) or -1, redis.call("ZSCORE", KEYS[1], me) or "0",
-  redis.call("ZREVRANK", KEYS[2], me) or -1, redis.call("ZSCORE", KEYS[2], me) or "0",
+  rank(KEYS[1]), redis.call("ZSCORE", KEYS[1], me) or "0",
+  rank(KEYS[2]), redis.call("ZSCORE", KEYS[2], me) or "0",
 }`
 
 // NewCheckinBoards returns the boards kept in c.
@@ -108,13 +115,16 @@ func (b *CheckinBoards) keys(scope string, p checkin.Period, day checkin.Day) (p
 	default:
 		suffix = ":all"
 	}
-	return b.c.key("checkin", scope+":pts"+suffix), b.c.key("checkin", scope+":st"+suffix), ttl
+	return b.c.tagged("checkin", scope, "pts"+suffix), b.c.tagged("checkin", scope, "st"+suffix), ttl
 }
 
-func (b *CheckinBoards) marker(scope string) string { return b.c.key("checkin", scope+":built") }
+// A scope's keys share the hash tag {checkin:<scope>}: one script reads
+// or writes its boards, order and marker together.
+
+func (b *CheckinBoards) marker(scope string) string { return b.c.tagged("checkin", scope, "built") }
 
 func (b *CheckinBoards) order(scope string, day checkin.Day) string {
-	return b.c.key("checkin", scope+":order:"+strconv.Itoa(int(day)))
+	return b.c.tagged("checkin", scope, "order:"+strconv.Itoa(int(day)))
 }
 
 // Add implements checkin.Boards in one script call.
@@ -247,10 +257,15 @@ func entries(v any, byStreak bool) ([]checkin.Entry, bool) {
 		}
 		out = append(out, e)
 	}
+	by := "points"
+	if byStreak {
+		by = "streak"
+	}
+	checkin.ShareTies(out, by)
 	return out, true
 }
 
-// rankOf turns ZREVRANK's 0-based rank (-1: absent) into a 1-based one
+// rankOf turns the script's 0-based rank (-1: absent) into a 1-based one
 // (0: absent).
 func rankOf(v any) int {
 	n, _ := v.(int64)

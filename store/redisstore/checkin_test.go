@@ -59,12 +59,17 @@ func TestCheckinBoards(t *testing.T) {
 	if err != nil || !built {
 		t.Fatalf("Top = built %v, %v", built, err)
 	}
-	// Ties (a and b at 35) go by person, descending, as checkin.Rank does.
+	// Ties (a and b at 35) are listed by person, descending, and share a
+	// rank, as checkin.Rank does.
 	want := []string{"first", "b", "a"}
+	wantRank := []int{1, 2, 2}
 	for i, e := range got.ByPoints {
-		if e.Person != want[i] || e.Rank != i+1 {
-			t.Errorf("by points #%d = %+v, want %s", i+1, e, want[i])
+		if e.Person != want[i] || e.Rank != wantRank[i] {
+			t.Errorf("by points #%d = %+v, want %s ranked %d", i+1, e, want[i], wantRank[i])
 		}
+	}
+	if tied, _, _ := b.Top(ctx, scope, checkin.All, day, 3, "a"); tied.MeByPoints.Rank != 2 {
+		t.Errorf("a's own rank = %d, want 2 (tied with b)", tied.MeByPoints.Rank)
 	}
 	if len(got.ByPoints) != 3 || got.ByPoints[0].Points != 100 || got.ByPoints[0].Streak != 9 {
 		t.Errorf("by points = %+v, want 3 entries with both scores", got.ByPoints)

@@ -26,6 +26,8 @@ func TestConnFailed(t *testing.T) {
 		{"wrapped nil reply", fmt.Errorf("op: %w", redis.Nil), false},
 		{"error reply", replyError("WRONGTYPE Operation against a key holding the wrong kind of value"), false},
 		{"wrapped error reply", fmt.Errorf("op: %w", replyError("ERR x")), false},
+		// A master demoted by a Sentinel failover answers writes so.
+		{"demoted master", replyError("READONLY You can't write against a read only replica."), true},
 		{"connection closed", io.EOF, true},
 		{"timeout", context.DeadlineExceeded, true},
 		{"client closed", redis.ErrClosed, true},

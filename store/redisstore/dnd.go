@@ -17,9 +17,11 @@ import (
 // confirmation throttle, on Redis so every replica counts together. Each
 // count is one key that expires after its window.
 type DNDCounters struct {
-	rdb    redis.UniversalClient
-	prefix string
-	take   *redis.Script
+	rdb redis.UniversalClient
+	// counter is the prefix of the counts' keys; once the prefix of the
+	// confirmation throttle's.
+	counter, once string
+	take          *redis.Script
 }
 
 // Interface guard.
@@ -27,7 +29,11 @@ var _ dnd.Counters = (*DNDCounters)(nil)
 
 // NewDNDCounters returns the counters stored in c under c's prefix.
 func NewDNDCounters(c *Client) *DNDCounters {
-	return &DNDCounters{rdb: c.Redis(), prefix: c.key("dnd", ""), take: redis.NewScript(dndTakeScript)}
+	// One Take counts against a person's, a group's and a platform
+	// account's caps at once, all or none, so every count shares the hash
+	// tag {dnd:n} and one cluster slot: the counts are small keys, and one
+	// node serves far more takes than the platforms accept pushes.
+	return &DNDCounters{rdb: c.Redis(), counter: c.tagged("dnd", "n", ""), once: c.key("dnd", "once:"), take: redis.NewScript(dndTakeScript)}
 }
 
 // dndTakeScript: KEYS the counters; ARGV[1] "1" to only look, then per
@@ -65,7 +71,7 @@ func (c *DNDCounters) Take(ctx context.Context, counters []dnd.Counter, pending 
 	}
 	args = append(args, flag)
 	for i, k := range counters {
-		keys[i] = c.prefix + "n:" + k.Key
+		keys[i] = c.counter + k.Key
 		p := 0
 		if i < len(pending) {
 			p = pending[i]
@@ -81,7 +87,7 @@ func (c *DNDCounters) Take(ctx context.Context, counters []dnd.Counter, pending 
 
 // Once implements dnd.Counters.
 func (c *DNDCounters) Once(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	ok, err := c.rdb.SetNX(ctx, c.prefix+"once:"+key, "1", ttl).Result()
+	ok, err := c.rdb.SetNX(ctx, c.once+key, "1", ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("redisstore.DNDCounters.Once: %w: %w", bot.ErrUnavailable, err)
 	}
@@ -90,7 +96,7 @@ func (c *DNDCounters) Once(ctx context.Context, key string, ttl time.Duration) (
 
 // Count returns a counter's current value, for tests and staff.
 func (c *DNDCounters) Count(ctx context.Context, key string) (int, error) {
-	s, err := c.rdb.Get(ctx, c.prefix+"n:"+key).Result()
+	s, err := c.rdb.Get(ctx, c.counter+key).Result()
 	if err == redis.Nil {
 		return 0, nil
 	}

@@ -21,7 +21,7 @@ import (
 // oversend.
 type DouyinState struct {
 	rdb    redis.UniversalClient
-	prefix string
+	c      *Client
 	limits window.Limits
 	ttl    time.Duration
 
@@ -43,7 +43,7 @@ const stateSlack = time.Hour
 func NewDouyinState(c *Client, limits window.Limits) *DouyinState {
 	limits = limits.WithDefaults()
 	return &DouyinState{
-		rdb: c.Redis(), prefix: c.Prefix() + "douyin:", limits: limits,
+		rdb: c.Redis(), c: c, limits: limits,
 		ttl:           max(limits.ReplyWindow, limits.EnterWindow) + stateSlack,
 		recordMessage: redis.NewScript(recordMessageScript),
 		recordEnter:   redis.NewScript(recordEnterScript),
@@ -53,18 +53,22 @@ func NewDouyinState(c *Client, limits window.Limits) *DouyinState {
 	}
 }
 
+// An account's keys share the hash tag {douyin:<account>}: a script
+// reads a conversation with a message's keys, and a message id does not
+// name its conversation (IsRecalled knows only the account).
+
 func (s *DouyinState) convKey(account bot.AccountID, user bot.UserID) string {
-	return s.prefix + "conv:" + string(account) + ":" + string(user)
+	return s.c.tagged("douyin", string(account), "conv:"+string(user))
 }
 
 func (s *DouyinState) recalledKey(account bot.AccountID, messageID string) string {
-	return s.prefix + "recalled:" + string(account) + ":" + messageID
+	return s.c.tagged("douyin", string(account), "recalled:"+messageID)
 }
 
 // msgKey holds when a customer message was sent, so a reply naming it can
 // be checked against its own window.
 func (s *DouyinState) msgKey(account bot.AccountID, messageID string) string {
-	return s.prefix + "msg:" + string(account) + ":" + messageID
+	return s.c.tagged("douyin", string(account), "msg:"+messageID)
 }
 
 // recordMessageScript: KEYS conv, recalled-key-of-this-message,

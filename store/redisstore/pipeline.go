@@ -25,7 +25,7 @@ import (
 // pipeline costs tens of microseconds of syscalls and wake-ups on both
 // ends (measured on a 2-core VM), far more than the commands in it.
 type batcher struct {
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	log  *slog.Logger
 	ops  chan *batchOp
 	kick chan struct{} // deferred writes are due
@@ -43,7 +43,11 @@ type batcher struct {
 	// conn is the worker's own connection, kept from one pipeline to the
 	// next: taking one from the pool costs a health-check syscall each
 	// time. Only the worker touches it; it is replaced after a failure.
+	// It stays nil on a cluster, whose pipelines go to several nodes.
 	conn *redis.Conn
+	// single is rdb when it is one server's client (a plain one or
+	// Sentinel's), nil on a cluster.
+	single *redis.Client
 }
 
 type batchOp struct {
@@ -72,13 +76,15 @@ const (
 // in the next one (with several workers most batches held one command),
 // and one worker keeps commands in the order they were issued, so a Claim
 // after a queued Finish sees its result.
-func newBatcher(rdb *redis.Client, log *slog.Logger) *batcher {
+func newBatcher(rdb redis.UniversalClient, log *slog.Logger) *batcher {
+	single, _ := rdb.(*redis.Client)
 	b := &batcher{
-		rdb:  rdb,
-		log:  log,
-		ops:  make(chan *batchOp, maxBatch),
-		kick: make(chan struct{}, 1),
-		stop: make(chan struct{}),
+		rdb:    rdb,
+		single: single,
+		log:    log,
+		ops:    make(chan *batchOp, maxBatch),
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
 	}
 	b.pool.New = func() any { return &batchOp{done: make(chan struct{}, 1)} }
 	b.timer = time.AfterFunc(time.Hour, b.wake)
@@ -202,13 +208,22 @@ func (b *batcher) run() {
 func (b *batcher) exec(batch []*batchOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	if b.conn == nil {
-		b.conn = b.rdb.Conn()
+	// A cluster client sends each command to its slot's node (a pipeline
+	// to each node at once) and follows MOVED and ASK redirections.
+	var via interface {
+		Process(context.Context, redis.Cmder) error
+		Pipeline() redis.Pipeliner
+	} = b.rdb
+	if b.single != nil {
+		if b.conn == nil {
+			b.conn = b.single.Conn()
+		}
+		via = b.conn
 	}
 	if len(batch) == 1 {
-		_ = b.conn.Process(ctx, batch[0].cmd)
+		_ = via.Process(ctx, batch[0].cmd)
 	} else {
-		pipe := b.conn.Pipeline()
+		pipe := via.Pipeline()
 		for _, op := range batch {
 			_ = pipe.Process(ctx, op.cmd)
 		}
@@ -225,15 +240,18 @@ func (b *batcher) exec(batch []*batchOp) {
 			b.log.WarnContext(op.ctx, "redisstore: unacknowledged write failed", "cmd", op.cmd.Name(), "err", err)
 		}
 	}
-	if broken {
-		// The connection may hold half a reply; the next pipeline dials.
+	if broken && b.conn != nil {
+		// The connection may hold half a reply, or lead to a server that
+		// is no longer the master; the next pipeline dials.
 		_ = b.conn.Close()
 		b.conn = nil
 	}
 }
 
 // connFailed reports whether err leaves the connection unusable: anything
-// but a nil reply or an error reply from the server.
+// but a nil reply or an error reply from the server, and the READONLY
+// error reply of a master demoted to a replica (a Sentinel failover): the
+// Sentinel client dials the new master, but only for a new connection.
 func connFailed(err error) bool {
 	// The nil and redis.Nil checks come first so that the common case does
 	// not allocate: errors.As makes reply escape to the heap.
@@ -241,7 +259,7 @@ func connFailed(err error) bool {
 		return false
 	}
 	var reply redis.Error
-	return !errors.As(err, &reply)
+	return !errors.As(err, &reply) || redis.HasErrorPrefix(err, "READONLY")
 }
 
 // close stops the worker after the pipeline in flight and the deferred

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,12 +17,51 @@ import (
 )
 
 // batcherBackend is a Redis for the batcher's own tests: the one REDIS_URL
-// names, or a miniredis. breakConn drops the server side of every client
-// connection but the caller's, as a restart or a network fault would.
+// names (a cluster with REDIS_CLUSTER=1, through Sentinel with
+// REDIS_SENTINEL_MASTER), or a miniredis. breakConn drops the server side
+// of every client connection but the caller's, as a restart or a network
+// fault would.
 type batcherBackend struct {
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	keyPrefix string
 	breakConn func(t *testing.T)
+}
+
+// testClient connects to REDIS_URL as siyu's configuration would (this
+// package cannot use storetest, which imports it), naming its
+// connections name when name is not empty.
+func testClient(t *testing.T, url, name string) redis.UniversalClient {
+	t.Helper()
+	switch {
+	case os.Getenv("REDIS_CLUSTER") == "1":
+		o, err := redis.ParseClusterURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.ClientName = name
+		return redis.NewClusterClient(o)
+	case os.Getenv("REDIS_SENTINEL_MASTER") != "":
+		o, err := redis.ParseFailoverURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.MasterName, o.ClientName = os.Getenv("REDIS_SENTINEL_MASTER"), name
+		return redis.NewFailoverClient(o)
+	}
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ClientName = name
+	return redis.NewClient(o)
+}
+
+// eachServer calls fn with every master of rdb's cluster, or rdb itself.
+func eachServer(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, c redis.UniversalClient) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
+	}
+	return fn(ctx, rdb)
 }
 
 func newBatcherBackend(t *testing.T) batcherBackend {
@@ -30,49 +70,54 @@ func newBatcherBackend(t *testing.T) batcherBackend {
 	_, _ = rand.Read(b[:])
 	prefix := "siyu:t:" + hex.EncodeToString(b[:]) + ":"
 	if url := os.Getenv("REDIS_URL"); url != "" {
-		o, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatal(err)
-		}
 		// The test's connections carry a name of their own, so breaking
 		// them leaves alone every other client of the shared server (other
 		// packages' tests run at the same time).
 		name := "siyu-test-" + hex.EncodeToString(b[:])
-		admin := redis.NewClient(o)
-		o.ClientName = name
-		rdb := redis.NewClient(o)
+		admin := testClient(t, url, "")
+		rdb := testClient(t, url, name)
 		t.Cleanup(func() {
 			ctx := context.Background()
-			iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-			for iter.Next(ctx) {
-				rdb.Del(ctx, iter.Val())
-			}
+			_ = eachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
+				iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+				for iter.Next(ctx) {
+					c.Del(ctx, iter.Val())
+				}
+				return nil
+			})
 			_ = rdb.Close()
 			_ = admin.Close()
 		})
 		return batcherBackend{rdb: rdb, keyPrefix: prefix, breakConn: func(t *testing.T) {
-			list, err := admin.ClientList(t.Context()).Result()
+			var mu sync.Mutex
+			killed := 0
+			err := eachServer(t.Context(), admin, func(ctx context.Context, c redis.UniversalClient) error {
+				list, err := c.ClientList(ctx).Result()
+				if err != nil {
+					return err
+				}
+				for _, line := range strings.Split(list, "\n") {
+					if !strings.Contains(line, " name="+name+" ") {
+						continue
+					}
+					for _, field := range strings.Fields(line) {
+						if id, ok := strings.CutPrefix(field, "id="); ok {
+							if err := c.Do(ctx, "client", "kill", "id", id).Err(); err != nil {
+								return err
+							}
+							mu.Lock()
+							killed++
+							mu.Unlock()
+						}
+					}
+				}
+				return nil
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			killed := 0
-			defer func() {
-				if killed == 0 {
-					t.Fatalf("no connection named %s to break", name)
-				}
-			}()
-			for _, line := range strings.Split(list, "\n") {
-				if !strings.Contains(line, " name="+name+" ") {
-					continue
-				}
-				for _, field := range strings.Fields(line) {
-					if id, ok := strings.CutPrefix(field, "id="); ok {
-						if err := admin.Do(t.Context(), "client", "kill", "id", id).Err(); err != nil {
-							t.Fatal(err)
-						}
-						killed++
-					}
-				}
+			if killed == 0 {
+				t.Fatalf("no connection named %s to break", name)
 			}
 		}}
 	}
@@ -94,7 +139,7 @@ const hangGuard = 30 * time.Second
 
 // waitForValue polls until key holds want, for a write sent in the
 // background.
-func waitForValue(t *testing.T, rdb *redis.Client, key, want string, within time.Duration) {
+func waitForValue(t *testing.T, rdb redis.UniversalClient, key, want string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/cache"
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/store/redisstore"
@@ -116,7 +117,7 @@ func TestDeduperInvalidTTL(t *testing.T) {
 func TestDeduperErrorsHideKey(t *testing.T) {
 	const openid = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
 	const key = "wechat:gh_1:ev:" + openid + ":1348831860:subscribe"
-	c, err := redisstore.Open(t.Context(), os.Getenv("REDIS_URL"), nil, redisstore.WithPrefix("siyu:t:hidekey:"))
+	c, err := redisstore.Open(t.Context(), os.Getenv("REDIS_URL"), nil, append(storetest.RedisOptions(), redisstore.WithPrefix("siyu:t:hidekey:"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,10 +231,7 @@ func TestKeyPrefix(t *testing.T) {
 	if err := redisstore.NewTokenCache(c).Set("t", "v", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Redis().Keys(t.Context(), c.Prefix()+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := storetest.Keys(t, c)
 	want := map[string]bool{c.Prefix() + "dedupe:k": true, c.Prefix() + "token:t": true}
 	if len(got) != len(want) || !want[got[0]] || !want[got[1]] {
 		t.Errorf("keys=%v, want %v", got, want)
@@ -622,4 +620,36 @@ func waitResult(t *testing.T, d *redisstore.Deduper, key, want string) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	t.Fatalf("result of %s never became %q within %v", key, want, hangGuard)
+}
+
+// TestEmbeddedNeedsPassword: the embedded Redis listens on a loopback TCP
+// port; another local process that connects without its random password
+// can read or write nothing.
+func TestEmbeddedNeedsPassword(t *testing.T) {
+	c, err := redisstore.Open(t.Context(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	if err := c.Redis().Set(ctx, "siyu:token:k", "secret-token", time.Minute).Err(); err != nil {
+		t.Fatalf("siyu's own client: %v", err)
+	}
+	stranger := redis.NewClient(&redis.Options{Addr: c.Miniredis().Addr()})
+	defer stranger.Close()
+	if v, err := stranger.Get(ctx, "siyu:token:k").Result(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("a client without the password read %q, %v; want NOAUTH", v, err)
+	}
+	if err := stranger.Set(ctx, "siyu:dedupe:x", "forged", 0).Err(); err == nil {
+		t.Fatal("a client without the password wrote a key")
+	}
+	opts, err := redis.ParseURL(c.EmbeddedURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := redis.NewClient(opts)
+	defer second.Close()
+	if v, err := second.Get(ctx, "siyu:token:k").Result(); err != nil || v != "secret-token" {
+		t.Fatalf("a client of this process through EmbeddedURL = %q, %v", v, err)
+	}
 }

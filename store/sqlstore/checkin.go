@@ -18,9 +18,8 @@ import (
 // check-in count once across retries and replicas.
 type Checkins struct {
 	db *DB
-	// g prepares each statement once per connection: without it the
-	// MySQL driver prepares, executes and closes every query, three round
-	// trips where one does, and a check-in makes several queries.
+	// g prepares each statement once per connection (DB.prepared): a
+	// check-in makes several.
 	g *gorm.DB
 }
 
@@ -36,7 +35,7 @@ func NewCheckins(ctx context.Context, db *DB) (*Checkins, error) {
 	if err := db.migrateTables(ctx, &checkinRow{}, &checkinRewardRow{}, &checkinUnsentRow{}); err != nil {
 		return nil, fmt.Errorf("sqlstore.NewCheckins: %w", err)
 	}
-	return &Checkins{db: db, g: db.gorm.Session(&gorm.Session{PrepareStmt: true})}, nil
+	return &Checkins{db: db, g: db.prep}, nil
 }
 
 // checkinRow is one check-in. Person and scope are bounded by
@@ -138,8 +137,9 @@ func (s *Checkins) Insert(ctx context.Context, c checkin.Checkin, ms []checkin.M
 		err = g.Create(&row).Error
 	} else {
 		// The milestones are written with the check-in or not at all, so
-		// a crash cannot leave a check-in whose reward is forgotten.
-		err = g.Transaction(func(tx *gorm.DB) error {
+		// a crash cannot leave a check-in whose reward is forgotten. Not
+		// prepared: see DB.prepared on transactions.
+		err = s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			if err := tx.Create(&row).Error; err != nil {
 				return err
 			}

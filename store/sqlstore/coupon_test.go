@@ -112,3 +112,67 @@ func TestStandbyMessage(t *testing.T) {
 		t.Fatalf("counts = %v, %v; want the row sent", counts, err)
 	}
 }
+
+// TestCouponReports: the console's figures count a campaign's claims by
+// channel and its codes, and its claims page lists the newest first, at
+// most the limit, ties broken the same way on every call.
+func TestCouponReports(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlstore.NewCoupons(ctx, storetest.SQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	claims := []struct {
+		id, channel string
+		at          time.Time
+	}{
+		{"a", "", now.Add(-2 * time.Hour)},
+		{"b", "poster", now},
+		{"c", "poster", now.Add(-time.Hour)},
+		{"d", "qr", now}, // same time as b
+	}
+	for i, c := range claims {
+		cl := coupon.Claim{ID: c.id, Campaign: "c", Person: bot.PersonID("p" + c.id), Trigger: "t" + c.id, Seq: i + 1, Slot: 1,
+			Channel: c.channel, To: bot.Target{Platform: bot.WeChat, User: "u"}, Message: "m", CreatedAt: c.at}
+		if _, err := store.Insert(ctx, cl, 1, bot.OutboxItem{Key: "coupon:" + c.id, Platform: bot.WeChat, Payload: []byte("{}"), NextAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.ImportCodes(ctx, "c", []string{"X1", "X2", "X3", "X4", "X5"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := store.Stats(ctx, []string{"c", "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := stats["c"]; st.Issued != 4 || st.Codes != 5 || st.PerChannel[""] != 1 || st.PerChannel["poster"] != 2 || st.PerChannel["qr"] != 1 {
+		t.Errorf("stats[c] = %+v, want 4 issued (1 none, 2 poster, 1 qr), 5 codes", st)
+	}
+	if st, ok := stats["none"]; !ok || st.Issued != 0 || st.PerChannel == nil {
+		t.Errorf("stats[none] = %+v, %v, want zero figures", st, ok)
+	}
+	tests := []struct {
+		name  string
+		limit int
+		want  string
+	}{
+		{"all, newest first, ties by id descending", 10, "dbca"},
+		{"the limit", 2, "db"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			list, err := store.Claims(ctx, "c", tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, c := range list {
+				got += c.ID
+			}
+			if got != tc.want {
+				t.Errorf("claims = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -117,3 +117,39 @@ func TestDNDHeld(t *testing.T) {
 		t.Errorf("Held(0) err = %v, want ErrInvalid", err)
 	}
 }
+
+// TestDNDHeldOncePerPush: a push held again when it comes back due is
+// one record (the latest); the same text held while an earlier copy still
+// waits, or without a key, is a record of its own.
+func TestDNDHeldOncePerPush(t *testing.T) {
+	s := mustDND(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC) // 23:00 in Shanghai
+	morning := t0.Add(9 * time.Hour)
+	steps := []dnd.HeldBack{
+		{Key: "k1", Person: "wechat:gh:o-1", Platform: bot.WeChat, Topic: "coupon", Reason: dnd.ReasonQuietHours, Action: "reply", Until: morning, At: t0},
+		{Key: "k1", Person: "wechat:gh:o-1", Platform: bot.WeChat, Topic: "coupon", Reason: dnd.ReasonQuietHours, Action: "reply", Until: morning, At: t0.Add(time.Minute)},
+		{Key: "k1", Person: "wechat:gh:o-1", Platform: bot.WeChat, Topic: "coupon", Reason: dnd.ReasonOptedOut, Action: "reply", At: morning},
+		{Person: "wechat:gh:o-2", Platform: bot.WeChat, Topic: "coupon", Reason: dnd.ReasonOptedOut, Action: "reply", At: morning.Add(time.Minute)},
+	}
+	for _, r := range steps {
+		if err := s.RecordHeld(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Held(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second k1 was held while the first still waited: two pushes.
+	// The third is one of them come back at 08:00: it replaces the newest.
+	want := []dnd.HeldBack{steps[3], steps[2], steps[0]}
+	if len(got) != len(want) {
+		t.Fatalf("Held = %d records %+v, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Held[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

@@ -15,3 +15,11 @@ func ClaimConditional(o *Outbox) func(ctx context.Context, now time.Time, limit 
 		return o.claim(ctx, now, limit, lease, false)
 	}
 }
+
+// LinkedInBatches is s.Linked reading batch rows per query, so tests
+// cross batches with a few rows.
+func LinkedInBatches(s *Identities, batch int) func(ctx context.Context, fn func(bot.Platform, bot.AccountID, bot.UserID)) error {
+	return func(ctx context.Context, fn func(bot.Platform, bot.AccountID, bot.UserID)) error {
+		return s.linked(ctx, batch, fn)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -14,32 +13,16 @@ import (
 	"github.com/siyu-bot/siyu/bot/identity"
 )
 
-// Bounds of the identity cache: links are facts that do not change (an
-// openid's unionid is fixed), so a replica may keep them for a while.
-const (
-	identityCacheSize = 100_000
-	identityCacheTTL  = 10 * time.Minute
-)
-
 // Identities stores the links between platform users and WeChat
-// unionids: the database is the truth shared by replicas, and each
-// replica keeps an LRU of the unionids it looked up, so a linked
-// customer's message costs no query. Users without one (not stored, or
-// stored as "none") are never cached: another replica may store their
-// link any moment, and one indexed query is cheap.
+// unionids: the database is the truth shared by replicas. It caches
+// nothing: bot/identity keeps each replica's cache and index, which
+// know when another replica learnt a link.
 type Identities struct {
-	db    *DB
-	cache *expirable.LRU[identityKey, identity.Link]
+	db *DB
 }
 
 // Interface guard.
 var _ identity.Store = (*Identities)(nil)
-
-type identityKey struct {
-	platform bot.Platform
-	account  bot.AccountID
-	user     bot.UserID
-}
 
 // NewIdentities returns the identity store in db, creating its table when
 // missing. Errors are bot.ErrUnavailable.
@@ -53,7 +36,7 @@ func NewIdentities(ctx context.Context, db *DB) (*Identities, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore.NewIdentities: migrate: %w: %w", bot.ErrUnavailable, err)
 	}
-	return &Identities{db: db, cache: expirable.NewLRU[identityKey, identity.Link](identityCacheSize, nil, identityCacheTTL)}, nil
+	return &Identities{db: db}, nil
 }
 
 // identityRow is one user's link; UnionID empty means the platform was
@@ -71,12 +54,8 @@ func (identityRow) TableName() string { return "identity_links" }
 
 // Lookup implements identity.Store.
 func (s *Identities) Lookup(ctx context.Context, p bot.Platform, account bot.AccountID, user bot.UserID) (identity.Link, bool, error) {
-	k := identityKey{p, account, user}
-	if l, ok := s.cache.Get(k); ok {
-		return l, true, nil
-	}
 	var row identityRow
-	err := s.db.gorm.WithContext(ctx).
+	err := s.db.prepared(ctx).
 		Where("platform = ? AND account = ? AND user_id = ?", string(p), string(account), string(user)).
 		Take(&row).Error
 	switch {
@@ -85,11 +64,7 @@ func (s *Identities) Lookup(ctx context.Context, p bot.Platform, account bot.Acc
 	case err != nil:
 		return identity.Link{}, false, fmt.Errorf("sqlstore.Identities.Lookup: %w: %w", bot.ErrUnavailable, err)
 	}
-	l := identity.Link{Platform: p, Account: account, User: user, UnionID: row.UnionID, CheckedAt: row.CheckedAt.UTC()}
-	if l.UnionID != "" {
-		s.cache.Add(k, l)
-	}
-	return l, true, nil
+	return identity.Link{Platform: p, Account: account, User: user, UnionID: row.UnionID, CheckedAt: row.CheckedAt.UTC()}, true, nil
 }
 
 // Save implements identity.Store. A unionid once stored is kept when a
@@ -107,20 +82,44 @@ func (s *Identities) Save(ctx context.Context, l identity.Link) error {
 	if l.UnionID != "" {
 		update = append(update, "union_id")
 	}
-	err := s.db.gorm.WithContext(ctx).Clauses(clause.OnConflict{
+	err := s.db.prepared(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "platform"}, {Name: "account"}, {Name: "user_id"}},
 		DoUpdates: clause.AssignmentColumns(update),
 	}).Create(&row).Error
 	if err != nil {
 		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, err)
 	}
-	k := identityKey{l.Platform, l.Account, l.User}
-	if l.UnionID == "" {
-		// Another answer may have stored one: read the truth next time.
-		s.cache.Remove(k)
-		return nil
-	}
-	l.CheckedAt = row.CheckedAt
-	s.cache.Add(k, l)
 	return nil
+}
+
+// linkedBatch is how many linked users one query of Linked reads: short
+// queries, so a large table never holds SQLite's one connection (or a
+// MySQL one) for long, and little memory per batch.
+const linkedBatch = 5000
+
+// Linked implements identity.Store, in batches in id order. A user
+// linked after its batch was read is left out (the caller hears of it
+// otherwise); one whose row was linked in place after the scan passed
+// it too.
+func (s *Identities) Linked(ctx context.Context, fn func(p bot.Platform, account bot.AccountID, user bot.UserID)) error {
+	return s.linked(ctx, linkedBatch, fn)
+}
+
+func (s *Identities) linked(ctx context.Context, batch int, fn func(p bot.Platform, account bot.AccountID, user bot.UserID)) error {
+	var after int64
+	for {
+		var rows []identityRow
+		err := s.db.gorm.WithContext(ctx).Select("id", "platform", "account", "user_id").
+			Where("union_id <> '' AND id > ?", after).Order("id").Limit(batch).Find(&rows).Error
+		if err != nil {
+			return fmt.Errorf("sqlstore.Identities.Linked: %w: %w", bot.ErrUnavailable, err)
+		}
+		for _, r := range rows {
+			fn(bot.Platform(r.Platform), bot.AccountID(r.Account), bot.UserID(r.UserID))
+		}
+		if len(rows) < batch {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
+	}
 }

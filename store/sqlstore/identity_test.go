@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func TestIdentities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := sqlstore.NewIdentities(ctx, db) // a second replica, its own cache
+	b, err := sqlstore.NewIdentities(ctx, db) // a second replica
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +75,43 @@ func TestIdentities(t *testing.T) {
 	}
 }
 
-// BenchmarkIdentitiesLookup: a linked customer's lookup (the LRU) and an
-// unlinked one's (one indexed query), per event.
+// TestIdentitiesLinked: Linked reads every linked user, across batches,
+// and no user stored without a unionid.
+func TestIdentitiesLinked(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlstore.NewIdentities(ctx, storetest.SQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var want []string
+	for i := range 7 {
+		l := identity.Link{Platform: bot.WeChat, Account: "gh", User: bot.UserID(fmt.Sprintf("o-%d", i)), CheckedAt: now}
+		if i%3 != 0 {
+			l.UnionID = fmt.Sprintf("un-%d", i)
+			want = append(want, "wechat/gh/"+string(l.User))
+		}
+		if err := s.Save(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, batch := range []int{1, 2, 3, 100} {
+		var got []string
+		err := sqlstore.LinkedInBatches(s, batch)(ctx, func(p bot.Platform, a bot.AccountID, u bot.UserID) {
+			got = append(got, string(p)+"/"+string(a)+"/"+string(u))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("batches of %d: linked %q, want %q", batch, got, want)
+		}
+	}
+}
+
+// BenchmarkIdentitiesLookup: one indexed query, for a linked and an
+// unlinked customer. bot/identity's cache spares most events it.
 func BenchmarkIdentitiesLookup(b *testing.B) {
 	s, err := sqlstore.NewIdentities(b.Context(), storetest.SQL(b))
 	if err != nil {

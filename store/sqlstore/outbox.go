@@ -121,7 +121,9 @@ func (o *Outbox) Enqueue(ctx context.Context, items []bot.OutboxItem) error {
 			ExpiresAt: expires,
 		})
 	}
-	err := o.db.gorm.WithContext(ctx).Clauses(o.activateStandby()).Create(&rows).Error
+	// Prepared: one row per statement shape, and rarely more than
+	// three (an event's actions).
+	err := o.db.prepared(ctx).Clauses(o.activateStandby()).Create(&rows).Error
 	if err != nil {
 		return fmt.Errorf("sqlstore.Outbox.Enqueue: %w: %w", bot.ErrUnavailable, err)
 	}
@@ -193,6 +195,8 @@ func due(tx *gorm.DB, now time.Time, limit int) *gorm.DB {
 func (o *Outbox) claimLocked(ctx context.Context, now, until time.Time, limit int) ([]outboxRow, error) {
 	var rows []outboxRow
 	err := o.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Not prepared (DB.prepared): inside a transaction gorm would
+		// prepare the statement anew every time.
 		err := due(tx, now, limit).
 			Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
 			Find(&rows).Error
@@ -319,9 +323,11 @@ func expiresAt(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// Complete implements bot.OutboxStore. A missing row is bot.ErrNotFound.
+// Complete implements bot.OutboxStore. The row's next_at becomes the
+// time it was sent, which PurgeSent reads. A missing row is
+// bot.ErrNotFound.
 func (o *Outbox) Complete(ctx context.Context, id int64) error {
-	return o.update(ctx, "sqlstore.Outbox.Complete", id, map[string]any{"status": string(bot.OutboxSent), "sending": false})
+	return o.update(ctx, "sqlstore.Outbox.Complete", id, map[string]any{"status": string(bot.OutboxSent), "next_at": dbTime(o.db.now()), "sending": false})
 }
 
 // Fail implements bot.OutboxStore. lastErr is kept to its first
@@ -341,7 +347,7 @@ func (o *Outbox) Fail(ctx context.Context, id int64, lastErr string, next time.T
 // Defer implements bot.OutboxStore: the claimed row is due again at next
 // and its claim is not counted as an attempt.
 func (o *Outbox) Defer(ctx context.Context, id int64, note string, next time.Time) error {
-	err := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).
+	err := o.db.prepared(ctx).Model(&outboxRow{}).
 		Where("id = ? AND status = ?", id, string(bot.OutboxPending)).
 		Updates(map[string]any{
 			"attempts":   gorm.Expr("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"),
@@ -358,7 +364,7 @@ func (o *Outbox) Defer(ctx context.Context, id int64, note string, next time.Tim
 
 func (o *Outbox) update(ctx context.Context, op string, id int64, fields map[string]any) error {
 	fields["updated_at"] = dbTime(o.db.now())
-	res := o.db.gorm.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", id).Updates(fields)
+	res := o.db.prepared(ctx).Model(&outboxRow{}).Where("id = ?", id).Updates(fields)
 	if res.Error != nil {
 		return fmt.Errorf("%s %d: %w: %w", op, id, bot.ErrUnavailable, res.Error)
 	}
@@ -450,4 +456,33 @@ func truncate(s string, n int) string {
 		i++
 	}
 	return s
+}
+
+// ListBefore returns rows of status (all when "") with ids below before
+// (0: from the newest), newest first: the console's pages. limit must be
+// 1…MaxListLimit+1 (else bot.ErrInvalid).
+func (o *Outbox) ListBefore(ctx context.Context, status bot.OutboxStatus, before int64, limit int) ([]bot.OutboxItem, error) {
+	if limit <= 0 || limit > MaxListLimit+1 {
+		return nil, fmt.Errorf("sqlstore.Outbox.ListBefore: limit %d: %w", limit, bot.ErrInvalid)
+	}
+	q := o.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit)
+	switch status {
+	case "":
+	case bot.OutboxPending, bot.OutboxSent, bot.OutboxDead:
+		q = q.Where("status = ?", status)
+	default:
+		return nil, fmt.Errorf("sqlstore.Outbox.ListBefore: status %q: %w", status, bot.ErrInvalid)
+	}
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	var rows []outboxRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sqlstore.Outbox.ListBefore: %w: %w", bot.ErrUnavailable, err)
+	}
+	items := make([]bot.OutboxItem, len(rows))
+	for i, r := range rows {
+		items[i] = r.item()
+	}
+	return items, nil
 }

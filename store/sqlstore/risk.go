@@ -219,3 +219,17 @@ func (r riskEventRow) event() risk.Event {
 		Count: r.Count, Status: risk.Status(r.Status), CreatedAt: r.CreatedAt.UTC(),
 	}
 }
+
+// RiskEvent returns event id. Errors: bot.ErrNotFound for an unknown id,
+// bot.ErrUnavailable.
+func (s *Risk) RiskEvent(ctx context.Context, id int64) (risk.Event, error) {
+	var row riskEventRow
+	err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return risk.Event{}, fmt.Errorf("sqlstore.Risk.RiskEvent %d: %w", id, bot.ErrNotFound)
+	case err != nil:
+		return risk.Event{}, fmt.Errorf("sqlstore.Risk.RiskEvent: %w: %w", bot.ErrUnavailable, err)
+	}
+	return row.event(), nil
+}

@@ -54,9 +54,15 @@ const DefaultMaxOpenConns = 20
 
 // DB is an open database with siyu's tables migrated.
 type DB struct {
-	gorm    *gorm.DB
+	gorm *gorm.DB
+	// prep is gorm with PrepareStmt, for the statements that run per
+	// callback, per claim or per send (see prepared).
+	prep    *gorm.DB
 	dialect string
 	now     func() time.Time
+	// hooks numbers OnStatement's registrations, whose names gorm wants
+	// unique.
+	hooks int
 }
 
 // Open connects to the configured database and migrates its tables.
@@ -95,11 +101,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// Every write here is a single statement or an explicit
 		// transaction; gorm's implicit ones would only add round trips.
 		SkipDefaultTransaction: true,
+		// Bounds the prepared statements (see prepared): each is
+		// prepared once on every connection that runs it, and MariaDB
+		// allows 16,382 in all (max_prepared_stmt_count) for every
+		// replica's 20 connections together.
+		PrepareStmtMaxSize: maxPrepared,
+		PrepareStmtTTL:     time.Hour,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore.Open: %w: %w", bot.ErrUnavailable, err)
 	}
-	db := &DB{gorm: g, dialect: dialect, now: now}
+	db := &DB{gorm: g, prep: g.Session(&gorm.Session{PrepareStmt: true}), dialect: dialect, now: now}
 	sqlDB, err := g.DB()
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore.Open: %w: %w", bot.ErrUnavailable, err)
@@ -180,6 +192,30 @@ func (db *DB) Close() error {
 	}
 	return nil
 }
+
+// maxPrepared bounds the statements prepared() keeps: the hot stores'
+// statements, with room for the shapes multi-row inserts take (one per
+// row count). 100 statements on 20 connections are 2,000 of MariaDB's
+// 16,382, so six replicas fit with room for everything else.
+const maxPrepared = 100
+
+// prepared returns the session for statements that run per callback,
+// per claim or per send: each is prepared once per connection and then
+// only executed. On MySQL that is one round trip either way (the DSN's
+// InterpolateParams sends any other statement with its values inline),
+// but the server no longer parses it: an identity lookup cost MariaDB
+// about 50 µs of CPU instead of 69 (BenchmarkIdentitiesLookup). Writes
+// gain little (their commit is most of their cost), and SQLite showed no
+// difference. Statements whose text varies with their arguments (IN
+// lists of any length) are not prepared: they would crowd the others
+// out.
+//
+// Not for transactions: gorm prepares a statement first met in one on
+// the transaction itself, which closes it at the end, and so prepares
+// and closes it again in every later transaction, a round trip more
+// than the interpolated statement (MariaDB's Com_stmt_prepare: 1.2 per
+// coupon claim with it, 0 without).
+func (db *DB) prepared(ctx context.Context) *gorm.DB { return db.prep.WithContext(ctx) }
 
 // Gorm returns the underlying gorm handle, for stores added in other
 // files of this package and for tests.

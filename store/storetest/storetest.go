@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
-	"github.com/redis/go-redis/v9"
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/sqlstore"
 )
@@ -66,15 +65,16 @@ func SQLConfig(tb testing.TB) sqlstore.Config {
 	return sqlstore.Config{MySQLDSN: cfg.FormatDSN()}
 }
 
-// Redis connects to REDIS_URL, or starts an embedded miniredis, with a
-// key prefix of its own (siyu:t:<hex>:). When tb ends it closes the client
-// and then deletes the prefix's keys from a real Redis: closing first
-// flushes the writes the client queued without waiting (a dedupe
-// result), which would otherwise land after the cleanup and leak.
+// Redis connects to REDIS_URL (with RedisOptions), or starts an embedded
+// miniredis, with a key prefix of its own (siyu:t:<hex>:). When tb ends
+// it closes the client and then deletes the prefix's keys from a real
+// Redis: closing first flushes the writes the client queued without
+// waiting (a dedupe result), which would otherwise land after the
+// cleanup and leak.
 func Redis(tb testing.TB) *redisstore.Client {
 	tb.Helper()
 	prefix := RedisPrefix(tb)
-	c, err := redisstore.Open(tb.Context(), os.Getenv("REDIS_URL"), nil, redisstore.WithPrefix(prefix))
+	c, err := redisstore.Open(tb.Context(), os.Getenv("REDIS_URL"), nil, append(RedisOptions(), redisstore.WithPrefix(prefix))...)
 	if err != nil {
 		tb.Fatalf("storetest.Redis: %v", err)
 	}
@@ -83,11 +83,59 @@ func Redis(tb testing.TB) *redisstore.Client {
 	return c
 }
 
+// RedisReplica opens another client on c's Redis with c's prefix, as a
+// second replica of siyu would, and closes it when tb ends (before c's
+// cleanup deletes the keys).
+func RedisReplica(tb testing.TB, c *redisstore.Client) *redisstore.Client {
+	tb.Helper()
+	url, opts := os.Getenv("REDIS_URL"), RedisOptions()
+	if c.Embedded() {
+		url, opts = c.EmbeddedURL(), nil
+	}
+	r, err := redisstore.Open(tb.Context(), url, nil, append(opts, redisstore.WithPrefix(c.Prefix()))...)
+	if err != nil {
+		tb.Fatalf("storetest.RedisReplica: %v", err)
+	}
+	tb.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// RedisOptions returns the redisstore options that reach the Redis
+// REDIS_URL names, as siyu's configuration reads them: Cluster with
+// REDIS_CLUSTER=1 (REDIS_URL in go-redis's cluster form), Sentinel with
+// REDIS_SENTINEL_MASTER (REDIS_URL naming the sentinels).
+func RedisOptions() []redisstore.Option {
+	var opts []redisstore.Option
+	if os.Getenv("REDIS_CLUSTER") == "1" {
+		opts = append(opts, redisstore.Cluster())
+	}
+	if m := os.Getenv("REDIS_SENTINEL_MASTER"); m != "" {
+		opts = append(opts, redisstore.Sentinel(m))
+	}
+	return opts
+}
+
+// RedisEnv returns the variables that name the test Redis (REDIS_URL,
+// REDIS_CLUSTER, REDIS_SENTINEL_MASTER), those set, for a test that runs
+// siyu with an environment of its own; empty without REDIS_URL.
+func RedisEnv() map[string]string {
+	env := map[string]string{}
+	if os.Getenv("REDIS_URL") == "" {
+		return env
+	}
+	for _, k := range []string{"REDIS_URL", "REDIS_CLUSTER", "REDIS_SENTINEL_MASTER"} {
+		if v := os.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	return env
+}
+
 // RedisPrefix returns a fresh key prefix (siyu:t:<hex>:) for a test that
 // connects to REDIS_URL through its own client (a whole siyu run
 // in-process), never siyu's production prefix. When tb ends, after the
 // cleanups registered later (which stop that client), it deletes the
-// prefix's keys from a real Redis.
+// prefix's keys from a real Redis, on every master of a cluster.
 func RedisPrefix(tb testing.TB) string {
 	tb.Helper()
 	prefix := "siyu:t:" + randomHex() + ":"
@@ -95,24 +143,37 @@ func RedisPrefix(tb testing.TB) string {
 	if url == "" {
 		return prefix
 	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Fatalf("storetest: REDIS_URL: %v", err)
-	}
 	tb.Cleanup(func() {
-		rdb := redis.NewClient(opts)
-		defer rdb.Close()
 		ctx := context.Background() // tb.Context is canceled by now
-		// A large COUNT: the shared Redis may hold many other keys.
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
+		c, err := redisstore.Open(ctx, url, nil, append(RedisOptions(), redisstore.WithPrefix(prefix))...)
+		if err != nil {
+			tb.Errorf("storetest: delete %s*: %v", prefix, err)
+			return
 		}
-		if err := iter.Err(); err != nil {
+		defer c.Close()
+		rdb := c.Redis()
+		err = c.ForEachKey(ctx, prefix+"*", func(ctx context.Context, key string) error {
+			return rdb.Del(ctx, key).Err()
+		})
+		if err != nil {
 			tb.Errorf("storetest: delete %s*: %v", prefix, err)
 		}
 	})
 	return prefix
+}
+
+// Keys returns the keys under c's prefix, on every master of a cluster.
+func Keys(tb testing.TB, c *redisstore.Client) []string {
+	tb.Helper()
+	var keys []string
+	err := c.ForEachKey(context.Background(), c.Prefix()+"*", func(_ context.Context, key string) error {
+		keys = append(keys, key)
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("storetest.Keys: %v", err)
+	}
+	return keys
 }
 
 // randomHex returns 12 random hex digits: 48 bits, so names drawn by

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/siyu-bot/siyu/store/redisstore"
 	"github.com/siyu-bot/siyu/store/storetest"
@@ -38,16 +37,12 @@ func TestRedisCleanupAfterQueuedWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		opts, err := redis.ParseURL(url)
+		c, err := redisstore.Open(context.Background(), url, nil, append(storetest.RedisOptions(), redisstore.WithPrefix(prefix))...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rdb := redis.NewClient(opts)
-		keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
-		rdb.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		keys := storetest.Keys(t, c)
+		c.Close()
 		if len(keys) != 0 {
 			t.Fatalf("run %d: keys left after the test: %q", i, keys)
 		}
