@@ -235,7 +235,7 @@ func (h *Handler) callback(c echo.Context) error {
 
 	actions, late, err := h.handle(c, ev, arrived)
 	if late {
-		return nil // answered "success" already
+		return nil // answered already: "success", or 503 if it could not be stored
 	}
 	if err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
