@@ -16,6 +16,11 @@
 //	go test -tags chaos -run TestChaos -timeout 40m -v .
 //	CHAOS_ARGS='-duration 60s -budget 10ms' go test -tags chaos -run TestChaos -timeout 40m -v .   # WeChat replies not ready in 10 ms through the outbox
 //	CHAOS_ARGS='-faults redis-restart,redis-pause' go test -tags chaos -run TestChaos -timeout 40m -v .
+//	CHAOS_ARGS='-lose 0.1 -budgets 1ns,4s -faults none' go test -tags chaos -run TestChaos -timeout 40m -v .   # lost answers; one replica answers through the outbox only
+//
+// With -lose, that share of answers is lost on its way back to the
+// platform, which then gets no answer and retries after its 5 s timeout,
+// as WeChat does.
 //
 // CHAOS_ARGS holds the flags (see chaosRun). It needs redis-server on
 // PATH and a MariaDB/MySQL server (-mysql, the CI one by default); it
@@ -34,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -87,11 +93,14 @@ type options struct {
 	dupShare float64
 	keep     bool
 	budget   string
+	budgets  []string // per replica, overriding budget
+	lose     float64
 	faults   map[string]bool
 }
 
 func chaosRun(ctx context.Context, args []string) error {
 	var o options
+	var lostAnswers atomic.Int64
 	fl := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fl.DurationVar(&o.duration, "duration", 60*time.Second, "how long to send load (faults are spread over it)")
 	fl.IntVar(&o.rate, "rate", 60, "callbacks per second, all platforms together")
@@ -100,9 +109,25 @@ func chaosRun(ctx context.Context, args []string) error {
 	fl.Float64Var(&o.dupShare, "dup", 0.05, "share of callbacks the platform also delivers a second time at once")
 	fl.BoolVar(&o.keep, "keep", false, "keep the temporary folder and the database for inspection")
 	fl.StringVar(&o.budget, "budget", "", "SIYU_REPLY_BUDGET of the replicas (e.g. 10ms: every WeChat reply not ready within 10 ms goes through the outbox)")
-	faultList := fl.String("faults", strings.Join(faultKeys, ","), "comma-separated faults to inject ("+strings.Join(faultKeys, ", ")+"), or none")
+	budgets := fl.String("budgets", "", "SIYU_REPLY_BUDGET of each replica, comma-separated (e.g. 1ns,4s: replica 0 answers WeChat through the outbox only, replica 1 passively)")
+	fl.Float64Var(&o.lose, "lose", 0, "share of answers lost on their way back to the platform, which retries after its 5 s timeout")
+	faultList := fl.String("faults", strings.Join(faultKeys[:defaultFaults], ","), "comma-separated faults to inject ("+strings.Join(faultKeys, ", ")+"), or none; the last two take a run of their own")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	if *budgets != "" {
+		o.budgets = strings.Split(*budgets, ",")
+		if len(o.budgets) != 2 {
+			return errors.New("-budgets: want one budget per replica (2)")
+		}
+		for _, b := range o.budgets {
+			if _, err := time.ParseDuration(b); err != nil {
+				return fmt.Errorf("-budgets: %w", err)
+			}
+		}
+	}
+	if o.lose < 0 || o.lose >= 1 {
+		return errors.New("-lose must be in [0, 1)")
 	}
 	o.faults = map[string]bool{}
 	for k := range strings.SplitSeq(*faultList, ",") {
@@ -178,14 +203,18 @@ func chaosRun(ctx context.Context, args []string) error {
 	}
 	replicas := make([]*replica, 2)
 	for i := range replicas {
-		r, err := startReplica(ctx, o.siyu, env, dir, i)
+		renv := env
+		if o.budgets != nil {
+			renv = append(slices.Clone(env), "SIYU_REPLY_BUDGET="+o.budgets[i])
+		}
+		r, err := startReplica(ctx, o.siyu, renv, dir, i)
 		if err != nil {
 			return err
 		}
 		defer r.stop()
 		replicas[i] = r
 	}
-	proxy, proxyURL, err := startProxy(replicas)
+	proxy, proxyURL, err := startProxy(replicas, o.lose, &lostAnswers)
 	if err != nil {
 		return err
 	}
@@ -198,6 +227,9 @@ func chaosRun(ctx context.Context, args []string) error {
 		if o.faults[f.key] {
 			faults = append(faults, f)
 		}
+	}
+	if len(faults) == 1 {
+		faults[0].at = o.duration / 10 // a run of its own: early, so the rest shows the recovery
 	}
 	start := time.Now()
 	loadDone := make(chan struct{})
@@ -221,7 +253,7 @@ func chaosRun(ctx context.Context, args []string) error {
 	logger.Info("load done; waiting for the outboxes to drain")
 	drained := drain(ctx, db, api, 3*time.Minute)
 	counters := scrape(replicas, logger)
-	return report(os.Stdout, load, api, db, faultLog, counters, drained, o, start)
+	return report(os.Stdout, load, api, db, faultLog, counters, drained, o, start, lostAnswers.Load())
 }
 
 // writeScripts writes numAnswers keyword rules: "kwNN" is answered with
@@ -328,13 +360,14 @@ func (r *redisProc) stop() {
 
 // replica is one siyu process.
 type replica struct {
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	bin  string
-	env  []string
-	addr string
-	log  string
-	up   atomic.Bool
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process ends
+	bin    string
+	env    []string
+	addr   string
+	log    string
+	up     atomic.Bool
 }
 
 func startReplica(ctx context.Context, bin string, env []string, dir string, i int) (*replica, error) {
@@ -362,7 +395,9 @@ func (r *replica) start() error {
 		return fmt.Errorf("start siyu: %w", err)
 	}
 	r.cmd = cmd
-	go func() { _ = cmd.Wait(); logf.Close() }()
+	exited := make(chan struct{})
+	r.exited = exited
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
 	if err := waitHTTP("http://"+r.addr+"/healthz", 60*time.Second); err != nil {
 		return fmt.Errorf("replica %s: %w (log: %s)", r.addr, err, r.log)
 	}
@@ -376,6 +411,30 @@ func (r *replica) kill() {
 	r.up.Store(false)
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	}
+}
+
+// term sends SIGTERM, as an orchestrator does, and returns a channel
+// closed once the process has drained and exited. The balancer stops
+// sending it callbacks at once.
+func (r *replica) term() (<-chan struct{}, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.up.Store(false)
+	if r.cmd == nil || r.cmd.Process == nil {
+		return nil, errors.New("replica is not running")
+	}
+	return r.exited, r.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// waitExit waits for a killed replica's process to be gone.
+func (r *replica) waitExit(ctx context.Context) {
+	r.mu.Lock()
+	exited := r.exited
+	r.mu.Unlock()
+	select {
+	case <-exited:
+	case <-ctx.Done():
 	}
 }
 
@@ -395,8 +454,10 @@ func (r *replica) stop() {
 }
 
 // startProxy is the load balancer: round robin, skipping a replica that
-// refuses connections, as a health-checked balancer would.
-func startProxy(replicas []*replica) (*http.Server, string, error) {
+// refuses connections, as a health-checked balancer would. It loses the
+// share lose of the answers on their way back: the replica answered, the
+// platform gets nothing and hangs up at its timeout (counted in lost).
+func startProxy(replicas []*replica, lose float64, lost *atomic.Int64) (*http.Server, string, error) {
 	var next atomic.Uint64
 	transport := &http.Transport{MaxIdleConnsPerHost: 64, ResponseHeaderTimeout: 30 * time.Second}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -426,6 +487,12 @@ func startProxy(replicas []*replica) (*http.Server, string, error) {
 				return
 			}
 			defer resp.Body.Close()
+			if lose > 0 && mrand.Float64() < lose {
+				_, _ = io.Copy(io.Discard, resp.Body) // the replica answered in full
+				lost.Add(1)
+				<-r.Context().Done()
+				return
+			}
 			for k, v := range resp.Header {
 				w.Header()[k] = v
 			}
@@ -651,7 +718,12 @@ type faultRecord struct {
 }
 
 // faultKeys are the faults -faults can pick, in the order they happen.
-var faultKeys = []string{"redis-restart", "redis-pause", "db-kill", "replica-kill", "redis-pause-kill", "api-fail", "api-hang", "api-deliver-hang"}
+// The first defaultFaults fit one run together; the others take longer
+// and run on their own (a single fault is injected at a tenth of the run).
+var faultKeys = []string{"redis-restart", "redis-pause", "db-kill", "replica-kill", "redis-pause-kill", "api-fail", "api-hang", "api-deliver-hang",
+	"redis-pause-term", "replica-kills"}
+
+const defaultFaults = 8
 
 // schedule spreads the faults over the run so that none overlaps the
 // next, and in a 60 s run the outbox's retries after one platform fault
@@ -716,6 +788,47 @@ func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica
 			api.mode.Store(apiDeliverHang)
 			pause(ctx, 3*time.Second)
 			api.mode.Store(apiOK)
+			return nil
+		}},
+		// The last two run on their own (-faults redis-pause-term or
+		// replica-kills): they take longer than a 60 s run leaves them.
+		{"redis-pause-term", "pause Redis 12 s, SIGTERM replica 1 4 s into it, restart it once it has exited", d * 93 / 100, 12 * time.Second, func(ctx context.Context) error {
+			// Callbacks wait on Redis while the replica drains: those it
+			// answered early must be finished by it or by the other
+			// replica (issue 28).
+			if err := redis.signal(syscall.SIGSTOP); err != nil {
+				return err
+			}
+			pause(ctx, 4*time.Second)
+			exited, err := replicas[1].term()
+			if err != nil {
+				_ = redis.signal(syscall.SIGCONT)
+				return err
+			}
+			pause(ctx, 8*time.Second)
+			if err := redis.signal(syscall.SIGCONT); err != nil {
+				return err
+			}
+			select {
+			case <-exited:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return replicas[1].start()
+		}},
+		{"replica-kills", "SIGKILL the replicas in turn, 6 times, each restarted 1 s after", d * 95 / 100, 0, func(ctx context.Context) error {
+			// Sends in flight die with their replica: each row found
+			// marked as being sent is resent as an ambiguous resend.
+			for i := range 6 {
+				r := replicas[i%2]
+				r.kill()
+				r.waitExit(ctx)
+				pause(ctx, time.Second)
+				if err := r.start(); err != nil {
+					return err
+				}
+				pause(ctx, time.Second)
+			}
 			return nil
 		}},
 	}

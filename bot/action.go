@@ -43,6 +43,11 @@ type Reply struct {
 	// InReplyTo is the platform's id of the message this reply answers,
 	// when it answers one. Senders that must name it (Douyin) use it.
 	InReplyTo string `json:"in_reply_to,omitempty"`
+	// OutboxKey, when set, is the outbox row the reply is queued as,
+	// instead of one keyed by its event and index: a reply whose row was
+	// written ahead of the answer (a coupon's code, on standby since its
+	// claim, OutboxStandby) is then queued as that row, never twice.
+	OutboxKey string `json:"outbox_key,omitempty"`
 }
 
 // Article is one item of a News message.
@@ -351,7 +356,11 @@ type actionEnvelope struct {
 // MarshalActions encodes actions for storage (outbox rows, the dedupe
 // cache of answered callbacks).
 func MarshalActions(actions []Action) ([]byte, error) {
-	b := make([]byte, 0, 128*len(actions)+2)
+	return appendActions(make([]byte, 0, 128*len(actions)+2), actions)
+}
+
+// appendActions appends MarshalActions' encoding of actions to b.
+func appendActions(b []byte, actions []Action) ([]byte, error) {
 	b = append(b, '[')
 	for i, a := range actions {
 		if i > 0 {

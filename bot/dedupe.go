@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -27,6 +29,12 @@ type DedupeConfig struct {
 	Wait time.Duration
 	// Poll is how often a waiting copy looks again.
 	Poll time.Duration
+	// Overlap is how long before a callback's arrival another handling's
+	// passive answer may have been written for the two to count as copies
+	// the platform sent together, either of whose answers it may take
+	// (AnswerWindow). An answer written earlier is one the platform did
+	// not take: it retries only when it got no answer.
+	Overlap time.Duration
 	// OnHit, when set, is told of every copy answered from a stored
 	// result, with the copy's context (metrics).
 	OnHit func(ctx context.Context)
@@ -49,114 +57,51 @@ func (c DedupeConfig) withDefaults() DedupeConfig {
 	if c.Poll <= 0 {
 		c.Poll = 25 * time.Millisecond
 	}
+	if c.Overlap <= 0 {
+		// Copies the platform delivers together come within milliseconds
+		// of each other; WeChat retries 5 s after an attempt it got no
+		// answer to, and so after any answer written for that attempt.
+		c.Overlap = time.Second
+	}
 	return c
 }
 
-// Delivery says how a handled callback's actions reached the platform.
-// Dedupe stores it with the result so that a retry never delivers them a
-// second way.
-type Delivery uint8
-
+// Stored results. outboxResult: the callback was delivered through the
+// outbox, whose rows exist; a retry needs no actions, only to
+// acknowledge. A passive delivery is 'p' and its answerTimes (Unix
+// nanoseconds, sealed then arrived, 0 when not known, separated by ','),
+// '|' and the MarshalActions JSON. A retry that takes a passive delivery
+// over to the outbox stores the same with 'q' (queueing): the rows may not
+// exist yet, and whoever reads it with its window closed queues them again
+// (idempotent) before it stores outboxResult. Results stored before the
+// times were kept are the bare JSON ('[').
 const (
-	// DeliveryPassive: the callback's answer carried the reply (the rest
-	// went to the outbox under the event's key). A retry means the answer
-	// was lost, so it gets the same actions to answer with again.
-	DeliveryPassive Delivery = iota
-	// DeliveryOutbox: every action went to the outbox; the callback was
-	// only acknowledged. A retry gets no actions and only acknowledges.
-	DeliveryOutbox
+	outboxResult = "o"
+	passiveMark  = 'p'
+	queueingMark = 'q'
 )
 
-// AnswerWindow settles, once, a race between a callback's reply budget
-// and its handling: either the budget runs out first (Close: the adapter
-// acknowledges at once and sends everything through the outbox) or the
-// handling finishes first (Seal: the answer carries the reply). An adapter
-// that can answer passively puts one in the context with WithAnswerWindow;
-// Dedupe seals it just before it stores the result, so the stored result
-// says how it was delivered. The zero value is ready; nil seals as
-// DeliveryPassive.
-type AnswerWindow struct {
-	mu     sync.Mutex
-	closed bool
-	sealed bool
-	// replayed: Dedupe answered with another handling's stored result,
-	// which that handling's own callback answer carried.
-	replayed bool
+// answerTimes are when a handling's attempt arrived and when its passive
+// answer was sealed (zero when not known).
+type answerTimes struct {
+	arrived, sealed time.Time
 }
 
-// replayPassive records that Dedupe answered the callback with the stored
-// result of another handling delivered DeliveryPassive.
-func (w *AnswerWindow) replayPassive() {
-	if w == nil {
-		return
+// passiveResult encodes a result marked mark (passiveMark or
+// queueingMark).
+func passiveResult(mark byte, at answerTimes, actions []Action) ([]byte, error) {
+	b := make([]byte, 0, 128*len(actions)+48)
+	b = append(b, mark)
+	b = strconv.AppendInt(b, at.sealed.UnixNano(), 10)
+	b = append(b, ',')
+	var arrived int64
+	if !at.arrived.IsZero() {
+		arrived = at.arrived.UnixNano()
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.replayed = true
+	b = strconv.AppendInt(b, arrived, 10)
+	b = append(b, '|')
+	return appendActions(b, actions)
 }
-
-// AnsweredElsewhere reports whether Dedupe gave this callback the stored
-// result of another handling whose own callback answer carried the reply
-// (DeliveryPassive). An adapter whose window closed meanwhile (it
-// acknowledged without the reply) must not send that reply another way:
-// the other answer has it, and a platform that lost that answer retries.
-// The other actions went to the outbox under the event's key, so queueing
-// them again is harmless.
-func (w *AnswerWindow) AnsweredElsewhere() bool {
-	if w == nil {
-		return false
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.replayed
-}
-
-// Close ends the window because the budget ran out. It reports whether it
-// did: false when the handling was sealed first, and the adapter is about
-// to answer with its reply.
-func (w *AnswerWindow) Close() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.sealed {
-		return false
-	}
-	w.closed = true
-	return true
-}
-
-// Seal settles the delivery: DeliveryOutbox if the window was closed,
-// else DeliveryPassive, after which Close reports false. Later calls
-// return the same.
-func (w *AnswerWindow) Seal() Delivery {
-	if w == nil {
-		return DeliveryPassive
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return DeliveryOutbox
-	}
-	w.sealed = true
-	return DeliveryPassive
-}
-
-type answerWindowKey struct{}
-
-// WithAnswerWindow returns ctx carrying w, for Dedupe to seal.
-func WithAnswerWindow(ctx context.Context, w *AnswerWindow) context.Context {
-	return context.WithValue(ctx, answerWindowKey{}, w)
-}
-
-// AnswerWindowFrom returns the window in ctx, or nil.
-func AnswerWindowFrom(ctx context.Context) *AnswerWindow {
-	w, _ := ctx.Value(answerWindowKey{}).(*AnswerWindow)
-	return w
-}
-
-// outboxResult is the stored result of a callback delivered through the
-// outbox: a retry needs no actions, only to acknowledge. Results of
-// passive deliveries are MarshalActions JSON, which never starts with 'o'.
-const outboxResult = "o"
 
 // Dedupe handles each callback once across retries and replicas: the first
 // copy claims it with a short lease, renewed while the wrapped handler
@@ -167,6 +112,12 @@ const outboxResult = "o"
 // cfg.Lease and a later copy handles the callback afresh. Callers must
 // deliver replayed actions idempotently (Outbox keys do). Events without a
 // DedupeKey pass through.
+//
+// With an AnswerWindow in the context (an adapter that answers passively),
+// Dedupe also settles how each copy delivers (see AnswerWindow): a copy
+// whose window closed has its actions queued through the window before
+// "delivered through the outbox" is stored, so that nothing says the rows
+// exist before they do.
 func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 	cfg = cfg.withDefaults()
 	return func(next Handler) Handler {
@@ -178,6 +129,7 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 			// The token tells this handling's lease from a later one's, so
 			// a renewal or release never touches a claim it lost.
 			token := strconv.FormatUint(rand.Uint64(), 36)
+			w := AnswerWindowFrom(ctx)
 			var deadline time.Time // set when a copy first has to wait
 			for {
 				first, result, err := d.Claim(ctx, key, token, cfg.Lease)
@@ -185,17 +137,20 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 					return nil, fmt.Errorf("bot.Dedupe: %w", err)
 				}
 				if first {
+					w.claimed()
 					return handleFirst(ctx, d, cfg, logger, next, ev, key, token)
 				}
 				if result != nil {
-					if string(result) != outboxResult {
-						AnswerWindowFrom(ctx).replayPassive()
-					}
 					if cfg.OnHit != nil {
 						cfg.OnHit(ctx)
 					}
-					return decodeResult(result)
+					actions, err := replay(ctx, d, cfg, logger, w, ev, key, result)
+					if errors.Is(err, errChanged) {
+						continue
+					}
+					return actions, err
 				}
+				w.waiting()
 				if now := time.Now(); deadline.IsZero() {
 					deadline = now.Add(cfg.Wait)
 				} else if now.After(deadline) {
@@ -218,13 +173,123 @@ func Dedupe(d Deduper, cfg DedupeConfig, logger *slog.Logger) Middleware {
 	}
 }
 
-func decodeResult(result []byte) ([]Action, error) {
+// decodeResult reads a stored result: its actions, its mark (passiveMark
+// for bare JSON), and when a passive answer's attempt arrived and the
+// answer was sealed (zero when not known).
+func decodeResult(result []byte) (actions []Action, mark byte, at answerTimes, err error) {
 	if string(result) == outboxResult {
-		return nil, nil // delivered through the outbox: nothing to answer with
+		return nil, outboxResult[0], at, nil // nothing to answer with
 	}
-	actions, err := UnmarshalActions(result)
+	mark = passiveMark
+	if len(result) > 0 && (result[0] == passiveMark || result[0] == queueingMark) {
+		mark = result[0]
+		head, rest, ok := bytes.Cut(result[1:], []byte{'|'})
+		sealed, arrived, ok2 := bytes.Cut(head, []byte{','})
+		s, err1 := strconv.ParseInt(string(sealed), 10, 64)
+		a, err2 := strconv.ParseInt(string(arrived), 10, 64)
+		if !ok || !ok2 || err1 != nil || err2 != nil {
+			return nil, 0, at, fmt.Errorf("bot.Dedupe: stored result: bad times: %w", ErrInvalid)
+		}
+		at.sealed = time.Unix(0, s)
+		if a != 0 {
+			at.arrived = time.Unix(0, a)
+		}
+		result = rest
+	}
+	actions, err = UnmarshalActions(result)
 	if err != nil {
-		return nil, fmt.Errorf("bot.Dedupe: stored result: %w", err)
+		return nil, 0, answerTimes{}, fmt.Errorf("bot.Dedupe: stored result: %w", err)
+	}
+	return actions, mark, at, nil
+}
+
+// errChanged: the stored result changed while a copy decided on it (a
+// Swap lost); the copy reads it again.
+var errChanged = errors.New("bot.Dedupe: result changed")
+
+// replay answers a copy with another handling's stored result.
+//
+// A copy whose window is still open answers with it, passively, and
+// records its own answer in the result (in one step with reading it), so
+// that a copy deciding later with its window closed knows of it; if
+// another copy took the reply over to the outbox meanwhile, it answers
+// without the reply instead. One whose window closed (it answered without
+// the reply) queues the actions, unless another answer carries the reply
+// (AnswerWindow); to queue the reply, it first swaps the passive result
+// for the queueing mark, so that a copy reading it meanwhile does not
+// answer passively too, and afterwards stores outboxResult, so that a
+// later retry does not either.
+func replay(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.Logger, w *AnswerWindow, ev Event, key string, result []byte) ([]Action, error) {
+	for {
+		actions, mark, other, err := decodeResult(result)
+		if err != nil {
+			return nil, err
+		}
+		switch mark {
+		case outboxResult[0]:
+			w.setRole(roleCopy)
+			w.Seal()
+			return nil, nil // the rows exist: outboxResult is stored only after them
+		case queueingMark:
+			w.setRole(roleCopy)
+			if w.Seal() == DeliveryPassive {
+				return nil, nil // the outbox sends the reply
+			}
+			// The copy that marked it may have died before the rows:
+			// queue them again (the same keys: nothing twice).
+			return queueReplay(ctx, d, cfg, logger, w, ev, key, actions)
+		}
+		w.replayed(other.sealed, cfg.Overlap)
+		if w.Seal() == DeliveryPassive {
+			mine, err := passiveResult(passiveMark, answerTimes{arrived: w.arrivedAt(), sealed: time.Now()}, actions)
+			if err != nil {
+				return nil, err
+			}
+			cur, swapped, err := d.Swap(ctx, key, result, mine, cfg.TTL)
+			switch {
+			case err != nil:
+				logger.WarnContext(ctx, "dedupe: this answer not recorded", "key", Fingerprint(key), "err", err)
+			case !swapped && cur != nil && (string(cur) == outboxResult || cur[0] == queueingMark):
+				return nil, nil // taken over to the outbox meanwhile: answer without the reply
+			}
+			return actions, nil
+		}
+		if owner := w.replyOwner(other, cfg.Overlap); owner != ReplyHere {
+			if err := w.Queue(ctx, actions, owner); err != nil {
+				return nil, fmt.Errorf("bot.Dedupe %s: queue: %w", Fingerprint(key), err)
+			}
+			return actions, nil
+		}
+		queueing, err := passiveResult(queueingMark, answerTimes{arrived: w.arrivedAt(), sealed: time.Now()}, actions)
+		if err != nil {
+			return nil, err
+		}
+		cur, swapped, err := d.Swap(ctx, key, result, queueing, cfg.TTL)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("bot.Dedupe %s: %w", Fingerprint(key), err)
+		case !swapped && cur == nil:
+			return nil, errChanged // claimed again, or gone: start over
+		case !swapped:
+			result = cur // changed meanwhile: decide on what is there now
+			continue
+		}
+		logger.InfoContext(ctx, "dedupe: the platform retried a callback whose passive answer did not arrive; this attempt answered without the reply, so it goes through the outbox",
+			"key", Fingerprint(key), "platform", ev.Platform, "kind", ev.Kind)
+		return queueReplay(ctx, d, cfg, logger, w, ev, key, actions)
+	}
+}
+
+// queueReplay queues a closed copy's actions and records the callback as
+// delivered through the outbox.
+func queueReplay(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.Logger, w *AnswerWindow, ev Event, key string, actions []Action) ([]Action, error) {
+	if err := w.Queue(ctx, actions, ReplyHere); err != nil {
+		return nil, fmt.Errorf("bot.Dedupe %s: queue: %w", Fingerprint(key), err)
+	}
+	if err := d.Finish(ctx, key, []byte(outboxResult), cfg.TTL); err != nil {
+		// The queueing mark stays: later copies answer without the reply,
+		// and closed ones queue the rows again, which changes nothing.
+		logger.WarnContext(ctx, "dedupe finish failed", "key", Fingerprint(key), "err", err)
 	}
 	return actions, nil
 }
@@ -234,8 +299,7 @@ func handleFirst(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.
 	// Deferred: a panic below must stop the renewals too, so the lease
 	// runs out and the platform's retry is handled afresh.
 	defer r.stop()
-	actions, err := next.HandleEvent(ctx, ev)
-	if err != nil {
+	release := func() {
 		r.stop()
 		// Forget the claim so the platform's retry can try again; the
 		// context may be spent, so release on a fresh one.
@@ -244,12 +308,24 @@ func handleFirst(ctx context.Context, d Deduper, cfg DedupeConfig, logger *slog.
 		if rerr := d.Release(rctx, key, token); rerr != nil {
 			logger.WarnContext(ctx, "dedupe release failed; the claim expires on its own", "key", Fingerprint(key), "err", rerr)
 		}
+	}
+	actions, err := next.HandleEvent(ctx, ev)
+	if err != nil {
+		release()
 		return nil, err
 	}
+	w := AnswerWindowFrom(ctx)
 	var result []byte
-	if AnswerWindowFrom(ctx).Seal() == DeliveryOutbox {
+	if w.Seal() == DeliveryOutbox {
+		// The rows first, under the lease: stored before them, "delivered
+		// through the outbox" would be all a death in between left, and
+		// every later copy would believe it.
+		if err := w.Queue(ctx, actions, ReplyHere); err != nil {
+			release()
+			return nil, fmt.Errorf("bot.Dedupe %s: queue: %w", Fingerprint(key), err)
+		}
 		result = []byte(outboxResult)
-	} else if result, err = MarshalActions(actions); err != nil {
+	} else if result, err = passiveResult(passiveMark, answerTimes{arrived: w.arrivedAt(), sealed: time.Now()}, actions); err != nil {
 		return nil, err
 	}
 	// A Deduper may queue this write rather than wait for it (Redis

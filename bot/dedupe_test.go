@@ -80,6 +80,16 @@ func (d *memDeduper) Finish(_ context.Context, key string, result []byte, ttl ti
 	return nil
 }
 
+func (d *memDeduper) Swap(_ context.Context, key string, old, result []byte, ttl time.Duration) ([]byte, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.get(key); !ok || e.result == nil || string(e.result) != string(old) {
+		return e.result, false, nil
+	}
+	d.m[key] = memEntry{result: result, expires: d.now.Add(ttl)}
+	return nil, true, nil
+}
+
 func (d *memDeduper) Release(_ context.Context, key, token string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -275,9 +285,62 @@ func TestDedupeReleaseKeepsOthersClaim(t *testing.T) {
 	}
 }
 
-// TestDedupeRecordsDelivery (issue 18 item 3): a result delivered through
-// the outbox (the reply budget ran out first) is replayed to a retry as
-// nothing to answer with; one answered passively is replayed as is.
+// window is an AnswerWindow for tests: it records its early answer and
+// what Dedupe queued through it.
+type window struct {
+	*bot.AnswerWindow
+	answered chan struct{}
+	mu       sync.Mutex
+	queued   [][]bot.Action
+	elsewh   []bool
+	owners   []bot.ReplyOwner
+	// onQueue, when set, runs before each queueing is recorded.
+	onQueue func()
+	// refuse: its early answer is a refusal (the callback could not be
+	// stored).
+	refuse bool
+}
+
+func newWindow(arrived time.Time, answerBy time.Duration) *window {
+	w := &window{answered: make(chan struct{})}
+	w.AnswerWindow = bot.NewAnswerWindow(arrived, answerBy, w)
+	return w
+}
+
+func (w *window) AnswerEarly() (time.Time, bool) {
+	at := time.Now()
+	close(w.answered)
+	return at, !w.refuse
+}
+
+func (w *window) QueueLate(_ context.Context, actions []bot.Action, reply bot.ReplyOwner) error {
+	elsewhere := reply != bot.ReplyHere
+	if w.onQueue != nil {
+		w.onQueue()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.queued, w.elsewh, w.owners = append(w.queued, actions), append(w.elsewh, elsewhere), append(w.owners, reply)
+	return nil
+}
+
+func (w *window) ctx(t *testing.T) context.Context {
+	return bot.WithAnswerWindow(t.Context(), w.AnswerWindow)
+}
+
+func (w *window) early() bool {
+	select {
+	case <-w.answered:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestDedupeRecordsDelivery (issue 18 item 3, issue 28 cause C): a result
+// delivered through the outbox (the reply budget ran out first) is
+// replayed to a retry as nothing to answer with, and is stored only once
+// its actions were queued; one answered passively is replayed as is.
 func TestDedupeRecordsDelivery(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -289,34 +352,229 @@ func TestDedupeRecordsDelivery(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newMemDeduper()
-			var w bot.AnswerWindow
+			w := newWindow(time.Now(), time.Hour)
 			h := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, bottest.Logger(t))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
-				if tc.late && !w.Close() {
-					return nil, errors.New("window sealed before the handling finished")
+				if tc.late {
+					w.Expire() // the budget runs out while the handling runs
 				}
 				return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "hi"}}, nil
 			}))
 			ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m"}
-			got, err := h.HandleEvent(bot.WithAnswerWindow(t.Context(), &w), ev)
+			w.onQueue = func() {
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				if e, _ := d.get(dedupeKeyOf(ev)); e.result != nil {
+					t.Errorf("result %q stored before the actions were queued", e.result)
+				}
+			}
+			got, err := h.HandleEvent(w.ctx(t), ev)
 			if err != nil || len(got) != 1 {
 				t.Fatalf("first = %v, %v", got, err)
 			}
-			if !tc.late && w.Close() {
-				t.Fatal("Close after the handling sealed the window reported true")
+			if w.early() != tc.late || (len(w.queued) == 1) != tc.late {
+				t.Fatalf("first: answered early %v, queued %d times; want %v and as many", w.early(), len(w.queued), tc.late)
 			}
-			if w.AnsweredElsewhere() {
-				t.Fatal("the first handling's window says it was answered elsewhere")
-			}
-			var rw bot.AnswerWindow
-			retry, err := h.HandleEvent(bot.WithAnswerWindow(t.Context(), &rw), ev)
+			rw := newWindow(time.Now(), time.Hour)
+			retry, err := bot.Dedupe(d, bot.DedupeConfig{Poll: time.Millisecond}, bottest.Logger(t))(nil).HandleEvent(rw.ctx(t), ev)
 			if err != nil || len(retry) != tc.wantN {
 				t.Fatalf("retry = %v, %v; want %d actions", retry, err, tc.wantN)
 			}
-			// A retry replaying a passive answer is told so, so that, if
-			// its own window closed, it does not send the reply again.
-			if got, want := rw.AnsweredElsewhere(), !tc.late; got != want {
-				t.Fatalf("retry's AnsweredElsewhere = %v, want %v", got, want)
+			if rw.early() || len(rw.queued) != 0 {
+				t.Fatalf("retry within its budget answered early (%v) or queued (%d), want neither", rw.early(), len(rw.queued))
 			}
 		})
+	}
+}
+
+// TestDedupeRetryOfLostPassiveAnswer (issue 28 cause A): an attempt that
+// replays another handling's passive result delivers the reply itself
+// when that answer cannot have been the one the platform took: it was
+// written before this attempt came (the platform retried, so it did not
+// arrive), or after this attempt answered early. It answers passively
+// when it can; once its budget ran out (or its claim came back after the
+// deadline), it answers early and queues the reply. An attempt whose
+// answer overlaps the other's answers as it does, whatever its budget, and
+// one that answered early just after the other queues nothing.
+func TestDedupeRetryOfLostPassiveAnswer(t *testing.T) {
+	const overlap = time.Second
+	const (
+		inBudget    = iota
+		pastBudget  // its budget ran out before its claim came back
+		earlyBefore // and its deadline too, before the other answer was written (Redis stalled)
+		earlyAfter  // its deadline came just after the other answer was written
+		earlyRetry  // it answered early before the other attempt even came: that one is the platform's retry
+		refused     // its budget ran out and its early answer was a refusal: the platform retries
+	)
+	tests := []struct {
+		name string
+		// arrived is when the attempt came, relative to the first
+		// handling's answer.
+		arrived       time.Duration
+		budget        int
+		wantEarly     bool
+		wantQueued    int
+		wantElsewhere bool
+		wantStored    string // the stored result afterwards: "o" or "p"
+	}{
+		{"retry within its budget answers passively", 5 * time.Second, inBudget, false, 0, false, "p"},
+		{"retry past its budget goes through the outbox", 5 * time.Second, pastBudget, true, 1, false, "o"},
+		{"overlapping copy past its budget answers as the other", -10 * time.Millisecond, pastBudget, false, 0, false, "p"},
+		{"copy answered early before the other's answer: queues the reply", -10 * time.Millisecond, earlyBefore, true, 1, false, "o"},
+		{"copy answered early after the other's answer: the other came first", -10 * time.Millisecond, earlyAfter, true, 1, true, "p"},
+		{"answered early, then the platform retried: the retry's answer is the one", -10 * time.Millisecond, earlyRetry, true, 1, true, "p"},
+		{"retry that refused the callback leaves the reply to the next retry", 5 * time.Second, refused, true, 1, true, "p"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newMemDeduper()
+			cfg := bot.DedupeConfig{Poll: time.Millisecond, Overlap: overlap}
+			ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m"}
+			reply := bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+				return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "hi"}}, nil
+			})
+			answerBy := time.Hour
+			if tc.budget >= earlyBefore {
+				answerBy = 0 // its claim is stuck (Redis stalled) past its deadline
+			}
+			w := newWindow(time.Now().Add(tc.arrived), answerBy)
+			w.refuse = tc.budget == refused
+			if tc.budget == earlyBefore || tc.budget == earlyRetry {
+				w.Expire()
+				<-w.answered
+			}
+			firstCtx := t.Context()
+			if tc.budget == earlyRetry {
+				firstCtx = newWindow(time.Now(), time.Hour).ctx(t) // it came after w's answer
+			}
+			if _, err := bot.Dedupe(d, cfg, bottest.Logger(t))(reply).HandleEvent(firstCtx, ev); err != nil {
+				t.Fatal(err)
+			}
+			if tc.budget == pastBudget || tc.budget == earlyAfter || tc.budget == refused {
+				w.Expire()
+			}
+			if tc.budget == earlyAfter {
+				<-w.answered
+			}
+			got, err := bot.Dedupe(d, cfg, bottest.Logger(t))(nil).HandleEvent(w.ctx(t), ev)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("attempt = %v, %v; want the reply", got, err)
+			}
+			if w.early() != tc.wantEarly || len(w.queued) != tc.wantQueued {
+				t.Fatalf("answered early %v, queued %d times; want %v, %d", w.early(), len(w.queued), tc.wantEarly, tc.wantQueued)
+			}
+			if tc.wantQueued > 0 && w.elsewh[0] != tc.wantElsewhere {
+				t.Fatalf("queued with the reply's owner %v, want it elsewhere: %v", w.owners[0], tc.wantElsewhere)
+			}
+			if tc.budget == refused && w.owners[0] != bot.ReplyRetried {
+				t.Fatalf("queued with the reply's owner %v, want ReplyRetried (no placeholder: the retry delivers it)", w.owners[0])
+			}
+			wantDelivery := bot.DeliveryPassive
+			if tc.wantEarly {
+				wantDelivery = bot.DeliveryOutbox
+			}
+			if got := w.Seal(); got != wantDelivery {
+				t.Fatalf("delivery = %v, want %v", got, wantDelivery)
+			}
+			d.mu.Lock()
+			e, _ := d.get(dedupeKeyOf(ev))
+			d.mu.Unlock()
+			if !strings.HasPrefix(string(e.result), tc.wantStored) {
+				t.Fatalf("stored result %q, want it to start with %q", e.result, tc.wantStored)
+			}
+		})
+	}
+}
+
+// TestDedupeQueueingMark (issue 28 cause A): a retry that takes a lost
+// passive answer over to the outbox marks the result first, so that a
+// copy reading it while the rows are being written answers without the
+// reply (the outbox sends it), and a closed copy, or the retry's own
+// stored late copy should it die, queues the rows again (the same keys)
+// and records the delivery.
+func TestDedupeQueueingMark(t *testing.T) {
+	d := newMemDeduper()
+	cfg := bot.DedupeConfig{Poll: time.Millisecond, Overlap: time.Second}
+	ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m"}
+	h := bot.Dedupe(d, cfg, bottest.Logger(t))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+		return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "hi"}}, nil
+	}))
+	if _, err := h.HandleEvent(t.Context(), ev); err != nil { // answered passively, then lost
+		t.Fatal(err)
+	}
+	stored := func() string {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		e, _ := d.get(dedupeKeyOf(ev))
+		return string(e.result)
+	}
+	// The retry past its budget is queueing the reply.
+	retry := newWindow(time.Now().Add(5*time.Second), time.Hour)
+	retry.Expire()
+	queueing, release := make(chan struct{}), make(chan struct{})
+	retry.onQueue = func() { close(queueing); <-release }
+	done := make(chan error, 1)
+	go func() { _, err := h.HandleEvent(retry.ctx(t), ev); done <- err }()
+	<-queueing
+	if got := stored(); !strings.HasPrefix(got, "q") {
+		t.Fatalf("stored %q while the retry queues, want the queueing mark", got)
+	}
+	open := newWindow(time.Now().Add(6*time.Second), time.Hour)
+	if got, err := h.HandleEvent(open.ctx(t), ev); err != nil || len(got) != 0 {
+		t.Fatalf("copy with its window open = %v, %v; want no reply to answer with (the outbox sends it)", got, err)
+	}
+	closed := newWindow(time.Now(), 0) // its Redis stalled past its deadline
+	closed.Expire()
+	<-closed.answered
+	if got, err := h.HandleEvent(closed.ctx(t), ev); err != nil || len(got) != 1 || len(closed.queued) != 1 || closed.elsewh[0] {
+		t.Fatalf("closed copy = %v, %v, queued %v (elsewhere %v); want the reply queued again", got, err, closed.queued, closed.elsewh)
+	}
+	if got := stored(); got != "o" {
+		t.Fatalf("stored %q after the closed copy, want o", got)
+	}
+	close(release)
+	if err := <-done; err != nil || len(retry.queued) != 1 {
+		t.Fatalf("retry = %v, queued %d times; want once", err, len(retry.queued))
+	}
+}
+
+// racingDeduper runs race once, at the start of the first Swap: another
+// copy acting between this copy's read of the result and its swap.
+type racingDeduper struct {
+	*memDeduper
+	race func()
+	once sync.Once
+}
+
+func (r *racingDeduper) Swap(ctx context.Context, key string, old, result []byte, ttl time.Duration) ([]byte, bool, error) {
+	r.once.Do(r.race)
+	return r.memDeduper.Swap(ctx, key, old, result, ttl)
+}
+
+// TestDedupeOpenCopyLosesTheRace (issue 28 cause A): two retries read the
+// same lost passive answer at once (Redis came back from a stall): one
+// whose window closed takes the reply over to the outbox, the other is
+// about to answer passively. The one that swaps the result first decides:
+// here the closed one, so the open one answers without the reply.
+func TestDedupeOpenCopyLosesTheRace(t *testing.T) {
+	mem := newMemDeduper()
+	d := &racingDeduper{memDeduper: mem}
+	cfg := bot.DedupeConfig{Poll: time.Millisecond, Overlap: time.Second}
+	ev := bot.Event{Platform: bot.WeChat, Account: "a", Kind: bot.KindMessage, Sender: "u", Time: time.Now(), DedupeKey: "m"}
+	h := bot.Dedupe(d, cfg, bottest.Logger(t))(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) ([]bot.Action, error) {
+		return []bot.Action{bot.Reply{To: ev.ReplyTarget(), Text: "hi"}}, nil
+	}))
+	if _, err := h.HandleEvent(t.Context(), ev); err != nil { // answered passively, then lost
+		t.Fatal(err)
+	}
+	closed := newWindow(time.Now().Add(5*time.Second), time.Hour)
+	closed.Expire()
+	d.race = func() {
+		if got, err := bot.Dedupe(mem, cfg, bottest.Logger(t))(nil).HandleEvent(closed.ctx(t), ev); err != nil || len(closed.queued) != 1 || closed.elsewh[0] {
+			t.Errorf("closed retry = %v, %v, queued %v; want the reply queued", got, err, closed.queued)
+		}
+	}
+	open := newWindow(time.Now().Add(5*time.Second), time.Hour)
+	if got, err := h.HandleEvent(open.ctx(t), ev); err != nil || len(got) != 0 {
+		t.Fatalf("open retry = %v, %v; want no reply to answer with (the outbox sends it)", got, err)
 	}
 }

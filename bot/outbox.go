@@ -71,9 +71,11 @@ type OutboxConfig struct {
 	Renderers map[string]Renderer
 	// OnResult, when set, is told each delivery's result by platform:
 	// "sent", "retry", "dead", "deferred" (by the Gate, or by the
-	// platform's open circuit), "held_back" or "ambiguous"
-	// (a timed-out send the platform may have delivered; "retry" or
-	// "dead" follows it). Metrics count them.
+	// platform's open circuit), "held_back" or "ambiguous" (a send the
+	// platform may have delivered although siyu does not know it: one
+	// that timed out, "retry" or "dead" follows it; or a row claimed
+	// again after its worker died or lost it mid-send, which is sent
+	// again). Metrics count them.
 	OnResult func(p Platform, result string)
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -157,8 +159,10 @@ func (c OutboxConfig) withDefaults() OutboxConfig {
 
 // OutboxStats are the Outbox's counters since it was made, for metrics.
 type OutboxStats struct {
-	// AmbiguousSends counts sends that timed out: the platform may have
-	// delivered them, and the retry may deliver them again. WeChat's and
+	// AmbiguousSends counts sends the platform may have delivered
+	// without siyu knowing, so that the retry may deliver them again:
+	// sends that timed out, and rows claimed again after their worker
+	// died or lost them mid-send (OutboxItem.Unfinished). WeChat's and
 	// Douyin's customer-service APIs have no idempotency key.
 	AmbiguousSends uint64
 }
@@ -208,11 +212,13 @@ func (o *Outbox) SetRenderer(name string, r Renderer) {
 }
 
 // Enqueue stores actions for delivery. key identifies their origin (the
-// event's dedupe key); each action's row is keyed by key and its index,
-// and enqueueing the same key again is a no-op, so a retried callback
-// never queues its actions twice. A nil action is skipped but keeps its
-// index: an adapter that answers one action in the callback itself passes
-// nil in its place, so every action has the same row key however it was
+// event's dedupe key); each action's row is keyed by key and its index
+// (a Batched action by its batch key, a Reply by its OutboxKey when it
+// has one), and enqueueing the same key again is a no-op, so a retried
+// callback never queues its actions twice; a standby row of that key
+// becomes pending. A nil action is skipped but keeps its index: an
+// adapter that answers one action in the callback itself passes nil in
+// its place, so every action has the same row key however it was
 // delivered.
 func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) error {
 	if len(actions) == 0 {
@@ -233,6 +239,9 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, actions []Action) erro
 			// One row per batch key: later members of the batch are
 			// skipped by Enqueue's idempotency.
 			a, itemKey, due = b.Action, "batch:"+b.Key, b.SendAt
+		}
+		if r, ok := a.(Reply); ok && r.OutboxKey != "" {
+			itemKey = r.OutboxKey // its row may be on standby already
 		}
 		payload, err := MarshalAction(a)
 		if err != nil {
@@ -300,6 +309,7 @@ func (o *Outbox) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			o.cfg.Logger.WarnContext(ctx, "outbox claim failed", "err", err)
 		}
+		o.countUnfinished(ctx, items)
 		l.add(items, now.Add(o.cfg.Lease))
 		if ctx.Err() != nil && len(items) > 0 {
 			o.releaseUnstarted(sendCtx, items, l)
@@ -354,6 +364,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
+	o.countUnfinished(ctx, items)
 	l := o.holdLease(ctx)
 	defer l.stop()
 	l.add(items, now.Add(o.cfg.Lease))
@@ -411,7 +422,13 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *rowLeases) {
 	// may claim and send it too.
 	budget := min(o.cfg.SendTimeout, l.remaining(it.ID)-o.leaseMargin())
 	if budget <= 0 {
-		log.WarnContext(ctx, "outbox lease too short to send; the row goes out after it")
+		// Given back unsent, so the next claim does not take it for a
+		// send cut short.
+		l.release(it.ID)
+		if _, rerr := o.store.Release(rctx, []OutboxItem{it}, o.cfg.Now()); rerr != nil {
+			log.WarnContext(ctx, "outbox release failed; the row goes out after its lease", "err", rerr)
+		}
+		log.WarnContext(ctx, "outbox lease too short to send; the row is given back unsent")
 		return
 	}
 	probe, until, ok := o.circuits.allow(it.Platform, o.cfg.Now(), o.cfg)
@@ -448,7 +465,11 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *rowLeases) {
 	case !it.ExpiresAt.IsZero() && !next.Before(it.ExpiresAt):
 		dead = true // the next try would come after the platform's window
 	}
-	if ferr := o.store.Fail(rctx, it.ID, err.Error(), next, dead); ferr != nil {
+	// A context of its own: the send may have used up rctx's time, and a
+	// row left marked as being sent is taken for a send cut short.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer fcancel()
+	if ferr := o.store.Fail(fctx, it.ID, err.Error(), next, dead); ferr != nil {
 		log.ErrorContext(ctx, "outbox fail record failed", "err", ferr)
 	}
 	if dead {
@@ -479,6 +500,23 @@ func (o *Outbox) complete(ctx context.Context, it OutboxItem, l *rowLeases, log 
 		t := time.NewTimer(wait)
 		<-t.C
 		wait *= 2
+	}
+}
+
+// countUnfinished counts, logs and reports as ambiguous each claimed row
+// whose previous claim never recorded how its send ended: that worker
+// died or lost the row mid-send, so the platform may have the message,
+// and this claim sends it again (no platform API takes an idempotency
+// key). Counted once, here, whatever this claim then does with the row.
+func (o *Outbox) countUnfinished(ctx context.Context, items []OutboxItem) {
+	for _, it := range items {
+		if !it.Unfinished {
+			continue
+		}
+		o.ambiguous.Add(1)
+		o.result(it.Platform, "ambiguous")
+		o.cfg.Logger.WarnContext(ctx, "outbox row claimed again after a send whose outcome was never recorded (its worker died or lost the row mid-send, or could not record it); the platform may have it already and this resend may deliver it twice",
+			"event", "outbox_ambiguous_send", "outbox_id", it.ID, "platform", it.Platform, "attempt", it.Attempts, "ambiguous_resends", it.AmbiguousResends)
 	}
 }
 

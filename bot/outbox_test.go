@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +28,8 @@ type memOutbox struct {
 	failComplete int
 	// extended, when set, gets each successful Extend's count.
 	extended chan int
+	// sending marks rows claimed whose outcome is not recorded yet.
+	sending map[int64]bool
 }
 
 func (m *memOutbox) Enqueue(_ context.Context, items []bot.OutboxItem) error {
@@ -47,6 +53,14 @@ func (m *memOutbox) Claim(_ context.Context, now time.Time, limit int, lease tim
 			continue
 		}
 		r.NextAt, r.Attempts = now.Add(lease), r.Attempts+1
+		if m.sending == nil {
+			m.sending = map[int64]bool{}
+		}
+		r.Unfinished = m.sending[r.ID]
+		if r.Unfinished {
+			r.AmbiguousResends++
+		}
+		m.sending[r.ID] = true
 		out = append(out, *r)
 	}
 	return out, nil
@@ -87,6 +101,7 @@ func (m *memOutbox) Release(_ context.Context, claimed []bot.OutboxItem, next ti
 	for _, c := range claimed {
 		if r := m.row(c.ID); r != nil && r.Status == bot.OutboxPending && r.Attempts == c.Attempts {
 			r.NextAt = next
+			delete(m.sending, r.ID)
 			n++
 		}
 	}
@@ -101,6 +116,7 @@ func (m *memOutbox) Complete(_ context.Context, id int64) error {
 		return fmt.Errorf("memOutbox: too many connections: %w", bot.ErrUnavailable)
 	}
 	m.row(id).Status = bot.OutboxSent
+	delete(m.sending, id)
 	return nil
 }
 
@@ -109,6 +125,7 @@ func (m *memOutbox) Fail(_ context.Context, id int64, lastErr string, next time.
 	defer m.mu.Unlock()
 	r := m.row(id)
 	r.LastError, r.NextAt = lastErr, next
+	delete(m.sending, id)
 	if dead {
 		r.Status = bot.OutboxDead
 	}
@@ -120,6 +137,7 @@ func (m *memOutbox) Defer(_ context.Context, id int64, note string, next time.Ti
 	defer m.mu.Unlock()
 	r := m.row(id)
 	r.LastError, r.NextAt, r.Attempts = note, next, max(r.Attempts-1, 0)
+	delete(m.sending, id)
 	return nil
 }
 
@@ -312,6 +330,141 @@ func TestOutboxCountsAmbiguousSends(t *testing.T) {
 	}
 	if row := store.get(1); row.Status != bot.OutboxPending {
 		t.Fatalf("status %s, want pending (retried)", row.Status)
+	}
+}
+
+// deadStore is one replica's link to a shared OutboxStore; after die,
+// every call fails, as for a process that was killed: no renewal, no
+// outcome recorded.
+type deadStore struct {
+	bot.OutboxStore
+	dead atomic.Bool
+}
+
+func (d *deadStore) die() { d.dead.Store(true) }
+
+func (d *deadStore) check() error {
+	if d.dead.Load() {
+		return fmt.Errorf("deadStore: the replica is gone: %w", bot.ErrUnavailable)
+	}
+	return nil
+}
+
+func (d *deadStore) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]bot.OutboxItem, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	return d.OutboxStore.Claim(ctx, now, limit, lease)
+}
+
+func (d *deadStore) Extend(ctx context.Context, claimed []bot.OutboxItem, until time.Time) (int, error) {
+	if err := d.check(); err != nil {
+		return 0, err
+	}
+	return d.OutboxStore.Extend(ctx, claimed, until)
+}
+
+func (d *deadStore) Complete(ctx context.Context, id int64) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	return d.OutboxStore.Complete(ctx, id)
+}
+
+func (d *deadStore) Fail(ctx context.Context, id int64, lastErr string, next time.Time, dead bool) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	return d.OutboxStore.Fail(ctx, id, lastErr, next, dead)
+}
+
+// TestOutboxResendAfterWorkerDiedIsAmbiguous (issue 28 cause B): replica
+// A's worker sends a row and dies before it records the send; once its
+// lease runs out replica B's worker sends the row again. The platform
+// may now have it twice (no idempotency key exists), so B counts the
+// resend as ambiguous, reports it and logs outbox_ambiguous_send. A row
+// whose send was recorded, or failed, is not.
+func TestOutboxResendAfterWorkerDiedIsAmbiguous(t *testing.T) {
+	clk := newTestClock()
+	shared := &memOutbox{}
+	storeA := &deadStore{OutboxStore: shared}
+	var delivered atomic.Int32
+	dying := make(chan struct{})
+	t.Cleanup(func() { close(dying) })
+	// A's send reaches the platform; then the process is killed.
+	senderA := bot.SenderFunc(func(context.Context, bot.Action) error {
+		delivered.Add(1)
+		storeA.die()
+		<-dying
+		return nil
+	})
+	a := bot.NewOutbox(storeA, map[bot.Platform]bot.Sender{bot.WeChat: senderA}, bot.OutboxConfig{Now: clk.Now})
+	var logs bottest.Logs
+	var results []string
+	b := bot.NewOutbox(shared, map[bot.Platform]bot.Sender{bot.WeChat: countingSender(&delivered)}, bot.OutboxConfig{
+		Now: clk.Now, Logger: logs.Logger(slog.LevelInfo),
+		OnResult: func(p bot.Platform, r string) { results = append(results, r) },
+	})
+	if err := a.Enqueue(t.Context(), "k", []bot.Action{reply("u")}); err != nil {
+		t.Fatal(err)
+	}
+	go a.RunOnce(context.WithoutCancel(t.Context())) // never returns: A is dead
+	for delivered.Load() == 0 {
+		runtime.Gosched()
+	}
+	clk.Add(time.Minute) // past A's lease
+	if n, err := b.RunOnce(t.Context()); err != nil || n != 1 {
+		t.Fatalf("B's RunOnce = %d, %v; want the row claimed", n, err)
+	}
+	if n := delivered.Load(); n != 2 {
+		t.Fatalf("platform got the message %d times, want 2 (A's send, B's resend)", n)
+	}
+	if got := b.Stats().AmbiguousSends; got != 1 {
+		t.Fatalf("B's AmbiguousSends = %d, want 1", got)
+	}
+	if !slices.Equal(results, []string{"ambiguous", "sent"}) {
+		t.Fatalf("B's results = %v, want [ambiguous sent]", results)
+	}
+	if !strings.Contains(logs.String(), "event=outbox_ambiguous_send") {
+		t.Fatalf("B's logs have no outbox_ambiguous_send:\n%s", logs.String())
+	}
+	if row := shared.get(1); row.Status != bot.OutboxSent || row.AmbiguousResends != 1 {
+		t.Fatalf("row = %s with %d ambiguous resends, want sent with 1", row.Status, row.AmbiguousResends)
+	}
+
+	// A send whose outcome was recorded is not counted again when the
+	// row is claimed again: a failure, once; a timeout, once, when it
+	// timed out.
+	for _, tc := range []struct {
+		name          string
+		send          error
+		wantAmbiguous uint64
+	}{
+		{"failed send, retried", fmt.Errorf("fake: system busy"), 0},
+		{"timed-out send, retried", fmt.Errorf("fake: %w", context.DeadlineExceeded), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &memOutbox{}
+			calls := 0
+			o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: bot.SenderFunc(func(context.Context, bot.Action) error {
+				if calls++; calls == 1 {
+					return tc.send
+				}
+				return nil
+			})}, bot.OutboxConfig{Now: clk.Now})
+			if err := o.Enqueue(t.Context(), "k", []bot.Action{reply("u")}); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if _, err := o.RunOnce(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				clk.Add(time.Hour)
+			}
+			if got := o.Stats().AmbiguousSends; calls != 2 || got != tc.wantAmbiguous {
+				t.Fatalf("%d sends, %d ambiguous; want 2 sends, %d ambiguous", calls, got, tc.wantAmbiguous)
+			}
+		})
 	}
 }
 

@@ -33,6 +33,12 @@ type Deduper interface {
 	// that the platform's retry can handle the callback afresh. A claim
 	// held by someone else is left alone.
 	Release(ctx context.Context, key, token string) error
+	// Swap replaces the stored result old (as Claim returned it) with
+	// result, kept for ttl, if the key still holds old, in one step. It
+	// reports whether it did; when it did not (another copy changed the
+	// result first), current is the result the key holds now, or nil if
+	// it holds none (it is gone, or claimed again).
+	Swap(ctx context.Context, key string, old, result []byte, ttl time.Duration) (current []byte, swapped bool, err error)
 }
 
 // OutboxStatus is the state of an outbox row.
@@ -40,11 +46,16 @@ type OutboxStatus string
 
 // Outbox states. A row moves pending → sent, or pending → dead when the
 // platform refuses it for good or its window closes; a dead row can be
-// put back to pending by staff.
+// put back to pending by staff. A standby row is the safety net of a
+// message the callback's own answer carries (a coupon's code, written
+// with its claim): it is never sent unless the message is enqueued again
+// under its key, which makes it pending (the answer did not carry it
+// after all: its window closed, or the platform retried).
 const (
 	OutboxPending OutboxStatus = "pending"
 	OutboxSent    OutboxStatus = "sent"
 	OutboxDead    OutboxStatus = "dead"
+	OutboxStandby OutboxStatus = "standby"
 )
 
 // OutboxItem is one action waiting to be sent, stored durably.
@@ -64,20 +75,32 @@ type OutboxItem struct {
 	// a row still unsent is dead-lettered. Zero means no deadline.
 	ExpiresAt time.Time
 	LastError string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// Unfinished is set on a claimed item whose previous claim left it
+	// marked as being sent and never recorded how the send ended: that
+	// worker died or lost the row mid-send, so the platform may have the
+	// message already and sending it again is an ambiguous resend.
+	Unfinished bool
+	// AmbiguousResends counts the claims that found the item unfinished.
+	AmbiguousResends int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // OutboxStore persists actions until they are delivered.
 type OutboxStore interface {
 	// Enqueue stores items as pending, due at their NextAt (now when
-	// zero). Items whose Key is already stored are skipped silently.
+	// zero). Items whose Key is already stored are skipped silently,
+	// except that a standby row becomes pending, due at the item's
+	// NextAt.
 	Enqueue(ctx context.Context, items []OutboxItem) error
 	// Claim leases up to limit pending items due at or before now to the
 	// caller: their NextAt moves to now+lease and Attempts grows by one,
 	// so no other worker (in any replica) claims them until the lease
 	// runs out. A worker that dies mid-send loses its lease and the item
-	// is retried.
+	// is retried. In the same step each item is marked as being sent,
+	// until Complete, Fail, Defer or Release records what became of it;
+	// an item a claim finds still marked is returned Unfinished, and its
+	// AmbiguousResends grows by one.
 	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error)
 	// Extend moves the lease of claimed items that are still this
 	// worker's (same ID and Attempts, still pending) to until, so a send
@@ -95,7 +118,8 @@ type OutboxStore interface {
 	// Complete marks a claimed item sent.
 	Complete(ctx context.Context, id int64) error
 	// Fail records a failed attempt: the item is due again at next, or
-	// dead when dead is true.
+	// dead when dead is true. (A send that timed out is counted as
+	// ambiguous by the Outbox when it times out, not by the next claim.)
 	Fail(ctx context.Context, id int64, lastErr string, next time.Time, dead bool) error
 	// Defer puts a claimed item back, due at next, without counting the
 	// claim as an attempt: a SendGate held it back (quiet hours, a cap),

@@ -35,7 +35,12 @@
 // The coupon's message is written to the outbox in the claim's own
 // transaction, keyed by the claim id, so it is sent even if the replica
 // dies right after the claim, retried until delivered, and never queued
-// twice.
+// twice. When the callback's answer can carry it (a WeChat passive reply
+// inside the reply budget), the turn answers with the code itself and
+// the row is written on standby: it is sent only if that answer does not
+// carry the message after all (the budget ran out, or WeChat retried
+// because the answer was lost), when the adapter queues the reply under
+// the row's key.
 package coupon
 
 import (
@@ -271,6 +276,12 @@ type Request struct {
 	To        bot.Target
 	Channel   string
 	Proactive bool
+	// InAnswer: the callback's own answer carries the claim's message (a
+	// passive reply), so its outbox row is written on standby
+	// (bot.OutboxStandby), to be sent only if that answer does not carry
+	// it after all. Ignored for a coupon whose code is issued at send
+	// time (native): its message can only go through the outbox.
+	InAnswer bool
 }
 
 // Result is a claim's outcome, with the claim when issued.
@@ -380,6 +391,9 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 		if err != nil {
 			s.release(ctx, c, names, r, true, true)
 			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
+		}
+		if req.InAnswer && cl.Code != "" {
+			msg.Status = bot.OutboxStandby
 		}
 		stored, err := s.cfg.Store.Insert(ctx, cl, c.PerPerson, msg)
 		switch {
@@ -521,8 +535,16 @@ func (cl Claim) message() bot.Action {
 }
 
 // Action is what a turn answers a claim with: the claim's message under
-// its outbox key, which the claim's transaction queued already.
+// its outbox key, which the claim's transaction queued already. A claim
+// with its code, answering the person's own message, is a Reply with the
+// code that the callback's answer can carry, kept under the same key
+// (bot.Reply.OutboxKey): if the answer does not carry it, queueing it
+// sends the row (on standby when the claim was InAnswer), never a second
+// one.
 func (cl Claim) Action() bot.Action {
+	if !cl.Proactive && cl.Code != "" {
+		return bot.Reply{To: cl.To, Text: cl.Text(), OutboxKey: cl.OutboxKey()}
+	}
 	return bot.Batched{Action: cl.message(), Key: cl.batchKey(), SendAt: cl.CreatedAt}
 }
 

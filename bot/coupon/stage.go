@@ -134,7 +134,8 @@ func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, trigger 
 		res = s.dryRun(ctx, c, ev, trigger)
 	default:
 		var err error
-		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(ev), Trigger: trigger, To: to, Channel: ev.Channel, Proactive: proactive})
+		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(ev), Trigger: trigger, To: to, Channel: ev.Channel, Proactive: proactive,
+			InAnswer: !proactive && bot.AnswerWindowFrom(ctx).Open()})
 		if err != nil {
 			return fmt.Errorf("coupon stage %s: %w", c.ID, err)
 		}

@@ -401,7 +401,10 @@ type outboxRow struct {
 	LastError   string    `json:"last_error,omitempty"`
 	Hint        string    `json:"hint,omitempty"`
 	ResendHelps bool      `json:"resend_helps"`
-	CreatedAt   time.Time `json:"created_at"`
+	// AmbiguousResends: sent again after a send whose outcome was never
+	// recorded (its worker died mid-send): it may have arrived twice.
+	AmbiguousResends int       `json:"ambiguous_resends,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // OutboxPager lists outbox rows a page at a time, by id: rows with ids
@@ -443,9 +446,9 @@ func (h *Handler) listOutbox(c echo.Context) error {
 	switch status {
 	case "":
 		status = bot.OutboxDead
-	case bot.OutboxDead, bot.OutboxPending, bot.OutboxSent:
+	case bot.OutboxDead, bot.OutboxPending, bot.OutboxSent, bot.OutboxStandby:
 	default:
-		return echo.NewHTTPError(http.StatusBadRequest, "status 只能是 pending、dead 或 sent")
+		return echo.NewHTTPError(http.StatusBadRequest, "status 只能是 pending、dead、sent 或 standby")
 	}
 	limit, err := adminLimit(c, 100, 500)
 	if err != nil {
@@ -478,7 +481,8 @@ func (h *Handler) listOutbox(c echo.Context) error {
 	}
 	rows := make([]outboxRow, 0, len(items))
 	for _, it := range items {
-		r := outboxRow{ID: it.ID, Platform: string(it.Platform), Status: string(it.Status), Kind: kindOf(it.Payload), Attempts: it.Attempts, NextAt: it.NextAt, LastError: it.LastError, CreatedAt: it.CreatedAt}
+		r := outboxRow{ID: it.ID, Platform: string(it.Platform), Status: string(it.Status), Kind: kindOf(it.Payload), Attempts: it.Attempts, NextAt: it.NextAt, LastError: it.LastError,
+			AmbiguousResends: it.AmbiguousResends, CreatedAt: it.CreatedAt}
 		if it.LastError != "" {
 			r.Hint, r.ResendHelps = hintFor(it.LastError)
 		}

@@ -54,6 +54,18 @@ func (d *memDeduper) Finish(_ context.Context, key string, r []byte, _ time.Dura
 	return nil
 }
 func (d *memDeduper) Release(_ context.Context, key, _ string) error { d.m.Delete(key); return nil }
+func (d *memDeduper) Swap(_ context.Context, key string, old, r []byte, _ time.Duration) ([]byte, bool, error) {
+	// Not atomic: the benchmarks never swap concurrently.
+	v, ok := d.m.Load(key)
+	if !ok {
+		return nil, false, nil
+	}
+	if cur := v.([]byte); string(cur) != string(old) {
+		return cur, false, nil
+	}
+	d.m.Store(key, r)
+	return nil, true, nil
+}
 
 type nopEnqueuer struct{}
 

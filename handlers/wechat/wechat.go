@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -43,6 +42,11 @@ type Config struct {
 	// answers "success" and sends the reply through the outbox instead.
 	// WeChat drops the connection at 5 s and retries.
 	ReplyBudget time.Duration
+	// AnswerBy is the latest a callback is answered when its dedupe claim
+	// has not come back by the end of ReplyBudget (Redis is slow): until
+	// then it waits to learn whether another replica's answer overlaps
+	// its own (bot.AnswerWindow). At least ReplyBudget; 4 s by default.
+	AnswerBy time.Duration
 	// ReplayWindow refuses callbacks whose signed timestamp is further
 	// than this from now, so a captured callback cannot be replayed later.
 	ReplayWindow time.Duration
@@ -64,6 +68,10 @@ func (c Config) withDefaults() Config {
 	if c.ReplyBudget <= 0 {
 		c.ReplyBudget = 4 * time.Second // under WeChat's 5 s, with room for the network
 	}
+	if c.AnswerBy <= 0 {
+		c.AnswerBy = 4 * time.Second // as the default budget: under WeChat's 5 s
+	}
+	c.AnswerBy = max(c.AnswerBy, c.ReplyBudget)
 	if c.ReplayWindow <= 0 {
 		c.ReplayWindow = time.Hour // generous: clocks drift, retries come within ~15 s
 	}
@@ -101,7 +109,18 @@ type Handler struct {
 	logger     *slog.Logger
 	// late stores, renders and retries callbacks answered before their
 	// handling finished (handle).
-	late *late.Callbacks[bot.Event]
+	late *late.Callbacks[lateEvent]
+}
+
+// lateEvent is the stored copy of a callback answered before its
+// handling finished: the event, and when that attempt arrived and was
+// answered, so that the copy delivers as the attempt would have
+// (bot.ClosedAnswerWindow). Copies stored before the times were kept
+// decode with zero times.
+type lateEvent struct {
+	bot.Event
+	Arrived  time.Time `json:",omitzero"`
+	Answered time.Time `json:",omitzero"`
 }
 
 // New returns the callback handler for one Official Account.
@@ -140,6 +159,9 @@ func (h *Handler) verifyURL(c echo.Context) error {
 }
 
 func (h *Handler) callback(c echo.Context) error {
+	// Wall clock, not cfg.Now: other replicas compare it with theirs
+	// (bot.AnswerWindow).
+	arrived := time.Now()
 	q := parseCallbackQuery(c.Request().URL.RawQuery)
 	timestamp, nonce := q.timestamp, q.nonce
 	safe := q.encryptType == "aes"
@@ -211,7 +233,7 @@ func (h *Handler) callback(c echo.Context) error {
 		return c.String(http.StatusOK, "success")
 	}
 
-	actions, late, err := h.handle(c, ev)
+	actions, late, err := h.handle(c, ev, arrived)
 	if late {
 		return nil // answered "success" already
 	}
@@ -244,38 +266,79 @@ func (h *Handler) callback(c echo.Context) error {
 }
 
 // handle runs the engine on the request's goroutine under the reply
-// budget. If the budget runs out first, a timer answers "success" so that
-// WeChat stops waiting, and handle reports late: the actions, the reply
-// included, go through the outbox (deliverLate). Running on the request
-// goroutine (not a new one per callback) keeps the common, fast case cheap.
+// budget. If the budget runs out first, "success" is answered at once so
+// that WeChat stops waiting, and handle reports late: the actions, the
+// reply included, go through the outbox. Running on the request
+// goroutine (not a new one per callback) keeps the common, fast case
+// cheap.
 //
-// Which comes first is settled once by a bot.AnswerWindow that Dedupe
-// seals when it stores the result, so the stored result says how it was
-// delivered and a retry never delivers it a second way.
-func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, late bool, err error) {
+// A bot.AnswerWindow settles which comes first, and Dedupe tells it what
+// this attempt is (the handling, a retry of a callback whose answer was
+// lost, or a copy whose answer overlaps another's), so that the reply
+// reaches the customer once, whichever answer WeChat takes. Dedupe queues
+// a late attempt's actions through the window (queueLate) before it
+// records them as delivered through the outbox.
+func (h *Handler) handle(c echo.Context, ev bot.Event, arrived time.Time) (actions []bot.Action, late bool, err error) {
 	// The work must survive the request: WeChat hangs up at 5 s.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), h.cfg.ProcessTimeout)
 	defer cancel()
-	w := new(answer)
-	ctx = bot.WithAnswerWindow(ctx, &w.window)
-	timer := time.AfterFunc(h.cfg.ReplyBudget, func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.window.Close() {
-			h.late.Persist(ctx, ev)
-			answerSuccess(c.Response())
-		}
-	})
+	a := &attempt{h: h, c: c, ctx: ctx, ev: ev, arrived: arrived}
+	a.Init(arrived, h.cfg.AnswerBy, a)
+	w := &a.AnswerWindow
+	ctx = bot.WithAnswerWindow(ctx, w)
+	timer := time.AfterFunc(h.cfg.ReplyBudget, w.Expire)
 	actions, err = h.h.HandleEvent(ctx, ev)
 	timer.Stop()
-	// Under w.mu: a timer that closed the window has finished writing.
-	w.mu.Lock()
-	late = w.window.Seal() == bot.DeliveryOutbox
-	w.mu.Unlock()
-	if late {
-		h.deliverLate(ctx, ev, actions, err)
+	// Waits for an early answer to be written.
+	late = w.Seal() == bot.DeliveryOutbox
+	if late && (err != nil || !w.Queued()) {
+		h.deliverLate(ctx, ev, w, actions, err)
 	}
 	return actions, late, err
+}
+
+// attempt is one callback attempt: its answer window, and what answering
+// it early and queueing its actions need (bot.Answerer). One allocation.
+type attempt struct {
+	bot.AnswerWindow
+	h       *Handler
+	c       echo.Context
+	ctx     context.Context
+	ev      bot.Event
+	arrived time.Time
+}
+
+// AnswerEarly stores the event (a death before the answer must not lose
+// it), then answers "success"; if it cannot be stored, it answers 503, so
+// that WeChat retries the callback. The stored Answered is a little
+// early, which only matters if this replica dies before it delivers
+// (bot.ClosedAnswerWindow).
+func (a *attempt) AnswerEarly() (time.Time, bool) {
+	err := a.h.late.Persist(a.ctx, lateEvent{Event: a.ev, Arrived: a.arrived, Answered: time.Now()})
+	at := time.Now()
+	if err != nil {
+		answerEarly(a.c.Response(), http.StatusServiceUnavailable, unavailableBody)
+		return at, false
+	}
+	answerEarly(a.c.Response(), http.StatusOK, successBody)
+	return at, true
+}
+
+// QueueLate queues the attempt's actions for Dedupe, retrying.
+func (a *attempt) QueueLate(ctx context.Context, actions []bot.Action, reply bot.ReplyOwner) error {
+	return a.h.queueLate(ctx, a.ev, actions, reply)
+}
+
+// stored is the bot.Answerer of a stored late event, answered long ago.
+type stored struct {
+	h  *Handler
+	ev bot.Event
+}
+
+func (s stored) AnswerEarly() (time.Time, bool) { return time.Time{}, true } // never called: its window is closed
+
+func (s stored) QueueLate(ctx context.Context, actions []bot.Action, reply bot.ReplyOwner) error {
+	return s.h.enqueue(ctx, s.ev, actions, reply)
 }
 
 // LateRendererName names the bot.Renderer (Handler.LateRenderer) that the
@@ -284,18 +347,19 @@ func (h *Handler) handle(c echo.Context, ev bot.Event) (actions []bot.Action, la
 const LateRendererName = "wechat_late"
 
 // newLate returns h's late events (handlers/internal/late): an event is
-// stored as itself, one row per account and dedupe key, and Dedupe guards
-// every event that has a key, so its copy comes due after LateDelay.
-func (h *Handler) newLate() *late.Callbacks[bot.Event] {
-	return late.New(late.Spec[bot.Event]{
+// stored with its attempt's times, one row per account and dedupe key,
+// and Dedupe guards every event that has a key, so its copy comes due
+// after LateDelay.
+func (h *Handler) newLate() *late.Callbacks[lateEvent] {
+	return late.New(late.Spec[lateEvent]{
 		Platform:  "wechat",
 		Noun:      "event",
 		Renderer:  LateRendererName,
 		KeyPrefix: "wechat-late:",
-		Identity:  func(ev bot.Event, _ []byte) string { return string(ev.Account) + "\x00" + ev.DedupeKey },
-		To:        func(ev bot.Event) bot.Target { return ev.ReplyTarget() },
-		Guarded:   func(ev bot.Event) bool { return ev.DedupeKey != "" },
-		Attrs:     func(ev bot.Event) []any { return []any{"kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey)} },
+		Identity:  func(le lateEvent, _ []byte) string { return string(le.Account) + "\x00" + le.DedupeKey },
+		To:        func(le lateEvent) bot.Target { return le.ReplyTarget() },
+		Guarded:   func(le lateEvent) bool { return le.DedupeKey != "" },
+		Attrs:     func(le lateEvent) []any { return []any{"kind", le.Kind, "key", bot.Fingerprint(le.DedupeKey)} },
 		Run:       h.handleStored,
 	}, late.Policy{
 		Delay:          h.cfg.LateDelay,
@@ -310,87 +374,104 @@ func (h *Handler) newLate() *late.Callbacks[bot.Event] {
 // through the outbox, and itself sends nothing.
 func (h *Handler) LateRenderer() bot.Renderer { return h.late }
 
-// handleStored handles a stored late event (LateRenderer) and queues its
-// actions.
-func (h *Handler) handleStored(ctx context.Context, ev bot.Event) error {
-	// Closed: nothing can be answered passively any more, and the result
-	// Dedupe stores says so.
-	var w bot.AnswerWindow
-	w.Close()
-	wctx := bot.WithAnswerWindow(ctx, &w)
-	actions, err := h.h.HandleEvent(wctx, ev)
-	if err == nil {
-		err = h.outbox.Enqueue(ctx, ev.DedupeKey, h.notAnsweredElsewhere(wctx, ev, actions))
+// handleStored handles a stored late event (LateRenderer) where its
+// attempt left off: its window closed when that attempt answered, so
+// Dedupe queues its actions as that attempt would have.
+func (h *Handler) handleStored(ctx context.Context, le lateEvent) error {
+	w := bot.ClosedAnswerWindow(le.Arrived, le.Answered, stored{h, le.Event})
+	actions, err := h.h.HandleEvent(bot.WithAnswerWindow(ctx, w), le.Event)
+	if err == nil && !w.Queued() {
+		err = h.enqueue(ctx, le.Event, actions, bot.ReplyHere)
 	}
 	if err != nil {
-		return fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(ev.DedupeKey), err)
+		return fmt.Errorf("wechat: late event %s: %w", bot.Fingerprint(le.DedupeKey), err)
 	}
 	return nil
 }
 
-// answer is a callback's answer window and the lock that keeps the
-// budget timer's write apart from the handler's.
-type answer struct {
-	mu     sync.Mutex
-	window bot.AnswerWindow
-}
-
-// answerSuccess writes a complete "success" at once: with a
-// Content-Length and flushed, the response is whole on the wire while the
-// handler goes on (a chunked body would end only when the handler
-// returns, and WeChat would time out and retry). Connection: close keeps
-// the client from queueing its next callback behind this handler.
-func answerSuccess(res *echo.Response) {
+// answerEarly writes a complete answer at once ("success", or a refusal):
+// with a Content-Length and flushed, the response is whole on the wire
+// while the handler goes on (a chunked body would end only when the
+// handler returns, and WeChat would time out and retry). Connection:
+// close keeps the client from queueing its next callback behind this
+// handler.
+func answerEarly(res *echo.Response, status int, body string) {
 	hdr := res.Header()
 	hdr.Set(echo.HeaderContentType, echo.MIMETextPlainCharsetUTF8)
-	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(successBody)))
+	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
 	hdr.Set(echo.HeaderConnection, "close")
-	res.WriteHeader(http.StatusOK)
-	if _, err := res.Write([]byte(successBody)); err == nil {
+	res.WriteHeader(status)
+	if _, err := res.Write([]byte(body)); err == nil {
 		_ = http.NewResponseController(res.Writer).Flush()
 	}
 }
 
-const successBody = "success"
+const (
+	successBody     = "success"
+	unavailableBody = "unavailable"
+)
 
-// deliverLate queues the actions of an event whose callback was already
-// answered "success": WeChat will not retry it, so nothing accepted may be
-// dropped. A handling that failed is run again and a queueing that failed
-// is tried again, until the ProcessTimeout (late.Callbacks.Retry).
-func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, actions []bot.Action, err error) {
-	h.late.Retry(ctx, ev, err,
+// deliverLate finishes an event whose callback was already answered
+// "success" and whose actions were not queued yet: WeChat will not retry
+// it, so nothing accepted may be dropped. A handling that failed is run
+// again (through Dedupe, which queues through w), until the
+// ProcessTimeout (late.Callbacks.Retry); actions of a handling Dedupe did
+// not queue (no dedupe key) are queued here.
+func (h *Handler) deliverLate(ctx context.Context, ev bot.Event, w *bot.AnswerWindow, actions []bot.Action, err error) {
+	h.late.Retry(ctx, lateEvent{Event: ev}, err,
 		func(ctx context.Context) error {
 			var err error
 			actions, err = h.h.HandleEvent(ctx, ev)
 			return err
 		},
 		func(ctx context.Context) error {
-			return h.outbox.Enqueue(ctx, ev.DedupeKey, h.notAnsweredElsewhere(ctx, ev, actions))
+			if w.Queued() {
+				return nil
+			}
+			return h.enqueue(ctx, ev, actions, bot.ReplyHere)
 		})
 }
 
-// notAnsweredElsewhere replaces in a late callback's actions the reply
-// another handling's callback answer carried, when Dedupe gave this one
-// that handling's stored result: a copy whose budget ran out while it
-// waited for the first must not send that reply through the outbox too.
-// In its place goes a placeholder that sends nothing but holds the reply's
-// outbox key, so that a later handling of the event (the copy's stored
-// late event, after a Redis restart forgot the result) cannot queue the
-// reply again.
-func (h *Handler) notAnsweredElsewhere(ctx context.Context, ev bot.Event, actions []bot.Action) []bot.Action {
-	if !bot.AnswerWindowFrom(ctx).AnsweredElsewhere() {
-		return actions
+// queueLate queues a late attempt's actions for Dedupe (bot.Answerer),
+// trying again with backoff until ctx ends.
+func (h *Handler) queueLate(ctx context.Context, ev bot.Event, actions []bot.Action, reply bot.ReplyOwner) error {
+	wait := h.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := h.enqueue(ctx, ev, actions, reply)
+		if err == nil {
+			return nil
+		}
+		h.logger.WarnContext(ctx, "wechat: late event not queued yet; retrying", "kind", ev.Kind, "key", bot.Fingerprint(ev.DedupeKey), "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wechat: queue late event: %w (%w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
-	passive, rest := splitPassive(ev, actions)
-	if passive == nil {
-		return actions
-	}
-	for i, a := range rest {
-		if a == nil && actions[i] != nil {
-			rest[i] = h.late.Placeholder(passive.Dest())
+}
+
+// enqueue queues a late event's actions; reply says what becomes of the
+// reply (the action WeChat answers with). When another handling's answer
+// carried it, a placeholder takes its place: it sends nothing but holds
+// the reply's outbox key, so that a later handling of the event (the
+// stored late copy, after a Redis restart forgot the result) cannot queue
+// the reply again. When WeChat retries the callback, the retry delivers
+// it, and nothing is queued in its place.
+func (h *Handler) enqueue(ctx context.Context, ev bot.Event, actions []bot.Action, reply bot.ReplyOwner) error {
+	if reply != bot.ReplyHere {
+		if passive, rest := splitPassive(ev, actions); passive != nil {
+			if reply == bot.ReplyAnswered {
+				for i, a := range rest {
+					if a == nil && actions[i] != nil {
+						rest[i] = h.late.Placeholder(passive.Dest())
+					}
+				}
+			}
+			actions = rest
 		}
 	}
-	return rest
+	return h.outbox.Enqueue(ctx, ev.DedupeKey, actions)
 }
 
 // splitPassive picks the one action WeChat lets a callback answer with: a

@@ -265,12 +265,18 @@ func (h *Handler) ack(c echo.Context, m inbound) error {
 		return c.NoContent(http.StatusOK)
 	case <-timer.C:
 		base := context.WithoutCancel(c.Request().Context())
-		h.late.Persist(base, m)
+		perr := h.late.Persist(base, m)
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
 			h.retryLate(base, m, <-done)
 		}()
+		if perr != nil {
+			// Not stored: a death of this replica would lose it, so
+			// WeCom must retry it (Dedupe and the contact claim make
+			// the retry change nothing if this processing finishes).
+			return fmt.Errorf("wecom: callback %s/%s: %w: %w", m.Event, m.ChangeType, bot.ErrUnavailable, perr)
+		}
 		return c.NoContent(http.StatusOK)
 	}
 }

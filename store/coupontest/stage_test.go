@@ -102,10 +102,10 @@ func TestOutcomeReplies(t *testing.T) {
 		ev       bot.Event
 		dryRun   bool
 		want     []string // texts of the actions, in order
-		wantKind []string // "batched" (the claim's message) or "reply"/"push"/"welcome"
+		wantKind []string // "batched" (the claim's message as sent) or "reply"/"push"/"welcome"
 	}{
-		{"issued", message("a", "领券", "m1"), false, []string{"券码 OP"}, []string{"batched"}},
-		{"retried callback gets the same coupon", message("a", "领券", "m1"), false, []string{"券码 OP"}, []string{"batched"}},
+		{"issued", message("a", "领券", "m1"), false, []string{"券码 OP"}, []string{"reply"}},
+		{"retried callback gets the same coupon", message("a", "领券", "m1"), false, []string{"券码 OP"}, []string{"reply"}},
 		{"limit reached", message("a", "领券！", "m2"), false, []string{"已经领过了"}, []string{"reply"}},
 		{"out of stock", message("b", "领券", "m3"), false, []string{"券领完了"}, []string{"reply"}},
 		{"not started", message("b", "预告券", "m4"), false, []string{"还没开始"}, []string{"reply"}},
@@ -154,6 +154,18 @@ func TestOutcomeReplies(t *testing.T) {
 					}
 				case bot.Reply:
 					kind = "reply"
+					// An issued coupon's reply carries its code and the
+					// claim's outbox key, so queueing it sends the claim's
+					// row, not a second message.
+					if tc.name == "issued" {
+						issuedKey = a.OutboxKey
+						if !strings.HasPrefix(a.OutboxKey, "batch:coupon:") {
+							t.Errorf("issued reply's outbox key = %q, want the claim's row", a.OutboxKey)
+						}
+					}
+					if tc.name == "retried callback gets the same coupon" && a.OutboxKey != issuedKey {
+						t.Errorf("retry's key = %q, want the first claim's %q", a.OutboxKey, issuedKey)
+					}
 				case bot.Welcome:
 					kind = "welcome"
 				}

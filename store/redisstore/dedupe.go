@@ -30,19 +30,30 @@ if v == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
 if not v then redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) return 1 end
 return 0`
 
+// swapScript replaces a stored result that is still the caller's old
+// one. It returns {1} when it did, else {0, what the key holds} ({0} when
+// it holds nothing).
+const swapScript = `local v = redis.call("GET", KEYS[1])
+if v ~= ARGV[1] then return {0, v} end
+redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3])
+return {1}`
+
 // Deduper is the bot.Deduper on Redis. A key holds leasePrefix+token,
 // with a lease of seconds, while its first handling runs, and the result
 // (kept for the TTL) once Finish stores it.
 type Deduper struct {
 	c     *Client
 	renew *redis.Script
+	swap  *redis.Script
 }
 
 // Interface guards.
 var _ bot.Deduper = (*Deduper)(nil)
 
 // NewDeduper returns a Deduper storing its keys in c.
-func NewDeduper(c *Client) *Deduper { return &Deduper{c: c, renew: redis.NewScript(renewScript)} }
+func NewDeduper(c *Client) *Deduper {
+	return &Deduper{c: c, renew: redis.NewScript(renewScript), swap: redis.NewScript(swapScript)}
+}
 
 // Claim and Finish go through the Client's batcher, which pipelines the
 // commands of concurrent callbacks.
@@ -115,4 +126,33 @@ func (d *Deduper) Release(ctx context.Context, key, token string) error {
 		return fmt.Errorf("redisstore.Deduper.Release %s: %w: %w", bot.Fingerprint(key), bot.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// Swap implements bot.Deduper with a script, so the comparison and the
+// write are one step. It is not pipelined: it sees a queued Finish once
+// that is written, which a Claim that returned its result shows. A key
+// that holds a lease holds no result: current is nil. ttl must be at
+// least a millisecond.
+func (d *Deduper) Swap(ctx context.Context, key string, old, result []byte, ttl time.Duration) ([]byte, bool, error) {
+	if ttl < time.Millisecond {
+		return nil, false, fmt.Errorf("redisstore.Deduper.Swap %s: ttl %v: %w", bot.Fingerprint(key), ttl, bot.ErrInvalid)
+	}
+	if len(result) == 0 {
+		result = []byte(EmptyResult)
+	}
+	v, err := d.swap.Run(ctx, d.c.rdb, []string{d.c.key("dedupe", key)}, old, result, ttl.Milliseconds()).Slice()
+	if err != nil {
+		return nil, false, fmt.Errorf("redisstore.Deduper.Swap %s: %w: %w", bot.Fingerprint(key), bot.ErrUnavailable, err)
+	}
+	if n, _ := v[0].(int64); n == 1 {
+		return nil, true, nil
+	}
+	if len(v) < 2 {
+		return nil, false, nil // gone
+	}
+	cur, _ := v[1].(string)
+	if cur == "" || cur[:1] == leasePrefix {
+		return nil, false, nil // claimed again: no result
+	}
+	return []byte(cur), false, nil
 }

@@ -59,6 +59,21 @@ func TestDeduper(t *testing.T) {
 		{name: "finish empty", do: func() error { return d.Finish(ctx, "k", nil, ttl) }},
 		{name: "claim after empty finish", want: []byte(redisstore.EmptyResult)},
 		{name: "release unknown key", do: func() error { return d.Release(ctx, "unknown", "tok") }},
+		{name: "finish again", do: func() error { return d.Finish(ctx, "k", []byte("passive"), ttl) }},
+		// A copy swaps what its claim read (Finish is queued: the claim,
+		// pipelined after it, is what makes it visible).
+		{name: "claim after finishing again", want: []byte("passive")},
+		{name: "swap the result read", do: func() error { return swap(d, "k", "passive", "queueing", true, "") }},
+		{name: "claim after the swap", want: []byte("queueing")},
+		{name: "swap a result another copy changed", do: func() error { return swap(d, "k", "passive", "mine", false, "queueing") }},
+		{name: "claim after the lost swap", want: []byte("queueing")},
+		{name: "swap a key that is gone", do: func() error { return swap(d, "gone", "passive", "mine", false, "") }},
+		{name: "swap a key claimed again", do: func() error {
+			if _, _, err := d.Claim(ctx, "k2", "tok2", ttl); err != nil {
+				return err
+			}
+			return swap(d, "k2", "passive", "mine", false, "")
+		}},
 	}
 	for _, s := range steps {
 		if s.do != nil {
@@ -75,6 +90,16 @@ func TestDeduper(t *testing.T) {
 			t.Errorf("%s: Claim=(%v, %q), want (%v, %q)", s.name, first, result, s.wantFirst, s.want)
 		}
 	}
+}
+
+// swap calls Swap and checks whether it swapped, and what it says the
+// key holds when it did not ("" for nothing).
+func swap(d *redisstore.Deduper, key, old, result string, want bool, wantCurrent string) error {
+	cur, got, err := d.Swap(context.Background(), key, []byte(old), []byte(result), time.Hour)
+	if err == nil && (got != want || string(cur) != wantCurrent) {
+		err = fmt.Errorf("Swap(%s: %q → %q) = %q, %v; want %q, %v", key, old, result, cur, got, wantCurrent, want)
+	}
+	return err
 }
 
 func TestDeduperInvalidTTL(t *testing.T) {

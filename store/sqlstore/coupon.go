@@ -207,7 +207,11 @@ func (s *Coupons) Insert(ctx context.Context, c coupon.Claim, perPerson int, msg
 	if alias == c.Person {
 		alias = ""
 	}
-	out := outboxRow{ItemKey: msg.Key, Platform: string(msg.Platform), Payload: payload, Status: string(bot.OutboxPending), NextAt: dbTime(msg.NextAt)}
+	status := bot.OutboxPending
+	if msg.Status == bot.OutboxStandby {
+		status = bot.OutboxStandby // the callback's answer carries it
+	}
+	out := outboxRow{ItemKey: msg.Key, Platform: string(msg.Platform), Payload: payload, Status: string(status), NextAt: dbTime(msg.NextAt)}
 	if msg.NextAt.IsZero() {
 		out.NextAt = now
 	}

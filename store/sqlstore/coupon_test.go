@@ -67,6 +67,52 @@ func TestCouponConstraints(t *testing.T) {
 	}
 }
 
+// TestStandbyMessage (issue 28 cause D): a claim whose message the
+// callback's answer carries writes it on standby: never claimed by an
+// outbox worker, until the message is enqueued again under its key (the
+// answer did not carry it), which makes it pending, due then. Enqueueing
+// a pending or sent row's key changes nothing.
+func TestStandbyMessage(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.SQL(t)
+	store, err := sqlstore.NewCoupons(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sqlstore.NewOutbox(db)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	c := coupon.Claim{ID: "standby1", Campaign: "c", Person: "p1", Trigger: "t1", Seq: 1, Slot: 1, Code: "S1",
+		To: bot.Target{Platform: bot.WeChat, User: "u"}, Message: "{{code}}", CreatedAt: now}
+	key := "batch:coupon:" + c.ID
+	msg := bot.OutboxItem{Key: key, Platform: bot.WeChat, Payload: []byte(`{"row":"claim"}`), NextAt: now, Status: bot.OutboxStandby}
+	if _, err := store.Insert(ctx, c, 1, msg); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustClaim(t, o, now.Add(time.Hour), 10, time.Minute); len(got) != 0 {
+		t.Fatalf("claimed %v on standby, want nothing", keys(got))
+	}
+	again := bot.OutboxItem{Key: key, Platform: bot.WeChat, Payload: []byte(`{"row":"late"}`), NextAt: now.Add(2 * time.Hour)}
+	mustEnqueue(t, o, again)
+	if got := mustClaim(t, o, now.Add(time.Hour), 10, time.Minute); len(got) != 0 {
+		t.Fatalf("claimed %v before the enqueued time, want nothing", keys(got))
+	}
+	got := mustClaim(t, o, now.Add(2*time.Hour), 10, time.Minute)
+	if len(got) != 1 || got[0].Key != key || string(got[0].Payload) != `{"row":"claim"}` {
+		t.Fatalf("claimed %+v, want the claim's own row, now pending", got)
+	}
+	if err := o.Complete(ctx, got[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, o, again) // a sent row stays sent
+	if got := mustClaim(t, o, now.Add(3*time.Hour), 10, time.Minute); len(got) != 0 {
+		t.Fatalf("claimed %v after it was sent, want nothing", keys(got))
+	}
+	counts, err := o.Counts(ctx)
+	if err != nil || counts[bot.OutboxSent] != 1 || counts[bot.OutboxStandby] != 0 {
+		t.Fatalf("counts = %v, %v; want the row sent", counts, err)
+	}
+}
+
 // TestCouponReports: the console's figures count a campaign's claims by
 // channel and its codes, and its claims page lists the newest first, at
 // most the limit, ties broken the same way on every call.

@@ -42,8 +42,13 @@ type outboxRow struct {
 	// ExpiresAt is NULL for rows without a deadline (and rows queued
 	// before the column existed).
 	ExpiresAt *time.Time `gorm:"precision:6"`
-	CreatedAt time.Time  `gorm:"precision:6;not null"`
-	UpdatedAt time.Time  `gorm:"precision:6;not null"`
+	// Sending is set by the claim that leases the row to a worker about
+	// to send it, and cleared when that worker records the outcome: a
+	// claim that finds it still set counts an ambiguous resend.
+	Sending   bool      `gorm:"not null;default:false"`
+	Ambiguous int       `gorm:"not null;default:0"`
+	CreatedAt time.Time `gorm:"precision:6;not null"`
+	UpdatedAt time.Time `gorm:"precision:6;not null"`
 }
 
 func (outboxRow) TableName() string { return "outbox" }
@@ -59,8 +64,10 @@ func (r outboxRow) item() bot.OutboxItem {
 		NextAt:    r.NextAt.UTC(),
 		LastError: r.LastError,
 		ExpiresAt: expiresAt(r.ExpiresAt),
-		CreatedAt: r.CreatedAt.UTC(),
-		UpdatedAt: r.UpdatedAt.UTC(),
+
+		AmbiguousResends: r.Ambiguous,
+		CreatedAt:        r.CreatedAt.UTC(),
+		UpdatedAt:        r.UpdatedAt.UTC(),
 	}
 }
 
@@ -116,11 +123,31 @@ func (o *Outbox) Enqueue(ctx context.Context, items []bot.OutboxItem) error {
 	}
 	// Prepared: one row per statement shape, and rarely more than
 	// three (an event's actions).
-	err := o.db.prepared(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+	err := o.db.prepared(ctx).Clauses(o.activateStandby()).Create(&rows).Error
 	if err != nil {
 		return fmt.Errorf("sqlstore.Outbox.Enqueue: %w: %w", bot.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// activateStandby is Enqueue's conflict clause: a row of the same key is
+// left alone unless it is on standby, which becomes pending, due at the
+// new item's time (bot.OutboxStandby). next_at comes first: MySQL
+// assigns left to right, so it must read the status before it changes
+// (SQLite reads the old values throughout).
+func (o *Outbox) activateStandby() clause.OnConflict {
+	standby := string(bot.OutboxStandby)
+	newNext := "VALUES(next_at)"
+	if o.db.dialect != DialectMySQL {
+		newNext = "excluded.next_at"
+	}
+	return clause.OnConflict{
+		Columns: []clause.Column{{Name: "item_key"}},
+		DoUpdates: clause.Set{
+			{Column: clause.Column{Name: "next_at"}, Value: gorm.Expr("CASE WHEN status = ? THEN "+newNext+" ELSE next_at END", standby)},
+			{Column: clause.Column{Name: "status"}, Value: gorm.Expr("CASE WHEN status = ? THEN ? ELSE status END", standby, string(bot.OutboxPending))},
+		},
+	}
 }
 
 // Claim implements bot.OutboxStore. On MySQL/MariaDB it locks due rows
@@ -154,6 +181,7 @@ func (o *Outbox) claim(ctx context.Context, now time.Time, limit int, lease time
 	items := make([]bot.OutboxItem, len(rows))
 	for i, r := range rows {
 		items[i] = r.item()
+		items[i].Unfinished = r.Sending // as the claim found it
 	}
 	return items, nil
 }
@@ -180,18 +208,16 @@ func (o *Outbox) claimLocked(ctx context.Context, now, until time.Time, limit in
 			ids[i] = rows[i].ID
 		}
 		updated := dbTime(o.db.now())
-		err = tx.Model(&outboxRow{}).Where("id IN ?", ids).Updates(map[string]any{
-			"next_at":    until,
-			"attempts":   gorm.Expr("attempts + 1"),
-			"updated_at": updated,
-		}).Error
+		// Written out for the order of its assignments: MySQL evaluates
+		// them left to right, so ambiguous must read sending before it is
+		// set (SQLite reads the old values throughout).
+		err = tx.Exec("UPDATE outbox SET ambiguous = ambiguous + sending, sending = ?, next_at = ?, attempts = attempts + 1, updated_at = ? WHERE id IN ?",
+			true, until, updated, ids).Error
 		if err != nil {
 			return err
 		}
 		for i := range rows {
-			rows[i].NextAt = until
-			rows[i].Attempts++
-			rows[i].UpdatedAt = updated
+			claimed(&rows[i], until, updated)
 		}
 		return nil
 		// READ COMMITTED: under REPEATABLE READ the locking read also
@@ -207,16 +233,22 @@ func (o *Outbox) claimConditional(ctx context.Context, now, until time.Time, lim
 	if err := due(g, now, limit).Find(&candidates).Error; err != nil {
 		return nil, err
 	}
-	claimed := candidates[:0]
+	out := candidates[:0]
 	for _, r := range candidates {
 		updated := dbTime(o.db.now())
 		// next_at and attempts change on every claim, so they fence out a
 		// worker that read the row before another claimed it.
+		ambiguous := r.Ambiguous
+		if r.Sending {
+			ambiguous++
+		}
 		res := g.Model(&outboxRow{}).
-			Where("id = ? AND status = ? AND next_at = ? AND attempts = ?", r.ID, bot.OutboxPending, dbTime(r.NextAt), r.Attempts).
+			Where("id = ? AND status = ? AND next_at = ? AND attempts = ? AND sending = ?", r.ID, bot.OutboxPending, dbTime(r.NextAt), r.Attempts, r.Sending).
 			Updates(map[string]any{
 				"next_at":    until,
 				"attempts":   r.Attempts + 1,
+				"sending":    true,
+				"ambiguous":  ambiguous,
 				"updated_at": updated,
 			})
 		if res.Error != nil {
@@ -225,10 +257,19 @@ func (o *Outbox) claimConditional(ctx context.Context, now, until time.Time, lim
 		if res.RowsAffected != 1 {
 			continue
 		}
-		r.NextAt, r.Attempts, r.UpdatedAt = until, r.Attempts+1, updated
-		claimed = append(claimed, r)
+		claimed(&r, until, updated)
+		out = append(out, r)
 	}
-	return claimed, nil
+	return out, nil
+}
+
+// claimed updates r, as read by a claim, to what the claim wrote: r's
+// Sending still says whether the previous claim left it marked.
+func claimed(r *outboxRow, until, updated time.Time) {
+	if r.Sending {
+		r.Ambiguous++
+	}
+	r.NextAt, r.Attempts, r.UpdatedAt = until, r.Attempts+1, updated
 }
 
 // Extend implements bot.OutboxStore in one UPDATE, fenced by each row's
@@ -266,6 +307,7 @@ func (o *Outbox) Release(ctx context.Context, claimed []bot.OutboxItem, next tim
 		Where("status = ? AND (id, attempts) IN ?", bot.OutboxPending, pairs).
 		Updates(map[string]any{
 			"next_at":    dbTime(next),
+			"sending":    false,
 			"updated_at": dbTime(o.db.now()),
 		})
 	if res.Error != nil {
@@ -285,7 +327,7 @@ func expiresAt(t *time.Time) time.Time {
 // time it was sent, which PurgeSent reads. A missing row is
 // bot.ErrNotFound.
 func (o *Outbox) Complete(ctx context.Context, id int64) error {
-	return o.update(ctx, "sqlstore.Outbox.Complete", id, map[string]any{"status": string(bot.OutboxSent), "next_at": dbTime(o.db.now())})
+	return o.update(ctx, "sqlstore.Outbox.Complete", id, map[string]any{"status": string(bot.OutboxSent), "next_at": dbTime(o.db.now()), "sending": false})
 }
 
 // Fail implements bot.OutboxStore. lastErr is kept to its first
@@ -294,6 +336,7 @@ func (o *Outbox) Fail(ctx context.Context, id int64, lastErr string, next time.T
 	fields := map[string]any{
 		"next_at":    dbTime(next),
 		"last_error": truncate(lastErr, MaxLastErrorLen),
+		"sending":    false,
 	}
 	if dead {
 		fields["status"] = string(bot.OutboxDead)
@@ -310,6 +353,7 @@ func (o *Outbox) Defer(ctx context.Context, id int64, note string, next time.Tim
 			"attempts":   gorm.Expr("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"),
 			"next_at":    dbTime(next),
 			"last_error": truncate(note, MaxLastErrorLen),
+			"sending":    false,
 			"updated_at": dbTime(o.db.now()),
 		}).Error
 	if err != nil {
@@ -340,7 +384,7 @@ func (o *Outbox) List(ctx context.Context, status bot.OutboxStatus, limit int) (
 	q := o.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit)
 	switch status {
 	case "":
-	case bot.OutboxPending, bot.OutboxSent, bot.OutboxDead:
+	case bot.OutboxPending, bot.OutboxSent, bot.OutboxDead, bot.OutboxStandby:
 		q = q.Where("status = ?", status)
 	default:
 		return nil, fmt.Errorf("sqlstore.Outbox.List: status %q: %w", status, bot.ErrInvalid)
@@ -366,6 +410,7 @@ func (o *Outbox) Requeue(ctx context.Context, id int64, now time.Time) error {
 			"status":     string(bot.OutboxPending),
 			"attempts":   0,
 			"next_at":    dbTime(now),
+			"sending":    false,
 			"updated_at": dbTime(o.db.now()),
 		})
 	if res.Error != nil {
@@ -389,7 +434,7 @@ func (o *Outbox) Counts(ctx context.Context) (map[bot.OutboxStatus]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore.Outbox.Counts: %w: %w", bot.ErrUnavailable, err)
 	}
-	counts := map[bot.OutboxStatus]int{bot.OutboxPending: 0, bot.OutboxSent: 0, bot.OutboxDead: 0}
+	counts := map[bot.OutboxStatus]int{bot.OutboxPending: 0, bot.OutboxSent: 0, bot.OutboxDead: 0, bot.OutboxStandby: 0}
 	for _, r := range res {
 		counts[bot.OutboxStatus(r.Status)] = r.N
 	}

@@ -51,9 +51,11 @@ func (o *Outbox) Depth(ctx context.Context) (map[bot.OutboxStatus]int, time.Time
 // until none is left or ctx ends, and returns how many it deleted. A sent
 // row's next_at is when it was sent (Complete; rows sent before that
 // kept their claim's lease end, seconds later), so each batch is a range
-// of the (status, next_at) index. Pending and dead rows are never
-// purged: they still need sending or a person's look. Errors are
-// bot.ErrInvalid (batch < 1) or bot.ErrUnavailable.
+// of the (status, next_at) index. Standby rows written before before go
+// too: their callback's answer carried them, and the platform's retries
+// that could have asked for them ended long ago. Pending and dead rows
+// are never purged: they still need sending or a person's look. Errors
+// are bot.ErrInvalid (batch < 1) or bot.ErrUnavailable.
 func (o *Outbox) PurgeSent(ctx context.Context, before time.Time, batch int) (int64, error) {
 	if batch < 1 {
 		return 0, fmt.Errorf("sqlstore.Outbox.PurgeSent: batch %d: %w", batch, bot.ErrInvalid)
@@ -78,13 +80,13 @@ func (o *Outbox) PurgeSent(ctx context.Context, before time.Time, batch int) (in
 func (o *Outbox) purgeBatch(ctx context.Context, before time.Time, batch int) (int64, error) {
 	if o.db.dialect != DialectMySQL {
 		// SQLite's DELETE takes no LIMIT unless built for it.
-		res := o.db.gorm.WithContext(ctx).Exec("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = ? AND next_at < ? ORDER BY next_at LIMIT ?)",
-			string(bot.OutboxSent), before, batch)
+		res := o.db.gorm.WithContext(ctx).Exec("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN (?, ?) AND next_at < ? ORDER BY next_at LIMIT ?)",
+			string(bot.OutboxSent), string(bot.OutboxStandby), before, batch)
 		return res.RowsAffected, res.Error
 	}
 	var n int64
 	err := o.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec("DELETE FROM outbox WHERE status = ? AND next_at < ? ORDER BY next_at, id LIMIT ?", string(bot.OutboxSent), before, batch)
+		res := tx.Exec("DELETE FROM outbox WHERE status IN (?, ?) AND next_at < ? ORDER BY next_at, id LIMIT ?", string(bot.OutboxSent), string(bot.OutboxStandby), before, batch)
 		n = res.RowsAffected
 		return res.Error
 		// READ COMMITTED: no gap locks on the index range, so rows being

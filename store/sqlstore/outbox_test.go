@@ -334,7 +334,7 @@ func TestCompleteFailDead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[bot.OutboxStatus]int{bot.OutboxPending: 1, bot.OutboxSent: 1, bot.OutboxDead: 1}
+	want := map[bot.OutboxStatus]int{bot.OutboxPending: 1, bot.OutboxSent: 1, bot.OutboxDead: 1, bot.OutboxStandby: 0}
 	if !maps.Equal(counts, want) {
 		t.Errorf("Counts()=%v, want %v", counts, want)
 	}
@@ -555,5 +555,73 @@ func TestOpenBoundsConnections(t *testing.T) {
 	}
 	if got := sqlDB.Stats().MaxOpenConnections; got != want {
 		t.Fatalf("MaxOpenConnections = %d, want %d", got, want)
+	}
+}
+
+// TestClaimMarksSending (issue 28 cause B): a claim marks its rows as
+// being sent, in the claim itself; a later claim that finds the mark (the
+// worker died or lost the row mid-send) returns the row Unfinished and
+// counts an ambiguous resend. A recorded outcome clears the mark, on
+// both claim paths.
+func TestClaimMarksSending(t *testing.T) {
+	const lease = 10 * time.Second
+	outcomes := []struct {
+		name           string
+		record         func(o *sqlstore.Outbox, it bot.OutboxItem) error // nil: the worker died
+		wantUnfinished bool
+	}{
+		{"worker died", nil, true},
+		{"failed", func(o *sqlstore.Outbox, it bot.OutboxItem) error {
+			return o.Fail(t.Context(), it.ID, "busy", t0, false)
+		}, false},
+		{"deferred", func(o *sqlstore.Outbox, it bot.OutboxItem) error {
+			return o.Defer(t.Context(), it.ID, "quiet hours", t0)
+		}, false},
+		{"released", func(o *sqlstore.Outbox, it bot.OutboxItem) error {
+			_, err := o.Release(t.Context(), []bot.OutboxItem{it}, t0)
+			return err
+		}, false},
+	}
+	for _, path := range []struct {
+		name  string
+		claim func(*sqlstore.Outbox) claimFunc
+	}{
+		{"Claim", func(o *sqlstore.Outbox) claimFunc { return o.Claim }},
+		{"conditional", func(o *sqlstore.Outbox) claimFunc { return sqlstore.ClaimConditional(o) }},
+	} {
+		for _, tc := range outcomes {
+			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
+				o := sqlstore.NewOutbox(storetest.SQL(t))
+				claim := path.claim(o)
+				mustEnqueue(t, o, item("a"))
+				first, err := claim(t.Context(), t0, 10, lease)
+				if err != nil || len(first) != 1 || first[0].Unfinished {
+					t.Fatalf("first claim = %+v, %v; want the row, not unfinished", first, err)
+				}
+				if tc.record != nil {
+					if err := tc.record(o, first[0]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				again, err := claim(t.Context(), t0.Add(time.Hour), 10, lease)
+				if err != nil || len(again) != 1 {
+					t.Fatalf("second claim = %+v, %v; want the row", again, err)
+				}
+				wantResends := 0
+				if tc.wantUnfinished {
+					wantResends = 1
+				}
+				if got := again[0]; got.Unfinished != tc.wantUnfinished || got.AmbiguousResends != wantResends {
+					t.Fatalf("second claim: unfinished %v with %d ambiguous resends, want %v with %d", got.Unfinished, got.AmbiguousResends, tc.wantUnfinished, wantResends)
+				}
+				if err := o.Complete(t.Context(), again[0].ID); err != nil {
+					t.Fatal(err)
+				}
+				rows, err := o.List(t.Context(), bot.OutboxSent, 10)
+				if err != nil || len(rows) != 1 || rows[0].AmbiguousResends != wantResends {
+					t.Fatalf("sent rows = %+v, %v; want the row with %d ambiguous resends", rows, err, wantResends)
+				}
+			})
+		}
 	}
 }

@@ -6,7 +6,9 @@
 //   - before answering, the adapter stores the callback in the outbox as a
 //     Render row of this package's renderer (Callbacks.Persist): if its
 //     replica dies first, the outbox of any replica handles the callback
-//     again when the row comes due (Callbacks.Render);
+//     again when the row comes due (Callbacks.Render); if it cannot be
+//     stored, the adapter refuses the callback instead (the platform
+//     retries it);
 //   - a handling that fails after the answer is handled again, with
 //     backoff, until the adapter's deadline (Callbacks.Retry).
 //
@@ -136,9 +138,11 @@ func (c *Callbacks[T]) due(v T) time.Duration {
 
 // Persist stores v, a callback about to be answered before its handling
 // finished, as a row that comes due later (see the package doc). It is
-// bounded to 500 ms. A failure is logged: the in-process Retry still
-// applies, but a death of this replica would lose v.
-func (c *Callbacks[T]) Persist(ctx context.Context, v T) {
+// bounded to 500 ms. A failure is logged and returned: the adapter must
+// then not acknowledge the callback, so that the platform retries it,
+// since a death of this replica would lose it (the in-process Retry
+// still applies).
+func (c *Callbacks[T]) Persist(ctx context.Context, v T) error {
 	data, err := json.Marshal(v)
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, persistTimeout)
@@ -151,8 +155,10 @@ func (c *Callbacks[T]) Persist(ctx context.Context, v T) {
 		}})
 	}
 	if err != nil {
-		c.log.WarnContext(ctx, c.what+" not stored; only this replica will finish it", append(c.spec.Attrs(v), "err", err)...)
+		c.log.WarnContext(ctx, c.what+" not stored; refused, so that the platform retries it", append(c.spec.Attrs(v), "err", err)...)
+		return fmt.Errorf("%s: %w", c.what, err)
 	}
+	return nil
 }
 
 // Placeholder returns a row of this renderer that renders nothing: put in

@@ -93,7 +93,7 @@ func TestPersist(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, p)
-			f.c.Persist(t.Context(), tc.v)
+			_ = f.c.Persist(t.Context(), tc.v)
 			if len(f.out.items) != 1 || len(f.out.items[0]) != 1 || f.out.keys[0] != "" {
 				t.Fatalf("enqueued %v under %q, want one action under no key", f.out.items, f.out.keys)
 			}
@@ -125,9 +125,11 @@ func TestPersist(t *testing.T) {
 // keeps one.
 func TestPersistSameIdentityOneRow(t *testing.T) {
 	f := newFixture(t, Policy{})
-	f.c.Persist(t.Context(), call{Corp: "c1", Key: "msg:1", Text: "a"})
-	f.c.Persist(t.Context(), call{Corp: "c1", Key: "msg:1", Text: "b"})
-	f.c.Persist(t.Context(), call{Corp: "c2", Key: "msg:1", Text: "a"})
+	for _, v := range []call{{Corp: "c1", Key: "msg:1", Text: "a"}, {Corp: "c1", Key: "msg:1", Text: "b"}, {Corp: "c2", Key: "msg:1", Text: "a"}} {
+		if err := f.c.Persist(t.Context(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	key := func(i int) string { return f.out.items[i][0].(bot.Batched).Key }
 	if key(0) != key(1) {
 		t.Errorf("same identity: keys %q and %q, want equal", key(0), key(1))
@@ -142,7 +144,9 @@ func TestPersistSameIdentityOneRow(t *testing.T) {
 func TestPersistFailureLogged(t *testing.T) {
 	f := newFixture(t, Policy{})
 	f.out.err = fmt.Errorf("db down: %w", bot.ErrUnavailable)
-	f.c.Persist(t.Context(), call{Corp: "c1", Key: "msg:9"})
+	if err := f.c.Persist(t.Context(), call{Corp: "c1", Key: "msg:9"}); !errors.Is(err, bot.ErrUnavailable) {
+		t.Errorf("Persist = %v, want the store's error, so the adapter refuses the callback", err)
+	}
 	logs := f.logs.String()
 	if !strings.Contains(logs, "test: late callback not stored") || !strings.Contains(logs, "key=msg:9") || !strings.Contains(logs, "db down") {
 		t.Errorf("logs = %q, want the failure with the callback's attributes", logs)
