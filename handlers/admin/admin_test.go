@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -821,14 +822,18 @@ func TestDryRun(t *testing.T) {
 	})
 }
 
-// stubContacts answers NewContactsByDay from rows.
+// stubContacts answers NewContactsByDay from rows. The console's pages
+// ask it concurrently (the home page and the contacts tab).
 type stubContacts struct {
 	rows      []ContactDay
+	mu        sync.Mutex
 	gotSince  time.Time
 	gotOffset int
 }
 
 func (f *stubContacts) NewContactsByDay(_ context.Context, since time.Time, loc *time.Location) ([]ContactDay, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.gotSince = since
 	_, f.gotOffset = since.In(loc).Zone()
 	return f.rows, nil
