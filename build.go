@@ -193,7 +193,7 @@ type capSet struct {
 // them does (bot/handover's stage.go says why); feedback, which adds no
 // stage (the console finds it in the list).
 func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
-	intentModel, err := nlp.LoadDatasetModel(knowledge.FS, intentsDataset)
+	intentModel, err := loadIntentModel(d.cfg.ModelsDir)
 	if err != nil {
 		return capSet{}, err
 	}
@@ -457,4 +457,22 @@ func identityScope(p bot.Platform, account bot.AccountID) bot.AccountID {
 		return ""
 	}
 	return bot.AccountID(corp)
+}
+
+// loadIntentModel loads the intent model: a brand's retrained one from
+// dir (SIYU_MODELS) when set, refused with the intents it lacks, else the
+// one built into the binary.
+func loadIntentModel(dir string) (*nlp.Model, error) {
+	if dir == "" {
+		return nlp.LoadDatasetModel(knowledge.FS, intentsDataset)
+	}
+	// The intents the capabilities act on themselves (opting out,
+	// check-ins, coupons, the hand-over) must be known; the scripts' own
+	// are checked when they load, with their file and line.
+	need := []string{"unsubscribe", "checkin", "coupon", "human_agent"}
+	m, err := nlp.LoadRetrained(os.DirFS(dir), intentsDataset+".model", need)
+	if err != nil {
+		return nil, fmt.Errorf("config: SIYU_MODELS: %w", err)
+	}
+	return m, nil
 }

@@ -82,6 +82,10 @@ type config struct {
 	// engine runs (identity.Config).
 	UnionIDFollowWait  time.Duration
 	UnionIDContactWait time.Duration
+	// ModelsDir, when set, is a folder a brand retrains into (siyu train
+	// -knowledge on its own exports): its intents.model replaces the one
+	// built into the binary at start, without a rebuild.
+	ModelsDir string
 	// InboxRetention is how long the text of conversations handed to a
 	// person is kept (SIYU_INBOX_RETENTION, default 30 days).
 	InboxRetention time.Duration
@@ -147,6 +151,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			APIBase: getenv("DOUYIN_API_BASE"), AccountOpenID: getenv("DOUYIN_ACCOUNT_OPEN_ID"),
 		},
 		RiskAlertWebhook: getenv("RISK_ALERT_WEBHOOK"),
+		ModelsDir:        getenv("SIYU_MODELS"),
 	}
 	var err error
 	if err := c.redisTopology(getenv("REDIS_CLUSTER"), getenv("REDIS_SENTINEL_MASTER")); err != nil {
