@@ -2,10 +2,10 @@ package handover
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"sync"
 	"time"
+
+	"github.com/siyu-bot/siyu/bot/internal/digest"
 )
 
 // The pause is read only for conversations a person may hold. Each
@@ -26,30 +26,13 @@ import (
 
 // Digest names a conversation in announcements and the index without
 // naming the customer: the first 16 bytes of the conversation's SHA-256.
-type Digest [16]byte
+type Digest = digest.Digest
 
 // DigestOf returns the digest of conv.
-func DigestOf(conv Conv) Digest {
-	sum := sha256.Sum256([]byte(conv))
-	var d Digest
-	copy(d[:], sum[:])
-	return d
-}
+func DigestOf(conv Conv) Digest { return digest.Sum([]byte(conv)) }
 
-// String returns the digest in hex.
-func (d Digest) String() string { return hex.EncodeToString(d[:]) }
-
-// ParseDigest reads what String wrote.
-func ParseDigest(s string) (Digest, bool) {
-	var d Digest
-	if len(s) != 2*len(d) {
-		return d, false
-	}
-	if _, err := hex.Decode(d[:], []byte(s)); err != nil {
-		return d, false
-	}
-	return d, true
-}
+// ParseDigest reads what its String method wrote.
+func ParseDigest(s string) (Digest, bool) { return digest.Parse(s) }
 
 // Announcer carries hand-overs between replicas.
 type Announcer interface {

@@ -1,22 +1,21 @@
 package identity
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/internal/digest"
 )
 
 // Digest names one user's link (platform, scoped account, user) in a
 // replica's memory and between replicas: the first 16 bytes of SHA-256
 // over the three ids. It holds no id, so replicas can tell each other
 // about links without sending customers' ids through Redis.
-type Digest [16]byte
+type Digest = digest.Digest
 
 // DigestOf returns the digest of the link of (p, account, user), account
 // as Config.Scope maps it.
@@ -29,26 +28,11 @@ func DigestOf(p bot.Platform, account bot.AccountID, user bot.UserID) Digest {
 	b = append(b, account...)
 	b = append(b, 0)
 	b = append(b, user...)
-	sum := sha256.Sum256(b)
-	var d Digest
-	copy(d[:], sum[:])
-	return d
+	return digest.Sum(b)
 }
 
-// String returns d in hex.
-func (d Digest) String() string { return hex.EncodeToString(d[:]) }
-
-// ParseDigest reads a digest written by String.
-func ParseDigest(s string) (Digest, bool) {
-	var d Digest
-	if len(s) != 2*len(d) {
-		return d, false
-	}
-	if _, err := hex.Decode(d[:], []byte(s)); err != nil {
-		return d, false
-	}
-	return d, true
-}
+// ParseDigest reads a digest written by its String method.
+func ParseDigest(s string) (Digest, bool) { return digest.Parse(s) }
 
 // state is what a replica knows of a user's link.
 type state uint8
