@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,4 +78,16 @@ func adminJSON(t testing.TB, method, url, token, body string, want int, v any) {
 			t.Fatalf("%s %s: %v: %s", method, url, err, raw)
 		}
 	}
+}
+
+// envWith returns a copy of base with the key, value pairs kv set.
+func envWith(base map[string]string, kv ...string) map[string]string {
+	env := maps.Clone(base)
+	if env == nil {
+		env = map[string]string{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		env[kv[i]] = kv[i+1]
+	}
+	return env
 }

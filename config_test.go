@@ -63,16 +63,7 @@ func TestWeChatAccountConfig(t *testing.T) {
 func TestDemoAccountOnlyAlone(t *testing.T) {
 	const key = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 	wecom := map[string]string{"WECOM_CORPID": "ww1", "WECOM_TOKEN": "tok", "WECOM_AES_KEY": key}
-	with := func(base map[string]string, kv ...string) map[string]string {
-		env := map[string]string{}
-		for k, v := range base {
-			env[k] = v
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			env[kv[i]] = kv[i+1]
-		}
-		return env
-	}
+	with := envWith
 	tests := []struct {
 		name     string
 		env      map[string]string

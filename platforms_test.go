@@ -16,16 +16,7 @@ import (
 func TestLoadWeComConfig(t *testing.T) {
 	const key = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 	base := map[string]string{"WECOM_CORPID": "ww1", "WECOM_TOKEN": "tok", "WECOM_AES_KEY": key}
-	with := func(kv ...string) map[string]string {
-		env := map[string]string{}
-		for k, v := range base {
-			env[k] = v
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			env[kv[i]] = kv[i+1]
-		}
-		return env
-	}
+	with := func(kv ...string) map[string]string { return envWith(base, kv...) }
 	tests := []struct {
 		name        string
 		env         map[string]string
