@@ -10,8 +10,10 @@ import (
 // Target is who an action is addressed to: one customer in a 1:1 chat, or
 // a group.
 type Target struct {
-	Platform     Platform     `json:"platform"`
-	Account      AccountID    `json:"account,omitempty"`
+	Platform Platform  `json:"platform"`
+	Account  AccountID `json:"account,omitempty"`
+	// Route is the configured account whose credentials send the action.
+	Route        Route        `json:"route,omitzero"`
 	Conversation Conversation `json:"conversation,omitzero"`
 	User         UserID       `json:"user,omitempty"`
 	// UnionID links the user across WeChat and WeCom when known.

@@ -199,7 +199,7 @@ func (e *Engine) rules(t *Turn) bool {
 		if text := s.GroupWelcome(e.pick); text != "" && ev.Conversation.IsGroup() {
 			end := ev.Time.Truncate(e.window).Add(e.window)
 			t.Add(Batched{
-				Action: Reply{To: Target{Platform: ev.Platform, Account: ev.Account, Conversation: ev.Conversation}, Text: text},
+				Action: Reply{To: Target{Platform: ev.Platform, Account: ev.Account, Route: ev.Route, Conversation: ev.Conversation}, Text: text},
 				Key:    "welcome:" + string(ev.Platform) + ":" + string(ev.Account) + ":" + string(ev.Conversation.Group) + ":" + strconv.FormatInt(end.Unix(), 10),
 				SendAt: end,
 			})

@@ -55,6 +55,28 @@ const (
 // appid, a WeCom corp id, a Douyin account's open id.
 type AccountID string
 
+// Route names a configured account and the brand it belongs to, from the
+// accounts file (SIYU_ACCOUNTS). The zero Route is the single account of
+// the environment variables and the scripts folder's top level.
+type Route struct {
+	// Brand owns the account: its scripts are scripts/brands/<Brand>/.
+	Brand string `json:"brand,omitempty"`
+	// Name is the account's name in the file (oa-main): its callback
+	// path, its credentials, its scripts/brands/<Brand>/<Name>/.
+	Name string `json:"name,omitempty"`
+}
+
+// IsZero reports whether r is the environment's account.
+func (r Route) IsZero() bool { return r == Route{} }
+
+// String is brand/name, or "" for the environment's account.
+func (r Route) String() string {
+	if r.IsZero() {
+		return ""
+	}
+	return r.Brand + "/" + r.Name
+}
+
 // UserID is a customer's id on one platform and account: an OA openid, a
 // WeCom external_userid, a Douyin open_id. IDs of different platforms are
 // never comparable.
@@ -77,8 +99,13 @@ func (c Conversation) IsGroup() bool { return c.Group != "" }
 // platform, stripped of the platform's wire format. It never carries the raw
 // payload, which holds customers' personal data.
 type Event struct {
-	Platform     Platform
-	Account      AccountID
+	Platform Platform
+	Account  AccountID
+	// Route is the configured account the callback came in through
+	// (SIYU_ACCOUNTS): its answers go out with that account's
+	// credentials and its brand's scripts answer it. Zero for the
+	// account configured by environment variables.
+	Route        Route
 	Kind         EventKind
 	Conversation Conversation
 	Sender       UserID
@@ -159,7 +186,7 @@ func longMember(ms []UserID) bool {
 
 // ReplyTarget is where a reply to this event goes.
 func (e *Event) ReplyTarget() Target {
-	return Target{Platform: e.Platform, Account: e.Account, Conversation: e.Conversation, User: e.Sender, UnionID: e.UnionID}
+	return Target{Platform: e.Platform, Account: e.Account, Route: e.Route, Conversation: e.Conversation, User: e.Sender, UnionID: e.UnionID}
 }
 
 // PersonID names one person across platforms as far as siyu can link

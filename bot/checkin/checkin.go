@@ -332,7 +332,7 @@ func (s *Service) confirm(ctx context.Context, cfg *Config, t *bot.Turn, c Check
 		return
 	}
 	ref := DigestRef{Scope: c.Scope, Day: c.Day, From: start, To: end}
-	to := bot.Target{Platform: ev.Platform, Account: ev.Account, Conversation: ev.Conversation}
+	to := bot.Target{Platform: ev.Platform, Account: ev.Account, Route: ev.Route, Conversation: ev.Conversation}
 	t.Add(bot.Batched{
 		// The day is part of the key: a window across midnight has one
 		// digest per day, each listing its own day's check-ins.

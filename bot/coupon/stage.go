@@ -228,7 +228,7 @@ func (s *Service) ClaimReward(ctx context.Context, campaign string, ev bot.Event
 
 // personTarget is the sender alone, 1:1, wherever the event happened.
 func personTarget(ev *bot.Event) bot.Target {
-	return bot.Target{Platform: ev.Platform, Account: ev.Account, User: ev.Sender, UnionID: ev.UnionID}
+	return bot.Target{Platform: ev.Platform, Account: ev.Account, Route: ev.Route, User: ev.Sender, UnionID: ev.UnionID}
 }
 
 // EventTrigger is an event's identity as a claim's trigger: the same

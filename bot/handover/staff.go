@@ -284,7 +284,7 @@ func (s *Service) Hold(ctx context.Context, to bot.Target, reason string) error 
 	}
 	conv := ConvOf(to.Platform, to.Account, to.User)
 	now := s.now()
-	p := Pause{ID: newID(), Conv: conv, To: bot.Target{Platform: to.Platform, Account: to.Account, User: to.User}, Reason: reason, Since: now}
+	p := Pause{ID: newID(), Conv: conv, To: bot.Target{Platform: to.Platform, Account: to.Account, Route: to.Route, User: to.User}, Reason: reason, Since: now}
 	_, started, err := s.cfg.Pauses.Start(ctx, p, s.settings().Quiet)
 	if err != nil {
 		return fmt.Errorf("handover.Hold: %w", err)

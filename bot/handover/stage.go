@@ -143,7 +143,7 @@ func (s *Service) start(ctx context.Context, conv Conv, ev bot.Event, actions []
 	}
 	now := s.now()
 	p := Pause{
-		ID: newID(), Conv: conv, To: bot.Target{Platform: ev.Platform, Account: ev.Account, User: ev.Sender},
+		ID: newID(), Conv: conv, To: bot.Target{Platform: ev.Platform, Account: ev.Account, Route: ev.Route, User: ev.Sender},
 		Reason: h.Reason, Agent: h.Agent, Since: now, Waiting: now, LastCustomer: now,
 	}
 	cur, started, err := s.cfg.Pauses.Start(ctx, p, set.Quiet)

@@ -325,7 +325,7 @@ func (s *Service) alert(ev bot.Event, scope string, c Category, now time.Time, w
 	sum := sha256.Sum256([]byte(scope))
 	return bot.Batched{
 		// Platform Staff routes the rendered alert to staff's sender.
-		Action: bot.Render{To: bot.Target{Platform: bot.Staff, Account: ev.Account, Conversation: ev.Conversation}, Renderer: RendererName, Key: string(key)},
+		Action: bot.Render{To: bot.Target{Platform: bot.Staff, Account: ev.Account, Route: ev.Route, Conversation: ev.Conversation}, Renderer: RendererName, Key: string(key)},
 		Key:    "risk:" + hex.EncodeToString(sum[:8]) + ":" + string(c) + ":" + strconv.FormatInt(end.Unix(), 10),
 		SendAt: end,
 	}

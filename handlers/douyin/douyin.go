@@ -34,6 +34,10 @@ const WebhookPath = "/douyin/webhook"
 
 // Config is a Douyin application's webhook settings.
 type Config struct {
+	// Route is the configured account these callbacks belong to
+	// (SIYU_ACCOUNTS); every event is stamped with it. Zero for the
+	// account of the environment variables.
+	Route        bot.Route
 	ClientKey    string
 	ClientSecret string
 	// Account is the enterprise account's open_id, used for events that
@@ -161,6 +165,7 @@ func (h *Handler) webhook(c echo.Context) error {
 		sum := sha256.Sum256(raw)
 		in.ev.DedupeKey = "body:" + hex.EncodeToString(sum[:16])
 	}
+	in.ev.Route = h.cfg.Route
 	// The work outlives the request: if Douyin hangs up, what was
 	// accepted is still recorded and queued, and its retry is deduped.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), h.cfg.Timeout)

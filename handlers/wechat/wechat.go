@@ -29,6 +29,10 @@ import (
 
 // Config is an Official Account's callback settings.
 type Config struct {
+	// Route is the configured account these callbacks belong to
+	// (SIYU_ACCOUNTS); every event is stamped with it. Zero for the
+	// account of the environment variables.
+	Route          bot.Route
 	AppID          string
 	Token          string
 	EncodingAESKey string // empty: plain mode only
@@ -232,6 +236,7 @@ func (h *Handler) callback(c echo.Context) error {
 	if !ok {
 		return c.String(http.StatusOK, "success")
 	}
+	ev.Route = h.cfg.Route
 
 	actions, late, err := h.handle(c, ev, arrived)
 	if late {

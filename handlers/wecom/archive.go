@@ -41,6 +41,7 @@ type ArchiveSource interface {
 
 // ArchiveConfig tunes the ArchivePoller.
 type ArchiveConfig struct {
+	Route  bot.Route // the configured account (SIYU_ACCOUNTS) events are stamped with
 	CorpID string
 	// Interval is how often the archive is polled: 15 s, as often as
 	// WeCom's msgaudit_notify would announce new messages.
@@ -166,6 +167,7 @@ func (p *ArchivePoller) handle(ctx context.Context, m ArchivedMessage) error {
 	if !ok {
 		return nil
 	}
+	ev.Route = p.cfg.Route
 	return handleAndQueue(ctx, p.h, p.outbox, p.log, ev, p.cfg.MessageTimeout, "archived message")
 }
 

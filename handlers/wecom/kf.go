@@ -29,6 +29,7 @@ type KFStore interface {
 
 // KFConfig tunes the KFPuller.
 type KFConfig struct {
+	Route  bot.Route // the configured account (SIYU_ACCOUNTS) events are stamped with
 	CorpID string
 	// PageLimit is sync_msg's limit: 1000, its maximum.
 	PageLimit int
@@ -263,6 +264,7 @@ func (p *KFPuller) handle(ctx context.Context, openKfID string, m KFMessage) err
 	if !ok {
 		return nil
 	}
+	ev.Route = p.cfg.Route
 	return handleAndQueue(ctx, p.h, p.outbox, p.log, ev, p.cfg.MessageTimeout, "微信客服 message")
 }
 

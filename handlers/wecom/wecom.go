@@ -30,6 +30,10 @@ import (
 
 // Config is a WeCom self-built app's callback settings.
 type Config struct {
+	// Route is the configured account these callbacks belong to
+	// (SIYU_ACCOUNTS); every event is stamped with it. Zero for the
+	// account of the environment variables.
+	Route          bot.Route
 	CorpID         string
 	AgentID        string // the self-built app's agent id
 	Token          string
@@ -297,10 +301,12 @@ func (h *Handler) newLate() *late.Callbacks[inbound] {
 		Renderer:  LateRendererName,
 		KeyPrefix: "wecom-late:",
 		Identity:  func(_ inbound, data []byte) string { return h.cfg.CorpID + "\x00" + string(data) },
-		To:        func(inbound) bot.Target { return bot.Target{Platform: bot.WeCom, Account: bot.AccountID(h.cfg.CorpID)} },
-		Guarded:   h.lateGuarded,
-		Attrs:     func(m inbound) []any { return []any{"event", m.Event, "change", m.ChangeType} },
-		Run:       h.processStored,
+		To: func(inbound) bot.Target {
+			return bot.Target{Platform: bot.WeCom, Account: bot.AccountID(h.cfg.CorpID), Route: h.cfg.Route}
+		},
+		Guarded: h.lateGuarded,
+		Attrs:   func(m inbound) []any { return []any{"event", m.Event, "change", m.ChangeType} },
+		Run:     h.processStored,
 	}, late.Policy{
 		Delay:          h.cfg.LateDelay,
 		ProcessTimeout: h.cfg.ProcessTimeout,
@@ -360,6 +366,7 @@ func (h *Handler) process(ctx context.Context, m inbound) error {
 	if !ok {
 		return nil
 	}
+	ev.Route = h.cfg.Route
 	if ev.Kind == bot.KindContactAdded {
 		return h.contactAdded(ctx, ev, m.UserID)
 	}
