@@ -431,7 +431,16 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *rowLeases) {
 		log.WarnContext(ctx, "outbox lease too short to send; the row is given back unsent")
 		return
 	}
-	probe, until, ok := o.circuits.allow(it.Platform, o.cfg.Now(), o.cfg)
+	circuit := circuitKey(it)
+	if !o.circuits.enter(circuit, o.cfg.Concurrency) {
+		o.result(it.Platform, "deferred")
+		if derr := o.store.Defer(rctx, it.ID, "account's sends already hold their share of send slots", o.cfg.Now().Add(o.cfg.Poll)); derr != nil {
+			log.ErrorContext(ctx, "outbox defer failed", "err", derr)
+		}
+		return
+	}
+	defer o.circuits.leave(circuit)
+	probe, until, ok := o.circuits.allow(circuit, o.cfg.Now(), o.cfg)
 	if !ok {
 		// The platform's recent sends timed out or failed: put the row
 		// back without counting an attempt, and keep the slot for rows
@@ -443,7 +452,7 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *rowLeases) {
 		return
 	}
 	reached, err := o.send(ctx, it, budget)
-	o.circuits.record(it.Platform, probe, reached, err, o.cfg.Now(), o.cfg)
+	o.circuits.record(circuit, probe, reached, err, o.cfg.Now(), o.cfg)
 	if err == nil {
 		o.result(it.Platform, "sent")
 		o.complete(ctx, it, l, log)

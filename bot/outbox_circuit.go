@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// circuits are the Outbox's per-platform circuit breakers. A platform
+// circuits are the Outbox's circuit breakers, one per platform and
+// configured account (circuitKey), so that one account's failing API
+// never holds back another account's sends. A platform
 // whose last CircuitThreshold sends all failed (timed out, or failed
 // other than for good) is "open": its rows are deferred, and one probe
 // send goes per cooldown; the first that succeeds closes it. A probe
@@ -18,7 +20,42 @@ import (
 // which no breaker library does, and it is a few lines.
 type circuits struct {
 	mu sync.Mutex
-	m  map[Platform]*circuit
+	m  map[string]*circuit
+	// busy counts each circuit's sends in flight: one account's sends
+	// may hold at most limit slots (enter), so while its API hangs and
+	// before its circuit opens, other accounts' rows still have slots.
+	busy map[string]int
+}
+
+// enter takes a send slot of circuit p, of concurrency in all, and
+// reports false when p's sends already hold their share: all of them
+// while p is the only circuit the outbox has sent through (one account
+// keeps its full throughput), else three quarters, so the slots a hung
+// account holds until its sends time out and its circuit opens leave
+// some for the others. leave gives the slot back.
+func (cs *circuits) enter(p string, concurrency int) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.busy == nil {
+		cs.busy = map[string]int{}
+	}
+	limit := concurrency
+	if _, known := cs.m[p]; len(cs.m) > 1 || (len(cs.m) == 1 && !known) {
+		limit = max(1, concurrency*3/4)
+	}
+	if cs.busy[p] >= limit {
+		return false
+	}
+	cs.busy[p]++
+	return true
+}
+
+func (cs *circuits) leave(p string) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.busy[p]--; cs.busy[p] <= 0 {
+		delete(cs.busy, p)
+	}
 }
 
 type circuit struct {
@@ -27,9 +64,9 @@ type circuit struct {
 	cooldown  time.Duration
 }
 
-func (cs *circuits) get(p Platform) *circuit {
+func (cs *circuits) get(p string) *circuit {
 	if cs.m == nil {
-		cs.m = map[Platform]*circuit{}
+		cs.m = map[string]*circuit{}
 	}
 	c, ok := cs.m[p]
 	if !ok {
@@ -42,7 +79,7 @@ func (cs *circuits) get(p Platform) *circuit {
 // allow reports whether a row of platform p may be sent now (ok), and if
 // so whether it is a probe of an open circuit; if not, until is when to
 // try the row again.
-func (cs *circuits) allow(p Platform, now time.Time, cfg OutboxConfig) (probe bool, until time.Time, ok bool) {
+func (cs *circuits) allow(p string, now time.Time, cfg OutboxConfig) (probe bool, until time.Time, ok bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	c := cs.get(p)
@@ -60,7 +97,7 @@ func (cs *circuits) allow(p Platform, now time.Time, cfg OutboxConfig) (probe bo
 // record moves platform p's circuit by a send's outcome. reached is false
 // when the platform was never called (a renderer failed or had nothing to
 // say): that tells nothing about the platform.
-func (cs *circuits) record(p Platform, probe, reached bool, err error, now time.Time, cfg OutboxConfig) {
+func (cs *circuits) record(p string, probe, reached bool, err error, now time.Time, cfg OutboxConfig) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	c := cs.get(p)
@@ -81,4 +118,21 @@ func (cs *circuits) record(p Platform, probe, reached bool, err error, now time.
 			c.cooldown = min(2*c.cooldown, 2*cfg.CircuitCooldown)
 		}
 	}
+}
+
+// circuitKey is the circuit a row's send moves: its platform, and the
+// configured account its action goes out through (Target.Route). A row
+// that does not decode keeps its platform's circuit; send refuses it.
+func circuitKey(it OutboxItem) string {
+	if it.Platform == Staff {
+		return string(Staff)
+	}
+	a, err := UnmarshalAction(it.Payload)
+	if err != nil {
+		return string(it.Platform)
+	}
+	if r := Unwrap(a).Dest().Route; !r.IsZero() {
+		return string(it.Platform) + "/" + r.Brand + "/" + r.Name
+	}
+	return string(it.Platform)
 }

@@ -17,7 +17,7 @@ func TestCircuitProbesWhileProbeHangs(t *testing.T) {
 	timeout := fmt.Errorf("fake: %w", context.DeadlineExceeded)
 	var cs circuits
 	for range 3 {
-		cs.record(Douyin, false, true, timeout, t0, cfg)
+		cs.record(string(Douyin), false, true, timeout, t0, cfg)
 	}
 	steps := []struct {
 		name      string
@@ -31,7 +31,7 @@ func TestCircuitProbesWhileProbeHangs(t *testing.T) {
 		{"next cooldown: another probe while the first hangs", 2 * time.Second, true, true},
 	}
 	for _, s := range steps {
-		probe, until, ok := cs.allow(Douyin, t0.Add(s.at), cfg)
+		probe, until, ok := cs.allow(string(Douyin), t0.Add(s.at), cfg)
 		if ok != s.wantOK || probe != s.wantProbe {
 			t.Fatalf("%s: allow = probe %v ok %v, want probe %v ok %v", s.name, probe, ok, s.wantProbe, s.wantOK)
 		}
@@ -39,11 +39,11 @@ func TestCircuitProbesWhileProbeHangs(t *testing.T) {
 			t.Errorf("%s: deferred until %v, want after now", s.name, until)
 		}
 	}
-	if _, _, ok := cs.allow(WeChat, t0.Add(time.Second), cfg); !ok {
+	if _, _, ok := cs.allow(string(WeChat), t0.Add(time.Second), cfg); !ok {
 		t.Errorf("another platform's row deferred, want sent: circuits are per platform")
 	}
-	cs.record(Douyin, true, true, nil, t0.Add(2100*time.Millisecond), cfg) // the second probe succeeds
-	if probe, _, ok := cs.allow(Douyin, t0.Add(2200*time.Millisecond), cfg); !ok || probe {
+	cs.record(string(Douyin), true, true, nil, t0.Add(2100*time.Millisecond), cfg) // the second probe succeeds
+	if probe, _, ok := cs.allow(string(Douyin), t0.Add(2200*time.Millisecond), cfg); !ok || probe {
 		t.Errorf("after a probe succeeded: allow = probe %v ok %v, want a plain send", probe, ok)
 	}
 }

@@ -134,3 +134,68 @@ func TestOutboxPlatformCircuit(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxAccountHangs: one configured account's API hangs. Its sends
+// hold at most their share of the send slots, so another account of the
+// same platform still gets its rows out while the first account's sends
+// hang (before, the hung account's rows took every slot until they timed
+// out).
+func TestOutboxAccountHangs(t *testing.T) {
+	clk := newTestClock()
+	store := &memOutbox{}
+	release := make(chan struct{})
+	sent := make(chan bot.UserID, 16)
+	hung := bot.Route{Brand: "b", Name: "hangs"}
+	sender := bot.SenderFunc(func(ctx context.Context, a bot.Action) error {
+		if a.Dest().Route == hung {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return ctx.Err()
+		}
+		sent <- a.Dest().User
+		return nil
+	})
+	o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.WeChat: sender}, bot.OutboxConfig{
+		Now: clk.Now, Concurrency: 4, Batch: 8,
+		Lease: 3 * time.Hour, SendTimeout: time.Hour,
+	})
+	to := func(r bot.Route, user string) bot.Action {
+		return bot.Reply{To: bot.Target{Platform: bot.WeChat, Account: "wx", Route: r, User: bot.UserID(user)}, Text: "你好"}
+	}
+	// One row of the healthy account first, so both accounts' circuits
+	// are known when the hung account's burst is claimed.
+	if err := o.Enqueue(t.Context(), "first", []bot.Action{to(bot.Route{Brand: "b", Name: "ok"}, "first")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-sent
+	var actions []bot.Action
+	for i := range 8 {
+		actions = append(actions, to(hung, fmt.Sprint("h", i)))
+	}
+	const others = 3
+	for i := range others {
+		actions = append(actions, to(bot.Route{Brand: "b", Name: "ok"}, fmt.Sprint("u", i)))
+	}
+	if err := o.Enqueue(t.Context(), "k", actions); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); o.Run(ctx) }()
+	defer func() { stop(); close(release); <-done }()
+
+	guard := time.NewTimer(20 * time.Second) // a failure guard, not a speed claim
+	defer guard.Stop()
+	for got := 0; got < others; got++ {
+		select {
+		case <-sent:
+		case <-guard.C:
+			t.Fatalf("sent %d of the healthy account's %d rows while the other account's sends hung, want all", got, others)
+		}
+	}
+}
