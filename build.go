@@ -24,6 +24,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/handlers"
+	"github.com/siyu-bot/siyu/handlers/accounts"
 	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/metrics"
 	"github.com/siyu-bot/siyu/handlers/wechat"
@@ -77,7 +78,14 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	// The console's home page counts answers and refused coupons per day.
 	daily := admin.NewRecorder(redisstore.NewDailyCounts(st.rdb), src, logger)
 	ob := &outboxRef{}
-	caps, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients, daily: daily, outbox: ob})
+	// The accounts file's accounts are built once the app they answer
+	// through is (w, below); identity asks them for unionids before.
+	var w platformWiring
+	var accts *accounts.Set
+	if cfg.AccountsFile != "" {
+		accts = accounts.NewSet(func(ctx context.Context, a accounts.Account) (*accounts.Mounted, error) { return w.account(ctx, a) }, logger)
+	}
+	caps, err := capabilities(ctx, capDeps{cfg: cfg, logger: logger, st: st, scripts: src, obs: obs, clients: clients, accts: accts, daily: daily, outbox: ob})
 	if err != nil {
 		return nil, err
 	}
@@ -100,13 +108,19 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	a.workers = append(a.workers, stack.Workers()...)
 	a.workers = append(a.workers, daily.Run)
 	a.workers = append(a.workers, bot.OutboxPurger{Outbox: sqlOutbox, Locks: st.rdb, Retention: cfg.OutboxRetention, Now: time.Now, Logger: logger}.Run)
-	a.outbox = bot.NewOutbox(sqlOutbox, nil, bot.OutboxConfig{Logger: logger, Gate: stack.Gate(), Renderers: stack.Renderers(),
+	outboxCfg := bot.OutboxConfig{Logger: logger, Gate: stack.Gate(), Renderers: stack.Renderers(),
 		OnResult: func(p bot.Platform, result string) {
 			obs.Sent(p, result)
 			if result == "ambiguous" {
 				obs.Ambiguous(p)
 			}
-		}})
+		}}
+	if cfg.AccountsFile != "" {
+		// Many accounts share the send slots (8): a hung one holds at
+		// most 6 until its circuit opens.
+		outboxCfg.Concurrency, outboxCfg.AccountSlots = 8, 6
+	}
+	a.outbox = bot.NewOutbox(sqlOutbox, nil, outboxCfg)
 	ob.Outbox = a.outbox
 	a.engine = stack.Engine(bot.EngineConfig{Scripts: library, Logger: logger, OnTurn: func(t *bot.Turn) {
 		obs.ObserveTurn(t)
@@ -138,7 +152,8 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 	// An outer bound for every route; callback handlers read at most
 	// 64 KiB of it (handlers/internal/body).
 	g.Use(middleware.BodyLimit("1M"))
-	w := platformWiring{cfg: cfg, logger: logger, st: st, tokens: tokens, clients: clients, app: a, group: g, identity: caps.identity, handover: caps.handover}
+	w = platformWiring{cfg: cfg, logger: logger, st: st, tokens: tokens, clients: clients, app: a, group: g, identity: caps.identity, handover: caps.handover,
+		accts: accts, senders: map[bot.Platform]bot.Sender{}, lates: map[bot.Platform]bot.Renderer{}}
 	if err := w.mount(ctx); err != nil {
 		return nil, err
 	}
@@ -160,6 +175,7 @@ type capDeps struct {
 	st      stores
 	scripts bot.ScriptSource
 	obs     *metrics.Metrics
+	accts   *accounts.Set // nil without an accounts file
 	clients platformClients
 	// daily, when set, counts coupons refused for want of stock.
 	daily *admin.Recorder
@@ -245,7 +261,7 @@ func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 	})
 
 	ids := identity.New(identity.Config{
-		Store: s.identities, Fetchers: d.clients.fetchers(), Scope: identityScope, Logger: d.logger,
+		Store: s.identities, Fetchers: d.clients.fetchers(d.accts), Scope: identityScope, Logger: d.logger,
 		// Replicas tell each other the links they learn, so none waits
 		// for the database for a sender it has not cached.
 		Announcer:  s.identityLinks,
@@ -408,39 +424,64 @@ type platformClients struct {
 
 func newPlatformClients(cfg config, tokens *redisstore.TokenCache) platformClients {
 	var c platformClients
-	c.oa = officialaccount.NewOfficialAccount(&offConfig.Config{
-		AppID: cfg.WeChatAppID, AppSecret: cfg.WeChatAppSecret, Token: cfg.WeChatToken, EncodingAESKey: cfg.WeChatAESKey,
+	c.oa = newOA(cfg.WeChatAppID, cfg.WeChatAppSecret, cfg.WeChatToken, cfg.WeChatAESKey, tokens)
+	if cfg.WeChatAppSecret != "" {
+		c.oaUsers = wechat.NewUsers(c.oa, tokens, cfg.WeChatAppID)
+	}
+	if cfg.WeCom.enabled() {
+		c.weComApp, c.weComContact = weComClients(cfg.WeCom, tokens)
+	}
+	return c
+}
+
+// newOA is an Official Account's API client, its access token in the
+// shared cache.
+func newOA(appID, appSecret, token, aesKey string, tokens *redisstore.TokenCache) *officialaccount.OfficialAccount {
+	return officialaccount.NewOfficialAccount(&offConfig.Config{
+		AppID: appID, AppSecret: appSecret, Token: token, EncodingAESKey: aesKey,
 		Cache: tokens,
 		// The stable token is not invalidated when another replica
 		// fetches one, so replicas refreshing at once do not log each
 		// other out.
 		UseStableAK: true,
 	})
-	if cfg.WeChatAppSecret != "" {
-		c.oaUsers = wechat.NewUsers(c.oa, tokens, cfg.WeChatAppID)
-	}
-	if wc := cfg.WeCom; wc.enabled() {
-		// One client per secret, each with its own token key in the
-		// shared cache, so their tokens do not overwrite each other.
-		if wc.Secret != "" {
-			c.weComApp = wecom.NewClient(wc.CorpID, wc.Secret, cmp.Or(wc.AgentID, "app"), tokens)
-			c.weComContact = c.weComApp
-		}
-		if wc.ContactSecret != "" {
-			c.weComContact = wecom.NewClient(wc.CorpID, wc.ContactSecret, "contact", tokens)
-		}
-	}
-	return c
 }
 
-// fetchers are the platforms identity asks for unionids.
-func (c platformClients) fetchers() map[bot.Platform]identity.Fetcher {
-	f := map[bot.Platform]identity.Fetcher{}
+// weComClients are a WeCom app's API clients: the app's and the 客户联系
+// one (the app's when no contact secret is set), nil without secrets.
+// One client per secret, each with its own token key in the shared
+// cache, so their tokens do not overwrite each other.
+func weComClients(wc weComConfig, tokens *redisstore.TokenCache) (app, contact *wecom.Client) {
+	if wc.Secret != "" {
+		app = wecom.NewClient(wc.CorpID, wc.Secret, cmp.Or(wc.AgentID, "app"), tokens)
+		contact = app
+	}
+	if wc.ContactSecret != "" {
+		contact = wecom.NewClient(wc.CorpID, wc.ContactSecret, "contact", tokens)
+	}
+	return app, contact
+}
+
+// fetchers are the platforms identity asks for unionids: the accounts
+// file's accounts by the id each event names, else the environment's.
+func (c platformClients) fetchers(accts *accounts.Set) map[bot.Platform]identity.Fetcher {
+	env := map[bot.Platform]identity.Fetcher{}
 	if c.oaUsers != nil {
-		f[bot.WeChat] = c.oaUsers
+		env[bot.WeChat] = c.oaUsers
 	}
 	if c.weComContact != nil {
-		f[bot.WeCom] = c.weComContact
+		env[bot.WeCom] = c.weComContact
+	}
+	if accts == nil {
+		return env
+	}
+	f := map[bot.Platform]identity.Fetcher{}
+	for _, p := range []bot.Platform{bot.WeChat, bot.WeCom} {
+		var fallback accounts.UnionIDFetcher
+		if e, ok := env[p]; ok {
+			fallback = e
+		}
+		f[p] = accts.UnionIDs(p, fallback)
 	}
 	return f
 }

@@ -86,6 +86,13 @@ type config struct {
 	// -knowledge on its own exports): its intents.model replaces the one
 	// built into the binary at start, without a rebuild.
 	ModelsDir string
+	// AccountsFile is the accounts file (SIYU_ACCOUNTS): many accounts
+	// of many brands, each at its own callback path. The environment's
+	// account, when configured, keeps serving at the plain paths.
+	AccountsFile string
+	// AccountsReload is how often the accounts file is read again
+	// (SIYU_ACCOUNTS_RELOAD, default 5 s).
+	AccountsReload time.Duration
 	// InboxRetention is how long the text of conversations handed to a
 	// person is kept (SIYU_INBOX_RETENTION, default 30 days).
 	InboxRetention time.Duration
@@ -152,6 +159,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		},
 		RiskAlertWebhook: getenv("RISK_ALERT_WEBHOOK"),
 		ModelsDir:        getenv("SIYU_MODELS"),
+		AccountsFile:     getenv("SIYU_ACCOUNTS"),
 	}
 	var err error
 	if err := c.redisTopology(getenv("REDIS_CLUSTER"), getenv("REDIS_SENTINEL_MASTER")); err != nil {
@@ -192,6 +200,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"SIYU_REPLAY_WINDOW", time.Hour, &c.ReplayWindow},
 		{"SIYU_DEDUPE_TTL", 0, &c.DedupeTTL},
 		{"SIYU_INBOX_RETENTION", 30 * 24 * time.Hour, &c.InboxRetention},
+		{"SIYU_ACCOUNTS_RELOAD", 5 * time.Second, &c.AccountsReload},
 		// A week of sent rows answers "was it sent?" for the console
 		// and support; older ones only slow the table down.
 		{"SIYU_OUTBOX_RETENTION", 7 * 24 * time.Hour, &c.OutboxRetention},
@@ -325,7 +334,7 @@ func (c *config) demo(v string) (bool, error) {
 	default:
 		return false, fmt.Errorf("config: SIYU_DEMO=%q: want 1 (run the public demo Official Account) or 0", v)
 	}
-	if c.WeCom.CorpID != "" || c.WeCom.Token != "" || c.Douyin.ClientKey != "" || c.Douyin.ClientSecret != "" {
+	if c.WeCom.CorpID != "" || c.WeCom.Token != "" || c.Douyin.ClientKey != "" || c.Douyin.ClientSecret != "" || c.AccountsFile != "" {
 		return false, nil // a real deployment: only its own platforms answer
 	}
 	if c.Addr == "" {

@@ -8,15 +8,18 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/silenceper/wechat/v2/officialaccount"
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/handover"
 	"github.com/siyu-bot/siyu/bot/identity"
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/window"
+	"github.com/siyu-bot/siyu/handlers/accounts"
 	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/douyin"
 	"github.com/siyu-bot/siyu/handlers/wechat"
@@ -39,6 +42,13 @@ type platformWiring struct {
 	group    *echo.Group
 	identity *identity.Service
 	handover *handover.Service
+	// accts are the accounts of the accounts file (nil without one).
+	accts *accounts.Set
+	// senders and lates are the environment's accounts' senders and
+	// late renderers, by platform; mount registers them with the outbox,
+	// behind the accounts file's routing when there is one.
+	senders map[bot.Platform]bot.Sender
+	lates   map[bot.Platform]bot.Renderer
 }
 
 // mount wires every platform that is configured, then the senders of
@@ -54,6 +64,10 @@ func (w platformWiring) mount(ctx context.Context) error {
 	if err := w.douyin(); err != nil {
 		return err
 	}
+	if err := w.accountsFile(ctx); err != nil {
+		return err
+	}
+	w.routeSends()
 	w.logPlatforms()
 	if w.cfg.RiskAlertWebhook != "" && len(w.cfg.WeCom.AlertTo) == 0 {
 		robot, err := wecom.NewRobotSender(w.cfg.RiskAlertWebhook, &http.Client{Timeout: 10 * time.Second})
@@ -88,34 +102,42 @@ func (w platformWiring) logPlatforms() {
 	w.logger.Info("platforms on", "platforms", strings.Join(on, ", "))
 }
 
-// weChat mounts the Official Account callback and its sender, when an
-// account (real or demo) is on.
+// weChat mounts the environment's Official Account callback and its
+// sender, when an account (real or demo) is on.
 func (w platformWiring) weChat() error {
-	cfg, ob := w.cfg, w.app.outbox
+	cfg := w.cfg
 	if !cfg.WeChatOn {
 		w.logger.Info("WeChat off: set WECHAT_APPID and WECHAT_TOKEN (and WECHAT_AES_KEY) to enable it")
 		return nil
 	}
-	var sender bot.Sender = wechat.NewSender(w.clients.oa, w.tokens, cfg.WeChatAppID)
-	if cfg.WeChatAppSecret == "" {
-		sender = bot.SenderFunc(func(context.Context, bot.Action) error {
-			return fmt.Errorf("WECHAT_APPSECRET is not set, so customer-service messages cannot be sent: %w", bot.ErrInvalid)
-		})
-	}
-	ob.SetSender(bot.WeChat, sender)
-	h, err := wechat.New(wechat.Config{
-		AppID: cfg.WeChatAppID, Token: cfg.WeChatToken, EncodingAESKey: cfg.WeChatAESKey,
-		AllowPlain:  cfg.WeChatAllowPlain,
-		ReplyBudget: cfg.ReplyBudget, ReplayWindow: cfg.ReplayWindow,
-	}, w.app.handler, ob, w.logger)
+	h, sender, err := w.weChatAdapter(wechat.Config{
+		AppID: cfg.WeChatAppID, Token: cfg.WeChatToken, EncodingAESKey: cfg.WeChatAESKey, AllowPlain: cfg.WeChatAllowPlain,
+	}, w.clients.oa, cfg.WeChatAppSecret != "", "WECHAT_APPSECRET", w.logger)
 	if err != nil {
 		return err
 	}
-	// A late callback's stored event is handled again by the outbox if
-	// the replica that answered it dies first.
-	ob.SetRenderer(wechat.LateRendererName, h.LateRenderer())
+	w.senders[bot.WeChat] = sender
+	w.lates[bot.WeChat] = h.LateRenderer()
 	h.Register(w.group)
 	return nil
+}
+
+// weChatAdapter builds an Official Account's callback handler and its
+// sender on oa. Without its AppSecret (secretKey names where it is set)
+// customer-service messages are refused with the reason.
+func (w platformWiring) weChatAdapter(c wechat.Config, oa *officialaccount.OfficialAccount, hasSecret bool, secretKey string, log *slog.Logger) (*wechat.Handler, bot.Sender, error) {
+	var sender bot.Sender = wechat.NewSender(oa, w.tokens, c.AppID)
+	if !hasSecret {
+		sender = bot.SenderFunc(func(context.Context, bot.Action) error {
+			return fmt.Errorf("%s is not set, so customer-service messages cannot be sent: %w", secretKey, bot.ErrInvalid)
+		})
+	}
+	c.ReplyBudget, c.ReplayWindow = w.cfg.ReplyBudget, w.cfg.ReplayWindow
+	h, err := wechat.New(c, w.app.handler, w.app.outbox, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, sender, nil
 }
 
 // weCom mounts the WeCom callback, registers the WeCom and staff senders
@@ -128,70 +150,100 @@ func (w platformWiring) weCom(ctx context.Context) error {
 		return nil
 	}
 	log := w.logger.With("platform", "wecom")
-	store, err := sqlstore.NewWeCom(ctx, w.st.db)
-	if err != nil {
-		return err
-	}
-	st := weComStore{store}
-	app, contact, ob := w.clients.weComApp, w.clients.weComContact, w.app.outbox
-
-	var sender bot.Sender = bot.SenderFunc(func(context.Context, bot.Action) error {
-		return fmt.Errorf("WECOM_SECRET is not set, so WeCom messages cannot be sent: %w", bot.ErrInvalid)
-	})
-	var kf *wecom.KFPuller
-	if app != nil {
-		sender = wecom.NewSender(app, st, wecom.SenderConfig{Logger: log, PersonHolds: w.personHolds})
-		kf = wecom.NewKFPuller(wecom.KFConfig{CorpID: cfg.CorpID}, app, st, w.st.rdb, w.app.handler, ob, log)
-	}
-	ob.SetSender(bot.WeCom, sender)
+	app := w.clients.weComApp
 	if len(cfg.AlertTo) > 0 {
 		agentID, _ := strconv.Atoi(cfg.AgentID) // checked by loadWeComConfig
-		ob.SetSender(bot.Staff, wecom.NewStaffSender(app, agentID, cfg.AlertTo, log))
+		w.app.outbox.SetSender(bot.Staff, wecom.NewStaffSender(app, agentID, cfg.AlertTo, log))
 	} else {
 		log.Info("WeCom staff alerts off: set WECOM_ALERT_TO to the staff userids who should get them")
 	}
-
-	d := wecom.Deps{Handler: w.app.handler, Outbox: ob, Contacts: st, Groups: st, Scripts: w.app.library, KF: kf, Logger: log}
-	if w.identity != nil {
-		d.Identity = w.identity
-	}
-	if contact != nil {
-		d.Welcomes = contact
-		sync := wecom.NewTemplateSyncer(wecom.TemplateSyncConfig{CorpID: cfg.CorpID}, w.app.library, contact, st, w.st.rdb, log)
-		w.app.workers = append(w.app.workers, sync.Run)
-	} else {
-		log.Warn("WeCom welcomes off: set WECOM_CONTACT_SECRET (or WECOM_SECRET with 客户联系 permission)")
-	}
-	h, err := wecom.New(wecom.Config{
-		CorpID: cfg.CorpID, AgentID: cfg.AgentID, Token: cfg.Token, EncodingAESKey: cfg.AESKey,
-		ReplayWindow: w.cfg.ReplayWindow,
-	}, d)
+	m, h, err := w.weComAdapter(ctx, cfg, bot.Route{}, app, w.clients.weComContact, "WECOM_SECRET", log)
 	if err != nil {
 		return err
 	}
 	h.Register(w.group)
-	w.app.drains = append(w.app.drains, h.Wait)
-	ob.SetRenderer(wecom.LateRendererName, h.LateRenderer())
+	w.senders[bot.WeCom] = m.Sender
+	w.lates[bot.WeCom] = m.Late
+	w.app.drains = append(w.app.drains, m.Wait)
+	w.app.workers = append(w.app.workers, m.Run)
+	log.Info("WeCom on", "corp", cfg.CorpID, "agent", cfg.AgentID, "callback", "/wecom/callback",
+		"welcomes", w.clients.weComContact != nil, "kf", app != nil, "alerts", len(cfg.AlertTo) > 0)
+	return nil
+}
 
+// weComAccount builds a WeCom app of the accounts file.
+func (w platformWiring) weComAccount(ctx context.Context, a accounts.Account, log *slog.Logger) (*accounts.Mounted, error) {
+	cfg := weComConfig{CorpID: a.CorpID, AgentID: a.AgentID, Secret: a.Secret, ContactSecret: a.ContactSecret, Token: a.Token, AESKey: a.AESKey}
+	app, contact := weComClients(cfg, w.tokens)
+	m, _, err := w.weComAdapter(ctx, cfg, a.Route(), app, contact, "secret", log)
+	return m, err
+}
+
+// weComAdapter builds a WeCom app's callback handler, its sender and its
+// background work (group welcome template sync, and the chat archive
+// poller when configured). app and contact are nil without their
+// secrets (secretKey names where the app's is set).
+func (w platformWiring) weComAdapter(ctx context.Context, cfg weComConfig, route bot.Route, app, contact *wecom.Client, secretKey string, log *slog.Logger) (*accounts.Mounted, *wecom.Handler, error) {
+	store, err := sqlstore.NewWeCom(ctx, w.st.db)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := weComStore{store}
+	ob := w.app.outbox
+	m := &accounts.Mounted{Sender: bot.SenderFunc(func(context.Context, bot.Action) error {
+		return fmt.Errorf("%s is not set, so WeCom messages cannot be sent: %w", secretKey, bot.ErrInvalid)
+	})}
+	var kf *wecom.KFPuller
+	if app != nil {
+		m.Sender = wecom.NewSender(app, st, wecom.SenderConfig{Logger: log, PersonHolds: w.personHolds})
+		kf = wecom.NewKFPuller(wecom.KFConfig{Route: route, CorpID: cfg.CorpID}, app, st, w.st.rdb, w.app.handler, ob, log)
+	}
+	d := wecom.Deps{Handler: w.app.handler, Outbox: ob, Contacts: st, Groups: st, Scripts: w.app.library, KF: kf, Logger: log}
+	if w.identity != nil {
+		d.Identity = w.identity
+	}
+	var runs []func(context.Context)
+	if contact != nil {
+		d.Welcomes = contact
+		m.UnionIDs = contact
+		sync := wecom.NewTemplateSyncer(wecom.TemplateSyncConfig{CorpID: cfg.CorpID}, w.app.library, contact, st, w.st.rdb, log)
+		runs = append(runs, sync.Run)
+	} else {
+		log.Warn("WeCom welcomes off: set the contact secret (or the app's secret with 客户联系 permission)")
+	}
+	h, err := wecom.New(wecom.Config{
+		Route: route, CorpID: cfg.CorpID, AgentID: cfg.AgentID, Token: cfg.Token, EncodingAESKey: cfg.AESKey,
+		ReplayWindow: w.cfg.ReplayWindow,
+	}, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.Verify, m.Callback = h.Handlers()
+	m.Late, m.Wait = h.LateRenderer(), h.Wait
 	if cfg.ArchiveSecret != "" {
 		key, err := os.ReadFile(cfg.ArchiveKey)
 		if err != nil {
-			return fmt.Errorf("config: WECOM_ARCHIVE_KEY_FILE: %w", err)
+			return nil, nil, fmt.Errorf("config: WECOM_ARCHIVE_KEY_FILE: %w", err)
 		}
 		src, closeArchive, err := wecom.OpenArchive(cfg.CorpID, cfg.ArchiveSecret, string(key))
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		poller := wecom.NewArchivePoller(wecom.ArchiveConfig{CorpID: cfg.CorpID}, src, st, w.st.rdb, w.app.handler, ob, log)
-		w.app.workers = append(w.app.workers, func(ctx context.Context) {
+		poller := wecom.NewArchivePoller(wecom.ArchiveConfig{Route: route, CorpID: cfg.CorpID}, src, st, w.st.rdb, w.app.handler, ob, log)
+		runs = append(runs, func(ctx context.Context) {
 			defer closeArchive()
 			poller.Run(ctx)
 		})
 		log.Info("WeCom chat archive on")
 	}
-	log.Info("WeCom on", "corp", cfg.CorpID, "agent", cfg.AgentID, "callback", "/wecom/callback",
-		"welcomes", contact != nil, "kf", kf != nil, "alerts", len(cfg.AlertTo) > 0)
-	return nil
+	m.Run = func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, run := range runs {
+			wg.Go(func() { run(ctx) })
+		}
+		wg.Wait()
+	}
+	return m, h, nil
 }
 
 // personHolds keeps the bot quiet in a 微信客服 conversation WeCom says a
@@ -205,7 +257,8 @@ func (w platformWiring) personHolds(ctx context.Context, to bot.Target) {
 	}
 }
 
-// douyin mounts the Douyin webhook and registers its sender.
+// douyin mounts the environment's Douyin webhook and registers its
+// sender.
 func (w platformWiring) douyin() error {
 	cfg := w.cfg.Douyin
 	if !cfg.enabled() {
@@ -215,27 +268,115 @@ func (w platformWiring) douyin() error {
 		w.logger.Info("Douyin off: set DOUYIN_CLIENT_KEY and DOUYIN_CLIENT_SECRET to enable it")
 		return nil
 	}
-	api, err := douyin.NewClient(douyin.ClientConfig{BaseURL: cfg.APIBase, ClientKey: cfg.ClientKey, ClientSecret: cfg.ClientSecret})
+	h, sender, err := w.douyinAdapter(douyin.Config{ClientKey: cfg.ClientKey, ClientSecret: cfg.ClientSecret, Account: bot.AccountID(cfg.AccountOpenID)}, cfg.APIBase, w.logger)
 	if err != nil {
-		return fmt.Errorf("douyin: %w", err)
+		return err
 	}
-	state := redisstore.NewDouyinState(w.st.rdb, window.DefaultLimits())
-	w.app.outbox.SetSender(bot.Douyin, douyin.NewSender(douyin.SenderConfig{
-		API:     api,
-		Tokens:  douyin.NewClientTokens(api, w.tokens, w.st.rdb.Lock),
-		Windows: state,
-		Logger:  w.logger,
-	}))
-	h, err := douyin.New(douyin.Config{
-		ClientKey: cfg.ClientKey, ClientSecret: cfg.ClientSecret, Account: bot.AccountID(cfg.AccountOpenID),
-		ReplayWindow: w.cfg.ReplayWindow,
-	}, w.app.handler, w.app.outbox, state, w.logger)
-	if err != nil {
-		return fmt.Errorf("douyin: %w", err)
-	}
+	w.senders[bot.Douyin] = sender
 	h.Register(w.group)
 	w.logger.Info("Douyin on", "webhook", douyin.WebhookPath, "client_key", cfg.ClientKey)
 	return nil
+}
+
+// douyinAdapter builds a Douyin application's webhook handler and its
+// sender, with its API at apiBase ("" for the real one).
+func (w platformWiring) douyinAdapter(c douyin.Config, apiBase string, log *slog.Logger) (*douyin.Handler, bot.Sender, error) {
+	api, err := douyin.NewClient(douyin.ClientConfig{BaseURL: apiBase, ClientKey: c.ClientKey, ClientSecret: c.ClientSecret})
+	if err != nil {
+		return nil, nil, fmt.Errorf("douyin: %w", err)
+	}
+	state := redisstore.NewDouyinState(w.st.rdb, window.DefaultLimits())
+	sender := douyin.NewSender(douyin.SenderConfig{
+		API:     api,
+		Tokens:  douyin.NewClientTokens(api, w.tokens, w.st.rdb.Lock),
+		Windows: state,
+		Logger:  log,
+	})
+	c.ReplayWindow = w.cfg.ReplayWindow
+	h, err := douyin.New(c, w.app.handler, w.app.outbox, state, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("douyin: %w", err)
+	}
+	return h, sender, nil
+}
+
+// accountsFile serves the accounts of the accounts file (SIYU_ACCOUNTS)
+// at their own paths, and reloads them when the file changes. A file
+// with a mistake stops siyu from starting, naming its file and line.
+func (w platformWiring) accountsFile(ctx context.Context) error {
+	if w.accts == nil {
+		return nil
+	}
+	accts, err := accounts.Load(w.cfg.AccountsFile)
+	if err != nil {
+		return fmt.Errorf("config: SIYU_ACCOUNTS: %w", err)
+	}
+	if _, err := w.accts.Apply(ctx, accts); err != nil {
+		return fmt.Errorf("config: SIYU_ACCOUNTS: %w", err)
+	}
+	w.accts.Register(w.group)
+	w.app.workers = append(w.app.workers, w.accts.Start, func(ctx context.Context) {
+		w.accts.Watch(ctx, w.cfg.AccountsFile, w.cfg.AccountsReload)
+	})
+	w.app.drains = append(w.app.drains, w.accts.Wait)
+	w.logger.Info("accounts file on", "file", w.cfg.AccountsFile, "accounts", len(accts), "reload_every", w.cfg.AccountsReload)
+	return nil
+}
+
+// routeSends registers each platform's sender and late renderer with the
+// outbox: the environment's account's, behind the accounts file's
+// routing by Target.Route when there is a file.
+func (w platformWiring) routeSends() {
+	for _, p := range []bot.Platform{bot.WeChat, bot.WeCom, bot.Douyin} {
+		s := w.senders[p]
+		if w.accts != nil {
+			s = w.accts.Sender(p, s)
+		}
+		if s != nil {
+			w.app.outbox.SetSender(p, s)
+		}
+	}
+	for p, name := range map[bot.Platform]string{bot.WeChat: wechat.LateRendererName, bot.WeCom: wecom.LateRendererName} {
+		r := w.lates[p]
+		if w.accts != nil {
+			r = w.accts.Renderer(p, r)
+		}
+		if r != nil {
+			w.app.outbox.SetRenderer(name, r)
+		}
+	}
+}
+
+// account builds one account of the accounts file.
+func (w platformWiring) account(ctx context.Context, a accounts.Account) (*accounts.Mounted, error) {
+	log := w.logger.With("account", a.Name, "brand", a.Brand)
+	switch a.Platform {
+	case bot.WeChat:
+		oa := newOA(a.AppID, a.AppSecret, a.Token, a.AESKey, w.tokens)
+		h, sender, err := w.weChatAdapter(wechat.Config{
+			Route: a.Route(), AppID: a.AppID, Token: a.Token, EncodingAESKey: a.AESKey, AllowPlain: a.PlainMode,
+		}, oa, a.AppSecret != "", "appsecret", log)
+		if err != nil {
+			return nil, err
+		}
+		m := &accounts.Mounted{Sender: sender, Late: h.LateRenderer()}
+		m.Verify, m.Callback = h.Handlers()
+		if a.AppSecret != "" {
+			m.UnionIDs = wechat.NewUsers(oa, w.tokens, a.AppID)
+		}
+		return m, nil
+	case bot.Douyin:
+		h, sender, err := w.douyinAdapter(douyin.Config{
+			Route: a.Route(), ClientKey: a.ClientKey, ClientSecret: a.ClientSecret, Account: bot.AccountID(a.AccountOpenID),
+		}, a.APIBase, log)
+		if err != nil {
+			return nil, err
+		}
+		return &accounts.Mounted{Callback: h.Webhook(), Sender: sender}, nil
+	case bot.WeCom:
+		return w.weComAccount(ctx, a, log)
+	}
+	return nil, fmt.Errorf("platform %q: %w", a.Platform, bot.ErrInvalid)
 }
 
 // console mounts the admin API and the staff console at /admin/ (only

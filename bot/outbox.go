@@ -53,6 +53,12 @@ type OutboxConfig struct {
 	// flight while rows are due: it claims more as sends end, so one slow
 	// send holds one slot, not a whole batch.
 	Concurrency int
+	// AccountSlots, when set, is how many of the Concurrency sends one
+	// circuit (a platform's configured account) may hold at once: below
+	// Concurrency, the slots a hung account holds until its sends time
+	// out and its circuit opens leave some for the other accounts. Its
+	// rows beyond that are put back for a Poll.
+	AccountSlots int
 	// CircuitThreshold is how many sends in a row to one platform may
 	// time out or fail before its circuit opens: its rows are then put
 	// back (not counted as attempts) until a probe send succeeds,
@@ -432,7 +438,7 @@ func (o *Outbox) deliver(ctx context.Context, it OutboxItem, l *rowLeases) {
 		return
 	}
 	circuit := circuitKey(it)
-	if !o.circuits.enter(circuit, o.cfg.Concurrency) {
+	if !o.circuits.enter(circuit, o.cfg.AccountSlots) {
 		o.result(it.Platform, "deferred")
 		if derr := o.store.Defer(rctx, it.ID, "account's sends already hold their share of send slots", o.cfg.Now().Add(o.cfg.Poll)); derr != nil {
 			log.ErrorContext(ctx, "outbox defer failed", "err", derr)

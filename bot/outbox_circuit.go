@@ -27,23 +27,15 @@ type circuits struct {
 	busy map[string]int
 }
 
-// enter takes a send slot of circuit p, of concurrency in all, and
-// reports false when p's sends already hold their share: all of them
-// while p is the only circuit the outbox has sent through (one account
-// keeps its full throughput), else three quarters, so the slots a hung
-// account holds until its sends time out and its circuit opens leave
-// some for the others. leave gives the slot back.
-func (cs *circuits) enter(p string, concurrency int) bool {
+// enter takes a send slot of circuit p unless limit of its sends are in
+// flight already (limit 0: no limit); leave gives it back.
+func (cs *circuits) enter(p string, limit int) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.busy == nil {
 		cs.busy = map[string]int{}
 	}
-	limit := concurrency
-	if _, known := cs.m[p]; len(cs.m) > 1 || (len(cs.m) == 1 && !known) {
-		limit = max(1, concurrency*3/4)
-	}
-	if cs.busy[p] >= limit {
+	if limit > 0 && cs.busy[p] >= limit {
 		return false
 	}
 	cs.busy[p]++

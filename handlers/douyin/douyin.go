@@ -106,6 +106,10 @@ func (h *Handler) Register(g *echo.Group) {
 	g.POST(WebhookPath, h.webhook)
 }
 
+// Webhook returns the webhook handler, for a caller that mounts it at a
+// path of its own (one per account).
+func (h *Handler) Webhook() echo.HandlerFunc { return h.webhook }
+
 func (h *Handler) webhook(c echo.Context) error {
 	raw, err := body.Read(c.Request())
 	if err != nil {

@@ -149,6 +149,10 @@ func (h *Handler) Register(g *echo.Group) {
 	g.POST("/wechat/callback", h.callback)
 }
 
+// Handlers returns the URL check (GET) and the callback (POST), for a
+// caller that mounts them at a path of its own (one per account).
+func (h *Handler) Handlers() (verify, callback echo.HandlerFunc) { return h.verifyURL, h.callback }
+
 // verifyURL answers the server-configuration handshake: a valid signature
 // gets echostr back unchanged.
 func (h *Handler) verifyURL(c echo.Context) error {

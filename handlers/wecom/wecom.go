@@ -173,6 +173,10 @@ func (h *Handler) Register(g *echo.Group) {
 	g.POST("/wecom/callback", h.callback)
 }
 
+// Handlers returns the URL check (GET) and the callback (POST), for a
+// caller that mounts them at a path of its own (one per account).
+func (h *Handler) Handlers() (verify, callback echo.HandlerFunc) { return h.verifyURL, h.callback }
+
 // Wait blocks until work started by callbacks (late processing, welcomes
 // being sent) has finished. Tests use it; a shutdown may too.
 func (h *Handler) Wait() { h.wg.Wait() }
