@@ -317,7 +317,10 @@ func (s *Set) UnionIDs(p bot.Platform, fallback UnionIDFetcher) UnionIDFetcher {
 			return e.m.UnionIDs.UnionID(ctx, account, user)
 		}
 		if fallback == nil {
-			return "", fmt.Errorf("accounts: no %s account %s to ask for unionids: %w", p, account, ErrNoAccount)
+			// No account that can ask (none has its AppSecret or
+			// contact secret): the user has no known unionid, as for
+			// an account not linked to an Open Platform.
+			return "", nil
 		}
 		return fallback.UnionID(ctx, account, user)
 	})
