@@ -262,6 +262,26 @@ func TestAccountsFile(t *testing.T) {
 			t.Errorf("dy-bj's hung API recorded sends: %v", hung.messages())
 		}
 	})
+	t.Run("siyu simulate --account plays one account at its path", func(t *testing.T) {
+		var out, errOut strings.Builder
+		env := map[string]string{"SIYU_ACCOUNTS": accountsFile, "SIYU_ADDR": strings.TrimPrefix(base, "http://")}
+		err := run(t.Context(), runEnv{
+			args:   []string{"simulate", "--account", "oa-news", "你们营业时间是？"},
+			getenv: func(k string) string { return env[k] },
+			stdout: &out, stderr: &errOut,
+		})
+		if err != nil || strings.TrimSpace(out.String()) != hours {
+			t.Errorf("simulate --account oa-news = %q, %v (%s), want %q", out.String(), err, errOut.String(), hours)
+		}
+		err = run(t.Context(), runEnv{
+			args:   []string{"simulate", "--account", "dy-sh", "你好"},
+			getenv: func(k string) string { return env[k] },
+			stdout: &out, stderr: &errOut,
+		})
+		if err == nil || !strings.Contains(err.Error(), "douyin account") {
+			t.Errorf("simulate --account of a Douyin account = %v, want refused: it plays WeChat", err)
+		}
+	})
 	t.Run("reload adds an account without a restart", func(t *testing.T) {
 		mark := len(logs.String())
 		write(accountsYAML + "  - {name: oa-new, platform: wechat, brand: other, appid: wxnew000000000001, token: tok-new, aes_key: " + aesNew + "}\n")

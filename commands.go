@@ -22,6 +22,7 @@ import (
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/bot/nlp"
 	"github.com/siyu-bot/siyu/bot/risk"
+	"github.com/siyu-bot/siyu/handlers/accounts"
 	"github.com/siyu-bot/siyu/handlers/admin"
 	"github.com/siyu-bot/siyu/handlers/wechat"
 	"github.com/siyu-bot/siyu/knowledge"
@@ -81,9 +82,6 @@ func simulate(ctx context.Context, env runEnv) error {
 	if err != nil {
 		return err
 	}
-	if !cfg.WeChatOn {
-		return fmt.Errorf("simulate: no WeChat Official Account in this environment, so the server has no /wechat/callback: set the server's WECHAT_* here too, or SIYU_DEMO=1 on both for the demo account")
-	}
 	fl := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
 	addr := cfg.Addr
@@ -95,15 +93,30 @@ func simulate(ctx context.Context, env runEnv) error {
 	key := fl.String("key", "", "the event's EventKey: a QR scene (qrscene_store-01) or a menu key")
 	from := fl.String("from", "o-simulate-0001", "the follower's openid")
 	plain := fl.Bool("plain", false, "plain mode: sign but do not encrypt")
+	account := fl.String("account", "", "an Official Account of the accounts file (SIYU_ACCOUNTS) to play, at its own callback path")
 	if err := fl.Parse(env.args[1:]); err != nil {
 		return err
+	}
+	token, aesKey, appID := cfg.WeChatToken, cfg.WeChatAESKey, cfg.WeChatAppID
+	switch {
+	case *account != "":
+		a, err := accountOf(cfg, *account)
+		if err != nil {
+			return fmt.Errorf("simulate: %w", err)
+		}
+		token, aesKey, appID = a.Token, a.AESKey, a.AppID
+		if !isFlagSet(fl, "url") {
+			*url = "http://" + addr + a.CallbackPath()
+		}
+	case !cfg.WeChatOn:
+		return fmt.Errorf("simulate: no WeChat Official Account in this environment, so the server has no /wechat/callback: set the server's WECHAT_* here too, or SIYU_DEMO=1 on both for the demo account, or give --account NAME of the accounts file")
 	}
 	text := strings.Join(fl.Args(), " ")
 	if text == "" && *event == "" {
 		return fmt.Errorf("simulate: give the text to send, or --event subscribe")
 	}
 	sim := &wechat.Simulator{
-		URL: *url, Token: cfg.WeChatToken, EncodingAESKey: cfg.WeChatAESKey, AppID: cfg.WeChatAppID,
+		URL: *url, Token: token, EncodingAESKey: aesKey, AppID: appID,
 		OriginalID: demoOrigID, Client: &http.Client{Timeout: 10 * time.Second},
 	}
 	if *plain {
@@ -129,6 +142,33 @@ func simulate(ctx context.Context, env runEnv) error {
 	}
 	fmt.Fprintln(env.stdout, r.Content)
 	return nil
+}
+
+// accountOf is the Official Account called name in the accounts file.
+func accountOf(cfg config, name string) (accounts.Account, error) {
+	if cfg.AccountsFile == "" {
+		return accounts.Account{}, errors.New("--account needs SIYU_ACCOUNTS, the accounts file the server reads")
+	}
+	accts, err := accounts.Load(cfg.AccountsFile)
+	if err != nil {
+		return accounts.Account{}, err
+	}
+	for _, a := range accts {
+		if a.Name == name {
+			if a.Platform != bot.WeChat {
+				return accounts.Account{}, fmt.Errorf("account %q is a %s account; simulate plays WeChat", name, a.Platform)
+			}
+			return a, nil
+		}
+	}
+	return accounts.Account{}, fmt.Errorf("no account %q in %s", name, cfg.AccountsFile)
+}
+
+// isFlagSet reports whether the flag was given on the command line.
+func isFlagSet(fl *flag.FlagSet, name string) bool {
+	set := false
+	fl.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 const couponsUsage = `usage:
