@@ -107,7 +107,7 @@ func (f *fakeDouyin) messages() []douyinSent {
 }
 
 // newAESKey is a random EncodingAESKey: 43 characters of base64.
-func newAESKey(t *testing.T) string {
+func newAESKey(testing.TB) string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.RawStdEncoding.EncodeToString(b)[:43]
@@ -317,4 +317,39 @@ func do(t *testing.T, req *http.Request) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// BenchmarkAccountsCallback is BenchmarkRunCallback's keyword callback
+// posted to one Official Account of an accounts file of twenty (eight
+// Official Accounts, six WeCom apps, six Douyin applications), so the
+// figures side by side show what serving many accounts costs a callback.
+func BenchmarkAccountsCallback(b *testing.B) {
+	dir := b.TempDir()
+	var file strings.Builder
+	file.WriteString("accounts:\n")
+	aes := make([]string, 8)
+	for i := range 8 {
+		aes[i] = newAESKey(nil)
+		fmt.Fprintf(&file, "  - {name: oa-%02d, platform: wechat, brand: brand-%d, appid: wxbench%010d, token: tok-oa-%d, aes_key: %s}\n", i, i%3, i, i, aes[i])
+	}
+	for i := range 6 {
+		fmt.Fprintf(&file, "  - {name: wecom-%02d, platform: wecom, brand: brand-%d, corpid: wwbench%010d, token: tok-wc-%d, aes_key: %s}\n", i, i%3, i, i, newAESKey(nil))
+		fmt.Fprintf(&file, "  - {name: dy-%02d, platform: douyin, brand: brand-%d, client_key: ck-%d, client_secret: cs-%d}\n", i, i%3, i, i)
+	}
+	path := filepath.Join(dir, "accounts.yaml")
+	if err := os.WriteFile(path, []byte(file.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	base, _ := startSiyu(b, map[string]string{"SIYU_LOG_LEVEL": "error", "SIYU_ACCOUNTS": path})
+	sim := &wechat.Simulator{URL: base + "/wechat/oa-03/callback", Token: "tok-oa-3", EncodingAESKey: aes[3], AppID: fmt.Sprintf("wxbench%010d", 3), OriginalID: "gh_bench03",
+		Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r, err := sim.Post(b.Context(), sim.TextXML("o-bench", "营业时间", wechat.NewMsgID()))
+			if err != nil || r.Status != http.StatusOK {
+				b.Fatal(r.Status, err)
+			}
+		}
+	})
 }
