@@ -130,6 +130,50 @@ func (c douyinConfig) enabled() bool { return c.ClientKey != "" && c.ClientSecre
 // embedded reports whether siyu runs on its embedded backends.
 func (c config) embedded() bool { return c.MySQLDSN == "" && c.RedisURL == "" }
 
+// secretKeys are the variables whose value may come from a file named by
+// KEY_FILE instead (the convention of Docker and Kubernetes secrets).
+var secretKeys = []string{
+	"MYSQL_DSN", "REDIS_URL", "SIYU_ADMIN_TOKEN", "RISK_ALERT_WEBHOOK",
+	"WECHAT_APPSECRET", "WECHAT_TOKEN", "WECHAT_AES_KEY",
+	"WECOM_SECRET", "WECOM_CONTACT_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY", "WECOM_ARCHIVE_SECRET",
+	"DOUYIN_CLIENT_SECRET",
+}
+
+// secretFiles returns getenv with each secret set by KEY_FILE read from
+// its file (trailing newline dropped). Setting both KEY and KEY_FILE, or
+// a file that cannot be read or is empty, is an error naming the file,
+// never its content.
+func secretFiles(getenv func(string) string, readFile func(string) ([]byte, error)) (func(string) string, error) {
+	resolved := map[string]string{}
+	for _, k := range secretKeys {
+		path := getenv(k + "_FILE")
+		if path == "" {
+			continue
+		}
+		if getenv(k) != "" {
+			return nil, fmt.Errorf("config: both %s and %s_FILE are set; keep one", k, k)
+		}
+		b, err := readFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s_FILE: %w", k, err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return nil, fmt.Errorf("config: %s_FILE: %s is empty", k, path)
+		}
+		resolved[k] = v
+	}
+	if len(resolved) == 0 {
+		return getenv, nil
+	}
+	return func(k string) string {
+		if v, ok := resolved[k]; ok {
+			return v
+		}
+		return getenv(k)
+	}, nil
+}
+
 // loadConfig reads the configuration. It is pure: getenv is the only input.
 func loadConfig(getenv func(string) string) (config, error) {
 	or := func(key, def string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -256,6 +257,53 @@ func TestRedisTopologyConfig(t *testing.T) {
 			}
 			if got := len(redisOptions(cfg)); got != map[bool]int{false: 0, true: 1}[tc.wantCluster || tc.wantMaster != ""] {
 				t.Errorf("redisOptions = %d options", got)
+			}
+		})
+	}
+}
+
+// TestSecretFiles: a secret variable may come from the file KEY_FILE
+// names, trailing newline dropped; both set, an unreadable or an empty
+// file is refused naming the file, never a secret.
+func TestSecretFiles(t *testing.T) {
+	files := map[string]string{"/run/secrets/oa": "app-secret\n", "/run/secrets/empty": "\n"}
+	read := func(p string) ([]byte, error) {
+		if v, ok := files[p]; ok {
+			return []byte(v), nil
+		}
+		return nil, fmt.Errorf("open %s: no such file", p)
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		key     string
+		want    string
+		wantErr string
+	}{
+		{"from a file", map[string]string{"WECHAT_APPSECRET_FILE": "/run/secrets/oa"}, "WECHAT_APPSECRET", "app-secret", ""},
+		{"plain variable untouched", map[string]string{"WECHAT_APPSECRET": "x"}, "WECHAT_APPSECRET", "x", ""},
+		{"not a secret: no _FILE", map[string]string{"WECHAT_APPID_FILE": "/run/secrets/oa"}, "WECHAT_APPID", "", ""},
+		{"both", map[string]string{"WECHAT_APPSECRET": "x", "WECHAT_APPSECRET_FILE": "/run/secrets/oa"}, "", "", "both WECHAT_APPSECRET and WECHAT_APPSECRET_FILE"},
+		{"missing file", map[string]string{"DOUYIN_CLIENT_SECRET_FILE": "/run/secrets/nope"}, "", "", "DOUYIN_CLIENT_SECRET_FILE: open /run/secrets/nope"},
+		{"empty file", map[string]string{"MYSQL_DSN_FILE": "/run/secrets/empty"}, "", "", "MYSQL_DSN_FILE: /run/secrets/empty is empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv, err := secretFiles(func(k string) string { return tc.env[k] }, read)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "app-secret") {
+					t.Errorf("error %q holds the secret", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := getenv(tc.key); got != tc.want {
+				t.Errorf("%s = %q, want %q", tc.key, got, tc.want)
 			}
 		})
 	}

@@ -77,6 +77,11 @@ func run(ctx context.Context, env runEnv) error {
 	if len(env.args) > 0 {
 		cmd = env.args[0]
 	}
+	getenv, err := secretFiles(env.getenv, os.ReadFile)
+	if err != nil {
+		return err
+	}
+	env.getenv = getenv
 	switch cmd {
 	case "", "serve":
 		return serve(ctx, env)
