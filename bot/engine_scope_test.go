@@ -174,3 +174,23 @@ func BenchmarkLibraryLoadScopes(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScriptsFor is the per-event choice of scripts alone, with 20
+// brands (60 scopes): the zero route, an account with a folder, and an
+// account without one (its brand's).
+func BenchmarkScriptsFor(b *testing.B) {
+	lib := benchScopes(b, 20)
+	for _, r := range []bot.Route{{}, {Brand: "b10", Name: "oa"}, {Brand: "b10", Name: "douyin"}} {
+		name := r.String()
+		if r.IsZero() {
+			name = "zero"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if lib.ScriptsFor(r) == nil {
+					b.Fatal("no scripts")
+				}
+			}
+		})
+	}
+}
