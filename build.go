@@ -99,7 +99,7 @@ func build(ctx context.Context, cfg config, st stores, logger *slog.Logger) (*ap
 		return nil, fmt.Errorf("reply scripts in %s: %w", source, err)
 	}
 	src.lib = library
-	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()))
+	logger.Info("reply scripts loaded", "from", source, "rules", len(library.Scripts().Rules()), "scopes", len(library.Scopes()))
 
 	a := &app{st: st, library: library, stack: stack, metrics: obs, identity: caps.identity, handover: caps.handover}
 	if source == cfg.ScriptsDir {
@@ -401,6 +401,10 @@ type scriptsSource struct{ lib *bot.Library }
 
 // Scripts implements bot.ScriptSource.
 func (s *scriptsSource) Scripts() *bot.Scripts { return s.lib.Scripts() }
+
+// ScriptsFor implements bot.RoutedScripts: a brand's or an account's
+// scripts for what the capabilities do outside a turn.
+func (s *scriptsSource) ScriptsFor(r bot.Route) *bot.Scripts { return s.lib.ScriptsFor(r) }
 
 // scriptsFS is the folder staff edit when it exists, else the example
 // scripts built into the binary, so `siyu` runs from any directory.

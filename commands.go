@@ -45,7 +45,9 @@ func scriptSections(ctx context.Context) ([]bot.Section, error) {
 }
 
 // checkScripts is `siyu check-scripts [dir]`: it validates the reply
-// scripts with every capability's sections and prints file:line errors.
+// scripts with every capability's sections and prints file:line errors,
+// or each scope's counts (the base scripts, then every brand and account
+// folder under brands/).
 func checkScripts(ctx context.Context, env runEnv) error {
 	dir := "scripts"
 	if len(env.args) > 1 {
@@ -58,7 +60,7 @@ func checkScripts(ctx context.Context, env runEnv) error {
 	if err != nil {
 		return err
 	}
-	s, err := bot.LoadScripts(os.DirFS(dir), sections...)
+	scopes, err := bot.LoadScopes(ctx, os.DirFS(dir), sections...)
 	if err != nil {
 		errs := bot.ScriptErrors(err)
 		for _, se := range errs {
@@ -70,7 +72,13 @@ func checkScripts(ctx context.Context, env runEnv) error {
 		}
 		return fmt.Errorf("check-scripts: %d error(s) in %s", max(len(errs), 1), dir)
 	}
-	fmt.Fprintf(env.stdout, "%s: ok, %d rules, %d channels\n", dir, len(s.Rules()), len(s.Channels()))
+	for _, s := range scopes {
+		name := dir
+		if r := s.Scope(); !r.IsZero() {
+			name = strings.TrimSuffix(dir+"/brands/"+r.Brand+"/"+r.Name, "/")
+		}
+		fmt.Fprintf(env.stdout, "%s: ok, %d rules, %d channels\n", name, len(s.Rules()), len(s.Channels()))
+	}
 	return nil
 }
 
@@ -174,6 +182,7 @@ func isFlagSet(fl *flag.FlagSet, name string) bool {
 const couponsUsage = `usage:
   siyu coupons import CAMPAIGN FILE.csv   add a campaign's codes (one per row, first column)
   siyu coupons stats CAMPAIGN             show a campaign's stock, issued and per-channel counts
+CAMPAIGN is a campaign's id, or BRAND:ID for a campaign in scripts/brands/BRAND/.
 `
 
 // cmdCoupons is `siyu coupons import|stats`.
@@ -192,11 +201,11 @@ func cmdCoupons(ctx context.Context, env runEnv) error {
 		return err
 	}
 	fsys, source := scriptsFS(cfg.ScriptsDir)
-	scripts, err := bot.LoadScripts(fsys, sections...)
+	scopes, err := bot.LoadScopes(ctx, fsys, sections...)
 	if err != nil {
 		return fmt.Errorf("coupons: reply scripts in %s: %w", source, err)
 	}
-	c, ok := coupon.From(scripts).Get(args[1])
+	c, ok := coupon.Find(scopes, args[1])
 	if !ok {
 		return fmt.Errorf("coupons: no campaign %q in the scripts (%s)", args[1], source)
 	}
@@ -213,7 +222,7 @@ func cmdCoupons(ctx context.Context, env runEnv) error {
 	switch args[0] {
 	case "import":
 		if !c.Codes.Import {
-			return fmt.Errorf("coupons: campaign %q generates its codes (codes: generate); set codes: {import: true} to import", c.ID)
+			return fmt.Errorf("coupons: campaign %q generates its codes (codes: generate); set codes: {import: true} to import", c.Key())
 		}
 		if err := importCodes(ctx, env, store, c, args[2]); err != nil {
 			return err
@@ -227,15 +236,15 @@ func cmdCoupons(ctx context.Context, env runEnv) error {
 				return err
 			}
 			defer rdb.Close()
-			return redisstore.NewCouponCounter(rdb).Reset(ctx, c.ID)
+			return redisstore.NewCouponCounter(rdb).Reset(ctx, c.Key())
 		}
 		return nil
 	case "stats":
-		stats, err := store.Stats(ctx, []string{c.ID})
+		stats, err := store.Stats(ctx, []string{c.Key()})
 		if err != nil {
 			return err
 		}
-		coupon.WriteStats(env.stdout, c, stats[c.ID])
+		coupon.WriteStats(env.stdout, c, stats[c.Key()])
 		return nil
 	}
 	fmt.Fprint(env.stderr, couponsUsage)
@@ -263,13 +272,13 @@ func importCodes(ctx context.Context, env runEnv, store *sqlstore.Coupons, c *co
 	for _, le := range bad {
 		fmt.Fprintf(env.stderr, "%s:%d: %s\n", path, le.Line, le.Msg)
 	}
-	bar = newBar(env.stderr, int64(len(codes)), "导入 "+c.ID)
-	added, err := store.ImportCodes(ctx, c.ID, codes, func(done int) { _ = bar.Set(done) })
+	bar = newBar(env.stderr, int64(len(codes)), "导入 "+c.Key())
+	added, err := store.ImportCodes(ctx, c.Key(), codes, func(done int) { _ = bar.Set(done) })
 	_ = bar.Finish()
 	if err != nil {
 		return fmt.Errorf("coupons import: %w", err)
 	}
-	fmt.Fprintf(env.stdout, "%s: %d codes added, %d already there, %d lines refused\n", c.ID, added, len(codes)-added, len(bad))
+	fmt.Fprintf(env.stdout, "%s: %d codes added, %d already there, %d lines refused\n", c.Key(), added, len(codes)-added, len(bad))
 	return nil
 }
 

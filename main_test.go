@@ -182,6 +182,19 @@ func TestCheckScripts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bad, "faq.yaml"), []byte("rules:\n  - name: x\n    match: {regex: \"([\"}\n    reply: hi\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badBrand := t.TempDir()
+	for name, text := range map[string]string{
+		"faq.yaml":                "rules:\n  - name: x\n    match: {contains: [a]}\n    reply: hi\n",
+		"brands/shancha/faq.yaml": "rules:\n  - name: x\n    match: {contains: [a]}\n    replay: hi\n",
+	} {
+		p := filepath.Join(badBrand, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name       string
 		dir        string
@@ -190,6 +203,11 @@ func TestCheckScripts(t *testing.T) {
 	}{
 		{"shipped examples", "scripts", false, "ok"},
 		{"invalid regex", bad, true, "faq.yaml:3"},
+		{"every brand and account folder, with its rules", "testdata/scripts-brands", false, "testdata/scripts-brands: ok, 2 rules, 0 channels\n" +
+			"testdata/scripts-brands/brands/shancha: ok, 2 rules, 0 channels\n" +
+			"testdata/scripts-brands/brands/shancha/oa-main: ok, 2 rules, 0 channels\n" +
+			"testdata/scripts-brands/brands/yunshan: ok, 3 rules, 0 channels\n"},
+		{"a mistake in a brand's file", badBrand, true, "brands/shancha/faq.yaml:4: rule: unknown key \"replay\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,27 @@ type ScriptSource interface {
 	Scripts() *Scripts
 }
 
+// RoutedScripts is a ScriptSource with scripts per brand and account:
+// ScriptsFor returns those answering a route (a Library's scopes).
+type RoutedScripts interface {
+	ScriptSource
+	ScriptsFor(r Route) *Scripts
+}
+
+// ScriptsFor returns the scripts src has for route r: src.ScriptsFor(r)
+// when src has scripts per route (RoutedScripts), else src.Scripts().
+// Code outside a turn (the send gate, a renderer) uses it with the route
+// of the action's target; nil src gives nil.
+func ScriptsFor(src ScriptSource, r Route) *Scripts {
+	switch s := src.(type) {
+	case nil:
+		return nil
+	case RoutedScripts:
+		return s.ScriptsFor(r)
+	}
+	return src.Scripts()
+}
+
 // EngineConfig holds the engine's dependencies. The stage lists fill the
 // layers of the stack documented in stage.go, each in the order given.
 type EngineConfig struct {
@@ -44,6 +65,7 @@ type EngineConfig struct {
 // recover, do-not-disturb) wrap it as middleware.
 type Engine struct {
 	cfg    EngineConfig
+	routed RoutedScripts // cfg.Scripts when it has scripts per route
 	logger *slog.Logger
 	pick   func(n int) int
 	now    func() time.Time
@@ -53,6 +75,7 @@ type Engine struct {
 // NewEngine returns an engine.
 func NewEngine(cfg EngineConfig) *Engine {
 	e := &Engine{cfg: cfg, logger: cfg.Logger, pick: cfg.Pick, now: cfg.Now, window: cfg.GroupWelcomeWindow}
+	e.routed, _ = cfg.Scripts.(RoutedScripts)
 	if e.window <= 0 {
 		e.window = time.Minute // long enough to gather a burst of joins, short enough to feel personal
 	}
@@ -82,9 +105,19 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) ([]Action, error) {
 
 // Run takes one event through the stack and returns the whole turn: its
 // actions and which stage answered. With dryRun, stages say what they
-// would do without writing anything (the staff console's dry-run).
+// would do without writing anything (the staff console's dry-run). The
+// scripts are those of the event's route when the source has scripts per
+// route (a Library: the account's, else its brand's, else the base).
 func (e *Engine) Run(ctx context.Context, ev Event, dryRun bool) (*Turn, error) {
-	return e.RunWith(ctx, ev, e.cfg.Scripts.Scripts(), dryRun)
+	return e.RunWith(ctx, ev, e.scriptsFor(ev.Route), dryRun)
+}
+
+// scriptsFor is the scripts answering route r.
+func (e *Engine) scriptsFor(r Route) *Scripts {
+	if e.routed != nil && !r.IsZero() {
+		return e.routed.ScriptsFor(r)
+	}
+	return e.cfg.Scripts.Scripts()
 }
 
 // RunWith is Run over scripts s instead of those in force: the staff
@@ -128,7 +161,7 @@ func (e *Engine) RunWith(ctx context.Context, ev Event, s *Scripts, dryRun bool)
 	}
 	if r, ok := t.Scripts.MatchIntent(ev.Platform, t.Intent, t.Confidence); ok && t.Intent != "" {
 		t.ReplyText(r.Reply(e.pick))
-		t.Answer = Answer{Stage: "intent", Rule: r.Name, Intent: t.Intent, Confidence: t.Confidence}
+		t.Answer = Answer{Stage: "intent", Rule: r.Name, Intent: t.Intent, Confidence: t.Confidence, File: r.File, Line: r.Line}
 		return t, nil
 	}
 	for _, s := range e.cfg.Meaning {
@@ -146,6 +179,7 @@ func (e *Engine) RunWith(ctx context.Context, ev Event, s *Scripts, dryRun bool)
 		if text := t.Scripts.FallbackReply(e.pick); text != "" {
 			t.ReplyText(text)
 			t.Answer = Answer{Stage: "fallback", Intent: t.Intent, Confidence: t.Confidence}
+			t.Answer.File, t.Answer.Line = t.Scripts.definedAt("fallback")
 		}
 	}
 	return t, nil
@@ -160,34 +194,40 @@ func (e *Engine) rules(t *Turn) bool {
 	case KindMessage:
 		if r, ok := s.Match(ev.Platform, ev.Text); ok {
 			t.ReplyText(r.Reply(e.pick))
-			t.Answer = Answer{Stage: "rule", Rule: r.Name, Intent: t.Intent, Confidence: t.Confidence}
+			t.Answer = Answer{Stage: "rule", Rule: r.Name, Intent: t.Intent, Confidence: t.Confidence, File: r.File, Line: r.Line}
 			return true
 		}
 	case KindMenuClick:
 		if r, ok := s.MatchMenu(ev.Platform, ev.Key); ok {
 			t.ReplyText(r.Reply(e.pick))
-			t.Answer = Answer{Stage: "menu", Rule: r.Name}
+			t.Answer = Answer{Stage: "menu", Rule: r.Name, File: r.File, Line: r.Line}
 			return true
 		}
 	case KindFollow:
-		text := ""
+		text, at := "", "welcome.follow"
+		var ch *Channel
 		if ev.Channel != "" {
-			if txt, ch := s.ContactWelcome(ev.Channel, e.pick); ch != nil {
+			var txt string
+			if txt, ch = s.ContactWelcome(ev.Channel, e.pick); ch != nil {
 				text = txt
 			}
 		}
 		if text == "" {
 			text = s.FollowWelcome(e.pick)
+		} else {
+			at = s.contactWelcomeAt(ch)
 		}
 		if text != "" {
 			t.Add(Welcome{To: to, Text: text, Channel: ev.Channel})
 			t.Answer = Answer{Stage: "welcome", Rule: ev.Channel}
+			t.Answer.File, t.Answer.Line = s.welcomeOrigin(at, ch)
 			return true
 		}
 	case KindContactAdded:
-		if text, _ := s.ContactWelcome(ev.Channel, e.pick); text != "" {
+		if text, ch := s.ContactWelcome(ev.Channel, e.pick); text != "" {
 			t.Add(Welcome{To: to, Text: text, Channel: ev.Channel, WelcomeCode: ev.WelcomeCode})
 			t.Answer = Answer{Stage: "welcome", Rule: ev.Channel}
+			t.Answer.File, t.Answer.Line = s.welcomeOrigin(s.contactWelcomeAt(ch), ch)
 			return true
 		}
 	case KindMemberJoined:
@@ -204,6 +244,7 @@ func (e *Engine) rules(t *Turn) bool {
 				SendAt: end,
 			})
 			t.Answer = Answer{Stage: "welcome"}
+			t.Answer.File, t.Answer.Line = s.definedAt("welcome.group")
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,7 @@ type Library struct {
 
 // loadedScripts is one successful load.
 type loadedScripts struct {
-	scripts *Scripts
+	set     *scriptSet
 	version string
 }
 
@@ -52,10 +53,21 @@ func NewLibrary(fsys fs.FS, logger *slog.Logger, sections ...Section) (*Library,
 	return l, nil
 }
 
-// Scripts returns the current scripts. Callers should call it once per
-// event and use the result for the whole event, so that a reload in
-// between cannot mix two versions.
-func (l *Library) Scripts() *Scripts { return l.cur.Load().scripts }
+// Scripts returns the current base scripts (the files outside brands/),
+// those of the account configured by environment variables. Callers
+// should call it once per event and use the result for the whole event,
+// so that a reload in between cannot mix two versions.
+func (l *Library) Scripts() *Scripts { return l.cur.Load().set.base }
+
+// ScriptsFor returns the current scripts answering route r: its
+// account's folder's when there is one, else its brand's, else the base
+// scripts (Scripts.Scope says which). Like Scripts, call it once per
+// event. It costs two map lookups at most, none for the zero route.
+func (l *Library) ScriptsFor(r Route) *Scripts { return l.cur.Load().set.For(r) }
+
+// Scopes returns every scope's current scripts: the base scripts first,
+// then each brand's followed by its accounts', by name.
+func (l *Library) Scopes() []*Scripts { return slices.Clone(l.cur.Load().set.all) }
 
 // Sections returns the sections the library loads, for validating a
 // draft the same way (the admin API's validate).
@@ -112,7 +124,7 @@ func (l *Library) reloadLocked(raw []rawScript, readErr error) error {
 	}
 	prev := l.cur.Swap(next)
 	l.logger.Info("bot: scripts reloaded",
-		"version", next.version, "previous", prev.version, "rules", len(next.scripts.rules))
+		"version", next.version, "previous", prev.version, "rules", len(next.set.base.rules), "scopes", len(next.set.all))
 	return nil
 }
 
@@ -183,11 +195,11 @@ func (l *Library) parse(raw []rawScript, readErr error) (*loadedScripts, error) 
 	if readErr != nil {
 		return nil, fmt.Errorf("bot.readScripts: %w", readErr)
 	}
-	s, err := parseScripts(context.Background(), raw, l.sections)
+	set, err := parseScopes(context.Background(), raw, l.sections)
 	if err != nil {
 		return nil, err
 	}
-	return &loadedScripts{scripts: s, version: scriptsVersion(raw)}, nil
+	return &loadedScripts{set: set, version: scriptsVersion(raw)}, nil
 }
 
 // scriptsVersion hashes the script files' names and contents.

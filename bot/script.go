@@ -141,7 +141,28 @@ type Scripts struct {
 	intents  map[string][]int32 // intent → ranks of rules answering it, ascending
 
 	sections map[string]any // compiled sections by key
+
+	// scope is the folder these scripts were compiled for: zero for the
+	// base scripts, {Brand} for scripts/brands/<brand>/, {Brand, Name}
+	// for an account's folder below it.
+	scope Route
+	// defined says where each welcome text and the fallback were
+	// written ("welcome.follow", "fallback"), for Answer.File.
+	defined map[string]origin
 }
+
+// origin is a place in the script files.
+type origin struct {
+	file string
+	line int
+}
+
+// Scope returns the folder these scripts were compiled for: the zero
+// Route for the base scripts (scripts/ without brands/), Route{Brand: b}
+// for brand b's (scripts/brands/b/ over the base), Route{b, n} for
+// account n's (scripts/brands/b/n/ over both). Capabilities key what
+// they store per brand by Scope().Brand.
+func (s *Scripts) Scope() Route { return s.scope }
 
 // Match returns the rule answering a customer's text on platform p: the
 // matching rule of highest priority, the first in file order among equals.
@@ -297,4 +318,31 @@ func chooseText(texts []string, pick func(n int) int) string {
 		return texts[0]
 	}
 	return texts[i]
+}
+
+// definedAt says where a welcome text or the fallback ("welcome.follow",
+// "fallback") was written: "" and 0 when nowhere.
+func (s *Scripts) definedAt(key string) (file string, line int) {
+	o := s.defined[key]
+	return o.file, o.line
+}
+
+// contactWelcomeAt names the text ContactWelcome chooses for channel ch:
+// "channel" for the channel's own welcome, else the welcome key.
+func (s *Scripts) contactWelcomeAt(ch *Channel) string {
+	switch {
+	case ch != nil && len(ch.Welcome) > 0:
+		return "channel"
+	case len(s.contact) > 0:
+		return "welcome.contact"
+	}
+	return "welcome.follow"
+}
+
+// welcomeOrigin is where the welcome contactWelcomeAt named is written.
+func (s *Scripts) welcomeOrigin(at string, ch *Channel) (file string, line int) {
+	if at == "channel" && ch != nil {
+		return ch.File, ch.Line
+	}
+	return s.definedAt(at)
 }

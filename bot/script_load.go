@@ -98,10 +98,13 @@ func ScriptErrors(err error) []ScriptError {
 }
 
 // LoadScripts reads every .yaml and .yml file in fsys, at any depth, and
-// merges them in path order: rules are concatenated, and each welcome
-// text, the fallback and each channel may be defined in one file only.
-// Files and directories whose names start with "." are skipped (editor
-// and Kubernetes ConfigMap internals).
+// returns the base scripts: the files outside brands/, merged in path
+// order. Rules are concatenated, and each welcome text, the fallback and
+// each channel may be defined in one file only. Files and directories
+// whose names start with "." are skipped (editor and Kubernetes
+// ConfigMap internals). The files under brands/ are the brands' and
+// accounts' scripts (script_scope.go); they are loaded and checked too,
+// and LoadScopes returns them.
 //
 // Mistakes in the scripts are all reported at once: the error wraps
 // ErrInvalid and one ScriptError per mistake, which ScriptErrors extracts.
@@ -114,6 +117,25 @@ func LoadScripts(fsys fs.FS, sections ...Section) (*Scripts, error) {
 // validation whose client went away), with an error wrapping ctx's and
 // no ScriptError.
 func LoadScriptsContext(ctx context.Context, fsys fs.FS, sections ...Section) (*Scripts, error) {
+	set, err := loadSet(ctx, fsys, sections)
+	if err != nil {
+		return nil, err
+	}
+	return set.base, nil
+}
+
+// LoadScopes is LoadScriptsContext returning every scope's scripts: the
+// base scripts first, then each brand's, each followed by its accounts',
+// in name order (Scripts.Scope says which).
+func LoadScopes(ctx context.Context, fsys fs.FS, sections ...Section) ([]*Scripts, error) {
+	set, err := loadSet(ctx, fsys, sections)
+	if err != nil {
+		return nil, err
+	}
+	return set.all, nil
+}
+
+func loadSet(ctx context.Context, fsys fs.FS, sections []Section) (*scriptSet, error) {
 	if _, err := sectionKeys(sections); err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
 	}
@@ -121,7 +143,7 @@ func LoadScriptsContext(ctx context.Context, fsys fs.FS, sections ...Section) (*
 	if err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
 	}
-	return parseScripts(ctx, raw, sections)
+	return parseScopes(ctx, raw, sections)
 }
 
 // rawScript is one script file as read, before parsing.
@@ -147,9 +169,35 @@ func readScripts(fsys fs.FS) ([]rawScript, error) {
 	return raw, nil
 }
 
-// parseScripts parses and merges files read by readScripts, so that a
-// caller can know exactly which bytes it loaded (Library's version).
-func parseScripts(ctx context.Context, raw []rawScript, sections []Section) (*Scripts, error) {
+// scriptSet is one load's scripts: the base scripts and every brand's
+// and account's (script_scope.go).
+type scriptSet struct {
+	base   *Scripts
+	scopes map[Route]*Scripts // brands as Route{Brand: b}, accounts as Route{b, n}
+	all    []*Scripts         // base first, then by brand and account name
+}
+
+// For returns the scripts answering route r: its account's when the
+// account has a folder, else its brand's when the brand has one, else
+// the base scripts. The zero route, and any route while no brand has a
+// folder, costs one comparison.
+func (ss *scriptSet) For(r Route) *Scripts {
+	if r.IsZero() || len(ss.scopes) == 0 {
+		return ss.base
+	}
+	if s, ok := ss.scopes[r]; ok {
+		return s
+	}
+	if s, ok := ss.scopes[Route{Brand: r.Brand}]; ok {
+		return s
+	}
+	return ss.base
+}
+
+// parseScopes parses files read by readScripts, so that a caller can
+// know exactly which bytes it loaded (Library's version), every file
+// once, and merges each scope's files into its own Scripts. A mistake in any file or scope fails the whole load.
+func parseScopes(ctx context.Context, raw []rawScript, sections []Section) (*scriptSet, error) {
 	keys, err := sectionKeys(sections)
 	if err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err)
@@ -158,34 +206,68 @@ func parseScripts(ctx context.Context, raw []rawScript, sections []Section) (*Sc
 	if len(raw) == 0 {
 		errs = append(errs, ScriptError{File: ".", Msg: "no .yaml or .yml files"})
 	}
-	files := make([]*scriptFile, 0, len(raw))
+	files := make([]scopedFile, 0, len(raw))
 	for _, r := range raw {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("bot.LoadScripts: %w", err)
 		}
+		route, rel, msg := scopeOfPath(r.path)
+		if msg != "" {
+			errs = append(errs, ScriptError{File: r.path, Msg: msg})
+			continue
+		}
 		sp := &scriptParser{ctx: ctx, f: &scriptFile{path: r.path}, sections: sections, sectionKeys: keys}
 		sp.parse(r.data)
 		errs = append(errs, sp.errs...)
-		files = append(files, sp.f)
+		files = append(files, scopedFile{f: sp.f, route: route, rel: rel})
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bot.LoadScripts: %w", err) // a YAML error may be unlocated
 	}
-	s, merrs := mergeScripts(files, sections)
-	errs = append(errs, merrs...)
+	plan, perrs := planScopes(files)
+	errs = append(errs, perrs...)
+	set := &scriptSet{scopes: make(map[Route]*Scripts, len(plan)-1)}
+	// Scopes of the same files (a brand whose folder holds only its
+	// accounts' folders reads the base files) share their core.
+	cores := make(map[string]*Scripts, len(plan))
+	for _, sc := range plan {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("bot.LoadScripts: %w", err)
+		}
+		var b strings.Builder
+		for _, f := range sc.files {
+			b.WriteString(f.path)
+			b.WriteByte(0)
+		}
+		s, merrs := mergeScripts(sc.files, sections, sc.route, cores[b.String()])
+		cores[b.String()] = s
+		errs = append(errs, merrs...)
+		set.all = append(set.all, s)
+		if sc.route.IsZero() {
+			set.base = s
+		} else {
+			set.scopes[sc.route] = s
+		}
+	}
 	if len(errs) > 0 {
 		return nil, scriptErrorsErr(errs)
 	}
-	return s, nil
+	return set, nil
 }
 
 // scriptErrorsErr sorts and deduplicates errs (an aliased node is checked
-// once per use) and joins them into one error wrapping ErrInvalid.
+// once per use; a base file's mistake is found again in every scope that
+// reads it) and joins them into one error wrapping ErrInvalid.
 func scriptErrorsErr(errs []ScriptError) error {
+	seen := make(map[ScriptError]bool, len(errs))
+	errs = slices.DeleteFunc(errs, func(e ScriptError) bool {
+		dup := seen[e]
+		seen[e] = true
+		return dup
+	})
 	slices.SortStableFunc(errs, func(a, b ScriptError) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 	})
-	errs = slices.Compact(errs)
 	joined := make([]error, len(errs))
 	for i, e := range errs {
 		joined[i] = e
@@ -198,7 +280,8 @@ func scriptErrorsErr(errs []ScriptError) error {
 }
 
 // ScriptPaths lists the files LoadScripts reads from fsys, in path order:
-// .yaml and .yml at any depth, dot-files and dot-folders skipped.
+// .yaml and .yml at any depth, dot-files and dot-folders skipped, the
+// brands' and accounts' files under brands/ included.
 func ScriptPaths(fsys fs.FS) ([]string, error) { return scriptPaths(fsys) }
 
 // scriptPaths lists the script files of fsys in path order.
@@ -244,14 +327,22 @@ type scriptFile struct {
 	sections map[string]SectionPart // by section key
 }
 
-func mergeScripts(files []*scriptFile, sections []Section) (*Scripts, []ScriptError) {
-	var errs []ScriptError
-	s := &Scripts{byState: make(map[string]int), sections: make(map[string]any, len(sections))}
-	type origin struct {
-		file string
-		line int
+// mergeScripts merges one scope's files, in the order given, into the
+// Scripts of scope. It only reads files: the same parsed file is merged
+// into every scope that reads it. same, when not nil, is another scope's
+// merge of the same files: its core (rules, their index, channels,
+// welcomes) is shared, and its mistakes were reported with it; only the
+// sections, which may depend on the scope, are merged again.
+func mergeScripts(files []*scriptFile, sections []Section, scope Route, same *Scripts) (*Scripts, []ScriptError) {
+	if same != nil {
+		s := *same
+		s.scope = scope
+		return &s, mergeSections(&s, files, sections)
 	}
+	var errs []ScriptError
+	s := &Scripts{byState: make(map[string]int), sections: make(map[string]any, len(sections)), scope: scope}
 	defined := make(map[string]origin) // "welcome.follow", "fallback"
+	s.defined = defined
 	set := func(key string, def *textDef, file string, dst *[]string) {
 		if def == nil {
 			return
@@ -306,8 +397,15 @@ func mergeScripts(files []*scriptFile, sections []Section) (*Scripts, []ScriptEr
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.order, b.order))
 	})
 	s.index()
-	// Sections merge after the core, in the order the caller gave them,
-	// so each sees the channels and the sections before it.
+	return s, append(errs, mergeSections(s, files, sections)...)
+}
+
+// mergeSections merges the sections of files into s after its core, in
+// the order the caller gave them, so each sees the channels and the
+// sections before it.
+func mergeSections(s *Scripts, files []*scriptFile, sections []Section) []ScriptError {
+	var errs []ScriptError
+	s.sections = make(map[string]any, len(sections))
 	for _, sec := range sections {
 		var parts []SectionPart
 		for _, f := range files {
@@ -319,7 +417,7 @@ func mergeScripts(files []*scriptFile, sections []Section) (*Scripts, []ScriptEr
 		s.sections[sec.Key()] = sec.Merge(m, s, parts)
 		errs = append(errs, m.errs...)
 	}
-	return s, errs
+	return errs
 }
 
 // scriptParser checks one file's YAML tree against the format and

@@ -28,7 +28,11 @@ type Section interface {
 	// order (none when no file has it), into the compiled value that
 	// Scripts.Section returns. Cross-file mistakes (a key defined twice, a
 	// duplicate id) are reported through m. s holds the core scripts
-	// (rules, channels, welcomes) and the sections merged before this one.
+	// (rules, channels, welcomes) and the sections merged before this one;
+	// s.Scope() is the brand or account the scripts are compiled for
+	// (script_scope.go). A file is parsed once per load and its part
+	// merged into every scope that reads it: Merge must not modify the
+	// parts' values, and a value it changes per scope is a copy.
 	Merge(m *SectionMerger, s *Scripts, parts []SectionPart) any
 }
 

@@ -81,6 +81,12 @@ type Answer struct {
 	Rule       string  `json:"rule,omitempty"` // the rule's, campaign's or FAQ entry's name
 	Intent     string  `json:"intent,omitempty"`
 	Confidence float64 `json:"confidence,omitempty"`
+	// File and Line say where the answer is written, when a script file
+	// holds it (a rule, a welcome, the fallback, an FAQ entry, a
+	// campaign): a path in the scripts folder, brands/<brand>/… for a
+	// brand's or an account's file.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 // Add appends actions to the turn.

@@ -224,7 +224,7 @@ func boardOf(scope string, period Period, st Standings, person string) Board {
 
 func (s *Service) boardTurn(ctx context.Context, cfg *Config, t *bot.Turn) error {
 	t.Answer = bot.Answer{Stage: "command:checkin", Rule: "board", Intent: t.Intent, Confidence: t.Confidence}
-	scope := ScopeOf(t.Event)
+	scope := cfg.ScopeOf(t.Event)
 	person := s.personIn(ctx, cfg, scope, t.Event)
 	var sb strings.Builder
 	for i, p := range Periods() {

@@ -372,7 +372,7 @@ func CanPostToGroup(p bot.Platform) bool { return p != bot.WeCom }
 func (s *Service) CheckIn(ctx context.Context, cfg *Config, ev bot.Event) (Outcome, error) {
 	now := s.now()
 	day := DayOf(now, cfg.Location)
-	scope := ScopeOf(ev)
+	scope := cfg.ScopeOf(ev)
 	person, prev, err := s.resolve(ctx, scope, ev, day)
 	switch {
 	case err == nil && prev.Day == day:
@@ -585,7 +585,7 @@ func (s *Service) dryRun(ctx context.Context, cfg *Config, t *bot.Turn) error {
 	ev := t.Event
 	now := s.now()
 	day := DayOf(now, cfg.Location)
-	scope := ScopeOf(ev)
+	scope := cfg.ScopeOf(ev)
 	person, prev, err := s.resolve(ctx, scope, ev, day)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		return fmt.Errorf("checkin.dryRun: %w", err)

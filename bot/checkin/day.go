@@ -62,10 +62,19 @@ func digest(s string) string {
 
 // ScopeOf returns the scope an event's check-in counts in: the group
 // (platform, account and group), or the account for 1:1 conversations.
-func ScopeOf(ev bot.Event) string {
+func ScopeOf(ev bot.Event) string { return ScopeIn("", ev) }
+
+// ScopeIn is ScopeOf for brand's check-ins: "<brand>|" before ScopeOf's
+// scope, or ScopeOf's own for the brand "" (the base scripts). No scope
+// ScopeOf returns has a "|" before its platform, so a brand's scopes
+// never meet the base scripts' or another brand's.
+func ScopeIn(brand string, ev bot.Event) string {
 	s := string(ev.Platform) + ":" + string(ev.Account)
 	if ev.Conversation.IsGroup() {
 		s += ":" + string(ev.Conversation.Group)
+	}
+	if brand != "" {
+		s = brand + "|" + s
 	}
 	return bound(s, MaxScopeLen)
 }

@@ -55,7 +55,18 @@ type Config struct {
 	// ConfirmReply, whose answer is a keyword.
 	SureConfidence float64
 	ConfirmReply   string
+	// Brand is the brand of the scripts the section was compiled in (""
+	// for the base scripts): its check-ins count in scopes of their own
+	// (ScopeOf), so two brands sharing an account id never share boards.
+	Brand string
 }
+
+// ScopeOf returns the scope ev's check-in counts in under c: the
+// package's ScopeOf for the base scripts, exactly as before brands had
+// scripts; the brand's own scope of it for a brand's or an account's
+// scripts (an account's check-ins belong to its brand, as its groups
+// and 1:1 chats already name the account).
+func (c *Config) ScopeOf(ev bot.Event) string { return ScopeIn(c.Brand, ev) }
 
 // Section decodes the scripts' checkin: key. Its compiled value, read
 // with Scripts.Section("checkin"), is a *Config, or nil when no file has
@@ -225,7 +236,8 @@ func parseRewards(p *bot.SectionParser, n *yaml.Node, what string) []Reward {
 	return out
 }
 
-// Merge takes the one file that may define checkin:.
+// Merge takes the one file that may define checkin:, for the brand of
+// the scripts' scope (Config.Brand).
 //
 // A reward's coupon must name a campaign when the scripts have a
 // campaigns: section (bot/coupon, merged before this one); checkin does
@@ -236,7 +248,14 @@ func (Section) Merge(m *bot.SectionMerger, s *bot.Scripts, parts []bot.SectionPa
 		return nil
 	}
 	c, _ := p.Value.(*Config)
-	if campaigns, ok := s.Section("campaigns").(interface{ Has(id string) bool }); ok && c != nil {
+	if c == nil {
+		return nil
+	}
+	// A copy: the parsed part is every scope's that reads the file.
+	cc := *c
+	cc.Brand = s.Scope().Brand
+	c = &cc
+	if campaigns, ok := s.Section("campaigns").(interface{ Has(id string) bool }); ok {
 		for _, r := range c.Rewards {
 			if r.Coupon != "" && !campaigns.Has(r.Coupon) {
 				m.Errorf(r.couponFile, r.couponLine, "checkin.rewards: coupon %q is not the id of a campaign in campaigns:", r.Coupon)

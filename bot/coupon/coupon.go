@@ -79,7 +79,8 @@ const Topic = "coupon"
 
 // Claim is one issued coupon.
 type Claim struct {
-	ID       string
+	ID string
+	// Campaign is the campaign's Key: its id, or <brand>:<id>.
 	Campaign string
 	Person   bot.PersonID
 	// Alias is the platform-scoped name of a person who claims under
@@ -205,8 +206,9 @@ type Config struct {
 	Counter Counter
 	// Reports answer staff's questions; nil: empty figures.
 	Reports Reports
-	// Native issuers by campaign id: their coupons come from the platform
-	// instead of generated or imported codes.
+	// Native issuers by campaign key (Campaign.Key: the id, or
+	// <brand>:<id> for a brand's campaign): their coupons come from the
+	// platform instead of generated or imported codes.
 	Native map[string]NativeIssuer
 	// MinConfidence is where a campaign's intent starts to count: from it
 	// a 1:1 message is asked to confirm (or, when the reading is sure,
@@ -220,10 +222,11 @@ type Config struct {
 	// the database (a lost reservation would otherwise strand stock).
 	RecheckAfter time.Duration
 	// Scripts gives the campaigns in force outside a turn: check-in's
-	// rewards (ClaimReward), the outbox's renderer and the admin API.
-	// Turns read their own scripts.
+	// rewards (ClaimReward), the outbox's renderer and the admin API,
+	// each for the route it serves (bot.ScriptsFor). Turns read their
+	// own scripts.
 	Scripts bot.ScriptSource
-	// OnClaim, when set, is told every claim's campaign and outcome
+	// OnClaim, when set, is told every claim's campaign (its Key) and outcome
 	// (issued, out_of_stock, limit_reached, ended, not_started); metrics
 	// count them.
 	OnClaim func(campaign, outcome string)
@@ -257,13 +260,14 @@ func New(cfg Config) *Service {
 	return &Service{cfg: cfg, checked: map[string]time.Time{}}
 }
 
-// Campaigns returns the campaigns of the scripts in force (none without
-// Config.Scripts).
-func (s *Service) Campaigns() *Campaigns {
-	if s.cfg.Scripts == nil {
-		return nil
-	}
-	return From(s.cfg.Scripts.Scripts())
+// Campaigns returns the campaigns of the base scripts in force (none
+// without Config.Scripts).
+func (s *Service) Campaigns() *Campaigns { return s.CampaignsFor(bot.Route{}) }
+
+// CampaignsFor returns the campaigns of the scripts in force for route r
+// (bot.ScriptsFor): an account's, its brand's or the base scripts'.
+func (s *Service) CampaignsFor(r bot.Route) *Campaigns {
+	return From(bot.ScriptsFor(s.cfg.Scripts, r))
 }
 
 // Request is one claim.
@@ -323,7 +327,7 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 	if o := c.InWindow(now); o != "" {
 		return s.negative(ctx, c, req, o)
 	}
-	native := s.cfg.Native[c.ID]
+	native := s.cfg.Native[c.Key()]
 	importOnly := c.Codes.Import && native == nil
 	names := req.names()
 	var alias bot.PersonID
@@ -331,14 +335,14 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 		alias = names[1]
 	}
 	for range maxAttempts {
-		r, err := s.cfg.Counter.Reserve(ctx, c.ID, names, c.Stock, c.PerPerson, importOnly)
+		r, err := s.cfg.Counter.Reserve(ctx, c.Key(), names, c.Stock, c.PerPerson, importOnly)
 		if err != nil {
 			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 		}
 		switch r.Status {
 		case NeedRebuild:
-			if err := s.cfg.Counter.Rebuild(ctx, c.ID, func(ctx context.Context) (Snapshot, error) {
-				return s.cfg.Store.Snapshot(ctx, c.ID)
+			if err := s.cfg.Counter.Rebuild(ctx, c.Key(), func(ctx context.Context) (Snapshot, error) {
+				return s.cfg.Store.Snapshot(ctx, c.Key())
 			}); err != nil {
 				return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 			}
@@ -358,23 +362,23 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 			// A counter from before the scripts changed stock or limit:
 			// give both back and rebuild against the current numbers.
 			s.release(ctx, c, names, r, true, true)
-			if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+			if err := s.cfg.Counter.Reset(ctx, c.Key()); err != nil {
 				return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 			}
 			continue
 		}
 		cl := Claim{
-			ID: newID(), Campaign: c.ID, Person: req.Person, Alias: alias, Trigger: req.Trigger, Seq: r.Seq, Slot: r.Slot,
+			ID: newID(), Campaign: c.Key(), Person: req.Person, Alias: alias, Trigger: req.Trigger, Seq: r.Seq, Slot: r.Slot,
 			Channel: req.Channel, To: req.To, Message: c.message(c.Replies.Issued), Proactive: req.Proactive,
 			CreatedAt: now,
 		}
 		switch {
 		case native != nil:
 		case importOnly:
-			code, err := s.cfg.Store.CodeAt(ctx, c.ID, r.Seq)
+			code, err := s.cfg.Store.CodeAt(ctx, c.Key(), r.Seq)
 			if errors.Is(err, bot.ErrNotFound) {
 				s.release(ctx, c, names, r, false, true)
-				if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+				if err := s.cfg.Counter.Reset(ctx, c.Key()); err != nil {
 					return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 				}
 				continue
@@ -417,7 +421,7 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 		}
 	}
-	return Result{}, fmt.Errorf("coupon.Claim %s: still conflicting after %d attempts: %w", c.ID, maxAttempts, bot.ErrUnavailable)
+	return Result{}, fmt.Errorf("coupon.Claim %s: still conflicting after %d attempts: %w", c.Key(), maxAttempts, bot.ErrUnavailable)
 }
 
 // negative answers a claim that found no coupon, unless the trigger
@@ -427,7 +431,7 @@ func (s *Service) negative(ctx context.Context, c *Campaign, req Request, o Outc
 	// whether or not it was linked; the union name finds claims stored
 	// before triggers were kept under the platform name.
 	for _, name := range req.names() {
-		prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, name, req.Trigger)
+		prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.Key(), name, req.Trigger)
 		if err != nil {
 			return Result{}, fmt.Errorf("coupon.Claim: %w", err)
 		}
@@ -443,23 +447,23 @@ func (s *Service) negative(ctx context.Context, c *Campaign, req Request, o Outc
 // count with the stock and resets the counter when some is missing (a
 // replica died holding a reservation).
 func (s *Service) recheck(ctx context.Context, c *Campaign, now time.Time) bool {
-	if !s.due("stock:"+c.ID, now) {
+	if !s.due("stock:"+c.Key(), now) {
 		return false
 	}
-	n, err := s.cfg.Store.Issued(ctx, c.ID)
+	n, err := s.cfg.Store.Issued(ctx, c.Key())
 	if err != nil || n >= c.Stock {
 		return false
 	}
 	if c.Codes.Import {
-		snap, err := s.cfg.Store.Snapshot(ctx, c.ID)
+		snap, err := s.cfg.Store.Snapshot(ctx, c.Key())
 		if err != nil || n >= snap.Codes {
 			return false
 		}
 	}
-	if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+	if err := s.cfg.Counter.Reset(ctx, c.Key()); err != nil {
 		return false
 	}
-	s.cfg.Logger.InfoContext(ctx, "coupon: counter below the database's stock; rebuilding", "campaign", c.ID, "issued", n, "stock", c.Stock)
+	s.cfg.Logger.InfoContext(ctx, "coupon: counter below the database's stock; rebuilding", "campaign", c.Key(), "issued", n, "stock", c.Stock)
 	return true
 }
 
@@ -468,17 +472,17 @@ func (s *Service) recheck(ctx context.Context, c *Campaign, now time.Time) bool 
 // while Redis kept its state), the counter is rebuilt. A claim of theirs
 // still being inserted can trigger it too; that only costs a rebuild.
 func (s *Service) recheckPerson(ctx context.Context, c *Campaign, persons []bot.PersonID, now time.Time) bool {
-	if !s.due("person:"+c.ID, now) {
+	if !s.due("person:"+c.Key(), now) {
 		return false
 	}
-	n, err := s.cfg.Store.Held(ctx, c.ID, persons...)
+	n, err := s.cfg.Store.Held(ctx, c.Key(), persons...)
 	if err != nil || n >= c.PerPerson {
 		return false
 	}
-	if err := s.cfg.Counter.Reset(ctx, c.ID); err != nil {
+	if err := s.cfg.Counter.Reset(ctx, c.Key()); err != nil {
 		return false
 	}
-	s.cfg.Logger.InfoContext(ctx, "coupon: counter above the database's count for a person; rebuilding", "campaign", c.ID)
+	s.cfg.Logger.InfoContext(ctx, "coupon: counter above the database's count for a person; rebuilding", "campaign", c.Key())
 	return true
 }
 
@@ -499,8 +503,8 @@ func (s *Service) release(ctx context.Context, c *Campaign, persons []bot.Person
 	// The claim's context may be ending; the release must still happen.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	if err := s.cfg.Counter.Release(rctx, c.ID, persons, r, seq, slot); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "coupon: release failed; the counter is rebuilt when stock runs short", "campaign", c.ID, "err", err)
+	if err := s.cfg.Counter.Release(rctx, c.Key(), persons, r, seq, slot); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "coupon: release failed; the counter is rebuilt when stock runs short", "campaign", c.Key(), "err", err)
 	}
 }
 
@@ -594,7 +598,9 @@ func (s *Service) Render(ctx context.Context, r bot.Render) (bot.Action, error) 
 		if !ok {
 			return nil, fmt.Errorf("coupon.Render: claim %s has no code and campaign %s no native issuer: %w", r.Key, cl.Campaign, bot.ErrInvalid)
 		}
-		c, _ := s.Campaigns().Get(cl.Campaign)
+		// The claim's target has the route whose scripts hold its
+		// campaign; cl.Campaign is the campaign's Key.
+		c, _ := s.CampaignsFor(r.To.Route).GetKey(cl.Campaign)
 		if c == nil {
 			c = &Campaign{ID: cl.Campaign}
 		}

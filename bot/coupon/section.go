@@ -50,7 +50,28 @@ type Campaign struct {
 	// channelsLine is where trigger.channels is written, for Merge's
 	// unknown-channel errors.
 	channelsLine int
+	// brand owns the campaign's stock and claims: the brand of the
+	// scripts it was compiled in ("" for the base scripts). See Key.
+	brand string
 }
+
+// Key names the campaign in the stores (claims, codes, the counter):
+// its ID in the base scripts, exactly as before brands had scripts, and
+// "<brand>:<ID>" in a brand's or an account's scripts, so two brands'
+// campaigns of one id never share stock, codes or per-person limits. An
+// account's campaign belongs to its brand: the brand's accounts (its OA,
+// its WeCom) share one stock and one per_person limit per campaign id,
+// across which a person linked by unionid claims once. A base campaign a
+// brand's scripts read is that brand's own copy.
+func (c *Campaign) Key() string {
+	if c.brand == "" {
+		return c.ID
+	}
+	return c.brand + ":" + c.ID
+}
+
+// Brand is the brand whose campaign it is ("" for the base scripts').
+func (c *Campaign) Brand() string { return c.brand }
 
 // Trigger says which events claim a campaign's coupon.
 type Trigger struct {
@@ -130,8 +151,9 @@ func (c *Campaign) AllowsChannel(channel string) bool {
 
 // Campaigns is the compiled campaigns: section, in file order.
 type Campaigns struct {
-	list []Campaign
-	byID map[string]int
+	list  []Campaign
+	byID  map[string]int
+	brand string // of every campaign in list
 }
 
 // Get returns the campaign with the given id.
@@ -144,6 +166,21 @@ func (cs *Campaigns) Get(id string) (*Campaign, bool) {
 		return nil, false
 	}
 	return &cs.list[i], true
+}
+
+// GetKey returns the campaign whose Key is key.
+func (cs *Campaigns) GetKey(key string) (*Campaign, bool) {
+	if cs == nil {
+		return nil, false
+	}
+	id := key
+	if cs.brand != "" {
+		var ok bool
+		if id, ok = strings.CutPrefix(key, cs.brand+":"); !ok {
+			return nil, false
+		}
+	}
+	return cs.Get(id)
 }
 
 // Has reports whether a campaign has the given id (check-in rewards name
@@ -418,12 +455,18 @@ func parseReplies(p *bot.SectionParser, n *yaml.Node, what string) (Replies, boo
 }
 
 // Merge implements bot.Section: every file's campaigns, ids unique
-// across files, channels known to the core scripts.
+// across files, channels known to the core scripts, each campaign the
+// brand's of the scripts' scope (Campaign.Key).
 func (Section) Merge(m *bot.SectionMerger, s *bot.Scripts, parts []bot.SectionPart) any {
-	cs := &Campaigns{byID: map[string]int{}}
+	cs := &Campaigns{byID: map[string]int{}, brand: s.Scope().Brand}
 	for _, part := range parts {
 		list, _ := part.Value.([]Campaign)
-		for _, c := range list {
+		for _, c := range list { // a copy: the part is every scope's
+			c.brand = cs.brand
+			if k := c.Key(); len(k) > MaxIDLen {
+				m.Errorf(c.File, c.Line, "campaign %q: with its brand's name (%s) its id is longer than %d: shorten the id", c.ID, k, MaxIDLen)
+				continue
+			}
 			if i, dup := cs.byID[c.ID]; dup {
 				prev := cs.list[i]
 				m.Errorf(c.File, c.Line, "campaign %q already defined at %s:%d", c.ID, prev.File, prev.Line)

@@ -31,7 +31,7 @@ func (s *Service) Install(st *bot.Stack) error {
 // Reports are the reads staff need beyond Store. sqlstore.Coupons
 // implements them.
 type Reports interface {
-	// Stats returns the figures of the given campaigns, by id.
+	// Stats returns the figures of the given campaigns, by key.
 	Stats(ctx context.Context, campaigns []string) (map[string]Stats, error)
 	// Claims returns a campaign's newest claims, at most limit.
 	Claims(ctx context.Context, campaign string, limit int) ([]Claim, error)
@@ -62,34 +62,61 @@ type Figures struct {
 	Stats     Stats
 }
 
-// Figures returns every campaign in force with its figures.
+// Figures returns every campaign of the base scripts in force with its
+// figures.
 func (s *Service) Figures(ctx context.Context) ([]Figures, error) {
-	list := s.Campaigns().List()
-	ids := make([]string, len(list))
-	for i, c := range list {
-		ids[i] = c.ID
+	return s.FiguresFor(ctx, bot.Route{})
+}
+
+// FiguresFor returns every campaign in force for route r with its
+// figures: a brand's campaigns count their own claims (Campaign.Key).
+func (s *Service) FiguresFor(ctx context.Context, r bot.Route) ([]Figures, error) {
+	list := s.CampaignsFor(r).List()
+	keys := make([]string, len(list))
+	for i := range list {
+		keys[i] = list[i].Key()
 	}
-	stats, err := s.reports().Stats(ctx, ids)
+	stats, err := s.reports().Stats(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Figures, len(list))
 	for i := range list {
 		c := &list[i]
-		st := stats[c.ID]
+		st := stats[c.Key()]
 		stock := c.Available(st)
 		out[i] = Figures{Campaign: c, Stock: stock, Issued: st.Issued, Remaining: max(stock-st.Issued, 0), Stats: st}
 	}
 	return out, nil
 }
 
-// ClaimsOf returns a campaign's newest claims. Errors: bot.ErrNotFound
-// for a campaign not in force.
+// ClaimsOf returns the newest claims of a base campaign. Errors:
+// bot.ErrNotFound for a campaign not in force.
 func (s *Service) ClaimsOf(ctx context.Context, campaign string, limit int) ([]Claim, error) {
-	if _, ok := s.Campaigns().Get(campaign); !ok {
+	return s.ClaimsFor(ctx, bot.Route{}, campaign, limit)
+}
+
+// ClaimsFor returns the newest claims of the campaign with id campaign in
+// the scripts in force for route r. Errors: bot.ErrNotFound for a
+// campaign not in force there.
+func (s *Service) ClaimsFor(ctx context.Context, r bot.Route, campaign string, limit int) ([]Claim, error) {
+	c, ok := s.CampaignsFor(r).Get(campaign)
+	if !ok {
 		return nil, fmt.Errorf("coupon campaign %q: %w", campaign, bot.ErrNotFound)
 	}
-	return s.reports().Claims(ctx, campaign, limit)
+	return s.reports().Claims(ctx, c.Key(), limit)
+}
+
+// Find returns the campaign whose Key is key in any of scopes (the
+// scripts of every scope, bot.LoadScopes): `siyu coupons` names a
+// brand's campaign <brand>:<id>.
+func Find(scopes []*bot.Scripts, key string) (*Campaign, bool) {
+	for _, sc := range scopes {
+		if c, ok := From(sc).GetKey(key); ok {
+			return c, true
+		}
+	}
+	return nil, false
 }
 
 func (s *Service) reports() Reports {
@@ -113,7 +140,7 @@ func (noReports) Claims(context.Context, string, int) ([]Claim, error) { return 
 // WriteStats writes a campaign's figures for `siyu coupons stats`.
 func WriteStats(w io.Writer, c *Campaign, st Stats) {
 	stock := c.Available(st)
-	fmt.Fprintf(w, "campaign   %s (%s)\n", c.ID, c.Name)
+	fmt.Fprintf(w, "campaign   %s (%s)\n", c.Key(), c.Name)
 	if !c.Start.IsZero() || !c.End.IsZero() {
 		fmt.Fprintf(w, "window     %s – %s\n", fmtTime(c.Start), fmtTime(c.End))
 	}

@@ -47,7 +47,7 @@ func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 			if !s.cfg.Confirm.Ask(ctx, t, q) {
 				return false, nil
 			}
-			t.Answer = bot.Answer{Stage: "ask:coupon", Rule: ask[0].ID, Intent: t.Intent, Confidence: t.Confidence}
+			t.Answer = bot.Answer{Stage: "ask:coupon", Rule: ask[0].ID, Intent: t.Intent, Confidence: t.Confidence, File: ask[0].File, Line: ask[0].Line}
 			return true, nil
 		}
 		for _, c := range matched {
@@ -55,7 +55,7 @@ func (s *Service) HandleTurn(ctx context.Context, t *bot.Turn) (bool, error) {
 				return false, err
 			}
 		}
-		t.Answer = bot.Answer{Stage: "command:coupon", Rule: matched[0].ID, Intent: t.Intent, Confidence: t.Confidence}
+		t.Answer = bot.Answer{Stage: "command:coupon", Rule: matched[0].ID, Intent: t.Intent, Confidence: t.Confidence, File: matched[0].File, Line: matched[0].Line}
 		return true, nil
 	case bot.KindFollow, bot.KindContactAdded:
 		if ev.Sender == "" {
@@ -137,10 +137,10 @@ func (s *Service) answer(ctx context.Context, t *bot.Turn, c *Campaign, trigger 
 		res, err = s.Claim(ctx, c, Request{Person: ev.Person(), Alias: AliasOf(ev), Trigger: trigger, To: to, Channel: ev.Channel, Proactive: proactive,
 			InAnswer: !proactive && bot.AnswerWindowFrom(ctx).Open()})
 		if err != nil {
-			return fmt.Errorf("coupon stage %s: %w", c.ID, err)
+			return fmt.Errorf("coupon stage %s: %w", c.Key(), err)
 		}
 		if s.cfg.OnClaim != nil {
-			s.cfg.OnClaim(c.ID, string(res.Outcome))
+			s.cfg.OnClaim(c.Key(), string(res.Outcome))
 		}
 	}
 	if proactive && res.Outcome != Issued {
@@ -158,11 +158,11 @@ func (s *Service) dryRun(ctx context.Context, c *Campaign, ev *bot.Event, trigge
 		return Result{Outcome: o}
 	}
 	for _, name := range (Request{Person: ev.Person(), Alias: AliasOf(ev)}).names() {
-		if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.ID, name, trigger); err == nil && ok {
+		if prev, ok, err := s.cfg.Store.ByTrigger(ctx, c.Key(), name, trigger); err == nil && ok {
 			return Result{Outcome: Issued, Claim: prev, Replayed: true}
 		}
 	}
-	if n, err := s.cfg.Store.Issued(ctx, c.ID); err == nil && n >= c.Stock {
+	if n, err := s.cfg.Store.Issued(ctx, c.Key()); err == nil && n >= c.Stock {
 		return Result{Outcome: OutOfStock}
 	}
 	return Result{Outcome: Issued}
@@ -212,9 +212,10 @@ func (c *Campaign) Reply(o Outcome) string {
 // coupon for ev's sender, idempotent on (campaign, person, trigger) where
 // trigger is the milestone's id, and returns the actions that tell the
 // person, as bot.Push{Topic: "coupon"} sent 1:1 even when the check-in
-// was in a group. An unknown campaign is bot.ErrNotFound.
+// was in a group. campaign is an id in the scripts of ev's route. An
+// unknown campaign is bot.ErrNotFound.
 func (s *Service) ClaimReward(ctx context.Context, campaign string, ev bot.Event, trigger string) ([]bot.Action, error) {
-	c, ok := s.Campaigns().Get(campaign)
+	c, ok := s.CampaignsFor(ev.Route).Get(campaign)
 	if !ok {
 		return nil, fmt.Errorf("coupon.ClaimReward %s: %w", campaign, bot.ErrNotFound)
 	}

@@ -186,11 +186,14 @@ func New(cfg Config) *Service {
 	return s
 }
 
-func (s *Service) config() *Rules {
+// config is the dnd: section in force for the scripts of route r (the
+// route of the action's target: its account's, its brand's or the base
+// scripts, bot.ScriptsFor); the defaults without scripts.
+func (s *Service) config(r bot.Route) *Rules {
 	if s.scripts == nil {
 		return DefaultRules()
 	}
-	return RulesOf(s.scripts.Scripts())
+	return RulesOf(bot.ScriptsFor(s.scripts, r))
 }
 
 // Capability names do-not-disturb's confirming questions.
@@ -338,12 +341,11 @@ func (s *Service) Middleware() bot.Middleware {
 func (s *Service) Explain(ctx context.Context, actions []bot.Action, now time.Time) ([]HeldBack, error) {
 	var held []HeldBack
 	tally := map[string]int{}
-	c := s.config()
 	for _, a := range actions {
 		if !bot.IsProactive(a) {
 			continue
 		}
-		d, err := s.check(ctx, c, a, dueAt(a, now), tally, false)
+		d, err := s.check(ctx, s.config(a.Dest().Route), a, dueAt(a, now), tally, false)
 		if err != nil {
 			return nil, fmt.Errorf("dnd.Explain: %w", err)
 		}
@@ -356,7 +358,6 @@ func (s *Service) Explain(ctx context.Context, actions []bot.Action, now time.Ti
 
 // filter applies the rules to the proactive actions of one turn.
 func (s *Service) filter(ctx context.Context, key string, actions []bot.Action) ([]bot.Action, error) {
-	c := s.config()
 	now := s.now()
 	tally := map[string]int{}
 	out := make([]bot.Action, 0, len(actions))
@@ -365,7 +366,7 @@ func (s *Service) filter(ctx context.Context, key string, actions []bot.Action) 
 			out = append(out, a)
 			continue
 		}
-		d, err := s.check(ctx, c, a, dueAt(a, now), tally, false)
+		d, err := s.check(ctx, s.config(a.Dest().Route), a, dueAt(a, now), tally, false)
 		if err != nil {
 			return nil, err
 		}
@@ -449,7 +450,7 @@ func batchKey(a bot.Action, eventKey string, i int, until time.Time) string {
 // deferred to when they end, or dropped by rule. A push let through is
 // counted against the caps. Whatever is held back is recorded.
 func (s *Service) Admit(ctx context.Context, p bot.Push, now time.Time) (time.Time, error) {
-	d, err := s.check(ctx, s.config(), p, now, nil, true)
+	d, err := s.check(ctx, s.config(p.Dest().Route), p, now, nil, true)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("dnd.Admit: %w", err)
 	}

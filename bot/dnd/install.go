@@ -38,12 +38,11 @@ type Hold struct {
 func (s *Service) ExplainHolds(ctx context.Context, actions []bot.Action, now time.Time) ([]Hold, error) {
 	var out []Hold
 	tally := map[string]int{}
-	c := s.config()
 	for i, a := range actions {
 		if !bot.IsProactive(a) {
 			continue
 		}
-		d, err := s.check(ctx, c, a, dueAt(a, now), tally, false)
+		d, err := s.check(ctx, s.config(a.Dest().Route), a, dueAt(a, now), tally, false)
 		if err != nil {
 			return nil, fmt.Errorf("dnd.ExplainHolds: %w", err)
 		}

@@ -303,12 +303,14 @@ func (s *Service) Install(st *bot.Stack) error {
 	return nil
 }
 
-// settings returns the handover: section in force.
-func (s *Service) settings() *Settings {
+// settings returns the handover: section in force for the scripts of
+// route r (the conversation's: its account's, its brand's or the base
+// scripts, bot.ScriptsFor).
+func (s *Service) settings(r bot.Route) *Settings {
 	if s.cfg.Scripts == nil {
 		return DefaultSettings()
 	}
-	return settingsOf(s.cfg.Scripts.Scripts())
+	return settingsOf(bot.ScriptsFor(s.cfg.Scripts, r))
 }
 
 // newID returns a hand-over id: 16 random hex digits, which name no

@@ -183,7 +183,7 @@ func (s *Service) staffWrote(ctx context.Context, conv Conv, staff, text string)
 // staffSaid records a staff message sent at at: the log, the pause's
 // clock, and the first reply's wait.
 func (s *Service) staffSaid(ctx context.Context, p Pause, staff, text string, at time.Time) error {
-	if _, err := s.cfg.Pauses.Touch(ctx, p.Conv, Staff, at, s.settings().Quiet); err != nil {
+	if _, err := s.cfg.Pauses.Touch(ctx, p.Conv, Staff, at, s.settings(p.To.Route).Quiet); err != nil {
 		s.log.WarnContext(ctx, "handover: pause not renewed after a staff reply", "handover", p.ID, "err", err)
 	}
 	if text != "" {
@@ -285,7 +285,7 @@ func (s *Service) Hold(ctx context.Context, to bot.Target, reason string) error 
 	conv := ConvOf(to.Platform, to.Account, to.User)
 	now := s.now()
 	p := Pause{ID: newID(), Conv: conv, To: bot.Target{Platform: to.Platform, Account: to.Account, Route: to.Route, User: to.User}, Reason: reason, Since: now}
-	_, started, err := s.cfg.Pauses.Start(ctx, p, s.settings().Quiet)
+	_, started, err := s.cfg.Pauses.Start(ctx, p, s.settings(to.Route).Quiet)
 	if err != nil {
 		return fmt.Errorf("handover.Hold: %w", err)
 	}

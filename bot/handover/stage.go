@@ -137,7 +137,7 @@ func (s *Service) middleware(next bot.Handler) bot.Handler {
 // Errors leave no pause behind, so the platform's retry starts afresh.
 func (s *Service) start(ctx context.Context, conv Conv, ev bot.Event, actions []bot.Action, i int) ([]bot.Action, error) {
 	h := actions[i].(bot.Handover)
-	set := s.settings()
+	set := s.settings(ev.Route)
 	if h.Agent == "" {
 		h.Agent = s.pickAgent(ctx, ev.Platform, ev.Account, set)
 	}
@@ -200,7 +200,7 @@ func (s *Service) pickAgent(ctx context.Context, p bot.Platform, account bot.Acc
 // Failures are logged: the customer's message is handled either way.
 func (s *Service) customerWrote(ctx context.Context, p Pause, ev bot.Event, actions []bot.Action) {
 	now := s.now()
-	if _, err := s.cfg.Pauses.Touch(ctx, p.Conv, Customer, now, s.settings().Quiet); err != nil {
+	if _, err := s.cfg.Pauses.Touch(ctx, p.Conv, Customer, now, s.settings(ev.Route).Quiet); err != nil {
 		s.log.WarnContext(ctx, "handover: pause not renewed", "err", err)
 	}
 	s.record(ctx, p, ev, actions)

@@ -113,7 +113,7 @@ func (f FAQStage) HandleTurn(_ context.Context, t *bot.Turn) (bool, error) {
 		return false, nil
 	}
 	t.ReplyText(pick(e.Answer, f.Pick))
-	t.Answer = bot.Answer{Stage: "faq", Rule: e.Name, Intent: t.Intent, Confidence: t.Confidence}
+	t.Answer = bot.Answer{Stage: "faq", Rule: e.Name, Intent: t.Intent, Confidence: t.Confidence, File: e.File, Line: e.Line}
 	return true, nil
 }
 

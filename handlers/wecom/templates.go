@@ -45,6 +45,9 @@ type TemplateStore interface {
 // TemplateSyncConfig tunes the TemplateSyncer.
 type TemplateSyncConfig struct {
 	CorpID string
+	// Route is the configured account whose scripts' welcome.group the
+	// corp's templates hold (bot.ScriptsFor): zero for the environment's.
+	Route bot.Route
 	// Interval is how often the scripts' version is compared: a few
 	// seconds, as the library's own watch.
 	Interval time.Duration
@@ -135,7 +138,7 @@ func (s *TemplateSyncer) Sync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.LockTTL)
 	defer cancel()
 
-	want := s.scripts.Scripts().GroupWelcomes()
+	want := bot.ScriptsFor(s.scripts, s.cfg.Route).GroupWelcomes()
 	have, err := s.store.Templates(ctx, s.cfg.CorpID)
 	if err != nil {
 		return fmt.Errorf("wecom.TemplateSyncer.Sync: %w", err)

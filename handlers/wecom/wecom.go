@@ -105,7 +105,8 @@ type Deps struct {
 	Outbox   Enqueuer
 	Contacts ContactStore
 	Groups   GroupStore
-	// Scripts names channels and gives their tags.
+	// Scripts names channels and gives their tags: the scripts of the
+	// events' route (bot.ScriptsFor).
 	Scripts bot.ScriptSource
 	// Welcomes sends welcomes (客户联系 secret). Nil records every
 	// welcome as failed.
@@ -397,7 +398,7 @@ func (h *Handler) contactAdded(ctx context.Context, ev bot.Event, staff string) 
 		CorpID: h.cfg.CorpID, EventKey: ev.DedupeKey, ExternalUserID: string(ev.Sender), UserID: staff,
 		State: ev.Channel, Outcome: OutcomePending, AddedAt: ev.Time,
 	}
-	if ch, ok := h.d.Scripts.Scripts().Channel(ev.Channel); ok && ev.Channel != "" {
+	if ch, ok := bot.ScriptsFor(h.d.Scripts, ev.Route).Channel(ev.Channel); ok && ev.Channel != "" {
 		rec.ChannelName, rec.Tags = ch.Name, ch.Tags
 		if len(tagNames(ch.Tags)) > 0 {
 			rec.TagsOutcome = TagsPending

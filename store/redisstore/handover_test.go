@@ -33,6 +33,9 @@ func TestHandoverPauses(t *testing.T) {
 	ctx := t.Context()
 	since := time.UnixMilli(time.Now().UnixMilli())
 	p := testPause("00aa11bb22cc33dd", "o-user-1", since)
+	// The account's route comes back with the pause: staff's replies go
+	// out through that account, under its scripts' settings.
+	p.To.Route = bot.Route{Brand: "shancha", Name: "oa-main"}
 
 	if _, ok, err := h.Get(ctx, p.Conv); err != nil || ok {
 		t.Fatalf("Get before Start = %v, %v; want none", ok, err)
