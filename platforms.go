@@ -206,7 +206,7 @@ func (w platformWiring) weComAdapter(ctx context.Context, cfg weComConfig, route
 	if contact != nil {
 		d.Welcomes = contact
 		m.UnionIDs = contact
-		sync := wecom.NewTemplateSyncer(wecom.TemplateSyncConfig{CorpID: cfg.CorpID}, w.app.library, contact, st, w.st.rdb, log)
+		sync := wecom.NewTemplateSyncer(wecom.TemplateSyncConfig{Route: route, CorpID: cfg.CorpID}, w.app.library, contact, st, w.st.rdb, log)
 		runs = append(runs, sync.Run)
 	} else {
 		log.Warn("WeCom welcomes off: set the contact secret (or the app's secret with 客户联系 permission)")

@@ -86,7 +86,7 @@ func (a Account) where() string {
 const maxFileSize = 1 << 20
 
 var (
-	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	yamlLine    = regexp.MustCompile(`line (\d+)`)
 )
 
@@ -290,8 +290,8 @@ func (p *parser) account(n *yaml.Node) (Account, bool) {
 	case a.Name == "":
 		p.errorf(n, "account without a name")
 		label = "account"
-	case !namePattern.MatchString(a.Name):
-		p.errorf(n, "%s: a name is lower-case letters, digits, - and _ (it is part of the callback path)", label)
+	case !namePattern.MatchString(a.Name) || !bot.ValidRouteName(a.Name):
+		p.errorf(n, "%s: a name is at most %d lower-case letters, digits, - and _ (it is part of the callback path and a scripts folder)", label, bot.MaxRouteNameLen)
 	}
 	if _, ok := required[a.Platform]; !ok {
 		p.errorf(n, "%s: platform %q: want wechat, wecom or douyin", label, a.Platform)
@@ -330,8 +330,8 @@ func (p *parser) account(n *yaml.Node) (Account, bool) {
 	}
 	if a.Brand == "" {
 		p.errorf(n, "%s: no brand: each account belongs to a brand (its scripts are scripts/brands/<brand>/)", label)
-	} else if !namePattern.MatchString(a.Brand) {
-		p.errorf(n, "%s: brand %q: lower-case letters, digits, - and _ (it is a folder name)", label, a.Brand)
+	} else if !namePattern.MatchString(a.Brand) || !bot.ValidRouteName(a.Brand) {
+		p.errorf(n, "%s: brand %q: at most %d lower-case letters, digits, - and _ (it is a folder name)", label, a.Brand, bot.MaxRouteNameLen)
 	}
 	for _, k := range required[a.Platform] {
 		if !seen[k] {

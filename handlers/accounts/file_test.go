@@ -88,7 +88,7 @@ func TestParseErrors(t *testing.T) {
 		{"secret file missing", "accounts:\n  - {name: x, platform: douyin, brand: b, client_key: k, client_secret_file: nope}\n", []string{`a.yaml:2: account "x": client_secret_file: open /a/nope`}},
 		{"secret file empty", "accounts:\n  - {name: x, platform: douyin, brand: b, client_key: k, client_secret_file: empty}\n", []string{"/a/empty is empty"}},
 		{"no brand", "accounts:\n  - {name: x, platform: douyin, client_key: k, client_secret: s}\n", []string{"no brand"}},
-		{"bad name", "accounts:\n  - {name: X/1, platform: douyin, brand: b, client_key: k, client_secret: s}\n", []string{"a name is lower-case letters"}},
+		{"bad name", "accounts:\n  - {name: X/1, platform: douyin, brand: b, client_key: k, client_secret: s}\n", []string{"a name is at most 32 lower-case letters"}},
 		{"duplicate name", "accounts:\n  - {name: x, platform: douyin, brand: b, client_key: k, client_secret: s}\n  - {name: x, platform: douyin, brand: b, client_key: k2, client_secret: s}\n", []string{`a.yaml:3: account "x": the name is used at line 2 too`}},
 		{"shared token", "accounts:\n  - {name: x, platform: wechat, brand: b, appid: wx1, token: t}\n  - {name: y, platform: wechat, brand: b, appid: wx2, token: t}\n", []string{`a.yaml:3: account "y": shares its token`}},
 		{"two mistakes, both reported", "accounts:\n  - {name: x, platform: wechat, brand: b}\n  - {name: y, platform: douyin, brand: b}\n", []string{"a.yaml:2:", "a.yaml:3:"}},
