@@ -353,3 +353,50 @@ func BenchmarkAccountsCallback(b *testing.B) {
 		}
 	})
 }
+
+// TestAccountsBrandScripts: each account is answered by its own scripts:
+// an account folder's file replaces the base file of that name for that
+// account only; the brand's other account and another brand's account
+// keep the base answer.
+func TestAccountsBrandScripts(t *testing.T) {
+	dir := t.TempDir()
+	scripts := filepath.Join(dir, "scripts")
+	if err := os.CopyFS(scripts, os.DirFS("scripts")); err != nil {
+		t.Fatal(err)
+	}
+	override := filepath.Join(scripts, "brands", "shancha", "oa-news")
+	if err := os.MkdirAll(override, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const newsHours = "山茶咖啡资讯号：门店每天 8:00-22:00 营业。"
+	if err := os.WriteFile(filepath.Join(override, "faq.yaml"), []byte(`rules:
+  - name: opening-hours
+    match:
+      contains: ["营业时间"]
+    reply: "`+newsHours+`"
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{"oa-main": newAESKey(t), "oa-news": newAESKey(t), "oa-other": newAESKey(t)}
+	file := "accounts:\n"
+	for _, a := range []struct{ name, brand string }{{"oa-main", "shancha"}, {"oa-news", "shancha"}, {"oa-other", "yunshan"}} {
+		file += fmt.Sprintf("  - {name: %s, platform: wechat, brand: %s, appid: wx-%s, token: tok-%s, aes_key: %s}\n", a.name, a.brand, a.name, a.name, keys[a.name])
+	}
+	accountsFile := filepath.Join(dir, "accounts.yaml")
+	if err := os.WriteFile(accountsFile, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startSiyu(t, map[string]string{"SIYU_ACCOUNTS": accountsFile, "SIYU_SCRIPTS": scripts})
+	const hours = "山茶咖啡各门店营业时间为每天 9:00-21:00，节假日照常营业。"
+	for name, want := range map[string]string{"oa-main": hours, "oa-news": newsHours, "oa-other": hours} {
+		sim := &wechat.Simulator{URL: base + "/wechat/" + name + "/callback", Token: "tok-" + name, EncodingAESKey: keys[name], AppID: "wx-" + name,
+			OriginalID: "gh_x", Client: &http.Client{Timeout: 10 * time.Second}}
+		r, err := sim.Post(t.Context(), sim.TextXML("o-brand-user", "营业时间", wechat.NewMsgID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Content != want {
+			t.Errorf("%s answered %q, want %q", name, r.Content, want)
+		}
+	}
+}
