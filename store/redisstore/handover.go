@@ -59,6 +59,10 @@ const (
 	hfReason, hfAgent, hfAssignee       = "reason", "agent", "assignee"
 	hfSince, hfWaiting                  = "since", "waiting"
 	hfLastCustomer, hfLastStaff         = "lastc", "lasts"
+	// The configured account (bot.Route) the customer wrote to: staff's
+	// replies go out with its credentials, and the console shows the
+	// conversation to its brand's staff. Absent for the environment's.
+	hfBrand, hfRouteName = "brand", "rname"
 )
 
 // handoverStartScript: KEYS pause, index; ARGV ttl (ms), index member,
@@ -141,7 +145,7 @@ func (h *Handovers) Start(ctx context.Context, p handover.Pause, ttl time.Durati
 	for _, f := range []struct {
 		name string
 		v    string
-	}{{hfAgent, p.Agent}, {hfAssignee, p.Assignee}} {
+	}{{hfAgent, p.Agent}, {hfAssignee, p.Assignee}, {hfBrand, p.To.Route.Brand}, {hfRouteName, p.To.Route.Name}} {
 		if f.v != "" {
 			args = append(args, f.name, f.v)
 		}
@@ -328,7 +332,8 @@ func pauseOf(conv handover.Conv, m map[string]string) handover.Pause {
 	}
 	return handover.Pause{
 		ID: m[hfID], Conv: conv,
-		To:     bot.Target{Platform: bot.Platform(m[hfPlatform]), Account: bot.AccountID(m[hfAccount]), User: bot.UserID(m[hfUser])},
+		To: bot.Target{Platform: bot.Platform(m[hfPlatform]), Account: bot.AccountID(m[hfAccount]), User: bot.UserID(m[hfUser]),
+			Route: bot.Route{Brand: m[hfBrand], Name: m[hfRouteName]}},
 		Reason: m[hfReason], Agent: m[hfAgent], Assignee: m[hfAssignee],
 		Since: at(hfSince), Waiting: at(hfWaiting), LastCustomer: at(hfLastCustomer), LastStaff: at(hfLastStaff),
 	}

@@ -22,7 +22,9 @@ func secondClient(t *testing.T, c *redisstore.Client) *redisstore.Client {
 }
 
 func testPause(id, user string, since time.Time) handover.Pause {
-	to := bot.Target{Platform: bot.WeChat, Account: "wxapp", User: bot.UserID(user)}
+	// The configured account is kept: staff's replies go out with its
+	// credentials, and its brand's staff see the conversation.
+	to := bot.Target{Platform: bot.WeChat, Account: "wxapp", User: bot.UserID(user), Route: bot.Route{Brand: "山茶", Name: "oa-main"}}
 	return handover.Pause{ID: id, Conv: handover.ConvOf(to.Platform, to.Account, to.User), To: to, Reason: "keyword",
 		Agent: "kf1@gh_x", Since: since, Waiting: since, LastCustomer: since}
 }
