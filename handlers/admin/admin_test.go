@@ -240,6 +240,7 @@ var adminRoutes = []struct{ method, path, body string }{
 	{http.MethodPost, "/admin/api/risk/events/bulk", `{"ids":[17],"action":"ack"}`},
 	{http.MethodPost, "/admin/api/outbox/requeue", `{"ids":[1]}`},
 	{http.MethodGet, "/admin/api/dnd/opted-out", ""},
+	{http.MethodGet, "/admin/api/accounts", ""},
 	{http.MethodGet, "/admin/api/nosuch", ""},
 	{http.MethodGet, "/admin/debug/pprof/", ""},
 }

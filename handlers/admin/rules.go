@@ -77,9 +77,12 @@ func (h *Handler) listRules(c echo.Context) error {
 		return err
 	}
 	rules := h.scripts.Scripts().Rules()
-	out := make([]ruleView, len(rules))
-	for i, r := range rules {
-		out[i] = viewRule(r)
+	p := principalOf(c)
+	out := make([]ruleView, 0, len(rules))
+	for _, r := range rules {
+		if p.mayReadScript(r.File) {
+			out = append(out, viewRule(r))
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"rules": out, "intents": h.intentLabels()})
 }
@@ -304,6 +307,10 @@ func (h *Handler) previewRule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	p := principalOf(c)
+	if !p.mayReadScript(name) {
+		return scriptRefusal(p, name, false)
+	}
 	if err := req.Rule.clean(); err != nil {
 		return err
 	}
@@ -332,8 +339,14 @@ func (h *Handler) previewRule(c echo.Context) error {
 			problems = append(problems, scriptProblem{File: se.File, Line: se.Line, Message: se.Msg})
 		}
 	} else {
-		warnings = shadows(s, req.Rule.Name)
+		for _, w := range shadows(s, req.Rule.Name) {
+			// Another brand's rule is not named to a limited member.
+			if r, ok := ruleNamed(s, w.Rule); !ok || p.mayReadScript(r.File) {
+				warnings = append(warnings, w)
+			}
+		}
 	}
+	problems = visibleProblems(p, problems)
 	return c.JSON(http.StatusOK, map[string]any{
 		"file": name, "text": string(text), "sha256": shaOrEmpty(existed, old), "existed": existed,
 		"ok": len(problems) == 0, "errors": problems, "warnings": warnings,
@@ -368,6 +381,9 @@ func (h *Handler) restoreVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if p := principalOf(c); !p.mayWriteScript(name) {
+		return scriptRefusal(p, name, true)
+	}
 	root, err := os.OpenRoot(h.scriptsDir)
 	if err != nil {
 		return fmt.Errorf("admin.restoreVersion: %w: %w", bot.ErrUnavailable, err)
@@ -396,6 +412,9 @@ func (h *Handler) listHistory(c echo.Context) error {
 	name, err := scriptName(c.QueryParam("file"))
 	if err != nil {
 		return err
+	}
+	if p := principalOf(c); !p.mayReadScript(name) {
+		return scriptRefusal(p, name, false)
 	}
 	root, err := os.OpenRoot(h.scriptsDir)
 	if err != nil {
@@ -448,6 +467,9 @@ func (h *Handler) getVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if p := principalOf(c); !p.mayReadScript(name) {
+		return scriptRefusal(p, name, false)
+	}
 	root, err := os.OpenRoot(h.scriptsDir)
 	if err != nil {
 		return fmt.Errorf("admin.getVersion: %w: %w", bot.ErrUnavailable, err)
@@ -496,4 +518,14 @@ func (h *Handler) draftScripts(ctx context.Context, files map[string]string) (*b
 		return nil, &detailedError{err: echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("草稿有 %d 处错误，无法试运行", len(serrs))), details: details}
 	}
 	return s, nil
+}
+
+// ruleNamed finds the rule named name in s.
+func ruleNamed(s *bot.Scripts, name string) (bot.Rule, bool) {
+	for _, r := range s.Rules() {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return bot.Rule{}, false
 }
