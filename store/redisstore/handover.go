@@ -59,9 +59,8 @@ const (
 	hfReason, hfAgent, hfAssignee       = "reason", "agent", "assignee"
 	hfSince, hfWaiting                  = "since", "waiting"
 	hfLastCustomer, hfLastStaff         = "lastc", "lasts"
-	// The configured account (bot.Route) the customer wrote to: staff's
-	// replies go out with its credentials, and the console shows the
-	// conversation to its brand's staff. Absent for the environment's.
+	// The route of the customer's account (bot.Route), when not zero:
+	// staff's replies go out through that account, under its scripts.
 	hfBrand, hfRouteName = "brand", "rname"
 )
 

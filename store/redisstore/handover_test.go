@@ -22,9 +22,7 @@ func secondClient(t *testing.T, c *redisstore.Client) *redisstore.Client {
 }
 
 func testPause(id, user string, since time.Time) handover.Pause {
-	// The configured account is kept: staff's replies go out with its
-	// credentials, and its brand's staff see the conversation.
-	to := bot.Target{Platform: bot.WeChat, Account: "wxapp", User: bot.UserID(user), Route: bot.Route{Brand: "山茶", Name: "oa-main"}}
+	to := bot.Target{Platform: bot.WeChat, Account: "wxapp", User: bot.UserID(user)}
 	return handover.Pause{ID: id, Conv: handover.ConvOf(to.Platform, to.Account, to.User), To: to, Reason: "keyword",
 		Agent: "kf1@gh_x", Since: since, Waiting: since, LastCustomer: since}
 }
@@ -35,6 +33,9 @@ func TestHandoverPauses(t *testing.T) {
 	ctx := t.Context()
 	since := time.UnixMilli(time.Now().UnixMilli())
 	p := testPause("00aa11bb22cc33dd", "o-user-1", since)
+	// The account's route comes back with the pause: staff's replies go
+	// out through that account, under its scripts' settings.
+	p.To.Route = bot.Route{Brand: "shancha", Name: "oa-main"}
 
 	if _, ok, err := h.Get(ctx, p.Conv); err != nil || ok {
 		t.Fatalf("Get before Start = %v, %v; want none", ok, err)
