@@ -28,21 +28,23 @@ import (
 // maxBrands bounds the brands one staff member is limited to.
 const maxBrands = 32
 
-// CheckBrand returns why b cannot name a brand, or nil: the name of its
-// scripts folder (scripts/brands/<b>/), 1 to 64 letters, digits,
-// Chinese characters or - _ ., not starting with a dot. Errors wrap
+// maxBrandLen bounds a brand's name, as the scripts folder's route names
+// are bounded.
+const maxBrandLen = 32
+
+// CheckBrand returns why b cannot name a brand, or nil: a brand is the
+// name of its scripts folder (scripts/brands/<b>/) and of the accounts
+// file's brands: 1 to 32 ASCII letters, digits, - and _, starting with a
+// letter or a digit (bot's rule for route names). Errors wrap
 // bot.ErrInvalid.
 func CheckBrand(b string) error {
-	n := utf8.RuneCountInString(b)
-	if n == 0 || n > 64 || !utf8.ValidString(b) {
-		return fmt.Errorf("品牌名须为 1 到 64 个字符: %w", bot.ErrInvalid)
+	if len(b) == 0 || len(b) > maxBrandLen {
+		return fmt.Errorf("品牌名须为 1 到 %d 个字符: %w", maxBrandLen, bot.ErrInvalid)
 	}
-	if strings.HasPrefix(b, ".") {
-		return fmt.Errorf("品牌名 %q 不能以点开头: %w", b, bot.ErrInvalid)
-	}
-	for _, r := range b {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_.", r) {
-			return fmt.Errorf("品牌名 %q 只能含字母、数字、汉字和 - _ .: %w", b, bot.ErrInvalid)
+	for i, r := range b {
+		letterOrDigit := r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r))
+		if !letterOrDigit && (i == 0 || (r != '-' && r != '_')) {
+			return fmt.Errorf("品牌名 %q 只能含英文字母、数字、- 和 _，并以字母或数字开头: %w", b, bot.ErrInvalid)
 		}
 	}
 	return nil

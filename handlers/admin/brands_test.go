@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/siyu-bot/siyu/bot"
@@ -563,7 +564,7 @@ func TestStaffBrandsAPI(t *testing.T) {
 }
 
 // TestNormalizeBrands: brands are trimmed, sorted, without repeats, and
-// must name a folder.
+// follow the scripts folder's rule for route names.
 func TestNormalizeBrands(t *testing.T) {
 	tests := []struct {
 		in      []string
@@ -573,11 +574,15 @@ func TestNormalizeBrands(t *testing.T) {
 		{nil, nil, false},
 		{[]string{" ", ""}, nil, false},
 		{[]string{"b", "a", "b"}, []string{"a", "b"}, false},
-		{[]string{"山茶", "tea-co_2.0"}, []string{"tea-co_2.0", "山茶"}, false},
+		{[]string{"shancha", "Tea-co_2"}, []string{"Tea-co_2", "shancha"}, false},
+		{[]string{"山茶"}, nil, true},
 		{[]string{"a/b"}, nil, true},
 		{[]string{".hidden"}, nil, true},
+		{[]string{"-x"}, nil, true},
+		{[]string{"a.b"}, nil, true},
 		{[]string{"a,b"}, nil, true},
-		{[]string{strings.Repeat("x", 65)}, nil, true},
+		{[]string{strings.Repeat("x", 32)}, []string{strings.Repeat("x", 32)}, false},
+		{[]string{strings.Repeat("x", 33)}, nil, true},
 	}
 	for _, tc := range tests {
 		got, err := NormalizeBrands(tc.in)
@@ -595,4 +600,61 @@ func toStrings(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// scopedLibrary is a library with scripts per scope, as the brands'
+// loader gives them: the base's and a brand's, which repeats the base's
+// rules.
+type scopedLibrary struct {
+	*bot.Library
+	scopes []*bot.Scripts
+}
+
+func (l scopedLibrary) Scopes() []*bot.Scripts { return l.scopes }
+
+// TestRulesOfEveryScope: the rules list shows each scope's rules once,
+// and a limited member's leaves other brands' out.
+func TestRulesOfEveryScope(t *testing.T) {
+	base := "rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 九点\n"
+	load := func(files map[string]string) *bot.Scripts {
+		fsys := fstest.MapFS{}
+		for name, body := range files {
+			fsys[name] = &fstest.MapFile{Data: []byte(body)}
+		}
+		s, err := bot.LoadScripts(fsys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	lib, _ := scriptsLibrary(t, map[string]string{"faq.yaml": base})
+	scoped := scopedLibrary{Library: lib, scopes: []*bot.Scripts{
+		load(map[string]string{"faq.yaml": base}),
+		load(map[string]string{"faq.yaml": base, "brands/shancha/tea.yaml": "rules:\n  - name: tea\n    match: {contains: [茶]}\n    reply: 有\n"}),
+		load(map[string]string{"faq.yaml": base, "brands/other/b.yaml": "rules:\n  - name: b-secret\n    match: {contains: [内部价]}\n    reply: 秘密\n"}),
+	}}
+	staff := newStaffFixture(t)
+	now := time.Now()
+	if err := staff.staff.AddStaff(t.Context(), StaffMember{Name: "sam", Role: RoleOperator, Brands: []string{"shancha"}, PasswordHash: fixtureHash(t, "password-sam"), CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	logger := bottest.Logger(t)
+	e := handlers.NewEcho(logger)
+	New("t0ken", &fakeOutbox{}, scoped, logger).WithStaff(staff.config()).Register(e.Group(""))
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	names := func(body map[string]any) []string {
+		var out []string
+		for _, r := range body["rules"].([]any) {
+			out = append(out, r.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+	if status, body := do(t, http.MethodGet, srv.URL+"/admin/api/rules"); status != http.StatusOK || !slices.Equal(names(body), []string{"hours", "tea", "b-secret"}) {
+		t.Fatalf("rules = %d %v, want each scope's rules once", status, body)
+	}
+	sam := signInAs(t, srv.URL, "sam", "password-sam", http.StatusOK)
+	if status, body, _ := sam.send(t, http.MethodGet, "/admin/api/rules", ""); status != http.StatusOK || !slices.Equal(names(body), []string{"hours", "tea"}) {
+		t.Fatalf("sam's rules = %d %v, want the base's and shancha's", status, body)
+	}
 }

@@ -71,12 +71,43 @@ func viewRule(r bot.Rule) ruleView {
 	return v
 }
 
+// scopedScripts is a script library with scripts per brand and account
+// (the base's, each brand's, each account's): the rules list shows the
+// rules of every scope, each once.
+type scopedScripts interface {
+	Scopes() []*bot.Scripts
+}
+
+// rulesInForce returns the rules of every scope, in scope order, each
+// rule once (a base rule is in every scope that keeps its file).
+func (h *Handler) rulesInForce() []bot.Rule {
+	scoped, ok := h.scripts.(scopedScripts)
+	if !ok {
+		return h.scripts.Scripts().Rules()
+	}
+	type at struct {
+		file string
+		line int
+	}
+	seen := map[at]bool{}
+	var out []bot.Rule
+	for _, s := range scoped.Scopes() {
+		for _, r := range s.Rules() {
+			if k := (at{r.File, r.Line}); !seen[k] {
+				seen[k] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
 // listRules answers GET /admin/api/rules: the rules in force, in order.
 func (h *Handler) listRules(c echo.Context) error {
 	if err := h.needScripts(); err != nil {
 		return err
 	}
-	rules := h.scripts.Scripts().Rules()
+	rules := h.rulesInForce()
 	p := principalOf(c)
 	out := make([]ruleView, 0, len(rules))
 	for _, r := range rules {
@@ -92,7 +123,7 @@ func (h *Handler) listRules(c echo.Context) error {
 // engine says them (the console's list).
 func (h *Handler) intentLabels() []string {
 	var out []string
-	for _, r := range h.scripts.Scripts().Rules() {
+	for _, r := range h.rulesInForce() {
 		out = append(out, r.Intents...)
 	}
 	out = append(out, h.intents...)
