@@ -106,23 +106,12 @@ type brandSite struct {
 
 func newBrandSite(t *testing.T) *brandSite {
 	t.Helper()
-	lib, dir := scriptsLibrary(t, map[string]string{"faq.yaml": testFAQ, "welcome.yaml": testWelcome})
-	for name, body := range map[string]string{
+	lib, dir := scriptsLibrary(t, map[string]string{
+		"faq.yaml": testFAQ, "welcome.yaml": testWelcome,
 		"brands/shancha/a.yaml":      "rules:\n  - name: a-tea\n    match: {contains: [山茶花茶]}\n    reply: 山茶花茶有货\n",
 		"brands/shancha/oa-a/x.yaml": "rules:\n  - name: a-oa\n    match: {contains: [公众号专享]}\n    reply: 专享价\n",
 		"brands/other/b.yaml":        "rules:\n  - name: b-secret\n    match: {contains: [内部价]}\n    reply: 其他品牌的内部价\n",
-	} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := lib.Reload(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	site := &brandSite{dir: dir, inbox: brandInbox(now), staff: newStaffFixture(t),
 		runner: &recordingRunner{engine: bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})}}
@@ -298,6 +287,9 @@ func TestBrandLimitedStaff(t *testing.T) {
 			dryRunAs(bot.Route{}, bot.WeCom, "每天 9:00-21:00")},
 		{"an account on another platform is not found", "amy", "POST", "/admin/api/dry-run", `{"text":"x","account":"kf-a","platform":"wechat"}`, 400, nil},
 		{"an unknown account", "amy", "POST", "/admin/api/dry-run", `{"text":"x","account":"nope"}`, 400, nil},
+		{"a limited operator dry-runs their brand's draft as its account", "sam", "POST", "/admin/api/dry-run",
+			`{"text":"山茶花茶","account":"oa-a","files":{"brands/shancha/a.yaml":"rules:\n  - name: a-tea\n    match: {contains: [山茶花茶]}\n    reply: 草稿：明天到货\n"}}`, 200,
+			dryRunAs(bot.Route{Brand: "shancha", Name: "oa-a"}, bot.WeChat, "草稿：明天到货")},
 		{"a limited operator's draft of another brand's file is refused", "sam", "POST", "/admin/api/dry-run",
 			`{"text":"x","account":"oa-a","files":{"brands/other/b.yaml":"fallback: x\n"}}`, 403, nil},
 
@@ -603,8 +595,8 @@ func toStrings(v any) []string {
 }
 
 // scopedLibrary is a library with scripts per scope, as the brands'
-// loader gives them: the base's and a brand's, which repeats the base's
-// rules.
+// loader gives them: the base's, then each brand's, which repeat the
+// base's rules.
 type scopedLibrary struct {
 	*bot.Library
 	scopes []*bot.Scripts
@@ -615,24 +607,31 @@ func (l scopedLibrary) Scopes() []*bot.Scripts { return l.scopes }
 // TestRulesOfEveryScope: the rules list shows each scope's rules once,
 // and a limited member's leaves other brands' out.
 func TestRulesOfEveryScope(t *testing.T) {
-	base := "rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 九点\n"
-	load := func(files map[string]string) *bot.Scripts {
-		fsys := fstest.MapFS{}
-		for name, body := range files {
-			fsys[name] = &fstest.MapFile{Data: []byte(body)}
-		}
-		s, err := bot.LoadScripts(fsys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	files := map[string]string{
+		"faq.yaml":                "rules:\n  - name: hours\n    match: {contains: [营业时间]}\n    reply: 九点\n",
+		"brands/shancha/tea.yaml": "rules:\n  - name: tea\n    match: {contains: [茶]}\n    reply: 有\n",
+		"brands/other/b.yaml":     "rules:\n  - name: b-secret\n    match: {contains: [内部价]}\n    reply: 秘密\n",
 	}
-	lib, _ := scriptsLibrary(t, map[string]string{"faq.yaml": base})
-	scoped := scopedLibrary{Library: lib, scopes: []*bot.Scripts{
-		load(map[string]string{"faq.yaml": base}),
-		load(map[string]string{"faq.yaml": base, "brands/shancha/tea.yaml": "rules:\n  - name: tea\n    match: {contains: [茶]}\n    reply: 有\n"}),
-		load(map[string]string{"faq.yaml": base, "brands/other/b.yaml": "rules:\n  - name: b-secret\n    match: {contains: [内部价]}\n    reply: 秘密\n"}),
-	}}
+	lib, _ := scriptsLibrary(t, files)
+	var scoped ScriptsAdmin = lib
+	if _, ok := scoped.(scopedScripts); !ok {
+		// A library without scopes: each scope as the brands' loader
+		// makes it, the base's files with the brand's over them.
+		load := func(names ...string) *bot.Scripts {
+			fsys := fstest.MapFS{}
+			for _, name := range names {
+				fsys[name] = &fstest.MapFile{Data: []byte(files[name])}
+			}
+			s, err := bot.LoadScripts(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		scoped = scopedLibrary{Library: lib, scopes: []*bot.Scripts{
+			load("faq.yaml"), load("faq.yaml", "brands/other/b.yaml"), load("faq.yaml", "brands/shancha/tea.yaml"),
+		}}
+	}
 	staff := newStaffFixture(t)
 	now := time.Now()
 	if err := staff.staff.AddStaff(t.Context(), StaffMember{Name: "sam", Role: RoleOperator, Brands: []string{"shancha"}, PasswordHash: fixtureHash(t, "password-sam"), CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -650,7 +649,7 @@ func TestRulesOfEveryScope(t *testing.T) {
 		}
 		return out
 	}
-	if status, body := do(t, http.MethodGet, srv.URL+"/admin/api/rules"); status != http.StatusOK || !slices.Equal(names(body), []string{"hours", "tea", "b-secret"}) {
+	if status, body := do(t, http.MethodGet, srv.URL+"/admin/api/rules"); status != http.StatusOK || !slices.Equal(names(body), []string{"hours", "b-secret", "tea"}) {
 		t.Fatalf("rules = %d %v, want each scope's rules once", status, body)
 	}
 	sam := signInAs(t, srv.URL, "sam", "password-sam", http.StatusOK)

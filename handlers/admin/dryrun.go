@@ -187,7 +187,7 @@ func (h *Handler) dryRun(c echo.Context) error {
 		if !ok {
 			return echo.NewHTTPError(http.StatusNotFound, "试运行不支持草稿")
 		}
-		s, err := h.draftScripts(c.Request().Context(), req.Files)
+		s, err := h.draftScripts(c.Request().Context(), req.Files, ev.Route)
 		if err != nil {
 			var de *detailedError
 			if errors.As(err, &de) {

@@ -360,7 +360,9 @@ func (h *Handler) previewRule(c echo.Context) error {
 	}
 	problems := []scriptProblem{}
 	warnings := []shadowWarning{}
-	s, err := bot.LoadScripts(fsys, h.scripts.Sections()...)
+	// The rules the draft competes with are those of the scope its file
+	// is in: a brand's file, its brand's.
+	s, err := h.loadDraft(fsys, scriptRoute(name))
 	if err != nil {
 		serrs := bot.ScriptErrors(err)
 		if len(serrs) == 0 {
@@ -514,8 +516,9 @@ func (h *Handler) getVersion(c echo.Context) error {
 }
 
 // draftScripts loads the scripts as they would be with drafts saved,
-// for a dry-run of unsaved edits. Mistakes are a 422 with details.
-func (h *Handler) draftScripts(ctx context.Context, files map[string]string) (*bot.Scripts, error) {
+// those answering route r, for a dry-run of unsaved edits. Mistakes are
+// a 422 with details.
+func (h *Handler) draftScripts(ctx context.Context, files map[string]string, r bot.Route) (*bot.Scripts, error) {
 	if err := h.needScripts(); err != nil {
 		return nil, err
 	}
@@ -536,7 +539,7 @@ func (h *Handler) draftScripts(ctx context.Context, files map[string]string) (*b
 	if err != nil {
 		return nil, err
 	}
-	s, err := bot.LoadScripts(fsys, h.scripts.Sections()...)
+	s, err := h.loadDraft(fsys, r)
 	if err != nil {
 		serrs := bot.ScriptErrors(err)
 		if len(serrs) == 0 {
@@ -559,4 +562,37 @@ func ruleNamed(s *bot.Scripts, name string) (bot.Rule, bool) {
 		}
 	}
 	return bot.Rule{}, false
+}
+
+// routedScripts is a library with scripts per brand and account: it
+// answers a route with its scope's (*bot.Library, once it has scopes).
+type routedScripts interface {
+	ScriptsFor(r bot.Route) *bot.Scripts
+}
+
+// loadDraft loads fsys (the folder with drafts laid over it) as the
+// library loads the folder, and returns the scripts answering route r:
+// its account's or brand's scope when the library has scopes.
+func (h *Handler) loadDraft(fsys fs.FS, r bot.Route) (*bot.Scripts, error) {
+	lib, err := bot.NewLibrary(fsys, nil, h.scripts.Sections()...)
+	if err != nil {
+		return nil, err
+	}
+	if routed, ok := any(lib).(routedScripts); ok {
+		return routed.ScriptsFor(r), nil
+	}
+	return lib.Scripts(), nil
+}
+
+// scriptRoute is the scope a script's folder is: brands/<brand>/<account>/
+// an account's, brands/<brand>/ a brand's, anything else the base.
+func scriptRoute(name string) bot.Route {
+	parts := strings.Split(name, "/")
+	switch {
+	case len(parts) >= 4 && parts[0] == "brands":
+		return bot.Route{Brand: parts[1], Name: parts[2]}
+	case len(parts) == 3 && parts[0] == "brands":
+		return bot.Route{Brand: parts[1]}
+	}
+	return bot.Route{}
 }
