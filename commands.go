@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -485,14 +486,7 @@ func staffCommand(ctx context.Context, staff admin.StaffStore, sessions admin.Se
 	}
 	switch args[0] {
 	case "add":
-		if err := need(4); err != nil || args[2] != "--role" {
-			return fmt.Errorf("staff add: wrong arguments\n%s", staffUsage)
-		}
-		name := args[1]
-		if err := admin.CheckStaffName(name); err != nil {
-			return fmt.Errorf("staff add: %w", err)
-		}
-		role, err := admin.ParseRole(args[3])
+		name, role, brands, err := parseStaffAdd(args[1:])
 		if err != nil {
 			return fmt.Errorf("staff add: %w", err)
 		}
@@ -505,13 +499,13 @@ func staffCommand(ctx context.Context, staff admin.StaffStore, sessions admin.Se
 			return fmt.Errorf("staff add: %w", err)
 		}
 		t := now()
-		if err := staff.AddStaff(ctx, admin.StaffMember{Name: name, Role: role, PasswordHash: hash, CreatedAt: t, UpdatedAt: t}); err != nil {
+		if err := staff.AddStaff(ctx, admin.StaffMember{Name: name, Role: role, PasswordHash: hash, Brands: brands, CreatedAt: t, UpdatedAt: t}); err != nil {
 			if errors.Is(err, bot.ErrConflict) {
 				return fmt.Errorf("staff add: %s exists already (siyu staff passwd %s changes the password)", name, name)
 			}
 			return err
 		}
-		fmt.Fprintf(stdout, "added %s (%s)\n", name, role)
+		fmt.Fprintf(stdout, "added %s (%s, %s)\n", name, role, brandsWord(brands))
 	case "passwd":
 		if err := need(2); err != nil {
 			return err
@@ -540,6 +534,18 @@ func staffCommand(ctx context.Context, staff admin.StaffStore, sessions admin.Se
 			return err
 		}
 		fmt.Fprintf(stdout, "%s is now %s; their sessions ended\n", args[1], role)
+	case "brands":
+		if err := need(3); err != nil {
+			return err
+		}
+		brands, err := parseBrandsArg(args[2])
+		if err != nil {
+			return fmt.Errorf("staff brands: %w", err)
+		}
+		if err := update(args[1], func(m *admin.StaffMember) error { m.Brands = brands; return nil }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s now sees %s; their sessions ended\n", args[1], brandsWord(brands))
 	case "disable", "enable":
 		if err := need(2); err != nil {
 			return err
@@ -566,19 +572,101 @@ func staffCommand(ctx context.Context, staff admin.StaffStore, sessions admin.Se
 			return err
 		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "NAME\tROLE\tSTATE\tUPDATED")
+		fmt.Fprintln(w, "NAME\tROLE\tBRANDS\tSTATE\tUPDATED")
 		for _, m := range ms {
 			state := "active"
 			if m.Disabled {
 				state = "disabled"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.Name, m.Role, state, m.UpdatedAt.Format(time.RFC3339))
+			brands := "all"
+			if len(m.Brands) > 0 {
+				brands = strings.Join(m.Brands, ",")
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Role, brands, state, m.UpdatedAt.Format(time.RFC3339))
 		}
 		return w.Flush()
 	default:
 		return fmt.Errorf("staff: unknown command %q\n%s", args[0], staffUsage)
 	}
 	return nil
+}
+
+// parseStaffAdd reads `staff add`'s arguments after the command: NAME,
+// --role ROLE and an optional --brand B1,B2, the flags in either order
+// and as --flag=value too.
+func parseStaffAdd(args []string) (name string, role admin.Role, brands []string, err error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return "", "", nil, fmt.Errorf("wrong arguments\n%s", staffUsage)
+	}
+	name = args[0]
+	if err := admin.CheckStaffName(name); err != nil {
+		return "", "", nil, err
+	}
+	var roleArg, brandArg string
+	seen := map[string]bool{}
+	for rest := args[1:]; len(rest) > 0; {
+		flag, value, inline := strings.Cut(rest[0], "=")
+		if !inline {
+			if len(rest) < 2 {
+				return "", "", nil, fmt.Errorf("%s needs a value\n%s", flag, staffUsage)
+			}
+			value = rest[1]
+			rest = rest[2:]
+		} else {
+			rest = rest[1:]
+		}
+		if seen[flag] {
+			return "", "", nil, fmt.Errorf("%s given twice", flag)
+		}
+		seen[flag] = true
+		switch flag {
+		case "--role":
+			roleArg = value
+		case "--brand", "--brands":
+			brandArg = value
+		default:
+			return "", "", nil, fmt.Errorf("unknown argument %q\n%s", flag, staffUsage)
+		}
+	}
+	if roleArg == "" {
+		return "", "", nil, fmt.Errorf("--role is required\n%s", staffUsage)
+	}
+	if role, err = admin.ParseRole(roleArg); err != nil {
+		return "", "", nil, err
+	}
+	if seen["--brand"] || seen["--brands"] {
+		if brands, err = parseBrandsArg(brandArg); err != nil {
+			return "", "", nil, err
+		}
+	}
+	return name, role, brands, nil
+}
+
+// parseBrandsArg reads B1,B2 (those brands) or all (every brand: nil).
+func parseBrandsArg(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "all" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	if slices.Contains(parts, "all") {
+		return nil, fmt.Errorf("%q: all stands alone (every brand), or name the brands", s)
+	}
+	brands, err := admin.NormalizeBrands(parts)
+	if err != nil {
+		return nil, err
+	}
+	if len(brands) == 0 {
+		return nil, errors.New("name the brands (B1,B2), or all")
+	}
+	return brands, nil
+}
+
+// brandsWord says a member's brands in the CLI's answers.
+func brandsWord(brands []string) string {
+	if len(brands) == 0 {
+		return "every brand"
+	}
+	return "brands " + strings.Join(brands, ",")
 }
 
 // trainDatasets says how `siyu train` trains the datasets other than the

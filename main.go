@@ -68,7 +68,7 @@ const usage = `usage:
   siyu train                   train the intent model from knowledge/ and write it there
   siyu classify                read lines on stdin, write one JSON reading per line
   siyu coupons import|stats    load a campaign's codes from a CSV file; show a campaign's figures
-  siyu staff add|passwd|role|disable|enable|remove|list
+  siyu staff add|passwd|role|brands|disable|enable|remove|list
                                staff accounts of the console (siyu staff for usage)
 `
 

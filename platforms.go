@@ -494,11 +494,11 @@ func consoleStaff(ctx context.Context, st stores) (admin.StaffConfig, admin.Peop
 type staffStore struct{ s *sqlstore.Admin }
 
 func toStaff(m sqlstore.StaffMember) admin.StaffMember {
-	return admin.StaffMember{Name: m.Name, Role: admin.Role(m.Role), PasswordHash: m.PasswordHash, Disabled: m.Disabled, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+	return admin.StaffMember{Name: m.Name, Role: admin.Role(m.Role), PasswordHash: m.PasswordHash, Disabled: m.Disabled, Brands: m.Brands, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 }
 
 func fromStaff(m admin.StaffMember) sqlstore.StaffMember {
-	return sqlstore.StaffMember{Name: m.Name, Role: string(m.Role), PasswordHash: m.PasswordHash, Disabled: m.Disabled, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+	return sqlstore.StaffMember{Name: m.Name, Role: string(m.Role), PasswordHash: m.PasswordHash, Disabled: m.Disabled, Brands: m.Brands, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 }
 
 func (a staffStore) Staff(ctx context.Context, name string) (admin.StaffMember, error) {
@@ -530,12 +530,12 @@ func (a staffStore) RemoveStaff(ctx context.Context, name string) error {
 type sessionStore struct{ s *redisstore.AdminSessions }
 
 func (a sessionStore) PutSession(ctx context.Context, s admin.Session) error {
-	return a.s.PutSession(ctx, redisstore.AdminSession{ID: s.ID, Name: s.Name, Role: string(s.Role), CSRF: s.CSRF, Expires: s.Expires})
+	return a.s.PutSession(ctx, redisstore.AdminSession{ID: s.ID, Name: s.Name, Role: string(s.Role), Brands: s.Brands, CSRF: s.CSRF, Expires: s.Expires})
 }
 
 func (a sessionStore) Session(ctx context.Context, id string) (admin.Session, error) {
 	s, err := a.s.Session(ctx, id)
-	return admin.Session{ID: s.ID, Name: s.Name, Role: admin.Role(s.Role), CSRF: s.CSRF, Expires: s.Expires}, err
+	return admin.Session{ID: s.ID, Name: s.Name, Role: admin.Role(s.Role), Brands: s.Brands, CSRF: s.CSRF, Expires: s.Expires}, err
 }
 
 func (a sessionStore) DeleteSession(ctx context.Context, id string) error {
@@ -623,9 +623,12 @@ var (
 )
 
 const staffUsage = `usage:
-  siyu staff add NAME --role viewer|operator|admin   password read from stdin (one line)
+  siyu staff add NAME --role viewer|operator|admin [--brand B1,B2]
+                                                     password read from stdin (one line); --brand limits
+                                                     them to those brands' accounts (default: every brand)
   siyu staff passwd NAME                             new password read from stdin; ends their sessions
   siyu staff role NAME viewer|operator|admin         change a role; ends their sessions
+  siyu staff brands NAME B1,B2|all                   limit to brands, or every brand; ends their sessions
   siyu staff disable|enable NAME
   siyu staff remove NAME
   siyu staff list

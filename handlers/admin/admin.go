@@ -88,6 +88,7 @@ type Handler struct {
 	daily      DailyCounter
 	intents    []string
 	optOuts    OptOutLister
+	accounts   AccountLister
 
 	// Staff accounts (WithStaff); without them only the token signs in.
 	staffCfg  StaffConfig
@@ -171,6 +172,7 @@ func (h *Handler) Register(g *echo.Group) {
 	api.DELETE("/staff/:name", h.removeStaff)
 	api.GET("/audit", h.listAudit)
 	api.GET("/people", h.findPeople)
+	api.GET("/accounts", h.listAccounts)
 	api.GET("/overview", h.overviewHandler)
 	api.GET("/rules", h.listRules)
 	api.POST("/rules/preview", h.previewRule)
@@ -281,6 +283,7 @@ func (h *Handler) capabilities(names []string) echo.HandlerFunc {
 				"staff_accounts":  h.staff != nil,
 				"audit":           h.audit != nil,
 				"overview":        h.overview != nil,
+				"accounts":        h.accounts != nil,
 			},
 		})
 	}

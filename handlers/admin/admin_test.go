@@ -193,7 +193,11 @@ func scriptsLibrary(t *testing.T, files map[string]string, sections ...bot.Secti
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -240,6 +244,7 @@ var adminRoutes = []struct{ method, path, body string }{
 	{http.MethodPost, "/admin/api/risk/events/bulk", `{"ids":[17],"action":"ack"}`},
 	{http.MethodPost, "/admin/api/outbox/requeue", `{"ids":[1]}`},
 	{http.MethodGet, "/admin/api/dnd/opted-out", ""},
+	{http.MethodGet, "/admin/api/accounts", ""},
 	{http.MethodGet, "/admin/api/nosuch", ""},
 	{http.MethodGet, "/admin/debug/pprof/", ""},
 }

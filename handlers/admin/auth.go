@@ -72,8 +72,11 @@ type StaffMember struct {
 	// PasswordHash is HashPassword's PHC string.
 	PasswordHash string
 	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Brands limit the member to those brands' accounts, conversations
+	// and scripts (NormalizeBrands); none is every brand.
+	Brands    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // CheckStaffName returns why name cannot name a staff account, or nil:
@@ -100,8 +103,8 @@ type StaffStore interface {
 	ListStaff(ctx context.Context) ([]StaffMember, error)
 	// AddStaff creates an account; bot.ErrConflict when the name is taken.
 	AddStaff(ctx context.Context, m StaffMember) error
-	// UpdateStaff replaces an account's role, hash and disabled flag;
-	// bot.ErrNotFound when none.
+	// UpdateStaff replaces an account's role, hash, disabled flag and
+	// brands; bot.ErrNotFound when none.
 	UpdateStaff(ctx context.Context, m StaffMember) error
 	// RemoveStaff deletes an account; bot.ErrNotFound when none.
 	RemoveStaff(ctx context.Context, name string) error
@@ -110,9 +113,12 @@ type StaffStore interface {
 // Session is a signed-in staff member. ID is the digest of the cookie's
 // value, so a copy of the store opens no session.
 type Session struct {
-	ID      string
-	Name    string
-	Role    Role
+	ID   string
+	Name string
+	Role Role
+	// Brands are the member's brands when they signed in (none: every
+	// brand); a change ends their sessions.
+	Brands  []string
 	CSRF    string
 	Expires time.Time
 }
@@ -126,8 +132,8 @@ type SessionStore interface {
 	Session(ctx context.Context, id string) (Session, error)
 	// DeleteSession ends one session (none is not an error).
 	DeleteSession(ctx context.Context, id string) error
-	// DeleteSessionsOf ends every session of a staff member: their role
-	// or password changed, or their account went.
+	// DeleteSessionsOf ends every session of a staff member: their role,
+	// brands or password changed, or their account went.
 	DeleteSessionsOf(ctx context.Context, name string) error
 }
 
@@ -197,6 +203,9 @@ func (h *Handler) WithPeople(dir PeopleDirectory) *Handler {
 type Principal struct {
 	Name string
 	Role Role
+	// Brands limit what the principal sees (none: every brand; the
+	// bearer token sees every brand).
+	Brands []string
 	// Via is "session" or "token".
 	Via     string
 	session Session
@@ -309,6 +318,9 @@ func (h *Handler) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		if need := requiredRole(c.Request().Method, c.Path()); p.Role.rank() < need.rank() {
 			return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("%s 的角色（%s）不能执行此操作，需要 %s", p.Name, roleNames[p.Role], roleNames[need]))
 		}
+		if !p.allBrands() && !brandAware(c.Path()) {
+			return brandRefusal(p, c.Path())
+		}
 		if p.Via == "session" && !isSafe(c.Request().Method) {
 			got := c.Request().Header.Get(csrfHeader)
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(p.session.CSRF)) != 1 {
@@ -353,7 +365,7 @@ func (h *Handler) authenticate(c echo.Context) (Principal, error) {
 	case h.now().After(s.Expires):
 		return Principal{}, echo.NewHTTPError(http.StatusUnauthorized, "登录已过期，请重新登录")
 	}
-	return Principal{Name: s.Name, Role: s.Role, Via: "session", session: s}, nil
+	return Principal{Name: s.Name, Role: s.Role, Brands: s.Brands, Via: "session", session: s}, nil
 }
 
 // sessionID is what the store keys a session by: the digest of the
@@ -477,7 +489,7 @@ func (h *Handler) signIn(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s := Session{ID: sessionID(cookie), Name: m.Name, Role: m.Role, CSRF: csrf, Expires: h.now().Add(h.staffCfg.SessionTTL)}
+	s := Session{ID: sessionID(cookie), Name: m.Name, Role: m.Role, Brands: m.Brands, CSRF: csrf, Expires: h.now().Add(h.staffCfg.SessionTTL)}
 	if err := h.sessions.PutSession(ctx, s); err != nil {
 		return fmt.Errorf("admin.signIn: %w", err)
 	}
@@ -488,7 +500,7 @@ func (h *Handler) signIn(c echo.Context) error {
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Scheme() == "https",
 	})
 	h.record(c, Principal{Name: m.Name, Role: m.Role, Via: "session"}, "session.sign_in", m.Name, "")
-	return c.JSON(http.StatusOK, map[string]any{"name": m.Name, "role": m.Role, "csrf": csrf, "via": "session"})
+	return c.JSON(http.StatusOK, map[string]any{"name": m.Name, "role": m.Role, "brands": nonNilStrings(m.Brands), "csrf": csrf, "via": "session"})
 }
 
 // checkPassword hashes with at most two sign-ins at a time per replica:
@@ -514,7 +526,7 @@ func adminPath(c echo.Context) string {
 // CSRF token the console needs after a reload.
 func (h *Handler) whoAmI(c echo.Context) error {
 	p := principalOf(c)
-	out := map[string]any{"name": p.Name, "role": p.Role, "via": p.Via}
+	out := map[string]any{"name": p.Name, "role": p.Role, "brands": nonNilStrings(p.Brands), "via": p.Via}
 	if p.Via == "session" {
 		out["csrf"] = p.session.CSRF
 		out["expires"] = p.session.Expires
@@ -537,15 +549,25 @@ func (h *Handler) signOut(c echo.Context) error {
 
 // staffView is an account as the API shows it (never its hash).
 type staffView struct {
-	Name      string    `json:"name"`
-	Role      Role      `json:"role"`
-	Disabled  bool      `json:"disabled"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Disabled bool   `json:"disabled"`
+	// Brands are those the member is limited to; [] is every brand.
+	Brands    []string  `json:"brands"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func viewStaff(m StaffMember) staffView {
-	return staffView{Name: m.Name, Role: m.Role, Disabled: m.Disabled, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+	return staffView{Name: m.Name, Role: m.Role, Disabled: m.Disabled, Brands: nonNilStrings(m.Brands), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+}
+
+// brandsNote says a member's brands in the audit log.
+func brandsNote(brands []string) string {
+	if len(brands) == 0 {
+		return "品牌 全部"
+	}
+	return "品牌 " + brandList(brands)
 }
 
 func (h *Handler) needStaff() error {
@@ -576,6 +598,8 @@ type staffRequest struct {
 	Role     *string `json:"role"`
 	Password *string `json:"password"`
 	Disabled *bool   `json:"disabled"`
+	// Brands limit the member ([] or null: every brand).
+	Brands *[]string `json:"brands"`
 }
 
 // addStaff answers POST /admin/api/staff {"name","role","password"}.
@@ -597,19 +621,25 @@ func (h *Handler) addStaff(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	var brands []string
+	if req.Brands != nil {
+		if brands, err = NormalizeBrands(*req.Brands); err != nil {
+			return err
+		}
+	}
 	hash, err := HashPassword(*req.Password)
 	if err != nil {
 		return err
 	}
 	now := h.now()
-	m := StaffMember{Name: req.Name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	m := StaffMember{Name: req.Name, Role: role, PasswordHash: hash, Brands: brands, CreatedAt: now, UpdatedAt: now}
 	if err := h.staff.AddStaff(c.Request().Context(), m); err != nil {
 		if errors.Is(err, bot.ErrConflict) {
 			return echo.NewHTTPError(http.StatusConflict, "已有同名员工账号："+req.Name)
 		}
 		return err
 	}
-	auditNote(c, m.Name, "角色 "+string(role))
+	auditNote(c, m.Name, "角色 "+string(role)+"，"+brandsNote(brands))
 	return c.JSON(http.StatusCreated, viewStaff(m))
 }
 
@@ -645,11 +675,17 @@ func (h *Handler) updateStaff(c echo.Context) error {
 		m.Disabled = *req.Disabled
 		notes = append(notes, map[bool]string{true: "停用", false: "启用"}[m.Disabled])
 	}
-	if len(notes) == 0 {
-		return echo.NewHTTPError(http.StatusBadRequest, "需要 role、password 或 disabled")
+	if req.Brands != nil {
+		if m.Brands, err = NormalizeBrands(*req.Brands); err != nil {
+			return err
+		}
+		notes = append(notes, brandsNote(m.Brands))
 	}
-	if p := principalOf(c); p.Via == "session" && p.Name == m.Name && (m.Role != RoleAdmin || m.Disabled) {
-		return echo.NewHTTPError(http.StatusConflict, "不能降低或停用自己的管理员账号：请另一位管理员操作")
+	if len(notes) == 0 {
+		return echo.NewHTTPError(http.StatusBadRequest, "需要 role、password、disabled 或 brands")
+	}
+	if p := principalOf(c); p.Via == "session" && p.Name == m.Name && (m.Role != RoleAdmin || m.Disabled || len(m.Brands) > 0) {
+		return echo.NewHTTPError(http.StatusConflict, "不能降低、停用自己的管理员账号或限定它的品牌：请另一位管理员操作")
 	}
 	m.UpdatedAt = h.now()
 	if err := h.staff.UpdateStaff(ctx, m); err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -135,6 +136,10 @@ func (h *Handler) dryRun(c echo.Context) error {
 		// Files are unsaved drafts to answer with, laid over the files
 		// in force (as validate takes them).
 		Files map[string]string `json:"files"`
+		// Account names the configured account to answer as (its
+		// platform, brand and scripts); "" is the environment's account
+		// on Platform.
+		Account string `json:"account"`
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, maxValidateBytes))
 	if err := dec.Decode(&req); err != nil {
@@ -149,29 +154,45 @@ func (h *Handler) dryRun(c echo.Context) error {
 	}
 	platform := bot.Platform(req.Platform)
 	switch platform {
-	case "":
-		platform = bot.WeChat
-	case bot.WeChat, bot.WeCom, bot.Douyin:
+	case "", bot.WeChat, bot.WeCom, bot.Douyin:
 	default:
 		return echo.NewHTTPError(http.StatusBadRequest, "platform 只能是 wechat、wecom 或 douyin")
 	}
+	p := principalOf(c)
+	if platform == "" && req.Account == "" {
+		platform = bot.WeChat
+	}
+	acct, err := h.findAccount(c.Request().Context(), p, strings.TrimSpace(req.Account), platform)
+	if err != nil {
+		return err
+	}
+	for name := range req.Files {
+		if !p.mayReadScript(name) {
+			return scriptRefusal(p, name, false)
+		}
+	}
 	now := h.now()
+	// The account's platform and route, so the answer is the one its
+	// customers get (its brand's scripts); the customer stays made up.
 	ev := bot.Event{
-		Platform: platform, Account: dryRunAccount, Kind: bot.KindMessage,
+		Platform: acct.Platform, Account: dryRunAccount, Route: acct.Route(), Kind: bot.KindMessage,
 		Sender: dryRunSender, Text: req.Text, MessageID: "dry-run", DedupeKey: "dry-run", Time: now,
 	}
 	if req.Group {
 		ev.Conversation = bot.Conversation{Group: dryRunGroup}
 	}
 	var t *bot.Turn
-	var err error
 	if len(req.Files) > 0 {
 		dr, ok := h.runner.(DraftRunner)
 		if !ok {
 			return echo.NewHTTPError(http.StatusNotFound, "试运行不支持草稿")
 		}
-		s, err := h.draftScripts(c.Request().Context(), req.Files)
+		s, err := h.draftScripts(c.Request().Context(), req.Files, ev.Route)
 		if err != nil {
+			var de *detailedError
+			if errors.As(err, &de) {
+				de.details = visibleProblems(p, de.details)
+			}
 			return err
 		}
 		t, err = dr.RunWith(c.Request().Context(), ev, s, true)
@@ -224,7 +245,9 @@ func (h *Handler) dryRun(c echo.Context) error {
 		"read_intent": map[string]any{"intent": t.Intent, "confidence": t.Confidence},
 		"draft":       len(req.Files) > 0,
 		"risks":       nonNilStrings(t.Risks),
-		"platform":    platform,
+		"platform":    acct.Platform,
+		"account":     acct.Name,
+		"brand":       acct.Brand,
 		"group":       bool(req.Group),
 		"actions":     actions,
 		"held_back":   heldBack,

@@ -34,7 +34,7 @@ var _ InboxService = (*handover.Service)(nil)
 // replies through the platform's customer-service API, assignment, the
 // end of a hand-over (the bot answers again), and the counts.
 //
-//	GET  /admin/api/inbox/conversations          → {"now","conversations":[…]}
+//	GET  /admin/api/inbox/conversations?account=wechat:oa-main&brand= → {"now","conversations":[…]}
 //	GET  /admin/api/inbox/conversations/:id      → {"conversation","held","session","messages":[…]}
 //	POST /admin/api/inbox/conversations/:id/reply  {"text","staff"}
 //	POST /admin/api/inbox/conversations/:id/assign {"staff"}
@@ -43,7 +43,9 @@ var _ InboxService = (*handover.Service)(nil)
 //
 // :id is the hand-over's id, never a customer's. Customers' ids are shown
 // masked; conversation text is shown as written (that is the inbox's
-// purpose) and never logged.
+// purpose) and never logged. A member limited to some brands sees, and
+// answers, only conversations of those brands' accounts (the customer's
+// Target.Route); the daily counts name no brand and are refused them.
 type Inbox struct {
 	svc InboxService
 	now func() time.Time
@@ -72,6 +74,10 @@ func (m *Inbox) Register(g *echo.Group) {
 type inboxConversation struct {
 	ID       string `json:"id"`
 	Platform string `json:"platform"`
+	// Account and Brand are the configured account the customer wrote
+	// to ("" for the environment's account).
+	Account string `json:"account"`
+	Brand   string `json:"brand"`
 	// Customer is the customer's id, masked: enough to tell two apart.
 	Customer string    `json:"customer"`
 	Reason   string    `json:"reason"`
@@ -93,7 +99,7 @@ type inboxConversation struct {
 
 func (m *Inbox) view(c handover.Conversation, now time.Time) inboxConversation {
 	v := inboxConversation{
-		ID: c.ID, Platform: string(c.To.Platform), Customer: maskID(string(c.To.User)), Reason: c.Reason,
+		ID: c.ID, Platform: string(c.To.Platform), Account: c.To.Route.Name, Brand: c.To.Route.Brand, Customer: maskID(string(c.To.User)), Reason: c.Reason,
 		Agent: c.Agent, Assignee: c.Assignee, Since: c.Since,
 		WaitingSince: timeOrNil(c.Waiting), LastCustomerAt: timeOrNil(c.LastCustomer), LastStaffAt: timeOrNil(c.LastStaff),
 		WindowEnds: timeOrNil(c.WindowEnds), WindowOpen: c.WindowEnds.IsZero() || now.Before(c.WindowEnds),
@@ -117,17 +123,66 @@ func maskID(id string) string {
 	return string(r[:4]) + "…" + string(r[len(r)-4:])
 }
 
+// list answers GET /conversations: those of the brands the member may
+// see, of one account (?account=platform:name, "wechat:" for the
+// environment's) or one brand (?brand=) when asked.
 func (m *Inbox) list(c echo.Context) error {
+	p := principalOf(c)
+	keep := func(cv handover.Conversation) bool { return p.mayBrand(cv.To.Route.Brand) }
+	if a := c.QueryParam("account"); a != "" {
+		platform, name, ok := strings.Cut(a, ":")
+		if !ok {
+			return echo.NewHTTPError(http.StatusBadRequest, "account 应为 平台:账号名，如 wechat:oa-main")
+		}
+		seen := keep
+		keep = func(cv handover.Conversation) bool {
+			return seen(cv) && string(cv.To.Platform) == platform && cv.To.Route.Name == name
+		}
+	}
+	if b := c.QueryParam("brand"); b != "" {
+		seen := keep
+		keep = func(cv handover.Conversation) bool { return seen(cv) && cv.To.Route.Brand == b }
+	}
 	convs, err := m.svc.Inbox(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	now := m.now()
-	out := make([]inboxConversation, len(convs))
-	for i, cv := range convs {
-		out[i] = m.view(cv, now)
+	out := make([]inboxConversation, 0, len(convs))
+	for _, cv := range convs {
+		if keep(cv) {
+			out = append(out, m.view(cv, now))
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"now": now, "conversations": out})
+}
+
+// routeOf is the account a thread's customer wrote to.
+func routeOf(th handover.Thread) bot.Route {
+	if th.Held {
+		return th.Conversation.To.Route
+	}
+	return th.Session.To.Route
+}
+
+// errOtherBrand refuses a member a conversation of another brand.
+var errOtherBrand = echo.NewHTTPError(http.StatusForbidden, "这个会话属于其他品牌的账号，你无权查看或处理。")
+
+// mayHandle refuses a limited member a hand-over of another brand,
+// before anything is done to it.
+func (m *Inbox) mayHandle(c echo.Context, id string) error {
+	p := principalOf(c)
+	if p.allBrands() {
+		return nil
+	}
+	th, err := m.svc.Thread(c.Request().Context(), id)
+	if err != nil {
+		return inboxError(err)
+	}
+	if !p.mayBrand(routeOf(th).Brand) {
+		return errOtherBrand
+	}
+	return nil
 }
 
 type inboxMessage struct {
@@ -151,6 +206,9 @@ func (m *Inbox) thread(c echo.Context) error {
 	th, err := m.svc.Thread(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return inboxError(err)
+	}
+	if !principalOf(c).mayBrand(routeOf(th).Brand) {
+		return errOtherBrand
 	}
 	s := th.Session
 	out := map[string]any{
@@ -192,6 +250,9 @@ func (m *Inbox) reply(c echo.Context) error {
 	if utf8.RuneCountInString(req.Staff) > 64 {
 		return echo.NewHTTPError(http.StatusBadRequest, "姓名最多 64 个字")
 	}
+	if err := m.mayHandle(c, c.Param("id")); err != nil {
+		return err
+	}
 	if err := m.svc.Reply(c.Request().Context(), c.Param("id"), strings.TrimSpace(req.Staff), req.Text); err != nil {
 		if errors.Is(err, bot.ErrUnavailable) {
 			return echo.NewHTTPError(http.StatusServiceUnavailable, "暂时无法连接平台，消息没有发出，请稍后重试。").SetInternal(err)
@@ -208,6 +269,9 @@ func (m *Inbox) assign(c echo.Context) error {
 	if err := inboxBody(c, &req); err != nil {
 		return err
 	}
+	if err := m.mayHandle(c, c.Param("id")); err != nil {
+		return err
+	}
 	if err := m.svc.Assign(c.Request().Context(), c.Param("id"), req.Staff); err != nil {
 		return inboxError(err)
 	}
@@ -215,6 +279,9 @@ func (m *Inbox) assign(c echo.Context) error {
 }
 
 func (m *Inbox) end(c echo.Context) error {
+	if err := m.mayHandle(c, c.Param("id")); err != nil {
+		return err
+	}
 	if err := m.svc.End(c.Request().Context(), c.Param("id")); err != nil {
 		return inboxError(err)
 	}

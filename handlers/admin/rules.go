@@ -71,15 +71,49 @@ func viewRule(r bot.Rule) ruleView {
 	return v
 }
 
+// scopedScripts is a script library with scripts per brand and account
+// (the base's, each brand's, each account's): the rules list shows the
+// rules of every scope, each once.
+type scopedScripts interface {
+	Scopes() []*bot.Scripts
+}
+
+// rulesInForce returns the rules of every scope, in scope order, each
+// rule once (a base rule is in every scope that keeps its file).
+func (h *Handler) rulesInForce() []bot.Rule {
+	scoped, ok := h.scripts.(scopedScripts)
+	if !ok {
+		return h.scripts.Scripts().Rules()
+	}
+	type at struct {
+		file string
+		line int
+	}
+	seen := map[at]bool{}
+	var out []bot.Rule
+	for _, s := range scoped.Scopes() {
+		for _, r := range s.Rules() {
+			if k := (at{r.File, r.Line}); !seen[k] {
+				seen[k] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
 // listRules answers GET /admin/api/rules: the rules in force, in order.
 func (h *Handler) listRules(c echo.Context) error {
 	if err := h.needScripts(); err != nil {
 		return err
 	}
-	rules := h.scripts.Scripts().Rules()
-	out := make([]ruleView, len(rules))
-	for i, r := range rules {
-		out[i] = viewRule(r)
+	rules := h.rulesInForce()
+	p := principalOf(c)
+	out := make([]ruleView, 0, len(rules))
+	for _, r := range rules {
+		if p.mayReadScript(r.File) {
+			out = append(out, viewRule(r))
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"rules": out, "intents": h.intentLabels()})
 }
@@ -89,7 +123,7 @@ func (h *Handler) listRules(c echo.Context) error {
 // engine says them (the console's list).
 func (h *Handler) intentLabels() []string {
 	var out []string
-	for _, r := range h.scripts.Scripts().Rules() {
+	for _, r := range h.rulesInForce() {
 		out = append(out, r.Intents...)
 	}
 	out = append(out, h.intents...)
@@ -304,6 +338,10 @@ func (h *Handler) previewRule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	p := principalOf(c)
+	if !p.mayReadScript(name) {
+		return scriptRefusal(p, name, false)
+	}
 	if err := req.Rule.clean(); err != nil {
 		return err
 	}
@@ -322,7 +360,9 @@ func (h *Handler) previewRule(c echo.Context) error {
 	}
 	problems := []scriptProblem{}
 	warnings := []shadowWarning{}
-	s, err := bot.LoadScripts(fsys, h.scripts.Sections()...)
+	// The rules the draft competes with are those of the scope its file
+	// is in: a brand's file, its brand's.
+	s, err := h.loadDraft(fsys, scriptRoute(name))
 	if err != nil {
 		serrs := bot.ScriptErrors(err)
 		if len(serrs) == 0 {
@@ -332,8 +372,14 @@ func (h *Handler) previewRule(c echo.Context) error {
 			problems = append(problems, scriptProblem{File: se.File, Line: se.Line, Message: se.Msg})
 		}
 	} else {
-		warnings = shadows(s, req.Rule.Name)
+		for _, w := range shadows(s, req.Rule.Name) {
+			// Another brand's rule is not named to a limited member.
+			if r, ok := ruleNamed(s, w.Rule); !ok || p.mayReadScript(r.File) {
+				warnings = append(warnings, w)
+			}
+		}
 	}
+	problems = visibleProblems(p, problems)
 	return c.JSON(http.StatusOK, map[string]any{
 		"file": name, "text": string(text), "sha256": shaOrEmpty(existed, old), "existed": existed,
 		"ok": len(problems) == 0, "errors": problems, "warnings": warnings,
@@ -368,6 +414,9 @@ func (h *Handler) restoreVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if p := principalOf(c); !p.mayWriteScript(name) {
+		return scriptRefusal(p, name, true)
+	}
 	root, err := os.OpenRoot(h.scriptsDir)
 	if err != nil {
 		return fmt.Errorf("admin.restoreVersion: %w: %w", bot.ErrUnavailable, err)
@@ -396,6 +445,9 @@ func (h *Handler) listHistory(c echo.Context) error {
 	name, err := scriptName(c.QueryParam("file"))
 	if err != nil {
 		return err
+	}
+	if p := principalOf(c); !p.mayReadScript(name) {
+		return scriptRefusal(p, name, false)
 	}
 	root, err := os.OpenRoot(h.scriptsDir)
 	if err != nil {
@@ -448,6 +500,9 @@ func (h *Handler) getVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if p := principalOf(c); !p.mayReadScript(name) {
+		return scriptRefusal(p, name, false)
+	}
 	root, err := os.OpenRoot(h.scriptsDir)
 	if err != nil {
 		return fmt.Errorf("admin.getVersion: %w: %w", bot.ErrUnavailable, err)
@@ -461,8 +516,9 @@ func (h *Handler) getVersion(c echo.Context) error {
 }
 
 // draftScripts loads the scripts as they would be with drafts saved,
-// for a dry-run of unsaved edits. Mistakes are a 422 with details.
-func (h *Handler) draftScripts(ctx context.Context, files map[string]string) (*bot.Scripts, error) {
+// those answering route r, for a dry-run of unsaved edits. Mistakes are
+// a 422 with details.
+func (h *Handler) draftScripts(ctx context.Context, files map[string]string, r bot.Route) (*bot.Scripts, error) {
 	if err := h.needScripts(); err != nil {
 		return nil, err
 	}
@@ -483,7 +539,7 @@ func (h *Handler) draftScripts(ctx context.Context, files map[string]string) (*b
 	if err != nil {
 		return nil, err
 	}
-	s, err := bot.LoadScripts(fsys, h.scripts.Sections()...)
+	s, err := h.loadDraft(fsys, r)
 	if err != nil {
 		serrs := bot.ScriptErrors(err)
 		if len(serrs) == 0 {
@@ -496,4 +552,47 @@ func (h *Handler) draftScripts(ctx context.Context, files map[string]string) (*b
 		return nil, &detailedError{err: echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("草稿有 %d 处错误，无法试运行", len(serrs))), details: details}
 	}
 	return s, nil
+}
+
+// ruleNamed finds the rule named name in s.
+func ruleNamed(s *bot.Scripts, name string) (bot.Rule, bool) {
+	for _, r := range s.Rules() {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return bot.Rule{}, false
+}
+
+// routedScripts is a library with scripts per brand and account: it
+// answers a route with its scope's (*bot.Library, once it has scopes).
+type routedScripts interface {
+	ScriptsFor(r bot.Route) *bot.Scripts
+}
+
+// loadDraft loads fsys (the folder with drafts laid over it) as the
+// library loads the folder, and returns the scripts answering route r:
+// its account's or brand's scope when the library has scopes.
+func (h *Handler) loadDraft(fsys fs.FS, r bot.Route) (*bot.Scripts, error) {
+	lib, err := bot.NewLibrary(fsys, nil, h.scripts.Sections()...)
+	if err != nil {
+		return nil, err
+	}
+	if routed, ok := any(lib).(routedScripts); ok {
+		return routed.ScriptsFor(r), nil
+	}
+	return lib.Scripts(), nil
+}
+
+// scriptRoute is the scope a script's folder is: brands/<brand>/<account>/
+// an account's, brands/<brand>/ a brand's, anything else the base.
+func scriptRoute(name string) bot.Route {
+	parts := strings.Split(name, "/")
+	switch {
+	case len(parts) >= 4 && parts[0] == "brands":
+		return bot.Route{Brand: parts[1], Name: parts[2]}
+	case len(parts) == 3 && parts[0] == "brands":
+		return bot.Route{Brand: parts[1]}
+	}
+	return bot.Route{}
 }

@@ -85,8 +85,12 @@ func (h *Handler) listScripts(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("admin.listScripts: %w: %w", bot.ErrUnavailable, err)
 	}
+	who := principalOf(c)
 	files := make([]scriptFile, 0, len(paths))
 	for _, p := range paths {
+		if !who.mayReadScript(p) {
+			continue // another brand's
+		}
 		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return fmt.Errorf("admin.listScripts: %w: %w", bot.ErrUnavailable, err)
@@ -102,6 +106,9 @@ func (h *Handler) listScripts(c echo.Context) error {
 		"version":  h.scripts.Version(),
 		"editable": h.scriptsDir != "",
 		"rules":    len(h.scripts.Scripts().Rules()),
+		// writable_prefixes: where this member may save (a limited
+		// member: their brands' folders); [""] is everywhere.
+		"writable_prefixes": writablePrefixes(who),
 	})
 }
 
@@ -137,6 +144,9 @@ func (h *Handler) readScript(c echo.Context) error {
 	name, err := scriptName(c.Param("*"))
 	if err != nil {
 		return err
+	}
+	if p := principalOf(c); !p.mayReadScript(name) {
+		return scriptRefusal(p, name, false)
 	}
 	data, err := fs.ReadFile(h.scripts.FS(), name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -231,10 +241,14 @@ func (h *Handler) validateScripts(c echo.Context) error {
 	if len(req.Files) > maxDraftFiles {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("一次最多校验 %d 个文件", maxDraftFiles))
 	}
+	p := principalOf(c)
 	drafts := make(map[string][]byte, len(req.Files))
 	for name, text := range req.Files {
 		if _, err := scriptName(name); err != nil {
 			return err
+		}
+		if !p.mayReadScript(name) {
+			return scriptRefusal(p, name, false)
 		}
 		if len(text) > maxScriptBytes {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("%s 超过 %d KB", name, maxScriptBytes>>10))
@@ -245,6 +259,7 @@ func (h *Handler) validateScripts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	problems = visibleProblems(p, problems)
 	return c.JSON(http.StatusOK, map[string]any{"ok": len(problems) == 0, "errors": problems})
 }
 
@@ -262,6 +277,9 @@ func (h *Handler) saveScript(c echo.Context) error {
 	name, err := scriptName(c.Param("*"))
 	if err != nil {
 		return err
+	}
+	if p := principalOf(c); !p.mayWriteScript(name) {
+		return scriptRefusal(p, name, true)
 	}
 	data, err := io.ReadAll(io.LimitReader(c.Request().Body, maxScriptBytes+1))
 	if err != nil {
@@ -291,6 +309,9 @@ type saveOptions struct {
 // writeScript validates data as name with the other files, keeps the
 // previous version, writes it and reloads: a save or a restore.
 func (h *Handler) writeScript(c echo.Context, name string, data []byte, opt saveOptions) error {
+	if p := principalOf(c); !p.mayWriteScript(name) {
+		return scriptRefusal(p, name, true)
+	}
 	h.saveMu.Lock()
 	defer h.saveMu.Unlock()
 	// Every file operation goes through an os.Root on the folder: a
@@ -330,7 +351,7 @@ func (h *Handler) writeScript(c echo.Context, name string, data []byte, opt save
 	if len(problems) > 0 {
 		return &detailedError{
 			err:     echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("脚本有 %d 处错误，未保存", len(problems))),
-			details: problems,
+			details: visibleProblems(principalOf(c), problems),
 		}
 	}
 	kept := ""
@@ -482,4 +503,17 @@ func (h *Handler) reloadScripts(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"version": h.scripts.Version()})
+}
+
+// writablePrefixes are the folders p may save in: "" (everywhere), or
+// brands/<brand>/ of each of their brands.
+func writablePrefixes(p Principal) []string {
+	if p.allBrands() {
+		return []string{""}
+	}
+	out := make([]string, len(p.Brands))
+	for i, b := range p.Brands {
+		out[i] = "brands/" + b + "/"
+	}
+	return out
 }

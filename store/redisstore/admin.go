@@ -15,9 +15,12 @@ import (
 // AdminSession is one signed-in staff member (admin.Session, mirrored
 // field for field): ID is the digest of the session cookie.
 type AdminSession struct {
-	ID      string
-	Name    string
-	Role    string
+	ID   string
+	Name string
+	Role string
+	// Brands limit the member (none: every brand, as sessions stored
+	// before brands existed read).
+	Brands  []string `json:",omitempty"`
 	CSRF    string
 	Expires time.Time
 }

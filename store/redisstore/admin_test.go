@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,6 +46,27 @@ func TestAdminSessions(t *testing.T) {
 	}
 	if err := s.PutSession(ctx, redisstore.AdminSession{ID: "old", Expires: time.Now().Add(-time.Hour)}); !errors.Is(err, bot.ErrInvalid) {
 		t.Errorf("PutSession(expired) = %v, want ErrInvalid", err)
+	}
+}
+
+// TestAdminSessionBrands: a session keeps its member's brands, and one
+// without brands reads as every brand (nil).
+func TestAdminSessionBrands(t *testing.T) {
+	ctx := t.Context()
+	c := storetest.Redis(t)
+	s := redisstore.NewAdminSessions(c)
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+	for _, tc := range []struct {
+		id     string
+		brands []string
+	}{{"limited", []string{"other", "shancha"}}, {"every", nil}} {
+		if err := s.PutSession(ctx, redisstore.AdminSession{ID: tc.id, Name: "otto", Role: "operator", Brands: tc.brands, CSRF: "c", Expires: exp}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Session(ctx, tc.id)
+		if err != nil || !slices.Equal(got.Brands, tc.brands) {
+			t.Errorf("Session(%s).Brands = %#v, %v, want %#v", tc.id, got.Brands, err, tc.brands)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -39,27 +40,57 @@ type StaffMember struct {
 	Role         string
 	PasswordHash string
 	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Brands limit the member to those brands; none is every brand.
+	Brands    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 type staffRow struct {
-	Name         string    `gorm:"type:varchar(128);primaryKey"`
-	Role         string    `gorm:"type:varchar(16);not null"`
-	PasswordHash string    `gorm:"type:varchar(255);not null"`
-	Disabled     bool      `gorm:"not null;default:false"`
-	CreatedAt    time.Time `gorm:"precision:6;not null"`
-	UpdatedAt    time.Time `gorm:"precision:6;not null"`
+	Name         string `gorm:"type:varchar(128);primaryKey"`
+	Role         string `gorm:"type:varchar(16);not null"`
+	PasswordHash string `gorm:"type:varchar(255);not null"`
+	Disabled     bool   `gorm:"not null;default:false"`
+	// Brands are the member's brands joined by commas (a brand's name
+	// has none); '' is every brand, which is what a table made before
+	// brands existed gets when the column is added.
+	Brands    string    `gorm:"type:varchar(2200);not null;default:''"`
+	CreatedAt time.Time `gorm:"precision:6;not null"`
+	UpdatedAt time.Time `gorm:"precision:6;not null"`
 }
 
 func (staffRow) TableName() string { return "admin_staff" }
 
+// maxBrandsLen bounds the joined brands: 32 brands of 64 characters
+// and their commas.
+const maxBrandsLen = 2200
+
 func (r staffRow) member() StaffMember {
-	return StaffMember{Name: r.Name, Role: r.Role, PasswordHash: r.PasswordHash, Disabled: r.Disabled, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	m := StaffMember{Name: r.Name, Role: r.Role, PasswordHash: r.PasswordHash, Disabled: r.Disabled, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	if r.Brands != "" {
+		m.Brands = strings.Split(r.Brands, ",")
+	}
+	return m
 }
 
-func rowOf(m StaffMember) staffRow {
-	return staffRow{Name: m.Name, Role: m.Role, PasswordHash: m.PasswordHash, Disabled: m.Disabled, CreatedAt: dbTime(m.CreatedAt), UpdatedAt: dbTime(m.UpdatedAt)}
+func rowOf(m StaffMember) (staffRow, error) {
+	brands, err := joinBrands(m.Brands)
+	return staffRow{Name: m.Name, Role: m.Role, PasswordHash: m.PasswordHash, Disabled: m.Disabled, Brands: brands, CreatedAt: dbTime(m.CreatedAt), UpdatedAt: dbTime(m.UpdatedAt)}, err
+}
+
+// joinBrands keeps brands in one column; a brand with a comma, an empty
+// one or too many are bot.ErrInvalid (handlers/admin checks them first).
+func joinBrands(brands []string) (string, error) {
+	for _, b := range brands {
+		if b == "" || strings.Contains(b, ",") {
+			return "", fmt.Errorf("sqlstore.Admin: brand %q: %w", b, bot.ErrInvalid)
+		}
+	}
+	s := strings.Join(brands, ",")
+	if utf8.RuneCountInString(s) > maxBrandsLen {
+		return "", fmt.Errorf("sqlstore.Admin: brands too long: %w", bot.ErrInvalid)
+	}
+	return s, nil
 }
 
 // Staff returns the account named name; bot.ErrNotFound when none.
@@ -90,8 +121,11 @@ func (s *Admin) ListStaff(ctx context.Context) ([]StaffMember, error) {
 
 // AddStaff creates an account; bot.ErrConflict when the name is taken.
 func (s *Admin) AddStaff(ctx context.Context, m StaffMember) error {
-	row := rowOf(m)
-	err := s.db.gorm.WithContext(ctx).Create(&row).Error
+	row, err := rowOf(m)
+	if err != nil {
+		return err
+	}
+	err = s.db.gorm.WithContext(ctx).Create(&row).Error
 	switch {
 	case err != nil && isDuplicate(err):
 		return fmt.Errorf("sqlstore.Admin.AddStaff %s: %w", m.Name, bot.ErrConflict)
@@ -101,11 +135,15 @@ func (s *Admin) AddStaff(ctx context.Context, m StaffMember) error {
 	return nil
 }
 
-// UpdateStaff replaces an account's role, hash and disabled flag;
-// bot.ErrNotFound when none.
+// UpdateStaff replaces an account's role, hash, disabled flag and
+// brands; bot.ErrNotFound when none.
 func (s *Admin) UpdateStaff(ctx context.Context, m StaffMember) error {
+	brands, err := joinBrands(m.Brands)
+	if err != nil {
+		return err
+	}
 	res := s.db.gorm.WithContext(ctx).Model(&staffRow{}).Where("name = ?", m.Name).Updates(map[string]any{
-		"role": m.Role, "password_hash": m.PasswordHash, "disabled": m.Disabled, "updated_at": dbTime(m.UpdatedAt),
+		"role": m.Role, "password_hash": m.PasswordHash, "disabled": m.Disabled, "brands": brands, "updated_at": dbTime(m.UpdatedAt),
 	})
 	if res.Error != nil {
 		return fmt.Errorf("sqlstore.Admin.UpdateStaff: %w: %w", bot.ErrUnavailable, res.Error)

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -32,14 +33,14 @@ func TestAdminStaff(t *testing.T) {
 		t.Errorf("AddStaff twice = %v, want ErrConflict", err)
 	}
 	got, err := s.Staff(ctx, "amy")
-	if err != nil || got != amy {
+	if err != nil || !reflect.DeepEqual(got, amy) {
 		t.Fatalf("Staff = %+v, %v, want %+v", got, err, amy)
 	}
 	amy.Role, amy.Disabled, amy.UpdatedAt = "viewer", true, t0.Add(time.Hour)
 	if err := s.UpdateStaff(ctx, amy); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Staff(ctx, "amy"); got != amy {
+	if got, _ := s.Staff(ctx, "amy"); !reflect.DeepEqual(got, amy) {
 		t.Errorf("after update = %+v, want %+v", got, amy)
 	}
 	if err := s.UpdateStaff(ctx, sqlstore.StaffMember{Name: "nobody"}); !errors.Is(err, bot.ErrNotFound) {
@@ -132,3 +133,97 @@ func TestAdminAuditRecent(t *testing.T) {
 		t.Errorf("Recent = %+v, %v, want the newest 2 risk decisions", got, err)
 	}
 }
+
+// TestAdminStaffBrands: a member's brands are kept, changed, and
+// cleared (every brand again); a brand that cannot be kept in the column
+// is refused, not mangled.
+func TestAdminStaffBrands(t *testing.T) {
+	s := mustAdmin(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		brands []string
+	}{
+		{"one brand", []string{"shancha"}},
+		{"two brands, one Chinese", []string{"other", "山茶"}},
+		{"every brand", nil},
+	}
+	m := sqlstore.StaffMember{Name: "otto", Role: "operator", PasswordHash: "h", CreatedAt: t0, UpdatedAt: t0}
+	if err := s.AddStaff(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m.Brands = tc.brands
+			if err := s.UpdateStaff(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Staff(ctx, "otto")
+			if err != nil || !slices.Equal(got.Brands, tc.brands) || (tc.brands == nil) != (got.Brands == nil) {
+				t.Fatalf("Staff().Brands = %#v, %v, want %#v", got.Brands, err, tc.brands)
+			}
+			list, err := s.ListStaff(ctx)
+			if err != nil || len(list) != 1 || !slices.Equal(list[0].Brands, tc.brands) {
+				t.Fatalf("ListStaff = %+v, %v", list, err)
+			}
+		})
+	}
+	added := sqlstore.StaffMember{Name: "ann", Role: "viewer", PasswordHash: "h", Brands: []string{"a", "b"}, CreatedAt: t0, UpdatedAt: t0}
+	if err := s.AddStaff(ctx, added); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Staff(ctx, "ann"); err != nil || !slices.Equal(got.Brands, added.Brands) {
+		t.Fatalf("added with brands = %+v, %v", got, err)
+	}
+	for _, bad := range [][]string{{"a,b"}, {""}} {
+		m.Brands = bad
+		if err := s.UpdateStaff(ctx, m); !errors.Is(err, bot.ErrInvalid) {
+			t.Errorf("UpdateStaff(brands %q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+// TestAdminStaffBrandsMigrate: a table made before brands existed gets
+// the column, and its members see every brand, as they did.
+func TestAdminStaffBrandsMigrate(t *testing.T) {
+	db := storetest.SQL(t)
+	ctx := t.Context()
+	g := db.Gorm().WithContext(ctx)
+	// The table as the previous release made it.
+	if err := g.AutoMigrate(&staffRowBeforeBrands{}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := g.Create(&staffRowBeforeBrands{Name: "old", Role: "admin", PasswordHash: "h", CreatedAt: now, UpdatedAt: now}).Error; err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlstore.NewAdmin(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.Staff(ctx, "old")
+	if err != nil || old.Brands != nil || old.Role != "admin" {
+		t.Fatalf("the member made before brands = %+v, %v, want every brand", old, err)
+	}
+	old.Brands = []string{"shancha"}
+	if err := s.UpdateStaff(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Staff(ctx, "old"); !slices.Equal(got.Brands, []string{"shancha"}) {
+		t.Fatalf("after the migration, brands = %#v", got.Brands)
+	}
+}
+
+// staffRowBeforeBrands is admin_staff as the release before brands made
+// it.
+type staffRowBeforeBrands struct {
+	Name         string    `gorm:"type:varchar(128);primaryKey"`
+	Role         string    `gorm:"type:varchar(16);not null"`
+	PasswordHash string    `gorm:"type:varchar(255);not null"`
+	Disabled     bool      `gorm:"not null;default:false"`
+	CreatedAt    time.Time `gorm:"precision:6;not null"`
+	UpdatedAt    time.Time `gorm:"precision:6;not null"`
+}
+
+func (staffRowBeforeBrands) TableName() string { return "admin_staff" }

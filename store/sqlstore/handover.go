@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -39,11 +40,16 @@ func NewHandovers(ctx context.Context, db *DB) (*Handovers, error) {
 
 // handoverSessionRow is one hand-over.
 type handoverSessionRow struct {
-	ID           string     `gorm:"type:varchar(32);primaryKey"`
-	Conv         string     `gorm:"type:varchar(191);not null;index:ix_handover_sessions_conv"`
-	Platform     string     `gorm:"type:varchar(16);not null"`
-	Account      string     `gorm:"type:varchar(128);not null"`
-	UserID       string     `gorm:"column:user_id;type:varchar(128);not null"`
+	ID       string `gorm:"type:varchar(32);primaryKey"`
+	Conv     string `gorm:"type:varchar(191);not null;index:ix_handover_sessions_conv"`
+	Platform string `gorm:"type:varchar(16);not null"`
+	Account  string `gorm:"type:varchar(128);not null"`
+	UserID   string `gorm:"column:user_id;type:varchar(128);not null"`
+	// RouteBrand and RouteName are the configured account the customer
+	// wrote to (bot.Route; '' for the environment's, and in rows made
+	// before accounts existed).
+	RouteBrand   string     `gorm:"type:varchar(64);not null;default:''"`
+	RouteName    string     `gorm:"type:varchar(64);not null;default:''"`
 	Reason       string     `gorm:"type:varchar(32);not null"`
 	StartedAt    time.Time  `gorm:"precision:6;not null;index:ix_handover_sessions_started"`
 	FirstReplyAt *time.Time `gorm:"precision:6"`
@@ -81,6 +87,11 @@ func (s *Handovers) Open(ctx context.Context, se handover.Session) error {
 	row := handoverSessionRow{
 		ID: se.ID, Conv: string(se.Conv), Platform: truncate(string(se.To.Platform), 16), Account: truncate(string(se.To.Account), 128),
 		UserID: truncate(string(se.To.User), 128), Reason: truncate(se.Reason, 32), StartedAt: dbTime(se.StartedAt),
+		RouteBrand: se.To.Route.Brand, RouteName: se.To.Route.Name,
+	}
+	if utf8.RuneCountInString(row.RouteBrand) > 128 || utf8.RuneCountInString(row.RouteName) > 128 {
+		// Cut, a route would name another account: refuse it whole.
+		return fmt.Errorf("%s: route %q too long: %w", op, se.To.Route.String(), bot.ErrInvalid)
 	}
 	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, err)
@@ -140,7 +151,8 @@ func (s *Handovers) Session(ctx context.Context, id string) (handover.Session, e
 func (r handoverSessionRow) session() handover.Session {
 	se := handover.Session{
 		ID: r.ID, Conv: handover.Conv(r.Conv), Reason: r.Reason, StartedAt: r.StartedAt.UTC(), EndReason: r.EndReason,
-		To: bot.Target{Platform: bot.Platform(r.Platform), Account: bot.AccountID(r.Account), User: bot.UserID(r.UserID)},
+		To: bot.Target{Platform: bot.Platform(r.Platform), Account: bot.AccountID(r.Account), User: bot.UserID(r.UserID),
+			Route: bot.Route{Brand: r.RouteBrand, Name: r.RouteName}},
 	}
 	if r.FirstReplyAt != nil {
 		se.FirstReplyAt = r.FirstReplyAt.UTC()

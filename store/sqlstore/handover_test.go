@@ -26,7 +26,9 @@ func TestHandoverLog(t *testing.T) {
 	h := newHandovers(t)
 	ctx := t.Context()
 	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	to := bot.Target{Platform: bot.WeCom, Account: "ww1/kf/wkAJ2GCAAASSm4", User: "wmAJ2GCAAAme1XQRC"}
+	// The configured account is kept with the hand-over: the console
+	// shows it to its brand's staff only.
+	to := bot.Target{Platform: bot.WeCom, Account: "ww1/kf/wkAJ2GCAAASSm4", User: "wmAJ2GCAAAme1XQRC", Route: bot.Route{Brand: "山茶", Name: "kf-main"}}
 	conv := handover.ConvOf(to.Platform, to.Account, to.User)
 	se := handover.Session{ID: "0123456789abcdef", Conv: conv, To: to, Reason: handover.ReasonIntent, StartedAt: start}
 	if err := h.Open(ctx, se); err != nil {

@@ -10,6 +10,8 @@
 
 (() => {
   const TOKEN_KEY = 'siyu.admin.token';
+  // The account chosen in the top bar, remembered by this browser.
+  const ACCOUNT_KEY = 'siyu.admin.account';
   // The console sits at <prefix>/admin/; the API next to it.
   const BASE = location.pathname.replace(/[^/]*$/, '');
   const API = BASE + 'api';
@@ -21,6 +23,10 @@
     overview: null,
     tabs: [], // registered tabs, in nav order
     current: '',
+    // accounts: GET /accounts (those this member may see); account: the
+    // key chosen in the switcher, '*' for every account.
+    accounts: { list: [], brands: [], configured: false },
+    account: '*',
   };
 
   // ---------- small helpers ----------
@@ -230,6 +236,9 @@
   //   load    async (section) => …, called each time the tab opens
   //   badge   optional (overview) => number|null, shown on the nav link
   //   visible optional () => bool (hidden when false, e.g. by role)
+  //   brandBlind optional true: the tab's data names no brand, so the
+  //           server refuses it to staff limited to brands (the tab
+  //           shows why, and is not where they land)
   function tab(t) {
     state.tabs.push(t);
     state.tabs.sort((a, b) => (a.order || 0) - (b.order || 0));
@@ -239,8 +248,11 @@
   function buildNav() {
     const nav = $('nav');
     const shown = state.tabs.filter((t) => !t.visible || t.visible());
-    fill(nav, shown.map((t) => el('a', { href: '#' + t.id, 'data-tab': t.id },
-      t.label, el('span', { class: 'nav-badge', 'data-badge': t.id, hidden: true }))));
+    const locked = (t) => t.brandBlind && !allBrands();
+    fill(nav, shown.map((t) => el('a', {
+      href: '#' + t.id, 'data-tab': t.id, class: locked(t) ? 'locked' : null,
+      title: locked(t) ? '这一页的数据不区分品牌，只对可查看全部品牌的员工开放' : null,
+    }, t.label, el('span', { class: 'nav-badge', 'data-badge': t.id, hidden: true }))));
     for (const t of shown) {
       if (!$('tab-' + t.id)) $('main').append(el('section', { id: 'tab-' + t.id, class: 'tab', hidden: true }));
     }
@@ -260,6 +272,9 @@
   // refreshBadges reads the home page's figures for the nav's badges.
   async function refreshBadges() {
     if (!feature('overview') && !state.caps) return;
+    // The home page's figures name no brand: not for staff limited to
+    // brands (the server refuses them).
+    if (!allBrands()) { state.overview = null; renderBadges(); return null; }
     try { state.overview = await call('GET', '/overview', undefined, { quiet: true }); } catch (e) { state.overview = null; }
     renderBadges();
     return state.overview;
@@ -269,13 +284,67 @@
   function feature(name) { return !!(state.caps && state.caps.features && state.caps.features[name]); }
   const roleRank = { viewer: 1, operator: 2, admin: 3 };
   function can(role) { return !!state.auth && (roleRank[state.auth.role] || 0) >= roleRank[role]; }
+  // myBrands are the brands the member is limited to; none: every brand.
+  function myBrands() { return (state.auth && state.auth.brands) || []; }
+  function allBrands() { return myBrands().length === 0; }
+
+  // ---------- accounts: the switcher in the top bar ----------
+
+  // account is the account chosen in the switcher, null for every
+  // account.
+  function account() { return state.accounts.list.find((a) => a.key === state.account) || null; }
+  function accountLabel(a) {
+    if (!a) return allBrands() ? '全部账号' : `全部账号（${myBrands().join('、')}）`;
+    return `${a.default ? '默认账号' : a.name}（${label('platform', a.platform)}）`;
+  }
+  // scriptBrand is the brand whose folder holds a script
+  // (brands/<brand>/…), '' for the scripts every account shares.
+  function scriptBrand(file) {
+    const m = /^brands\/([^/]+)\//.exec(file || '');
+    return m ? m[1] : '';
+  }
+
+  async function loadAccounts() {
+    try {
+      const r = await call('GET', '/accounts');
+      state.accounts = { list: r.accounts || [], brands: r.brands || [], configured: !!r.configured };
+    } catch (e) {
+      state.accounts = { list: [], brands: [], configured: false };
+    }
+    const sel = $('account-switch');
+    const groups = new Map();
+    for (const a of state.accounts.list) {
+      const g = a.default ? '' : a.brand;
+      if (!groups.has(g)) groups.set(g, []);
+      groups.get(g).push(a);
+    }
+    fill(sel, el('option', { value: '*', text: accountLabel(null) }),
+      [...groups].map(([brand, list]) => el('optgroup', { label: brand ? `品牌：${brand}` : '默认账号（环境变量配置）', 'data-brand': brand },
+        list.map((a) => el('option', { value: a.key, text: accountLabel(a) })))));
+    const saved = localStorage.getItem(ACCOUNT_KEY) || '*';
+    state.account = state.accounts.list.some((a) => a.key === saved) ? saved : '*';
+    sel.value = state.account;
+    $('account-switch-wrap').hidden = !state.accounts.list.length;
+  }
+  // chooseAccount switches every page to an account ('*': every one).
+  function chooseAccount(key) {
+    state.account = state.accounts.list.some((a) => a.key === key) ? key : '*';
+    localStorage.setItem(ACCOUNT_KEY, state.account);
+    $('account-switch').value = state.account;
+    route();
+  }
+  $('account-switch').addEventListener('change', (ev) => chooseAccount(ev.target.value));
 
   function route() {
     if (!state.caps) return;
     let id = location.hash.slice(1);
     const shown = state.tabs.filter((t) => !t.visible || t.visible());
     let t = shown.find((x) => x.id === id);
-    if (!t) { t = shown[0]; id = t.id; }
+    if (!t) {
+      // Staff limited to brands land on the first page they may read.
+      t = shown.find((x) => allBrands() || !x.brandBlind) || shown[0];
+      id = t.id;
+    }
     state.current = id;
     for (const a of document.querySelectorAll('#nav a')) {
       a.classList.toggle('active', a.dataset.tab === id);
@@ -285,8 +354,20 @@
     document.body.dataset.tab = id;
     document.body.dataset.readonly = can('operator') ? '' : 'yes';
     $('flash').hidden = true; // a message about the last tab does not belong to this one
-    t.load($('tab-' + id)).catch((e) => flash(`加载失败：${e.message}`, true));
+    const section = $('tab-' + id);
+    refused(section, null);
+    t.load(section).catch((e) => (e.status === 403 ? refused(section, e) : flash(`加载失败：${e.message}`, true)));
     refreshBadges();
+  }
+
+  // refused shows, in place of a tab's content, why the server refused
+  // it (a page whose data names no brand, to staff limited to brands);
+  // null takes the notice away.
+  function refused(section, e) {
+    section.classList.toggle('refused', !!e);
+    const old = section.querySelector(':scope > .refusal');
+    if (old) old.remove();
+    if (e) section.prepend(el('div', { class: 'card refusal', role: 'alert' }, el('h2', { text: '无权查看' }), el('p', { text: e.message })));
   }
   window.addEventListener('hashchange', route);
 
@@ -296,14 +377,16 @@
     state.caps = await call('GET', '/capabilities');
     $('login').hidden = true;
     $('app').hidden = false;
-    $('whoami').textContent = state.auth.via === 'token' ? '管理令牌' : `${state.auth.name}（${label('role', state.auth.role)}）`;
+    const brands = allBrands() ? '' : ` · ${myBrands().join('、')}`;
+    $('whoami').textContent = state.auth.via === 'token' ? '管理令牌' : `${state.auth.name}（${label('role', state.auth.role)}${brands}）`;
+    await loadAccounts();
     buildNav();
     route();
   }
 
   async function signInStaff(name, password) {
     const r = await call('POST', '/session', { name, password });
-    state.auth = { via: 'session', name: r.name, role: r.role, csrf: r.csrf };
+    state.auth = { via: 'session', name: r.name, role: r.role, brands: r.brands || [], csrf: r.csrf };
     await enter();
   }
 
@@ -383,7 +466,7 @@
       const who = await fetch(API + '/session', { credentials: 'same-origin', cache: 'no-store' });
       if (who.ok) {
         const r = await who.json();
-        state.auth = { via: 'session', name: r.name, role: r.role, csrf: r.csrf };
+        state.auth = { via: 'session', name: r.name, role: r.role, brands: r.brands || [], csrf: r.csrf };
         await enter();
         return;
       }
@@ -395,6 +478,8 @@
   window.Siyu = {
     tab, call, el, svg, fill, $, flash, confirmAction, fmtTime, fmtDay, table, empty, absent, errorBox,
     label, labels, channelName, personLabel, has, feature, can, refreshBadges, ApiError,
+    allBrands, myBrands, account, accountLabel, chooseAccount, scriptBrand,
+    get accounts() { return state.accounts; },
     get caps() { return state.caps; },
     get auth() { return state.auth; },
     get overview() { return state.overview; },

@@ -69,10 +69,12 @@
   }
 
   async function loadList() {
-    const data = await call('GET', '/inbox/conversations');
+    // The account chosen in the top bar, when one is.
+    const a = S.account();
+    const data = await call('GET', '/inbox/conversations' + (a ? '?' + new URLSearchParams({ account: a.key }) : ''));
     const convs = data.conversations || [];
     const waiting = convs.filter((c) => c.waiting_since).length;
-    $('inbox-count').textContent = `${convs.length} 个会话，${waiting} 个等待回复`;
+    $('inbox-count').textContent = `${a ? S.accountLabel(a) + '：' : ''}${convs.length} 个会话，${waiting} 个等待回复`;
     if (!convs.length) { fill($('inbox-list'), el('li', { class: 'empty', text: '没有转人工的会话。' })); return; }
     fill($('inbox-list'), convs.map((c) => el('li', {
       class: 'inbox-item' + (c.id === state.open ? ' open' : '') + (c.waiting_since ? ' waiting' : ''),
@@ -82,6 +84,7 @@
     },
     el('div', { class: 'inbox-item-top' },
       el('span', { class: 'badge', text: platformNames[c.platform] || c.platform }),
+      c.account ? el('span', { class: 'badge', 'data-account': c.account, title: c.brand ? `品牌 ${c.brand}` : null, text: c.account }) : null,
       el('b', { text: c.customer }),
       el('span', { class: 'grow' }),
       c.waiting_since
@@ -94,6 +97,12 @@
   }
 
   async function loadStats() {
+    if (!S.allBrands()) {
+      // The counts name no brand: the server refuses them to staff
+      // limited to brands.
+      fill($('inbox-stats'), el('span', { class: 'hint', text: '转人工统计不区分品牌，只对可查看全部品牌的员工显示。' }));
+      return;
+    }
     const q = new URLSearchParams({ days: '7', tz_offset: String(-new Date().getTimezoneOffset()) });
     const data = await call('GET', '/inbox/stats?' + q);
     const days = data.days || [];

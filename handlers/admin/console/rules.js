@@ -14,7 +14,8 @@
 
   async function load() {
     const data = await call('GET', '/rules');
-    st.rules = data.rules || [];
+    // The chosen account's rules: the shared files' and its brand's.
+    st.rules = (data.rules || []).filter((r) => S.editor.forAccount(r.file));
     st.intents = data.intents || [];
     renderList();
   }
@@ -36,7 +37,7 @@
         el('small', { class: 'hint', text: `${r.file}:${r.line}` }),
         el('span', { class: 'grow' }),
         r.mixed ? el('small', { class: 'hint', text: '多种匹配，请用 YAML 编辑' })
-          : S.can('operator') ? el('button', { type: 'button', class: 'ghost', 'data-act': 'edit', onclick: () => openForm(r) }, '编辑') : null),
+          : S.can('operator') && S.editor.mayWrite(r.file) ? el('button', { type: 'button', class: 'ghost', 'data-act': 'edit', onclick: () => openForm(r) }, '编辑') : null),
       el('div', { class: 'chips' }, r.kind === 'intent'
         ? r.intents.map((i) => el('span', { class: 'chip', text: `${label('intent', i)} ≥ ${r.min_confidence || '默认'}` }))
         : r.patterns.map((p) => el('span', { class: 'chip', text: p }))),
@@ -54,8 +55,13 @@
     st.editing = r || null;
     const ed = S.editor.state;
     $('rule-form-title').textContent = r ? `编辑规则 ${r.name}` : '新建规则';
-    fill($('rule-file'), (ed.files.length ? ed.files : ['rules.yaml']).map((f) => el('option', { value: f, text: f })));
-    $('rule-file').value = r ? r.file : (ed.files.find((f) => /faq|rules/.test(f)) || ed.files[0] || 'rules.yaml');
+    // A new rule goes in a file this member may save: their brand's (a
+    // new rules.yaml there when it has none yet).
+    let files = ed.files.filter(S.editor.mayWrite);
+    if (!files.length) files = [S.editor.newFilePrefix() + 'rules.yaml'];
+    if (r && !files.includes(r.file)) files = [r.file, ...files];
+    fill($('rule-file'), files.map((f) => el('option', { value: f, text: ed.files.includes(f) ? f : f + '（新）' })));
+    $('rule-file').value = r ? r.file : (files.find((f) => /faq|rules/.test(f)) || files[0]);
     $('rule-file').disabled = !!r;
     $('rule-name').value = r ? r.name : '';
     $('rule-kind').value = r ? r.kind : 'contains';

@@ -8,7 +8,29 @@
 
   // ed is the editor's state. drafts are unsaved texts by file: the
   // dry-run answers with them laid over the files in force.
-  const ed = { files: [], file: '', original: '', sha: '', isNew: false, editable: false, validateTimer: 0, validateSeq: 0, valid: true, ruleDraft: null, sub: 'rules' };
+  // files are those of the account chosen in the top bar (the shared ones
+  // and its brand's); writable are the folders this member may save in
+  // ('' for everywhere).
+  const ed = { files: [], file: '', original: '', sha: '', isNew: false, editable: false, writable: [''], validateTimer: 0, validateSeq: 0, valid: true, ruleDraft: null, sub: 'rules' };
+
+  // mayWrite says whether this member may save file: a member limited to
+  // brands saves under brands/<brand>/ only.
+  function mayWrite(file) { return ed.writable.some((p) => file.startsWith(p)); }
+  // forAccount says whether a script belongs to the chosen account's
+  // scripts: the shared ones and its brand's (every file when none is
+  // chosen).
+  function forAccount(file) {
+    const a = S.account();
+    const b = S.scriptBrand(file);
+    return !a || b === '' || b === a.brand;
+  }
+  // newFilePrefix is where a new file goes: the chosen account's brand
+  // folder, or the member's first brand's.
+  function newFilePrefix() {
+    const a = S.account();
+    if (a && a.brand) return `brands/${a.brand}/`;
+    return ed.writable[0] || '';
+  }
 
   function drafts() {
     const out = {};
@@ -19,18 +41,47 @@
 
   async function load() {
     const data = await call('GET', '/scripts');
-    ed.files = data.files.map((f) => f.name);
+    ed.files = data.files.map((f) => f.name).filter(forAccount);
     ed.editable = data.editable;
-    const ro = $('script-readonly');
-    ro.hidden = data.editable;
-    ro.textContent = '当前使用的是内置示例脚本（未设置 SIYU_SCRIPTS 目录），可以编辑和校验，但不能在线保存。';
+    ed.writable = data.writable_prefixes || [''];
     fillFiles();
-    // Switching tabs keeps the draft: the file is opened only the first time.
-    if (!ed.file && ed.files.length) await openFile(ed.files[0]);
+    // Switching tabs keeps the draft: the file is opened only the first
+    // time, or when the account chosen does not use it and it is unchanged.
+    const dirty = ed.file && $('script-text').value !== ed.original;
+    if ((!ed.file || (!ed.isNew && !dirty && !ed.files.includes(ed.file))) && ed.files.length) await openFile(ed.files[0]);
     $('script-file').value = ed.file;
+    readOnlyNote();
     $('dryrun-submit').disabled = !S.feature('dry_run');
     if (!S.feature('dry_run')) fill($('dryrun-result'), S.absent('试运行'));
+    dryRunAs();
     showSub(ed.sub);
+  }
+
+  // readOnlyNote says why the file open cannot be saved from here.
+  function readOnlyNote() {
+    const ro = $('script-readonly');
+    if (!ed.editable) ro.textContent = '当前使用的是内置示例脚本（未设置 SIYU_SCRIPTS 目录），可以编辑和校验，但不能在线保存。';
+    else if (ed.file && !mayWrite(ed.file)) ro.textContent = `你只能保存 ${ed.writable.join('、')} 下的脚本；这个文件可以查看、校验和试运行，不能保存。`;
+    ro.hidden = ed.editable && (!ed.file || mayWrite(ed.file));
+  }
+
+  // dryRunAs says which account the dry-run answers as: the one chosen
+  // in the top bar (its platform fixed), else the environment's on the
+  // platform picked here.
+  function dryRunAs() {
+    const a = S.account();
+    const p = $('dryrun-platform');
+    if (a) p.value = a.platform;
+    p.disabled = !!a;
+    const who = $('dryrun-as');
+    if (a) {
+      fill(who, '以账号 ', el('b', { id: 'dryrun-account', 'data-account': a.key, text: a.default ? '默认账号' : a.name }),
+        a.brand ? `（品牌 ${a.brand} · ${label('platform', a.platform)}）` : `（${label('platform', a.platform)}）`, ' 试运行，按它的品牌脚本回答。');
+    } else if (S.allBrands()) {
+      fill(who, '以默认账号试运行；在顶部选择账号，可以按该账号的品牌脚本回答。');
+    } else {
+      fill(who, el('span', { class: 'error', text: '请先在顶部选择一个账号：你只能以所属品牌的账号试运行。' }));
+    }
   }
 
   function fillFiles() {
@@ -60,6 +111,7 @@
     ed.sha = data.sha256;
     $('script-text').value = data.text;
     renderGutter([]);
+    readOnlyNote();
     setStatus('ok', '已加载，校验通过的版本正在生效。');
     fill($('script-errors'));
     ed.valid = true;
@@ -68,7 +120,7 @@
 
   function updateSave() {
     const dirty = $('script-text').value !== ed.original;
-    $('script-save').disabled = !ed.editable || !ed.valid || !dirty || !S.can('operator');
+    $('script-save').disabled = !ed.editable || !ed.valid || !dirty || !S.can('operator') || !mayWrite(ed.file);
   }
 
   function setStatus(kind, text) {
@@ -193,10 +245,14 @@
     try { await openFile(name); } catch (e) { S.flash(e.message, true); }
   });
   $('script-new').addEventListener('click', () => {
-    let name = prompt('新文件名（以 .yaml 结尾）', 'new-rules.yaml');
+    let name = prompt('新文件名（以 .yaml 结尾）', newFilePrefix() + 'new-rules.yaml');
     if (!name) return;
     name = name.trim();
     if (!/\.ya?ml$/.test(name)) name += '.yaml';
+    if (!mayWrite(name)) {
+      S.flash(`不能新建 ${name}：你只能保存 ${ed.writable.join('、')} 下的脚本。`, true);
+      return;
+    }
     // A new file never replaces one: the server refuses (If-None-Match)
     // and the console says so at once.
     if (ed.files.includes(name)) {
@@ -211,6 +267,7 @@
     $('script-file').value = name;
     $('script-text').value = 'rules:\n  - name: new-rule\n    match:\n      contains: ["关键词"]\n    reply: "回复内容"\n';
     renderGutter([]);
+    readOnlyNote();
     scheduleValidate();
     $('script-text').focus();
   });
@@ -253,7 +310,8 @@
     const out = $('dryrun-result');
     $('dryrun-submit').disabled = true;
     try {
-      const req = { text, platform: $('dryrun-platform').value, group: $('dryrun-group').checked };
+      const a = S.account();
+      const req = { text, platform: a ? a.platform : $('dryrun-platform').value, account: a ? a.name : '', group: $('dryrun-group').checked };
       if (files && Object.keys(files).length) req.files = files;
       const r = await call('POST', '/dry-run', req);
       const stage = r.stage ? label('stage', r.stage) : '不回答';
@@ -262,6 +320,7 @@
       fill(out,
         r.draft ? el('p', { class: 'note', id: 'dryrun-draft', text: '按未保存的草稿回答（' + Object.keys(files).join('、') + '）。' }) : null,
         el('dl', { class: 'kv', id: 'dryrun-answer', 'data-stage': r.stage || '', 'data-rule': r.rule || '' },
+          el('dt', { text: '账号' }), el('dd', { id: 'dryrun-answered-as', 'data-account': `${r.platform}:${r.account || ''}`, text: `${r.account || '默认账号'}${r.brand ? ' · 品牌 ' + r.brand : ''} · ${label('platform', r.platform)}` }),
           el('dt', { text: '回答环节' }), el('dd', { id: 'dryrun-stage', text: stage }),
           el('dt', { text: '规则' }), el('dd', { id: 'dryrun-rule', text: r.rule || '—' }),
           el('dt', { text: '意图' }), el('dd', { id: 'dryrun-intent', text: r.intent ? `${label('intent', r.intent)}（${r.intent}）` : '—' }),
@@ -290,7 +349,7 @@
   }
 
   S.editor = {
-    save, dryRun, drafts, openFile, showSub,
+    save, dryRun, drafts, openFile, showSub, mayWrite, forAccount, newFilePrefix,
     get state() { return ed; },
     setRuleDraft(d) { ed.ruleDraft = d; },
     async reload() { ed.file = ''; await load(); },

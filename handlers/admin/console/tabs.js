@@ -359,10 +359,11 @@
     try { await showPerson(person); } catch (e) { fill($('dnd-person-body'), S.errorBox(e)); }
   });
 
-  S.tab({ id: 'alerts', label: '风险提醒', order: 20, load: loadAlerts, badge: (o) => o.alerts && (o.alerts.high + o.alerts.medium + o.alerts.low) });
-  S.tab({ id: 'campaigns', label: '优惠活动', order: 30, load: loadCampaigns, badge: (o) => o.campaigns.filter((c) => c.state !== 'ok').length });
-  S.tab({ id: 'boards', label: '签到榜', order: 40, load: loadBoards });
-  S.tab({ id: 'contacts', label: '渠道客户', order: 50, load: loadContacts });
-  S.tab({ id: 'outbox', label: '消息队列', order: 60, load: () => loadOutbox(), badge: (o) => o.outbox.dead });
-  S.tab({ id: 'dnd', label: '免打扰', order: 70, load: loadDND });
+  // Each of these pages' data names no brand: brandBlind.
+  S.tab({ id: 'alerts', label: '风险提醒', order: 20, brandBlind: true, load: loadAlerts, badge: (o) => o.alerts && (o.alerts.high + o.alerts.medium + o.alerts.low) });
+  S.tab({ id: 'campaigns', label: '优惠活动', order: 30, brandBlind: true, load: loadCampaigns, badge: (o) => o.campaigns.filter((c) => c.state !== 'ok').length });
+  S.tab({ id: 'boards', label: '签到榜', order: 40, brandBlind: true, load: loadBoards });
+  S.tab({ id: 'contacts', label: '渠道客户', order: 50, brandBlind: true, load: loadContacts });
+  S.tab({ id: 'outbox', label: '消息队列', order: 60, brandBlind: true, load: () => loadOutbox(), badge: (o) => o.outbox.dead });
+  S.tab({ id: 'dnd', label: '免打扰', order: 70, brandBlind: true, load: loadDND });
 })();

@@ -17,10 +17,13 @@
     card.hidden = false;
     const data = await call('GET', '/staff');
     const list = data.staff || [];
-    fill($('staff-body'), list.length ? S.table(['账号', '角色', '状态', '更新', ''], list.map((m) => [
+    fill($('staff-body'), list.length ? S.table(['账号', '角色', '品牌', '状态', '更新', ''], list.map((m) => [
       m.name,
       el('select', { 'aria-label': '角色', 'data-staff': m.name, onchange: (ev) => update(m.name, { role: ev.target.value }, `把 ${m.name} 的角色改为「${label('role', ev.target.value)}」？他的登录会失效，需要重新登录。`) },
         ['viewer', 'operator', 'admin'].map((r) => el('option', { value: r, text: label('role', r), selected: r === m.role }))),
+      el('span', { class: 'row' },
+        el('span', { 'data-brands': m.name, text: brandsText(m.brands) }),
+        el('button', { type: 'button', class: 'ghost', 'data-act': 'brands', onclick: () => editBrands(m) }, '设置品牌')),
       m.disabled ? '已停用' : '正常',
       S.fmtTime(m.updated_at),
       el('span', { class: 'row' },
@@ -35,6 +38,31 @@
     try {
       await call('PUT', '/staff/' + encodeURIComponent(name), change);
       S.flash(`已更新 ${name}。`);
+    } catch (e) { S.flash(e.message, true); }
+    await load();
+  }
+
+  function brandsText(brands) { return brands && brands.length ? brands.join('、') : '全部品牌'; }
+
+  // brandPicker offers the brands of the accounts (and those the member
+  // has already): none ticked is every brand.
+  function brandPicker(selected) {
+    const names = Array.from(new Set([...(S.accounts.brands || []), ...(selected || [])])).sort();
+    if (!names.length) return el('p', { class: 'hint', text: '还没有配置品牌（SIYU_ACCOUNTS），员工可查看全部数据。' });
+    return el('div', {},
+      el('div', { class: 'brand-picks', id: 'brand-picks' }, names.map((b) => el('label', { class: 'check' },
+        el('input', { type: 'checkbox', value: b, 'data-brand': b, checked: (selected || []).includes(b) }), b))),
+      el('p', { class: 'hint', text: '都不勾选 = 全部品牌。限定品牌后，他只能看到这些品牌的账号、人工会话和脚本，只能保存 brands/<品牌>/ 下的脚本；不区分品牌的页面（概览、风险提醒、消息队列等）对他不开放。' }));
+  }
+  function pickedBrands() { return Array.from(document.querySelectorAll('#brand-picks input:checked')).map((i) => i.value); }
+
+  async function editBrands(m) {
+    const extra = brandPicker(m.brands);
+    if (!(await S.confirmAction(`设置 ${m.name} 可以查看的品牌？他的登录会失效，需要重新登录。`, '保存', extra))) return;
+    const brands = pickedBrands();
+    try {
+      await call('PUT', '/staff/' + encodeURIComponent(m.name), { brands });
+      S.flash(`${m.name} 现在可以查看：${brandsText(brands)}。`);
     } catch (e) { S.flash(e.message, true); }
     await load();
   }
@@ -63,10 +91,11 @@
     const extra = el('div', { class: 'form' },
       el('label', {}, '账号 ', el('input', { id: 'new-staff-name', autocomplete: 'off' })),
       el('label', {}, '角色 ', el('select', { id: 'new-staff-role' }, ['viewer', 'operator', 'admin'].map((r) => el('option', { value: r, text: label('role', r) })))),
-      el('label', {}, '初始密码 ', passwordInput('new-staff-password')));
+      el('label', {}, '初始密码 ', passwordInput('new-staff-password')),
+      el('div', {}, el('span', { text: '品牌' }), brandPicker([])));
     if (!(await S.confirmAction('添加员工账号', '添加', extra))) return;
     try {
-      await call('POST', '/staff', { name: $('new-staff-name').value.trim(), role: $('new-staff-role').value, password: $('new-staff-password').value });
+      await call('POST', '/staff', { name: $('new-staff-name').value.trim(), role: $('new-staff-role').value, password: $('new-staff-password').value, brands: pickedBrands() });
       S.flash('已添加员工账号。');
     } catch (e) { S.flash(e.message, true); }
     await load();
@@ -89,5 +118,5 @@
   }
   $('audit-refresh').addEventListener('click', () => loadAudit().catch((e) => S.flash(e.message, true)));
 
-  S.tab({ id: 'team', label: '团队', order: 90, load, visible: () => S.feature('audit') || S.feature('staff_accounts') });
+  S.tab({ id: 'team', label: '团队', order: 90, load, brandBlind: true, visible: () => S.feature('audit') || S.feature('staff_accounts') });
 })();
