@@ -163,7 +163,23 @@ func TestAccountsFile(t *testing.T) {
 		}
 	}
 	write(accountsYAML)
-	base, logs := startSiyu(t, map[string]string{"SIYU_ACCOUNTS": accountsFile, "SIYU_ACCOUNTS_RELOAD": "50ms"})
+	const adminToken = "accounts-test-admin-token-0123456789"
+	base, logs := startSiyu(t, map[string]string{"SIYU_ACCOUNTS": accountsFile, "SIYU_ACCOUNTS_RELOAD": "50ms", "SIYU_ADMIN_TOKEN": adminToken})
+	consoleAccounts := func(t *testing.T) map[string]string {
+		t.Helper()
+		var got struct {
+			Accounts []struct {
+				Name, Brand, Platform string
+				CallbackPath          string `json:"callback_path"`
+			}
+		}
+		adminJSON(t, http.MethodGet, base+"/admin/api/accounts", adminToken, "", http.StatusOK, &got)
+		out := map[string]string{}
+		for _, a := range got.Accounts {
+			out[a.Name] = a.Brand + " " + a.Platform + " " + a.CallbackPath
+		}
+		return out
+	}
 	t.Cleanup(func() { close(hung.hang) }) // before siyu stops (cleanups run in reverse)
 
 	oa := func(name, token, aesKey, appID string) *wechat.Simulator {
@@ -198,6 +214,12 @@ func TestAccountsFile(t *testing.T) {
 		return resp.StatusCode, r.Content
 	}
 
+	t.Run("the console lists the accounts served", func(t *testing.T) {
+		got := consoleAccounts(t)
+		if len(got) != 4 || got["oa-news"] != "shancha wechat /wechat/oa-news/callback" || got["dy-bj"] != "shancha douyin /douyin/dy-bj/webhook" {
+			t.Errorf("console accounts = %v, want the file's four with their callback paths", got)
+		}
+	})
 	t.Run("each Official Account answers at its own path", func(t *testing.T) {
 		for _, sim := range []*wechat.Simulator{main, news} {
 			if status, got := ask(t, sim); status != http.StatusOK || got != hours {
@@ -288,6 +310,9 @@ func TestAccountsFile(t *testing.T) {
 		waitFor(t, logs, "accounts reloaded", mark)
 		if status, got := ask(t, oa("oa-new", "tok-new", aesNew, "wxnew000000000001")); status != http.StatusOK || got != hours {
 			t.Errorf("the new account = %d %q, want 200 %q", status, got, hours)
+		}
+		if got := consoleAccounts(t)["oa-new"]; got != "other wechat /wechat/oa-new/callback" {
+			t.Errorf("console's oa-new after the reload = %q, want it listed", got)
 		}
 	})
 	t.Run("a broken file is refused with its line and the accounts keep serving", func(t *testing.T) {

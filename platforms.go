@@ -417,6 +417,7 @@ func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, e
 	}
 	h.WithOptOuts(optOutLister{dndStore})
 	h.WithDryRun(w.app.engine, holds)
+	h.WithAccounts(accountList{w})
 	if editDir != "" {
 		h.WithScriptsDir(editDir)
 	}
@@ -430,6 +431,33 @@ func (w platformWiring) console(ctx context.Context, outbox admin.OutboxAdmin, e
 	h.Register(w.group)
 	w.logger.Info("admin API and console on", "path", "/admin/", "scripts_save", editDir != "", "staff_accounts", len(accounts), "token", w.cfg.AdminToken != "")
 	return nil
+}
+
+// accountList lists the accounts for the console: the environment's, one
+// per platform it configures, then the accounts file's as served now.
+type accountList struct{ w platformWiring }
+
+// Accounts implements admin.AccountLister.
+func (l accountList) Accounts(context.Context) []admin.AccountInfo {
+	cfg := l.w.cfg
+	var out []admin.AccountInfo
+	if cfg.WeChatOn {
+		out = append(out, admin.AccountInfo{Platform: bot.WeChat, CallbackPath: "/wechat/callback", SecretSet: cfg.WeChatAppSecret != ""})
+	}
+	if cfg.WeCom.enabled() {
+		out = append(out, admin.AccountInfo{Platform: bot.WeCom, CallbackPath: "/wecom/callback", SecretSet: cfg.WeCom.Secret != ""})
+	}
+	if cfg.Douyin.enabled() {
+		out = append(out, admin.AccountInfo{Platform: bot.Douyin, CallbackPath: douyin.WebhookPath, SecretSet: true})
+	}
+	if l.w.accts == nil {
+		return out
+	}
+	for _, a := range l.w.accts.Accounts() {
+		out = append(out, admin.AccountInfo{Name: a.Name, Platform: a.Platform, Brand: a.Brand, CallbackPath: a.CallbackPath(),
+			SecretSet: a.AppSecret != "" || a.Secret != "" || a.ClientSecret != ""})
+	}
+	return out
 }
 
 // weComStore adapts sqlstore.WeCom to the wecom package's storage
@@ -618,6 +646,7 @@ var (
 	_ admin.OverviewStore   = overviewStore{}
 	_ admin.DeadGrouper     = overviewStore{}
 	_ admin.OptOutLister    = optOutLister{}
+	_ admin.AccountLister   = accountList{}
 	_ admin.OutboxPager     = (*sqlstore.Outbox)(nil)
 	_ admin.DailyCounter    = (*redisstore.DailyCounts)(nil)
 )
