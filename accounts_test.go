@@ -368,16 +368,7 @@ func BenchmarkAccountsCallback(b *testing.B) {
 	base, _ := startSiyu(b, map[string]string{"SIYU_LOG_LEVEL": "error", "SIYU_ACCOUNTS": path})
 	sim := &wechat.Simulator{URL: base + "/wechat/oa-03/callback", Token: "tok-oa-3", EncodingAESKey: aes[3], AppID: fmt.Sprintf("wxbench%010d", 3), OriginalID: "gh_bench03",
 		Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			r, err := sim.Post(b.Context(), sim.TextXML("o-bench", "营业时间", wechat.NewMsgID()))
-			if err != nil || r.Status != http.StatusOK {
-				b.Fatal(r.Status, err)
-			}
-		}
-	})
+	benchKeyword(b, sim)
 }
 
 // TestAccountsBrandScripts: each account is answered by its own scripts:

@@ -14,6 +14,12 @@ func BenchmarkRunCallback(b *testing.B) {
 	base, _ := startSiyu(b, map[string]string{"SIYU_LOG_LEVEL": "error"})
 	sim := &wechat.Simulator{URL: base + "/wechat/callback", Token: demoToken, EncodingAESKey: demoAESKey, AppID: demoAppID, OriginalID: demoOrigID,
 		Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	benchKeyword(b, sim)
+}
+
+// benchKeyword posts the keyword callback through sim, in parallel, and
+// reports allocations and CPU per callback.
+func benchKeyword(b *testing.B, sim *wechat.Simulator) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {

@@ -41,22 +41,8 @@ func TestOutboxRunKeepsSlotsBusy(t *testing.T) {
 	for i := range others {
 		actions = append(actions, reply(fmt.Sprint("u", i)))
 	}
-	if err := o.Enqueue(t.Context(), "k", actions); err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); o.Run(ctx) }()
-	defer func() { stop(); close(release); <-done }()
-
-	guard := time.NewTimer(20 * time.Second) // a failure guard, not a speed claim
-	defer guard.Stop()
-	for got := 0; got < others; got++ {
-		select {
-		case <-sent:
-		case <-guard.C:
-			t.Fatalf("sent %d of the %d other rows while one send hung, want all", got, others)
-		}
+	if got := runUntilSent(t, o, actions, release, sent, others); got < others {
+		t.Fatalf("sent %d of the %d other rows while one send hung, want all", got, others)
 	}
 }
 
@@ -172,6 +158,16 @@ func TestOutboxAccountHangs(t *testing.T) {
 	for i := range others {
 		actions = append(actions, to(bot.Route{Brand: "b", Name: "ok"}, fmt.Sprint("u", i)))
 	}
+	if got := runUntilSent(t, o, actions, release, sent, others); got < others {
+		t.Fatalf("sent %d of the healthy account's %d rows while the other account's sends hung, want all", got, others)
+	}
+}
+
+// runUntilSent enqueues actions and runs o until want sends were seen on
+// sent (or a failure guard, not a speed claim, ran out), then stops it
+// and releases the hung sends; it returns how many were seen.
+func runUntilSent(t *testing.T, o *bot.Outbox, actions []bot.Action, release chan struct{}, sent <-chan bot.UserID, want int) int {
+	t.Helper()
 	if err := o.Enqueue(t.Context(), "k", actions); err != nil {
 		t.Fatal(err)
 	}
@@ -179,14 +175,14 @@ func TestOutboxAccountHangs(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); o.Run(ctx) }()
 	defer func() { stop(); close(release); <-done }()
-
-	guard := time.NewTimer(20 * time.Second) // a failure guard, not a speed claim
+	guard := time.NewTimer(20 * time.Second)
 	defer guard.Stop()
-	for got := 0; got < others; got++ {
+	for got := range want {
 		select {
 		case <-sent:
 		case <-guard.C:
-			t.Fatalf("sent %d of the healthy account's %d rows while the other account's sends hung, want all", got, others)
+			return got
 		}
 	}
+	return want
 }
