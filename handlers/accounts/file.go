@@ -239,13 +239,15 @@ func (p *parser) document(doc *yaml.Node) []Account {
 		names[a.Name] = n.Line
 		// A callback signed for one account must not verify at another's
 		// path: accounts of a platform never share what signs them.
-		for _, k := range []string{a.Token, a.ClientKey} {
-			if k == "" {
+		// Nor their ids: an appid (or a corp's app) names the events'
+		// account, so two entries for one would share dedupe keys.
+		for _, k := range []string{a.Token, a.ClientKey, "appid:" + a.AppID, "app:" + a.CorpID + "/" + a.AgentID} {
+			if k == "" || k == "appid:" || k == "app:/" {
 				continue
 			}
 			key := string(a.Platform) + "\x00" + k
 			if u, dup := secrets[key]; dup {
-				p.errorf(n, "account %q: shares its token (or client_key) with account %q at line %d; each account needs its own, or a callback signed for one would be accepted at the other's path", a.Name, u.name, u.line)
+				p.errorf(n, "account %q: shares its token, client_key, appid or corp app with account %q at line %d; each account needs its own (a callback signed for one would be accepted at the other's path, and their callbacks would be taken for each other's)", a.Name, u.name, u.line)
 				continue
 			}
 			secrets[key] = secretUse{a.Name, n.Line}

@@ -91,6 +91,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad name", "accounts:\n  - {name: X/1, platform: douyin, brand: b, client_key: k, client_secret: s}\n", []string{"a name is at most 32 lower-case letters"}},
 		{"duplicate name", "accounts:\n  - {name: x, platform: douyin, brand: b, client_key: k, client_secret: s}\n  - {name: x, platform: douyin, brand: b, client_key: k2, client_secret: s}\n", []string{`a.yaml:3: account "x": the name is used at line 2 too`}},
 		{"shared token", "accounts:\n  - {name: x, platform: wechat, brand: b, appid: wx1, token: t}\n  - {name: y, platform: wechat, brand: b, appid: wx2, token: t}\n", []string{`a.yaml:3: account "y": shares its token`}},
+		{"shared appid", "accounts:\n  - {name: x, platform: wechat, brand: b, appid: wx1, token: t1}\n  - {name: y, platform: wechat, brand: b, appid: wx1, token: t2}\n", []string{`a.yaml:3: account "y": shares its token, client_key, appid`}},
+		{"one corp app twice", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: '1', token: t1, aes_key: k}\n  - {name: y, platform: wecom, brand: b, corpid: ww, agentid: '1', token: t2, aes_key: k}\n", []string{`a.yaml:3: account "y": shares`}},
 		{"two mistakes, both reported", "accounts:\n  - {name: x, platform: wechat, brand: b}\n  - {name: y, platform: douyin, brand: b}\n", []string{"a.yaml:2:", "a.yaml:3:"}},
 	}
 	for _, tc := range tests {
