@@ -44,9 +44,10 @@ type platformWiring struct {
 	handover *handover.Service
 	// accts are the accounts of the accounts file (nil without one).
 	accts *accounts.Set
-	// senders and lates are the environment's accounts' senders and
-	// late renderers, by platform; mount registers them with the outbox,
-	// behind the accounts file's routing when there is one.
+	// senders and lates are the environment's accounts' senders (its
+	// staff alerts' under bot.Staff) and late renderers, by platform;
+	// mount registers them with the outbox, behind the accounts file's
+	// routing when there is one.
 	senders map[bot.Platform]bot.Sender
 	lates   map[bot.Platform]bot.Renderer
 }
@@ -67,16 +68,16 @@ func (w platformWiring) mount(ctx context.Context) error {
 	if err := w.accountsFile(ctx); err != nil {
 		return err
 	}
-	w.routeSends()
-	w.logPlatforms()
 	if w.cfg.RiskAlertWebhook != "" && len(w.cfg.WeCom.AlertTo) == 0 {
 		robot, err := wecom.NewRobotSender(w.cfg.RiskAlertWebhook, &http.Client{Timeout: 10 * time.Second})
 		if err != nil {
 			return fmt.Errorf("config: RISK_ALERT_WEBHOOK: %w", err)
 		}
-		w.app.outbox.SetSender(bot.Staff, robot)
+		w.senders[bot.Staff] = robot
 		w.logger.Info("staff alerts go to RISK_ALERT_WEBHOOK")
 	}
+	w.routeSends()
+	w.logPlatforms()
 	return nil
 }
 
@@ -151,10 +152,7 @@ func (w platformWiring) weCom(ctx context.Context) error {
 	}
 	log := w.logger.With("platform", "wecom")
 	app := w.clients.weComApp
-	if len(cfg.AlertTo) > 0 {
-		agentID, _ := strconv.Atoi(cfg.AgentID) // checked by loadWeComConfig
-		w.app.outbox.SetSender(bot.Staff, wecom.NewStaffSender(app, agentID, cfg.AlertTo, log))
-	} else {
+	if len(cfg.AlertTo) == 0 {
 		log.Info("WeCom staff alerts off: set WECOM_ALERT_TO to the staff userids who should get them")
 	}
 	m, h, err := w.weComAdapter(ctx, cfg, bot.Route{}, app, w.clients.weComContact, "WECOM_SECRET", log)
@@ -162,6 +160,9 @@ func (w platformWiring) weCom(ctx context.Context) error {
 		return err
 	}
 	h.Register(w.group)
+	if m.Staff != nil {
+		w.senders[bot.Staff] = m.Staff
+	}
 	w.senders[bot.WeCom] = m.Sender
 	w.lates[bot.WeCom] = m.Late
 	w.app.drains = append(w.app.drains, m.Wait)
@@ -173,13 +174,17 @@ func (w platformWiring) weCom(ctx context.Context) error {
 
 // weComAccount builds a WeCom app of the accounts file.
 func (w platformWiring) weComAccount(ctx context.Context, a accounts.Account, log *slog.Logger) (*accounts.Mounted, error) {
-	cfg := weComConfig{CorpID: a.CorpID, AgentID: a.AgentID, Secret: a.Secret, ContactSecret: a.ContactSecret, Token: a.Token, AESKey: a.AESKey}
+	cfg := weComConfig{CorpID: a.CorpID, AgentID: a.AgentID, Secret: a.Secret, ContactSecret: a.ContactSecret, Token: a.Token, AESKey: a.AESKey, AlertTo: a.AlertTo}
 	app, contact := weComClients(cfg, w.tokens)
 	m, _, err := w.weComAdapter(ctx, cfg, a.Route(), app, contact, "secret", log)
+	if err == nil && m.Staff != nil {
+		log.Info("the brand's staff alerts go to this app's alert_to", "staff", len(a.AlertTo))
+	}
 	return m, err
 }
 
-// weComAdapter builds a WeCom app's callback handler, its sender and its
+// weComAdapter builds a WeCom app's callback handler, its sender, its
+// staff alerts' sender when it names staff (cfg.AlertTo) and its
 // background work (group welcome template sync, and the chat archive
 // poller when configured). app and contact are nil without their
 // secrets (secretKey names where the app's is set).
@@ -196,6 +201,10 @@ func (w platformWiring) weComAdapter(ctx context.Context, cfg weComConfig, route
 	var kf *wecom.KFPuller
 	if app != nil {
 		m.Sender = wecom.NewSender(app, st, wecom.SenderConfig{Logger: log, PersonHolds: w.personHolds})
+		if len(cfg.AlertTo) > 0 {
+			agentID, _ := strconv.Atoi(cfg.AgentID) // checked by loadWeComConfig and the accounts file
+			m.Staff = wecom.NewStaffSender(app, agentID, cfg.AlertTo, log)
+		}
 		kf = wecom.NewKFPuller(wecom.KFConfig{Route: route, CorpID: cfg.CorpID}, app, st, w.st.rdb, w.app.handler, ob, log)
 	}
 	d := wecom.Deps{Handler: w.app.handler, Outbox: ob, Contacts: st, Groups: st, Scripts: w.app.library, KF: kf, Logger: log}
@@ -323,9 +332,10 @@ func (w platformWiring) accountsFile(ctx context.Context) error {
 	return nil
 }
 
-// routeSends registers each platform's sender and late renderer with the
-// outbox: the environment's account's, behind the accounts file's
-// routing by Target.Route when there is a file.
+// routeSends registers each platform's sender, the staff alerts' sender
+// and the late renderers with the outbox: the environment's account's,
+// behind the accounts file's routing by Target.Route when there is a
+// file.
 func (w platformWiring) routeSends() {
 	for _, p := range []bot.Platform{bot.WeChat, bot.WeCom, bot.Douyin} {
 		s := w.senders[p]
@@ -335,6 +345,15 @@ func (w platformWiring) routeSends() {
 		if s != nil {
 			w.app.outbox.SetSender(p, s)
 		}
+	}
+	// Staff alerts go to their brand's staff when one of its accounts
+	// names them (alert_to), else to the environment's.
+	staff := w.senders[bot.Staff]
+	if w.accts != nil {
+		staff = w.accts.StaffSender(staff)
+	}
+	if staff != nil {
+		w.app.outbox.SetSender(bot.Staff, staff)
 	}
 	for p, name := range map[bot.Platform]string{bot.WeChat: wechat.LateRendererName, bot.WeCom: wecom.LateRendererName} {
 		r := w.lates[p]

@@ -113,18 +113,21 @@ func (cs *circuits) record(p string, probe, reached bool, err error, now time.Ti
 }
 
 // circuitKey is the circuit a row's send moves: its platform, and the
-// configured account its action goes out through (Target.Route). A row
-// that does not decode keeps its platform's circuit; send refuses it.
+// configured account its action goes out through (Target.Route). Staff
+// alerts go to their brand's staff, through the brand's own app when it
+// has one, so their circuit is the brand's. A row that does not decode
+// keeps its platform's circuit; send refuses it.
 func circuitKey(it OutboxItem) string {
-	if it.Platform == Staff {
-		return string(Staff)
-	}
 	a, err := UnmarshalAction(it.Payload)
 	if err != nil {
 		return string(it.Platform)
 	}
-	if r := Unwrap(a).Dest().Route; !r.IsZero() {
-		return string(it.Platform) + "/" + r.Brand + "/" + r.Name
+	r := Unwrap(a).Dest().Route
+	switch {
+	case it.Platform == Staff && r.Brand != "":
+		return string(Staff) + "/" + r.Brand
+	case it.Platform == Staff || r.IsZero():
+		return string(it.Platform)
 	}
-	return string(it.Platform)
+	return string(it.Platform) + "/" + r.Brand + "/" + r.Name
 }

@@ -186,3 +186,42 @@ func runUntilSent(t *testing.T, o *bot.Outbox, actions []bot.Action, release cha
 	}
 	return want
 }
+
+// TestOutboxStaffCircuitPerBrand: staff alerts go out through their
+// brand's own app when it has one, so one brand's failing app opens only
+// that brand's staff circuit: another brand's alerts, and the
+// environment's, still go out.
+func TestOutboxStaffCircuitPerBrand(t *testing.T) {
+	clk := newTestClock()
+	store := &memOutbox{}
+	sent := map[string]int{}
+	staff := bot.SenderFunc(func(_ context.Context, a bot.Action) error {
+		b := a.Dest().Route.Brand
+		sent[b]++
+		if b == "down" {
+			return fmt.Errorf("fake app of brand down: %w", context.DeadlineExceeded)
+		}
+		return nil
+	})
+	o := bot.NewOutbox(store, map[bot.Platform]bot.Sender{bot.Staff: staff},
+		bot.OutboxConfig{Now: clk.Now, Concurrency: 1, CircuitThreshold: 3, CircuitCooldown: time.Minute})
+	alert := func(brand string, i int) bot.Action {
+		return bot.StaffAlert{To: bot.Target{Platform: bot.WeCom, Route: bot.Route{Brand: brand, Name: brand + "-app"}, User: bot.UserID(fmt.Sprint("wm", i))}, Title: "客户请求人工", Text: "人工"}
+	}
+	var actions []bot.Action
+	for i := range 5 {
+		actions = append(actions, alert("down", i), alert("up", i))
+		if i < 2 {
+			actions = append(actions, bot.StaffAlert{To: bot.Target{Platform: bot.WeCom, User: "wm-env"}, Text: "人工"})
+		}
+	}
+	if err := o.Enqueue(t.Context(), "k", actions); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"down": 3, "up": 5, "": 2}; fmt.Sprint(sent) != fmt.Sprint(want) {
+		t.Errorf("alerts sent per brand = %v, want %v: the failing brand's circuit opens after 3, the others' alerts all go", sent, want)
+	}
+}

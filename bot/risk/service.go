@@ -46,9 +46,13 @@ type Event struct {
 	// Evidence is the matched span, personal data masked.
 	Evidence string
 	// TextMasked is the message with personal data masked.
-	TextMasked   string
-	Platform     bot.Platform
-	Account      bot.AccountID
+	TextMasked string
+	Platform   bot.Platform
+	Account    bot.AccountID
+	// Route is the configured account the message came through (zero:
+	// the environment's): its brand's staff review the event and get its
+	// alert.
+	Route        bot.Route
 	Conversation bot.GroupID // "" for a 1:1 chat
 	Sender       bot.UserID
 	Person       bot.PersonID
@@ -236,7 +240,7 @@ func (s *Service) observe(ctx context.Context, t *bot.Turn, hits []Hit) error {
 		}
 		e := Event{
 			Category: c, Severity: sev, Source: first.Source, Evidence: first.Evidence, TextMasked: masked,
-			Platform: ev.Platform, Account: ev.Account, Conversation: ev.Conversation.Group, Sender: ev.Sender,
+			Platform: ev.Platform, Account: ev.Account, Route: ev.Route, Conversation: ev.Conversation.Group, Sender: ev.Sender,
 			Person: person, Scope: scope, Count: repeats + 1, Status: StatusOpen, CreatedAt: now,
 		}
 		if ev.DedupeKey != "" || ev.MessageID != "" {
@@ -289,12 +293,21 @@ func hitOf(hits []Hit, c Category) Hit {
 }
 
 // ScopeOf is where an event's repeats are counted and its alerts grouped:
-// its group, or its 1:1 chat.
+// its group, or its 1:1 chat, as seen through its configured account. A
+// routed account's scope names its route: two apps of one WeCom corp
+// may see the same chat, and each brand's alert counts its own events
+// only. The environment's account's scopes are as they always were.
 func ScopeOf(ev bot.Event) string {
+	var s string
 	if ev.Conversation.IsGroup() {
-		return string(ev.Platform) + ":" + string(ev.Account) + ":g:" + string(ev.Conversation.Group)
+		s = string(ev.Platform) + ":" + string(ev.Account) + ":g:" + string(ev.Conversation.Group)
+	} else {
+		s = string(ev.Platform) + ":" + string(ev.Account) + ":u:" + string(ev.Sender)
 	}
-	return string(ev.Platform) + ":" + string(ev.Account) + ":u:" + string(ev.Sender)
+	if !ev.Route.IsZero() {
+		s += ":r:" + ev.Route.String()
+	}
+	return s
 }
 
 // alertRef is what a queued alert names, in its Render.Key: the scope,
@@ -302,12 +315,15 @@ func ScopeOf(ev bot.Event) string {
 type alertRef struct {
 	Platform bot.Platform  `json:"p"`
 	Account  bot.AccountID `json:"a,omitempty"`
-	Group    bot.GroupID   `json:"g,omitempty"`
-	User     bot.UserID    `json:"u,omitempty"`
-	Scope    string        `json:"s"`
-	Category Category      `json:"c"`
-	From     int64         `json:"f"`
-	To       int64         `json:"t"`
+	// Route is absent for the environment's account: its keys are as
+	// before routes existed.
+	Route    bot.Route   `json:"r,omitzero"`
+	Group    bot.GroupID `json:"g,omitempty"`
+	User     bot.UserID  `json:"u,omitempty"`
+	Scope    string      `json:"s"`
+	Category Category    `json:"c"`
+	From     int64       `json:"f"`
+	To       int64       `json:"t"`
 }
 
 // alert returns the grouped alert for a hit: one Batched render per
@@ -315,7 +331,7 @@ type alertRef struct {
 // the wave's events when it is sent at the window's end.
 func (s *Service) alert(ev bot.Event, scope string, c Category, now time.Time, window time.Duration) bot.Action {
 	end := now.Truncate(window).Add(window)
-	ref := alertRef{Platform: ev.Platform, Account: ev.Account, Group: ev.Conversation.Group, Scope: scope, Category: c, From: end.Add(-window).UnixMicro(), To: end.UnixMicro()}
+	ref := alertRef{Platform: ev.Platform, Account: ev.Account, Route: ev.Route, Group: ev.Conversation.Group, Scope: scope, Category: c, From: end.Add(-window).UnixMicro(), To: end.UnixMicro()}
 	if !ev.Conversation.IsGroup() {
 		ref.User = ev.Sender
 	}
@@ -352,8 +368,14 @@ func (a alertRenderer) Render(ctx context.Context, r bot.Render) (bot.Action, er
 	if sum.Count == 0 {
 		return nil, nil
 	}
+	route := ref.Route
+	if route.IsZero() {
+		route = r.To.Route // an alert queued before its key named the route
+	}
 	return bot.StaffAlert{
-		To:    bot.Target{Platform: ref.Platform, Account: ref.Account, Conversation: bot.Conversation{Group: ref.Group}, User: ref.User},
+		// The route says whose staff get it (the brand's, see
+		// handlers/accounts' StaffSender).
+		To:    bot.Target{Platform: ref.Platform, Account: ref.Account, Route: route, Conversation: bot.Conversation{Group: ref.Group}, User: ref.User},
 		Title: "风险提醒：" + ref.Category.Label() + "（" + sum.Max.Label() + "）",
 		Text:  alertText(ref, sum, from, to, a.s.cfg.Location),
 	}, nil

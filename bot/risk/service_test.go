@@ -366,3 +366,90 @@ func TestSectionErrors(t *testing.T) {
 		t.Errorf("Words = %d terms, want 2", cfg.Words.Len())
 	}
 }
+
+// TestRouteKept: an event keeps the configured account its message came
+// through, and so does its alert, from the queued render to the staff
+// alert it renders; the environment's account (zero route) keeps the
+// scope and alert key it had before routes existed; and two accounts
+// that see one chat (two apps of one corp) count and alert apart.
+func TestRouteKept(t *testing.T) {
+	shancha := bot.Route{Brand: "shancha", Name: "wecom-a"}
+	other := bot.Route{Brand: "other", Name: "wecom-b"}
+	tests := []struct {
+		name      string
+		route     bot.Route
+		wantScope string
+		wantKey   string // the render's key as queued
+	}{
+		{"the environment's account", bot.Route{}, "wecom:ww1:g:wrGroup1",
+			`{"p":"wecom","a":"ww1","g":"wrGroup1","s":"wecom:ww1:g:wrGroup1","c":"fraud","f":1795672800000000,"t":1795672920000000}`},
+		{"a brand's account", shancha, "wecom:ww1:g:wrGroup1:r:shancha/wecom-a",
+			`{"p":"wecom","a":"ww1","r":{"brand":"shancha","name":"wecom-a"},"g":"wrGroup1","s":"wecom:ww1:g:wrGroup1:r:shancha/wecom-a","c":"fraud","f":1795672800000000,"t":1795672920000000}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testRiskYAML, nil)
+			ev := groupMsg("m1", "u1", "兼职刷单日结")
+			ev.Route = tc.route
+			turn := h.run(t, ev, false)
+			if len(h.store.events) != 1 {
+				t.Fatalf("recorded %d events, want 1", len(h.store.events))
+			}
+			if e := h.store.events[0]; e.Route != tc.route || e.Scope != tc.wantScope {
+				t.Errorf("event route %q scope %q, want %q, %q", e.Route, e.Scope, tc.route, tc.wantScope)
+			}
+			var r bot.Render
+			for _, a := range turn.Actions {
+				if b, ok := a.(bot.Batched); ok {
+					r = b.Action.(bot.Render)
+				}
+			}
+			if r.Key != tc.wantKey || r.To.Route != tc.route {
+				t.Errorf("render key %s to %q,\nwant %s to %q", r.Key, r.To.Route, tc.wantKey, tc.route)
+			}
+			// The alert names the route even when the render's target
+			// did not keep it: the key does.
+			r.To = bot.Target{Platform: bot.Staff}
+			a, err := h.svc.Renderer().Render(t.Context(), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if alert := a.(bot.StaffAlert); alert.To.Route != tc.route || alert.To.Platform != bot.WeCom || alert.To.Conversation.Group != "wrGroup1" {
+				t.Errorf("alert to %+v, want route %q in wrGroup1 on wecom", alert.To, tc.route)
+			}
+		})
+	}
+
+	t.Run("an alert queued before routes were kept takes its render's route", func(t *testing.T) {
+		h := newHarness(t, testRiskYAML, nil)
+		h.run(t, groupMsg("m1", "u1", "兼职刷单日结"), false)
+		old := `{"p":"wecom","a":"ww1","g":"wrGroup1","s":"wecom:ww1:g:wrGroup1","c":"fraud","f":1795672800000000,"t":1795672920000000}`
+		a, err := h.svc.Renderer().Render(t.Context(), bot.Render{To: bot.Target{Platform: bot.Staff, Route: shancha}, Renderer: RendererName, Key: old})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.(bot.StaffAlert).To.Route; got != shancha {
+			t.Errorf("alert route = %q, want %q", got, shancha)
+		}
+	})
+
+	t.Run("two accounts of one corp count and alert apart", func(t *testing.T) {
+		h := newHarness(t, testRiskYAML, nil)
+		keys := map[string]bot.Route{}
+		for i, r := range []bot.Route{shancha, other, shancha} {
+			ev := groupMsg(fmt.Sprint("t", i), "u1", "兼职刷单日结")
+			ev.Route = r
+			for _, a := range h.run(t, ev, false).Actions {
+				if b, ok := a.(bot.Batched); ok {
+					keys[b.Key] = r
+				}
+			}
+		}
+		if len(keys) != 2 {
+			t.Fatalf("alert keys = %v, want one per account", keys)
+		}
+		if c := h.store.events[2].Count; c != 2 {
+			t.Errorf("shancha's second hit counts %d, want 2 (other's not counted)", c)
+		}
+	})
+}

@@ -22,7 +22,29 @@ func (s *Service) Install(st *bot.Stack) error {
 type Filter struct {
 	Category Category // "" for all
 	Status   Status   // "" for all
-	Limit    int
+	// Brands keeps the events of those brands' accounts only; none
+	// keeps every event, the environment's account's included.
+	Brands []string
+	// Account, when set, keeps one account's events.
+	Account *AccountKey
+	Limit   int
+}
+
+// AccountKey names one configured account: its platform and its name in
+// the accounts file ("" for the environment's account on Platform).
+type AccountKey struct {
+	Platform bot.Platform
+	Name     string
+}
+
+// Query is what staff ask for, as they ask it: Category and Status are
+// names ("" for all), checked by Events.
+type Query struct {
+	Category, Status string
+	// Brands and Account are as in Filter.
+	Brands  []string
+	Account *AccountKey
+	Limit   int
 }
 
 // Reviews are what staff reviewing events need from storage.
@@ -39,19 +61,20 @@ type Reviews interface {
 	RiskEvent(ctx context.Context, id int64) (Event, error)
 }
 
-// Events returns recorded events for staff, newest first; category and
-// status filter when not empty (an unknown one is bot.ErrInvalid).
-// Customer ids come masked (evidence and text are masked when recorded).
-func (s *Service) Events(ctx context.Context, category, status string, limit int) ([]Event, error) {
-	f := Filter{Limit: limit}
+// Events returns recorded events for staff, newest first; q's category
+// and status filter when not empty (an unknown one is bot.ErrInvalid),
+// its brands and account as Filter's do. Customer ids come masked
+// (evidence and text are masked when recorded).
+func (s *Service) Events(ctx context.Context, q Query) ([]Event, error) {
+	f := Filter{Brands: q.Brands, Account: q.Account, Limit: q.Limit}
 	var err error
-	if category != "" {
-		if f.Category, err = ParseCategory(category); err != nil {
+	if q.Category != "" {
+		if f.Category, err = ParseCategory(q.Category); err != nil {
 			return nil, err
 		}
 	}
-	if status != "" {
-		if f.Status, err = ParseStatus(status); err != nil {
+	if q.Status != "" {
+		if f.Status, err = ParseStatus(q.Status); err != nil {
 			return nil, err
 		}
 	}
@@ -60,11 +83,27 @@ func (s *Service) Events(ctx context.Context, category, status string, limit int
 		return nil, err
 	}
 	for i := range events {
-		e := &events[i]
-		e.Conversation = bot.GroupID(MaskID(string(e.Conversation)))
-		e.Sender = bot.UserID(MaskID(string(e.Sender)))
+		masked(&events[i])
 	}
 	return events, nil
+}
+
+// Event returns event id for staff, masked as Events' are: whose brand
+// it is decides who may review it. Errors: bot.ErrNotFound,
+// bot.ErrUnavailable.
+func (s *Service) Event(ctx context.Context, id int64) (Event, error) {
+	e, err := s.reviews().RiskEvent(ctx, id)
+	if err != nil {
+		return Event{}, err
+	}
+	masked(&e)
+	return e, nil
+}
+
+// masked hides the customer ids of an event shown to staff.
+func masked(e *Event) {
+	e.Conversation = bot.GroupID(MaskID(string(e.Conversation)))
+	e.Sender = bot.UserID(MaskID(string(e.Sender)))
 }
 
 // SetStatus moves an event to acknowledged or dismissed (kept as a

@@ -1,9 +1,9 @@
 // Package accounts serves many platform accounts from one deployment:
 // it reads the accounts file (SIYU_ACCOUNTS), mounts each account's
 // callback at its own path, routes each action to the sender of the
-// account it goes out through (bot.Target.Route), and swaps the whole
-// set when the file changes, keeping the old set when the new file has a
-// mistake. Building an account's adapter is the caller's (Builder): this
+// account it goes out through (bot.Target.Route) and each staff alert to
+// its brand's staff (alert_to), and swaps the whole set when the file
+// changes, keeping the old set when the new file has a mistake. Building an account's adapter is the caller's (Builder): this
 // package knows paths and names, never what an account says.
 package accounts
 
@@ -44,6 +44,10 @@ type Account struct {
 
 	// WeCom self-built app.
 	CorpID, AgentID, Secret, ContactSecret string
+	// AlertTo are the staff userids who get the staff alerts of the
+	// account's brand, as app messages from this app (alert_to); none:
+	// the brand's alerts go to the environment's staff.
+	AlertTo []string
 
 	// Douyin application.
 	ClientKey, ClientSecret, AccountOpenID string
@@ -96,7 +100,10 @@ var (
 type field struct {
 	platforms []bot.Platform // nil: every platform
 	secret    bool           // may be KEY_file; never logged
-	set       func(a *Account, v string)
+	// list: the value may also be a YAML list, handed to set joined by
+	// commas.
+	list bool
+	set  func(a *Account, v string)
 }
 
 var fields = map[string]field{
@@ -115,6 +122,7 @@ var fields = map[string]field{
 	"agentid":        {platforms: []bot.Platform{bot.WeCom}, set: func(a *Account, v string) { a.AgentID = v }},
 	"secret":         {platforms: []bot.Platform{bot.WeCom}, secret: true, set: func(a *Account, v string) { a.Secret = v }},
 	"contact_secret": {platforms: []bot.Platform{bot.WeCom}, secret: true, set: func(a *Account, v string) { a.ContactSecret = v }},
+	"alert_to":       {platforms: []bot.Platform{bot.WeCom}, list: true, set: func(a *Account, v string) { a.AlertTo = splitUserIDs(v) }},
 
 	"client_key":      {platforms: []bot.Platform{bot.Douyin}, set: func(a *Account, v string) { a.ClientKey = v }},
 	"client_secret":   {platforms: []bot.Platform{bot.Douyin}, secret: true, set: func(a *Account, v string) { a.ClientSecret = v }},
@@ -317,7 +325,12 @@ func (p *parser) account(n *yaml.Node) (Account, bool) {
 			p.errorf(e.k, "%s: both %s and %s are set; keep one", label, key, e.key)
 			continue
 		}
-		v, ok := p.scalar(e.v, label, e.key)
+		var v string
+		if f.list {
+			v, ok = p.list(e.v, label, e.key)
+		} else {
+			v, ok = p.scalar(e.v, label, e.key)
+		}
 		if !ok {
 			continue
 		}
@@ -340,6 +353,9 @@ func (p *parser) account(n *yaml.Node) (Account, bool) {
 			p.errorf(n, "%s: %s is required for a %s account", label, k, a.Platform)
 		}
 	}
+	if seen["alert_to"] {
+		p.alertTo(&a, kvs[slices.IndexFunc(kvs, func(e kv) bool { return e.key == "alert_to" })].v, label)
+	}
 	if a.Platform == bot.WeChat && seen["mode"] && !a.PlainMode {
 		for _, e := range kvs {
 			if e.key == "mode" {
@@ -348,6 +364,66 @@ func (p *parser) account(n *yaml.Node) (Account, bool) {
 		}
 	}
 	return a, len(p.errs) == before
+}
+
+// maxAlertTo is how many members one app message may go to (WeCom's
+// message/send touser).
+const maxAlertTo = 1000
+
+// weComUserID is a WeCom member's userid: 1 to 64 letters, digits, _, -,
+// @ and ., starting with a letter or a digit.
+var weComUserID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_@.-]{0,63}$`)
+
+// splitUserIDs splits a list of userids separated by commas, | or
+// spaces (as WECOM_ALERT_TO is), keeping the first of repeats.
+func splitUserIDs(v string) []string {
+	var out []string
+	for _, id := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '|' || r == ' ' }) {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// alertTo checks an account's alert_to (at n): staff userids, sent to as
+// app messages, which need the app's agentid and secret.
+func (p *parser) alertTo(a *Account, n *yaml.Node, label string) {
+	switch {
+	case len(a.AlertTo) == 0:
+		p.errorf(n, "%s: alert_to is empty: list the staff userids who get the brand's alerts, or leave it out", label)
+	case len(a.AlertTo) > maxAlertTo:
+		p.errorf(n, "%s: alert_to: %d userids, at most %d", label, len(a.AlertTo), maxAlertTo)
+	}
+	for _, id := range a.AlertTo {
+		if !weComUserID.MatchString(id) {
+			p.errorf(n, "%s: alert_to: %q is not a WeCom userid (1 to 64 letters, digits, _ - @ .)", label, id)
+		}
+	}
+	if _, err := strconv.Atoi(a.AgentID); err != nil || a.Secret == "" {
+		p.errorf(n, "%s: alert_to needs the app's numeric agentid and its secret: alerts are app messages", label)
+	}
+}
+
+// list is a key's value given as a single value or a list of them,
+// joined by commas.
+func (p *parser) list(v *yaml.Node, label, key string) (string, bool) {
+	if v.Kind == yaml.ScalarNode {
+		return v.Value, true
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v, "%s: %s: want a list, or values separated by commas", label, key)
+		return "", false
+	}
+	items := make([]string, 0, len(v.Content))
+	for _, it := range v.Content {
+		if it.Kind != yaml.ScalarNode || it.Value == "" || strings.ContainsAny(it.Value, ",| ") {
+			p.errorf(it, "%s: %s: want one value per list item", label, key)
+			return "", false
+		}
+		items = append(items, it.Value)
+	}
+	return strings.Join(items, ","), true
 }
 
 // scalar is a key's value.

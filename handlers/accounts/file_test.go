@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,6 +72,40 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseAlertTo: a WeCom account's alert_to names the staff who get
+// its brand's alerts, as a list or one string separated by commas or |.
+func TestParseAlertTo(t *testing.T) {
+	const app = "name: w, platform: wecom, brand: b, corpid: ww1, agentid: \"1000002\", secret: s, token: t, aes_key: k"
+	tests := []struct {
+		name, entry string
+		want        []string
+	}{
+		{"a list", "{" + app + ", alert_to: [zhangsan, li.si]}", []string{"zhangsan", "li.si"}},
+		{"a block list", "\n    " + strings.ReplaceAll(app, ", ", "\n    ") + "\n    alert_to:\n      - zhangsan\n      - wangwu@corp", []string{"zhangsan", "wangwu@corp"}},
+		{"commas", "{" + app + ", alert_to: \"zhangsan, lisi\"}", []string{"zhangsan", "lisi"}},
+		{"bars, a repeat dropped", "{" + app + ", alert_to: \"zhangsan|lisi|zhangsan\"}", []string{"zhangsan", "lisi"}},
+		{"one", "{" + app + ", alert_to: Zhang_San-1}", []string{"Zhang_San-1"}},
+		{"none", "{" + app + "}", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			accts, err := Parse("/a/a.yaml", []byte("accounts:\n  - "+tc.entry+"\n"), files(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := accts[0].AlertTo; !slices.Equal(got, tc.want) {
+				t.Errorf("AlertTo = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Who gets alerts is part of the account: changing it rebuilds the
+	// account's adapter on a reload.
+	a, b := Account{Name: "w", AlertTo: []string{"zhangsan"}}, Account{Name: "w", AlertTo: []string{"lisi"}}
+	if a.fingerprint() == b.fingerprint() {
+		t.Error("accounts differing in alert_to have one fingerprint")
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	read := files(map[string]string{"/a/empty": "\n"})
 	tests := []struct {
@@ -93,6 +128,16 @@ func TestParseErrors(t *testing.T) {
 		{"shared token", "accounts:\n  - {name: x, platform: wechat, brand: b, appid: wx1, token: t}\n  - {name: y, platform: wechat, brand: b, appid: wx2, token: t}\n", []string{`a.yaml:3: account "y": shares its token`}},
 		{"shared appid", "accounts:\n  - {name: x, platform: wechat, brand: b, appid: wx1, token: t1}\n  - {name: y, platform: wechat, brand: b, appid: wx1, token: t2}\n", []string{`a.yaml:3: account "y": shares its token, client_key, appid`}},
 		{"one corp app twice", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: '1', token: t1, aes_key: k}\n  - {name: y, platform: wecom, brand: b, corpid: ww, agentid: '1', token: t2, aes_key: k}\n", []string{`a.yaml:3: account "y": shares`}},
+		{"alert_to on an Official Account", "accounts:\n  - {name: x, platform: wechat, brand: b, appid: wx, token: t, alert_to: [zhangsan]}\n", []string{`a.yaml:2: account "x": "alert_to" is not a key of a wechat account`}},
+		{"alert_to without an agentid", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, secret: s, token: t, aes_key: k, alert_to: [zhangsan]}\n", []string{`a.yaml:2: account "x": alert_to needs the app's numeric agentid and its secret`}},
+		{"alert_to without a secret", "accounts:\n  - name: x\n    platform: wecom\n    brand: b\n    corpid: ww\n    agentid: \"1000002\"\n    token: t\n    aes_key: k\n    alert_to: zhangsan\n", []string{`a.yaml:9: account "x": alert_to needs`}},
+		{"alert_to with a word for agentid", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: app, secret: s, token: t, aes_key: k, alert_to: [zhangsan]}\n", []string{"numeric agentid"}},
+		{"alert_to empty", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: \"1\", secret: s, token: t, aes_key: k, alert_to: []}\n", []string{"alert_to is empty"}},
+		{"alert_to blank", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: \"1\", secret: s, token: t, aes_key: k, alert_to: \" , \"}\n", []string{"alert_to is empty"}},
+		{"alert_to not a userid", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: \"1\", secret: s, token: t, aes_key: k, alert_to: [zhangsan, 张三]}\n", []string{`alert_to: "张三" is not a WeCom userid`}},
+		{"alert_to a mapping", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: \"1\", secret: s, token: t, aes_key: k, alert_to: {a: b}}\n", []string{"alert_to: want a list"}},
+		{"alert_to a list of lists", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: \"1\", secret: s, token: t, aes_key: k, alert_to: [[a]]}\n", []string{"alert_to: want one value per list item"}},
+		{"alert_to from a file", "accounts:\n  - {name: x, platform: wecom, brand: b, corpid: ww, agentid: \"1\", secret: s, token: t, aes_key: k, alert_to_file: f}\n", []string{`unknown key "alert_to_file"`}},
 		{"two mistakes, both reported", "accounts:\n  - {name: x, platform: wechat, brand: b}\n  - {name: y, platform: douyin, brand: b}\n", []string{"a.yaml:2:", "a.yaml:3:"}},
 	}
 	for _, tc := range tests {
@@ -242,5 +287,83 @@ func TestSenderRoutes(t *testing.T) {
 	}
 	if err := s.Sender(bot.WeChat, nil).Send(t.Context(), reply(bot.Route{})); !errors.Is(err, bot.ErrInvalid) {
 		t.Errorf("send with no environment account = %v, want refused for good", err)
+	}
+}
+
+// TestStaffSenderRoutes: a staff alert goes to its brand's staff, through
+// the account its conversation came through when that account names
+// staff (alert_to), else through the brand's first account that does;
+// the environment's account's alerts, and those of a brand that names no
+// staff, go to the environment's staff, and without those they are
+// refused for good. A reload that takes alert_to away moves the brand's
+// alerts to its next account with staff.
+func TestStaffSenderRoutes(t *testing.T) {
+	var got []string
+	sender := func(name string) bot.Sender {
+		return bot.SenderFunc(func(context.Context, bot.Action) error { got = append(got, name); return nil })
+	}
+	s := NewSet(func(_ context.Context, a Account) (*Mounted, error) {
+		m := &Mounted{Sender: sender(a.Name)}
+		if len(a.AlertTo) > 0 {
+			m.Staff = sender("staff:" + a.Name)
+		}
+		return m, nil
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	accts := []Account{
+		{Name: "oa-a", Platform: bot.WeChat, Brand: "a", Token: "1"},
+		{Name: "wa1", Platform: bot.WeCom, Brand: "a", Token: "2", AlertTo: []string{"zhangsan"}},
+		{Name: "wa2", Platform: bot.WeCom, Brand: "a", Token: "3", AlertTo: []string{"lisi"}},
+		{Name: "wb", Platform: bot.WeCom, Brand: "b", Token: "4"},
+		{Name: "wc", Platform: bot.WeCom, Brand: "c", Token: "5", AlertTo: []string{"wangwu"}},
+	}
+	if _, err := s.Apply(t.Context(), accts); err != nil {
+		t.Fatal(err)
+	}
+	alert := func(r bot.Route) bot.Action {
+		return bot.StaffAlert{To: bot.Target{Platform: bot.WeCom, Route: r, User: "wm1"}, Title: "客户请求人工", Text: "人工"}
+	}
+	tests := []struct {
+		name   string
+		action bot.Action
+		want   string
+	}{
+		{"the brand's first account with staff", alert(bot.Route{Brand: "a", Name: "oa-a"}), "staff:wa1"},
+		{"the account's own staff", alert(bot.Route{Brand: "a", Name: "wa2"}), "staff:wa2"},
+		{"an account no longer served: its brand's", alert(bot.Route{Brand: "a", Name: "gone"}), "staff:wa1"},
+		{"another brand's own", alert(bot.Route{Brand: "c", Name: "wc"}), "staff:wc"},
+		{"a brand without staff: the environment's", alert(bot.Route{Brand: "b", Name: "wb"}), "env"},
+		{"an account now of another brand: that brand's", alert(bot.Route{Brand: "b", Name: "wa2"}), "env"},
+		{"the environment's account", alert(bot.Route{}), "env"},
+		{"a grouped risk alert, by its render's route", bot.Render{To: bot.Target{Platform: bot.Staff, Route: bot.Route{Brand: "c", Name: "wc"}}, Renderer: "risk_alert"}, "staff:wc"},
+	}
+	send := s.StaffSender(sender("env"))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got = nil
+			if err := send.Send(t.Context(), tc.action); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("sent through %q, want %s", got, tc.want)
+			}
+		})
+	}
+
+	noEnv := s.StaffSender(nil)
+	if err := noEnv.Send(t.Context(), alert(bot.Route{Brand: "b", Name: "wb"})); !errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("a brand without staff and no environment's staff = %v, want refused for good", err)
+	}
+	got = nil
+	if err := noEnv.Send(t.Context(), alert(bot.Route{Brand: "a", Name: "oa-a"})); err != nil || len(got) != 1 || got[0] != "staff:wa1" {
+		t.Errorf("without the environment's staff, brand a's alert = %v through %q, want staff:wa1", err, got)
+	}
+
+	accts[1].AlertTo = nil
+	if _, err := s.Apply(t.Context(), accts); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	if err := send.Send(t.Context(), alert(bot.Route{Brand: "a", Name: "oa-a"})); err != nil || len(got) != 1 || got[0] != "staff:wa2" {
+		t.Errorf("after wa1's alert_to was removed, brand a's alert = %v through %q, want staff:wa2", err, got)
 	}
 }

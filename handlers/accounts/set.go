@@ -24,6 +24,10 @@ type Mounted struct {
 	Callback echo.HandlerFunc
 	// Sender sends the actions whose Target.Route is this account's.
 	Sender bot.Sender
+	// Staff sends staff alerts to the staff the account names (a WeCom
+	// app's alert_to), for every account of its brand; nil when it names
+	// none.
+	Staff bot.Sender
 	// Late renders this account's callbacks answered before their
 	// handling finished; nil when the platform has none.
 	Late bot.Renderer
@@ -66,7 +70,14 @@ type table struct {
 	// appid, a WeCom corp id, a Douyin account's open_id), for lookups
 	// that know only the id (identity's unionid fetch).
 	byAccount map[bot.Platform]map[bot.AccountID]*entry
-	names     []string
+	// staff is each brand's first account, in the file's order, that
+	// names staff for alerts.
+	staff map[string]*entry
+	names []string
+}
+
+func newTable() *table {
+	return &table{byName: map[string]*entry{}, byAccount: map[bot.Platform]map[bot.AccountID]*entry{}, staff: map[string]*entry{}}
 }
 
 type entry struct {
@@ -80,7 +91,7 @@ type entry struct {
 // NewSet returns an empty Set that builds accounts with build.
 func NewSet(build Builder, logger *slog.Logger) *Set {
 	s := &Set{build: build, logger: logger}
-	s.cur.Store(&table{byName: map[string]*entry{}, byAccount: map[bot.Platform]map[bot.AccountID]*entry{}})
+	s.cur.Store(newTable())
 	return s
 }
 
@@ -103,7 +114,7 @@ func (s *Set) Apply(ctx context.Context, accts []Account) (changed bool, err err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur.Load()
-	next := &table{byName: map[string]*entry{}, byAccount: map[bot.Platform]map[bot.AccountID]*entry{}}
+	next := newTable()
 	var built []*entry
 	for _, a := range accts {
 		fp := a.fingerprint()
@@ -150,6 +161,9 @@ func (s *Set) Apply(ctx context.Context, accts []Account) (changed bool, err err
 func (t *table) add(e *entry) {
 	t.byName[e.acct.Name] = e
 	t.names = append(t.names, e.acct.Name)
+	if _, taken := t.staff[e.acct.Brand]; !taken && e.m.Staff != nil {
+		t.staff[e.acct.Brand] = e
+	}
 	if id := e.acct.platformID(); id != "" {
 		m := t.byAccount[e.acct.Platform]
 		if m == nil {
@@ -284,6 +298,42 @@ func (s *Set) Sender(p bot.Platform, fallback bot.Sender) bot.Sender {
 		}
 		return e.m.Sender.Send(ctx, a)
 	})
+}
+
+// StaffSender sends staff alerts to the staff of the brand whose
+// conversation they are about (Target.Route.Brand): through the account
+// the conversation came through when it names staff (alert_to), else
+// through the first account of the brand, in the file's order, that
+// does. An agency's brands thus alert their own staff only. Alerts of
+// the environment's account, and of a brand none of whose accounts names
+// staff, go to fallback, the environment's staff (WECOM_ALERT_TO or
+// RISK_ALERT_WEBHOOK); nil: refused for good.
+func (s *Set) StaffSender(fallback bot.Sender) bot.Sender {
+	return bot.SenderFunc(func(ctx context.Context, a bot.Action) error {
+		r := bot.Unwrap(a).Dest().Route
+		if st := s.cur.Load().staffOf(r); st != nil {
+			return st.Send(ctx, a)
+		}
+		if fallback == nil {
+			return fmt.Errorf("accounts: nobody to alert for brand %q: give one of its WeCom accounts alert_to, or set WECOM_ALERT_TO or RISK_ALERT_WEBHOOK: %w", r.Brand, bot.ErrInvalid)
+		}
+		return fallback.Send(ctx, a)
+	})
+}
+
+// staffOf is the staff sender for alerts about a conversation of route
+// r; nil when its brand has none.
+func (t *table) staffOf(r bot.Route) bot.Sender {
+	if r.Brand == "" {
+		return nil
+	}
+	if e, ok := t.byName[r.Name]; ok && e.acct.Brand == r.Brand && e.m.Staff != nil {
+		return e.m.Staff
+	}
+	if e, ok := t.staff[r.Brand]; ok {
+		return e.m.Staff
+	}
+	return nil
 }
 
 // Renderer renders a platform's stored late callbacks with the adapter

@@ -20,8 +20,9 @@ func chooseAccount(key string) chromedp.Action[chromedp.Void] {
 // platform), the choice survives a reload, the inbox and the 账号 page
 // follow it, and the admin limits a colleague to a brand. A member
 // limited to a brand sees only its accounts, lands on a page they may
-// read, is told in Chinese why the others are closed to them, and
-// dry-runs as their brand's WeCom account.
+// read, is told in Chinese why the others are closed to them, sees and
+// acknowledges their brand's risk alerts only (following the switcher),
+// and dry-runs as their brand's WeCom account.
 func TestAccountSwitcherInBrowser(t *testing.T) {
 	site := newBrandSite(t)
 	ctx := startChromium(t)
@@ -139,7 +140,7 @@ func TestAccountSwitcherInBrowser(t *testing.T) {
 		if who := browserValue(t, ctx, "read who is signed in", chromedp.Text(chromedp.ID("whoami"))); who != "sam（运营 · shancha）" {
 			t.Errorf("signed in as %q", who)
 		}
-		if locked := browserValue(t, ctx, "read the locked tabs", chromedp.Evaluate[string](`[...document.querySelectorAll('#nav a.locked')].map((a) => a.dataset.tab).join(' ')`)); locked != "home alerts campaigns boards contacts outbox dnd team" {
+		if locked := browserValue(t, ctx, "read the locked tabs", chromedp.Evaluate[string](`[...document.querySelectorAll('#nav a.locked')].map((a) => a.dataset.tab).join(' ')`)); locked != "home campaigns boards contacts outbox dnd team" {
 			t.Errorf("locked tabs = %q", locked)
 		}
 		if stats := browserValue(t, ctx, "read the inbox counts", chromedp.Text(chromedp.ID("inbox-stats"))); !strings.Contains(stats, "不区分品牌") {
@@ -147,17 +148,48 @@ func TestAccountSwitcherInBrowser(t *testing.T) {
 		}
 	})
 
-	step("a page whose data names no brand says why it is closed", func(t *testing.T) {
-		browserSteps(t, ctx, "open the alerts",
+	step("a limited operator's alerts are their brand's", func(t *testing.T) {
+		// The switcher still has oa-a, chosen before.
+		browserSteps(t, ctx, "open the alerts: oa-a's",
 			openTab("alerts"),
-			chromedp.WaitVisible(chromedp.CSS(`#tab-alerts .refusal`)),
+			waitJS(`document.querySelectorAll('#alerts-body .alert').length === 1 && document.querySelector('#alerts-body .alert').dataset.id === '1'`),
 		)
-		text := browserValue(t, ctx, "read the refusal", chromedp.Text(chromedp.CSS(`#tab-alerts .refusal`)))
+		browserSteps(t, ctx, "every account of theirs",
+			chooseAccount("*"),
+			waitJS(`document.querySelectorAll('#alerts-body .alert').length === 2`),
+		)
+		cards := browserValue(t, ctx, "read the cards", chromedp.Evaluate[string](
+			`[...document.querySelectorAll('#alerts-body .alert')].map((li) => li.dataset.id + ':' + li.querySelector('[data-account]').dataset.account).sort().join(' ')`))
+		if cards != "1:oa-a 4:kf-a" {
+			t.Errorf("alert cards = %q, want shancha's events only, each naming its account", cards)
+		}
+		browserSteps(t, ctx, "choose kf-a: its alerts only",
+			chooseAccount("wecom:kf-a"),
+			waitJS(`document.querySelectorAll('#alerts-body .alert').length === 1 && document.querySelector('#alerts-body .alert').dataset.id === '4'`),
+		)
+		browserSteps(t, ctx, "acknowledge it",
+			chromedp.Click(chromedp.CSS(`#alerts-body .alert[data-id="4"] button[data-act="ack"]`)),
+			waitJS(`document.getElementById('confirm').open`),
+			chromedp.Click(chromedp.ID("confirm-ok")),
+			waitJS(`document.querySelectorAll('#alerts-body .alert').length === 0`),
+		)
+		if got := site.risk.events[3].Status; got != "acknowledged" {
+			t.Errorf("kf-a's event is %q, want acknowledged", got)
+		}
+		saveScreenshot(t, ctx, "limited-alerts-desktop")
+	})
+
+	step("a page whose data names no brand says why it is closed", func(t *testing.T) {
+		browserSteps(t, ctx, "open the outbox",
+			openTab("outbox"),
+			chromedp.WaitVisible(chromedp.CSS(`#tab-outbox .refusal`)),
+		)
+		text := browserValue(t, ctx, "read the refusal", chromedp.Text(chromedp.CSS(`#tab-outbox .refusal`)))
 		if !strings.Contains(text, "无权查看") || !strings.Contains(text, "只能查看品牌「shancha」") {
 			t.Errorf("refusal = %q", text)
 		}
-		if shown := browserValue(t, ctx, "is the queue hidden", chromedp.Evaluate[bool](`getComputedStyle(document.getElementById('alerts-body').closest('.card')).display !== 'none'`)); shown {
-			t.Error("the alerts' card shows under the refusal")
+		if shown := browserValue(t, ctx, "is the queue hidden", chromedp.Evaluate[bool](`getComputedStyle(document.getElementById('outbox-body').closest('.card')).display !== 'none'`)); shown {
+			t.Error("the outbox's card shows under the refusal")
 		}
 		saveScreenshot(t, ctx, "limited-refused-desktop")
 	})

@@ -176,6 +176,9 @@ func (f *stubRiskModule) Register(g *echo.Group) {
 	}
 	g.POST("/events/:id/ack", decide("acknowledged"))
 	g.POST("/events/:id/dismiss", decide("dismissed"))
+	g.POST("/events/bulk", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]any{"stub": true})
+	})
 	g.GET("/boom", func(echo.Context) error {
 		return errors.New("dial tcp 10.0.0.7:3306: connection refused")
 	})

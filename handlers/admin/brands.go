@@ -18,11 +18,11 @@ import (
 // One deployment serves many accounts (SIYU_ACCOUNTS), each of one
 // brand. A staff member may be limited to some brands: they see the
 // accounts, conversations and scripts of those brands only, dry-run only
-// as those brands' accounts, and save scripts only under
-// scripts/brands/<brand>/. A page whose data names no brand (the home
-// page's totals, risk events, campaigns, opt-outs, the outbox, the audit
-// log) is refused to them rather than shown with another brand's
-// customers in it. No brands, the default, is every brand: staff made
+// as those brands' accounts, review only those brands' risk events, and
+// save scripts only under scripts/brands/<brand>/. A page whose data
+// names no brand (the home page's totals, campaigns, opt-outs, the
+// outbox, the audit log) is refused to them rather than shown with
+// another brand's customers in it. No brands, the default, is every brand: staff made
 // before brands existed keep what they had.
 
 // maxBrands bounds the brands one staff member is limited to.
@@ -99,7 +99,10 @@ func brandAware(route string) bool {
 		"/scripts", "/scripts/*", "/scripts/validate",
 		"/rules", "/rules/preview",
 		"/history", "/history/version", "/history/restore",
-		"/dry-run":
+		"/dry-run",
+		// Risk events carry their account's route: the list keeps to
+		// the member's brands, and acting on another brand's is refused.
+		"/risk/events", "/risk/events/bulk", "/risk/events/:id/ack", "/risk/events/:id/dismiss", "/risk/events/:id/reopen":
 		return true
 	default:
 		// The inbox's conversations carry their account's route; its

@@ -101,7 +101,19 @@ type brandSite struct {
 	dir    string
 	runner *recordingRunner
 	inbox  *fakeInbox
+	risk   *fakeRisk
 	staff  *staffFixture
+}
+
+// brandRisk: risk events of each brand's accounts and of the
+// environment's.
+func brandRisk(now time.Time) *fakeRisk {
+	return &fakeRisk{events: []RiskEvent{
+		{ID: 1, Category: "fraud", Severity: "high", Platform: "wechat", Brand: "shancha", Account: "oa-a", Evidence: "刷单", TextMasked: "兼职刷单 A", Status: "open", CreatedAt: now},
+		{ID: 2, Category: "fraud", Severity: "high", Platform: "wechat", Brand: "other", Account: "oa-b", Evidence: "刷单", TextMasked: "兼职刷单 B", Status: "open", CreatedAt: now},
+		{ID: 3, Category: "abuse", Severity: "high", Platform: "wechat", Evidence: "骂人", TextMasked: "默认账号的顾客", Status: "open", CreatedAt: now},
+		{ID: 4, Category: "poaching", Severity: "high", Platform: "wecom", Brand: "shancha", Account: "kf-a", Evidence: "瑞幸", TextMasked: "去瑞幸", Status: "open", CreatedAt: now},
+	}}
 }
 
 func newBrandSite(t *testing.T) *brandSite {
@@ -113,7 +125,7 @@ func newBrandSite(t *testing.T) *brandSite {
 		"brands/other/b.yaml":        "rules:\n  - name: b-secret\n    match: {contains: [内部价]}\n    reply: 其他品牌的内部价\n",
 	})
 	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	site := &brandSite{dir: dir, inbox: brandInbox(now), staff: newStaffFixture(t),
+	site := &brandSite{dir: dir, inbox: brandInbox(now), risk: brandRisk(now), staff: newStaffFixture(t),
 		runner: &recordingRunner{engine: bot.NewEngine(bot.EngineConfig{Scripts: lib, Pick: func(int) int { return 0 }})}}
 	for _, m := range []struct {
 		name string
@@ -128,7 +140,7 @@ func newBrandSite(t *testing.T) *brandSite {
 	e := handlers.NewEcho(logger)
 	inbox := NewInbox(site.inbox)
 	inbox.now = site.inbox.now
-	New("t0ken", &fakeOutbox{}, lib, logger, newStubRisk(), inbox, NewDND(&fakeDND{out: map[bot.PersonID]time.Time{}})).
+	New("t0ken", &fakeOutbox{}, lib, logger, NewRisk(site.risk), inbox, NewDND(&fakeDND{out: map[bot.PersonID]time.Time{}})).
 		WithDryRun(site.runner, nil).WithScriptsDir(dir).WithContacts(&stubContacts{}).
 		WithStaff(site.staff.config()).WithPeople(newMemPeople()).WithAccounts(brandAccounts).
 		WithOverview(memOverview{risk: &fakeRisk{}, outbox: &fakeOutbox{}, dnd: newMemDND()}, &memDaily{}).
@@ -165,7 +177,12 @@ func TestBrandAware(t *testing.T) {
 		{"/admin/api/people", false},
 		{"/admin/api/outbox", false},
 		{"/admin/api/contacts", false},
-		{"/admin/api/risk/events", false},
+		{"/admin/api/risk/events", true},
+		{"/admin/api/risk/events/bulk", true},
+		{"/admin/api/risk/events/:id/ack", true},
+		{"/admin/api/risk/events/:id/dismiss", true},
+		{"/admin/api/risk/events/:id/reopen", true},
+		{"/admin/api/risk/export", false},
 		{"/admin/api/coupon/campaigns", false},
 		{"/admin/api/dnd/opted-out", false},
 		{"/admin/api/feedback/lines", false},
@@ -234,6 +251,26 @@ func TestBrandLimitedStaff(t *testing.T) {
 			if actions, _ := body["actions"].([]any); reply != "" && (len(actions) != 1 || actions[0].(map[string]any)["text"] != reply) {
 				t.Errorf("actions = %v, want the reply %q", body["actions"], reply)
 			}
+		}
+	}
+	eventIDs := func(want ...float64) func(*testing.T, map[string]any) {
+		return func(t *testing.T, body map[string]any) {
+			var ids []float64
+			for _, e := range body["events"].([]any) {
+				ids = append(ids, e.(map[string]any)["id"].(float64))
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, want) {
+				t.Errorf("events = %v, want %v", ids, want)
+			}
+		}
+	}
+	refusedAsOtherBrand := func(t *testing.T, body map[string]any) {
+		if _, msg := wantErrorShape(t, body); !strings.Contains(msg, "属于其他品牌") {
+			t.Errorf("message = %q, want it to say the event is another brand's", msg)
+		}
+		if strings.Contains(fmt.Sprint(body), "兼职刷单") {
+			t.Error("the refusal carries the event's text")
 		}
 	}
 	refusedAsBrandBlind := func(t *testing.T, body map[string]any) {
@@ -344,7 +381,31 @@ func TestBrandLimitedStaff(t *testing.T) {
 		{"the inbox's counts name no brand", "sam", "GET", "/admin/api/inbox/stats", "", 403, refusedAsBrandBlind},
 		{"an admin reads the inbox's counts", "amy", "GET", "/admin/api/inbox/stats", "", 200, nil},
 
-		{"risk events name no brand", "sam", "GET", "/admin/api/risk/events", "", 403, refusedAsBrandBlind},
+		{"an admin's risk events are every brand's", "amy", "GET", "/admin/api/risk/events", "", 200, eventIDs(1, 2, 3, 4)},
+		{"a limited operator's risk events are their brand's", "sam", "GET", "/admin/api/risk/events", "", 200, func(t *testing.T, b map[string]any) {
+			eventIDs(1, 4)(t, b)
+			if e := b["events"].([]any)[0].(map[string]any); e["brand"] != "shancha" || e["account"] != "oa-a" {
+				t.Errorf("event = %v, want its brand and account named", e)
+			}
+		}},
+		{"a limited operator's open ones of one category", "sam", "GET", "/admin/api/risk/events?status=open&category=poaching", "", 200, eventIDs(4)},
+		{"a limited operator asking for B's brand gets nothing", "sam", "GET", "/admin/api/risk/events?brand=other", "", 200, eventIDs()},
+		{"nor for B's account", "sam", "GET", "/admin/api/risk/events?account=wechat:oa-b", "", 200, eventIDs()},
+		{"nor for the environment's account", "sam", "GET", "/admin/api/risk/events?account=wechat:", "", 200, eventIDs()},
+		{"a limited operator asks for one of their accounts", "sam", "GET", "/admin/api/risk/events?account=wecom:kf-a", "", 200, eventIDs(4)},
+		{"an admin asks for one brand", "amy", "GET", "/admin/api/risk/events?brand=other", "", 200, eventIDs(2)},
+		{"an admin asks for the environment's account", "amy", "GET", "/admin/api/risk/events?account=wechat:", "", 200, eventIDs(3)},
+		{"a bad account", "amy", "GET", "/admin/api/risk/events?account=oa-b", "", 400, nil},
+		{"a limited operator acknowledges their brand's event", "sam", "POST", "/admin/api/risk/events/1/ack", "", 200, nil},
+		{"a limited operator cannot dismiss B's", "sam", "POST", "/admin/api/risk/events/2/dismiss", "", 403, refusedAsOtherBrand},
+		{"nor acknowledge the environment account's", "sam", "POST", "/admin/api/risk/events/3/ack", "", 403, refusedAsOtherBrand},
+		{"nor reopen B's", "sam", "POST", "/admin/api/risk/events/2/reopen", "", 403, refusedAsOtherBrand},
+		{"nor move B's among their own", "sam", "POST", "/admin/api/risk/events/bulk", `{"ids":[4,2],"action":"dismiss"}`, 403, refusedAsOtherBrand},
+		{"a limited admin cannot either", "bea", "POST", "/admin/api/risk/events/2/ack", "", 403, refusedAsOtherBrand},
+		{"an unknown event is not found", "sam", "POST", "/admin/api/risk/events/99/ack", "", 404, nil},
+		{"a limited operator moves their brand's in bulk", "sam", "POST", "/admin/api/risk/events/bulk", `{"ids":[4],"action":"dismiss"}`, 200, nil},
+		{"an admin dismisses B's", "amy", "POST", "/admin/api/risk/events/2/dismiss", "", 200, nil},
+		{"the token acknowledges the environment account's", "token", "POST", "/admin/api/risk/events/3/ack", "", 200, nil},
 		{"the home page names no brand", "sam", "GET", "/admin/api/overview", "", 403, refusedAsBrandBlind},
 		{"the outbox names no brand", "sam", "GET", "/admin/api/outbox", "", 403, refusedAsBrandBlind},
 		{"opt-outs name no brand", "sam", "GET", "/admin/api/dnd/opted-out", "", 403, refusedAsBrandBlind},
@@ -352,7 +413,6 @@ func TestBrandLimitedStaff(t *testing.T) {
 		{"the audit log names no brand", "sam", "GET", "/admin/api/audit", "", 403, refusedAsBrandBlind},
 		{"contacts name no brand", "sam", "GET", "/admin/api/contacts", "", 403, refusedAsBrandBlind},
 		{"a reload answers with every brand's mistakes", "sam", "POST", "/admin/api/scripts/reload", "", 403, nil},
-		{"an admin reads risk events", "amy", "GET", "/admin/api/risk/events", "", 200, nil},
 		{"the token reads the home page", "token", "GET", "/admin/api/overview", "", 200, nil},
 		{"a brand-limited admin does not manage staff", "bea", "GET", "/admin/api/staff", "", 403, func(t *testing.T, b map[string]any) {
 			if _, msg := wantErrorShape(t, b); !strings.Contains(msg, "只有可管理全部品牌的管理员") {
@@ -417,6 +477,15 @@ func TestBrandLimitedStaff(t *testing.T) {
 	if site.inbox.ended[convB] || site.inbox.convs[1].Assignee != "" {
 		t.Error("a refused end or assign changed B's conversation")
 	}
+	var statuses []string
+	for _, e := range site.risk.events {
+		statuses = append(statuses, e.Status)
+	}
+	// Refused moves moved nothing: 2 was dismissed by amy only, and the
+	// refused bulk left 4 for the allowed one.
+	if want := []string{"acknowledged", "dismissed", "acknowledged", "dismissed"}; !slices.Equal(statuses, want) {
+		t.Errorf("risk statuses = %q, want %q", statuses, want)
+	}
 }
 
 // TestBrandLimitedOnEveryRoute: a brand-limited admin (whom no role
@@ -424,7 +493,7 @@ func TestBrandLimitedStaff(t *testing.T) {
 // their brands, named here independently of brandAware.
 func TestBrandLimitedOnEveryRoute(t *testing.T) {
 	keepsToBrands := []string{"/admin/api/capabilities", "/admin/api/session", "/admin/api/accounts", "/admin/api/scripts/faq.yaml", "/admin/api/scripts?",
-		"/admin/api/scripts/validate", "/admin/api/dry-run", "/admin/api/rules", "/admin/api/history"}
+		"/admin/api/scripts/validate", "/admin/api/dry-run", "/admin/api/rules", "/admin/api/history", "/admin/api/risk/events"}
 	for _, r := range adminRoutes {
 		if r.path == "/admin/api/nosuch" {
 			continue

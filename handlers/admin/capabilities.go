@@ -30,7 +30,8 @@ type (
 	}
 	// RiskService is bot/risk's Service as staff ask it.
 	RiskService interface {
-		Events(ctx context.Context, category, status string, limit int) ([]risk.Event, error)
+		Events(ctx context.Context, q risk.Query) ([]risk.Event, error)
+		Event(ctx context.Context, id int64) (risk.Event, error)
 		SetStatus(ctx context.Context, id int64, status string) error
 	}
 	// DNDService is bot/dnd's Service as staff ask it.
@@ -174,20 +175,32 @@ func timeOrNil(t time.Time) *time.Time {
 
 type riskAdapter struct{ svc RiskService }
 
-func (a riskAdapter) ListEvents(ctx context.Context, category, status string, limit int) ([]RiskEvent, error) {
-	events, err := a.svc.Events(ctx, category, status, limit)
+func (a riskAdapter) ListEvents(ctx context.Context, q RiskQuery) ([]RiskEvent, error) {
+	events, err := a.svc.Events(ctx, risk.Query{Category: q.Category, Status: q.Status, Brands: q.Brands, Account: q.Account, Limit: q.Limit})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]RiskEvent, len(events))
 	for i, e := range events {
-		out[i] = RiskEvent{
-			ID: e.ID, Category: string(e.Category), Severity: e.Severity.String(), Evidence: e.Evidence,
-			Platform: string(e.Platform), Conversation: string(e.Conversation), Sender: senderOf(e),
-			TextMasked: e.TextMasked, Count: e.Count, Status: string(e.Status), CreatedAt: e.CreatedAt,
-		}
+		out[i] = riskEvent(e)
 	}
 	return out, nil
+}
+
+func (a riskAdapter) Event(ctx context.Context, id int64) (RiskEvent, error) {
+	e, err := a.svc.Event(ctx, id)
+	if err != nil {
+		return RiskEvent{}, err
+	}
+	return riskEvent(e), nil
+}
+
+func riskEvent(e risk.Event) RiskEvent {
+	return RiskEvent{
+		ID: e.ID, Category: string(e.Category), Severity: e.Severity.String(), Evidence: e.Evidence,
+		Platform: string(e.Platform), Brand: e.Route.Brand, Account: e.Route.Name, Conversation: string(e.Conversation), Sender: senderOf(e),
+		TextMasked: e.TextMasked, Count: e.Count, Status: string(e.Status), CreatedAt: e.CreatedAt,
+	}
 }
 
 // senderOf is the PersonID of who sent a risky message (the module

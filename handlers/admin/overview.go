@@ -34,9 +34,15 @@ type AlertCount struct {
 // do not (a category switched off, a severity below its threshold) are
 // recorded for review, not waiting for anyone.
 func (h *Handler) alerting(category, severity string) bool {
+	return h.alertingFor(bot.Route{}, category, severity)
+}
+
+// alertingFor is alerting under the scripts of route's account (its
+// brand's risk: section, over the shared one).
+func (h *Handler) alertingFor(route bot.Route, category, severity string) bool {
 	var s *bot.Scripts
 	if h.scripts != nil {
-		s = h.scripts.Scripts()
+		s = bot.ScriptsFor(h.scripts, route)
 	}
 	sev, err := risk.ParseSeverity(severity)
 	if err != nil {

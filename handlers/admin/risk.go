@@ -4,21 +4,31 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/siyu-bot/siyu/bot"
+	"github.com/siyu-bot/siyu/bot/risk"
 )
 
 // RiskEvent is one risk event as staff see it: customer ids and personal
 // data already masked.
 type RiskEvent struct {
-	ID           int64  `json:"id"`
-	Category     string `json:"category"`
-	Severity     string `json:"severity"`
-	Evidence     string `json:"evidence"`
-	Platform     string `json:"platform"`
+	ID       int64  `json:"id"`
+	Category string `json:"category"`
+	Severity string `json:"severity"`
+	Evidence string `json:"evidence"`
+	Platform string `json:"platform"`
+	// Brand and Account are the configured account the message came
+	// through: its brand and its name in the accounts file (both "" for
+	// the environment's account). Staff limited to brands see and handle
+	// their brands' events only.
+	Brand        string `json:"brand"`
+	Account      string `json:"account"`
 	Conversation string `json:"conversation"`
 	// Sender is who sent the message: a PersonID from storage, masked
 	// in the API's answers.
@@ -38,12 +48,29 @@ type RiskEvent struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+// route is the configured account the event's message came through.
+func (e RiskEvent) route() bot.Route { return bot.Route{Brand: e.Brand, Name: e.Account} }
+
+// RiskQuery selects risk events for staff.
+type RiskQuery struct {
+	// Category and Status filter when not empty.
+	Category, Status string
+	// Brands keeps those brands' events only; none keeps every event,
+	// the environment's account's included.
+	Brands []string
+	// Account, when set, keeps one account's events.
+	Account *risk.AccountKey
+	Limit   int
+}
+
 // RiskEvents is what the risk module needs from risk storage.
 type RiskEvents interface {
-	// ListEvents returns events, newest first, filtered by category and
-	// status when not empty. An unknown category or status is
-	// bot.ErrInvalid.
-	ListEvents(ctx context.Context, category, status string, limit int) ([]RiskEvent, error)
+	// ListEvents returns events, newest first, as q selects. An unknown
+	// category or status is bot.ErrInvalid.
+	ListEvents(ctx context.Context, q RiskQuery) ([]RiskEvent, error)
+	// Event returns event id: whose brand it is decides who may handle
+	// it. Errors: bot.ErrNotFound.
+	Event(ctx context.Context, id int64) (RiskEvent, error)
 	// SetStatus moves an event to acknowledged or dismissed (kept as a
 	// labelled false positive). Errors: bot.ErrNotFound, bot.ErrInvalid.
 	SetStatus(ctx context.Context, id int64, status string) error
@@ -93,6 +120,13 @@ func (m *Risk) bulk(c echo.Context) error {
 	case len(req.IDs) == 0 || len(req.IDs) > maxBulk:
 		return echo.NewHTTPError(http.StatusBadRequest, "ids 应有 1 到 500 个")
 	}
+	// Another brand's event among them refuses them all, before any
+	// moves.
+	for _, id := range req.IDs {
+		if err := m.mayHandle(c, id); err != nil {
+			return err
+		}
+	}
 	for i, id := range req.IDs {
 		if err := m.events.SetStatus(c.Request().Context(), id, status); err != nil {
 			return fmt.Errorf("admin.Risk.bulk: %d of %d done, then event %d: %w", i, len(req.IDs), id, err)
@@ -110,15 +144,57 @@ func joinIDs(ids []int64) string {
 	return strings.Join(parts, ",")
 }
 
+// errOtherBrandEvent refuses a member an event of another brand's
+// account (or of the environment's, which belongs to no brand).
+var errOtherBrandEvent = echo.NewHTTPError(http.StatusForbidden, "这条风险提醒属于其他品牌的账号，你无权查看或处理。")
+
+// mayHandle refuses a limited member an event of another brand, before
+// anything is done to it.
+func (m *Risk) mayHandle(c echo.Context, id int64) error {
+	p := principalOf(c)
+	if p.allBrands() {
+		return nil
+	}
+	e, err := m.events.Event(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if !p.mayBrand(e.Brand) {
+		return errOtherBrandEvent
+	}
+	return nil
+}
+
+// list answers GET /events: those of the brands the member may see, of
+// one account (?account=platform:name, "wechat:" for the environment's)
+// or one brand (?brand=) when asked.
 func (m *Risk) list(c echo.Context) error {
 	limit, _ := strconv.Atoi(c.QueryParam("limit"))
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	events, err := m.events.ListEvents(c.Request().Context(), c.QueryParam("category"), c.QueryParam("status"), limit)
+	p := principalOf(c)
+	q := RiskQuery{Category: c.QueryParam("category"), Status: c.QueryParam("status"), Brands: p.Brands, Limit: limit}
+	if a := c.QueryParam("account"); a != "" {
+		platform, name, ok := strings.Cut(a, ":")
+		if !ok {
+			return echo.NewHTTPError(http.StatusBadRequest, "account 应为 平台:账号名，如 wechat:oa-main")
+		}
+		q.Account = &risk.AccountKey{Platform: bot.Platform(platform), Name: name}
+	}
+	if b := c.QueryParam("brand"); b != "" {
+		if !p.mayBrand(b) {
+			return c.JSON(http.StatusOK, map[string]any{"events": []RiskEvent{}})
+		}
+		q.Brands = []string{b}
+	}
+	events, err := m.events.ListEvents(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
+	// Storage filtered by brand; this keeps a store that did not from
+	// showing a limited member another brand's customers.
+	events = slices.DeleteFunc(events, func(e RiskEvent) bool { return !p.mayBrand(e.Brand) })
 	if events == nil {
 		events = []RiskEvent{}
 	}
@@ -143,7 +219,7 @@ func (m *Risk) list(c echo.Context) error {
 	}
 	h, _ := c.Get(handlerKey).(*Handler)
 	for i := range events {
-		events[i].Alerting = h == nil || h.alerting(events[i].Category, events[i].Severity)
+		events[i].Alerting = h == nil || h.alertingFor(events[i].route(), events[i].Category, events[i].Severity)
 	}
 	people := shownPeople(c)
 	for i := range events {
@@ -163,6 +239,9 @@ func (m *Risk) setStatus(status string) echo.HandlerFunc {
 		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "bad id")
+		}
+		if err := m.mayHandle(c, id); err != nil {
+			return err
 		}
 		if err := m.events.SetStatus(c.Request().Context(), id, status); err != nil {
 			return err

@@ -5,26 +5,44 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/bottest"
+	"github.com/siyu-bot/siyu/bot/risk"
 	"github.com/siyu-bot/siyu/handlers"
 )
 
 type fakeRisk struct{ events []RiskEvent }
 
-func (f *fakeRisk) ListEvents(_ context.Context, category, status string, limit int) ([]RiskEvent, error) {
-	if status != "" && status != "open" && status != "acknowledged" && status != "dismissed" {
-		return nil, fmt.Errorf("fake: status %q: %w", status, bot.ErrInvalid)
+// ListEvents filters as the real store does, brands and account
+// included, so the module's brand checks are what is tested.
+func (f *fakeRisk) ListEvents(_ context.Context, q RiskQuery) ([]RiskEvent, error) {
+	if q.Status != "" && q.Status != "open" && q.Status != "acknowledged" && q.Status != "dismissed" {
+		return nil, fmt.Errorf("fake: status %q: %w", q.Status, bot.ErrInvalid)
 	}
 	var out []RiskEvent
 	for _, e := range f.events {
-		if (category == "" || e.Category == category) && (status == "" || e.Status == status) && len(out) < limit {
-			out = append(out, e)
+		switch {
+		case q.Category != "" && e.Category != q.Category, q.Status != "" && e.Status != q.Status,
+			len(q.Brands) > 0 && !slices.Contains(q.Brands, e.Brand),
+			q.Account != nil && (string(q.Account.Platform) != e.Platform || q.Account.Name != e.Account),
+			len(out) >= q.Limit:
+			continue
 		}
+		out = append(out, e)
 	}
 	return out, nil
+}
+
+func (f *fakeRisk) Event(_ context.Context, id int64) (RiskEvent, error) {
+	for _, e := range f.events {
+		if e.ID == id {
+			return e, nil
+		}
+	}
+	return RiskEvent{}, fmt.Errorf("fake: event %d: %w", id, bot.ErrNotFound)
 }
 
 func (f *fakeRisk) SetStatus(_ context.Context, id int64, status string) error {
@@ -81,5 +99,38 @@ func TestRiskModule(t *testing.T) {
 	}
 	if fr.events[0].Status != "acknowledged" || fr.events[1].Status != "dismissed" {
 		t.Errorf("statuses = %s, %s, want acknowledged, dismissed", fr.events[0].Status, fr.events[1].Status)
+	}
+}
+
+// TestRiskAlertingPerBrand: whether an event alerts staff is read from
+// the scripts of its account's brand: a brand that switched a category
+// off records its events for review, while the same category alerts on
+// the environment's account and on other brands'.
+func TestRiskAlertingPerBrand(t *testing.T) {
+	lib, _ := scriptsLibrary(t, map[string]string{
+		"risk.yaml":                "risk:\n  alert:\n    categories: {fraud: medium}\n",
+		"brands/shancha/risk.yaml": "risk:\n  alert:\n    categories: {fraud: off}\n",
+	}, risk.Section{})
+	fr := &fakeRisk{events: []RiskEvent{
+		{ID: 1, Category: "fraud", Severity: "high", Platform: "wechat", Brand: "shancha", Account: "oa-a", Status: "open"},
+		{ID: 2, Category: "fraud", Severity: "high", Platform: "wechat", Brand: "other", Account: "oa-b", Status: "open"},
+		{ID: 3, Category: "fraud", Severity: "high", Platform: "wechat", Status: "open"},
+	}}
+	logger := bottest.Logger(t)
+	e := handlers.NewEcho(logger)
+	New("t0ken", &fakeOutbox{}, lib, logger, NewRisk(fr)).Register(e.Group(""))
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	code, body := do(t, http.MethodGet, srv.URL+"/admin/api/risk/events")
+	if code != http.StatusOK {
+		t.Fatalf("list = %d %v", code, body)
+	}
+	got := map[float64]bool{}
+	for _, e := range body["events"].([]any) {
+		m := e.(map[string]any)
+		got[m["id"].(float64)] = m["alerting"].(bool)
+	}
+	if want := map[float64]bool{1: false, 2: true, 3: true}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("alerting = %v, want %v (shancha switched fraud off)", got, want)
 	}
 }

@@ -264,7 +264,7 @@ func (s *StaffSender) Send(ctx context.Context, a bot.Action) error {
 	}
 	if invalid != "" {
 		// The others got it; the staff list needs fixing, not a resend.
-		s.log.Warn("wecom: staff alert not delivered to some of WECOM_ALERT_TO", "invalid", invalid)
+		s.log.Warn("wecom: staff alert not delivered to some of its staff userids (WECOM_ALERT_TO, or the account's alert_to)", "invalid", invalid)
 	}
 	return nil
 }

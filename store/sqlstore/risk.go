@@ -58,13 +58,19 @@ type riskEventRow struct {
 	TextMasked string    `gorm:"type:varchar(1000);not null;default:''"`
 	Platform   string    `gorm:"type:varchar(16);not null"`
 	Account    string    `gorm:"type:varchar(64);not null;default:''"`
-	Conv       string    `gorm:"column:conversation;type:varchar(128);not null;default:''"`
-	Sender     string    `gorm:"type:varchar(128);not null;default:''"`
-	Person     string    `gorm:"type:varchar(191);not null;default:''"`
-	Scope      string    `gorm:"type:varchar(400);not null"`
-	Count      int       `gorm:"not null"`
-	Status     string    `gorm:"type:varchar(16);not null;index:ix_risk_events_status,priority:1"`
-	UpdatedAt  time.Time `gorm:"precision:6;not null"`
+	// Brand and RouteName are the configured account the message came
+	// through (bot.Route); '' for the environment's account, which is
+	// what rows recorded before routes were kept read as. Staff limited
+	// to brands list by brand.
+	Brand     string    `gorm:"type:varchar(32);not null;default:'';index:ix_risk_events_brand,priority:1"`
+	RouteName string    `gorm:"type:varchar(32);not null;default:''"`
+	Conv      string    `gorm:"column:conversation;type:varchar(128);not null;default:''"`
+	Sender    string    `gorm:"type:varchar(128);not null;default:''"`
+	Person    string    `gorm:"type:varchar(191);not null;default:''"`
+	Scope     string    `gorm:"type:varchar(400);not null"`
+	Count     int       `gorm:"not null"`
+	Status    string    `gorm:"type:varchar(16);not null;index:ix_risk_events_status,priority:1;index:ix_risk_events_brand,priority:2"`
+	UpdatedAt time.Time `gorm:"precision:6;not null"`
 }
 
 func (riskEventRow) TableName() string { return "risk_events" }
@@ -107,6 +113,7 @@ func (s *Risk) Record(ctx context.Context, e risk.Event) (int64, bool, error) {
 		CreatedAt: dbTime(created), UpdatedAt: dbTime(created), Severity: int(e.Severity), Source: e.Source,
 		Evidence: truncate(e.Evidence, maxRiskEvidenceLen), TextMasked: truncate(e.TextMasked, maxRiskTextLen),
 		Platform: string(e.Platform), Account: truncate(string(e.Account), 64), Conv: truncate(string(e.Conversation), 128),
+		Brand: e.Route.Brand, RouteName: e.Route.Name,
 		Sender: truncate(string(e.Sender), 128), Person: truncate(string(e.Person), 191), Scope: truncate(e.Scope, 400),
 		Count: e.Count, Status: string(risk.StatusOpen),
 	}
@@ -182,6 +189,12 @@ func (s *Risk) ListRisk(ctx context.Context, f RiskFilter) ([]risk.Event, error)
 	if f.Status != "" {
 		q = q.Where("status = ?", string(f.Status))
 	}
+	if len(f.Brands) > 0 {
+		q = q.Where("brand IN ?", f.Brands)
+	}
+	if a := f.Account; a != nil {
+		q = q.Where("platform = ? AND route_name = ?", string(a.Platform), a.Name)
+	}
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
@@ -215,6 +228,7 @@ func (r riskEventRow) event() risk.Event {
 	return risk.Event{
 		ID: r.ID, Category: risk.Category(r.Category), Severity: risk.Severity(r.Severity), Source: r.Source,
 		Evidence: r.Evidence, TextMasked: r.TextMasked, Platform: bot.Platform(r.Platform), Account: bot.AccountID(r.Account),
+		Route:        bot.Route{Brand: r.Brand, Name: r.RouteName},
 		Conversation: bot.GroupID(r.Conv), Sender: bot.UserID(r.Sender), Person: bot.PersonID(r.Person), Scope: r.Scope,
 		Count: r.Count, Status: risk.Status(r.Status), CreatedAt: r.CreatedAt.UTC(),
 	}

@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,3 +157,126 @@ func TestRiskStatus(t *testing.T) {
 		t.Errorf("SetRiskStatus(unknown) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestRiskRoutes: an event keeps its configured account's route, and
+// staff list by brands and by account; the environment's account's
+// events have the zero route and are listed only when no brand limits
+// the list.
+func TestRiskRoutes(t *testing.T) {
+	s := mustRisk(t)
+	ctx := t.Context()
+	routes := map[string]bot.Route{
+		"env": {}, "a1": {Brand: "shancha", Name: "wecom-a"}, "a2": {Brand: "shancha", Name: "oa-a"}, "b": {Brand: "other", Name: "wecom-b"},
+	}
+	ids := map[int64]string{}
+	for _, k := range []string{"env", "a1", "a2", "b"} {
+		e := riskEvent("k-"+k, "u-"+k, risk.Fraud, riskT0)
+		e.Route = routes[k]
+		if k == "a2" {
+			e.Platform = bot.WeChat
+		}
+		id, _, err := s.Record(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = k
+		got, err := s.RiskEvent(ctx, id)
+		if err != nil || got.Route != routes[k] {
+			t.Fatalf("RiskEvent(%s) route = %q, %v, want %q", k, got.Route, err, routes[k])
+		}
+	}
+	tests := []struct {
+		name string
+		f    sqlstore.RiskFilter
+		want []string // newest first
+	}{
+		{"no limit: every event", sqlstore.RiskFilter{}, []string{"b", "a2", "a1", "env"}},
+		{"one brand", sqlstore.RiskFilter{Brands: []string{"shancha"}}, []string{"a2", "a1"}},
+		{"two brands: never the environment's", sqlstore.RiskFilter{Brands: []string{"other", "shancha"}}, []string{"b", "a2", "a1"}},
+		{"a brand with none", sqlstore.RiskFilter{Brands: []string{"nobody"}}, nil},
+		{"one account", sqlstore.RiskFilter{Account: &risk.AccountKey{Platform: bot.WeCom, Name: "wecom-a"}}, []string{"a1"}},
+		{"the account on another platform", sqlstore.RiskFilter{Account: &risk.AccountKey{Platform: bot.WeChat, Name: "wecom-a"}}, nil},
+		{"the environment's account", sqlstore.RiskFilter{Account: &risk.AccountKey{Platform: bot.WeCom}}, []string{"env"}},
+		{"a brand and its account", sqlstore.RiskFilter{Brands: []string{"shancha"}, Account: &risk.AccountKey{Platform: bot.WeChat, Name: "oa-a"}}, []string{"a2"}},
+		{"a brand and another's account", sqlstore.RiskFilter{Brands: []string{"shancha"}, Account: &risk.AccountKey{Platform: bot.WeCom, Name: "wecom-b"}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListRisk(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, e := range got {
+				keys = append(keys, ids[e.ID])
+				if e.Route != routes[ids[e.ID]] {
+					t.Errorf("event %s listed with route %q", ids[e.ID], e.Route)
+				}
+			}
+			if !slices.Equal(keys, tc.want) {
+				t.Errorf("ListRisk = %q, want %q", keys, tc.want)
+			}
+		})
+	}
+}
+
+// TestRiskRoutesMigrate: a risk_events table made before routes were
+// kept gets the columns; its rows read as the environment's account's,
+// and new rows keep their route.
+func TestRiskRoutesMigrate(t *testing.T) {
+	db := storetest.SQL(t)
+	ctx := t.Context()
+	g := db.Gorm().WithContext(ctx)
+	if err := g.AutoMigrate(&riskRowBeforeRoutes{}); err != nil {
+		t.Fatal(err)
+	}
+	old := riskRowBeforeRoutes{EventKey: strings.Repeat("a", 64), ClaimToken: strings.Repeat("b", 32), ScopeHash: strings.Repeat("c", 64),
+		Category: "fraud", CreatedAt: riskT0, Severity: 2, Source: "lexicon", Evidence: "刷单", Platform: "wecom", Account: "ww1",
+		Scope: "wecom:ww1:u:u1", Count: 1, Status: "open", UpdatedAt: riskT0}
+	if err := g.Create(&old).Error; err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlstore.NewRisk(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RiskEvent(ctx, old.ID)
+	if err != nil || !got.Route.IsZero() || got.Evidence != "刷单" {
+		t.Fatalf("the row recorded before routes = %+v, %v, want the environment's account's", got, err)
+	}
+	e := riskEvent("new", "u2", risk.Fraud, riskT0)
+	e.Route = bot.Route{Brand: "shancha", Name: "wecom-a"}
+	if _, _, err := s.Record(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListRisk(ctx, sqlstore.RiskFilter{Brands: []string{"shancha"}})
+	if err != nil || len(list) != 1 || list[0].Route != e.Route {
+		t.Fatalf("after the migration, shancha's events = %+v, %v", list, err)
+	}
+}
+
+// riskRowBeforeRoutes is risk_events as the release before routes made
+// it.
+type riskRowBeforeRoutes struct {
+	ID         int64     `gorm:"primaryKey;autoIncrement"`
+	EventKey   string    `gorm:"type:char(64);not null;uniqueIndex:ux_risk_events_key"`
+	ClaimToken string    `gorm:"type:char(32);not null"`
+	ScopeHash  string    `gorm:"type:char(64);not null;index:ix_risk_events_scope,priority:1"`
+	Category   string    `gorm:"type:varchar(16);not null;index:ix_risk_events_scope,priority:2;index:ix_risk_events_status,priority:2"`
+	CreatedAt  time.Time `gorm:"precision:6;not null;index:ix_risk_events_scope,priority:3"`
+	Severity   int       `gorm:"not null"`
+	Source     string    `gorm:"type:varchar(16);not null"`
+	Evidence   string    `gorm:"type:varchar(255);not null;default:''"`
+	TextMasked string    `gorm:"type:varchar(1000);not null;default:''"`
+	Platform   string    `gorm:"type:varchar(16);not null"`
+	Account    string    `gorm:"type:varchar(64);not null;default:''"`
+	Conv       string    `gorm:"column:conversation;type:varchar(128);not null;default:''"`
+	Sender     string    `gorm:"type:varchar(128);not null;default:''"`
+	Person     string    `gorm:"type:varchar(191);not null;default:''"`
+	Scope      string    `gorm:"type:varchar(400);not null"`
+	Count      int       `gorm:"not null"`
+	Status     string    `gorm:"type:varchar(16);not null;index:ix_risk_events_status,priority:1"`
+	UpdatedAt  time.Time `gorm:"precision:6;not null"`
+}
+
+func (riskRowBeforeRoutes) TableName() string { return "risk_events" }

@@ -26,7 +26,7 @@
     const byKey = new Map();
     for (const e of events) {
       const t = Math.floor(new Date(e.created_at).getTime() / 5000);
-      const key = `${e.platform}|${e.conversation}|${e.sender}|${e.text_masked}|${t}`;
+      const key = `${e.platform}|${e.account || ''}|${e.conversation}|${e.sender}|${e.text_masked}|${t}`;
       let g = byKey.get(key);
       if (!g) { g = { key, events: [], severity: e.severity, at: e.created_at, e }; byKey.set(key, g); groups.push(g); }
       g.events.push(e);
@@ -48,6 +48,10 @@
     const status = review ? 'open' : choice;
     const q = new URLSearchParams({ status, limit: '500' });
     if ($('alerts-category').value) q.set('category', $('alerts-category').value);
+    // The account chosen in the top bar, when one is; staff limited to
+    // brands get their brands' events only either way.
+    const a = S.account();
+    if (a) q.set('account', a.key);
     const data = await call('GET', '/risk/events?' + q);
     alerts.groups = group(data.events || []);
     if (status === 'open') alerts.groups = alerts.groups.filter((g) => g.events.some((e) => e.alerting) !== review);
@@ -64,6 +68,7 @@
         el('header', {},
           open ? el('input', { type: 'checkbox', class: 'pick', 'aria-label': '选择', onchange: (ev) => { ev.target.checked ? alerts.selected.add(g) : alerts.selected.delete(g); updateSelected(); } }) : null,
           el('span', { class: 'badge ' + g.severity, text: '风险' + label('severity', g.severity) }),
+          e.account ? el('span', { class: 'badge', 'data-account': e.account, title: e.brand ? `品牌 ${e.brand}` : null, text: e.account }) : null,
           g.events.map((x) => el('b', { class: 'cat' + (x.alerting ? '' : ' muted'), title: x.alerting ? x.category : `${x.category}：仅记录，脚本中未开启提醒`, text: label('category', x.category) + (x.count > 1 ? ` ×${x.count}` : '') + (x.alerting ? '' : '（仅记录）') })),
           el('span', { class: 'badge', text: label('alertStatus', e.status) })),
         e.text_masked ? el('div', { class: 'evidence', text: e.text_masked }) : null,
@@ -359,8 +364,10 @@
     try { await showPerson(person); } catch (e) { fill($('dnd-person-body'), S.errorBox(e)); }
   });
 
-  // Each of these pages' data names no brand: brandBlind.
-  S.tab({ id: 'alerts', label: '风险提醒', order: 20, brandBlind: true, load: loadAlerts, badge: (o) => o.alerts && (o.alerts.high + o.alerts.medium + o.alerts.low) });
+  // Risk events name their account's brand: staff limited to brands
+  // see theirs. Each of the other pages' data names no brand:
+  // brandBlind.
+  S.tab({ id: 'alerts', label: '风险提醒', order: 20, load: loadAlerts, badge: (o) => o.alerts && (o.alerts.high + o.alerts.medium + o.alerts.low) });
   S.tab({ id: 'campaigns', label: '优惠活动', order: 30, brandBlind: true, load: loadCampaigns, badge: (o) => o.campaigns.filter((c) => c.state !== 'ok').length });
   S.tab({ id: 'boards', label: '签到榜', order: 40, brandBlind: true, load: loadBoards });
   S.tab({ id: 'contacts', label: '渠道客户', order: 50, brandBlind: true, load: loadContacts });
