@@ -281,9 +281,28 @@ func (c *redisCluster) waitHealthy(ctx context.Context, limit time.Duration) (ti
 type masterKill struct {
 	lasts time.Duration // from the kill until every node says the cluster is ok again
 	note  string
+	// rejoined is closed once the killed server is back as a replica in
+	// sync (or failed to be); rejoin says how that went.
+	rejoined  chan struct{}
+	rejoin    string
+	rejoinErr error
 }
 
 func (k *masterKill) result() (time.Duration, string) { return k.lasts, k.note }
+
+// settle waits for the killed server's restart, which runs behind the
+// faults that follow, and says how it went.
+func (k *masterKill) settle(ctx context.Context) (string, error) {
+	if k.rejoined == nil {
+		return "", nil
+	}
+	select {
+	case <-k.rejoined:
+		return k.rejoin, k.rejoinErr
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
 
 func (k *masterKill) run(ctx context.Context, c *redisCluster) error {
 	if c == nil {
@@ -354,19 +373,27 @@ func (k *masterKill) run(ctx context.Context, c *redisCluster) error {
 	k.note = fmt.Sprintf("master %s (%d slots, %d keys) killed; failure detected after %s, replica %s promoted after %s, every node ok after %s",
 		victim.addr, victim.slots, most, detected.Round(10*time.Millisecond), heir.addr, promoted.Round(10*time.Millisecond), ok.Round(10*time.Millisecond))
 	// The killed server comes back empty (no persistence) and, knowing
-	// from nodes.conf which cluster it is in, rejoins as a replica.
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Until(t0.Add(masterDownFor))):
-	}
-	if err := proc.start(); err != nil {
-		return fmt.Errorf("%s; restarting it: %w", k.note, err)
-	}
-	back, err := c.waitHealthy(ctx, time.Minute)
-	if err != nil {
-		return fmt.Errorf("%s; after its restart: %w", k.note, err)
-	}
-	k.note += fmt.Sprintf("; restarted %s after the kill, back as a replica in sync %s later", masterDownFor, back.Round(100*time.Millisecond))
+	// from nodes.conf which cluster it is in, rejoins as a replica: behind
+	// the next faults, which need not wait for it.
+	k.rejoined = make(chan struct{})
+	go func() {
+		defer close(k.rejoined)
+		select {
+		case <-ctx.Done():
+			k.rejoinErr = ctx.Err()
+			return
+		case <-time.After(time.Until(t0.Add(masterDownFor))):
+		}
+		if err := proc.start(); err != nil {
+			k.rejoinErr = fmt.Errorf("restarting the killed master: %w", err)
+			return
+		}
+		back, err := c.waitHealthy(ctx, time.Minute)
+		if err != nil {
+			k.rejoinErr = fmt.Errorf("after the killed master's restart: %w", err)
+			return
+		}
+		k.rejoin = fmt.Sprintf("; restarted %s after the kill, back as a replica in sync %s later", masterDownFor, back.Round(100*time.Millisecond))
+	}()
 	return nil
 }

@@ -171,7 +171,8 @@ func chaosRun(ctx context.Context, args []string) error {
 		// A fault that stops, pauses or restarts the one Redis has no
 		// single Redis to act on in a cluster, and killing a cluster
 		// master needs a cluster: each is skipped, and the report says so.
-		if slices.Contains(singleRedisFaults, k) == (o.redis == "cluster") || (k == "redis-master-kill" && o.redis != "cluster") {
+		cluster := o.redis == "cluster"
+		if (cluster && slices.Contains(singleRedisFaults, k)) || (!cluster && k == "redis-master-kill") {
 			o.skipped = append(o.skipped, k)
 			continue
 		}
@@ -297,7 +298,7 @@ func chaosRun(ctx context.Context, args []string) error {
 		case <-ctx.Done():
 		case <-time.After(time.Until(start.Add(f.at))):
 			logger.Info("injecting", "fault", f.name)
-			rec := faultRecord{name: f.name, at: time.Since(start), lasts: f.lasts}
+			rec := faultRecord{name: f.name, at: time.Since(start), lasts: f.lasts, settle: f.settle}
 			if err := f.do(ctx); err != nil {
 				rec.err = err
 				logger.Warn("fault injection failed", "fault", f.name, "err", err)
@@ -310,6 +311,13 @@ func chaosRun(ctx context.Context, args []string) error {
 		}
 	}
 	<-loadDone
+	for i := range faultLog {
+		if rec := &faultLog[i]; rec.settle != nil && rec.err == nil {
+			note, err := rec.settle(ctx)
+			rec.note += note
+			rec.err = err
+		}
+	}
 	logger.Info("load done; waiting for the outboxes to drain")
 	drained := drain(ctx, db, api, 3*time.Minute)
 	counters := scrape(replicas, logger)
@@ -850,6 +858,9 @@ type fault struct {
 	// measured, when set, is how long the fault turned out to last and
 	// what happened, read after do (a failover takes what it takes).
 	measured func() (time.Duration, string)
+	// settle, when set, waits for what the fault left running behind
+	// the next ones (a killed server's restart), after the load.
+	settle func(ctx context.Context) (note string, err error)
 }
 
 type faultRecord struct {
@@ -858,6 +869,7 @@ type faultRecord struct {
 	lasts    time.Duration
 	note     string
 	err      error
+	settle   func(ctx context.Context) (string, error)
 }
 
 // faultKeys are the faults -faults can pick, in the order they happen.
@@ -890,10 +902,10 @@ func schedule(d time.Duration, redis *redisProc, cluster *redisCluster, db *sql.
 		return fault{key: key, name: name, at: at, lasts: lasts, do: do}
 	}
 	var kill masterKill
-	masterKillFault := mk("redis-master-kill", "SIGKILL a Redis Cluster master, its replica promoted; restart it as a replica 20 s later", d*13/100, 0, func(ctx context.Context) error {
+	masterKillFault := mk("redis-master-kill", "SIGKILL a Redis Cluster master, its replica promoted; the killed server restarted 20 s later (as a replica)", d*13/100, 0, func(ctx context.Context) error {
 		return kill.run(ctx, cluster)
 	})
-	masterKillFault.measured = kill.result
+	masterKillFault.measured, masterKillFault.settle = kill.result, kill.settle
 	return []fault{
 		masterKillFault,
 		mk("redis-restart", "restart Redis (down 3 s)", d*5/100, 3*time.Second, func(ctx context.Context) error {
