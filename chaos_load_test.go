@@ -85,13 +85,20 @@ func newLoad(proxyURL string, o options, accts []*chaosAccount) *load {
 }
 
 // run sends o.rate callbacks a second for o.duration, each in its own
-// goroutine with the platform's retries, and waits for them all.
+// goroutine with the platform's retries, and waits for them all. Each
+// callback has its time from the start; one that is late (the generator
+// was not scheduled in time on a busy machine) goes at once, so the run
+// sends its rate's worth rather than dropping what a ticker would.
 func (l *load) run(ctx context.Context, start time.Time) {
 	var wg sync.WaitGroup
-	tick := time.NewTicker(time.Second / time.Duration(l.o.rate))
-	defer tick.Stop()
-	for i := 0; time.Since(start) < l.o.duration && ctx.Err() == nil; i++ {
-		<-tick.C
+	for i := 0; ctx.Err() == nil; i++ {
+		due := time.Duration(i) * time.Second / time.Duration(l.o.rate)
+		if due >= l.o.duration {
+			break
+		}
+		if wait := time.Until(start.Add(due)); wait > 0 {
+			time.Sleep(wait)
+		}
 		m := l.newMessage(i)
 		l.mu.Lock()
 		l.msgs = append(l.msgs, m)
