@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,11 +31,21 @@ func newClusterClient(o *redis.ClusterOptions) *redis.ClusterClient {
 	return cc
 }
 
-// followFailover is a node client's hook calling reload when a command
-// or pipeline fails without the node answering.
+// followFailover is a node client's hook calling reload when a
+// connection to the node cannot be made, or a command or pipeline fails
+// without the node answering. The dial is the first to know: go-redis
+// tries a refused dial five times before the command fails.
 type followFailover struct{ reload func() }
 
-func (f followFailover) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f followFailover) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			f.reload()
+		}
+		return conn, err
+	}
+}
 
 func (f followFailover) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {

@@ -55,3 +55,34 @@ func TestFollowFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestFollowFailoverDial: a dial that fails asks for the slot map again
+// at once (go-redis retries a refused dial before the command fails),
+// unless the caller gave up.
+func TestFollowFailoverDial(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	tests := []struct {
+		name   string
+		err    error
+		reload bool
+	}{
+		{"connected", nil, false},
+		{"refused", refused, true},
+		{"timed out", context.DeadlineExceeded, true},
+		{"caller cancelled", context.Canceled, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reloads := 0
+			dial := followFailover{reload: func() { reloads++ }}.DialHook(func(context.Context, string, string) (net.Conn, error) {
+				return nil, tt.err
+			})
+			if _, err := dial(t.Context(), "tcp", "127.0.0.1:1"); !errors.Is(err, tt.err) {
+				t.Errorf("dial: error %v, want %v passed on", err, tt.err)
+			}
+			if got := reloads == 1; got != tt.reload || reloads > 1 {
+				t.Errorf("reloads = %d, want reload %v", reloads, tt.reload)
+			}
+		})
+	}
+}
