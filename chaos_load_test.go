@@ -30,6 +30,7 @@ import (
 // it.
 type message struct {
 	platform string // "wechat", "wecom" or "douyin"
+	acct     *chaosAccount
 	user     string // a recipient of its own, so its side effects can be counted
 	want     string // the answer the scripts give
 	body     []byte // Douyin: the signed body; WeChat, WeCom: the plaintext
@@ -62,33 +63,42 @@ type attempt struct {
 type load struct {
 	url  string
 	o    options
-	sim  *wechat.Simulator
-	wc   *wechat.Simulator // WeCom: the same signing and envelope, with the corp id as receive id
 	http *http.Client
+	// byPlatform are the accounts of each platform; each platform's
+	// callbacks go to its accounts in turn.
+	byPlatform map[string][]*chaosAccount
 
 	mu   sync.Mutex
 	msgs []*message
 	sent atomic.Int64
 }
 
-func newLoad(proxyURL string, o options) *load {
+func newLoad(proxyURL string, o options, accts []*chaosAccount) *load {
 	// The platforms hang up after 5 s and retry.
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	return &load{
-		url: proxyURL, o: o, http: client,
-		sim: &wechat.Simulator{URL: proxyURL + "/wechat/callback", Token: wxToken, EncodingAESKey: wxAESKey, AppID: wxAppID, OriginalID: wxOrigID, Client: client},
-		wc:  &wechat.Simulator{URL: proxyURL + "/wecom/callback", Token: wcToken, EncodingAESKey: wcAESKey, AppID: wcCorpID, OriginalID: wcCorpID, Client: client},
+	attachSimulators(accts, proxyURL, client)
+	l := &load{url: proxyURL, o: o, http: client, byPlatform: map[string][]*chaosAccount{}}
+	for _, a := range accts {
+		l.byPlatform[a.platform] = append(l.byPlatform[a.platform], a)
 	}
+	return l
 }
 
 // run sends o.rate callbacks a second for o.duration, each in its own
-// goroutine with the platform's retries, and waits for them all.
+// goroutine with the platform's retries, and waits for them all. Each
+// callback has its time from the start; one that is late (the generator
+// was not scheduled in time on a busy machine) goes at once, so the run
+// sends its rate's worth rather than dropping what a ticker would.
 func (l *load) run(ctx context.Context, start time.Time) {
 	var wg sync.WaitGroup
-	tick := time.NewTicker(time.Second / time.Duration(l.o.rate))
-	defer tick.Stop()
-	for i := 0; time.Since(start) < l.o.duration && ctx.Err() == nil; i++ {
-		<-tick.C
+	for i := 0; ctx.Err() == nil; i++ {
+		due := time.Duration(i) * time.Second / time.Duration(l.o.rate)
+		if due >= l.o.duration {
+			break
+		}
+		if wait := time.Until(start.Add(due)); wait > 0 {
+			time.Sleep(wait)
+		}
 		m := l.newMessage(i)
 		l.mu.Lock()
 		l.msgs = append(l.msgs, m)
@@ -112,25 +122,33 @@ func (l *load) newMessage(i int) *message {
 	k := i % numAnswers
 	text := fmt.Sprintf("请问 kw%02d 怎么样", k)
 	m := &message{want: fmt.Sprintf("ans%02d", k), platform: platforms[i%len(platforms)]}
+	accts := l.byPlatform[m.platform]
+	a := accts[(i/len(platforms))%len(accts)]
+	m.acct = a
+	// The user's id names the account, to read the examples by.
+	tag := "chaos"
+	if a.name != "" {
+		tag = a.name
+	}
 	switch m.platform {
 	case "wechat":
-		m.user = "o-chaos-" + randHex(8)
+		m.user = "o-" + tag + "-" + randHex(8)
 		id := wechat.NewMsgID()
 		m.msgID = strconv.FormatInt(id, 10)
-		m.body = l.sim.TextXML(m.user, text, id)
+		m.body = a.sim.TextXML(m.user, text, id)
 	case "wecom":
 		// A staff member writing to the self-built app: siyu answers
 		// with an app message (message/send) through the outbox.
-		m.user = "staff-chaos-" + randHex(8)
+		m.user = "staff-" + tag + "-" + randHex(8)
 		id := wechat.NewMsgID()
 		m.msgID = strconv.FormatInt(id, 10)
 		m.body = fmt.Appendf(nil, "<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[%s]]></Content><MsgId>%d</MsgId><AgentID>%s</AgentID></xml>",
-			wcCorpID, m.user, time.Now().Unix(), text, id, wcAgentID)
+			a.corpID, m.user, time.Now().Unix(), text, id, a.agentID)
 	default:
-		m.user = "dy-chaos-" + randHex(8)
+		m.user = "dy-" + tag + "-" + randHex(8)
 		m.msgID = "srv-" + randHex(8)
 		body, _ := json.Marshal(map[string]any{
-			"event": "im_receive_msg", "client_key": dyKey, "from_user_id": m.user, "to_user_id": dyAccount,
+			"event": "im_receive_msg", "client_key": a.clientKey, "from_user_id": m.user, "to_user_id": a.openID,
 			"content": map[string]any{
 				"conversation_short_id": "@conv-" + m.user, "server_message_id": m.msgID, "conversation_type": 1,
 				"message_type": "text", "text": text, "create_time": time.Now().UnixMilli(),
@@ -177,7 +195,7 @@ func (l *load) deliver(ctx context.Context, m *message) {
 func (l *load) post(ctx context.Context, m *message) (ok bool, passive string) {
 	switch m.platform {
 	case "wechat":
-		req, err := l.sim.Request(ctx, m.body)
+		req, err := m.acct.sim.Request(ctx, m.body)
 		if err != nil {
 			return false, ""
 		}
@@ -190,13 +208,15 @@ func (l *load) post(ctx context.Context, m *message) (ok bool, passive string) {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			return false, ""
 		}
-		r, err := l.sim.DecodeReply(resp.StatusCode, raw)
+		// Encrypted with the account's key: another account's would not
+		// decrypt.
+		r, err := m.acct.sim.DecodeReply(resp.StatusCode, raw)
 		if err != nil {
 			return false, ""
 		}
 		return true, r.Content
 	case "wecom":
-		req, err := l.wc.Request(ctx, m.body)
+		req, err := m.acct.sim.Request(ctx, m.body)
 		if err != nil {
 			return false, ""
 		}
@@ -214,11 +234,11 @@ func (l *load) post(ctx context.Context, m *message) (ok bool, passive string) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return resp.StatusCode == http.StatusOK, ""
 	default:
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url+"/douyin/webhook", bytes.NewReader(m.body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url+m.acct.path, bytes.NewReader(m.body))
 		if err != nil {
 			return false, ""
 		}
-		sum := sha1.Sum(append([]byte(dySecret), m.body...))
+		sum := sha1.Sum(append([]byte(m.acct.clientSecret), m.body...))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Douyin-Signature", hex.EncodeToString(sum[:]))
 		req.Header.Set("Msg-Id", m.msgID)
@@ -243,6 +263,7 @@ type tally struct {
 	ambiguous int // second deliveries after the platform delivered, then timed out (expected)
 	lost      int
 	wrong     int
+	wrongAcct int // side effects that went out through another account than the callback's (counted in wrong too)
 	lat       []time.Duration
 }
 
@@ -256,6 +277,7 @@ func (t *tally) add(o *tally) {
 	t.ambiguous += o.ambiguous
 	t.lost += o.lost
 	t.wrong += o.wrong
+	t.wrongAcct += o.wrongAcct
 	t.lat = append(t.lat, o.lat...)
 }
 
@@ -285,12 +307,17 @@ func judge(m *message, sends []delivery, resends int) (oc outcome, t tally) {
 	t.attempts = len(m.attempts)
 	effects := sends
 	if m.passive != "" {
-		effects = append(effects, delivery{text: m.passive, at: m.acceptedAt})
+		// Decrypted with the account's own key, so its own.
+		effects = append(effects, delivery{text: m.passive, account: m.acct.name, at: m.acceptedAt})
 	}
 	slices.SortFunc(effects, func(a, b delivery) int { return a.at.Compare(b.at) })
 	t.effects = len(effects)
 	for i, e := range effects {
-		if e.text != m.want {
+		switch {
+		case e.account != m.acct.name:
+			t.wrong++
+			t.wrongAcct++
+		case e.text != m.want:
 			t.wrong++
 		}
 		if e.ambiguous && i < len(effects)-1 {
@@ -329,6 +356,7 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 	var all tally
 	var outcomes []outcome
 	var allAttempts []attempt
+	byAccount := map[*chaosAccount]*tally{}
 	for _, m := range l.msgs {
 		m.mu.Lock()
 		oc, t := judge(m, api.sent(m.recipient()), resends[m.recipient()])
@@ -336,6 +364,10 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 		m.mu.Unlock()
 		outcomes = append(outcomes, oc)
 		byPlatform[m.platform].add(&t)
+		if byAccount[m.acct] == nil {
+			byAccount[m.acct] = &tally{}
+		}
+		byAccount[m.acct].add(&t)
 	}
 	for _, p := range platforms {
 		slices.Sort(byPlatform[p].lat)
@@ -385,9 +417,26 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 	if o.budgets != nil {
 		budget = strings.Join(o.budgets, " and ")
 	}
-	fmt.Fprintf(w, "run: %s at %d callbacks/s (WeChat, WeCom, Douyin in turn), %.0f%% delivered twice at once, %.0f%% of answers lost on the way back (then retried), 2 replicas behind a round-robin proxy, MariaDB + Redis, reply budget %s\n",
-		o.duration, o.rate, o.dupShare*100, o.lose*100, budget)
-	fmt.Fprintf(w, "faults: %s\n\n", faultNames)
+	accounts := "the environment's account of each platform"
+	if o.accounts > 0 {
+		accounts = fmt.Sprintf("%d accounts from an accounts file (%d WeChat, %d WeCom, %d Douyin; %d brands)", o.accounts,
+			len(l.byPlatform["wechat"]), len(l.byPlatform["wecom"]), len(l.byPlatform["douyin"]), min(o.accounts, len(accountBrands)))
+	}
+	redisDesc := "one Redis"
+	if o.redis == "cluster" {
+		redisDesc = "a Redis Cluster (3 masters, each with 1 replica)"
+	}
+	fmt.Fprintf(w, "run: %s at %d callbacks/s (WeChat, WeCom, Douyin in turn), %.0f%% delivered twice at once, %.0f%% of answers lost on the way back (then retried), %d replicas behind a round-robin proxy, MariaDB + %s, %s, reply budget %s\n",
+		o.duration, o.rate, o.dupShare*100, o.lose*100, o.replicas, redisDesc, accounts, budget)
+	fmt.Fprintf(w, "faults: %s\n", faultNames)
+	if len(o.skipped) > 0 {
+		why := "they stop, pause or restart the one Redis, which a cluster does not have"
+		if o.redis != "cluster" {
+			why = "it needs a Redis Cluster (-redis cluster)"
+		}
+		fmt.Fprintf(w, "faults skipped: %s (%s)\n", strings.Join(o.skipped, ", "), why)
+	}
+	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "platform\tcallbacks\tHTTP attempts\taccepted\tgiven up\tside effects\tduplicates\tambiguous resends\tlost\twrong\tp50\tp99\tmax\t")
@@ -401,11 +450,33 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 	row("all", &all)
 	tw.Flush()
 	fmt.Fprintln(w)
+	if o.accounts > 0 {
+		// Every account's share: each got load, none lost or crossed.
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "account\tbrand\tcallbacks\taccepted\tside effects\tduplicates\tlost\twrong\tvia another account\tp99\t")
+		for _, p := range platforms {
+			for _, a := range l.byPlatform[p] {
+				t := byAccount[a]
+				if t == nil {
+					t = &tally{}
+				}
+				slices.Sort(t.lat)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", a.label(), a.brand, t.callbacks, t.accepted, t.effects, t.dups, t.lost, t.wrong, t.wrongAcct, ms(t.pct(0.99)))
+			}
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "throughput\t%.1f accepted callbacks/s, %.1f side effects/s\n", float64(all.accepted)/o.duration.Seconds(), float64(all.effects)/o.duration.Seconds())
 	fmt.Fprintf(tw, "ambiguous sends\t%d delivered by the fake platforms while they told the sender it timed out; %d outbox rows resent after a send whose outcome was not recorded (a worker killed mid-send; siyu counts and logs each, outbox_ambiguous_send); %d deliveries explained by them (counted above, not avoidable: no idempotency key)\n",
 		api.ambiguous.Load(), resendRows, all.ambiguous)
 	fmt.Fprintf(tw, "lost answers\t%d answers dropped on their way back to the platform, which retried them\n", lostAnswers)
+	fmt.Fprintf(tw, "accounts\t%d side effects went out through another account than their callback's; the fake platforms refused %d requests made with no account's credentials or another's\n", all.wrongAcct, api.refused.Load())
+	api.refusedWhy.Range(func(k, _ any) bool {
+		fmt.Fprintf(tw, "refused\t%s\n", k)
+		return true
+	})
 	fmt.Fprintf(tw, "outbox\t%v (drained: %v)\n", statuses, drained)
 	if len(dead) == 0 {
 		fmt.Fprintf(tw, "dead letters\tnone\n")
@@ -471,15 +542,18 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 			}
 		}
 		status := ""
+		if f.note != "" {
+			status = "\t" + f.note
+		}
 		if f.err != nil {
-			status = "\tinjection failed: " + f.err.Error()
+			status += "\tinjection failed: " + f.err.Error()
 		}
 		fmt.Fprintf(tw, "  %s\tat %s\tlasts %s\tcallbacks %s\treplies %s%s\n", f.name, f.at.Round(100*time.Millisecond), f.lasts, cb, rp, status)
 	}
 	tw.Flush()
 
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "siyu's counters, not zero (/metrics of both replicas, summed; a replica killed during the run counts from its restart):")
+	fmt.Fprintln(w, "siyu's counters, not zero (/metrics of the replicas, summed; a replica killed during the run counts from its restart):")
 	keys := slices.Sorted(maps.Keys(counters))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, k := range keys {
@@ -491,8 +565,15 @@ func report(w io.Writer, l *load, api *fakeAPI, db *sql.DB, faults []faultRecord
 	tw.Flush()
 
 	examples(w, outcomes, start)
-	if all.dups > 0 || all.lost > 0 || all.wrong > 0 || !drained || statuses["pending"] > 0 {
-		return fmt.Errorf("FAILED: %d duplicates, %d lost, %d wrong, outbox drained %v", all.dups, all.lost, all.wrong, drained)
+	var failedFaults int
+	for _, f := range faults {
+		if f.err != nil {
+			failedFaults++
+		}
+	}
+	if all.dups > 0 || all.lost > 0 || all.wrong > 0 || api.refused.Load() > 0 || !drained || statuses["pending"] > 0 || failedFaults > 0 {
+		return fmt.Errorf("FAILED: %d duplicates, %d lost, %d wrong (%d through another account), %d requests refused by the fake platforms, outbox drained %v, %d fault injections failed",
+			all.dups, all.lost, all.wrong, all.wrongAcct, api.refused.Load(), drained, failedFaults)
 	}
 	fmt.Fprintln(w, "PASS: every accepted callback had exactly one side effect (ambiguous resends apart), none lost, none wrong, the outbox drained")
 	return nil
@@ -515,6 +596,9 @@ func examples(w io.Writer, outcomes []outcome, start time.Time) {
 			if e.text != m.want {
 				bad = "wrong"
 			}
+			if e.account != m.acct.name {
+				bad = "via another account (" + e.account + ")"
+			}
 		}
 		if bad == "" {
 			continue
@@ -526,7 +610,7 @@ func examples(w io.Writer, outcomes []outcome, start time.Time) {
 		if shown++; shown > 8 {
 			return
 		}
-		fmt.Fprintf(w, "  %s %s %s (msg %s), %d attempts:", bad, m.platform, m.user, m.msgID, t.attempts)
+		fmt.Fprintf(w, "  %s %s %s %s (msg %s), %d attempts:", bad, m.platform, m.acct.label(), m.user, m.msgID, t.attempts)
 		for _, a := range m.attempts {
 			fmt.Fprintf(w, " [%s–%s ok=%v]", a.start.Sub(start).Round(time.Millisecond), a.end.Sub(start).Round(time.Millisecond), a.ok)
 		}

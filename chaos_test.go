@@ -1,15 +1,22 @@
 //go:build chaos
 
-// The load and chaos test, TestChaos. It runs two siyu replicas
-// on one MariaDB database and one Redis of its own behind a round-robin
-// proxy, drives WeChat, WeCom and Douyin callbacks through it at once,
-// the way the platforms deliver them (5 s timeout, retries, duplicate deliveries),
-// and meanwhile restarts Redis, drops the database's connections, kills a
-// replica with SIGKILL and restarts it (once while Redis is paused and
-// callbacks wait for it), and makes the fake platform APIs fail and time
-// out. Then it checks every callback: exactly one side
-// effect (a passive reply or one send), none lost, none wrong, nothing
-// stuck in the outbox, and prints throughput, latency and recovery times.
+// The load and chaos test, TestChaos. It runs siyu replicas (two, or
+// -replicas) on one MariaDB database and one Redis of its own (or, with
+// -redis cluster, a Redis Cluster of three masters each with a replica)
+// behind a round-robin proxy, drives WeChat, WeCom and Douyin callbacks
+// through it at once (to the environment's account of each platform, or
+// with -accounts N to N accounts of an accounts file, each callback
+// signed with its account's credentials and each send checked to carry
+// its account's token), the way the platforms deliver them (5 s
+// timeout, retries, duplicate deliveries), and meanwhile restarts Redis,
+// drops the database's connections, kills a replica with SIGKILL and
+// restarts it (once while Redis is paused and callbacks wait for it),
+// and makes the fake platform APIs fail and time out; on a cluster,
+// instead of the faults that stop the one Redis, it SIGKILLs a master.
+// Then it checks every callback: exactly one side effect (a passive
+// reply or one send, through the callback's own account), none lost,
+// none wrong, nothing stuck in the outbox, and prints throughput,
+// latency and recovery times.
 //
 // Everything stays on loopback and every loop is bounded:
 //
@@ -17,6 +24,7 @@
 //	CHAOS_ARGS='-duration 60s -budget 10ms' go test -tags chaos -run TestChaos -timeout 40m -v .   # WeChat replies not ready in 10 ms through the outbox
 //	CHAOS_ARGS='-faults redis-restart,redis-pause' go test -tags chaos -run TestChaos -timeout 40m -v .
 //	CHAOS_ARGS='-lose 0.1 -budgets 1ns,4s -faults none' go test -tags chaos -run TestChaos -timeout 40m -v .   # lost answers; one replica answers through the outbox only
+//	CHAOS_ARGS='-replicas 3 -accounts 20 -redis cluster -faults redis-master-kill' go test -tags chaos -run TestChaos -timeout 40m -v .   # a cluster master SIGKILLed, its replica promoted
 //
 // With -lose, that share of answers is lost on its way back to the
 // platform, which then gets no answer and retries after its 5 s timeout,
@@ -29,6 +37,7 @@
 package main_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -96,6 +105,10 @@ type options struct {
 	budgets  []string // per replica, overriding budget
 	lose     float64
 	faults   map[string]bool
+	replicas int
+	accounts int      // 0: the environment's three accounts; else an accounts file of this many
+	redis    string   // "single" or "cluster"
+	skipped  []string // faults asked for that the Redis topology cannot take
 }
 
 func chaosRun(ctx context.Context, args []string) error {
@@ -111,14 +124,26 @@ func chaosRun(ctx context.Context, args []string) error {
 	fl.StringVar(&o.budget, "budget", "", "SIYU_REPLY_BUDGET of the replicas (e.g. 10ms: every WeChat reply not ready within 10 ms goes through the outbox)")
 	budgets := fl.String("budgets", "", "SIYU_REPLY_BUDGET of each replica, comma-separated (e.g. 1ns,4s: replica 0 answers WeChat through the outbox only, replica 1 passively)")
 	fl.Float64Var(&o.lose, "lose", 0, "share of answers lost on their way back to the platform, which retries after its 5 s timeout")
-	faultList := fl.String("faults", strings.Join(faultKeys[:defaultFaults], ","), "comma-separated faults to inject ("+strings.Join(faultKeys, ", ")+"), or none; the last two take a run of their own")
+	faultList := fl.String("faults", "default", "comma-separated faults to inject ("+strings.Join(faultKeys, ", ")+"), default (the first eight on one Redis; on a cluster redis-master-kill and the five that need no single Redis) or none; redis-pause-term and replica-kills take a run of their own")
+	fl.IntVar(&o.replicas, "replicas", 2, "siyu replicas behind the proxy (2 to 8)")
+	fl.IntVar(&o.accounts, "accounts", 0, "serve this many accounts from an accounts file (SIYU_ACCOUNTS), three tenths each WeCom and Douyin, the rest WeChat, over four brands; 0: the environment's one account per platform")
+	fl.StringVar(&o.redis, "redis", "single", "single (one redis-server) or cluster (a Redis Cluster of three masters, each with one replica)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
+	if o.replicas < 2 || o.replicas > 8 {
+		return errors.New("-replicas must be in [2, 8] (the faults kill replicas 0 and 1)")
+	}
+	if o.accounts != 0 && (o.accounts < 3 || o.accounts > 200) {
+		return errors.New("-accounts must be 0 or in [3, 200]")
+	}
+	if o.redis != "single" && o.redis != "cluster" {
+		return fmt.Errorf("-redis %q: want single or cluster", o.redis)
+	}
 	if *budgets != "" {
 		o.budgets = strings.Split(*budgets, ",")
-		if len(o.budgets) != 2 {
-			return errors.New("-budgets: want one budget per replica (2)")
+		if len(o.budgets) != o.replicas {
+			return fmt.Errorf("-budgets: want one budget per replica (%d)", o.replicas)
 		}
 		for _, b := range o.budgets {
 			if _, err := time.ParseDuration(b); err != nil {
@@ -130,12 +155,26 @@ func chaosRun(ctx context.Context, args []string) error {
 		return errors.New("-lose must be in [0, 1)")
 	}
 	o.faults = map[string]bool{}
+	if *faultList == "default" {
+		*faultList = strings.Join(faultKeys[:defaultFaults], ",")
+		if o.redis == "cluster" {
+			*faultList += ",redis-master-kill"
+		}
+	}
 	for k := range strings.SplitSeq(*faultList, ",") {
 		if k = strings.TrimSpace(k); k == "" || k == "none" {
 			continue
 		}
 		if !slices.Contains(faultKeys, k) {
 			return fmt.Errorf("-faults: unknown fault %q (known: %s)", k, strings.Join(faultKeys, ", "))
+		}
+		// A fault that stops, pauses or restarts the one Redis has no
+		// single Redis to act on in a cluster, and killing a cluster
+		// master needs a cluster: each is skipped, and the report says so.
+		cluster := o.redis == "cluster"
+		if (cluster && slices.Contains(singleRedisFaults, k)) || (!cluster && k == "redis-master-kill") {
+			o.skipped = append(o.skipped, k)
+			continue
 		}
 		o.faults[k] = true
 	}
@@ -170,38 +209,56 @@ func chaosRun(ctx context.Context, args []string) error {
 		defer dropDB()
 	}
 
-	redis, err := startRedis(ctx, dir)
-	if err != nil {
-		return err
+	env := []string{
+		"MYSQL_DSN=" + dsn,
+		"SIYU_SCRIPTS=" + filepath.Join(dir, "scripts"),
+		"SIYU_LOG_LEVEL=warn",
 	}
-	defer redis.stop()
+	var redis *redisProc
+	var cluster *redisCluster
+	if o.redis == "cluster" {
+		logger.Info("starting a Redis Cluster of 3 masters and 3 replicas")
+		if cluster, err = startCluster(ctx, dir); err != nil {
+			return err
+		}
+		defer cluster.stop()
+		env = append(env, "REDIS_CLUSTER=1", "REDIS_URL="+cluster.url())
+	} else {
+		if redis, err = startRedis(ctx, dir); err != nil {
+			return err
+		}
+		defer redis.stop()
+		env = append(env, "REDIS_URL=redis://"+redis.addr+"/0")
+	}
 
-	api := newFakeAPI()
-	apiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	apiURL := "http://" + apiLn.Addr().String()
+	env = append(env, "WECHAT_API_BASE="+apiURL, "WECOM_API_BASE="+apiURL)
+	var accts []*chaosAccount
+	if o.accounts == 0 {
+		var accEnv []string
+		accts, accEnv = envAccounts(apiURL)
+		env = append(env, accEnv...)
+	} else {
+		accts = fileAccounts(o.accounts)
+		path, err := writeAccountsFile(dir, accts, apiURL)
+		if err != nil {
+			return err
+		}
+		env = append(env, "SIYU_ACCOUNTS="+path)
+	}
+	api := newFakeAPI(accts)
+	apiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	go apiSrv.Serve(apiLn)
 	defer apiSrv.Close()
-	apiURL := "http://" + apiLn.Addr().String()
 
-	env := []string{
-		"MYSQL_DSN=" + dsn,
-		"REDIS_URL=redis://" + redis.addr + "/0",
-		"SIYU_SCRIPTS=" + filepath.Join(dir, "scripts"),
-		"SIYU_LOG_LEVEL=warn",
-		"WECHAT_APPID=" + wxAppID, "WECHAT_APPSECRET=chaos-secret", "WECHAT_TOKEN=" + wxToken, "WECHAT_AES_KEY=" + wxAESKey,
-		"WECHAT_API_BASE=" + apiURL,
-		"DOUYIN_CLIENT_KEY=" + dyKey, "DOUYIN_CLIENT_SECRET=" + dySecret, "DOUYIN_API_BASE=" + apiURL,
-		"DOUYIN_ACCOUNT_OPEN_ID=" + dyAccount,
-		"WECOM_CORPID=" + wcCorpID, "WECOM_TOKEN=" + wcToken, "WECOM_AES_KEY=" + wcAESKey,
-		"WECOM_AGENTID=" + wcAgentID, "WECOM_SECRET=chaos-wecom-secret", "WECOM_API_BASE=" + apiURL,
-	}
 	if o.budget != "" {
 		env = append(env, "SIYU_REPLY_BUDGET="+o.budget)
 	}
-	replicas := make([]*replica, 2)
+	replicas := make([]*replica, o.replicas)
 	for i := range replicas {
 		renv := env
 		if o.budgets != nil {
@@ -221,13 +278,14 @@ func chaosRun(ctx context.Context, args []string) error {
 	defer proxy.Close()
 	logger.Info("replicas up", "proxy", proxyURL)
 
-	load := newLoad(proxyURL, o)
+	load := newLoad(proxyURL, o, accts)
 	var faults []fault
-	for _, f := range schedule(o.duration, redis, db, replicas, api) {
+	for _, f := range schedule(o.duration, redis, cluster, db, replicas, api) {
 		if o.faults[f.key] {
 			faults = append(faults, f)
 		}
 	}
+	slices.SortStableFunc(faults, func(a, b fault) int { return cmp.Compare(a.at, b.at) })
 	if len(faults) == 1 {
 		faults[0].at = o.duration / 10 // a run of its own: early, so the rest shows the recovery
 	}
@@ -240,16 +298,26 @@ func chaosRun(ctx context.Context, args []string) error {
 		case <-ctx.Done():
 		case <-time.After(time.Until(start.Add(f.at))):
 			logger.Info("injecting", "fault", f.name)
-			rec := faultRecord{name: f.name, at: time.Since(start), lasts: f.lasts}
+			rec := faultRecord{name: f.name, at: time.Since(start), lasts: f.lasts, settle: f.settle}
 			if err := f.do(ctx); err != nil {
 				rec.err = err
 				logger.Warn("fault injection failed", "fault", f.name, "err", err)
+			}
+			if f.measured != nil {
+				rec.lasts, rec.note = f.measured()
 			}
 			rec.done = time.Since(start)
 			faultLog = append(faultLog, rec)
 		}
 	}
 	<-loadDone
+	for i := range faultLog {
+		if rec := &faultLog[i]; rec.settle != nil && rec.err == nil {
+			note, err := rec.settle(ctx)
+			rec.note += note
+			rec.err = err
+		}
+	}
 	logger.Info("load done; waiting for the outboxes to drain")
 	drained := drain(ctx, db, api, 3*time.Minute)
 	counters := scrape(replicas, logger)
@@ -315,6 +383,7 @@ type redisProc struct {
 	cmd  *exec.Cmd
 	addr string
 	dir  string
+	args []string // more options (a cluster node's)
 }
 
 func startRedis(ctx context.Context, dir string) (*redisProc, error) {
@@ -330,7 +399,7 @@ func (r *redisProc) start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	host, port, _ := net.SplitHostPort(r.addr)
-	cmd := exec.Command("redis-server", "--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--dir", r.dir)
+	cmd := exec.Command("redis-server", append([]string{"--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--dir", r.dir}, r.args...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redis-server: %w", err)
@@ -548,8 +617,13 @@ func waitHTTP(u string, d time.Duration) error {
 }
 
 // fakeAPI plays the platforms' send APIs and records every message they
-// accept, by recipient. Its mode makes it fail or time out for a while.
+// accept, by recipient. It hands each account an access token of its
+// own, for that account's own credentials only, and files each send
+// under the account whose token it carried, so the judge sees a reply
+// that went out through the wrong account. Its mode makes it fail or
+// time out for a while.
 type fakeAPI struct {
+	accts *accountIndex
 	mu    sync.Mutex
 	sends map[string][]delivery // recipient → messages accepted
 	mode  atomic.Int32          // apiOK, apiFail, apiHang, apiDeliverHang
@@ -558,12 +632,18 @@ type fakeAPI struct {
 	// the sender: no platform offers an idempotency key for them, so a
 	// retry may deliver twice (issue 18 item 8: counted, not avoidable).
 	ambiguous atomic.Int64
+	// refused counts token requests with credentials of no account and
+	// sends with a token of no account or of another account than the
+	// body names (a WeCom agentid, a Douyin open_id): siyu's mistakes.
+	refused    atomic.Int64
+	refusedWhy sync.Map // reason → struct{}, for the report
 }
 
 // delivery is one message the fake platform accepted.
 type delivery struct {
-	text string
-	at   time.Time
+	text    string
+	account string // the account whose access token the send carried
+	at      time.Time
 	// ambiguous: delivered, but the sender was told a timeout, so its
 	// retry delivering it again is expected.
 	ambiguous bool
@@ -576,20 +656,61 @@ const (
 	apiDeliverHang // delivers, then does not answer: the sender cannot know
 )
 
-func newFakeAPI() *fakeAPI { return &fakeAPI{sends: map[string][]delivery{}} }
+func newFakeAPI(accts []*chaosAccount) *fakeAPI {
+	return &fakeAPI{accts: newAccountIndex(accts), sends: map[string][]delivery{}}
+}
+
+// refuse counts a request no account's credentials explain.
+func (f *fakeAPI) refuse(why string) {
+	f.refused.Add(1)
+	f.refusedWhy.Store(why, struct{}{})
+}
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls.Add(1)
 	body, _ := io.ReadAll(r.Body)
+	q := r.URL.Query()
 	switch r.URL.Path {
-	case "/cgi-bin/stable_token", "/cgi-bin/token":
-		writeJSON(w, map[string]any{"access_token": "chaos-wx-token", "expires_in": 7200})
+	case "/cgi-bin/stable_token", "/cgi-bin/token": // WeChat: POST JSON, or GET with the query
+		var c struct {
+			AppID  string `json:"appid"`
+			Secret string `json:"secret"`
+		}
+		if r.Method == http.MethodPost {
+			_ = json.Unmarshal(body, &c)
+		} else {
+			c.AppID, c.Secret = q.Get("appid"), q.Get("secret")
+		}
+		a := f.accts.byAppID[c.AppID]
+		if a == nil || a.secret != c.Secret {
+			f.refuse("WeChat token asked for appid " + c.AppID + " with another secret than its own")
+			writeJSON(w, map[string]any{"errcode": 40125, "errmsg": "invalid appsecret"})
+			return
+		}
+		writeJSON(w, map[string]any{"access_token": a.accessToken(), "expires_in": 7200})
 		return
 	case "/cgi-bin/gettoken": // WeCom
-		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "access_token": "chaos-wc-token", "expires_in": 7200})
+		a := f.accts.byCorp[q.Get("corpid")+"\x00"+q.Get("corpsecret")]
+		if a == nil {
+			f.refuse("WeCom token asked for corp " + q.Get("corpid") + " with a secret of none of its apps")
+			writeJSON(w, map[string]any{"errcode": 40001, "errmsg": "invalid credential"})
+			return
+		}
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "access_token": a.accessToken(), "expires_in": 7200})
 		return
 	case "/oauth/client_token/":
-		writeJSON(w, map[string]any{"data": map[string]any{"access_token": "chaos-dy-token", "expires_in": 7200, "error_code": 0}, "message": "success"})
+		var c struct {
+			Key    string `json:"client_key"`
+			Secret string `json:"client_secret"`
+		}
+		_ = json.Unmarshal(body, &c)
+		a := f.accts.byClient[c.Key]
+		if a == nil || a.clientSecret != c.Secret {
+			f.refuse("Douyin token asked for client_key " + c.Key + " with another secret than its own")
+			writeJSON(w, map[string]any{"data": map[string]any{"error_code": 10003, "description": "invalid client"}, "message": "error"})
+			return
+		}
+		writeJSON(w, map[string]any{"data": map[string]any{"access_token": a.accessToken(), "expires_in": 7200, "error_code": 0}, "message": "success"})
 		return
 	}
 	switch f.mode.Load() {
@@ -607,6 +728,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var to, text string
+	var from *chaosAccount
 	switch r.URL.Path {
 	case "/cgi-bin/message/custom/send": // WeChat customer service
 		var m struct {
@@ -617,6 +739,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := json.Unmarshal(body, &m); err != nil {
 			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		if from = f.accts.byToken[q.Get("access_token")]; from == nil || from.platform != "wechat" {
+			f.refuse("WeChat send with a token of no Official Account")
+			writeJSON(w, map[string]any{"errcode": 40001, "errmsg": "invalid credential"})
 			return
 		}
 		to, text = "wx:"+m.ToUser, m.Text.Content
@@ -630,8 +757,18 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				Content string `json:"content"`
 			} `json:"text"`
 		}
-		if err := json.Unmarshal(body, &m); err != nil || m.MsgType != "text" || strconv.Itoa(m.AgentID) != wcAgentID {
+		if err := json.Unmarshal(body, &m); err != nil || m.MsgType != "text" {
 			writeJSON(w, map[string]any{"errcode": 40058, "errmsg": "invalid parameter"})
+			return
+		}
+		if from = f.accts.byToken[q.Get("access_token")]; from == nil || from.platform != "wecom" {
+			f.refuse("WeCom send with a token of no app")
+			writeJSON(w, map[string]any{"errcode": 40001, "errmsg": "invalid credential"})
+			return
+		}
+		if strconv.Itoa(m.AgentID) != from.agentID {
+			f.refuse("WeCom send for agent " + strconv.Itoa(m.AgentID) + " with the token of agent " + from.agentID)
+			writeJSON(w, map[string]any{"errcode": 301002, "errmsg": "not allow operate another agent with this accesstoken"})
 			return
 		}
 		to, text = "wc:"+m.ToUser, m.Text.Content
@@ -649,6 +786,16 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad body", http.StatusBadRequest)
 			return
 		}
+		if from = f.accts.byToken[r.Header.Get("access-token")]; from == nil || from.platform != "douyin" {
+			f.refuse("Douyin send with a token of no application")
+			writeJSON(w, map[string]any{"data": map[string]any{"error_code": 2190008, "description": "access_token invalid"}})
+			return
+		}
+		if q.Get("open_id") != from.openID {
+			f.refuse("Douyin send as account " + q.Get("open_id") + " with the token of " + from.label())
+			writeJSON(w, map[string]any{"data": map[string]any{"error_code": 2190015, "description": "open_id does not match the token"}})
+			return
+		}
 		to, text = "dy:"+m.ToUserID, m.Content.Text.Text
 		defer answer(w, f, map[string]any{"data": map[string]any{"error_code": 0, "msg_id": "srv-" + randHex(4)}, "extra": map[string]any{"error_code": 0}})
 	default:
@@ -657,7 +804,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hang := f.mode.Load() == apiDeliverHang
 	f.mu.Lock()
-	f.sends[to] = append(f.sends[to], delivery{text: text, at: time.Now(), ambiguous: hang})
+	f.sends[to] = append(f.sends[to], delivery{text: text, account: from.name, at: time.Now(), ambiguous: hang})
 	f.mu.Unlock()
 	if hang {
 		f.ambiguous.Add(1)
@@ -708,56 +855,80 @@ type fault struct {
 	// replica's restart is not counted: it comes up when it can).
 	lasts time.Duration
 	do    func(ctx context.Context) error
+	// measured, when set, is how long the fault turned out to last and
+	// what happened, read after do (a failover takes what it takes).
+	measured func() (time.Duration, string)
+	// settle, when set, waits for what the fault left running behind
+	// the next ones (a killed server's restart), after the load.
+	settle func(ctx context.Context) (note string, err error)
 }
 
 type faultRecord struct {
 	name     string
 	at, done time.Duration
 	lasts    time.Duration
+	note     string
 	err      error
+	settle   func(ctx context.Context) (string, error)
 }
 
 // faultKeys are the faults -faults can pick, in the order they happen.
 // The first defaultFaults fit one run together; the others take longer
 // and run on their own (a single fault is injected at a tenth of the run).
 var faultKeys = []string{"redis-restart", "redis-pause", "db-kill", "replica-kill", "redis-pause-kill", "api-fail", "api-hang", "api-deliver-hang",
-	"redis-pause-term", "replica-kills"}
+	"redis-pause-term", "replica-kills", "redis-master-kill"}
 
 const defaultFaults = 8
+
+// singleRedisFaults stop, pause or restart the one redis-server: a
+// cluster run skips them (its own Redis fault is redis-master-kill).
+var singleRedisFaults = []string{"redis-restart", "redis-pause", "redis-pause-kill", "redis-pause-term"}
 
 // schedule spreads the faults over the run so that none overlaps the
 // next, and in a 60 s run the outbox's retries after one platform fault
 // (2 s, then 4 s) come before the next: each one's recovery can be told
 // apart.
-func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica, api *fakeAPI) []fault {
+//
+// redis is the single Redis and cluster the cluster: one of them is nil,
+// and the faults of the other are not picked (chaosRun skips them).
+func schedule(d time.Duration, redis *redisProc, cluster *redisCluster, db *sql.DB, replicas []*replica, api *fakeAPI) []fault {
 	pause := func(ctx context.Context, d time.Duration) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(d):
 		}
 	}
+	mk := func(key, name string, at, lasts time.Duration, do func(ctx context.Context) error) fault {
+		return fault{key: key, name: name, at: at, lasts: lasts, do: do}
+	}
+	var kill masterKill
+	masterKillFault := mk("redis-master-kill", "SIGKILL a Redis Cluster master, its replica promoted; the killed server restarted 20 s later (as a replica)", d*13/100, 0, func(ctx context.Context) error {
+		return kill.run(ctx, cluster)
+	})
+	masterKillFault.measured, masterKillFault.settle = kill.result, kill.settle
 	return []fault{
-		{"redis-restart", "restart Redis (down 3 s)", d * 5 / 100, 3 * time.Second, func(ctx context.Context) error {
+		masterKillFault,
+		mk("redis-restart", "restart Redis (down 3 s)", d*5/100, 3*time.Second, func(ctx context.Context) error {
 			redis.stop()
 			pause(ctx, 3*time.Second)
 			return redis.start()
-		}},
-		{"redis-pause", "pause Redis 8 s (SIGSTOP)", d * 13 / 100, 8 * time.Second, func(ctx context.Context) error {
+		}),
+		mk("redis-pause", "pause Redis 8 s (SIGSTOP)", d*13/100, 8*time.Second, func(ctx context.Context) error {
 			if err := redis.signal(syscall.SIGSTOP); err != nil {
 				return err
 			}
 			pause(ctx, 8*time.Second)
 			return redis.signal(syscall.SIGCONT)
-		}},
-		{"db-kill", "drop MariaDB connections", d * 29 / 100, 0, func(ctx context.Context) error {
+		}),
+		mk("db-kill", "drop MariaDB connections", d*29/100, 0, func(ctx context.Context) error {
 			return killConnections(ctx, db)
-		}},
-		{"replica-kill", "SIGKILL replica 0, restart after 2 s", d * 34 / 100, 2 * time.Second, func(ctx context.Context) error {
+		}),
+		mk("replica-kill", "SIGKILL replica 0, restart after 2 s", d*34/100, 2*time.Second, func(ctx context.Context) error {
 			replicas[0].kill()
 			pause(ctx, 2*time.Second)
 			return replicas[0].start()
-		}},
-		{"redis-pause-kill", "pause Redis 8 s, SIGKILL replica 1 5 s into it, restart it after", d * 43 / 100, 8 * time.Second, func(ctx context.Context) error {
+		}),
+		mk("redis-pause-kill", "pause Redis 8 s, SIGKILL replica 1 5 s into it, restart it after", d*43/100, 8*time.Second, func(ctx context.Context) error {
 			// The replica dies holding callbacks it answered once their
 			// budget ran out and could not process without Redis: the
 			// platforms will not retry them (issue 18 item 2).
@@ -771,28 +942,28 @@ func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica
 				return err
 			}
 			return replicas[1].start()
-		}},
-		{"api-fail", "platform APIs fail (HTTP 500) for 5 s", d * 58 / 100, 5 * time.Second, func(ctx context.Context) error {
+		}),
+		mk("api-fail", "platform APIs fail (HTTP 500) for 5 s", d*58/100, 5*time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiFail)
 			pause(ctx, 5*time.Second)
 			api.mode.Store(apiOK)
 			return nil
-		}},
-		{"api-hang", "platform APIs time out for 5 s", d * 71 / 100, 5 * time.Second, func(ctx context.Context) error {
+		}),
+		mk("api-hang", "platform APIs time out for 5 s", d*71/100, 5*time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiHang)
 			pause(ctx, 5*time.Second)
 			api.mode.Store(apiOK)
 			return nil
-		}},
-		{"api-deliver-hang", "platform APIs deliver, then hang, for 3 s", d * 87 / 100, 3 * time.Second, func(ctx context.Context) error {
+		}),
+		mk("api-deliver-hang", "platform APIs deliver, then hang, for 3 s", d*87/100, 3*time.Second, func(ctx context.Context) error {
 			api.mode.Store(apiDeliverHang)
 			pause(ctx, 3*time.Second)
 			api.mode.Store(apiOK)
 			return nil
-		}},
+		}),
 		// The last two run on their own (-faults redis-pause-term or
 		// replica-kills): they take longer than a 60 s run leaves them.
-		{"redis-pause-term", "pause Redis 12 s, SIGTERM replica 1 4 s into it, restart it once it has exited", d * 93 / 100, 12 * time.Second, func(ctx context.Context) error {
+		mk("redis-pause-term", "pause Redis 12 s, SIGTERM replica 1 4 s into it, restart it once it has exited", d*93/100, 12*time.Second, func(ctx context.Context) error {
 			// Callbacks wait on Redis while the replica drains: those it
 			// answered early must be finished by it or by the other
 			// replica (issue 28).
@@ -815,12 +986,12 @@ func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica
 				return ctx.Err()
 			}
 			return replicas[1].start()
-		}},
-		{"replica-kills", "SIGKILL the replicas in turn, 6 times, each restarted 1 s after", d * 95 / 100, 0, func(ctx context.Context) error {
+		}),
+		mk("replica-kills", "SIGKILL the replicas in turn, 6 times, each restarted 1 s after", d*95/100, 0, func(ctx context.Context) error {
 			// Sends in flight die with their replica: each row found
 			// marked as being sent is resent as an ambiguous resend.
 			for i := range 6 {
-				r := replicas[i%2]
+				r := replicas[i%len(replicas)]
 				r.kill()
 				r.waitExit(ctx)
 				pause(ctx, time.Second)
@@ -830,7 +1001,7 @@ func schedule(d time.Duration, redis *redisProc, db *sql.DB, replicas []*replica
 				pause(ctx, time.Second)
 			}
 			return nil
-		}},
+		}),
 	}
 }
 

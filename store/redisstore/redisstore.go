@@ -135,7 +135,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		if u, err := neturl.Parse(url); err != nil || (u.Path != "" && u.Path != "/" && u.Path != "/0") {
 			return nil, fmt.Errorf("redisstore.Open: a cluster has only database 0; REDIS_URL names another: %w", bot.ErrInvalid)
 		}
-		c.rdb, addrs = redis.NewClusterClient(o), o.Addrs
+		c.rdb, addrs = newClusterClient(o), o.Addrs
 	case modeSentinel:
 		o, err := redis.ParseFailoverURL(url)
 		if err != nil {
