@@ -235,6 +235,9 @@ func TestHandoverEndToEnd(t *testing.T) {
 		}
 	}
 
+	// B hears of A's hand-over only once it listens: one announced
+	// before that is found by B's load of the index instead.
+	waitFor(t, logsB, "handover: listening for other replicas' hand-overs", 0)
 	markB := logsB.Len()
 	held(say(a, "o-ho-customer", "人工"), "人工 on replica A")
 	waitFor(t, logsB, "handover: heard of a hand-over", markB)
@@ -515,6 +518,9 @@ func TestKFHandoverEndToEnd(t *testing.T) {
 	a, logs, _ := replicaOf(t, env, prefix)
 	b, logsB, _ := replicaOf(t, env, prefix)
 
+	for _, l := range []*bottest.Logs{logs, logsB} { // see TestHandoverEndToEnd
+		waitFor(t, l, "handover: listening for other replicas' hand-overs", 0)
+	}
 	markA, markB := logs.Len(), logsB.Len()
 	api.customer("wm-kf-1", "人工")
 	kfNotify(t, a)

@@ -186,6 +186,7 @@ func (s *Service) Run(ctx context.Context) {
 	}, func(up bool) {
 		s.index.setListening(up)
 		if up {
+			s.log.DebugContext(ctx, "handover: listening for other replicas' hand-overs")
 			s.reload(ctx)
 		} else {
 			s.log.WarnContext(ctx, "handover: announcements lost; every message reads its pause until they are back")
