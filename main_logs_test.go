@@ -178,7 +178,11 @@ func startLoggedSiyu(t *testing.T, extra map[string]string) (string, *bottest.Lo
 		"WECHAT_API_BASE": api.URL, "DOUYIN_API_BASE": api.URL, "WECOM_API_BASE": api.URL,
 	}
 	maps.Copy(env, extra)
-	return startSiyu(t, env)
+	base, logs := startSiyu(t, env)
+	// The background work's first lines belong to no request: let them
+	// come before the test's requests do.
+	waitFor(t, logs, "handover: listening for other replicas' hand-overs", 0)
+	return base, logs
 }
 
 // douyinRequest is a Douyin webhook call of body, signed with the
