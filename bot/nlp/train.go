@@ -276,7 +276,7 @@ func (n *network) forward(rows []int) mat.Tensor {
 
 // model copies the network's weights into the inference form.
 func (n *network) model(labels []string, feats []uint32, cfg TrainConfig) *Model {
-	m := &Model{labels: slices.Clone(labels), dim: cfg.Dim, hidden: cfg.Hidden, temp: 1}
+	m := &Model{labels: slices.Clone(labels), dim: cfg.Dim, hidden: cfg.Hidden, rows: len(feats), temp: 1}
 	m.emb = make([]float32, 0, len(feats)*cfg.Dim)
 	for _, w := range n.Emb.Weights {
 		m.emb = append(m.emb, w.Data().F32()...)
@@ -287,6 +287,7 @@ func (n *network) model(labels []string, feats []uint32, cfg TrainConfig) *Model
 	}
 	m.w2 = slices.Clone(n.W2.Data().F32())
 	m.b2 = slices.Clone(n.B2.Data().F32())
+	m.fold(m.emb)
 	m.index(feats)
 	return m
 }
