@@ -3,6 +3,7 @@ package risk
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,41 @@ func TestLexiconBoundaries(t *testing.T) {
 				t.Errorf("Scan(%q) flagged = %v, want %v (%+v)", tc.text, got, tc.want, s.Scan(tc.text))
 			}
 		})
+	}
+}
+
+// TestLexiconEveryTerm checks that a term before a longer one is found
+// (the automaton's leftmost-longest Find returned the longest match in
+// the rest of the text, and the terms before it were skipped), and that
+// a term inside a longer one of the same start is not found apart.
+func TestLexiconEveryTerm(t *testing.T) {
+	lex, err := NewLexicon([]Term{
+		{Category: Abuse, Severity: Medium, Text: "傻逼"},
+		{Category: Complaint, Severity: High, Text: "我要打12315投诉你们"},
+		{Category: AdSpam, Severity: Low, Text: "一手"},
+		{Category: AdSpam, Severity: High, Text: "一手货源"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewScanner(lex, ScannerConfig{})
+	tests := []struct {
+		text string
+		want []string // category:evidence, in Scan's order
+	}{
+		{"傻逼，我要打12315投诉你们", []string{"complaint:我要打12315投诉你们", "abuse:傻逼"}},
+		{"我要打12315投诉你们，傻逼", []string{"complaint:我要打12315投诉你们", "abuse:傻逼"}},
+		{"本人一手货源", []string{"ad_spam:一手货源"}},
+		{"一手的，不是货源", []string{"ad_spam:一手"}},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, h := range s.Scan(tc.text) {
+			got = append(got, string(h.Category)+":"+h.Evidence)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Scan(%q) = %q, want %q", tc.text, got, tc.want)
+		}
 	}
 }
 
