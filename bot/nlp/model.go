@@ -225,21 +225,24 @@ func (m *Model) logits(text string, z []float32) {
 // bias alone, as W 0 + b.
 func (m *Model) linearLogits(feats []uint32, z []float32) {
 	k := len(z)
-	clear(z)
-	n := 0
+	// Rows first, then their sum: the table lookups do not wait on each
+	// other, so their cache misses overlap.
+	var rowBuf [3*maxFeatureRunes + 2]int32
+	rows := rowBuf[:0]
 	for _, f := range feats {
-		r := m.row(f)
-		if r < 0 {
-			continue
+		if r := m.row(f); r >= 0 {
+			rows = append(rows, r)
 		}
+	}
+	clear(z)
+	for _, r := range rows {
 		row := m.folded[int(r)*k : int(r)*k+k]
 		for i, v := range row {
 			z[i] += v
 		}
-		n++
 	}
 	inv := float32(0)
-	if n > 0 {
+	if n := len(rows); n > 0 {
 		inv = 1 / float32(n)
 	}
 	for i, v := range z {
