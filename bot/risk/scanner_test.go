@@ -266,6 +266,28 @@ func TestScannerReadsClauses(t *testing.T) {
 	}
 }
 
+// TestScannerReadsRepeatedClauseOnce checks that a spam wall's repeated
+// clause is read once (the same text reads the same) and still found.
+func TestScannerReadsRepeatedClauseOnce(t *testing.T) {
+	wall := strings.Repeat("日结兼职，每天三百，", 6) + "今天的咖啡挺好喝的呀朋友们"
+	c := &clauseClassifier{word: "日结", label: "fraud"}
+	s := NewScanner(nil, ScannerConfig{Classifier: c})
+	hits := s.Scan(wall)
+	if i := indexOf(hits, Fraud); i < 0 || hits[i].Source != SourceModel {
+		t.Fatalf("hits %+v: want the model's fraud hit from a clause", hits)
+	}
+	seen := map[string]bool{}
+	for _, text := range c.texts {
+		if seen[text] {
+			t.Errorf("%q read twice; read %q", text, c.texts)
+		}
+		seen[text] = true
+	}
+	if len(c.texts) != 3 { // the message, its repeated clause, its last one
+		t.Errorf("read %q, want the message and two distinct clauses", c.texts)
+	}
+}
+
 // TestComboWithinOneStretch checks that a combination's parts must lie
 // close together: in a long post, 私我 and 便宜 far apart are two ideas.
 func TestComboWithinOneStretch(t *testing.T) {
