@@ -26,10 +26,14 @@ type folded struct {
 	// space, a dash, a strong separator): where a digit run may join two
 	// numbers ("房间3 13812345678"), findPII also tries its pieces.
 	gap []bool
+	// last is the rune text ends with (-1: none yet), kept rather than
+	// decoded again for every rune added.
+	last rune
 }
 
 func (f *folded) reset() {
 	f.text, f.start, f.end, f.cut, f.gap = f.text[:0], f.start[:0], f.end[:0], f.cut[:0], f.gap[:0]
+	f.last = -1
 }
 
 // Fold returns s in the form risk lexicons are matched in, with the
@@ -131,21 +135,23 @@ func (f *folded) add(r rune, from, to int, cut, gap bool) {
 	// A repeated Chinese character is one ("加加微微信信" → 加微信): the
 	// stutter that splits a word without a separator. Digits and letters
 	// repeat in numbers and ids, so they stay.
-	if isCJK(r) && n >= 3 && !cut {
-		if last, size := utf8.DecodeLastRune(f.text); last == r {
-			for i := n - size; i < n; i++ {
-				f.end[i] = int32(to)
-			}
-			return
+	if r == f.last && n >= 3 && !cut && isCJK(r) {
+		for i := n - utf8.RuneLen(r); i < n; i++ {
+			f.end[i] = int32(to)
 		}
+		return
 	}
+	f.last = r
 	f.text = utf8.AppendRune(f.text, r)
-	for range len(f.text) - n {
+	f.start = append(f.start, int32(from))
+	f.end = append(f.end, int32(to))
+	f.cut = append(f.cut, cut)
+	f.gap = append(f.gap, gap)
+	for range len(f.text) - n - 1 { // a rune's other bytes
 		f.start = append(f.start, int32(from))
 		f.end = append(f.end, int32(to))
-		f.cut = append(f.cut, cut)
-		f.gap = append(f.gap, gap)
-		cut, gap = false, false
+		f.cut = append(f.cut, false)
+		f.gap = append(f.gap, false)
 	}
 }
 
