@@ -284,13 +284,14 @@ func affine(y, w, b, x []float32) {
 	}
 }
 
-// row returns the embedding row of feature f, or -1.
+// row returns the embedding row of feature f, or -1. A feature is a
+// hash already (see combine): its low bits are its slot.
 func (m *Model) row(f uint32) int32 {
 	if f == 0 {
 		return -1
 	}
 	mask := uint32(len(m.slots) - 1)
-	for i := mix(f) & mask; ; i = (i + 1) & mask {
+	for i := f & mask; ; i = (i + 1) & mask {
 		switch s := m.slots[i]; s.key {
 		case f:
 			return s.row
@@ -309,7 +310,7 @@ func (m *Model) index(feats []uint32) {
 	m.slots = make([]slot, size)
 	mask := uint32(size - 1)
 	for r, f := range feats {
-		i := mix(f) & mask
+		i := f & mask
 		for m.slots[i].key != 0 {
 			i = (i + 1) & mask
 		}
