@@ -109,6 +109,22 @@ func TestLexiconEveryTerm(t *testing.T) {
 			t.Errorf("Scan(%q) = %q, want %q", tc.text, got, tc.want)
 		}
 	}
+	// A text that is both a plain term and a combination's part counts
+	// as both.
+	both, err := NewLexicon([]Term{
+		{Category: Fraud, Severity: High, Text: "私我"},
+		{Category: Poaching, Severity: Medium, Text: "私我/找我 & 便宜/半价"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range NewScanner(both, ScannerConfig{}).Scan("有要的私我，便宜卖") {
+		got = append(got, string(h.Category)+":"+h.Evidence)
+	}
+	if want := []string{"fraud:私我", "poaching:私我…便宜"}; !slices.Equal(got, want) {
+		t.Errorf("term and part: hits %q, want %q", got, want)
+	}
 }
 
 // benchLexicon returns the shipped lexicon grown to n terms with random
