@@ -115,16 +115,21 @@ func LoadLexicon(fsys fs.FS, dir string) (*Lexicon, error) {
 // any order ("私我/找我/私聊 & 便宜/半价/折扣"). Combinations catch the
 // many ways one idea is phrased without listing every sentence.
 type Lexicon struct {
-	// ac matches plain terms; nil when there are none.
-	ac    *ahocorasick.Automaton
-	terms []lexTerm // by pattern id
-	// parts matches the alternatives of combinations (overlapping, since
-	// one may lie inside another); nil when there are none.
-	parts      *ahocorasick.Automaton
+	// ac matches every plain term and every part of a combination, in
+	// one pass (overlapping, since one may lie inside another); nil when
+	// there are none.
+	ac *ahocorasick.Automaton
+	// roles says, by pattern id, which plain term and which part the
+	// pattern is (-1: none; a text can be both).
+	roles      []patRole
+	terms      []lexTerm   // by term id
 	partTerms  []lexTerm   // by part id: edges and digits
 	partCombos [][]partRef // by part id: the combinations it belongs to
 	combos     []combo
 }
+
+// patRole is what a pattern of the automaton stands for.
+type patRole struct{ term, part int32 }
 
 // partRef is one combination a part belongs to, with the groups of the
 // combination it is an alternative of (bit i: group i, the first 64).
@@ -162,19 +167,28 @@ func newLexTerm(c Category, sev Severity, k string) lexTerm {
 // listed twice keeps its first category and its highest severity.
 func NewLexicon(terms []Term) (*Lexicon, error) {
 	lx := &Lexicon{}
-	index := map[string]int{}
-	partIndex := map[string]int32{}
-	var pats, parts []string
+	patIndex := map[string]int32{}
+	var pats []string
+	pattern := func(k string) *patRole {
+		id, ok := patIndex[k]
+		if !ok {
+			id = int32(len(pats))
+			patIndex[k] = id
+			pats = append(pats, k)
+			lx.roles = append(lx.roles, patRole{term: -1, part: -1})
+		}
+		return &lx.roles[id]
+	}
 	for _, t := range terms {
 		groups := splitTerm(t.Text)
 		if len(groups) == 1 {
 			for _, k := range groups[0] {
-				if i, ok := index[k]; ok {
-					lx.terms[i].sev = max(lx.terms[i].sev, t.Severity)
+				r := pattern(k)
+				if r.term >= 0 {
+					lx.terms[r.term].sev = max(lx.terms[r.term].sev, t.Severity)
 					continue
 				}
-				index[k] = len(pats)
-				pats = append(pats, k)
+				r.term = int32(len(lx.terms))
 				lx.terms = append(lx.terms, newLexTerm(t.Category, t.Severity, k))
 			}
 			continue
@@ -186,34 +200,27 @@ func NewLexicon(terms []Term) (*Lexicon, error) {
 		ci := int32(len(lx.combos))
 		for gi, g := range groups {
 			for _, k := range g {
-				id, ok := partIndex[k]
-				if !ok {
-					id = int32(len(parts))
-					partIndex[k] = id
-					parts = append(parts, k)
+				r := pattern(k)
+				if r.part < 0 {
+					r.part = int32(len(lx.partTerms))
 					lx.partTerms = append(lx.partTerms, newLexTerm(t.Category, t.Severity, k))
 					lx.partCombos = append(lx.partCombos, nil)
 				}
-				cs := lx.partCombos[id]
+				cs := lx.partCombos[r.part]
 				if len(cs) == 0 || cs[len(cs)-1].combo != ci {
 					cs = append(cs, partRef{combo: ci})
 				}
 				if gi < 64 {
 					cs[len(cs)-1].groups |= 1 << gi
 				}
-				lx.partCombos[id] = cs
+				lx.partCombos[r.part] = cs
 			}
 		}
 		lx.combos = append(lx.combos, cb)
 	}
-	var err error
 	if len(pats) > 0 {
-		if lx.ac, err = ahocorasick.NewBuilder().SetMatchKind(ahocorasick.LeftmostLongest).AddStrings(pats).Build(); err != nil {
-			return nil, fmt.Errorf("risk.NewLexicon: %w: %w", bot.ErrInvalid, err)
-		}
-	}
-	if len(parts) > 0 {
-		if lx.parts, err = ahocorasick.NewBuilder().AddStrings(parts).Build(); err != nil {
+		var err error
+		if lx.ac, err = ahocorasick.NewBuilder().AddStrings(pats).Build(); err != nil {
 			return nil, fmt.Errorf("risk.NewLexicon: %w: %w", bot.ErrInvalid, err)
 		}
 	}
@@ -278,44 +285,45 @@ const maxHits = 16
 // the longest match anywhere in it, which skipped the terms before that
 // match and cost a pass per match (quadratic in a long message).
 func (lx *Lexicon) match(f *folded, orig string, source string, hits []Hit) []Hit {
-	if lx == nil {
+	if lx == nil || lx.ac == nil {
 		return hits
 	}
-	if lx.ac != nil {
-		ms := lx.ac.FindAllOverlapping(f.text)
-		slices.SortFunc(ms, func(a, b ahocorasick.Match) int {
-			if a.Start != b.Start {
-				return a.Start - b.Start
-			}
-			return b.End - a.End
-		})
-		for i, m := range ms {
-			if len(hits) >= maxHits {
-				break
-			}
-			if i > 0 && ms[i-1].Start == m.Start {
-				continue // a shorter term at the same start
-			}
-			t := lx.terms[m.PatternID]
-			if !t.fits(f, m) {
-				continue
-			}
-			start, end := int(f.start[m.Start]), int(f.end[m.End-1])
-			hits = addHit(hits, Hit{Category: t.cat, Severity: t.sev, Source: source, Evidence: evidence(orig[start:end]), Start: start, End: end})
+	ms := lx.ac.FindAllOverlapping(f.text)
+	var buf [64]ahocorasick.Match
+	terms := buf[:0]
+	for _, m := range ms {
+		if lx.roles[m.PatternID].term >= 0 {
+			terms = append(terms, m)
 		}
 	}
-	if lx.parts != nil {
-		hits = lx.matchCombos(f, orig, source, hits)
+	slices.SortFunc(terms, func(a, b ahocorasick.Match) int {
+		if a.Start != b.Start {
+			return a.Start - b.Start
+		}
+		return b.End - a.End
+	})
+	for i, m := range terms {
+		if len(hits) >= maxHits {
+			break
+		}
+		if i > 0 && terms[i-1].Start == m.Start {
+			continue // a shorter term at the same start
+		}
+		t := lx.terms[lx.roles[m.PatternID].term]
+		if !t.fits(f, m) {
+			continue
+		}
+		start, end := int(f.start[m.Start]), int(f.end[m.End-1])
+		hits = addHit(hits, Hit{Category: t.cat, Severity: t.sev, Source: source, Evidence: evidence(orig[start:end]), Start: start, End: end})
+	}
+	if len(lx.combos) > 0 {
+		hits = lx.matchCombos(f, orig, source, ms, hits)
 	}
 	return hits
 }
 
 // matchCombos appends the combinations all of whose groups occur in f.
-func (lx *Lexicon) matchCombos(f *folded, orig string, source string, hits []Hit) []Hit {
-	ms := lx.parts.FindAllOverlapping(f.text)
-	if len(ms) == 0 {
-		return hits
-	}
+func (lx *Lexicon) matchCombos(f *folded, orig string, source string, ms []ahocorasick.Match, hits []Hit) []Hit {
 	// Each match of a part that stands on its own (not glued to letters
 	// or digits, as plain terms), once per combination it belongs to,
 	// then by combination: each combination once, in the lexicon's order,
@@ -324,11 +332,12 @@ func (lx *Lexicon) matchCombos(f *folded, orig string, source string, hits []Hit
 	own := buf[:0]
 	kept := 0
 	for _, m := range ms {
-		if !lx.partTerms[m.PatternID].fits(f, m) || kept >= maxComboParts {
+		p := lx.roles[m.PatternID].part
+		if p < 0 || !lx.partTerms[p].fits(f, m) || kept >= maxComboParts {
 			continue
 		}
 		kept++
-		for _, ref := range lx.partCombos[m.PatternID] {
+		for _, ref := range lx.partCombos[p] {
 			if ref.groups != 0 { // not only in groups past the 64th
 				own = append(own, comboPart{combo: ref.combo, m: m, groups: ref.groups})
 			}
