@@ -81,7 +81,9 @@ type network struct {
 
 // Train trains a new model on examples with spago (autograd and Adam)
 // and returns it in its inference form. The labels are those of the
-// examples, sorted. Training is deterministic for a seed.
+// examples, sorted. For a seed, training sees the same lines in the same
+// order; spago's float sums are not bit-reproducible, so two trainings
+// differ in the last digits of their weights (see the README).
 //
 // spago v1.1.0 has pitfalls Train avoids: its Optimizer.Optimize returns
 // before its goroutines finish, so Train updates each parameter itself
