@@ -34,19 +34,40 @@ func normalize(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
-	for _, r := range s {
-		r = foldRune(r)
-		if unicode.IsSpace(r) {
-			space = true
-			continue
+	for i := 0; i < len(s); {
+		var r rune
+		size := 3
+		if isCJKAt(s, i) {
+			r = -1 // kept as it is: no width or case variant, not a space
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+			r = foldRune(r)
+			if unicode.IsSpace(r) {
+				space = true
+				i += size
+				continue
+			}
 		}
 		if space && b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		space = false
-		b.WriteRune(r)
+		if r < 0 {
+			b.WriteString(s[i : i+3])
+		} else {
+			b.WriteRune(r)
+		}
+		i += size
 	}
 	return strings.TrimFunc(b.String(), isTrimmable)
+}
+
+// isCJKAt reports whether s holds a CJK Unified Ideograph at byte i,
+// recognised from its UTF-8 (U+4E00 = E4 B8 80 to U+9FFF = E9 BF BF)
+// without decoding: most of a Chinese message, and nothing to fold.
+func isCJKAt(s string, i int) bool {
+	c := s[i]
+	return 0xE4 <= c && c <= 0xE9 && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 && (c != 0xE4 || s[i+1] >= 0xB8)
 }
 
 // foldRune maps r to half-width (half-width katakana to full-width) and
@@ -110,7 +131,7 @@ func isNormal(s string) bool {
 		// or case variants; recognising their UTF-8 (U+4E00 = E4 B8 80 to
 		// U+9FFF = E9 BF BF) without decoding halves the time of a
 		// Chinese message.
-		if 0xE4 <= c && c <= 0xE9 && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 && (c != 0xE4 || s[i+1] >= 0xB8) {
+		if isCJKAt(s, i) {
 			i += 3
 			continue
 		}

@@ -2,6 +2,7 @@ package nlp
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/internal/hanzi"
@@ -77,7 +78,22 @@ func Canonical(text string) string {
 // normalised) unchanged.
 func isCanonical(s string) bool {
 	prev, run := rune(-1), 0
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		var r rune
+		if c := s[i]; 0xE4 <= c && c <= 0xE9 && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 && (c != 0xE4 || s[i+1] >= 0xB8) {
+			// A Chinese character (U+4E00-U+9FFF), decoded inline: no
+			// separator or invisible character, only its repeats and its
+			// traditional form to look at.
+			r = rune(c&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
+			i += 3
+			if r == prev || toSimplified(r) != r {
+				return false // a repeat of a Chinese character is never kept
+			}
+			prev, run = r, 1
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
 		if r == prev {
 			run++
 		} else {

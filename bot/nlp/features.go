@@ -39,16 +39,11 @@ func combine(a, b uint32) uint32 { return mix(a*0x01000193 ^ b) }
 // to dst and returns it.
 func appendFeatures(dst []uint32, text string) []uint32 {
 	p1, p2 := unitBOS, uint32(0) // the previous two units; 0: none
-	emit := func(u uint32) {
-		dst = append(dst, combine(saltUni, u), combine(combine(saltBi, p1), u))
-		if p2 != 0 {
-			dst = append(dst, combine(combine(combine(saltTri, p2), p1), u))
-		}
-		p2, p1 = p1, u
-	}
 	n := 0
 	for i := 0; i < len(text) && n < maxFeatureRunes; {
 		c := text[i]
+		var u uint32 // the unit at i
+		word := ""   // a Latin word's letters, whose trigrams follow its unit
 		switch {
 		case c == ' ':
 			i++
@@ -58,24 +53,12 @@ func appendFeatures(dst []uint32, text string) []uint32 {
 			for j < len(text) && 'a' <= text[j] && text[j] <= 'z' {
 				j++
 			}
-			w := text[i:j]
+			word = text[i:j]
 			h := uint32(2166136261)
-			for k := 0; k < len(w); k++ {
-				h = (h ^ uint32(w[k])) * 16777619
+			for k := 0; k < len(word); k++ {
+				h = (h ^ uint32(word[k])) * 16777619
 			}
-			emit(mix(h ^ 0x5bd1e995))
-			// Character trigrams of the word with its boundaries.
-			if len(w) > 2 {
-				prev2, prev1 := uint32('<'), uint32(w[0])
-				for k := 1; k <= len(w); k++ {
-					cur := uint32('>')
-					if k < len(w) {
-						cur = uint32(w[k])
-					}
-					dst = append(dst, combine(saltWord, prev2<<16|prev1<<8|cur))
-					prev2, prev1 = prev1, cur
-				}
-			}
+			u = mix(h ^ 0x5bd1e995)
 			n += j - i
 			i = j
 		case '0' <= c && c <= '9':
@@ -85,7 +68,6 @@ func appendFeatures(dst []uint32, text string) []uint32 {
 			}
 			// Short numbers (1, 11, 30) are read as they are; longer ones
 			// by their length class: an order number is an order number.
-			var u uint32
 			switch d := text[i:j]; {
 			case len(d) <= 2:
 				u = uint32(d[0])
@@ -98,14 +80,37 @@ func appendFeatures(dst []uint32, text string) []uint32 {
 			default:
 				u = 0x4200_0000
 			}
-			emit(u)
 			n += j - i
 			i = j
+		case 0xE1 <= c && c <= 0xEF && c != 0xED && i+2 < len(text) && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80:
+			// Three bytes, valid whatever the continuation bytes (E0 and
+			// ED constrain theirs): a Chinese character, decoded inline.
+			u = (uint32(c&0x0F)<<12 | uint32(text[i+1]&0x3F)<<6 | uint32(text[i+2]&0x3F)) | 0x8000_0000
+			n++
+			i += 3
 		default:
 			r, size := utf8.DecodeRuneInString(text[i:])
-			emit(uint32(r) | 0x8000_0000)
+			u = uint32(r) | 0x8000_0000
 			n++
 			i += size
+		}
+		// The unit, the pair and the triple it ends.
+		dst = append(dst, combine(saltUni, u), combine(combine(saltBi, p1), u))
+		if p2 != 0 {
+			dst = append(dst, combine(combine(combine(saltTri, p2), p1), u))
+		}
+		p2, p1 = p1, u
+		// Character trigrams of a word with its boundaries.
+		if len(word) > 2 {
+			prev2, prev1 := uint32('<'), uint32(word[0])
+			for k := 1; k <= len(word); k++ {
+				cur := uint32('>')
+				if k < len(word) {
+					cur = uint32(word[k])
+				}
+				dst = append(dst, combine(saltWord, prev2<<16|prev1<<8|cur))
+				prev2, prev1 = prev1, cur
+			}
 		}
 	}
 	if p1 != unitBOS { // the end, after at least one unit

@@ -20,19 +20,29 @@ import (
 // Inference does not use spago's graph: summing embedding rows and one or
 // two matrix-vector products in float32 give the same answer about ten
 // times faster, without allocating (spago trains the model; see Train).
+// Without a hidden layer the model is linear, W (Σ rows / n) + b =
+// (Σ W row) / n + b, so each row is kept folded through W: a message
+// sums one number per label and feature instead of dim.
 type Model struct {
 	labels []string
 	dim    int
 	hidden int // 0: no hidden layer
+	rows   int // features (embedding rows)
 	// slots is an open-addressing table from feature hash to embedding
 	// row; key 0 marks an empty slot (hash 0 is never stored). Key and
 	// row side by side: one cache line per lookup.
 	slots []slot
-	emb   []float32 // rows × dim
-	w1    []float32 // hidden × dim
-	b1    []float32 // hidden
-	w2    []float32 // labels × in (in = hidden, or dim without hidden layer)
-	b2    []float32 // labels
+	// emb is rows × dim: what Train learnt (Save writes it rounded to
+	// int8), and what a model with a hidden layer reads. nil in a linear
+	// model loaded from a file: its folded rows are all it needs.
+	emb []float32
+	// folded is rows × labels in a linear model: W times each embedding
+	// row (see fold). nil with a hidden layer.
+	folded []float32
+	w1     []float32 // hidden × dim
+	b1     []float32 // hidden
+	w2     []float32 // labels × in (in = hidden, or dim without hidden layer); nil in a loaded linear model
+	b2     []float32 // labels
 	// temp divides the logits before the softmax (temperature scaling):
 	// fitted after training on the split kept apart (FitTemperature), it
 	// makes confidences match how often the model is right. 1: as trained.
@@ -105,7 +115,7 @@ func (m *Model) Labels() []string { return slices.Clone(m.labels) }
 
 // Features returns the number of features (embedding rows) the model
 // knows.
-func (m *Model) Features() int { return len(m.emb) / m.dim }
+func (m *Model) Features() int { return m.rows }
 
 type slot struct {
 	key uint32
@@ -170,8 +180,12 @@ func (m *Model) ClassifyOther(text, background string) (label string, confidence
 // the temperature and the softmax.
 func (m *Model) logits(text string, z []float32) {
 	var featBuf [3 * maxFeatureRunes]uint32
-	var xBuf, hBuf [maxStack]float32
 	feats := appendFeatures(featBuf[:0], text)
+	if m.folded != nil {
+		m.linearLogits(feats, z)
+		return
+	}
+	var xBuf, hBuf [maxStack]float32
 	x := stackOr(xBuf[:], m.dim)
 	clear(x)
 	n := 0
@@ -206,6 +220,50 @@ func (m *Model) logits(text string, z []float32) {
 	affine(z, m.w2, m.b2, in)
 }
 
+// linearLogits is logits for a linear model: the mean of the features'
+// folded rows plus the bias. A text without a known feature gets the
+// bias alone, as W 0 + b.
+func (m *Model) linearLogits(feats []uint32, z []float32) {
+	k := len(z)
+	// Rows first, then their sum: the table lookups do not wait on each
+	// other, so their cache misses overlap.
+	var rowBuf [3*maxFeatureRunes + 2]int32
+	rows := rowBuf[:0]
+	for _, f := range feats {
+		if r := m.row(f); r >= 0 {
+			rows = append(rows, r)
+		}
+	}
+	clear(z)
+	for _, r := range rows {
+		row := m.folded[int(r)*k : int(r)*k+k]
+		for i, v := range row {
+			z[i] += v
+		}
+	}
+	inv := float32(0)
+	if n := len(rows); n > 0 {
+		inv = 1 / float32(n)
+	}
+	for i, v := range z {
+		z[i] = m.b2[i] + v*inv
+	}
+}
+
+// fold sets m.folded to W times each embedding row of emb, for a linear
+// model; with a hidden layer it does nothing.
+func (m *Model) fold(emb []float32) {
+	if m.hidden > 0 {
+		return
+	}
+	k := len(m.labels)
+	m.folded = make([]float32, m.rows*k)
+	noBias := make([]float32, k)
+	for r := range m.rows {
+		affine(m.folded[r*k:(r+1)*k], m.w2, noBias, emb[r*m.dim:(r+1)*m.dim])
+	}
+}
+
 // stackOr returns buf[:n] when it fits, else a new slice.
 func stackOr(buf []float32, n int) []float32 {
 	if n <= len(buf) {
@@ -226,13 +284,14 @@ func affine(y, w, b, x []float32) {
 	}
 }
 
-// row returns the embedding row of feature f, or -1.
+// row returns the embedding row of feature f, or -1. A feature is a
+// hash already (see combine): its low bits are its slot.
 func (m *Model) row(f uint32) int32 {
 	if f == 0 {
 		return -1
 	}
 	mask := uint32(len(m.slots) - 1)
-	for i := mix(f) & mask; ; i = (i + 1) & mask {
+	for i := f & mask; ; i = (i + 1) & mask {
 		switch s := m.slots[i]; s.key {
 		case f:
 			return s.row
@@ -251,7 +310,7 @@ func (m *Model) index(feats []uint32) {
 	m.slots = make([]slot, size)
 	mask := uint32(size - 1)
 	for r, f := range feats {
-		i := mix(f) & mask
+		i := f & mask
 		for m.slots[i].key != 0 {
 			i = (i + 1) & mask
 		}
@@ -282,26 +341,51 @@ func (m *Model) CheckLabels(labels []string) error {
 		missing, extra, bot.ErrInvalid)
 }
 
-// The model file: magic, then uvarints and little-endian numbers. The
-// embeddings, nearly all of the file, are int8 with one float32 scale per
-// row: a quarter of float32's size, and the answers do not change (the
-// mean of many rows averages the rounding out; TestSaveLoad checks).
+// The model file: magic, then uvarints and little-endian numbers.
 // Version 3 adds the temperature (a float32 after the hidden size);
 // version 2 files, written before calibration, still load, with
 // temperature 1 (their confidences are as sharp as trained). Version 4
 // adds the sure thresholds after the temperature: a count (0 or the
 // number of labels), then one float32 per label; version 3 files load
 // without them (never sure on the model's word alone).
+//
+// Up to version 4 the embeddings, nearly all of the file, are int8 with
+// one float32 scale per row (a quarter of float32's size; the mean of
+// many rows averages the rounding out, TestSaveLoad checks), then the
+// weights. Version 5 keeps that for a model with a hidden layer; a
+// linear model's rows are stored folded (see Model): per row, one
+// float32 per label, W times the int8-rounded row, then the bias. That
+// is what inference reads, computed as loading a version 4 file
+// computes it, so the two files answer alike to the bit; and with fewer
+// labels than dimensions the file is smaller and loads with no work.
 const (
-	modelMagic   = "SIYUNLP\x04"
+	modelMagic   = "SIYUNLP\x05"
+	modelMagicV4 = "SIYUNLP\x04"
 	modelMagicV3 = "SIYUNLP\x03"
 	modelMagicV2 = "SIYUNLP\x02"
 )
 
 // Save writes the model in its compact binary form.
 func (m *Model) Save(w io.Writer) error {
+	if err := m.save(w, 5); err != nil {
+		return fmt.Errorf("nlp.Save: %w", err)
+	}
+	return nil
+}
+
+// save writes the model in format version 5, or 4 (for tests of older
+// files: a linear model needs its embeddings then, as Train leaves
+// them).
+func (m *Model) save(w io.Writer, version int) error {
 	bw := bufio.NewWriter(w)
-	bw.WriteString(modelMagic)
+	magic := modelMagic
+	if version == 4 {
+		if m.emb == nil || m.w2 == nil {
+			return errors.New("a loaded linear model has no embeddings to write as version 4")
+		}
+		magic = modelMagicV4
+	}
+	bw.WriteString(magic)
 	putUvarint(bw, uint64(len(m.labels)))
 	for _, l := range m.labels {
 		putUvarint(bw, uint64(len(l)))
@@ -313,12 +397,11 @@ func (m *Model) Save(w io.Writer) error {
 	binary.LittleEndian.PutUint32(t4[:], math.Float32bits(m.temp))
 	bw.Write(t4[:])
 	putFloats(bw, m.sure)
-	rows := m.Features()
-	putUvarint(bw, uint64(rows))
+	putUvarint(bw, uint64(m.rows))
 	// Feature hashes by row, delta-coded in increasing order: rows are
 	// written in that order.
 	feats := m.rowFeatures()
-	order := make([]int, rows)
+	order := make([]int, m.rows)
 	for i := range order {
 		order[i] = i
 	}
@@ -328,34 +411,61 @@ func (m *Model) Save(w io.Writer) error {
 		putUvarint(bw, uint64(feats[r]-prev))
 		prev = feats[r]
 	}
-	// Each row: its scale (float32), then dim int8 values: row ≈ scale × q.
-	var b4 [4]byte
-	q := make([]byte, m.dim)
-	for _, r := range order {
-		row := m.emb[r*m.dim : (r+1)*m.dim]
-		var amax float32
-		for _, v := range row {
-			amax = max(amax, float32(math.Abs(float64(v))))
-		}
-		scale := amax / 127
-		for i, v := range row {
-			if scale > 0 {
-				q[i] = byte(int8(math.Round(float64(v / scale))))
+	q := make([]byte, 4+m.dim)
+	if m.hidden == 0 && version >= 5 {
+		k := len(m.labels)
+		var b4 [4]byte
+		row, out, noBias := make([]float32, m.dim), make([]float32, k), make([]float32, k)
+		for _, r := range order {
+			if m.emb != nil {
+				quantizeRow(q, m.emb[r*m.dim:(r+1)*m.dim])
+				dequantizeRow(row, q)
+				affine(out, m.w2, noBias, row)
 			} else {
-				q[i] = 0
+				copy(out, m.folded[r*k:(r+1)*k])
+			}
+			for _, v := range out {
+				binary.LittleEndian.PutUint32(b4[:], math.Float32bits(v))
+				bw.Write(b4[:])
 			}
 		}
-		binary.LittleEndian.PutUint32(b4[:], math.Float32bits(scale))
-		bw.Write(b4[:])
-		bw.Write(q)
+		putFloats(bw, m.b2)
+	} else {
+		for _, r := range order {
+			quantizeRow(q, m.emb[r*m.dim:(r+1)*m.dim])
+			bw.Write(q)
+		}
+		for _, part := range [][]float32{m.w1, m.b1, m.w2, m.b2} {
+			putFloats(bw, part)
+		}
 	}
-	for _, part := range [][]float32{m.w1, m.b1, m.w2, m.b2} {
-		putFloats(bw, part)
+	return bw.Flush()
+}
+
+// quantizeRow writes row into q as its scale (a float32) and one int8
+// per value: row ≈ scale × q.
+func quantizeRow(q []byte, row []float32) {
+	var amax float32
+	for _, v := range row {
+		amax = max(amax, float32(math.Abs(float64(v))))
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("nlp.Save: %w", err)
+	scale := amax / 127
+	binary.LittleEndian.PutUint32(q, math.Float32bits(scale))
+	for i, v := range row {
+		if scale > 0 {
+			q[4+i] = byte(int8(math.Round(float64(v / scale))))
+		} else {
+			q[4+i] = 0
+		}
 	}
-	return nil
+}
+
+// dequantizeRow sets row to the values quantizeRow wrote into q.
+func dequantizeRow(row []float32, q []byte) {
+	scale := math.Float32frombits(binary.LittleEndian.Uint32(q))
+	for i, v := range q[4:] {
+		row[i] = scale * float32(int8(v))
+	}
 }
 
 // rowFeatures returns the feature hash of each row.
@@ -380,7 +490,7 @@ func ReadLabels(r io.Reader) ([]string, error) {
 	return labels, nil
 }
 
-// readHeader reads the magic and the labels; version is 2, 3 or 4.
+// readHeader reads the magic and the labels; version is 2 to 5.
 func readHeader(br *bufio.Reader) (labels []string, version int, err error) {
 	magic := make([]byte, len(modelMagic))
 	if _, err := io.ReadFull(br, magic); err != nil {
@@ -388,6 +498,8 @@ func readHeader(br *bufio.Reader) (labels []string, version int, err error) {
 	}
 	switch string(magic) {
 	case modelMagic:
+		version = 5
+	case modelMagicV4:
 		version = 4
 	case modelMagicV3:
 		version = 3
@@ -490,39 +602,21 @@ func loadModel(br *bufio.Reader) (*Model, error) {
 		}
 		feats[i] = uint32(prev)
 	}
-	rowBytes := 4 + m.dim
-	raw := make([]byte, int(rows)*rowBytes)
-	if _, err := io.ReadFull(br, raw); err != nil {
-		return nil, corrupt(err)
-	}
-	m.emb = make([]float32, int(rows)*m.dim)
-	for r := range int(rows) {
-		b := raw[r*rowBytes : (r+1)*rowBytes]
-		scale := math.Float32frombits(binary.LittleEndian.Uint32(b))
-		for i, v := range b[4:] {
-			m.emb[r*m.dim+i] = scale * float32(int8(v))
+	m.rows = int(rows)
+	if m.hidden == 0 && version >= 5 {
+		k := len(labels)
+		raw := make([]byte, 4*k*m.rows)
+		if _, err := io.ReadFull(br, raw); err != nil {
+			return nil, corrupt(err)
 		}
-	}
-	in := m.dim
-	if m.hidden > 0 {
-		in = m.hidden
-		if m.w1, err = getFloats(br, m.hidden*m.dim); err != nil {
+		m.folded = make([]float32, k*m.rows)
+		for i := range m.folded {
+			m.folded[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		if m.b2, err = getFloats(br, k); err != nil {
 			return nil, err
 		}
-		if m.b1, err = getFloats(br, m.hidden); err != nil {
-			return nil, err
-		}
-	} else {
-		for range 2 { // the empty hidden layer
-			if _, err := getFloats(br, 0); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if m.w2, err = getFloats(br, len(labels)*in); err != nil {
-		return nil, err
-	}
-	if m.b2, err = getFloats(br, len(labels)); err != nil {
+	} else if err := m.readRows(br); err != nil {
 		return nil, err
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
@@ -530,6 +624,50 @@ func loadModel(br *bufio.Reader) (*Model, error) {
 	}
 	m.index(feats)
 	return m, nil
+}
+
+// readRows reads the int8 embedding rows and the weights after them; a
+// linear model keeps its rows folded only, as if read from version 5.
+func (m *Model) readRows(br *bufio.Reader) error {
+	rowBytes := 4 + m.dim
+	raw := make([]byte, m.rows*rowBytes)
+	if _, err := io.ReadFull(br, raw); err != nil {
+		return corrupt(err)
+	}
+	emb := make([]float32, m.rows*m.dim)
+	for r := range m.rows {
+		dequantizeRow(emb[r*m.dim:(r+1)*m.dim], raw[r*rowBytes:(r+1)*rowBytes])
+	}
+	var err error
+	in := m.dim
+	if m.hidden > 0 {
+		in = m.hidden
+		if m.w1, err = getFloats(br, m.hidden*m.dim); err != nil {
+			return err
+		}
+		if m.b1, err = getFloats(br, m.hidden); err != nil {
+			return err
+		}
+	} else {
+		for range 2 { // the empty hidden layer
+			if _, err := getFloats(br, 0); err != nil {
+				return err
+			}
+		}
+	}
+	if m.w2, err = getFloats(br, len(m.labels)*in); err != nil {
+		return err
+	}
+	if m.b2, err = getFloats(br, len(m.labels)); err != nil {
+		return err
+	}
+	if m.hidden > 0 {
+		m.emb = emb
+		return nil
+	}
+	m.fold(emb)
+	m.w2 = nil
+	return nil
 }
 
 func corrupt(err error) error {

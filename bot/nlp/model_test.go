@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -100,7 +101,13 @@ func TestInferenceMatchesGraph(t *testing.T) {
 }
 
 func TestSaveLoad(t *testing.T) {
-	trained, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 1, Hidden: 4})
+	for _, hidden := range []int{0, 4} {
+		t.Run(fmt.Sprintf("hidden %d", hidden), func(t *testing.T) { testSaveLoad(t, hidden) })
+	}
+}
+
+func testSaveLoad(t *testing.T, hidden int) {
+	trained, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 1, Hidden: hidden})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +134,13 @@ func TestSaveLoad(t *testing.T) {
 			t.Errorf("%q: saved model says %s %.4f, loaded %s %.4f (int8 rounding only)", e.Text, l1, c1, l2, c2)
 		}
 	}
+	var again bytes.Buffer
+	if err := got.Save(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), data) {
+		t.Errorf("a loaded model saved again: %d bytes differ from the %d it was loaded from", len(again.Bytes()), len(data))
+	}
 	labels, err := ReadLabels(bytes.NewReader(data))
 	if err != nil || !slices.Equal(labels, m.Labels()) {
 		t.Errorf("ReadLabels = %v, %v, want %v", labels, err, m.Labels())
@@ -138,6 +152,7 @@ func TestSaveLoad(t *testing.T) {
 		{"empty", nil},
 		{"not a model", []byte("hello world, not a model")},
 		{"truncated", data[:len(data)/2]},
+		{"short by one byte", data[:len(data)-1]},
 		{"trailing bytes", append(bytes.Clone(data), 0)},
 		{"version 9", append([]byte("SIYUNLP\x09"), data[len(modelMagic):]...)},
 	} {
@@ -146,6 +161,85 @@ func TestSaveLoad(t *testing.T) {
 				t.Errorf("LoadModel err = %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// TestVersion5Folded checks that a linear model written as version 5
+// (rows folded through the output layer) answers exactly as the same
+// model written as version 4 (int8 embeddings) answers once loaded, that
+// the version 4 model saved again gives the version 5 file byte for
+// byte, and that the folded file is the smaller one.
+func TestVersion5Folded(t *testing.T) {
+	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = m.WithTemperature(1.7).WithSureThresholds(map[string]float64{"checkin": 0.8})
+	var v4, v5 bytes.Buffer
+	if err := m.save(&v4, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(&v5); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(v4.Bytes(), []byte(modelMagicV4)) || !bytes.HasPrefix(v5.Bytes(), []byte(modelMagic)) {
+		t.Fatalf("magics %q and %q, want version 4 and 5", v4.Bytes()[:8], v5.Bytes()[:8])
+	}
+	if v5.Len() >= v4.Len() {
+		t.Errorf("version 5 file %d bytes, version 4 %d: want smaller (3 labels, dim 64)", v5.Len(), v4.Len())
+	}
+	old, err := LoadModel(bytes.NewReader(v4.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	folded, err := LoadModel(bytes.NewReader(v5.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range append(tinyExamples, Example{Text: "没见过的话"}, Example{Text: "签到有优惠券吗 hello 12345678"}) {
+		l1, c1 := old.Classify(Canonical(e.Text))
+		l2, c2 := folded.Classify(Canonical(e.Text))
+		o1, p1 := old.ClassifyOther(Canonical(e.Text), "other")
+		o2, p2 := folded.ClassifyOther(Canonical(e.Text), "other")
+		if l1 != l2 || c1 != c2 || o1 != o2 || p1 != p2 {
+			t.Errorf("%q: version 4 says %s %v (%s %v), version 5 %s %v (%s %v); want the same to the bit", e.Text, l1, c1, o1, p1, l2, c2, o2, p2)
+		}
+	}
+	var again bytes.Buffer
+	if err := old.Save(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), v5.Bytes()) {
+		t.Error("the version 4 model saved again differs from the version 5 file of the same model")
+	}
+	if err := old.save(&again, 4); err == nil {
+		t.Error("a loaded linear model wrote version 4 without its embeddings, want an error")
+	}
+}
+
+// TestFoldedMatchesDense checks that a linear model's folded rows give
+// the logits of the dense computation (mean of the embedding rows, then
+// the output layer) to float32 rounding.
+func TestFoldedMatchesDense(t *testing.T) {
+	m, err := Train(t.Context(), tinyExamples, TrainConfig{Epochs: 5, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.folded == nil || m.emb == nil {
+		t.Fatal("a trained linear model has no folded rows or no embeddings")
+	}
+	dense := *m
+	dense.folded = nil
+	for _, e := range append(tinyExamples, Example{Text: "没见过的话"}, Example{Text: ""}) {
+		var zf, zd [3]float32
+		m.logits(Canonical(e.Text), zf[:])
+		dense.logits(Canonical(e.Text), zd[:])
+		for i := range zf {
+			if math.Abs(float64(zf[i]-zd[i])) > 1e-5*max(1, math.Abs(float64(zd[i]))) {
+				t.Errorf("%q: folded logits %v, dense %v", e.Text, zf, zd)
+				break
+			}
+		}
 	}
 }
 
@@ -194,7 +288,7 @@ func TestLoadVersion2(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := m.WithTemperature(3).Save(&buf); err != nil {
+	if err := m.WithTemperature(3).save(&buf, 4); err != nil {
 		t.Fatal(err)
 	}
 	// Version 3 writes the temperature's four bytes right after the
@@ -262,8 +356,12 @@ func TestSureThresholds(t *testing.T) {
 	if th, ok := got.SureThreshold("checkin"); !ok || math.Abs(th-0.9) > 1e-6 {
 		t.Errorf("SureThreshold(checkin) = %v, %v; want 0.9, true", th, ok)
 	}
-	// Version 3: the same file without the thresholds (count and four
-	// floats of three labels) and with the old magic.
+	// Version 3: the same model's version 4 file without the thresholds
+	// (count and four floats of three labels) and with the old magic.
+	buf.Reset()
+	if err := m.save(&buf, 4); err != nil {
+		t.Fatal(err)
+	}
 	data := buf.Bytes()
 	hdr := len(modelMagic) + 1
 	for _, l := range m.Labels() {

@@ -81,7 +81,9 @@ type network struct {
 
 // Train trains a new model on examples with spago (autograd and Adam)
 // and returns it in its inference form. The labels are those of the
-// examples, sorted. Training is deterministic for a seed.
+// examples, sorted. For a seed, training sees the same lines in the same
+// order; spago's float sums are not bit-reproducible, so two trainings
+// differ in the last digits of their weights (see the README).
 //
 // spago v1.1.0 has pitfalls Train avoids: its Optimizer.Optimize returns
 // before its goroutines finish, so Train updates each parameter itself
@@ -276,7 +278,7 @@ func (n *network) forward(rows []int) mat.Tensor {
 
 // model copies the network's weights into the inference form.
 func (n *network) model(labels []string, feats []uint32, cfg TrainConfig) *Model {
-	m := &Model{labels: slices.Clone(labels), dim: cfg.Dim, hidden: cfg.Hidden, temp: 1}
+	m := &Model{labels: slices.Clone(labels), dim: cfg.Dim, hidden: cfg.Hidden, rows: len(feats), temp: 1}
 	m.emb = make([]float32, 0, len(feats)*cfg.Dim)
 	for _, w := range n.Emb.Weights {
 		m.emb = append(m.emb, w.Data().F32()...)
@@ -287,6 +289,7 @@ func (n *network) model(labels []string, feats []uint32, cfg TrainConfig) *Model
 	}
 	m.w2 = slices.Clone(n.W2.Data().F32())
 	m.b2 = slices.Clone(n.B2.Data().F32())
+	m.fold(m.emb)
 	m.index(feats)
 	return m
 }

@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -26,10 +27,14 @@ type folded struct {
 	// space, a dash, a strong separator): where a digit run may join two
 	// numbers ("房间3 13812345678"), findPII also tries its pieces.
 	gap []bool
+	// last is the rune text ends with (-1: none yet), kept rather than
+	// decoded again for every rune added.
+	last rune
 }
 
 func (f *folded) reset() {
 	f.text, f.start, f.end, f.cut, f.gap = f.text[:0], f.start[:0], f.end[:0], f.cut[:0], f.gap[:0]
+	f.last = -1
 }
 
 // Fold returns s in the form risk lexicons are matched in, with the
@@ -64,6 +69,9 @@ func Fold(s string) string {
 // foldInto folds s into f (reset first), recording spans.
 func foldInto(f *folded, s string) {
 	f.reset()
+	// The folded text is about as long as s ("+" grows, spaces go).
+	f.text, f.start, f.end = slices.Grow(f.text, len(s)), slices.Grow(f.start, len(s)), slices.Grow(f.end, len(s))
+	f.cut, f.gap = slices.Grow(f.cut, len(s)), slices.Grow(f.gap, len(s))
 	cut, gap := false, false
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -85,7 +93,15 @@ func foldInto(f *folded, s string) {
 			}
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		var r rune
+		size := 3
+		if c >= 0xE1 && c <= 0xEF && c != 0xED && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
+			// Three bytes, valid whatever the continuation bytes (E0 and
+			// ED constrain theirs): Chinese and full-width characters.
+			r = rune(c&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		from, to := i, i+size
 		i = to
 		if isCJK(r) {
@@ -98,9 +114,20 @@ func foldInto(f *folded, s string) {
 			}
 			continue
 		}
+		if 0xFF01 <= r && r <= 0xFF5E {
+			// Full-width ASCII (，！Ｖ１): NFKC's decomposition is the
+			// ASCII character, without the table lookup.
+			if out, ok := foldRune(r - 0xFEE0); ok {
+				f.add(out, from, to, cut, gap)
+				cut, gap = false, false
+			} else {
+				cut = cut || isStrongSeparator(r-0xFEE0)
+				gap = true
+			}
+			continue
+		}
 		// Compatibility decomposition first: ① → 1, ⓥ → v, 𝐯 → v,
-		// full-width Ｖ → V, ㈠ → (一). Each rune of the decomposition is
-		// folded in turn.
+		// ㈠ → (一). Each rune of the decomposition is folded in turn.
 		if p := norm.NFKC.PropertiesString(s[from:to]); len(p.Decomposition()) > 0 {
 			d := p.Decomposition()
 			for j := 0; j < len(d); {
@@ -131,21 +158,33 @@ func (f *folded) add(r rune, from, to int, cut, gap bool) {
 	// A repeated Chinese character is one ("加加微微信信" → 加微信): the
 	// stutter that splits a word without a separator. Digits and letters
 	// repeat in numbers and ids, so they stay.
-	if isCJK(r) && n >= 3 && !cut {
-		if last, size := utf8.DecodeLastRune(f.text); last == r {
-			for i := n - size; i < n; i++ {
-				f.end[i] = int32(to)
-			}
-			return
+	if r == f.last && n >= 3 && !cut && isCJK(r) {
+		for i := n - utf8.RuneLen(r); i < n; i++ {
+			f.end[i] = int32(to)
 		}
+		return
+	}
+	f.last = r
+	if 0x800 <= r && r <= 0xFFFF && (r < 0xD800 || r > 0xDFFF) {
+		// Three bytes, most of a Chinese message: one append each.
+		s, e := int32(from), int32(to)
+		f.text = append(f.text, byte(0xE0|r>>12), byte(0x80|r>>6&0x3F), byte(0x80|r&0x3F))
+		f.start = append(f.start, s, s, s)
+		f.end = append(f.end, e, e, e)
+		f.cut = append(f.cut, cut, false, false)
+		f.gap = append(f.gap, gap, false, false)
+		return
 	}
 	f.text = utf8.AppendRune(f.text, r)
-	for range len(f.text) - n {
+	f.start = append(f.start, int32(from))
+	f.end = append(f.end, int32(to))
+	f.cut = append(f.cut, cut)
+	f.gap = append(f.gap, gap)
+	for range len(f.text) - n - 1 { // a rune's other bytes
 		f.start = append(f.start, int32(from))
 		f.end = append(f.end, int32(to))
-		f.cut = append(f.cut, cut)
-		f.gap = append(f.gap, gap)
-		cut, gap = false, false
+		f.cut = append(f.cut, false)
+		f.gap = append(f.gap, false)
 	}
 }
 

@@ -115,15 +115,27 @@ func LoadLexicon(fsys fs.FS, dir string) (*Lexicon, error) {
 // any order ("私我/找我/私聊 & 便宜/半价/折扣"). Combinations catch the
 // many ways one idea is phrased without listing every sentence.
 type Lexicon struct {
-	// ac matches plain terms; nil when there are none.
-	ac    *ahocorasick.Automaton
-	terms []lexTerm // by pattern id
-	// parts matches the alternatives of combinations (overlapping, since
-	// one may lie inside another); nil when there are none.
-	parts      *ahocorasick.Automaton
-	partTerms  []lexTerm // by part id: edges and digits
-	partCombos [][]int32 // by part id: the combinations it belongs to
+	// ac matches every plain term and every part of a combination, in
+	// one pass (overlapping, since one may lie inside another); nil when
+	// there are none.
+	ac *ahocorasick.Automaton
+	// roles says, by pattern id, which plain term and which part the
+	// pattern is (-1: none; a text can be both).
+	roles      []patRole
+	terms      []lexTerm   // by term id
+	partTerms  []lexTerm   // by part id: edges and digits
+	partCombos [][]partRef // by part id: the combinations it belongs to
 	combos     []combo
+}
+
+// patRole is what a pattern of the automaton stands for.
+type patRole struct{ term, part int32 }
+
+// partRef is one combination a part belongs to, with the groups of the
+// combination it is an alternative of (bit i: group i, the first 64).
+type partRef struct {
+	combo  int32
+	groups uint64
 }
 
 type lexTerm struct {
@@ -139,11 +151,12 @@ type lexTerm struct {
 	digits bool
 }
 
-// combo is a combination term: every group needs one of its parts.
+// combo is a combination term: every group needs one of its parts
+// (partCombos says which parts are in which groups).
 type combo struct {
 	cat    Category
 	sev    Severity
-	groups [][]int32 // part ids
+	groups int // how many
 }
 
 func newLexTerm(c Category, sev Severity, k string) lexTerm {
@@ -154,19 +167,28 @@ func newLexTerm(c Category, sev Severity, k string) lexTerm {
 // listed twice keeps its first category and its highest severity.
 func NewLexicon(terms []Term) (*Lexicon, error) {
 	lx := &Lexicon{}
-	index := map[string]int{}
-	partIndex := map[string]int32{}
-	var pats, parts []string
+	patIndex := map[string]int32{}
+	var pats []string
+	pattern := func(k string) *patRole {
+		id, ok := patIndex[k]
+		if !ok {
+			id = int32(len(pats))
+			patIndex[k] = id
+			pats = append(pats, k)
+			lx.roles = append(lx.roles, patRole{term: -1, part: -1})
+		}
+		return &lx.roles[id]
+	}
 	for _, t := range terms {
 		groups := splitTerm(t.Text)
 		if len(groups) == 1 {
 			for _, k := range groups[0] {
-				if i, ok := index[k]; ok {
-					lx.terms[i].sev = max(lx.terms[i].sev, t.Severity)
+				r := pattern(k)
+				if r.term >= 0 {
+					lx.terms[r.term].sev = max(lx.terms[r.term].sev, t.Severity)
 					continue
 				}
-				index[k] = len(pats)
-				pats = append(pats, k)
+				r.term = int32(len(lx.terms))
 				lx.terms = append(lx.terms, newLexTerm(t.Category, t.Severity, k))
 			}
 			continue
@@ -174,35 +196,31 @@ func NewLexicon(terms []Term) (*Lexicon, error) {
 		if len(groups) == 0 {
 			continue
 		}
-		cb := combo{cat: t.Category, sev: t.Severity}
-		for _, g := range groups {
-			ids := make([]int32, 0, len(g))
+		cb := combo{cat: t.Category, sev: t.Severity, groups: len(groups)}
+		ci := int32(len(lx.combos))
+		for gi, g := range groups {
 			for _, k := range g {
-				id, ok := partIndex[k]
-				if !ok {
-					id = int32(len(parts))
-					partIndex[k] = id
-					parts = append(parts, k)
+				r := pattern(k)
+				if r.part < 0 {
+					r.part = int32(len(lx.partTerms))
 					lx.partTerms = append(lx.partTerms, newLexTerm(t.Category, t.Severity, k))
 					lx.partCombos = append(lx.partCombos, nil)
 				}
-				ids = append(ids, id)
-				if cs := lx.partCombos[id]; len(cs) == 0 || cs[len(cs)-1] != int32(len(lx.combos)) {
-					lx.partCombos[id] = append(cs, int32(len(lx.combos)))
+				cs := lx.partCombos[r.part]
+				if len(cs) == 0 || cs[len(cs)-1].combo != ci {
+					cs = append(cs, partRef{combo: ci})
 				}
+				if gi < 64 {
+					cs[len(cs)-1].groups |= 1 << gi
+				}
+				lx.partCombos[r.part] = cs
 			}
-			cb.groups = append(cb.groups, ids)
 		}
 		lx.combos = append(lx.combos, cb)
 	}
-	var err error
 	if len(pats) > 0 {
-		if lx.ac, err = ahocorasick.NewBuilder().SetMatchKind(ahocorasick.LeftmostLongest).AddStrings(pats).Build(); err != nil {
-			return nil, fmt.Errorf("risk.NewLexicon: %w: %w", bot.ErrInvalid, err)
-		}
-	}
-	if len(parts) > 0 {
-		if lx.parts, err = ahocorasick.NewBuilder().AddStrings(parts).Build(); err != nil {
+		var err error
+		if lx.ac, err = ahocorasick.NewBuilder().AddStrings(pats).Build(); err != nil {
 			return nil, fmt.Errorf("risk.NewLexicon: %w: %w", bot.ErrInvalid, err)
 		}
 	}
@@ -257,59 +275,95 @@ func (lx *Lexicon) Len() int {
 // its terms, and staff need a few pieces of evidence, not all.
 const maxHits = 16
 
-// match appends the hits of lx in f, as spans of the original text.
+// match appends the hits of lx in f, as spans of the original text:
+// at each position where terms start, the longest of them (a shorter
+// term inside it at the same start is the same finding; one starting
+// later may be another category's, so overlaps count).
+//
+// One pass of the automaton over the text, then the matches by start:
+// the library's leftmost-longest Find reads the rest of the text for
+// the longest match anywhere in it, which skipped the terms before that
+// match and cost a pass per match (quadratic in a long message).
 func (lx *Lexicon) match(f *folded, orig string, source string, hits []Hit) []Hit {
-	if lx == nil {
+	if lx == nil || lx.ac == nil {
 		return hits
 	}
-	text := f.text
-	for pos := 0; lx.ac != nil && pos < len(text) && len(hits) < maxHits; {
-		m, ok := lx.ac.Find(text, pos)
-		if !ok {
+	ms := lx.ac.FindAllOverlapping(f.text)
+	var buf [64]ahocorasick.Match
+	terms := buf[:0]
+	for _, m := range ms {
+		if lx.roles[m.PatternID].term >= 0 {
+			terms = append(terms, m)
+		}
+	}
+	slices.SortFunc(terms, func(a, b ahocorasick.Match) int {
+		if a.Start != b.Start {
+			return a.Start - b.Start
+		}
+		return b.End - a.End
+	})
+	for i, m := range terms {
+		if len(hits) >= maxHits {
 			break
 		}
-		// Overlapping terms of other categories start later: look again
-		// from the next byte (patterns start on a rune's first byte).
-		pos = m.Start + 1
-		t := lx.terms[m.PatternID]
+		if i > 0 && terms[i-1].Start == m.Start {
+			continue // a shorter term at the same start
+		}
+		t := lx.terms[lx.roles[m.PatternID].term]
 		if !t.fits(f, m) {
 			continue
 		}
 		start, end := int(f.start[m.Start]), int(f.end[m.End-1])
 		hits = addHit(hits, Hit{Category: t.cat, Severity: t.sev, Source: source, Evidence: evidence(orig[start:end]), Start: start, End: end})
 	}
-	if lx.parts != nil {
-		hits = lx.matchCombos(f, orig, source, hits)
+	if len(lx.combos) > 0 {
+		hits = lx.matchCombos(f, orig, source, ms, hits)
 	}
 	return hits
 }
 
 // matchCombos appends the combinations all of whose groups occur in f.
-func (lx *Lexicon) matchCombos(f *folded, orig string, source string, hits []Hit) []Hit {
-	ms := lx.parts.FindAllOverlapping(f.text)
-	if len(ms) == 0 {
-		return hits
-	}
-	// Drop parts glued to letters or digits, as plain terms are.
-	kept := ms[:0]
+func (lx *Lexicon) matchCombos(f *folded, orig string, source string, ms []ahocorasick.Match, hits []Hit) []Hit {
+	// Each match of a part that stands on its own (not glued to letters
+	// or digits, as plain terms), once per combination it belongs to,
+	// then by combination: each combination once, in the lexicon's order,
+	// with its own parts in the text's order.
+	var buf [128]comboPart
+	own := buf[:0]
+	kept := 0
 	for _, m := range ms {
-		if lx.partTerms[m.PatternID].fits(f, m) && len(kept) < maxComboParts {
-			kept = append(kept, m)
+		p := lx.roles[m.PatternID].part
+		if p < 0 || !lx.partTerms[p].fits(f, m) || kept >= maxComboParts {
+			continue
+		}
+		kept++
+		for _, ref := range lx.partCombos[p] {
+			if ref.groups != 0 { // not only in groups past the 64th
+				own = append(own, comboPart{combo: ref.combo, m: m, groups: ref.groups})
+			}
 		}
 	}
-	// Each combination once, however many of its parts matched.
-	var cbuf [64]int32
-	cands := cbuf[:0]
-	for _, m := range kept {
-		cands = append(cands, lx.partCombos[m.PatternID]...)
+	// By combination, then in the text's order: sorting keys is several
+	// times cheaper than a stable sort of the parts.
+	var kbuf [128]uint64
+	keys := kbuf[:0]
+	for i, p := range own {
+		keys = append(keys, uint64(p.combo)<<32|uint64(i))
 	}
-	slices.Sort(cands)
-	for _, ci := range slices.Compact(cands) {
+	slices.Sort(keys)
+	var rbuf [16]comboPart
+	for len(keys) > 0 {
+		ci := int32(keys[0] >> 32)
+		run := rbuf[:0]
+		for len(keys) > 0 && int32(keys[0]>>32) == ci {
+			run = append(run, own[uint32(keys[0])])
+			keys = keys[1:]
+		}
 		cb := lx.combos[ci]
 		if i := indexOf(hits, cb.cat); i >= 0 && hits[i].Severity >= cb.sev {
 			continue
 		}
-		first, last, ok := cb.find(f.text, kept)
+		first, last, ok := cb.find(f.text, run)
 		if !ok {
 			continue
 		}
@@ -324,6 +378,14 @@ func (lx *Lexicon) matchCombos(f *folded, orig string, source string, hits []Hit
 	return hits
 }
 
+// comboPart is a match of a part of a combination, with the groups of
+// the combination the part is in.
+type comboPart struct {
+	combo  int32
+	m      ahocorasick.Match
+	groups uint64
+}
+
 // maxComboSpan bounds, in runes of folded text, the stretch a
 // combination's parts must all lie in: in a long post, 私我 in one
 // sentence and 便宜 forty characters later are two ideas, not one offer.
@@ -335,36 +397,29 @@ const maxComboSpan = 24
 // among: a 64 KiB wall of text must not cost quadratic time.
 const maxComboParts = 512
 
-// find reports whether every group of cb has a part among ms within one
-// stretch of maxComboSpan runes of text, with the first and the last of
-// the parts found there.
-func (cb combo) find(text []byte, ms []ahocorasick.Match) (first, last ahocorasick.Match, ok bool) {
-	// The combination's own parts, each with the groups it belongs to:
-	// few, so the windows below cost little.
-	type part struct {
-		m      ahocorasick.Match
-		groups uint64
+// find reports whether every group of cb has a part among own (the
+// matches of its parts, in the text's order) within one stretch of
+// maxComboSpan runes of text, with the first and the last of the parts
+// found there.
+func (cb combo) find(text []byte, own []comboPart) (first, last ahocorasick.Match, ok bool) {
+	full := uint64(1)<<min(cb.groups, 63) - 1
+	var all uint64
+	for _, p := range own {
+		all |= p.groups
 	}
-	var buf [16]part
-	own := buf[:0]
-	for _, m := range ms {
-		var g uint64
-		for i, grp := range cb.groups {
-			if i < 64 && slices.Contains(grp, int32(m.PatternID)) {
-				g |= 1 << i
-			}
-		}
-		if g != 0 {
-			own = append(own, part{m, g})
-		}
+	if all != full {
+		return first, last, false // a group has no part anywhere
 	}
-	full := uint64(1)<<min(len(cb.groups), 63) - 1
 	for _, a := range own {
-		// The stretch starts at a's start and runs maxComboSpan runes.
+		// The stretch starts at a's start and runs maxComboSpan runes
+		// (text is valid UTF-8: a rune is a byte that does not continue
+		// the one before).
 		limit := a.m.Start
 		for n := 0; n < maxComboSpan && limit < len(text); n++ {
-			_, size := utf8.DecodeRune(text[limit:])
-			limit += size
+			limit++
+			for limit < len(text) && text[limit]&0xC0 == 0x80 {
+				limit++
+			}
 		}
 		var have uint64
 		first, last = a.m, a.m

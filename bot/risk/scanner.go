@@ -145,8 +145,16 @@ func (s *Scanner) classify(text string, minConfidence float64, hits []Hit) []Hit
 	if len(spans) < 2 {
 		return hits
 	}
-	for _, sp := range spans {
-		label, conf := s.cfg.Classifier.Classify(bot.Normalize(text[sp[0]:sp[1]]))
+	var seen [maxClauses]string
+	for i, sp := range spans {
+		clause := bot.Normalize(text[sp[0]:sp[1]])
+		seen[i] = clause
+		if slices.Contains(seen[:i], clause) {
+			// A repeated clause (a spam wall) reads as it did: its category
+			// is among the hits already, or it added none.
+			continue
+		}
+		label, conf := s.cfg.Classifier.Classify(clause)
 		if c := Category(label); c != PII && c.rank() >= 0 && conf >= clauseMin && indexOf(hits, c) < 0 {
 			hits = append(hits, Hit{Category: c, Severity: Medium, Source: SourceModel,
 				Evidence: "model " + strconv.FormatFloat(conf, 'f', 2, 64) + ": " + evidence(maskSpan(text, sp[0], sp[1], hits)), Start: sp[0], End: sp[1], Confidence: conf})

@@ -3,6 +3,7 @@ package risk
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,57 @@ func TestLexiconBoundaries(t *testing.T) {
 				t.Errorf("Scan(%q) flagged = %v, want %v (%+v)", tc.text, got, tc.want, s.Scan(tc.text))
 			}
 		})
+	}
+}
+
+// TestLexiconEveryTerm checks that a term before a longer one is found
+// (the automaton's leftmost-longest Find returned the longest match in
+// the rest of the text, and the terms before it were skipped), and that
+// a term inside a longer one of the same start is not found apart.
+func TestLexiconEveryTerm(t *testing.T) {
+	lex, err := NewLexicon([]Term{
+		{Category: Abuse, Severity: Medium, Text: "傻逼"},
+		{Category: Complaint, Severity: High, Text: "我要打12315投诉你们"},
+		{Category: AdSpam, Severity: Low, Text: "一手"},
+		{Category: AdSpam, Severity: High, Text: "一手货源"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewScanner(lex, ScannerConfig{})
+	tests := []struct {
+		text string
+		want []string // category:evidence, in Scan's order
+	}{
+		{"傻逼，我要打12315投诉你们", []string{"complaint:我要打12315投诉你们", "abuse:傻逼"}},
+		{"我要打12315投诉你们，傻逼", []string{"complaint:我要打12315投诉你们", "abuse:傻逼"}},
+		{"本人一手货源", []string{"ad_spam:一手货源"}},
+		{"一手的，不是货源", []string{"ad_spam:一手"}},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, h := range s.Scan(tc.text) {
+			got = append(got, string(h.Category)+":"+h.Evidence)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Scan(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+	// A text that is both a plain term and a combination's part counts
+	// as both.
+	both, err := NewLexicon([]Term{
+		{Category: Fraud, Severity: High, Text: "私我"},
+		{Category: Poaching, Severity: Medium, Text: "私我/找我 & 便宜/半价"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range NewScanner(both, ScannerConfig{}).Scan("有要的私我，便宜卖") {
+		got = append(got, string(h.Category)+":"+h.Evidence)
+	}
+	if want := []string{"fraud:私我", "poaching:私我…便宜"}; !slices.Equal(got, want) {
+		t.Errorf("term and part: hits %q, want %q", got, want)
 	}
 }
 
@@ -227,6 +279,28 @@ func TestScannerReadsClauses(t *testing.T) {
 	off := NewScanner(nil, ScannerConfig{Classifier: c, ClauseMinConfidence: 1.5})
 	if hits := off.Scan(text); indexOf(hits, Fraud) >= 0 {
 		t.Errorf("ClauseMinConfidence above 1: hits %+v, want no clause reading", hits)
+	}
+}
+
+// TestScannerReadsRepeatedClauseOnce checks that a spam wall's repeated
+// clause is read once (the same text reads the same) and still found.
+func TestScannerReadsRepeatedClauseOnce(t *testing.T) {
+	wall := strings.Repeat("日结兼职，每天三百，", 6) + "今天的咖啡挺好喝的呀朋友们"
+	c := &clauseClassifier{word: "日结", label: "fraud"}
+	s := NewScanner(nil, ScannerConfig{Classifier: c})
+	hits := s.Scan(wall)
+	if i := indexOf(hits, Fraud); i < 0 || hits[i].Source != SourceModel {
+		t.Fatalf("hits %+v: want the model's fraud hit from a clause", hits)
+	}
+	seen := map[string]bool{}
+	for _, text := range c.texts {
+		if seen[text] {
+			t.Errorf("%q read twice; read %q", text, c.texts)
+		}
+		seen[text] = true
+	}
+	if len(c.texts) != 3 { // the message, its repeated clause, its last one
+		t.Errorf("read %q, want the message and two distinct clauses", c.texts)
 	}
 }
 
