@@ -436,22 +436,33 @@ type versionView struct {
 	Size    int64     `json:"size"`
 }
 
+// openReadableScript is the script the request's file parameter names,
+// refused unless the caller may read it, and the scripts folder opened
+// for reading its history. op names the caller in errors.
+func (h *Handler) openReadableScript(c echo.Context, op string) (string, *os.Root, error) {
+	name, err := scriptName(c.QueryParam("file"))
+	if err != nil {
+		return "", nil, err
+	}
+	if p := principalOf(c); !p.mayReadScript(name) {
+		return "", nil, scriptRefusal(p, name, false)
+	}
+	root, err := os.OpenRoot(h.scriptsDir)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w: %w", op, bot.ErrUnavailable, err)
+	}
+	return name, root, nil
+}
+
 // listHistory answers GET /admin/api/history?file=: the file's kept
 // versions, newest first.
 func (h *Handler) listHistory(c echo.Context) error {
 	if h.scriptsDir == "" {
 		return c.JSON(http.StatusOK, map[string]any{"versions": []versionView{}})
 	}
-	name, err := scriptName(c.QueryParam("file"))
+	name, root, err := h.openReadableScript(c, "admin.listHistory")
 	if err != nil {
 		return err
-	}
-	if p := principalOf(c); !p.mayReadScript(name) {
-		return scriptRefusal(p, name, false)
-	}
-	root, err := os.OpenRoot(h.scriptsDir)
-	if err != nil {
-		return fmt.Errorf("admin.listHistory: %w: %w", bot.ErrUnavailable, err)
 	}
 	defer root.Close()
 	entries, err := fs.ReadDir(root.FS(), historyDir)
@@ -496,16 +507,9 @@ func (h *Handler) getVersion(c echo.Context) error {
 	if h.scriptsDir == "" {
 		return echo.NewHTTPError(http.StatusNotFound, "内置示例脚本没有历史版本")
 	}
-	name, err := scriptName(c.QueryParam("file"))
+	name, root, err := h.openReadableScript(c, "admin.getVersion")
 	if err != nil {
 		return err
-	}
-	if p := principalOf(c); !p.mayReadScript(name) {
-		return scriptRefusal(p, name, false)
-	}
-	root, err := os.OpenRoot(h.scriptsDir)
-	if err != nil {
-		return fmt.Errorf("admin.getVersion: %w: %w", bot.ErrUnavailable, err)
 	}
 	defer root.Close()
 	data, err := h.readVersion(root, name, c.QueryParam("version"))
