@@ -266,6 +266,9 @@ func capabilities(ctx context.Context, d capDeps) (_ capSet, err error) {
 		// for the database for a sender it has not cached.
 		Announcer:  s.identityLinks,
 		FollowWait: d.cfg.UnionIDFollowWait, ContactWait: d.cfg.UnionIDContactWait,
+		// An Official Account gives unionids to all its followers or to
+		// none; a WeCom contact has one or not by its own kind.
+		AccountWide: []bot.Platform{bot.WeChat},
 	})
 	// A reading is sure on its own only where the model carries a
 	// threshold right ≥ 99% of the time on sources it was not trained on

@@ -162,7 +162,9 @@ const (
 	NeedRebuild
 	// FullForPerson: the person has per_person claims.
 	FullForPerson
-	// SoldOut: every seq up to the stock is taken.
+	// SoldOut: every seq up to the stock is taken. Slot then counts the
+	// person's claims as the counter knows them (the most under any of
+	// their names), 0 when they hold none.
 	SoldOut
 )
 
@@ -313,6 +315,11 @@ func (req Request) names() []bot.PersonID {
 	return []bot.PersonID{req.Person, req.Alias}
 }
 
+// retryReach is how long after a campaign's end a platform's retry of a
+// claim made before it may still come (WeChat retries within seconds;
+// the outbox and dedupe within minutes).
+const retryReach = time.Hour
+
 // maxAttempts bounds the retries of one claim after conflicts caused by
 // a stale counter.
 const maxAttempts = 64
@@ -325,6 +332,11 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 	}
 	now := s.cfg.Now()
 	if o := c.InWindow(now); o != "" {
+		// A campaign not started, or ended beyond a retry's reach, has
+		// no claim of this trigger to replay.
+		if o == NotStarted || now.Sub(c.End) > retryReach {
+			return Result{Outcome: o}, nil
+		}
 		return s.negative(ctx, c, req, o)
 	}
 	native := s.cfg.Native[c.Key()]
@@ -355,6 +367,12 @@ func (s *Service) Claim(ctx context.Context, c *Campaign, req Request) (Result, 
 		case SoldOut:
 			if s.recheck(ctx, c, now) {
 				continue
+			}
+			if r.Slot == 0 {
+				// The counter holds no claim of the person's, so none of
+				// this trigger's: a new follower of a sold-out campaign
+				// costs no read of the database.
+				return Result{Outcome: OutOfStock}, nil
 			}
 			return s.negative(ctx, c, req, OutOfStock)
 		}

@@ -163,8 +163,23 @@ type Config struct {
 	// it heals what a lost announcement that no broken connection
 	// revealed could hide. Default 1 h.
 	IndexRefresh time.Duration
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// AccountWide lists the platforms where the account, not the user,
+	// decides whether answers carry a unionid: an Official Account gives
+	// one for every follower once it is bound to an Open Platform
+	// account, and for none before. On these, UnlinkedAfter answers in a
+	// row without one make the replica stop asking about the account's
+	// new senders for UnlinkedFor: an unbound account (most) then costs
+	// no user/info call, lookup or save per new sender.
+	AccountWide []bot.Platform
+	// UnlinkedAfter is the run of answers without a unionid that shows
+	// an account is unbound. Default 20.
+	UnlinkedAfter int
+	// UnlinkedFor is how long that verdict stands before new senders are
+	// asked about again (the brand may bind the account meanwhile); one
+	// more answer without a unionid then renews it. Default 1 h.
+	UnlinkedFor time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Service fills events' unionids and learns links.
@@ -196,6 +211,12 @@ type Service struct {
 	// crowdedSaid is when the last warning that MaxFetches was reached
 	// was logged.
 	crowdedSaid time.Time
+	// unbound holds, per account of an AccountWide platform, the run of
+	// answers without a unionid and the verdict it earned. A replica's
+	// own: each comes to it after UnlinkedAfter questions, and a wrong
+	// one costs links for UnlinkedFor at most.
+	unbound map[scope]*unboundRun
+	wide    map[bot.Platform]bool // the AccountWide platforms
 	// building collects the digests added to the index while a load
 	// builds its successor, so the successor has them too; nil between
 	// loads.
@@ -211,6 +232,19 @@ type key struct {
 }
 
 func (k key) digest() Digest { return DigestOf(k.p, k.account, k.user) }
+
+// scope is an account of a platform, as links are kept under it.
+type scope struct {
+	p       bot.Platform
+	account bot.AccountID
+}
+
+// unboundRun is an account's run of answers without a unionid; until is
+// the end of the verdict that it is unbound (zero before one).
+type unboundRun struct {
+	misses int
+	until  time.Time
+}
 
 // crowdedLogEvery spaces the warnings that MaxFetches is reached.
 const crowdedLogEvery = time.Minute
@@ -250,6 +284,12 @@ func New(cfg Config) *Service {
 	if cfg.IndexRefresh <= 0 {
 		cfg.IndexRefresh = time.Hour
 	}
+	if cfg.UnlinkedAfter <= 0 {
+		cfg.UnlinkedAfter = 20
+	}
+	if cfg.UnlinkedFor <= 0 {
+		cfg.UnlinkedFor = time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -264,6 +304,10 @@ func New(cfg Config) *Service {
 		cfg: cfg, log: log, sem: make(chan struct{}, cfg.MaxFetches), id: strconv.FormatUint(rand.Uint64(), 36),
 		cache: newAnswers(cfg.CacheSize, cfg.CacheTTL), reload: make(chan struct{}, 1),
 		inflight: map[key]*fetch{}, paused: map[bot.Platform]time.Time{},
+		unbound: map[scope]*unboundRun{}, wide: map[bot.Platform]bool{},
+	}
+	for _, p := range cfg.AccountWide {
+		s.wide[p] = true
 	}
 	s.index.Store(newBloom(0))
 	return s
@@ -350,6 +394,9 @@ func (s *Service) resolve(ctx context.Context, ev bot.Event) string {
 	case bot.KindFollow:
 		wait = s.cfg.FollowWait
 	}
+	if s.unboundNow(k, now) {
+		return "" // nobody of this account has a unionid to find
+	}
 	f := s.start(ctx, k, d, lookup)
 	if f == nil || wait <= 0 {
 		return ""
@@ -433,6 +480,9 @@ func (s *Service) Learn(ctx context.Context, p bot.Platform, account bot.Account
 		ctx := context.WithoutCancel(ctx)
 		d := k.digest()
 		if l, found, err := s.known(ctx, k, d); err == nil && found && (l.UnionID != "" || s.cfg.Now().Sub(l.CheckedAt) < s.cfg.Recheck) {
+			return
+		}
+		if s.unboundNow(k, s.cfg.Now()) {
 			return
 		}
 		s.start(ctx, k, d, false)
@@ -533,6 +583,9 @@ func (s *Service) fetchOne(ctx context.Context, k key, d Digest) (Link, bool) {
 		unionID = ""
 	}
 	now := s.cfg.Now()
+	if err == nil {
+		s.countAnswer(ctx, k, unionID != "", now)
+	}
 	l := Link{Platform: k.p, Account: k.account, User: k.user, UnionID: unionID, CheckedAt: now}
 	if unionID != "" {
 		s.cache.put(d, answer{state: linked, unionID: unionID, checkedAt: now}, now, time.Time{})
@@ -540,6 +593,51 @@ func (s *Service) fetchOne(ctx context.Context, k key, d Digest) (Link, bool) {
 		s.cache.put(d, answer{state: none, checkedAt: now}, now, now.Add(s.cfg.Recheck))
 	}
 	return l, true
+}
+
+// unboundNow reports whether k's account stands judged unbound at now.
+func (s *Service) unboundNow(k key, now time.Time) bool {
+	if !s.wide[k.p] {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.unbound[scope{k.p, k.account}]
+	return r != nil && now.Before(r.until)
+}
+
+// countAnswer adds one answer of the platform to its account's run: a
+// unionid ends the run and any verdict; UnlinkedAfter answers without
+// one in a row earn the verdict, and each one after renews it.
+func (s *Service) countAnswer(ctx context.Context, k key, linked bool, now time.Time) {
+	if !s.wide[k.p] {
+		return
+	}
+	sc := scope{k.p, k.account}
+	s.mu.Lock()
+	r := s.unbound[sc]
+	if linked {
+		delete(s.unbound, sc)
+		s.mu.Unlock()
+		return
+	}
+	if r == nil {
+		r = &unboundRun{}
+		s.unbound[sc] = r
+	}
+	r.misses++
+	misses := r.misses
+	judged := misses >= s.cfg.UnlinkedAfter
+	fresh := judged && !now.Before(r.until)
+	if judged {
+		r.until = now.Add(s.cfg.UnlinkedFor)
+	}
+	s.mu.Unlock()
+	if fresh {
+		// An account id is the brand's, not a customer's.
+		s.log.InfoContext(ctx, "identity: the account gives no unionids (not bound to an Open Platform account); its new senders are not asked about for a while",
+			"platform", k.p, "account", k.account, "answers", misses, "for", s.cfg.UnlinkedFor.String())
+	}
 }
 
 // save stores a fetched link and announces it to the other replicas.

@@ -592,3 +592,81 @@ func BenchmarkDigestOf(b *testing.B) {
 		identity.DigestOf(bot.WeChat, "wx5823bf96d3bd56c7", "oLVPpjqs9BhvzwPj5A-vTYAX3GLc")
 	}
 }
+
+// TestUnboundAccount: an Official Account that gave no unionid for
+// UnlinkedAfter answers in a row is not asked about its new senders
+// until UnlinkedFor has passed; one more answer without a unionid then
+// renews the verdict, and a unionid ends it. Other accounts, and
+// platforms not AccountWide (WeCom: a contact's kind decides), are asked
+// as before.
+func TestUnboundAccount(t *testing.T) {
+	var mu sync.Mutex
+	now := t0
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	f := newFixture(t, func(c *identity.Config) {
+		c.AccountWide = []bot.Platform{bot.WeChat}
+		c.UnlinkedAfter = 3
+		c.UnlinkedFor = time.Hour
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	// As in production: the index says who was ever linked, so a new
+	// sender is looked up only behind the reply.
+	runIndexed(t, f.svc)
+	send := func(p bot.Platform, account bot.AccountID, user bot.UserID) {
+		t.Helper()
+		f.handle(t, ev(p, account, user, bot.KindMessage))
+		f.svc.Wait()
+	}
+	steps := []struct {
+		name      string
+		before    func()
+		p         bot.Platform
+		account   bot.AccountID
+		user      bot.UserID
+		wantFetch bool
+	}{
+		{name: "first answer without a unionid", p: bot.WeChat, account: "gh", user: "o1", wantFetch: true},
+		{name: "second", p: bot.WeChat, account: "gh", user: "o2", wantFetch: true},
+		{name: "third earns the verdict", p: bot.WeChat, account: "gh", user: "o3", wantFetch: true},
+		{name: "a new sender of the unbound account is not asked about", p: bot.WeChat, account: "gh", user: "o4", wantFetch: false},
+		{name: "another account is asked about", p: bot.WeChat, account: "gh2", user: "p1", wantFetch: true},
+		{name: "WeCom contacts are asked about however many lack one", before: func() {
+			for _, u := range []bot.UserID{"w1", "w2", "w3", "w4"} {
+				send(bot.WeCom, "corp", u)
+			}
+		}, p: bot.WeCom, account: "corp", user: "w5", wantFetch: true},
+		{name: "the verdict stands just before its end", before: func() { advance(time.Hour - time.Second) }, p: bot.WeChat, account: "gh", user: "o5", wantFetch: false},
+		{name: "after it a new sender is asked about", before: func() { advance(2 * time.Second) }, p: bot.WeChat, account: "gh", user: "o6", wantFetch: true},
+		{name: "that answer without a unionid renewed it", p: bot.WeChat, account: "gh", user: "o7", wantFetch: false},
+		{name: "a unionid after the next end", before: func() {
+			advance(time.Hour + time.Second)
+			f.wx.mu.Lock()
+			f.wx.unions["o8"] = "un-8"
+			f.wx.mu.Unlock()
+		}, p: bot.WeChat, account: "gh", user: "o8", wantFetch: true},
+		{name: "ends the run: the next sender is asked about", p: bot.WeChat, account: "gh", user: "o9", wantFetch: true},
+	}
+	for _, st := range steps {
+		if st.before != nil {
+			st.before()
+		}
+		fetcher := f.wx
+		if st.p == bot.WeCom {
+			fetcher = f.wc
+		}
+		calls, lookups := fetcher.callCount(), f.store.lookupCount()
+		send(st.p, st.account, st.user)
+		fetched := fetcher.callCount() > calls
+		if fetched != st.wantFetch {
+			t.Fatalf("%s: fetched %v, want %v", st.name, fetched, st.wantFetch)
+		}
+		if !st.wantFetch {
+			if n := f.store.lookupCount() - lookups; n != 0 {
+				t.Errorf("%s: %d lookups of the store, want none", st.name, n)
+			}
+			if _, ok := f.store.get(st.p, st.account, st.user); ok {
+				t.Errorf("%s: a link was saved for a sender not asked about", st.name)
+			}
+		}
+	}
+}

@@ -247,11 +247,7 @@ func newConsoleSite(t *testing.T, withModules bool) *consoleSite {
 		{ID: 4, Platform: bot.WeCom, Status: bot.OutboxDead, Attempts: 8, Payload: reply, LastError: "wecom.Send: dial tcp: i/o timeout", CreatedAt: consoleNow.Add(-time.Hour), NextAt: consoleNow},
 	}}
 	daily := &memDaily{}
-	for field, n := range map[string]int{"turns": 40, "fallback": 6, "rule:hours": 20, "intent:price": 8, "command:checkin": 6, "unanswered:product_info": 4, "unanswered:after_sales": 2, "out_of_stock:c2": 3} {
-		for range n {
-			_ = daily.Add(t.Context(), "20261126", field)
-		}
-	}
+	_ = daily.Add(t.Context(), "20261126", map[string]int{"turns": 40, "fallback": 6, "rule:hours": 20, "intent:price": 8, "command:checkin": 6, "unanswered:product_info": 4, "unanswered:after_sales": 2, "out_of_stock:c2": 3})
 	New("t0ken", site.outbox, lib, logger, modules...).
 		WithClock(func() time.Time { return consoleNow.Add(time.Since(started)) }).
 		WithDryRun(engine, explainer).WithScriptsDir(dir).WithContacts(contacts).

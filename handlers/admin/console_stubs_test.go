@@ -287,7 +287,7 @@ type memDaily struct {
 	m  map[string]map[string]int
 }
 
-func (d *memDaily) Add(_ context.Context, day string, fields ...string) error {
+func (d *memDaily) Add(_ context.Context, day string, counts map[string]int) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.m == nil {
@@ -296,8 +296,8 @@ func (d *memDaily) Add(_ context.Context, day string, fields ...string) error {
 	if d.m[day] == nil {
 		d.m[day] = map[string]int{}
 	}
-	for _, f := range fields {
-		d.m[day][f]++
+	for f, n := range counts {
+		d.m[day][f] += n
 	}
 	return nil
 }

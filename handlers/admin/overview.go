@@ -74,8 +74,8 @@ type OverviewStore interface {
 
 // DailyCounter counts named events per day, shared by every replica.
 type DailyCounter interface {
-	// Add counts one under each field on day ("20261126").
-	Add(ctx context.Context, day string, fields ...string) error
+	// Add adds each field's count on day ("20261126").
+	Add(ctx context.Context, day string, counts map[string]int) error
 	// Day returns day's counts by field.
 	Day(ctx context.Context, day string) (map[string]int, error)
 }
@@ -176,13 +176,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	r.mu.Unlock()
 	var failed error
 	for day, m := range pending {
-		var fields []string
-		for f, n := range m {
-			for range n {
-				fields = append(fields, f)
-			}
-		}
-		if err := r.counts.Add(ctx, day, fields...); err != nil {
+		if err := r.counts.Add(ctx, day, m); err != nil {
 			failed = err
 			r.mu.Lock()
 			for f, n := range m {

@@ -38,13 +38,16 @@ func NewCouponCounter(c *Client) *CouponCounter {
 // per_person, import-only (1/0), then the person's names (a linked
 // person's union name and platform name: a claim counts under both).
 // Returns {status, seq, slot, epoch} with status 1 reserved, 2 no state,
-// 3 person full, 4 sold out; slot is the highest count among the names.
+// 3 person full, 4 sold out; slot is the highest count among the names
+// (when sold out, the count before: whether the person holds any).
 const couponReserveScript = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then return {2, 0, 0, ''} end
+local held = 0
 for i = 4, #ARGV do
   local have = tonumber(redis.call('HGET', KEYS[3], ARGV[i]) or '0')
   if have >= tonumber(ARGV[2]) then return {3, 0, 0, epoch} end
+  if have > held then held = have end
 end
 local stock = tonumber(ARGV[1])
 if ARGV[3] == '1' then
@@ -60,7 +63,7 @@ while true do
 end
 if not seq then
   local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
-  if n >= stock then return {4, 0, 0, epoch} end
+  if n >= stock then return {4, 0, held, epoch} end
   seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
 end
 local slot = 0

@@ -17,8 +17,9 @@ const dailyTTL = 8 * 24 * time.Hour
 
 // DailyCounts counts named events per day in one Redis hash a day,
 // shared by every replica: which rules and intents answered, how many
-// messages fell to the fallback, coupons refused for want of stock. A
-// count is one HINCRBY; reading a day is one HGETALL.
+// messages fell to the fallback, coupons refused for want of stock. The
+// counts gathered meanwhile are one HINCRBY a field; reading a day is
+// one HGETALL.
 type DailyCounts struct{ c *Client }
 
 // NewDailyCounts returns the day counters kept in c.
@@ -26,15 +27,15 @@ func NewDailyCounts(c *Client) *DailyCounts { return &DailyCounts{c: c} }
 
 func (d *DailyCounts) key(day string) string { return d.c.key("daily", day) }
 
-// Add counts n under each field on day ("20261126").
-func (d *DailyCounts) Add(ctx context.Context, day string, fields ...string) error {
-	if len(fields) == 0 {
+// Add adds each field's count on day ("20261126").
+func (d *DailyCounts) Add(ctx context.Context, day string, counts map[string]int) error {
+	if len(counts) == 0 {
 		return nil
 	}
 	k := d.key(day)
 	_, err := d.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, f := range fields {
-			p.HIncrBy(ctx, k, f, 1)
+		for f, n := range counts {
+			p.HIncrBy(ctx, k, f, int64(n))
 		}
 		p.Expire(ctx, k, dailyTTL)
 		return nil
