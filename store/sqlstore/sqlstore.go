@@ -111,6 +111,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore.Open: %w: %w", bot.ErrUnavailable, err)
 	}
+	if err := withholdValues(g); err != nil {
+		return nil, fmt.Errorf("sqlstore.Open: %w", err)
+	}
 	db := &DB{gorm: g, prep: g.Session(&gorm.Session{PrepareStmt: true}), dialect: dialect, now: now}
 	sqlDB, err := g.DB()
 	if err != nil {
@@ -292,6 +295,13 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 		return
 	}
 	sql, _ := fc()
+	if isDuplicate(err) {
+		// A unique key met: the callers' conflicts (a coupon's seq taken
+		// by a claim in flight, a retried insert), which they resolve or
+		// report themselves.
+		l.log.DebugContext(ctx, "sqlstore: statement met a unique key", "sql", sql, "elapsed", time.Since(begin), "err", err)
+		return
+	}
 	l.log.ErrorContext(ctx, "sqlstore: statement failed", "sql", sql, "elapsed", time.Since(begin), "err", err)
 }
 
@@ -299,4 +309,57 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 // placeholders instead of values.
 func (l gormLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
 	return sql, nil
+}
+
+// withholdValues has every statement's error pass through withheld
+// before gorm logs it (Trace runs after the callbacks) and returns it.
+func withholdValues(g *gorm.DB) error {
+	cb := g.Callback()
+	for _, p := range []struct {
+		op  string
+		reg func(name string, fn func(*gorm.DB)) error
+	}{
+		{"gorm:query", cb.Query().After("gorm:query").Register},
+		{"gorm:create", cb.Create().After("gorm:create").Register},
+		{"gorm:update", cb.Update().After("gorm:update").Register},
+		{"gorm:delete", cb.Delete().After("gorm:delete").Register},
+		{"gorm:row", cb.Row().After("gorm:row").Register},
+		{"gorm:raw", cb.Raw().After("gorm:raw").Register},
+	} {
+		err := p.reg("siyu:withhold_values", func(g *gorm.DB) {
+			if g.Error != nil {
+				g.Error = withheld(g.Error)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("after %s: %w", p.op, err)
+		}
+	}
+	return nil
+}
+
+// withheld is err without the value MySQL quotes in some messages
+// ("Duplicate entry 'o6_bmjr…' for key …", "Incorrect string value:
+// '…'"): values are customers' data, and errors reach logs. The number,
+// state and what follows the value (the key or column) stay, so callers
+// still tell a duplicate. SQLite's messages name no values.
+func withheld(err error) error {
+	var me *mysqldrv.MySQLError
+	if !errors.As(err, &me) {
+		return err
+	}
+	var what string
+	switch me.Number {
+	case 1062, 1586: // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME
+		what = "Duplicate entry"
+	case 1292, 1366, 1367, 1411: // truncated or incorrect values
+		what = "Incorrect value"
+	default:
+		return err
+	}
+	msg := what + " (value withheld)"
+	if i := strings.LastIndex(me.Message, " for "); i >= 0 {
+		msg += me.Message[i:]
+	}
+	return &mysqldrv.MySQLError{Number: me.Number, SQLState: me.SQLState, Message: msg}
 }
