@@ -66,6 +66,8 @@ func TestLexiconBoundaries(t *testing.T) {
 		{name: "a hotline with a verb", text: "你们不管我就找12345", want: true},
 		{name: "a bare number that is a hotline's", text: "今天天气不错，随便聊聊 12345", want: false},
 		{name: "an id that is exactly 12315", text: "取餐号 12315", want: false},
+		{name: "a customer asks the wholesale price", text: "批发价多少？我们公司要订三十杯", want: false},
+		{name: "a wholesale ad", text: "全网最低批发价，一件代发，欢迎拿货", want: true},
 		{name: "315 as a time", text: "3:15到店", want: false},
 		{name: "加微糖 is an order", text: "少冰加微糖", want: false},
 		{name: "妈妈 is not abuse", text: "我妈妈的生日", want: false},
