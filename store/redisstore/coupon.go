@@ -127,7 +127,7 @@ func (k *CouponCounter) Reserve(ctx context.Context, campaign string, persons []
 	for _, p := range persons {
 		args = append(args, string(p))
 	}
-	v, err := k.reserve.Run(ctx, k.c.rdb, k.keys(campaign), args...).Slice()
+	v, err := k.c.runScript(ctx, k.reserve, k.keys(campaign), args...).Slice()
 	if err != nil {
 		return coupon.Reservation{}, fmt.Errorf("redisstore.CouponCounter.Reserve: %w: %w", bot.ErrUnavailable, err)
 	}

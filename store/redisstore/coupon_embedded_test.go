@@ -10,6 +10,7 @@ import (
 	"github.com/siyu-bot/siyu/bot"
 	"github.com/siyu-bot/siyu/bot/coupon"
 	"github.com/siyu-bot/siyu/store/redisstore"
+	"github.com/siyu-bot/siyu/store/storetest"
 )
 
 // TestCouponCounterEmbeddedMatchesScripts: on the embedded Redis the
@@ -119,6 +120,38 @@ func TestCouponCounterEmbeddedMatchesScripts(t *testing.T) {
 			if gv, lv := goClient.Miniredis().HGet(k, f), luaClient.Miniredis().HGet(k, f); gv != lv {
 				t.Errorf("%s %s: Go %s, Lua %s", key, f, gv, lv)
 			}
+		}
+	}
+}
+
+// TestCouponReserveAfterScriptFlush: Reserve goes out as EVALSHA in the
+// shared pipeline; a server that lost its scripts (restarted, or SCRIPT
+// FLUSH) is sent the script itself, and the reservation still comes.
+func TestCouponReserveAfterScriptFlush(t *testing.T) {
+	ctx := context.Background()
+	c := storetest.Redis(t)
+	k := redisstore.WithLuaScripts(redisstore.NewCouponCounter(c)) // the scripts, on either server
+	const campaign = "flushed"
+	snap := func(context.Context) (coupon.Snapshot, error) { return coupon.Snapshot{}, nil }
+	for i := range 3 {
+		if err := c.Redis().ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := k.Reserve(ctx, campaign, []bot.PersonID{"wechat:gh:p"}, 10, 5, false)
+		if err != nil {
+			t.Fatalf("Reserve %d: %v", i, err)
+		}
+		if i == 0 {
+			if r.Status != coupon.NeedRebuild {
+				t.Fatalf("first Reserve = %+v, want NeedRebuild", r)
+			}
+			if err := k.Rebuild(ctx, campaign, snap); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if r.Status != coupon.Reserved || r.Seq != i {
+			t.Errorf("Reserve %d after a flush = %+v, want seq %d reserved", i, r, i)
 		}
 	}
 }

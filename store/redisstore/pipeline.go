@@ -291,3 +291,22 @@ func (b *batcher) close() {
 		}
 	}
 }
+
+// runScript is s.Run as one command of the replica's shared pipeline
+// (the batcher) instead of a round trip of its own: EVALSHA, then, when
+// the server does not know the script yet (NOSCRIPT: it restarted), the
+// script itself.
+func (c *Client) runScript(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
+	all := make([]any, 0, 3+len(keys)+len(args))
+	all = append(all, "evalsha", s.Hash(), len(keys))
+	for _, k := range keys {
+		all = append(all, k)
+	}
+	all = append(all, args...)
+	cmd := redis.NewCmd(ctx, all...)
+	c.batch.do(ctx, cmd)
+	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		return s.Run(ctx, c.rdb, keys, args...)
+	}
+	return cmd
+}
