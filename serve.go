@@ -110,9 +110,7 @@ func configureProcess(cfg config) {
 	// discarded.
 	logrus.SetOutput(io.Discard)
 	logrus.SetLevel(logrus.WarnLevel)
-	// Every SDK API call goes through this client; the default has no
-	// timeout, and a hung platform call would pin an outbox worker.
-	util.DefaultHTTPClient = &http.Client{Timeout: 10 * time.Second}
+	util.DefaultHTTPClient = platformClient()
 	// WECHAT_API_BASE and WECOM_API_BASE point the SDK at a fake or a
 	// staging gateway.
 	util.SetURIModifier(rewriteBases(map[string]string{
@@ -297,4 +295,15 @@ func rewriteBases(bases map[string]string) func(string) string {
 		}
 		return uri
 	}
+}
+
+// platformClient is the client every SDK API call goes through. The
+// default has no timeout, and a hung platform call would pin an outbox
+// worker; and its transport keeps 2 idle connections per host, while one
+// host (api.weixin.qq.com) takes every call: concurrent calls (outbox
+// workers, identity's fetches) each dialled and shook hands anew.
+func platformClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	return &http.Client{Timeout: 10 * time.Second, Transport: tr}
 }
