@@ -42,8 +42,9 @@ type Config struct {
 	// callbacks (safe or compatibility mode), so that safe mode cannot be
 	// downgraded. With no key, plain mode is the only mode.
 	AllowPlain bool
-	// ReplyBudget is how long a callback waits for the engine before it
-	// answers "success" and sends the reply through the outbox instead.
+	// ReplyBudget is how long after its arrival a callback waits for the
+	// engine before it answers "success" and sends the reply through the
+	// outbox instead.
 	// WeChat drops the connection at 5 s and retries.
 	ReplyBudget time.Duration
 	// AnswerBy is the latest a callback is answered when its dedupe claim
@@ -295,9 +296,19 @@ func (h *Handler) handle(c echo.Context, ev bot.Event, arrived time.Time) (actio
 	a.Init(arrived, h.cfg.AnswerBy, a)
 	w := &a.AnswerWindow
 	ctx = bot.WithAnswerWindow(ctx, w)
-	timer := time.AfterFunc(h.cfg.ReplyBudget, w.Expire)
+	// The budget runs from the callback's arrival, as WeChat's wait does;
+	// one spent already (reading and opening the body took it) ends the
+	// window before the engine starts.
+	var timer *time.Timer
+	if left := h.cfg.ReplyBudget - time.Since(arrived); left > 0 {
+		timer = time.AfterFunc(left, w.Expire)
+	} else {
+		w.Expire()
+	}
 	actions, err = h.h.HandleEvent(ctx, ev)
-	timer.Stop()
+	if timer != nil {
+		timer.Stop()
+	}
 	// Waits for an early answer to be written.
 	late = w.Seal() == bot.DeliveryOutbox
 	if late && (err != nil || !w.Queued()) {
