@@ -35,31 +35,17 @@ func (s Statement) String() string { return s.SQL }
 func OnStatement(db *DB, fn func(ctx context.Context, s Statement)) error {
 	db.hooks++
 	name := "siyu:on_statement_" + strconv.Itoa(db.hooks)
-	cb := db.gorm.Callback()
-	for _, p := range []struct {
-		op  string
-		reg func(name string, fn func(*gorm.DB)) error
-	}{
-		{"query", cb.Query().After("gorm:query").Register},
-		{"create", cb.Create().After("gorm:create").Register},
-		{"update", cb.Update().After("gorm:update").Register},
-		{"delete", cb.Delete().After("gorm:delete").Register},
-		{"row", cb.Row().After("gorm:row").Register},
-		{"raw", cb.Raw().After("gorm:raw").Register},
-	} {
-		op := p.op
-		err := p.reg(name, func(g *gorm.DB) {
-			st := g.Statement
-			// Nothing built means nothing sent (a hook or a validation
-			// failed first); DryRun sessions send nothing either.
-			if st == nil || st.SQL.Len() == 0 || g.DryRun {
-				return
-			}
-			fn(st.Context, Statement{Op: op, Table: st.Table, SQL: st.SQL.String()})
-		})
-		if err != nil {
-			return fmt.Errorf("sqlstore.OnStatement: %s: %w", op, err)
+	err := afterEach(db.gorm, name, func(op string, g *gorm.DB) {
+		st := g.Statement
+		// Nothing built means nothing sent (a hook or a validation
+		// failed first); DryRun sessions send nothing either.
+		if st == nil || st.SQL.Len() == 0 || g.DryRun {
+			return
 		}
+		fn(st.Context, Statement{Op: op, Table: st.Table, SQL: st.SQL.String()})
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore.OnStatement: %w", err)
 	}
 	return nil
 }

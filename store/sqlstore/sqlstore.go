@@ -314,25 +314,31 @@ func (l gormLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (strin
 // withholdValues has every statement's error pass through withheld
 // before gorm logs it (Trace runs after the callbacks) and returns it.
 func withholdValues(g *gorm.DB) error {
+	return afterEach(g, "siyu:withhold_values", func(_ string, g *gorm.DB) {
+		if g.Error != nil {
+			g.Error = withheld(g.Error)
+		}
+	})
+}
+
+// afterEach registers fn as name after each of gorm's statement
+// callbacks (query, create, update, delete, row, raw), telling it which.
+func afterEach(g *gorm.DB, name string, fn func(op string, g *gorm.DB)) error {
 	cb := g.Callback()
 	for _, p := range []struct {
 		op  string
 		reg func(name string, fn func(*gorm.DB)) error
 	}{
-		{"gorm:query", cb.Query().After("gorm:query").Register},
-		{"gorm:create", cb.Create().After("gorm:create").Register},
-		{"gorm:update", cb.Update().After("gorm:update").Register},
-		{"gorm:delete", cb.Delete().After("gorm:delete").Register},
-		{"gorm:row", cb.Row().After("gorm:row").Register},
-		{"gorm:raw", cb.Raw().After("gorm:raw").Register},
+		{"query", cb.Query().After("gorm:query").Register},
+		{"create", cb.Create().After("gorm:create").Register},
+		{"update", cb.Update().After("gorm:update").Register},
+		{"delete", cb.Delete().After("gorm:delete").Register},
+		{"row", cb.Row().After("gorm:row").Register},
+		{"raw", cb.Raw().After("gorm:raw").Register},
 	} {
-		err := p.reg("siyu:withhold_values", func(g *gorm.DB) {
-			if g.Error != nil {
-				g.Error = withheld(g.Error)
-			}
-		})
-		if err != nil {
-			return fmt.Errorf("after %s: %w", p.op, err)
+		op := p.op
+		if err := p.reg(name, func(g *gorm.DB) { fn(op, g) }); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
 	return nil
