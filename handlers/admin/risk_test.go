@@ -116,11 +116,7 @@ func TestRiskAlertingPerBrand(t *testing.T) {
 		{ID: 2, Category: "fraud", Severity: "high", Platform: "wechat", Brand: "other", Account: "oa-b", Status: "open"},
 		{ID: 3, Category: "fraud", Severity: "high", Platform: "wechat", Status: "open"},
 	}}
-	logger := bottest.Logger(t)
-	e := handlers.NewEcho(logger)
-	New("t0ken", &fakeOutbox{}, lib, logger, NewRisk(fr)).Register(e.Group(""))
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
+	srv := serve(t, lib, &fakeOutbox{}, NewRisk(fr))
 	code, body := do(t, http.MethodGet, srv.URL+"/admin/api/risk/events")
 	if code != http.StatusOK {
 		t.Fatalf("list = %d %v", code, body)
