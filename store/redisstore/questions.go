@@ -67,15 +67,9 @@ func (s *Questions) Put(ctx context.Context, key string, q []byte, ttl time.Dura
 
 // Claim implements bot.QuestionStore in one script call. It runs for
 // every 1:1 message, so it rides the Client's batcher with the dedupe
-// commands (EVALSHA; the script is loaded once it is missing).
+// commands (runScript).
 func (s *Questions) Claim(ctx context.Context, key, msg string, keep time.Duration) ([]byte, bool, error) {
-	keys, args := []string{s.key(key)}, []any{msg, max(keep, time.Millisecond).Milliseconds()}
-	cmd := redis.NewCmd(ctx, append([]any{"evalsha", s.claim.Hash(), 1, keys[0]}, args...)...)
-	s.c.batch.do(ctx, cmd)
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = s.claim.Run(ctx, s.c.Redis(), keys, args...) // loads it for next time
-	}
-	v, err := cmd.Text()
+	v, err := s.c.runScript(ctx, s.claim, []string{s.key(key)}, msg, max(keep, time.Millisecond).Milliseconds()).Text()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, false, nil
