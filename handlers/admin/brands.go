@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -28,24 +26,17 @@ import (
 // maxBrands bounds the brands one staff member is limited to.
 const maxBrands = 32
 
-// maxBrandLen bounds a brand's name, as the scripts folder's route names
-// are bounded.
-const maxBrandLen = 32
-
 // CheckBrand returns why b cannot name a brand, or nil: a brand is the
 // name of its scripts folder (scripts/brands/<b>/) and of the accounts
 // file's brands: 1 to 32 ASCII letters, digits, - and _, starting with a
 // letter or a digit (bot's rule for route names). Errors wrap
 // bot.ErrInvalid.
 func CheckBrand(b string) error {
-	if len(b) == 0 || len(b) > maxBrandLen {
-		return fmt.Errorf("品牌名须为 1 到 %d 个字符: %w", maxBrandLen, bot.ErrInvalid)
+	if len(b) == 0 || len(b) > bot.MaxRouteNameLen {
+		return fmt.Errorf("品牌名须为 1 到 %d 个字符: %w", bot.MaxRouteNameLen, bot.ErrInvalid)
 	}
-	for i, r := range b {
-		letterOrDigit := r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r))
-		if !letterOrDigit && (i == 0 || (r != '-' && r != '_')) {
-			return fmt.Errorf("品牌名 %q 只能含英文字母、数字、- 和 _，并以字母或数字开头: %w", b, bot.ErrInvalid)
-		}
+	if !bot.ValidRouteName(b) {
+		return fmt.Errorf("品牌名 %q 只能含英文字母、数字、- 和 _，并以字母或数字开头: %w", b, bot.ErrInvalid)
 	}
 	return nil
 }
